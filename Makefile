@@ -1,0 +1,51 @@
+# leasesim — build, test and benchmark targets. `make help` lists them.
+GO ?= go
+LEGACY := clientmodel/legacy
+CHECKS ?= 5000
+
+.PHONY: help build run test test-main test-legacy bench lint check-long legacy-goldens corpus
+
+help:
+	@echo "make run          the main job: the 2018 incident's clients, with the fixed client as a what-if"
+	@echo "make test         every test: main module + the legacy (v3.3.8 / v3.3.9) module  [README's test command]"
+	@echo "make bench        kernel and scenario benchmarks (events/s, wall time, memory)"
+	@echo "make lint         gofmt + go vet, both modules"
+	@echo "make check-long   the differential test against the real client with CHECKS=$(CHECKS) scenarios"
+	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json, then legacy-goldens"
+	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
+
+build:
+	$(GO) build -o bin/leasesim ./cmd/leasesim
+
+run:
+	$(GO) run ./cmd/leasesim run --scenario incident-2018-client --what-if client-version=v3.7.3
+
+test: test-main test-legacy
+
+test-main:
+	$(GO) test -count=1 ./...
+
+# The legacy module is tested twice from the same source: with coreos/etcd
+# v3.3.8 (go.mod) and v3.3.9 (go.v339.mod).
+test-legacy:
+	cd $(LEGACY) && $(GO) test -count=1 ./...
+	cd $(LEGACY) && $(GO) test -count=1 -modfile=go.v339.mod ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./sim ./scenario
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd $(LEGACY) && $(GO) vet ./... && $(GO) vet -modfile=go.v339.mod ./...
+
+check-long:
+	$(GO) test -count=1 -run 'TestModelMatchesRealClient' ./clientmodel/scripted -rapid.checks=$(CHECKS) -timeout 60m
+
+corpus:
+	$(GO) test -count=1 -run TestCorpusIsCurrent ./clientmodel/scripted -update
+	$(MAKE) legacy-goldens
+
+legacy-goldens:
+	cd $(LEGACY) && $(GO) test -count=1 -run Golden ./... -update
+	cd $(LEGACY) && $(GO) test -count=1 -run Golden -modfile=go.v339.mod ./... -update

@@ -1,0 +1,468 @@
+// Package clientmodel is the etcd client lessor (clientv3's lease keepalive
+// machinery) as an IO-free state machine, one per client process, for each
+// library behaviour (see Version).
+//
+// A Client holds one lease kept alive with KeepAlive, as the 2018 incident's
+// agents did. It is driven like go.etcd.io/raft: the caller passes an Input and
+// the current virtual time to Step and gets Outputs back — requests to send,
+// timers to arm, facts to record. The Client never reads a clock, never draws a
+// random number and never blocks, so a table of inputs fully determines it.
+//
+// Terms, after the real lessor (go.etcd.io/etcd/client/v3 v3.7.3 lease.go):
+//   - nextKeepAlive: when the lease is next due; a scan sends it if
+//     nextKeepAlive is strictly before the scan's time (lease.go:593).
+//   - deadline: when the keepalive gives up if no response came; the deadline loop
+//     closes it if deadline is strictly before its tick (lease.go:575).
+//   - scan: one pass of sendKeepAliveLoop, every 500 ms on the current stream,
+//     the first one as soon as the stream opens (lease.go:586-619).
+//   - the channel: the 16-slot buffered channel KeepAlive returns (lease.go:92, 274).
+//   - stream: the LeaseKeepAlive gRPC stream; after it fails, the lessor waits
+//     retryConnWait (500 ms) and opens a new one (lease.go:86, 488-492).
+package clientmodel
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/leasesim/leasesim/sim"
+)
+
+// Constants of the real lessor. go.etcd.io/etcd/client/v3 v3.7.3 lease.go, and
+// the same values in coreos/etcd v3.3.8 clientv3/lease.go.
+const (
+	// ScanInterval: sendKeepAliveLoop sleeps this long between scans
+	// (v3.7.3 lease.go:610 `time.After(retryConnWait)`; v3.3.8 lease.go:568 500ms).
+	ScanInterval = 500 * time.Millisecond
+	// RetryConnWait: recvKeepAliveLoop waits this long after a stream error before
+	// opening a new stream (v3.7.3 lease.go:86, 488-492).
+	RetryConnWait = 500 * time.Millisecond
+	// DeadlineInterval: deadlineLoop's period (v3.7.3 lease.go:563-566).
+	DeadlineInterval = time.Second
+	// DefaultFirstKeepAliveTimeout: the deadline of a lease that has had no
+	// response yet is KeepAlive time + firstKeepAliveTimeout, which is
+	// DialTimeout+1s, replaced by defaultTTL = 5 s when DialTimeout is 0
+	// (v3.7.3 lease.go:81, 193, 203-205, 296).
+	DefaultFirstKeepAliveTimeout = 5 * time.Second
+	// ChannelCapacity: LeaseResponseChSize (v3.7.3 lease.go:92; v3.3.8
+	// leaseResponseChSize, lease.go:81).
+	ChannelCapacity = 16
+)
+
+// ConsumerKind is how the application reads the channel.
+type ConsumerKind uint8
+
+const (
+	Drain     ConsumerKind = iota // reads every response as soon as it is delivered
+	Never                         // never reads (the 2018 agents)
+	Rate                          // at start+Phase+k*Period, k>=1, takes one buffered response if any
+	StopAfter                     // reads like Drain until it has read K responses, then stops
+	Stall                         // reads like Drain except in [From, To); at To it drains the buffer
+)
+
+var consumerNames = [...]string{"drain", "never", "rate", "stop-after", "stall"}
+
+func (k ConsumerKind) String() string { return consumerNames[k] }
+
+// ParseConsumerKind maps a name to its kind.
+func ParseConsumerKind(s string) (ConsumerKind, error) {
+	for i, n := range consumerNames {
+		if n == s {
+			return ConsumerKind(i), nil
+		}
+	}
+	return 0, fmt.Errorf("consumer %q is unknown; allowed: drain, never, rate, stop-after, stall", s)
+}
+
+// Consumer is the application's reading behaviour.
+type Consumer struct {
+	Kind     ConsumerKind
+	Period   time.Duration // Rate
+	Phase    time.Duration // Rate
+	K        int           // StopAfter
+	From, To sim.Time      // Stall, absolute
+}
+
+// Config is what a Client needs besides its inputs.
+type Config struct {
+	Rule                  Rule
+	Consumer              Consumer
+	// ConnectDelay is the time from the first KeepAlive to its stream being open
+	// and its send loop's first scan: the lazy dial of the connection, or a
+	// stream open on a connection that is up. On a real clock it is never 0, so
+	// the first scan finds nextKeepAlive (the KeepAlive instant) strictly in the
+	// past and sends at once; with 0 (a frozen synctest clock) the first request
+	// waits for the scan 500 ms later.
+	ConnectDelay          time.Duration
+	FirstKeepAliveTimeout time.Duration // 0 means DefaultFirstKeepAliveTimeout
+	ChannelCapacity       int           // 0 means ChannelCapacity
+}
+
+// InputKind names what happened to a Client.
+type InputKind uint8
+
+const (
+	InKeepAlive   InputKind = iota // the application calls KeepAlive
+	InTimer                        // a timer the Client armed fires
+	InResponse                     // a keepalive response arrives on stream Gen
+	InStreamError                  // stream Gen failed (Recv returned an error)
+)
+
+// TimerKind names a Client's timers.
+type TimerKind uint8
+
+const (
+	TimerScan      TimerKind = iota // sendKeepAliveLoop wakes (Gen = scan epoch)
+	TimerDeadline                   // deadlineLoop wakes (Gen = deadline epoch)
+	TimerReconnect                  // recvKeepAliveLoop's retry wait ends
+	TimerConsumer                   // Rate: the consumer's next tick
+	TimerStallFrom                  // Stall: the consumer stops reading
+	TimerStallTo                    // Stall: the consumer resumes
+	TimerConnect                    // the first stream opens (Config.ConnectDelay)
+)
+
+// Input is one thing that happened to a Client.
+type Input struct {
+	Kind  InputKind
+	Timer TimerKind // InTimer
+	Gen   uint32    // InTimer: as armed; InResponse, InStreamError: the stream
+	TTL   int64     // InResponse: TTL in seconds; <= 0 means the lease is gone
+}
+
+// OutputKind names what a Client asks for or reports.
+type OutputKind uint8
+
+const (
+	OutOpenStream OutputKind = iota // a new LeaseKeepAlive stream Gen opens now
+	OutSend                         // send a keepalive request on stream Gen now
+	OutTimer                        // wake me with Input{Kind: InTimer, Timer, Gen} at At
+	OutDelivered                    // the response went into the channel
+	OutDropped                      // the channel was full: the response was dropped
+	OutRead                         // the application took a response off the channel
+	OutClosed                       // the lessor closed the channel (Reason)
+	OutCloseSeen                    // the application saw the channel closed
+)
+
+var outputNames = [...]string{"open-stream", "request", "timer", "delivered", "dropped", "read", "closed", "close-seen"}
+
+func (k OutputKind) String() string { return outputNames[k] }
+
+// CloseReason says why the lessor closed a keepalive channel.
+type CloseReason uint8
+
+const (
+	ClosedNone     CloseReason = iota
+	ClosedDeadline             // no response before the deadline (lease.go:575-579)
+	ClosedRevoked              // a response with TTL <= 0 (lease.go:534-539)
+)
+
+func (r CloseReason) String() string {
+	return [...]string{"", "deadline", "revoked"}[r]
+}
+
+// Output is one effect of a Step.
+type Output struct {
+	Kind   OutputKind
+	Timer  TimerKind
+	Gen    uint32
+	At     sim.Time // OutTimer
+	Reason CloseReason
+}
+
+// Client is one client process's lessor with one lease.
+type Client struct {
+	cfg Config
+
+	registered bool // KeepAlive was called
+	active     bool // the keepalive exists (not yet closed)
+	nextKA     sim.Time
+	deadline   sim.Time
+	buffered   int // responses in the channel
+	reads      int // responses the application took
+	start      sim.Time
+
+	stream      uint32 // current stream; 0 before the first
+	streamOpen  bool
+	streamStart sim.Time // the current stream's scans run at streamStart + k*ScanInterval
+
+	// Idle wake-ups are not simulated: each loop's timer is armed at the first
+	// instant of its grid at which it could act, and re-armed from there. This is
+	// exact as long as the one armed instant is never later than the next one at
+	// which the loop would act; a change that moves that instant earlier bumps the
+	// loop's epoch, so the stale timer is ignored and an earlier one armed.
+	scanEpoch     uint32
+	scanAt        sim.Time // pending scan, or -1
+	deadlineEpoch uint32
+	deadlineAt    sim.Time // pending deadline tick, or -1
+	consumerAt    sim.Time // Rate: pending tick, or -1
+
+	closed    bool // the channel is closed
+	closeSeen bool
+	stalled   bool // Stall consumer inside [From, To)
+}
+
+// New returns a Client that has not yet called KeepAlive.
+func New(cfg Config) *Client {
+	if cfg.FirstKeepAliveTimeout == 0 {
+		cfg.FirstKeepAliveTimeout = DefaultFirstKeepAliveTimeout
+	}
+	if cfg.ChannelCapacity == 0 {
+		cfg.ChannelCapacity = ChannelCapacity
+	}
+	return &Client{cfg: cfg, scanAt: -1, deadlineAt: -1, consumerAt: -1}
+}
+
+// nextOnGrid is the first instant anchor + k*period (k >= 1) strictly after x.
+func nextOnGrid(anchor sim.Time, period time.Duration, x sim.Time) sim.Time {
+	p := sim.Time(period)
+	if x < anchor {
+		return anchor + p
+	}
+	return anchor + ((x-anchor)/p+1)*p
+}
+
+// Active reports whether the keepalive still exists.
+func (c *Client) Active() bool { return c.active }
+
+// Buffered is the number of responses waiting in the channel.
+func (c *Client) Buffered() int { return c.buffered }
+
+// Reads is the number of responses the application took.
+func (c *Client) Reads() int { return c.reads }
+
+// NextKeepAlive and Deadline expose the lessor's two clocks (for tests and traces).
+func (c *Client) NextKeepAlive() sim.Time { return c.nextKA }
+func (c *Client) Deadline() sim.Time      { return c.deadline }
+
+// Stream is the current stream generation and whether it is open.
+func (c *Client) Stream() (uint32, bool) { return c.stream, c.streamOpen }
+
+// Step applies in at time now and appends the effects to out.
+func (c *Client) Step(now sim.Time, in Input, out []Output) []Output {
+	switch in.Kind {
+	case InKeepAlive:
+		return c.keepAlive(now, out)
+	case InResponse:
+		return c.response(now, in.Gen, in.TTL, out)
+	case InStreamError:
+		if in.Gen != c.stream || !c.streamOpen {
+			return out
+		}
+		c.streamOpen = false
+		if !c.active {
+			return out // one lease per client: nothing left to keep alive
+		}
+		return append(out, Output{Kind: OutTimer, Timer: TimerReconnect, At: now + sim.Time(RetryConnWait)})
+	case InTimer:
+		return c.timer(now, in.Timer, in.Gen, out)
+	}
+	panic(fmt.Sprintf("clientmodel: unknown input kind %d", in.Kind))
+}
+
+// keepAlive registers the lease (lease.go:292-300: nextKeepAlive = now,
+// deadline = now + firstKeepAliveTimeout) and starts recvKeepAliveLoop and
+// deadlineLoop (lease.go:311-314); the former opens a stream at once.
+func (c *Client) keepAlive(now sim.Time, out []Output) []Output {
+	if c.registered {
+		panic("clientmodel: KeepAlive called twice (one lease per client)")
+	}
+	c.registered, c.active = true, true
+	c.start = now
+	c.nextKA = now
+	c.deadline = now + sim.Time(c.cfg.FirstKeepAliveTimeout)
+	out = c.armDeadline(now, out)
+	switch c.cfg.Consumer.Kind {
+	case Stall:
+		from, to := c.cfg.Consumer.From, c.cfg.Consumer.To
+		c.stalled = from <= now && now < to
+		if from > now {
+			out = append(out, Output{Kind: OutTimer, Timer: TimerStallFrom, At: from})
+		}
+		if to > now {
+			out = append(out, Output{Kind: OutTimer, Timer: TimerStallTo, At: to})
+		}
+	}
+	if c.cfg.ConnectDelay > 0 {
+		return append(out, Output{Kind: OutTimer, Timer: TimerConnect, At: now + sim.Time(c.cfg.ConnectDelay)})
+	}
+	return c.openStream(now, out)
+}
+
+// armDeadline arms deadlineLoop at its first tick (KeepAlive time + k s) at
+// which the deadline would be strictly before the tick, unless that tick is
+// already armed.
+func (c *Client) armDeadline(now sim.Time, out []Output) []Output {
+	at := nextOnGrid(c.start, DeadlineInterval, max(now, c.deadline))
+	if at == c.deadlineAt {
+		return out
+	}
+	c.deadlineEpoch++
+	c.deadlineAt = at
+	return append(out, Output{Kind: OutTimer, Timer: TimerDeadline, Gen: c.deadlineEpoch, At: at})
+}
+
+// armScan arms the current stream's send loop at its first scan at which the
+// lease would be due (nextKeepAlive strictly before the scan).
+func (c *Client) armScan(now sim.Time, out []Output) []Output {
+	at := nextOnGrid(c.streamStart, ScanInterval, max(now, c.nextKA))
+	if at == c.scanAt {
+		return out
+	}
+	c.scanEpoch++
+	c.scanAt = at
+	return append(out, Output{Kind: OutTimer, Timer: TimerScan, Gen: c.scanEpoch, At: at})
+}
+
+// armConsumer arms a Rate consumer's next tick if it has something to see.
+func (c *Client) armConsumer(now sim.Time, out []Output) []Output {
+	if c.consumerAt >= 0 || (c.buffered == 0 && !(c.closed && !c.closeSeen)) {
+		return out
+	}
+	c.consumerAt = nextOnGrid(c.start+sim.Time(c.cfg.Consumer.Phase), c.cfg.Consumer.Period, now)
+	return append(out, Output{Kind: OutTimer, Timer: TimerConsumer, At: c.consumerAt})
+}
+
+// openStream is resetRecv: a new stream, and a sendKeepAliveLoop whose first
+// scan runs at once (lease.go:497-516, 586-597).
+func (c *Client) openStream(now sim.Time, out []Output) []Output {
+	c.stream++
+	c.streamOpen = true
+	c.streamStart = now
+	c.scanAt = -1
+	out = append(out, Output{Kind: OutOpenStream, Gen: c.stream})
+	return c.scan(now, out)
+}
+
+// scan is one pass of sendKeepAliveLoop on the current stream.
+func (c *Client) scan(now sim.Time, out []Output) []Output {
+	if !c.active {
+		return out // the loop keeps waking, but has nothing to send: stop simulating it
+	}
+	if c.nextKA < now { // ka.nextKeepAlive.Before(now), lease.go:593
+		out = append(out, Output{Kind: OutSend, Gen: c.stream})
+	}
+	return c.armScan(now, out)
+}
+
+func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Output {
+	switch t {
+	case TimerScan:
+		if gen != c.scanEpoch || !c.streamOpen {
+			return out // stale, or that stream's send loop has returned (lease.go:611)
+		}
+		c.scanAt = -1
+		return c.scan(now, out)
+	case TimerDeadline:
+		if gen != c.deadlineEpoch || !c.active {
+			return out
+		}
+		c.deadlineAt = -1
+		if c.deadline < now { // ka.deadline.Before(now), lease.go:575
+			return c.close(now, ClosedDeadline, out)
+		}
+		return c.armDeadline(now, out)
+	case TimerReconnect, TimerConnect:
+		if !c.active || c.streamOpen {
+			return out
+		}
+		return c.openStream(now, out)
+	case TimerConsumer:
+		c.consumerAt = -1
+		if c.buffered > 0 {
+			c.buffered--
+			c.reads++
+			out = append(out, Output{Kind: OutRead})
+		} else if c.closed && !c.closeSeen {
+			c.closeSeen = true
+			return append(out, Output{Kind: OutCloseSeen})
+		}
+		return c.armConsumer(now, out)
+	case TimerStallFrom:
+		c.stalled = true
+		return out
+	case TimerStallTo:
+		c.stalled = false
+		for c.buffered > 0 {
+			c.buffered--
+			c.reads++
+			out = append(out, Output{Kind: OutRead})
+		}
+		if c.closed && !c.closeSeen {
+			c.closeSeen = true
+			out = append(out, Output{Kind: OutCloseSeen})
+		}
+		return out
+	}
+	panic(fmt.Sprintf("clientmodel: unknown timer kind %d", t))
+}
+
+// readsNow reports whether the application is blocked in a receive right now,
+// so that a delivered response is taken at once.
+func (c *Client) readsNow() bool {
+	switch c.cfg.Consumer.Kind {
+	case Drain:
+		return true
+	case StopAfter:
+		return c.reads < c.cfg.Consumer.K
+	case Stall:
+		return !c.stalled
+	}
+	return false
+}
+
+// response is recvKeepAlive (lease.go:519-558).
+func (c *Client) response(now sim.Time, gen uint32, ttl int64, out []Output) []Output {
+	if gen != c.stream || !c.streamOpen || !c.active {
+		return out // no keepalive for that ID any more (lease.go:529-532)
+	}
+	if ttl <= 0 {
+		return c.close(now, ClosedRevoked, out) // lease.go:534-539
+	}
+	// (time.Duration(TTL) * time.Second) / 3.0 is integer nanosecond division.
+	next := now + sim.Time(time.Duration(ttl)*time.Second/3)
+	c.deadline = now + sim.Time(time.Duration(ttl)*time.Second)
+	delivered := c.buffered < c.cfg.ChannelCapacity
+	if delivered {
+		out = append(out, Output{Kind: OutDelivered})
+		if c.readsNow() {
+			c.reads++
+			out = append(out, Output{Kind: OutRead})
+		} else {
+			c.buffered++
+			if c.cfg.Consumer.Kind == Rate {
+				out = c.armConsumer(now, out)
+			}
+		}
+	} else {
+		out = append(out, Output{Kind: OutDropped})
+	}
+	if delivered || c.cfg.Rule == AdvanceAlways {
+		c.nextKA = next
+	}
+	// Both clocks only matter at their next grid instant; re-arm if that moved
+	// earlier (a shorter TTL than before). Later moves are handled when the armed
+	// timer fires and finds nothing to do.
+	if c.scanAt >= 0 && nextOnGrid(c.streamStart, ScanInterval, max(now, c.nextKA)) < c.scanAt {
+		out = c.armScan(now, out)
+	}
+	if c.deadlineAt >= 0 && nextOnGrid(c.start, DeadlineInterval, max(now, c.deadline)) < c.deadlineAt {
+		out = c.armDeadline(now, out)
+	}
+	return out
+}
+
+// close is ka.close(): the channel closes (lease.go:621-626). A consumer blocked
+// in a receive sees it at once; a stalled one when it resumes; a rate consumer
+// at its next tick with an empty buffer.
+func (c *Client) close(now sim.Time, why CloseReason, out []Output) []Output {
+	c.active = false
+	c.closed = true
+	out = append(out, Output{Kind: OutClosed, Reason: why})
+	if c.readsNow() && c.buffered == 0 {
+		c.closeSeen = true
+		out = append(out, Output{Kind: OutCloseSeen})
+	}
+	if c.cfg.Consumer.Kind == Rate {
+		out = c.armConsumer(now, out)
+	}
+	return out
+}

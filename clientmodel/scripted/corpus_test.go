@@ -1,0 +1,140 @@
+package scripted_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/clientmodel/scripted"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/scripts.json from the generator")
+
+// corpusSize is the number of scripts the legacy goldens are recorded on.
+const corpusSize = 250
+
+const scriptsPath = "testdata/scripts.json"
+
+// TestMain raises rapid's default budget for this package to the 250 generated
+// scenarios the differential test promises, unless -rapid.checks is given.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "rapid.checks" })
+	if !given {
+		_ = flag.Set("rapid.checks", "250")
+	}
+	os.Exit(m.Run())
+}
+
+// writeJSONArray writes one element per line, so that goldens diff well.
+func writeJSONArray[T any](path string, items []T) error {
+	var b bytes.Buffer
+	b.WriteString("[\n")
+	for i, it := range items {
+		line, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		b.Write(line)
+		if i < len(items)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("]\n")
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// The committed corpus is exactly what the generator makes; the legacy goldens
+// were recorded on it.
+func TestCorpusIsCurrent(t *testing.T) {
+	want := scripted.Corpus(corpusSize)
+	if *update {
+		if err := writeJSONArray(scriptsPath, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := scripted.LoadScripts(scriptsPath)
+	if err != nil {
+		t.Fatalf("%v (regenerate with: go test ./clientmodel/scripted -run TestCorpusIsCurrent -update)", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s is stale: regenerate it with -update, then re-record the legacy goldens (clientmodel/legacy/README.md)", scriptsPath)
+	}
+	for _, s := range got {
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// legacyGolden loads the timeline recorded from the real legacy library.
+func legacyGolden(t *testing.T, version string) ([]scripted.Script, []scripted.Result) {
+	t.Helper()
+	scripts, err := scripted.LoadScripts(scriptsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := scripted.LoadResults(filepath.Join("testdata", "golden-"+version+".json"))
+	if err != nil {
+		t.Fatalf("%v (record it with the nested module: clientmodel/legacy/README.md)", err)
+	}
+	if len(results) != len(scripts) {
+		t.Fatalf("golden-%s.json has %d results for %d scripts", version, len(results), len(scripts))
+	}
+	return scripts, results
+}
+
+// The model, given the pre-fix (v3.3.8) or fixed (v3.3.9) rule, reproduces the
+// real legacy library's request timeline, consumer reads and close, per lease,
+// on every script of the corpus.
+func TestModelMatchesLegacyGoldens(t *testing.T) {
+	for _, version := range []string{"v3.3.8", "v3.3.9"} {
+		t.Run(version, func(t *testing.T) {
+			scripts, golden := legacyGolden(t, version)
+			v, err := clientmodel.ParseVersion(version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range scripts {
+				got, err := scripted.Replay(s, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := scripted.Diff(golden[i], got); d != "" {
+					t.Errorf("%s: model differs from real %s:\n%s", s.Name, version, d)
+				}
+			}
+		})
+	}
+}
+
+// The differential test has teeth: given the other version's rule, the model
+// disagrees with the real library on a good share of the corpus.
+func TestModelWithTheOtherRuleIsCaught(t *testing.T) {
+	for _, c := range []struct{ golden, wrong string }{{"v3.3.8", "v3.3.9"}, {"v3.3.9", "v3.3.8"}} {
+		scripts, golden := legacyGolden(t, c.golden)
+		v, _ := clientmodel.ParseVersion(c.wrong)
+		v.Name = c.golden
+		differ := 0
+		for i, s := range scripts {
+			got, err := scripted.Replay(s, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if scripted.Diff(golden[i], got) != "" {
+				differ++
+			}
+		}
+		t.Logf("model with the %s rule differs from real %s on %d of %d scripts", c.wrong, c.golden, differ, len(scripts))
+		if differ < len(scripts)/10 {
+			t.Errorf("only %d of %d scripts tell %s from %s: the corpus is too weak", differ, len(scripts), c.wrong, c.golden)
+		}
+	}
+}

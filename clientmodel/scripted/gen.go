@@ -1,0 +1,90 @@
+package scripted
+
+import (
+	"fmt"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+const (
+	ms  = int64(time.Millisecond)
+	sec = int64(time.Second)
+)
+
+// Gen generates scripts that obey the package's tie rule: TTL 2 s to 1 h, every
+// consumer behaviour, response delays 0-3 s, stream resets and revocations, 1-3
+// client processes, 1 min to 2 h of virtual time.
+func Gen() *rapid.Generator[Script] {
+	return rapid.Custom(func(t *rapid.T) Script {
+		s := Script{DurationNs: rapid.OneOf(
+			rapid.Int64Range(60, 600),
+			rapid.Int64Range(600, 3600),
+			rapid.Int64Range(3600, 7200),
+		).Draw(t, "duration_s") * sec}
+		n := rapid.IntRange(1, 3).Draw(t, "clients")
+		for i := 0; i < n; i++ {
+			s.Leases = append(s.Leases, genLease(t, int64(i+1), s.DurationNs))
+		}
+		return s
+	})
+}
+
+func genLease(t *rapid.T, id int64, duration int64) Lease {
+	p := func(name string) string { return fmt.Sprintf("lease%d.%s", id, name) }
+	l := Lease{ID: id}
+	l.StartNs = rapid.Int64Range(0, 10_000).Draw(t, p("start_ms")) * ms
+	l.ConnectDelayNs = rapid.SampledFrom([]int64{0, 1, 20}).Draw(t, p("connect_delay_ms"))*ms + 50
+	l.TTLs = rapid.OneOf(
+		rapid.Int64Range(2, 30),
+		rapid.Int64Range(30, 600),
+		rapid.Int64Range(600, 3600),
+	).Draw(t, p("ttl_s"))
+
+	switch kind := rapid.SampledFrom([]string{ConsumerNever, ConsumerDrain, ConsumerRate, ConsumerStopAfter, ConsumerStall}).Draw(t, p("consumer")); kind {
+	case ConsumerRate:
+		l.Consumer = Consumer{Kind: kind, PhaseNs: 7,
+			PeriodNs: rapid.Int64Range(100, 60_000).Draw(t, p("rate_period_ms")) * ms}
+	case ConsumerStopAfter:
+		l.Consumer = Consumer{Kind: kind, K: rapid.IntRange(0, 40).Draw(t, p("stop_after_k"))}
+	case ConsumerStall:
+		from := l.StartNs + rapid.Int64Range(0, duration/ms).Draw(t, p("stall_from_ms"))*ms + 7
+		to := from + rapid.Int64Range(1, 1_800_000).Draw(t, p("stall_len_ms"))*ms
+		l.Consumer = Consumer{Kind: kind, FromNs: from, ToNs: to}
+	default:
+		l.Consumer = Consumer{Kind: kind}
+	}
+
+	// Delays: mostly fast, sometimes slower than the 500 ms scan, up to 3 s.
+	nd := rapid.IntRange(1, 4).Draw(t, p("delays"))
+	for j := 0; j < nd; j++ {
+		d := rapid.OneOf(rapid.Int64Range(0, 20), rapid.Int64Range(0, 3000)).Draw(t, p("delay_ms"))
+		l.DelaysNs = append(l.DelaysNs, d*ms+1000) // + 1 µs: never on a scan or tick
+	}
+	if rapid.IntRange(0, 4).Draw(t, p("revoke?")) == 0 {
+		l.RevokeAt = rapid.IntRange(1, 40).Draw(t, p("revoke_at"))
+	}
+	nr := rapid.IntRange(0, 3).Draw(t, p("resets"))
+	var last int64 = -1
+	for j := 0; j < nr; j++ {
+		r := rapid.Int64Range(0, duration/ms).Draw(t, p("reset_ms"))*ms + int64(j+1)*100
+		if r <= last {
+			continue
+		}
+		l.ResetsNs = append(l.ResetsNs, r)
+		last = r
+	}
+	return l
+}
+
+// Corpus returns n scripts drawn from Gen with fixed seeds 0..n-1, named
+// "gen-NNNN". It is the input of the committed golden traces.
+func Corpus(n int) []Script {
+	g := Gen()
+	out := make([]Script, n)
+	for i := range out {
+		out[i] = g.Example(i)
+		out[i].Name = fmt.Sprintf("gen-%04d", i)
+	}
+	return out
+}

@@ -1,0 +1,520 @@
+package scripted_test
+
+// Real-library harness: runs a scripted.Script against the real etcd client
+// lessor (go.etcd.io/etcd/client/v3@v3.7.3) in virtual time, inside one
+// testing/synctest bubble, talking gRPC over net.Pipe to an in-process fake
+// etcd Lease server, and records when each keepalive request reached the
+// server and when the application consumer read each response.
+//
+// See /tmp/harness_spec.md (the harness spec) and script.go for the
+// semantics; the notes below only explain implementation choices.
+//
+//   - The server learns which lease a stream belongs to from the connection it
+//     arrived on (each client dials through its own tagged pipe), not from the
+//     first request: a stream is "open" for the purpose of ResetsNs from the
+//     moment the client opens it, which is up to 500 ms before its first
+//     request (lease.go sendKeepAliveLoop only sends on its scan). Each
+//     request's ID is still checked against the lease.
+//   - Receive instants are recorded by a dedicated Recv goroutine per stream
+//     that never blocks on the serial answering loop (unbounded queue), so a
+//     busy server does not delay the recorded instants.
+//   - Only events at t < DurationNs are recorded.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/leasesim/leasesim/clientmodel/scripted"
+)
+
+// realVersion is the client library version this harness drives (go.mod).
+const realVersion = "v3.7.3"
+
+// runReal runs s against the real etcd client library in a fresh synctest
+// bubble and returns what it did. It must be called from a test (not a
+// benchmark): synctest.Test needs a *testing.T.
+//
+// Known tie (real-library behaviour, not a harness bug): with the zero-latency
+// connection the keepalive stream opens at the KeepAlive instant, so the
+// lessor's 500 ms scan grid (lease.go 586-619) and its 1 s deadlineLoop grid
+// (562-583) coincide at every whole second after StartNs until the first
+// stream reset shifts the scan grid. When deadlineLoop reaps a lease at such a
+// tick (no answer within the deadline), whether the scan of the same instant
+// still sends one last request depends on the scheduler. Scripts in which a
+// lease is reaped by its deadline before any reset are therefore
+// nondeterministic under runReal; runRealWith with a ConnectDelayNs avoids it.
+func runReal(t *testing.T, s scripted.Script) scripted.Result {
+	t.Helper()
+	return runRealWith(t, s, realOptions{})
+}
+
+// realOptions are harness knobs beyond the spec; the zero value is the spec.
+type realOptions struct {
+	// ConnectDelayNs delays the client's dial (the first connection, made
+	// lazily by the first KeepAlive) by this much virtual time, so the
+	// keepalive stream opens ConnectDelayNs after KeepAlive. Because
+	// nextKeepAlive is the KeepAlive instant (lease.go 297) the first scan then
+	// sends at once, and the scan grid is offset from the deadlineLoop grid.
+	ConnectDelayNs int64
+}
+
+// runRealWith is runReal with harness options.
+func runRealWith(t *testing.T, s scripted.Script, o realOptions) scripted.Result {
+	t.Helper()
+	var res scripted.Result
+	synctest.Test(t, func(t *testing.T) {
+		res = runBubble(t, s, o)
+	})
+	return res
+}
+
+// harness is the state of one run, shared by the fake server, the clients'
+// dialers and the consumers. It lives inside the bubble.
+type harness struct {
+	t      *testing.T
+	t0     time.Time
+	dur    int64
+	leases []*leaseState
+}
+
+// now is the virtual time since the bubble started, in ns.
+func (h *harness) now() int64 { return time.Since(h.t0).Nanoseconds() }
+
+// sleepUntil blocks until the absolute instant at (ns since t0) or until ctx
+// is done; it reports whether the instant was reached.
+func (h *harness) sleepUntil(ctx context.Context, at int64) bool {
+	d := time.Duration(at - h.now())
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+type leaseState struct {
+	spec scripted.Lease
+
+	mu     sync.Mutex
+	nreq   int        // requests received so far, across streams (the server's i)
+	reqs   []int64    // receive instants (< dur)
+	reads  []int64    // consumer read instants (< dur)
+	closed int64      // consumer saw the channel closed, or -1
+	open   *srvStream // the keepalive stream currently open on the server, or nil
+}
+
+func (ls *leaseState) recordRead(h *harness) {
+	now := h.now()
+	if now >= h.dur {
+		return
+	}
+	ls.mu.Lock()
+	ls.reads = append(ls.reads, now)
+	ls.mu.Unlock()
+}
+
+func (ls *leaseState) recordClosed(h *harness) {
+	now := h.now()
+	if now >= h.dur {
+		return
+	}
+	ls.mu.Lock()
+	ls.closed = now
+	ls.mu.Unlock()
+}
+
+// srvStream is one server-side LeaseKeepAlive stream.
+type srvStream struct {
+	reset chan struct{} // closed by the scripted reset
+	dead  bool          // reset happened; guarded by leaseState.mu
+}
+
+// ---- in-memory listener over net.Pipe ----
+
+// leaseAddr tags the server end of a pipe with the index of the lease whose
+// client dialed it; the handler finds it through peer.FromContext.
+type leaseAddr int
+
+func (a leaseAddr) Network() string { return "pipe" }
+func (a leaseAddr) String() string  { return fmt.Sprintf("lease-%d", int(a)) }
+
+type taggedConn struct {
+	net.Conn
+	addr leaseAddr
+}
+
+func (c taggedConn) RemoteAddr() net.Addr { return c.addr }
+
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return leaseAddr(-1) }
+
+// dialer returns the context dialer for the client of lease idx.
+func (l *pipeListener) dialer(idx int, delay time.Duration) func(context.Context, string) (net.Conn, error) {
+	return func(ctx context.Context, _ string) (net.Conn, error) {
+		if delay > 0 {
+			tm := time.NewTimer(delay)
+			select {
+			case <-tm.C:
+			case <-ctx.Done():
+				tm.Stop()
+				return nil, ctx.Err()
+			}
+		}
+		c, s := net.Pipe()
+		select {
+		case l.conns <- taggedConn{Conn: s, addr: leaseAddr(idx)}:
+			return c, nil
+		case <-l.done:
+		case <-ctx.Done():
+		}
+		c.Close()
+		s.Close()
+		return nil, net.ErrClosed
+	}
+}
+
+// ---- fake etcd Lease server ----
+
+type fakeLeaseServer struct {
+	pb.UnimplementedLeaseServer
+	h *harness
+}
+
+type queued struct {
+	req *pb.LeaseKeepAliveRequest
+	i   int // index among all requests of the lease
+}
+
+// reqQueue is an unbounded FIFO between the Recv goroutine and the serial
+// answering loop of one stream.
+type reqQueue struct {
+	mu     sync.Mutex
+	items  []queued
+	notify chan struct{} // cap 1
+	done   chan struct{} // closed when Recv fails
+}
+
+func (q *reqQueue) push(it queued) {
+	q.mu.Lock()
+	q.items = append(q.items, it)
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (q *reqQueue) tryPop() (queued, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return queued{}, false
+	}
+	it := q.items[0]
+	q.items = q.items[1:]
+	return it, true
+}
+
+var errScriptedReset = status.Error(codes.Unavailable, "leasesim: scripted reset")
+
+// LeaseKeepAlive serves one keepalive stream like etcd's v3rpc lease.go: one
+// request at a time (Recv, renew, Send), each answer after the scripted delay.
+func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
+	h := f.h
+	p, ok := peer.FromContext(stream.Context())
+	if !ok {
+		return status.Error(codes.Internal, "leasesim: no peer")
+	}
+	idx, ok := p.Addr.(leaseAddr)
+	if !ok || int(idx) < 0 || int(idx) >= len(h.leases) {
+		return status.Errorf(codes.Internal, "leasesim: unknown peer %v", p.Addr)
+	}
+	ls := h.leases[idx]
+
+	st := &srvStream{reset: make(chan struct{})}
+	ls.mu.Lock()
+	ls.open = st
+	ls.mu.Unlock()
+	defer func() {
+		ls.mu.Lock()
+		if ls.open == st {
+			ls.open = nil
+		}
+		ls.mu.Unlock()
+	}()
+
+	q := &reqQueue{notify: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		for {
+			req, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			now := h.now()
+			ls.mu.Lock()
+			if st.dead {
+				ls.mu.Unlock()
+				return
+			}
+			if req.ID != ls.spec.ID {
+				h.t.Errorf("lease %d: stream got keepalive for lease %d", ls.spec.ID, req.ID)
+			}
+			i := ls.nreq
+			ls.nreq++
+			if now < h.dur {
+				ls.reqs = append(ls.reqs, now)
+			}
+			ls.mu.Unlock()
+			q.push(queued{req: req, i: i})
+		}
+	}()
+
+	for {
+		it, ok := q.tryPop()
+		if !ok {
+			select {
+			case <-q.notify:
+				continue
+			case <-st.reset:
+				return errScriptedReset
+			case <-stream.Context().Done():
+				return stream.Context().Err()
+			case <-q.done:
+				if it, ok = q.tryPop(); !ok {
+					return nil // client went away (teardown)
+				}
+			}
+		}
+		tm := time.NewTimer(time.Duration(ls.spec.Delay(it.i)))
+		select {
+		case <-tm.C:
+		case <-st.reset:
+			tm.Stop()
+			return errScriptedReset
+		case <-stream.Context().Done(): // srv.Stop does not wait for handlers
+			tm.Stop()
+			return stream.Context().Err()
+		}
+		ttl := ls.spec.TTLs
+		if ls.spec.RevokeAt > 0 && it.i+1 >= ls.spec.RevokeAt {
+			ttl = 0
+		}
+		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: it.req.ID, TTL: ttl}); err != nil {
+			return err
+		}
+	}
+}
+
+// resetter aborts the lease's open stream at each scripted instant.
+func (h *harness) resetter(ctx context.Context, ls *leaseState) {
+	for _, at := range ls.spec.ResetsNs {
+		if at >= h.dur || !h.sleepUntil(ctx, at) {
+			return
+		}
+		ls.mu.Lock()
+		if st := ls.open; st != nil {
+			st.dead = true
+			close(st.reset)
+			ls.open = nil
+		}
+		ls.mu.Unlock()
+	}
+}
+
+// ---- consumers ----
+
+func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *clientv3.LeaseKeepAliveResponse) {
+	c := ls.spec.Consumer
+	drain := func() {
+		for range ch {
+			ls.recordRead(h)
+		}
+		ls.recordClosed(h)
+	}
+	switch c.Kind {
+	case scripted.ConsumerDrain:
+		drain()
+	case scripted.ConsumerNever:
+		// Never touches the channel.
+	case scripted.ConsumerRate:
+		if c.PeriodNs <= 0 {
+			h.t.Errorf("lease %d: rate consumer with period %d", ls.spec.ID, c.PeriodNs)
+			return
+		}
+		for k := int64(1); ; k++ {
+			if !h.sleepUntil(ctx, ls.spec.StartNs+c.PhaseNs+k*c.PeriodNs) {
+				return
+			}
+			select {
+			case _, ok := <-ch:
+				if !ok {
+					ls.recordClosed(h)
+					return
+				}
+				ls.recordRead(h)
+			default:
+			}
+		}
+	case scripted.ConsumerStopAfter:
+		for n := 0; n < c.K; n++ {
+			if _, ok := <-ch; !ok {
+				ls.recordClosed(h)
+				return
+			}
+			ls.recordRead(h)
+		}
+		// Stops reading forever.
+	case scripted.ConsumerStall:
+		for {
+			now := h.now()
+			if now >= c.FromNs {
+				break
+			}
+			tm := time.NewTimer(time.Duration(c.FromNs - now))
+			select {
+			case _, ok := <-ch:
+				tm.Stop()
+				if !ok {
+					ls.recordClosed(h)
+					return
+				}
+				ls.recordRead(h)
+			case <-tm.C:
+			}
+		}
+		if !h.sleepUntil(ctx, c.ToNs) {
+			return
+		}
+		drain()
+	default:
+		h.t.Errorf("lease %d: unknown consumer kind %q", ls.spec.ID, c.Kind)
+	}
+}
+
+// ---- the run ----
+
+func runBubble(t *testing.T, s scripted.Script, o realOptions) scripted.Result {
+	h := &harness{t: t, t0: time.Now(), dur: s.DurationNs}
+	for _, l := range s.Leases {
+		h.leases = append(h.leases, &leaseState{spec: l, closed: -1})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	lis := newPipeListener()
+	srv := grpc.NewServer()
+	pb.RegisterLeaseServer(srv, &fakeLeaseServer{h: h})
+	serveDone := make(chan struct{})
+	go func() {
+		defer close(serveDone)
+		_ = srv.Serve(lis)
+	}()
+
+	clients := make([]*clientv3.Client, len(h.leases))
+	for i := range h.leases {
+		cli, err := clientv3.New(clientv3.Config{
+			Endpoints:   []string{fmt.Sprintf("lease-%d:2379", i)},
+			DialTimeout: 0, // NewLease: firstKeepAliveTimeout = 0+1s -> defaultTTL (lease.go:81, 203-205)
+			DialOptions: []grpc.DialOption{
+				grpc.WithContextDialer(lis.dialer(i, time.Duration(h.leases[i].spec.ConnectDelayNs+o.ConnectDelayNs))),
+				grpc.WithTransportCredentials(insecure.NewCredentials()),
+			},
+			Logger: zap.NewNop(),
+		})
+		if err != nil {
+			t.Fatalf("clientv3.New: %v", err)
+		}
+		clients[i] = cli
+	}
+
+	var wg sync.WaitGroup
+	for i, ls := range h.leases {
+		cli := clients[i]
+		wg.Go(func() {
+			if ls.spec.StartNs >= h.dur || !h.sleepUntil(ctx, ls.spec.StartNs) {
+				return
+			}
+			ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(ls.spec.ID))
+			if err != nil {
+				t.Errorf("lease %d: KeepAlive: %v", ls.spec.ID, err)
+				return
+			}
+			h.consume(ctx, ls, ch)
+		})
+		if len(ls.spec.ResetsNs) > 0 {
+			wg.Go(func() { h.resetter(ctx, ls) })
+		}
+	}
+
+	// Run until DurationNs. Everything that happened before it has run to
+	// completion by the time this sleep returns (virtual time only advances
+	// when the bubble is idle); events at DurationNs itself are not recorded.
+	time.Sleep(time.Duration(s.DurationNs - h.now()))
+	synctest.Wait()
+
+	res := scripted.Result{Script: s.Name, Version: realVersion}
+	for _, ls := range h.leases {
+		ls.mu.Lock()
+		res.Leases = append(res.Leases, scripted.LeaseResult{
+			ID:       ls.spec.ID,
+			Requests: scripted.Compress(ls.reqs),
+			Reads:    scripted.Compress(ls.reads),
+			Closed:   ls.closed,
+		})
+		ls.mu.Unlock()
+	}
+
+	// Teardown, in the spec's order.
+	cancel()
+	for _, cli := range clients {
+		_ = cli.Close()
+	}
+	srv.Stop()
+	_ = lis.Close()
+	wg.Wait()
+	<-serveDone
+	return res
+}

@@ -1,0 +1,183 @@
+// Package scripted defines the scripted-server scenario that the differential
+// tests feed both to the real etcd client library (running in virtual time under
+// testing/synctest) and to leasesim's client model, and the result format in which
+// both report what they did.
+//
+// A Script describes, per lease, one client process (one clientv3.Client, one
+// lessor, one LeaseKeepAlive stream) that calls KeepAlive on that lease at StartNs,
+// a consumer that reads (or does not read) the returned channel, and a fake etcd
+// Lease server that answers the keepalive stream one request at a time (as etcd's
+// server/etcdserver/api/v3rpc/lease.go does: Recv, renew, Send), each answer after a
+// scripted delay, with a scripted TTL, and that aborts the stream at scripted times.
+//
+// Each lease gets its own client on purpose: one lessor scans its leases in Go map
+// order, so two leases due at the same scan reach a serial server in random order,
+// and their response times would depend on the scheduler. One lease per client is
+// also how the 2018 incident's agents were built.
+//
+// Tie rule. Real goroutines that wake at the same virtual instant run in an
+// unspecified order, so a script must never make two causally unrelated events
+// coincide. Scripts produced by Gen obey these offsets (time since scenario start):
+//   - StartNs is a whole millisecond, so deadlineLoop ticks on whole milliseconds;
+//   - ConnectDelayNs is a whole millisecond + 50 ns, so the first stream's scans
+//     run at whole milliseconds + 50 ns, never on a deadline tick (with no connect
+//     delay both grids meet every second, and when a lease is reaped at such a
+//     tick whether that instant's scan still sends is up to the Go scheduler);
+//   - every response delay is a whole millisecond plus 1 µs, so responses never land
+//     on a scan, a deadline tick, or a consumer tick;
+//   - the i-th reset (0-based) is at a whole millisecond + (i+1)*100 ns, and the
+//     stream that replaces it scans on that offset;
+//   - consumer ticks and stall edges are at a whole millisecond + 7 ns.
+//
+// Result times are nanoseconds since the scenario start (the synctest bubble's
+// start in the real harness).
+package scripted
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// Consumer kinds, as named on the command line and in scripts.
+const (
+	ConsumerDrain     = "drain"      // reads every response as soon as it is delivered
+	ConsumerNever     = "never"      // never reads the channel
+	ConsumerRate      = "rate"       // at StartNs+PhaseNs+k*PeriodNs (k>=1) takes one buffered response, if any (non-blocking)
+	ConsumerStopAfter = "stop-after" // reads like drain until it has read K responses, then never again
+	ConsumerStall     = "stall"      // reads like drain, except in [FromNs, ToNs); at ToNs it drains the buffer
+)
+
+// Consumer says how the application reads the channel KeepAlive returned.
+type Consumer struct {
+	Kind     string `json:"kind"`
+	PeriodNs int64  `json:"period_ns,omitempty"` // rate
+	PhaseNs  int64  `json:"phase_ns,omitempty"`  // rate
+	K        int    `json:"k,omitempty"`         // stop-after
+	FromNs   int64  `json:"from_ns,omitempty"`   // stall, absolute (since scenario start)
+	ToNs     int64  `json:"to_ns,omitempty"`     // stall, absolute
+}
+
+// Lease is one client process holding one lease, and the server's script for it.
+type Lease struct {
+	ID       int64    `json:"id"`
+	StartNs  int64    `json:"start_ns"` // when the client calls KeepAlive
+	// ConnectDelayNs is how long after KeepAlive the client's connection (dialled
+	// lazily by the first RPC, the keepalive stream) is up and the stream opens.
+	ConnectDelayNs int64 `json:"connect_delay_ns,omitempty"`
+	TTLs     int64    `json:"ttl_s"`    // TTL the server returns in every keepalive response
+	Consumer Consumer `json:"consumer"`
+	// DelaysNs[i % len(DelaysNs)] is how long the server takes to answer the i-th
+	// (0-based) keepalive request of this lease, counted from when its serial loop
+	// picks the request up. Empty means 1 µs.
+	DelaysNs []int64 `json:"delays_ns,omitempty"`
+	// RevokeAt, if > 0, is the 1-based index of the first request the server
+	// answers with TTL 0 (lease not found); every later request is answered so too.
+	RevokeAt int `json:"revoke_at,omitempty"`
+	// ResetsNs are the instants at which the server aborts this lease's keepalive
+	// stream (the handler returns codes.Unavailable). Requests it had received but
+	// not yet answered are never answered. A reset while no stream is open is a
+	// no-op. Strictly increasing.
+	ResetsNs []int64 `json:"resets_ns,omitempty"`
+}
+
+// Script is one differential scenario.
+type Script struct {
+	Name       string  `json:"name"`
+	DurationNs int64   `json:"duration_ns"` // events at t < DurationNs count
+	Leases     []Lease `json:"leases"`
+}
+
+// Delay returns the server delay for the i-th (0-based) request of l.
+func (l Lease) Delay(i int) int64 {
+	if len(l.DelaysNs) == 0 {
+		return 1000
+	}
+	return l.DelaysNs[i%len(l.DelaysNs)]
+}
+
+// Run is a compact list of instants: Start, Start+Step, ..., N of them.
+type Run struct {
+	Start int64 `json:"s"`
+	Step  int64 `json:"d"`
+	N     int   `json:"n"`
+}
+
+// LeaseResult is what one lease's client did.
+type LeaseResult struct {
+	ID       int64 `json:"id"`
+	Requests []Run `json:"requests"` // when the server received each keepalive request
+	Reads    []Run `json:"reads"`    // when the consumer took a response off the channel
+	// Closed is when the consumer observed its channel closed, or -1. Only
+	// consumers that read can observe it; for others the harness reports -1.
+	Closed int64 `json:"closed_ns"`
+}
+
+// Result is what a client library (real or model) did under a Script.
+type Result struct {
+	Script  string        `json:"script"`
+	Version string        `json:"version"`
+	Leases  []LeaseResult `json:"leases"`
+}
+
+// Compress turns sorted instants into runs of equal spacing.
+func Compress(ts []int64) []Run {
+	var out []Run
+	for i := 0; i < len(ts); {
+		r := Run{Start: ts[i], N: 1}
+		if i+1 < len(ts) {
+			r.Step = ts[i+1] - ts[i]
+			r.N = 2
+			j := i + 2
+			for j < len(ts) && ts[j]-ts[j-1] == r.Step {
+				r.N++
+				j++
+			}
+			i = j
+		} else {
+			i++
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Expand is the inverse of Compress.
+func Expand(runs []Run) []int64 {
+	var out []int64
+	for _, r := range runs {
+		for k := 0; k < r.N; k++ {
+			out = append(out, r.Start+int64(k)*r.Step)
+		}
+	}
+	return out
+}
+
+// LoadScripts reads a JSON array of scripts.
+func LoadScripts(path string) ([]Script, error) {
+	var s []Script
+	if err := readJSON(path, &s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// LoadResults reads a JSON array of results.
+func LoadResults(path string) ([]Result, error) {
+	var r []Result
+	if err := readJSON(path, &r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package clientmodel
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Rule is when the lessor moves a lease's nextKeepAlive forward after a response.
+type Rule uint8
+
+const (
+	// AdvanceOnDelivery is the pre-fix rule: nextKeepAlive moves only if the
+	// response fit in the caller's channel, so once the channel is full the lease
+	// is due again on every 500 ms scan.
+	// coreos/etcd v3.3.8 clientv3/lease.go:514-520.
+	AdvanceOnDelivery Rule = iota
+	// AdvanceAlways is the fixed rule: nextKeepAlive always moves, a full channel
+	// only drops the response.
+	// coreos/etcd v3.3.9 clientv3/lease.go:517-524, v3.2.24 clientv3/lease.go:478-485,
+	// go.etcd.io/etcd/client/v3 v3.7.3 lease.go:544-557.
+	AdvanceAlways
+)
+
+func (r Rule) String() string {
+	if r == AdvanceOnDelivery {
+		return "pre-fix"
+	}
+	return "fixed"
+}
+
+// Version is a client library release and the keepalive rule it implements.
+type Version struct {
+	Name string // as given, normalised to "vX.Y.Z"
+	Rule Rule
+}
+
+// versionRange is a contiguous run of releases within one minor line.
+type versionRange struct {
+	major, minor   int
+	fromPatch      int
+	toPatch        int // inclusive; -1 = any later patch
+	rule           Rule
+	module, source string
+}
+
+// knownVersions lists the releases whose lessor timing leasesim models. The fix
+// landed in v3.1.19, v3.2.24 and v3.3.9 (July 2018, etcd CHANGELOG "Fix lease
+// keepalive interval updates when response queue is full"; etcd-io/etcd#9952).
+// v3.0.x is not modelled: its lessor starts the deadline loop at NewLease and
+// computes nextKeepAlive as now + 1ns + (TTL/3 whole seconds)
+// (coreos/etcd v3.0.17 clientv3/lease.go:114-122, 350).
+var knownVersions = []versionRange{
+	{3, 1, 0, 18, AdvanceOnDelivery, "github.com/coreos/etcd/clientv3", "same lessor as v3.2.23 (fix backported in v3.1.19)"},
+	{3, 1, 19, -1, AdvanceAlways, "github.com/coreos/etcd/clientv3", "fix backported"},
+	{3, 2, 0, 23, AdvanceOnDelivery, "github.com/coreos/etcd/clientv3", "the 2018 incident ran v3.2.23"},
+	{3, 2, 24, -1, AdvanceAlways, "github.com/coreos/etcd/clientv3", "v3.2.24 clientv3/lease.go:478-485"},
+	{3, 3, 0, 8, AdvanceOnDelivery, "github.com/coreos/etcd/clientv3", "v3.3.8 clientv3/lease.go:514-520"},
+	{3, 3, 9, -1, AdvanceAlways, "github.com/coreos/etcd/clientv3", "v3.3.9 clientv3/lease.go:517-524"},
+	{3, 4, 0, -1, AdvanceAlways, "go.etcd.io/etcd/clientv3", "fixed"},
+	{3, 5, 0, -1, AdvanceAlways, "go.etcd.io/etcd/client/v3", "fixed"},
+	{3, 6, 0, -1, AdvanceAlways, "go.etcd.io/etcd/client/v3", "fixed"},
+	{3, 7, 0, -1, AdvanceAlways, "go.etcd.io/etcd/client/v3", "v3.7.3 lease.go:544-557"},
+}
+
+// KnownVersions describes the accepted version ranges, for error messages and --help.
+func KnownVersions() string {
+	var b strings.Builder
+	for _, r := range knownVersions {
+		to := "x"
+		if r.toPatch >= 0 {
+			to = strconv.Itoa(r.toPatch)
+		}
+		if r.fromPatch == 0 && r.toPatch < 0 {
+			fmt.Fprintf(&b, "  v%d.%d.x            %s\n", r.major, r.minor, r.rule)
+			continue
+		}
+		fmt.Fprintf(&b, "  v%d.%d.%d - v%d.%d.%s  %s\n", r.major, r.minor, r.fromPatch, r.major, r.minor, to, r.rule)
+	}
+	return b.String()
+}
+
+// ParseVersion maps a release such as "v3.2.23" (the "v" is optional) to its
+// behaviour. Unknown or malformed versions are errors that list the known ranges.
+func ParseVersion(s string) (Version, error) {
+	t := strings.TrimPrefix(strings.TrimSpace(s), "v")
+	parts := strings.Split(t, ".")
+	bad := func(why string) (Version, error) {
+		return Version{}, fmt.Errorf("client version %q %s; known versions:\n%s", s, why, KnownVersions())
+	}
+	if len(parts) != 3 {
+		return bad("is not of the form vMAJOR.MINOR.PATCH")
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 {
+			return bad("is not of the form vMAJOR.MINOR.PATCH")
+		}
+		n[i] = v
+	}
+	for _, r := range knownVersions {
+		if r.major == n[0] && r.minor == n[1] && n[2] >= r.fromPatch && (r.toPatch < 0 || n[2] <= r.toPatch) {
+			return Version{Name: fmt.Sprintf("v%d.%d.%d", n[0], n[1], n[2]), Rule: r.rule}, nil
+		}
+	}
+	return bad("is not modelled")
+}

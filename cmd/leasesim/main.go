@@ -1,0 +1,77 @@
+// Command leasesim simulates etcd lease keepalive traffic deterministically and
+// answers what-if questions about it. Run `leasesim help` for usage.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// exitUsage is the exit status for bad flags or input.
+const exitUsage = 2
+
+const topUsage = `leasesim — a deterministic simulator of etcd lease keepalive traffic
+
+Usage:
+  leasesim run [flags]        simulate a scenario and print what happened
+  leasesim scenarios          list the built-in scenarios
+  leasesim versions           list the client versions leasesim models
+  leasesim help [command]     show help
+
+Same scenario + same seed = byte-identical output, on any machine.
+
+Examples:
+  leasesim run --scenario incident-2018-client
+  leasesim run --scenario incident-2018-client --what-if client-version=v3.7.3
+  leasesim run --clients 500 --ttl 5s --client-version v3.7.3 --consumer drain --duration 10m --json
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError marks errors caused by the user's input (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stdout, stderr)
+	case "scenarios":
+		err = cmdScenarios(stdout)
+	case "versions":
+		err = cmdVersions(stdout)
+	case "help", "-h", "--help", "-help":
+		if len(args) > 1 && args[1] == "run" {
+			err = cmdRun([]string{"--help"}, stdout, stderr)
+		} else {
+			fmt.Fprint(stdout, topUsage)
+		}
+	default:
+		err = usagef("unknown command %q; commands: run, scenarios, versions, help", args[0])
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "leasesim: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return 1
+}

@@ -1,0 +1,222 @@
+// Package scenario is the wiring: it turns a scenario description into
+// components (client models, servers), routes their outputs through the sim
+// kernel, and feeds their facts to the recorder. It is the only place that
+// knows how the pieces fit; swapping the pre-fix client for the fixed one is a
+// field here.
+package scenario
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/sim"
+)
+
+// Ideal is a scenario of N clients, one lease each, against one idealised server
+// (fixed round-trip time, no capacity limit).
+type Ideal struct {
+	Clients  int
+	TTL      time.Duration // whole seconds, >= 1 s
+	Version  clientmodel.Version
+	Consumer clientmodel.Consumer // Stall From/To are relative to each client's KeepAlive
+	Duration time.Duration
+	RTT      time.Duration // client -> server -> client; the server renews at RTT/2
+	// ConnectDelay is the time from KeepAlive to its stream's first scan (see
+	// clientmodel.Config.ConnectDelay): > 0 on any real clock.
+	ConnectDelay time.Duration
+	StartSpread  time.Duration // client start times are uniform over [0, StartSpread), at 1 ms resolution
+	Seed         uint64
+	Bucket       time.Duration // metrics bucket, default 1 s
+	MaxEvents    uint64        // 0: no limit
+}
+
+// Limits on what a scenario may ask for, so a typo cannot eat the machine.
+const (
+	MaxClients  = 10_000_000
+	MaxDuration = 7 * 24 * time.Hour
+	// StartResolution is the grain of client start times: clients that start in
+	// the same millisecond are simulated as one lockstep cohort.
+	StartResolution = time.Millisecond
+)
+
+// Validate checks every field and names the first bad one.
+func (c Ideal) Validate() error {
+	switch {
+	case c.Clients < 1 || c.Clients > MaxClients:
+		return fmt.Errorf("clients: %d is out of range; allowed 1 to %d", c.Clients, MaxClients)
+	case c.TTL < time.Second || c.TTL%time.Second != 0:
+		return fmt.Errorf("ttl: %v is not allowed; etcd TTLs are whole seconds >= 1s (etcd itself raises TTLs below its minimum, 2s with default election settings)", c.TTL)
+	case c.Duration <= 0 || c.Duration > MaxDuration:
+		return fmt.Errorf("duration: %v is out of range; allowed > 0 up to %v", c.Duration, MaxDuration)
+	case c.RTT < 0 || c.RTT > time.Minute:
+		return fmt.Errorf("rtt: %v is out of range; allowed 0 to 1m", c.RTT)
+	case c.ConnectDelay < 0 || c.ConnectDelay > time.Minute:
+		return fmt.Errorf("connect-delay: %v is out of range; allowed 0 to 1m", c.ConnectDelay)
+	case c.StartSpread < 0 || c.StartSpread > c.Duration:
+		return fmt.Errorf("start-spread: %v is out of range; allowed 0 up to the duration (%v)", c.StartSpread, c.Duration)
+	case c.Bucket < 0:
+		return fmt.Errorf("bucket: %v must be positive", c.Bucket)
+	}
+	switch c.Consumer.Kind {
+	case clientmodel.Rate:
+		if c.Consumer.Period <= 0 {
+			return fmt.Errorf("consumer: rate must be > 0 reads per second")
+		}
+	case clientmodel.StopAfter:
+		if c.Consumer.K < 0 {
+			return fmt.Errorf("consumer: stop-after count must be >= 0")
+		}
+	case clientmodel.Stall:
+		if c.Consumer.From < 0 || c.Consumer.To <= c.Consumer.From {
+			return fmt.Errorf("consumer: stall needs 0 <= from < to, got %v-%v", time.Duration(c.Consumer.From), time.Duration(c.Consumer.To))
+		}
+	}
+	return nil
+}
+
+// cohort is a group of clients that start at the same instant and so stay in
+// lockstep: the idealised server treats every request alike, so their inputs,
+// and hence their outputs, are identical.
+type cohort struct {
+	client *clientmodel.Client
+	n      uint64
+	first  int64 // lease IDs first .. first+n-1
+	start  sim.Time
+}
+
+type event struct {
+	kind   uint8
+	cohort int32
+	in     clientmodel.Input
+}
+
+const (
+	evClient uint8 = iota // input for the cohort's client
+	evArrive              // a keepalive request reaches the server (in.Gen = stream)
+	evExpiry              // the server's expiry check for the cohort's lease
+)
+
+// Result is what a run produced.
+type Result struct {
+	Summary recorder.Summary
+	Events  uint64 // events the kernel delivered
+	Cohorts int
+}
+
+// Run simulates c; trace, if not nil, receives the JSON-lines trace.
+func (c Ideal) Run(trace io.Writer) (Result, error) {
+	if err := c.Validate(); err != nil {
+		return Result{}, err
+	}
+	if c.Bucket == 0 {
+		c.Bucket = time.Second
+	}
+	cohorts := c.cohorts()
+	rec := recorder.New(c.Bucket, c.Duration, len(cohorts), trace)
+	srv := model.NewIdealServer(len(cohorts))
+	k := sim.New[event]()
+	if c.MaxEvents > 0 {
+		k.SetLimits(c.MaxEvents, 0)
+	}
+	half := sim.Time(c.RTT / 2)
+	rest := sim.Time(c.RTT) - half
+
+	for i, co := range cohorts {
+		k.Schedule(co.start, event{kind: evClient, cohort: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+	}
+	var out []clientmodel.Output
+	route := func(now sim.Time, i int32) {
+		co := &cohorts[i]
+		for _, o := range out {
+			switch o.Kind {
+			case clientmodel.OutSend:
+				rec.Record(now, recorder.Request, int(i), co.first, co.n, "")
+				k.Schedule(now+half, event{kind: evArrive, cohort: i, in: clientmodel.Input{Gen: o.Gen}})
+			case clientmodel.OutTimer:
+				k.Schedule(o.At, event{kind: evClient, cohort: i, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
+			case clientmodel.OutDelivered:
+				rec.Record(now, recorder.Delivered, int(i), co.first, co.n, "")
+			case clientmodel.OutDropped:
+				rec.Record(now, recorder.Dropped, int(i), co.first, co.n, "")
+			case clientmodel.OutRead:
+				rec.Record(now, recorder.Read, int(i), co.first, co.n, "")
+			case clientmodel.OutClosed:
+				rec.Record(now, recorder.Closed, int(i), co.first, co.n, o.Reason.String())
+			case clientmodel.OutCloseSeen:
+				rec.Record(now, recorder.CloseSeen, int(i), co.first, co.n, "")
+			}
+		}
+	}
+	err := k.RunUntil(sim.Time(c.Duration), func(now sim.Time, e event) {
+		i := e.cohort
+		co := &cohorts[i]
+		switch e.kind {
+		case evClient:
+			if e.in.Kind == clientmodel.InKeepAlive {
+				// The agent grants its lease and calls KeepAlive at once.
+				k.Schedule(srv.Grant(now, int(i), c.TTL), event{kind: evExpiry, cohort: i})
+			}
+			if e.in.Kind == clientmodel.InResponse {
+				rec.Record(now, recorder.Response, int(i), co.first, co.n, "")
+			}
+			out = co.client.Step(now, e.in, out[:0])
+			route(now, i)
+		case evArrive:
+			ttl := srv.Renew(now, int(i))
+			if ttl > 0 {
+				rec.Record(now, recorder.Renewal, int(i), co.first, co.n, "")
+			}
+			k.Schedule(now+rest, event{kind: evClient, cohort: i, in: clientmodel.Input{Kind: clientmodel.InResponse, Gen: e.in.Gen, TTL: ttl}})
+		case evExpiry:
+			expired, again := srv.Check(now, int(i))
+			if expired {
+				rec.Record(now, recorder.Expired, int(i), co.first, co.n, "")
+			} else if again >= 0 {
+				k.Schedule(again, event{kind: evExpiry, cohort: i})
+			}
+		}
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("after %d events at %v of virtual time: %w (raise --max-events)", k.Steps(), k.Now(), err)
+	}
+	if err := rec.Flush(); err != nil {
+		return Result{}, fmt.Errorf("trace: %w", err)
+	}
+	return Result{Summary: rec.Summary(1), Events: k.Steps(), Cohorts: len(cohorts)}, nil
+}
+
+// cohorts draws client start times and groups clients that start together.
+func (c Ideal) cohorts() []cohort {
+	starts := make([]sim.Time, c.Clients)
+	if c.StartSpread > 0 {
+		r := sim.NewRand(c.Seed, "client-start")
+		slots := int64(c.StartSpread / StartResolution)
+		for i := range starts {
+			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(StartResolution)
+		}
+		slices.Sort(starts)
+	}
+	var out []cohort
+	for i := 0; i < len(starts); {
+		j := i
+		for j < len(starts) && starts[j] == starts[i] {
+			j++
+		}
+		cons := c.Consumer
+		if cons.Kind == clientmodel.Stall {
+			cons.From += starts[i]
+			cons.To += starts[i]
+		}
+		out = append(out, cohort{
+			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay}),
+			n:      uint64(j - i), first: int64(i + 1), start: starts[i],
+		})
+		i = j
+	}
+	return out
+}

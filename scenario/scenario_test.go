@@ -1,0 +1,172 @@
+package scenario_test
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/scenario"
+)
+
+func version(t testing.TB, s string) clientmodel.Version {
+	v, err := clientmodel.ParseVersion(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func incident(t testing.TB, v string) scenario.Ideal {
+	return scenario.Ideal{
+		Clients: 20000, TTL: 600 * time.Second, Version: version(t, v),
+		Consumer: clientmodel.Consumer{Kind: clientmodel.Never},
+		Duration: 2 * time.Hour, RTT: time.Millisecond, ConnectDelay: 100 * time.Microsecond, Seed: 1,
+	}
+}
+
+// The incident's TTL-600 variant: the pre-fix client collapses after 16 x ~200 s
+// (the report: started 21:10:42, collapse 22:04:05, 53 min 23 s) and then renews
+// every lease twice a second: ~40,000 renewals/s for 20,000 agents.
+func TestIncidentPreFixCollapsesAfter53Minutes(t *testing.T) {
+	res, err := incident(t, "v3.2.23").Run(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Summary
+	if s.First500msS == nil {
+		t.Fatal("no collapse")
+	}
+	collapse := time.Duration(*s.First500msS * float64(time.Second))
+	// 16 responses 200.5 s apart (TTL/3 rounded up to the 500 ms scan), the first
+	// sent at once: the 17th response is dropped at 16 x 200.5 s = 53m28s.
+	if collapse < 53*time.Minute || collapse > 54*time.Minute {
+		t.Fatalf("collapse at %v, want about 53.5 min", collapse)
+	}
+	after := s.MeanRenewalsPerS(collapse+time.Minute, 2*time.Hour)
+	if math.Abs(after-40000) > 1 {
+		t.Fatalf("%.1f renewals/s after the collapse, want 40,000", after)
+	}
+	if s.LeasesExpired != 0 {
+		t.Fatalf("%d leases expired against an idealised server", s.LeasesExpired)
+	}
+}
+
+func TestIncidentFixedClientStaysAtTTLThird(t *testing.T) {
+	res, err := incident(t, "v3.7.3").Run(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Summary
+	if s.First500msS != nil {
+		t.Fatalf("fixed client collapsed at %vs", *s.First500msS)
+	}
+	// 20,000 leases every 200.5 s = 99.75/s.
+	if mean := s.MeanRenewalsPerS(0, 2*time.Hour); math.Abs(mean-99.75) > 1 {
+		t.Fatalf("%.2f renewals/s, want about 100", mean)
+	}
+	if s.IntervalMs.P50 != 200500 || s.IntervalMs.Max != 200500 {
+		t.Fatalf("intervals %v, want 200.5 s", s.IntervalMs)
+	}
+}
+
+// Cohorts are an optimisation, not a model change: 300 clients started in 300
+// different milliseconds give exactly the totals of 300 separate simulations.
+func TestCohortsWeighLikeSeparateClients(t *testing.T) {
+	base := scenario.Ideal{
+		Clients: 1, TTL: 10 * time.Second, Version: version(t, "v3.2.23"),
+		Consumer: clientmodel.Consumer{Kind: clientmodel.StopAfter, K: 3}, Duration: 5 * time.Minute,
+		RTT: 2 * time.Millisecond, ConnectDelay: 100 * time.Microsecond,
+	}
+	one, err := base.Run(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := base
+	many.Clients = 300
+	res, err := many.Run(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Cohorts != 1 || res.Summary.RenewalsTotal != 300*one.Summary.RenewalsTotal ||
+		res.Summary.Dropped != 300*one.Summary.Dropped || res.Summary.IntervalMs.P50 != one.Summary.IntervalMs.P50 {
+		t.Fatalf("one cohort of 300: %+v; one client: %+v", res.Summary, one.Summary)
+	}
+}
+
+// A lease whose client stops renewing expires at the server after its TTL.
+func TestServerExpiresLeasesThatAreNotRenewed(t *testing.T) {
+	c := scenario.Ideal{
+		Clients: 10, TTL: 5 * time.Second, Version: version(t, "v3.7.3"),
+		Consumer: clientmodel.Consumer{Kind: clientmodel.Drain}, Duration: time.Minute,
+		RTT: 6 * time.Second, // every response comes after the 5 s first-keepalive deadline
+	}
+	res, err := c.Run(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary.LeasesExpired != 10 || res.Summary.ChannelsClosed["deadline"] != 10 {
+		t.Fatalf("expired %d, closed %v", res.Summary.LeasesExpired, res.Summary.ChannelsClosed)
+	}
+}
+
+func TestValidateNamesTheField(t *testing.T) {
+	ok := incident(t, "v3.7.3")
+	for field, mutate := range map[string]func(*scenario.Ideal){
+		"clients:":       func(c *scenario.Ideal) { c.Clients = 0 },
+		"ttl:":           func(c *scenario.Ideal) { c.TTL = 1500 * time.Millisecond },
+		"duration:":      func(c *scenario.Ideal) { c.Duration = -time.Second },
+		"rtt:":           func(c *scenario.Ideal) { c.RTT = -1 },
+		"start-spread:":  func(c *scenario.Ideal) { c.StartSpread = 3 * time.Hour },
+		"connect-delay:": func(c *scenario.Ideal) { c.ConnectDelay = -1 },
+	} {
+		c := ok
+		mutate(&c)
+		err := c.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), field) {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+}
+
+// The trace is one JSON line per fact, and is the same on every run.
+func TestTraceIsDeterministic(t *testing.T) {
+	c := scenario.Ideal{
+		Clients: 50, TTL: 3 * time.Second, Version: version(t, "v3.3.8"),
+		Consumer: clientmodel.Consumer{Kind: clientmodel.Never}, Duration: 2 * time.Minute,
+		RTT: time.Millisecond, StartSpread: 5 * time.Second, Seed: 7,
+	}
+	var a, b bytes.Buffer
+	if _, err := c.Run(&a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(&b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Len() == 0 || !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatalf("traces differ or are empty (%d, %d bytes)", a.Len(), b.Len())
+	}
+	first := strings.SplitN(a.String(), "\n", 2)[0]
+	if !strings.HasPrefix(first, `{"t_ns":`) || !strings.Contains(first, `"kind":"`) {
+		t.Fatalf("trace line %q", first)
+	}
+}
+
+// BenchmarkIncidentPerClient runs the incident's clients (TTL 600 s, pre-fix,
+// never reading) with start times spread over 10 s, so that ~8,700 cohorts are
+// simulated separately, for 2 h of virtual time.
+func BenchmarkIncidentPerClient(b *testing.B) {
+	c := incident(b, "v3.2.23")
+	c.StartSpread = 10 * time.Second
+	var events uint64
+	for i := 0; i < b.N; i++ {
+		res, err := c.Run(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events += res.Events
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}

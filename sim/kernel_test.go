@@ -1,0 +1,139 @@
+package sim_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/leasesim/leasesim/sim"
+	"pgregory.net/rapid"
+)
+
+// Events come out in (time, scheduling order), whatever order they went in.
+func TestKernelOrdersByTimeThenSequence(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		times := rapid.SliceOfN(rapid.Int64Range(0, 50), 1, 300).Draw(t, "times")
+		k := sim.New[int]()
+		for i, at := range times {
+			k.Schedule(sim.Time(at), i)
+		}
+		prevAt, prevIdx := sim.Time(-1), -1
+		n := 0
+		for {
+			at, idx, ok := k.Step()
+			if !ok {
+				break
+			}
+			n++
+			if sim.Time(times[idx]) != at {
+				t.Fatalf("event %d delivered at %v, scheduled for %d", idx, at, times[idx])
+			}
+			if at < prevAt || (at == prevAt && idx < prevIdx) {
+				t.Fatalf("event %d at %v delivered after event %d at %v", idx, at, prevIdx, prevAt)
+			}
+			prevAt, prevIdx = at, idx
+		}
+		if n != len(times) {
+			t.Fatalf("delivered %d of %d events", n, len(times))
+		}
+	})
+}
+
+func TestRunUntilIsExclusiveAndAdvancesClock(t *testing.T) {
+	k := sim.New[string]()
+	k.Schedule(10, "a")
+	k.Schedule(20, "b")
+	var got []string
+	handle := func(now sim.Time, p string) {
+		got = append(got, fmt.Sprintf("%s@%d", p, now))
+		if p == "a" {
+			k.Schedule(now+5, "a2") // scheduled from a handler, due before end
+		}
+	}
+	if err := k.RunUntil(20, handle); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[a@10 a2@15]" || k.Now() != 20 || k.Len() != 1 {
+		t.Fatalf("got %v now=%v len=%d", got, k.Now(), k.Len())
+	}
+	if err := k.RunUntil(21, handle); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[a@10 a2@15 b@20]" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestEventLimit(t *testing.T) {
+	k := sim.New[int]()
+	k.SetLimits(3, 0)
+	var loop func(now sim.Time, p int)
+	loop = func(now sim.Time, p int) { k.Schedule(now+1, p+1) }
+	k.Schedule(0, 0)
+	if err := k.RunUntil(100, loop); !errors.Is(err, sim.ErrEventLimit) {
+		t.Fatalf("err = %v, want ErrEventLimit", err)
+	}
+	if k.Steps() != 3 {
+		t.Fatalf("steps = %d", k.Steps())
+	}
+}
+
+func TestSchedulingInThePastPanics(t *testing.T) {
+	k := sim.New[int]()
+	k.Schedule(10, 1)
+	k.Step()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	k.Schedule(9, 2)
+}
+
+func TestQueueLimitPanics(t *testing.T) {
+	k := sim.New[int]()
+	k.SetLimits(0, 2)
+	k.Schedule(1, 1)
+	k.Schedule(1, 2)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	k.Schedule(1, 3)
+}
+
+// BenchmarkKernel measures the kernel alone: a steady queue of pending timers,
+// each event rescheduling itself, as client scan loops do.
+func BenchmarkKernel(b *testing.B) {
+	for _, pending := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			k := sim.New[uint32]()
+			r := sim.NewRand(1, "bench")
+			for i := 0; i < pending; i++ {
+				k.Schedule(sim.Time(r.Int64N(500_000_000)), uint32(i))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				now, p, _ := k.Step()
+				k.Schedule(now+500_000_000+sim.Time(p%7), p)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+func Example() {
+	k := sim.New[string]()
+	k.Schedule(sim.At(1500e6), "scan")
+	k.Schedule(sim.At(1000e6), "deadline tick")
+	k.Schedule(sim.At(1000e6), "second at the same instant")
+	_ = k.RunUntil(sim.At(2e9), func(now sim.Time, p string) {
+		fmt.Println(now, p)
+	})
+	// Output:
+	// 1s deadline tick
+	// 1s second at the same instant
+	// 1.5s scan
+}
