@@ -84,8 +84,8 @@ type Consumer struct {
 
 // Config is what a Client needs besides its inputs.
 type Config struct {
-	Rule                  Rule
-	Consumer              Consumer
+	Rule     Rule
+	Consumer Consumer
 	// ConnectDelay is the time from the first KeepAlive to its stream being open
 	// and its send loop's first scan: the lazy dial of the connection, or a
 	// stream open on a connection that is up. On a real clock it is never 0, so

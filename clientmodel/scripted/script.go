@@ -60,13 +60,13 @@ type Consumer struct {
 
 // Lease is one client process holding one lease, and the server's script for it.
 type Lease struct {
-	ID       int64    `json:"id"`
-	StartNs  int64    `json:"start_ns"` // when the client calls KeepAlive
+	ID      int64 `json:"id"`
+	StartNs int64 `json:"start_ns"` // when the client calls KeepAlive
 	// ConnectDelayNs is how long after KeepAlive the client's connection (dialled
 	// lazily by the first RPC, the keepalive stream) is up and the stream opens.
-	ConnectDelayNs int64 `json:"connect_delay_ns,omitempty"`
-	TTLs     int64    `json:"ttl_s"`    // TTL the server returns in every keepalive response
-	Consumer Consumer `json:"consumer"`
+	ConnectDelayNs int64    `json:"connect_delay_ns,omitempty"`
+	TTLs           int64    `json:"ttl_s"` // TTL the server returns in every keepalive response
+	Consumer       Consumer `json:"consumer"`
 	// DelaysNs[i % len(DelaysNs)] is how long the server takes to answer the i-th
 	// (0-based) keepalive request of this lease, counted from when its serial loop
 	// picks the request up. Empty means 1 µs.

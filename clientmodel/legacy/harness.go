@@ -1,0 +1,470 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coreos/etcd/clientv3"
+	pb "github.com/coreos/etcd/etcdserver/etcdserverpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// EtcdModule is the module whose version the harness reports.
+const EtcdModule = "github.com/coreos/etcd"
+
+// EtcdVersion returns the version of github.com/coreos/etcd linked into this
+// binary, without "+incompatible" (e.g. "v3.3.8"), from the build info.
+func EtcdVersion() (string, error) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "", errors.New("legacy: no build info")
+	}
+	for _, d := range bi.Deps {
+		if d.Path != EtcdModule {
+			continue
+		}
+		v := d.Version
+		if d.Replace != nil && d.Replace.Version != "" {
+			v = d.Replace.Version
+		}
+		return strings.TrimSuffix(v, "+incompatible"), nil
+	}
+	return "", errors.New("legacy: " + EtcdModule + " not in build info")
+}
+
+// errReset is what a stream handler returns at a scripted reset.
+var errReset = status.Error(codes.Unavailable, "leasesim: scripted reset")
+
+// RunScript executes s against the linked etcd client inside one synctest bubble and
+// returns what the client did. version is copied into Result.Version.
+func RunScript(t *testing.T, s Script, version string) Result {
+	t.Helper()
+	var res Result
+	synctest.Test(t, func(t *testing.T) {
+		res = run(t, s, version)
+	})
+	return res
+}
+
+// harness is the state of one scenario; everything in it lives in the bubble.
+type harness struct {
+	t0 time.Time
+
+	mu     sync.Mutex // guards everything below and the srvLease/srvStream fields
+	byAddr map[string]*srvLease
+}
+
+// srvLease is the fake server's and the recorder's state for one lease.
+type srvLease struct {
+	spec     Lease
+	requests []int64 // receive instants
+	reads    []int64 // consumer read instants
+	closed   int64   // consumer saw the channel closed, or -1
+	open     map[*srvStream]struct{}
+}
+
+// srvStream is one open LeaseKeepAlive stream on the server.
+type srvStream struct {
+	reset    chan struct{} // closed at a scripted reset
+	wasReset bool
+	pending  []int         // received, not yet picked up: request indexes
+	notify   chan struct{} // cap 1: pending grew
+}
+
+func (h *harness) now() int64 { return time.Since(h.t0).Nanoseconds() }
+
+// sleepUntil sleeps until ns after t0; false if ctx ended first.
+func (h *harness) sleepUntil(ctx context.Context, ns int64) bool {
+	d := h.t0.Add(time.Duration(ns)).Sub(time.Now())
+	if d > 0 {
+		tm := time.NewTimer(d)
+		defer tm.Stop()
+		select {
+		case <-tm.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return ctx.Err() == nil
+}
+
+func leaseAddr(id int64) string { return "lease-" + strconv.FormatInt(id, 10) }
+
+// LeaseKeepAlive is the scripted keepalive handler: one goroutine receives
+// into a queue, this one answers strictly one request at a time.
+func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
+	ctx := stream.Context()
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return status.Error(codes.Internal, "leasesim: no peer")
+	}
+	h.mu.Lock()
+	l := h.byAddr[p.Addr.String()]
+	if l == nil {
+		h.mu.Unlock()
+		return status.Error(codes.Internal, "leasesim: unknown peer "+p.Addr.String())
+	}
+	st := &srvStream{reset: make(chan struct{}), notify: make(chan struct{}, 1)}
+	l.open[st] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(l.open, st)
+		h.mu.Unlock()
+	}()
+
+	recvDone := make(chan struct{})
+	go func() {
+		defer close(recvDone)
+		for {
+			if _, err := stream.Recv(); err != nil {
+				return
+			}
+			now := h.now()
+			h.mu.Lock()
+			if st.wasReset {
+				h.mu.Unlock()
+				return
+			}
+			i := len(l.requests)
+			l.requests = append(l.requests, now)
+			st.pending = append(st.pending, i)
+			h.mu.Unlock()
+			select {
+			case st.notify <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	for {
+		i := -1
+		for i < 0 {
+			h.mu.Lock()
+			if len(st.pending) > 0 {
+				i = st.pending[0]
+				st.pending = st.pending[1:]
+			}
+			h.mu.Unlock()
+			if i >= 0 {
+				break
+			}
+			select {
+			case <-st.notify:
+			case <-st.reset:
+				return errReset
+			case <-recvDone:
+				return nil
+			}
+		}
+		tm := time.NewTimer(time.Duration(l.spec.Delay(i)))
+		select {
+		case <-tm.C:
+		case <-st.reset:
+			tm.Stop()
+			return errReset
+		case <-ctx.Done():
+			tm.Stop()
+			return ctx.Err()
+		}
+		ttl := l.spec.TTLs
+		if l.spec.RevokeAt > 0 && i+1 >= l.spec.RevokeAt {
+			ttl = 0
+		}
+		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: l.spec.ID, TTL: ttl}); err != nil {
+			return err
+		}
+	}
+}
+
+func (h *harness) LeaseGrant(context.Context, *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "leasesim: LeaseGrant")
+}
+
+func (h *harness) LeaseRevoke(context.Context, *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "leasesim: LeaseRevoke")
+}
+
+func (h *harness) LeaseTimeToLive(context.Context, *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "leasesim: LeaseTimeToLive")
+}
+
+func (h *harness) LeaseLeases(context.Context, *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "leasesim: LeaseLeases")
+}
+
+// resetLoop aborts the lease's open streams at each scripted instant.
+func (h *harness) resetLoop(ctx context.Context, l *srvLease) {
+	for _, r := range l.spec.ResetsNs {
+		if !h.sleepUntil(ctx, r) {
+			return
+		}
+		h.mu.Lock()
+		for st := range l.open {
+			if !st.wasReset {
+				st.wasReset = true
+				close(st.reset)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *harness) read(l *srvLease) {
+	now := h.now()
+	h.mu.Lock()
+	l.reads = append(l.reads, now)
+	h.mu.Unlock()
+}
+
+func (h *harness) close(l *srvLease) {
+	now := h.now()
+	h.mu.Lock()
+	if l.closed < 0 {
+		l.closed = now
+	}
+	h.mu.Unlock()
+}
+
+// consume runs the lease's consumer on ch.
+func (h *harness) consume(ctx context.Context, l *srvLease, ch <-chan *clientv3.LeaseKeepAliveResponse) {
+	c := l.spec.Consumer
+	drain := func() {
+		for range ch {
+			h.read(l)
+		}
+		h.close(l)
+	}
+	switch c.Kind {
+	case ConsumerDrain:
+		drain()
+	case ConsumerNever:
+	case ConsumerRate:
+		for k := int64(1); ; k++ {
+			if !h.sleepUntil(ctx, l.spec.StartNs+c.PhaseNs+k*c.PeriodNs) {
+				return
+			}
+			select {
+			case _, ok := <-ch:
+				if !ok {
+					h.close(l)
+					return
+				}
+				h.read(l)
+			default:
+			}
+		}
+	case ConsumerStopAfter:
+		for n := 0; n < c.K; n++ {
+			if _, ok := <-ch; !ok {
+				h.close(l)
+				return
+			}
+			h.read(l)
+		}
+	case ConsumerStall:
+		for {
+			d := h.t0.Add(time.Duration(c.FromNs)).Sub(time.Now())
+			if d <= 0 {
+				break
+			}
+			tm := time.NewTimer(d)
+			select {
+			case _, ok := <-ch:
+				tm.Stop()
+				if !ok {
+					h.close(l)
+					return
+				}
+				h.read(l)
+			case <-tm.C:
+			}
+		}
+		if !h.sleepUntil(ctx, c.ToNs) {
+			return
+		}
+		drain()
+	default:
+		panic("legacy: unknown consumer kind " + strconv.Quote(c.Kind))
+	}
+}
+
+// pipeListener is an in-memory net.Listener: Accept hands out the server ends
+// of net.Pipe()s made by dial.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+type pipeAddr string
+
+func (a pipeAddr) Network() string { return "pipe" }
+func (a pipeAddr) String() string  { return string(a) }
+
+// leaseConn tags the server end of a client's pipe with its lease, so the
+// handler knows which lease a stream belongs to before any request arrives.
+type leaseConn struct {
+	net.Conn
+	addr pipeAddr
+}
+
+func (c leaseConn) RemoteAddr() net.Addr { return c.addr }
+
+var errListenerClosed = errors.New("leasesim: listener closed")
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, errListenerClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr("leasesim") }
+
+func (l *pipeListener) dial(id int64) (net.Conn, error) {
+	c, s := net.Pipe()
+	select {
+	case l.conns <- leaseConn{Conn: s, addr: pipeAddr(leaseAddr(id))}:
+		return c, nil
+	case <-l.done:
+		c.Close()
+		s.Close()
+		return nil, errListenerClosed
+	}
+}
+
+func run(t *testing.T, s Script, version string) Result {
+	h := &harness{t0: time.Now(), byAddr: map[string]*srvLease{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	leases := make([]*srvLease, len(s.Leases))
+	for i, spec := range s.Leases {
+		l := &srvLease{spec: spec, closed: -1, open: map[*srvStream]struct{}{}}
+		leases[i] = l
+		if _, dup := h.byAddr[leaseAddr(spec.ID)]; dup {
+			t.Fatalf("script %s: duplicate lease ID %d", s.Name, spec.ID)
+		}
+		h.byAddr[leaseAddr(spec.ID)] = l
+	}
+
+	lis := newPipeListener()
+	srv := grpc.NewServer()
+	pb.RegisterLeaseServer(srv, h)
+	var wg sync.WaitGroup
+	wg.Go(func() { srv.Serve(lis) })
+
+	// Each lease's client is made when it calls KeepAlive: grpc v1.7.5 dials
+	// as soon as the client is made (not lazily at the first RPC, as modern
+	// gRPC does), and the connection must come up ConnectDelayNs after
+	// KeepAlive. Its dialer waits that long (virtual time) before handing out
+	// the pipe, and the lessor's stream waits for the connection.
+	var clients []*clientv3.Client // guarded by h.mu
+	for _, l := range leases {
+		wg.Go(func() { h.resetLoop(ctx, l) })
+		wg.Go(func() {
+			if !h.sleepUntil(ctx, l.spec.StartNs) {
+				return
+			}
+			id := l.spec.ID
+			delay := time.Duration(l.spec.ConnectDelayNs)
+			cli, err := clientv3.New(clientv3.Config{
+				Endpoints:   []string{"http://" + leaseAddr(id) + ":2379"},
+				DialTimeout: 0, // firstKeepAliveTimeout = defaultTTL (5 s)
+				DialOptions: []grpc.DialOption{
+					grpc.WithDialer(func(string, time.Duration) (net.Conn, error) {
+						if delay > 0 {
+							tm := time.NewTimer(delay)
+							defer tm.Stop()
+							select {
+							case <-tm.C:
+							case <-ctx.Done():
+								return nil, ctx.Err()
+							}
+						}
+						return lis.dial(id)
+					}),
+				},
+			})
+			if err != nil {
+				t.Errorf("script %s lease %d: clientv3.New: %v", s.Name, id, err)
+				return
+			}
+			h.mu.Lock()
+			clients = append(clients, cli)
+			h.mu.Unlock()
+			ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(id))
+			if err != nil {
+				t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, id, err)
+				return
+			}
+			h.consume(ctx, l, ch)
+		})
+	}
+
+	time.Sleep(h.t0.Add(time.Duration(s.DurationNs)).Sub(time.Now()))
+	synctest.Wait()
+
+	res := Result{Script: s.Name, Version: version, Leases: make([]LeaseResult, len(leases))}
+	h.mu.Lock()
+	for i, l := range leases {
+		res.Leases[i] = LeaseResult{
+			ID:       l.spec.ID,
+			Requests: Compress(before(l.requests, s.DurationNs)),
+			Reads:    Compress(before(l.reads, s.DurationNs)),
+			Closed:   l.closed,
+		}
+		if l.closed >= s.DurationNs {
+			res.Leases[i].Closed = -1
+		}
+	}
+	h.mu.Unlock()
+
+	cancel()
+	h.mu.Lock()
+	made := clients
+	h.mu.Unlock()
+	for _, cli := range made {
+		cli.Close()
+	}
+	srv.Stop()
+	lis.Close()
+	wg.Wait()
+	return res
+}
+
+// before returns the sorted instants < end.
+func before(ts []int64, end int64) []int64 {
+	var out []int64
+	for _, x := range ts {
+		if x < end {
+			out = append(out, x)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

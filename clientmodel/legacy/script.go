@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+)
+
+// The types below mirror (a JSON-compatible subset of) the Script and Result
+// types in ../scripted/script.go, package
+// github.com/leasesim/leasesim/clientmodel/scripted. This module cannot import
+// that package: requiring the main module would pull modern gRPC into a build
+// that must use google.golang.org/grpc v1.7.5. Keep the JSON tags in sync with
+// that file; it is the authority on the semantics.
+
+// Consumer kinds (scripted.Consumer*).
+const (
+	ConsumerDrain     = "drain"
+	ConsumerNever     = "never"
+	ConsumerRate      = "rate"
+	ConsumerStopAfter = "stop-after"
+	ConsumerStall     = "stall"
+)
+
+// Consumer mirrors scripted.Consumer.
+type Consumer struct {
+	Kind     string `json:"kind"`
+	PeriodNs int64  `json:"period_ns,omitempty"`
+	PhaseNs  int64  `json:"phase_ns,omitempty"`
+	K        int    `json:"k,omitempty"`
+	FromNs   int64  `json:"from_ns,omitempty"`
+	ToNs     int64  `json:"to_ns,omitempty"`
+}
+
+// Lease mirrors scripted.Lease.
+type Lease struct {
+	ID      int64 `json:"id"`
+	StartNs int64 `json:"start_ns"`
+	// ConnectDelayNs: the client's connection is up, and its first keepalive
+	// stream opens, this long after KeepAlive.
+	ConnectDelayNs int64    `json:"connect_delay_ns,omitempty"`
+	TTLs           int64    `json:"ttl_s"`
+	Consumer       Consumer `json:"consumer"`
+	DelaysNs       []int64  `json:"delays_ns,omitempty"`
+	RevokeAt       int      `json:"revoke_at,omitempty"`
+	ResetsNs       []int64  `json:"resets_ns,omitempty"`
+}
+
+// Script mirrors scripted.Script.
+type Script struct {
+	Name       string  `json:"name"`
+	DurationNs int64   `json:"duration_ns"`
+	Leases     []Lease `json:"leases"`
+}
+
+// Delay mirrors scripted.Lease.Delay.
+func (l Lease) Delay(i int) int64 {
+	if len(l.DelaysNs) == 0 {
+		return 1000
+	}
+	return l.DelaysNs[i%len(l.DelaysNs)]
+}
+
+// Run mirrors scripted.Run.
+type Run struct {
+	Start int64 `json:"s"`
+	Step  int64 `json:"d"`
+	N     int   `json:"n"`
+}
+
+// LeaseResult mirrors scripted.LeaseResult.
+type LeaseResult struct {
+	ID       int64 `json:"id"`
+	Requests []Run `json:"requests"`
+	Reads    []Run `json:"reads"`
+	Closed   int64 `json:"closed_ns"`
+}
+
+// Result mirrors scripted.Result.
+type Result struct {
+	Script  string        `json:"script"`
+	Version string        `json:"version"`
+	Leases  []LeaseResult `json:"leases"`
+}
+
+// Compress mirrors scripted.Compress.
+func Compress(ts []int64) []Run {
+	var out []Run
+	for i := 0; i < len(ts); {
+		r := Run{Start: ts[i], N: 1}
+		if i+1 < len(ts) {
+			r.Step = ts[i+1] - ts[i]
+			r.N = 2
+			j := i + 2
+			for j < len(ts) && ts[j]-ts[j-1] == r.Step {
+				r.N++
+				j++
+			}
+			i = j
+		} else {
+			i++
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Expand mirrors scripted.Expand.
+func Expand(runs []Run) []int64 {
+	var out []int64
+	for _, r := range runs {
+		for k := 0; k < r.N; k++ {
+			out = append(out, r.Start+int64(k)*r.Step)
+		}
+	}
+	return out
+}
+
+// LoadScripts reads a JSON array of scripts (scripted.LoadScripts).
+func LoadScripts(path string) ([]Script, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s []Script
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,180 @@
+package model
+
+import (
+	"container/heap"
+	"slices"
+	"time"
+
+	"github.com/leasesim/leasesim/sim"
+)
+
+// Constants of etcd's lessor (go.etcd.io/etcd/server/v3 v3.7.3 lease/lessor.go).
+const (
+	// LeaseRevokeRate: at most this many leases are revoked per second
+	// (defaultLeaseRevokeRate, lessor.go:46), as leaseRevokeRate/2 per 500 ms
+	// pass of runLoop (lessor.go:620-636, 644).
+	LeaseRevokeRate = 1000
+	// RevokeInterval is runLoop's period (lessor.go:623, a 500 ms ticker).
+	RevokeInterval = 500 * time.Millisecond
+	// DefaultElectionTimeout: etcd's default --election-timeout (1000 ms);
+	// Promote extends every lease by it on a new leader.
+	DefaultElectionTimeout = time.Second
+)
+
+// Lessor is the leader's lease table: expiries, renewals, the rate-limited
+// revocation of expired leases, and Promote on a leader change.
+//
+// Leases are a dense index chosen by the caller; each has Keys keys attached
+// (the incident's agents attach one), deleted when it is revoked.
+type Lessor struct {
+	leases []lessorLease
+	q      expiryQueue
+	keys   int
+}
+
+type lessorLease struct {
+	ttl     time.Duration
+	expiry  sim.Time
+	n       int // identical leases in this entry (a lockstep cohort)
+	revoked bool
+	queued  bool
+}
+
+// NewLessor returns a lessor for n lease entries, none granted.
+func NewLessor(n, keysPerLease int) *Lessor {
+	l := &Lessor{leases: make([]lessorLease, n), keys: keysPerLease}
+	for i := range l.leases {
+		l.leases[i].revoked = true
+	}
+	return l
+}
+
+// Grant creates entry i (n identical leases) with ttl at now.
+func (l *Lessor) Grant(now sim.Time, i, n int, ttl time.Duration) {
+	l.leases[i] = lessorLease{ttl: ttl, expiry: now + sim.Time(ttl), n: n}
+	l.push(i)
+}
+
+func (l *Lessor) push(i int) {
+	if !l.leases[i].queued {
+		l.leases[i].queued = true
+		heap.Push(&l.q, expiryItem{at: l.leases[i].expiry, i: i})
+	}
+}
+
+// Renew is lessor.Renew on the leader (lessor.go:396-460): it refreshes the
+// expiry to now + TTL and returns the TTL in seconds, or 0 if the lease is gone
+// or already expired (an expired lease waits for its revocation and then
+// answers ErrLeaseNotFound, lessor.go:415-428; v3rpc sends that as TTL 0).
+func (l *Lessor) Renew(now sim.Time, i int) int64 {
+	e := &l.leases[i]
+	if e.revoked || now >= e.expiry {
+		return 0
+	}
+	e.expiry = now + sim.Time(e.ttl)
+	return int64(e.ttl / time.Second)
+}
+
+// Revoked is one revocation: entry I, N leases, their keys deleted.
+type Revoked struct {
+	I, N, Keys int
+}
+
+// RevokeExpired is one pass of runLoop: it revokes up to LeaseRevokeRate/2
+// expired leases (lessor.go:640-660) and returns them.
+func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
+	budget := LeaseRevokeRate / 2
+	for budget > 0 && l.q.Len() > 0 && l.q[0].at <= now {
+		it := heap.Pop(&l.q).(expiryItem)
+		e := &l.leases[it.i]
+		e.queued = false
+		if e.revoked {
+			continue
+		}
+		if e.expiry > now { // renewed since it was queued
+			l.push(it.i)
+			continue
+		}
+		take := min(budget, e.n)
+		budget -= take
+		out = append(out, Revoked{I: it.i, N: take, Keys: take * l.keys})
+		e.n -= take
+		if e.n == 0 {
+			e.revoked = true
+		} else {
+			l.push(it.i) // the rest of the cohort waits for the next pass
+		}
+	}
+	return out
+}
+
+// Promote is lessor.Promote on a new leader (lessor.go:480-530): every lease's
+// expiry becomes now + extend + TTL; with LeaseRevokeRate or more leases, those
+// that would expire within a second of one another are spread out so that no
+// more than 3/4 of the revoke rate expire per second.
+func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
+	var live []int
+	total := 0
+	for i := range l.leases {
+		if !l.leases[i].revoked {
+			l.leases[i].expiry = now + sim.Time(extend+l.leases[i].ttl)
+			live = append(live, i)
+			total += l.leases[i].n
+		}
+	}
+	if total >= LeaseRevokeRate {
+		slices.SortStableFunc(live, func(a, b int) int {
+			return int(l.leases[a].expiry - l.leases[b].expiry)
+		})
+		base := l.leases[live[0]].expiry - now
+		next := base + sim.Time(time.Second)
+		expires := 0
+		target := (3 * LeaseRevokeRate) / 4
+		for _, i := range live {
+			e := &l.leases[i]
+			remaining := e.expiry - now
+			if remaining > next {
+				base, next, expires = remaining, remaining+sim.Time(time.Second), e.n
+				continue
+			}
+			expires += e.n
+			if expires <= target {
+				continue
+			}
+			rateDelay := float64(time.Second)*(float64(expires)/float64(target)) - float64(remaining-base)
+			next = base + sim.Time(rateDelay)
+			e.expiry = now + sim.Time(rateDelay) + sim.Time(extend+e.ttl)
+		}
+	}
+	l.q = l.q[:0]
+	for _, i := range live {
+		l.leases[i].queued = false
+		l.push(i)
+	}
+}
+
+// Alive reports whether entry i still has leases.
+func (l *Lessor) Alive(i int) bool { return !l.leases[i].revoked }
+
+type expiryItem struct {
+	at sim.Time
+	i  int
+}
+
+type expiryQueue []expiryItem
+
+func (q expiryQueue) Len() int { return len(q) }
+func (q expiryQueue) Less(a, b int) bool {
+	if q[a].at != q[b].at {
+		return q[a].at < q[b].at
+	}
+	return q[a].i < q[b].i
+}
+func (q expiryQueue) Swap(a, b int) { q[a], q[b] = q[b], q[a] }
+func (q *expiryQueue) Push(x any)   { *q = append(*q, x.(expiryItem)) }
+func (q *expiryQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return it
+}

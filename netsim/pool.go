@@ -1,0 +1,236 @@
+// Package netsim models the network between etcd members as leasesim needs it:
+// the peer transport's connection pool (Go's net/http.Transport with etcd's
+// settings, or one multiplexed HTTP/2 connection), TCP connection states as
+// `ss` would count them, ephemeral ports, and link latency.
+//
+// Everything here is a plain data structure driven by the caller with the
+// current virtual time; it schedules nothing and reads no clock. The wiring
+// (package scenario) turns its answers into events — e.g. "dial a connection"
+// becomes a TCP round trip, TLS handshake work on both members' CPUs, and a
+// DialDone back here.
+package netsim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/leasesim/leasesim/sim"
+)
+
+// Defaults of etcd's peer transport and of Linux.
+const (
+	// MaxIdleConnsPerHost of the peer round tripper
+	// (go.etcd.io/etcd/client/pkg/v3 v3.7.3 transport/timeout_transport.go:39).
+	MaxIdleConnsPerHost = 1024
+	// TLSHandshakeTimeout of the peer transport (client/pkg/v3 transport/transport.go:50).
+	TLSHandshakeTimeout = 10 * time.Second
+	// ServerIdleClose: the leader closes a pooled connection that carried no
+	// request for this long. etcd's peer listener re-arms a 5 s read deadline on
+	// every read (rafthttp.ConnReadTimeout, server/v3 etcdserver/api/rafthttp/peer.go:40)
+	// and its HTTP server sets no idle timeout; measured on etcd 3.7.3, reuse
+	// worked after gaps <= 8.5 s and never after >= 9 s.
+	ServerIdleClose = 9 * time.Second
+	// TimeWait is how long the side that closed first keeps the socket in
+	// TIME-WAIT (Linux TCP_TIMEWAIT_LEN, include/net/tcp.h: 60 s).
+	TimeWait = 60 * time.Second
+	// EphemeralPorts: Linux's default ip_local_port_range 32768-60999.
+	EphemeralPorts = 60999 - 32768 + 1
+)
+
+// PoolConfig configures one client-side pool towards one host.
+type PoolConfig struct {
+	// MaxIdle is the idle-pool size (MaxIdleConnsPerHost). 0 means the default.
+	MaxIdle int
+	// Multiplexed models an HTTP/2 transport: one connection carries every
+	// request, so after the first dial no request waits for a connection.
+	Multiplexed bool
+	// IdleClose is ServerIdleClose (0: default; < 0: never).
+	IdleClose time.Duration
+}
+
+// idleGroup is a run of idle connections returned at the same instant.
+type idleGroup struct {
+	n        int
+	lastUsed sim.Time
+}
+
+// Pool is Go's http.Transport idle-connection pool for one host, in counts.
+//
+// A request takes the most recently returned idle connection (the transport's
+// idle list is used LIFO: net/http transport.go queueForIdleConn takes the
+// newest). With none idle, it waits, and a dial starts for it; whichever comes
+// first — that dial or a connection another request frees — serves the oldest
+// waiter (transport.go queueForIdleConn/dialConnFor: a dial that loses the race
+// puts its connection in the idle pool). A returned connection that finds no
+// waiter goes idle unless MaxIdle are idle already, in which case it is closed
+// (by this side: TIME-WAIT here). The host closes connections idle for longer
+// than IdleClose (TIME-WAIT on the host).
+type Pool struct {
+	cfg     PoolConfig
+	idle    []idleGroup // oldest first; LIFO use takes from the end
+	nIdle   int
+	waiters int // requests waiting for a connection, FIFO
+	dialing int // dials in progress
+	busy    int // connections carrying a request
+	h2Up    bool
+}
+
+// NewPool returns an empty pool.
+func NewPool(cfg PoolConfig) *Pool {
+	if cfg.MaxIdle == 0 {
+		cfg.MaxIdle = MaxIdleConnsPerHost
+	}
+	if cfg.IdleClose == 0 {
+		cfg.IdleClose = ServerIdleClose
+	}
+	return &Pool{cfg: cfg}
+}
+
+// Acquire asks for connections for n requests at now. It returns how many got
+// one at once (ready) and how many new dials to start; the rest wait and are
+// served by Release or DialDone (oldest first).
+func (p *Pool) Acquire(now sim.Time, n int) (ready, dials int) {
+	if p.cfg.Multiplexed {
+		if p.h2Up {
+			p.busy += n
+			return n, 0
+		}
+		p.waiters += n
+		if p.dialing == 0 {
+			p.dialing = 1
+			return 0, 1
+		}
+		return 0, 0
+	}
+	for n > 0 && p.nIdle > 0 {
+		g := &p.idle[len(p.idle)-1]
+		take := min(n, g.n)
+		g.n -= take
+		p.nIdle -= take
+		n -= take
+		ready += take
+		if g.n == 0 {
+			p.idle = p.idle[:len(p.idle)-1]
+		}
+	}
+	p.busy += ready
+	p.waiters += n
+	p.dialing += n
+	return ready, n
+}
+
+// Release returns n connections whose requests completed at now. It reports
+// how many went to waiting requests (handed) and how many were closed because
+// the idle pool is full (closed, by this side).
+func (p *Pool) Release(now sim.Time, n int) (handed, closed int) {
+	if p.cfg.Multiplexed {
+		p.busy -= n
+		return 0, 0
+	}
+	p.busy -= n
+	handed = min(n, p.waiters)
+	p.waiters -= handed
+	p.busy += handed
+	closed = p.putIdle(now, n-handed)
+	return handed, closed
+}
+
+// Discard removes n busy connections that were closed while carrying a
+// request (a cancelled request closes its connection).
+func (p *Pool) Discard(n int) {
+	p.busy -= n
+}
+
+// DialDone reports that n dials finished at now, successfully or not. Good
+// connections serve waiters first, then go idle (or are closed if the pool is
+// full). A failed dial fails the oldest waiter, if any is still waiting.
+// It returns how many waiters got a connection (handed), how many waiters
+// failed, and how many new connections were closed at once.
+func (p *Pool) DialDone(now sim.Time, n int, ok bool) (handed, failed, closed int) {
+	p.dialing -= n
+	if p.cfg.Multiplexed {
+		if !ok {
+			failed = p.waiters
+			p.waiters = 0
+			return 0, failed, 0
+		}
+		p.h2Up = true
+		handed = p.waiters
+		p.busy += handed
+		p.waiters = 0
+		return handed, 0, 0
+	}
+	if !ok {
+		// Dials start in request order and freed connections serve the oldest
+		// waiter, so the oldest dials in flight belong to requests already served
+		// (dialing - waiters of them). A failure hits one of those first; only when
+		// waiters outnumber the dials left does a waiter fail.
+		failed = max(0, p.waiters-p.dialing)
+		p.waiters -= failed
+		return 0, failed, 0
+	}
+	handed = min(n, p.waiters)
+	p.waiters -= handed
+	p.busy += handed
+	closed = p.putIdle(now, n-handed)
+	return handed, 0, closed
+}
+
+// CancelWaiters removes n waiting requests (their context ended). Their dials
+// go on and will put their connections in the pool.
+func (p *Pool) CancelWaiters(n int) {
+	if n > p.waiters {
+		panic(fmt.Sprintf("netsim: cancel %d of %d waiters", n, p.waiters))
+	}
+	p.waiters -= n
+}
+
+func (p *Pool) putIdle(now sim.Time, n int) (closed int) {
+	if n <= 0 {
+		return 0
+	}
+	room := p.cfg.MaxIdle - p.nIdle
+	keep := max(0, min(n, room))
+	if keep > 0 {
+		if k := len(p.idle); k > 0 && p.idle[k-1].lastUsed == now {
+			p.idle[k-1].n += keep
+		} else {
+			p.idle = append(p.idle, idleGroup{n: keep, lastUsed: now})
+		}
+		p.nIdle += keep
+	}
+	return n - keep
+}
+
+// ExpireIdle closes, at now, the idle connections the host has closed for
+// idleness; it returns how many. Call it at NextIdleExpiry.
+func (p *Pool) ExpireIdle(now sim.Time) int {
+	if p.cfg.IdleClose < 0 {
+		return 0
+	}
+	closed := 0
+	i := 0
+	for ; i < len(p.idle) && p.idle[i].lastUsed+sim.Time(p.cfg.IdleClose) <= now; i++ {
+		closed += p.idle[i].n
+	}
+	if i > 0 {
+		p.idle = append(p.idle[:0], p.idle[i:]...)
+		p.nIdle -= closed
+	}
+	return closed
+}
+
+// NextIdleExpiry is when the oldest idle connection will be closed by the
+// host, or -1 if none is idle.
+func (p *Pool) NextIdleExpiry() sim.Time {
+	if len(p.idle) == 0 || p.cfg.IdleClose < 0 {
+		return -1
+	}
+	return p.idle[0].lastUsed + sim.Time(p.cfg.IdleClose)
+}
+
+// Idle, Busy, Dialing and Waiting are the pool's counts.
+func (p *Pool) Idle() int    { return p.nIdle }
+func (p *Pool) Busy() int    { return p.busy }
+func (p *Pool) Dialing() int { return p.dialing }
+func (p *Pool) Waiting() int { return p.waiters }

@@ -1,0 +1,975 @@
+package scenario
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/sim"
+)
+
+// Cluster is a resolved cluster scenario: clients with one lease each, spread
+// over the members of an etcd cluster whose leader has finite CPU, followers
+// that forward renewals to the leader over the peer transport, and faults.
+//
+// The data path it wires, after etcd v3.7.3 (server/v3):
+//   - each client's keepalive stream lives on its member; the member handles it
+//     one request at a time: Recv, LeaseRenew, Send (etcdserver/api/v3rpc/lease.go
+//     leaseKeepAlive, :111-160); requests that arrive meanwhile wait in the
+//     stream's receive buffer, unbounded (gRPC recvBuffer);
+//   - LeaseRenew on the leader renews in its lessor (v3_server.go:496-531);
+//   - on a follower it forwards with leasehttp.RenewHTTP, an HTTP/1.1 POST to
+//     the leader's /leases over the peer round tripper, retrying every 50 ms
+//     until ReqTimeout (v3_server.go:538-560); when that runs out LeaseRenew
+//     fails, the stream handler returns the error and the client's stream breaks;
+//   - the leader's lessor expires leases and revokes at most 500 per 500 ms.
+//
+// Unlike the idealised server, the cluster treats requests one by one (queues,
+// connection pools), so every client is simulated on its own.
+type Cluster struct {
+	Name         string
+	Seed         uint64
+	Duration     time.Duration
+	Bucket       time.Duration
+	Clients      int
+	TTL          time.Duration
+	Version      clientmodel.Version
+	Consumer     clientmodel.Consumer
+	StartSpread  time.Duration
+	ConnectDelay time.Duration
+	Placement    string // round-robin | leader | followers | member:N
+	KeysPerLease int
+	ClientRTT    time.Duration
+
+	Members         int
+	Cores           float64
+	Leader          int
+	PeerRTT         time.Duration
+	PeerJitter      time.Duration
+	HTTP2           bool
+	TLS             string // rsa | ecdsa | off
+	TLSResumption   bool
+	MaxIdle         int
+	LeaderQueue     int // 0: unbounded
+	ElectionTimeout time.Duration
+	Prober          bool
+	Costs           Costs
+	Faults          []Fault
+	MaxEvents       uint64
+}
+
+// Fault is a resolved fault.
+type Fault struct {
+	At       time.Duration
+	Kind     string // leader-change | leader-stall
+	To       int
+	Duration time.Duration
+}
+
+// ClusterResult is what a cluster run produced.
+type ClusterResult struct {
+	Summary recorder.Summary
+	Metrics []recorder.Metric
+	Events  uint64
+	// Peak and final values of the headline gauges, for reports and tests.
+	Peaks  map[string]float64
+	Finals map[string]float64
+}
+
+// event kinds of the cluster wiring.
+const (
+	kClient        uint8 = iota // input to client c
+	kStreamArrive               // a keepalive of client c (stream a) reaches its member
+	kLeaderDirect               // leader CPU done with client c's direct renewal (attempt a)
+	kFollowerReady              // follower CPU done with client c's request: forward it (attempt a)
+	kFwdArrive                  // client c's forwarded renewal (attempt a) reaches the leader
+	kLeaderFwd                  // leader CPU done with it
+	kFwdResp                    // the leader's answer reaches the follower (in.TTL; in.Gen=1: error)
+	kFwdDeadline                // LeaseRenew's context for client c (attempt a) ends
+	kFwdRetry                   // the 50 ms retry sleep ends
+	kDialTCP                    // dial a's ClientHello reaches the leader
+	kDialServer                 // the leader finished dial a's TLS server work
+	kDialFlight                 // the server flight of dial a reaches the follower
+	kDialClient                 // the follower finished dial a's TLS client work
+	kDialTimeout                // dial a's TLSHandshakeTimeout
+	kIdleExpire                 // member c's idle connections to the leader: check expiry
+	kRevoke                     // the leader lessor's 500 ms pass
+	kFault                      // fault a starts
+	kElected                    // the election of fault a ends
+	kSample                     // end of a metrics bucket
+	kProbe                      // a prober connection between members c and a
+)
+
+type cev struct {
+	kind uint8
+	f    uint8 // flags (kFwdResp: fErr, fClosed)
+	c    int32
+	a    uint32
+	x    int64 // kind-specific: a member, a TTL, an instant
+	in   clientmodel.Input
+}
+
+const (
+	fErr    uint8 = 1 << iota // the forward failed (shed, ErrNotPrimary): retry
+	fClosed                   // the leader closed the connection after answering
+)
+
+// phases of a client's in-flight request on its member.
+const (
+	phIdle      uint8 = iota
+	phCPU             // in the member's CPU queue
+	phWaitConn        // waiting for a peer connection
+	phWaitLead        // waiting for a leader (election)
+	phAtLeader        // sent to the leader, no answer yet
+	phRetrySlp        // sleeping 50 ms before retrying
+	phLeaderCPU       // direct renewal in the leader's CPU
+)
+
+type cclient struct {
+	client  *clientmodel.Client
+	member  int32
+	start   sim.Time
+	gen     uint32 // stream the member serves for this client; 0: none
+	queue   int32  // requests waiting in the stream's receive buffer
+	busy    bool
+	phase   uint8
+	attempt uint32 // LeaseRenew attempt; events with another value are stale
+	via     int32  // member the in-flight forward went to (the leader then)
+}
+
+type dial struct {
+	from, to   int32
+	done, dead bool // finished; timed out
+	serverDone bool
+}
+
+type member struct {
+	cpu      *model.CPU
+	pairs    []*netsim.Pair // by target member
+	waitQ    [][]waiter     // by target member: forwards waiting for a connection
+	idleAt   []sim.Time     // pending idle-expiry check per target, or -1
+	waitLead []int32        // clients waiting for a leader
+}
+
+type waiter struct {
+	c       int32
+	attempt uint32
+}
+
+type clusterSim struct {
+	cfg     Cluster
+	k       *sim.Kernel[cev]
+	rec     *recorder.Recorder
+	ser     *recorder.Series
+	clients []cclient
+	members []member
+	dials   []dial
+	leader  int // -1 during an election
+	lessor  *model.Lessor
+	jitter  *sim.Rand
+	out     []clientmodel.Output
+	revoked []model.Revoked
+	reqTO   time.Duration
+	tls     bool
+	handsh  int // handshakes completed per pair for resumption
+	peaks   map[string]float64
+
+	// series handles
+	hRenewLeader, hFwdLeader, hNewConn, hHandshake, hHSTimeout, hDialErr    int
+	hStreamErr, hShed, hQueueLeader, hQueueBytes, hEstab, hTWLeader         int
+	hTWFollower, hCloseWait, hIdle, hBusyConn, hWaitConn, hKeysLost, hProbe int
+	hMemberReq                                                              []int
+}
+
+// Validate checks a resolved cluster scenario.
+func (c Cluster) Validate() error {
+	switch {
+	case c.Clients < 1 || c.Clients > MaxClients:
+		return fmt.Errorf("clients.count: %d is out of range; allowed 1 to %d", c.Clients, MaxClients)
+	case c.TTL < MinTTL || c.TTL%time.Second != 0:
+		return fmt.Errorf("clients.ttl: %v is not allowed; whole seconds >= %v (etcd's minimum with default election settings)", c.TTL, MinTTL)
+	case c.Members < 1 || c.Members > 15:
+		return fmt.Errorf("cluster.members: %d is out of range; allowed 1 to 15", c.Members)
+	case c.Cores <= 0:
+		return fmt.Errorf("cluster.cores: %v must be > 0", c.Cores)
+	case c.Leader < 0 || c.Leader >= c.Members:
+		return fmt.Errorf("cluster.leader: %d is not a member (0-%d)", c.Leader, c.Members-1)
+	case c.Duration <= 0 || c.Duration > MaxDuration:
+		return fmt.Errorf("duration: %v is out of range; allowed > 0 up to %v", c.Duration, MaxDuration)
+	case c.Bucket <= 0:
+		return fmt.Errorf("bucket: %v must be > 0", c.Bucket)
+	}
+	return nil
+}
+
+// Run simulates the cluster scenario; trace, if not nil, receives the
+// JSON-lines trace.
+func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
+	if err := c.Validate(); err != nil {
+		return ClusterResult{}, err
+	}
+	s := &clusterSim{cfg: c, leader: c.Leader, peaks: map[string]float64{}}
+	s.k = sim.New[cev]()
+	if c.MaxEvents > 0 {
+		s.k.SetLimits(c.MaxEvents, 0)
+	}
+	s.rec = recorder.New(c.Bucket, c.Duration, c.Clients, trace)
+	s.ser = recorder.NewSeries(c.Bucket, c.Duration)
+	s.jitter = sim.NewRand(c.Seed, "peer-jitter")
+	s.lessor = model.NewLessor(c.Clients, c.KeysPerLease)
+	s.reqTO = ReqTimeoutBase + 2*c.ElectionTimeout
+	s.tls = c.TLS != "off"
+	s.setupSeries()
+
+	s.members = make([]member, c.Members)
+	for m := range s.members {
+		mb := &s.members[m]
+		mb.cpu = model.NewCPU(c.Cores, 0, c.Bucket, c.Duration)
+		mb.pairs = make([]*netsim.Pair, c.Members)
+		mb.waitQ = make([][]waiter, c.Members)
+		mb.idleAt = make([]sim.Time, c.Members)
+		for t := range mb.pairs {
+			mb.pairs[t] = &netsim.Pair{Pool: netsim.NewPool(netsim.PoolConfig{MaxIdle: c.MaxIdle, Multiplexed: c.HTTP2})}
+			mb.idleAt[t] = -1
+		}
+	}
+	// The bounded-queue what-if bounds the leader's queue; it follows the role.
+	s.members[c.Leader].cpu.MaxJobs = c.LeaderQueue
+
+	// Clients: start times, members.
+	starts := make([]sim.Time, c.Clients)
+	if c.StartSpread > 0 {
+		r := sim.NewRand(c.Seed, "client-start")
+		slots := int64(c.StartSpread / StartResolution)
+		for i := range starts {
+			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(StartResolution)
+		}
+		slices.Sort(starts)
+	}
+	s.clients = make([]cclient, c.Clients)
+	for i := range s.clients {
+		cons := c.Consumer
+		if cons.Kind == clientmodel.Stall {
+			cons.From += starts[i]
+			cons.To += starts[i]
+		}
+		s.clients[i] = cclient{
+			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay}),
+			member: int32(s.placement(i)),
+			start:  starts[i],
+		}
+		s.k.Schedule(starts[i], cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+	}
+	s.k.Schedule(sim.Time(model.RevokeInterval), cev{kind: kRevoke})
+	for i, f := range c.Faults {
+		s.k.Schedule(sim.Time(f.At), cev{kind: kFault, a: uint32(i)})
+	}
+	s.k.Schedule(sim.Time(c.Bucket)-1, cev{kind: kSample})
+	if c.Prober && s.tls {
+		// Each member probes each other member over a new connection every
+		// ProberInterval; stagger the pairs over the interval.
+		pairs := c.Members * (c.Members - 1)
+		i := 0
+		for a := 0; a < c.Members; a++ {
+			for b := 0; b < c.Members; b++ {
+				if a != b {
+					s.k.Schedule(sim.Time(ProberInterval)*sim.Time(i+1)/sim.Time(pairs), cev{kind: kProbe, c: int32(a), a: uint32(b)})
+					i++
+				}
+			}
+		}
+	}
+
+	err := s.k.RunUntil(sim.Time(c.Duration), s.handle)
+	if err != nil {
+		return ClusterResult{}, fmt.Errorf("after %d events at %v of virtual time: %w (raise limits.max_events)", s.k.Steps(), s.k.Now(), err)
+	}
+	if err := s.rec.Flush(); err != nil {
+		return ClusterResult{}, fmt.Errorf("trace: %w", err)
+	}
+	for m := range s.members {
+		s.ser.Put(fmt.Sprintf("cpu_utilisation.m%d", m), s.members[m].cpu.Utilisation())
+	}
+	res := ClusterResult{
+		Summary: s.rec.Summary(uint64(c.KeysPerLease)),
+		Metrics: s.ser.Metrics(),
+		Events:  s.k.Steps(),
+		Peaks:   map[string]float64{},
+		Finals:  map[string]float64{},
+	}
+	for _, m := range res.Metrics {
+		for _, v := range m.Values {
+			res.Peaks[m.Name] = max(res.Peaks[m.Name], v)
+		}
+		if len(m.Values) > 0 {
+			res.Finals[m.Name] = m.Values[len(m.Values)-1]
+		}
+	}
+	return res, nil
+}
+
+func (s *clusterSim) setupSeries() {
+	x := s.ser
+	s.hRenewLeader = x.Counter("renewals_at_leader")
+	s.hFwdLeader = x.Counter("forwarded_renewals")
+	s.hNewConn = x.Counter("new_peer_connections")
+	s.hHandshake = x.Counter("tls_handshakes")
+	s.hHSTimeout = x.Counter("tls_handshake_timeouts")
+	s.hDialErr = x.Counter("dial_errors")
+	s.hStreamErr = x.Counter("client_stream_errors")
+	s.hShed = x.Counter("shed_requests")
+	s.hKeysLost = x.Counter("keys_lost")
+	s.hProbe = x.Counter("prober_connections")
+	s.hQueueLeader = x.Gauge("leader_queue_requests")
+	s.hQueueBytes = x.Gauge("leader_queue_bytes")
+	s.hEstab = x.Gauge("peer_established")
+	s.hTWLeader = x.Gauge("time_wait_leader")
+	s.hTWFollower = x.Gauge("time_wait_followers")
+	s.hCloseWait = x.Gauge("close_wait_leader")
+	s.hIdle = x.Gauge("peer_idle_connections")
+	s.hBusyConn = x.Gauge("peer_busy_connections")
+	s.hWaitConn = x.Gauge("forwards_waiting_for_connection")
+	for m := 0; m < s.cfg.Members; m++ {
+		s.hMemberReq = append(s.hMemberReq, x.Counter(fmt.Sprintf("keepalives_received.m%d", m)))
+	}
+}
+
+func (s *clusterSim) placement(i int) int {
+	c := s.cfg
+	switch {
+	case c.Placement == "leader":
+		return c.Leader
+	case c.Placement == "followers":
+		if c.Members == 1 {
+			return 0
+		}
+		f := i % (c.Members - 1)
+		if f >= c.Leader {
+			f++
+		}
+		return f
+	case len(c.Placement) > 7 && c.Placement[:7] == "member:":
+		var m int
+		fmt.Sscanf(c.Placement[7:], "%d", &m)
+		return m
+	}
+	return i % c.Members
+}
+
+// oneWay is a one-way peer message delay.
+func (s *clusterSim) oneWay() sim.Time {
+	d := sim.Time(s.cfg.PeerRTT / 2)
+	if s.cfg.PeerJitter > 0 {
+		d += sim.Time(s.jitter.Int64N(int64(s.cfg.PeerJitter)))
+	}
+	return d
+}
+
+func (s *clusterSim) clientOneWay() sim.Time { return sim.Time(s.cfg.ClientRTT / 2) }
+
+func (s *clusterSim) rec1(now sim.Time, k recorder.Kind, c int32, reason string) {
+	s.rec.Record(now, k, int(c), int64(c)+1, 1, reason)
+}
+
+func (s *clusterSim) handle(now sim.Time, e cev) {
+	switch e.kind {
+	case kClient:
+		s.clientInput(now, e.c, e.in)
+	case kStreamArrive:
+		cl := &s.clients[e.c]
+		if e.a != cl.gen {
+			return // sent on a stream the member has since dropped
+		}
+		s.ser.Add(s.hMemberReq[cl.member], now, 1)
+		cl.queue++
+		if !cl.busy {
+			s.startNext(now, e.c)
+		}
+	case kLeaderDirect:
+		s.leaderDirectDone(now, e.c, e.a)
+	case kFollowerReady:
+		cl := &s.clients[e.c]
+		s.members[cl.member].cpu.Done(1, int64(s.cfg.Costs.QueuedRequestBytes))
+		if e.a != cl.attempt {
+			return
+		}
+		s.k.Schedule(now+sim.Time(s.reqTO), cev{kind: kFwdDeadline, c: e.c, a: cl.attempt})
+		s.tryForward(now, e.c)
+	case kFwdArrive:
+		s.fwdArrive(now, e.c, e.a, int(e.x))
+	case kLeaderFwd:
+		s.leaderFwdDone(now, e.c, e.a, int(e.in.Gen), sim.Time(e.x))
+	case kFwdResp:
+		s.fwdResp(now, e.c, e.a, e.f, e.x)
+	case kFwdDeadline:
+		s.fwdDeadline(now, e.c, e.a)
+	case kFwdRetry:
+		cl := &s.clients[e.c]
+		if e.a == cl.attempt && cl.phase == phRetrySlp {
+			s.tryForward(now, e.c)
+		}
+	case kDialTCP:
+		s.dialTCP(now, e.a)
+	case kDialServer:
+		s.dialServerDone(now, e.a)
+	case kDialFlight:
+		d := &s.dials[e.a]
+		if d.dead {
+			return
+		}
+		cost := s.cfg.Costs.TLSClientFull
+		if s.resumed() {
+			cost = s.cfg.Costs.TLSClientResumed
+		}
+		done := s.members[d.from].cpu.Force(now, cost, 1, 0)
+		s.k.Schedule(done, cev{kind: kDialClient, a: e.a})
+	case kDialClient:
+		d := &s.dials[e.a]
+		if s.tls {
+			s.members[d.from].cpu.Done(1, 0)
+		}
+		if d.dead {
+			return
+		}
+		s.handsh++
+		s.dialSucceeded(now, e.a)
+	case kDialTimeout:
+		s.dialTimeout(now, e.a)
+	case kIdleExpire:
+		s.idleExpire(now, int(e.c), int(e.a))
+	case kRevoke:
+		s.revoke(now)
+	case kFault:
+		s.fault(now, int(e.a))
+	case kElected:
+		s.elected(now, int(e.a))
+	case kSample:
+		s.sample(now)
+	case kProbe:
+		s.probe(now, int(e.c), int(e.a))
+	}
+}
+
+// clientInput steps client c and routes its outputs.
+func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
+	cl := &s.clients[c]
+	if in.Kind == clientmodel.InKeepAlive {
+		// The agent grants its lease and calls KeepAlive at once.
+		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
+	}
+	if in.Kind == clientmodel.InResponse {
+		s.rec1(now, recorder.Response, c, "")
+	}
+	s.out = cl.client.Step(now, in, s.out[:0])
+	for _, o := range s.out {
+		switch o.Kind {
+		case clientmodel.OutOpenStream:
+			// The member's stream handler starts; the client's gen numbers it.
+			cl.gen = o.Gen
+			cl.queue, cl.busy, cl.phase = 0, false, phIdle
+			cl.attempt++
+		case clientmodel.OutSend:
+			s.rec1(now, recorder.Request, c, "")
+			s.k.Schedule(now+s.clientOneWay(), cev{kind: kStreamArrive, c: c, a: o.Gen})
+		case clientmodel.OutTimer:
+			s.k.Schedule(o.At, cev{kind: kClient, c: c, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
+		case clientmodel.OutDelivered:
+			s.rec1(now, recorder.Delivered, c, "")
+		case clientmodel.OutDropped:
+			s.rec1(now, recorder.Dropped, c, "")
+		case clientmodel.OutRead:
+			s.rec1(now, recorder.Read, c, "")
+		case clientmodel.OutClosed:
+			s.rec1(now, recorder.Closed, c, o.Reason.String())
+		case clientmodel.OutCloseSeen:
+			s.rec1(now, recorder.CloseSeen, c, "")
+		}
+	}
+}
+
+// startNext takes the next request off client c's stream and starts LeaseRenew.
+func (s *clusterSim) startNext(now sim.Time, c int32) {
+	cl := &s.clients[c]
+	if cl.queue == 0 {
+		cl.busy, cl.phase = false, phIdle
+		return
+	}
+	cl.queue--
+	cl.busy = true
+	cl.attempt++
+	m := &s.members[cl.member]
+	bytes := int64(s.cfg.Costs.QueuedRequestBytes)
+	if int(cl.member) == s.leader {
+		done, ok := m.cpu.Submit(now, s.cfg.Costs.DirectRenewal, 1, bytes)
+		if !ok {
+			s.ser.Add(s.hShed, now, 1)
+			s.failStream(now, c) // the bounded queue refuses it: LeaseRenew fails
+			return
+		}
+		cl.phase = phLeaderCPU
+		s.k.Schedule(done, cev{kind: kLeaderDirect, c: c, a: cl.attempt})
+		return
+	}
+	done := m.cpu.Force(now, s.cfg.Costs.FollowerRenewal, 1, bytes)
+	cl.phase = phCPU
+	s.k.Schedule(done, cev{kind: kFollowerReady, c: c, a: cl.attempt})
+}
+
+func (s *clusterSim) leaderDirectDone(now sim.Time, c int32, attempt uint32) {
+	cl := &s.clients[c]
+	s.members[cl.member].cpu.Done(1, int64(s.cfg.Costs.QueuedRequestBytes))
+	if attempt != cl.attempt {
+		return
+	}
+	if int(cl.member) != s.leader {
+		// Deposed while the request waited: LeaseRenew forwards it now.
+		s.k.Schedule(now+sim.Time(s.reqTO), cev{kind: kFwdDeadline, c: c, a: cl.attempt})
+		s.tryForward(now, c)
+		return
+	}
+	ttl := s.lessor.Renew(now, int(c))
+	if ttl > 0 {
+		s.rec1(now, recorder.Renewal, c, "")
+		s.ser.Add(s.hRenewLeader, now, 1)
+	}
+	s.answer(now, c, ttl)
+}
+
+// answer sends LeaseRenew's result to the client and serves the next request.
+func (s *clusterSim) answer(now sim.Time, c int32, ttl int64) {
+	cl := &s.clients[c]
+	cl.attempt++
+	s.k.Schedule(now+s.clientOneWay(), cev{kind: kClient, c: c, in: clientmodel.Input{Kind: clientmodel.InResponse, Gen: cl.gen, TTL: ttl}})
+	s.startNext(now, c)
+}
+
+// failStream: LeaseRenew returned an error, the stream handler returns it,
+// and the client's stream breaks (v3rpc/lease.go: `return togRPCError(err)`).
+func (s *clusterSim) failStream(now sim.Time, c int32) {
+	cl := &s.clients[c]
+	gen := cl.gen
+	cl.gen, cl.queue, cl.busy, cl.phase = 0, 0, false, phIdle
+	cl.attempt++
+	s.ser.Add(s.hStreamErr, now, 1)
+	s.k.Schedule(now+s.clientOneWay(), cev{kind: kClient, c: c, in: clientmodel.Input{Kind: clientmodel.InStreamError, Gen: gen}})
+}
+
+// tryForward is one pass of LeaseRenew's forwarding loop on a follower.
+func (s *clusterSim) tryForward(now sim.Time, c int32) {
+	cl := &s.clients[c]
+	m := &s.members[cl.member]
+	if s.leader < 0 {
+		cl.phase = phWaitLead
+		m.waitLead = append(m.waitLead, c)
+		return
+	}
+	if int(cl.member) == s.leader {
+		// Became the leader meanwhile: renew locally.
+		done, ok := m.cpu.Submit(now, s.cfg.Costs.DirectRenewal, 1, int64(s.cfg.Costs.QueuedRequestBytes))
+		if !ok {
+			s.ser.Add(s.hShed, now, 1)
+			s.failStream(now, c)
+			return
+		}
+		cl.phase = phLeaderCPU
+		s.k.Schedule(done, cev{kind: kLeaderDirect, c: c, a: cl.attempt})
+		return
+	}
+	to := s.leader
+	pair := m.pairs[to]
+	ready, dials := pair.Pool.Acquire(now, 1)
+	if ready == 1 {
+		s.send(now, c, to)
+		return
+	}
+	cl.phase = phWaitConn
+	cl.via = int32(to)
+	m.waitQ[to] = append(m.waitQ[to], waiter{c: c, attempt: cl.attempt})
+	for i := 0; i < dials; i++ {
+		s.startDial(now, int(cl.member), to)
+	}
+}
+
+// send puts client c's forward on a connection to member to.
+func (s *clusterSim) send(now sim.Time, c int32, to int) {
+	cl := &s.clients[c]
+	cl.phase = phAtLeader
+	cl.via = int32(to)
+	s.k.Schedule(now+s.oneWay(), cev{kind: kFwdArrive, c: c, a: cl.attempt, x: int64(to)})
+}
+
+// fwdArrive: a forwarded renewal reaches member to. If its follower has given
+// up meanwhile, the request was on the wire before the FIN: the leader's
+// handler still runs it (and renews the lease).
+func (s *clusterSim) fwdArrive(now sim.Time, c int32, attempt uint32, to int) {
+	lm := &s.members[to]
+	s.ser.Add(s.hFwdLeader, now, 1)
+	done, ok := lm.cpu.Submit(now, s.cfg.Costs.LeaderForwarded, 1, int64(s.cfg.Costs.QueuedRequestBytes))
+	if !ok {
+		s.ser.Add(s.hShed, now, 1)
+		// Shed: an error status at once; RenewHTTP fails, the follower retries.
+		s.k.Schedule(now+s.oneWay(), cev{kind: kFwdResp, c: c, a: attempt, f: fErr})
+		return
+	}
+	s.k.Schedule(done, cev{kind: kLeaderFwd, c: c, a: attempt, in: clientmodel.Input{Gen: uint32(to)}, x: int64(now)})
+}
+
+// leaderFwdDone: the leader's handler for a forwarded renewal has run.
+//
+// The leader's peer listener re-arms a ConnReadTimeout (5 s) read deadline on
+// every read (rafthttp/peer.go:40; client/pkg/v3 transport/timeout_conn.go), and
+// net/http's server keeps a background read going while a handler runs: a
+// handler that finishes more than 5 s after its request was read finds that
+// read timed out, and the server closes the connection after answering
+// (leader-first close: TIME-WAIT on the leader). The follower's next forward
+// then needs a new connection.
+func (s *clusterSim) leaderFwdDone(now sim.Time, c int32, attempt uint32, at int, arrived sim.Time) {
+	cl := &s.clients[c]
+	s.members[at].cpu.Done(1, int64(s.cfg.Costs.QueuedRequestBytes))
+	var flags uint8
+	var ttl int64
+	if at == s.leader {
+		ttl = s.lessor.Renew(now, int(c))
+		if ttl > 0 {
+			s.rec1(now, recorder.Renewal, c, "")
+			s.ser.Add(s.hRenewLeader, now, 1)
+		}
+	} else {
+		flags |= fErr // ErrNotPrimary: no longer the leader
+	}
+	pair := s.members[cl.member].pairs[at]
+	if attempt != cl.attempt {
+		// Its follower had closed the connection: the write fails, the leader
+		// closes its side, ending the CLOSE-WAIT.
+		if pair.CloseWait > 0 {
+			pair.CloseWait--
+			pair.Established--
+		}
+		return
+	}
+	if now-arrived > sim.Time(ConnReadTimeout) {
+		flags |= fClosed
+		pair.ServerTW.Add(now, 1)
+	}
+	s.k.Schedule(now+s.oneWay(), cev{kind: kFwdResp, c: c, a: attempt, f: flags, x: ttl})
+}
+
+func (s *clusterSim) fwdResp(now sim.Time, c int32, attempt uint32, flags uint8, ttl int64) {
+	cl := &s.clients[c]
+	if attempt != cl.attempt || cl.phase != phAtLeader {
+		return
+	}
+	if flags&fClosed != 0 {
+		pair := s.members[cl.member].pairs[cl.via]
+		pair.Pool.Discard(1)
+		pair.Established--
+	} else {
+		s.releaseConn(now, int(cl.member), int(cl.via), 1)
+	}
+	if flags&fErr != 0 { // an error answer: sleep 50 ms and retry
+		cl.phase = phRetrySlp
+		s.k.Schedule(now+sim.Time(ForwardRetry), cev{kind: kFwdRetry, c: c, a: attempt})
+		return
+	}
+	s.answer(now, c, ttl)
+}
+
+// releaseConn returns n connections from member from to member to's pool.
+func (s *clusterSim) releaseConn(now sim.Time, from, to, n int) {
+	pair := s.members[from].pairs[to]
+	handed, closed := pair.Pool.Release(now, n)
+	s.closeByClient(now, pair, closed)
+	s.handTo(now, from, to, handed)
+	s.armIdle(now, from, to)
+}
+
+// closeByClient: the follower closes n connections first (TIME-WAIT there).
+func (s *clusterSim) closeByClient(now sim.Time, pair *netsim.Pair, n int) {
+	if n > 0 {
+		pair.ClientTW.Add(now, n)
+		pair.Established -= n
+	}
+}
+
+// handTo gives n connections to the oldest live waiters of from -> to.
+func (s *clusterSim) handTo(now sim.Time, from, to, n int) {
+	q := s.members[from].waitQ[to]
+	for n > 0 {
+		if len(q) == 0 {
+			panic(fmt.Sprintf("scenario: pool %d->%d hands %d connections to no waiter", from, to, n))
+		}
+		w := q[0]
+		q = q[1:]
+		cl := &s.clients[w.c]
+		if w.attempt != cl.attempt || cl.phase != phWaitConn {
+			continue // cancelled; the pool no longer counts it
+		}
+		s.send(now, w.c, to)
+		n--
+	}
+	s.members[from].waitQ[to] = q
+}
+
+// failWaiters fails the n oldest live waiters (their dials failed): each
+// LeaseRenew attempt sleeps 50 ms and retries.
+func (s *clusterSim) failWaiters(now sim.Time, from, to, n int) {
+	q := s.members[from].waitQ[to]
+	for n > 0 {
+		if len(q) == 0 {
+			panic(fmt.Sprintf("scenario: pool %d->%d fails %d dials of no waiter", from, to, n))
+		}
+		w := q[0]
+		q = q[1:]
+		cl := &s.clients[w.c]
+		if w.attempt != cl.attempt || cl.phase != phWaitConn {
+			continue
+		}
+		cl.phase = phRetrySlp
+		s.k.Schedule(now+sim.Time(ForwardRetry), cev{kind: kFwdRetry, c: w.c, a: w.attempt})
+		n--
+	}
+	s.members[from].waitQ[to] = q
+}
+
+func (s *clusterSim) fwdDeadline(now sim.Time, c int32, attempt uint32) {
+	cl := &s.clients[c]
+	if attempt != cl.attempt {
+		return
+	}
+	from, to := int(cl.member), int(cl.via)
+	switch cl.phase {
+	case phWaitConn:
+		s.members[from].pairs[to].Pool.CancelWaiters(1)
+	case phAtLeader:
+		// Cancelling an HTTP request in flight closes its connection.
+		pair := s.members[from].pairs[to]
+		pair.Pool.Discard(1)
+		pair.ClientTW.Add(now, 1)
+		pair.CloseWait++ // the leader's side, until its handler finishes
+	case phWaitLead:
+		// dropped from waitLead lazily
+	case phRetrySlp:
+	default:
+		return // not forwarding
+	}
+	s.failStream(now, c)
+}
+
+// ---- dials ----
+
+func (s *clusterSim) startDial(now sim.Time, from, to int) {
+	pair := s.members[from].pairs[to]
+	s.ser.Add(s.hNewConn, now, 1)
+	if pair.PortsInUse(now) >= netsim.EphemeralPorts {
+		s.ser.Add(s.hDialErr, now, 1)
+		_, failed, _ := pair.Pool.DialDone(now, 1, false)
+		s.failWaiters(now, from, to, failed)
+		return
+	}
+	id := uint32(len(s.dials))
+	s.dials = append(s.dials, dial{from: int32(from), to: int32(to)})
+	rtt := sim.Time(s.cfg.PeerRTT)
+	if !s.tls {
+		// TCP only: connected after a round trip; the leader accepts it.
+		s.members[to].cpu.Force(now, s.cfg.Costs.TCPAccept, 1, 0)
+		s.members[to].cpu.Done(1, 0)
+		pair.Established++
+		s.k.Schedule(now+rtt, cev{kind: kDialClient, a: id})
+		return
+	}
+	// SYN, SYN-ACK, ACK: connected after a round trip; the ClientHello reaches
+	// the leader half a round trip later. The handshake timer starts at connect.
+	s.k.Schedule(now+rtt+rtt/2, cev{kind: kDialTCP, a: id})
+	s.k.Schedule(now+rtt+sim.Time(netsim.TLSHandshakeTimeout), cev{kind: kDialTimeout, a: id})
+}
+
+func (s *clusterSim) resumed() bool { return s.cfg.TLSResumption && s.handsh > 0 }
+
+func (s *clusterSim) dialTCP(now sim.Time, id uint32) {
+	d := &s.dials[id]
+	pair := s.members[d.from].pairs[d.to]
+	pair.Established++
+	pair.Handshaking++
+	cost := s.cfg.Costs.TCPAccept + s.cfg.Costs.TLSServerFull
+	if s.resumed() {
+		cost = s.cfg.Costs.TCPAccept + s.cfg.Costs.TLSServerResumed
+	}
+	done := s.members[d.to].cpu.Force(now, cost, 1, int64(s.cfg.Costs.PeerConnBytes))
+	s.k.Schedule(done, cev{kind: kDialServer, a: id})
+}
+
+func (s *clusterSim) dialServerDone(now sim.Time, id uint32) {
+	d := &s.dials[id]
+	s.members[d.to].cpu.Done(1, int64(s.cfg.Costs.PeerConnBytes))
+	s.ser.Add(s.hHandshake, now, 1)
+	d.serverDone = true
+	if d.dead {
+		// The follower gave up: the leader reads EOF and closes, ending CLOSE-WAIT.
+		pair := s.members[d.from].pairs[d.to]
+		pair.CloseWait--
+		pair.Established--
+		return
+	}
+	s.k.Schedule(now+s.oneWay(), cev{kind: kDialFlight, a: id})
+}
+
+func (s *clusterSim) dialSucceeded(now sim.Time, id uint32) {
+	d := &s.dials[id]
+	d.done = true
+	from, to := int(d.from), int(d.to)
+	pair := s.members[from].pairs[to]
+	if s.tls {
+		pair.Handshaking--
+	}
+	handed, _, closed := pair.Pool.DialDone(now, 1, true)
+	s.closeByClient(now, pair, closed)
+	s.handTo(now, from, to, handed)
+	s.armIdle(now, from, to)
+}
+
+func (s *clusterSim) dialTimeout(now sim.Time, id uint32) {
+	d := &s.dials[id]
+	if d.done {
+		return
+	}
+	d.dead, d.done = true, true
+	from, to := int(d.from), int(d.to)
+	pair := s.members[from].pairs[to]
+	s.ser.Add(s.hHSTimeout, now, 1)
+	pair.Handshaking--
+	pair.ClientTW.Add(now, 1) // the follower closes first
+	if !d.serverDone {
+		pair.CloseWait++ // the leader has not got to it yet
+	} else {
+		pair.Established--
+	}
+	_, failed, _ := pair.Pool.DialDone(now, 1, false)
+	s.failWaiters(now, from, to, failed)
+}
+
+func (s *clusterSim) armIdle(now sim.Time, from, to int) {
+	mb := &s.members[from]
+	at := mb.pairs[to].Pool.NextIdleExpiry()
+	if at < 0 || (mb.idleAt[to] >= 0 && mb.idleAt[to] <= at) {
+		return
+	}
+	mb.idleAt[to] = at
+	s.k.Schedule(at, cev{kind: kIdleExpire, c: int32(from), a: uint32(to)})
+}
+
+func (s *clusterSim) idleExpire(now sim.Time, from, to int) {
+	mb := &s.members[from]
+	if mb.idleAt[to] != now {
+		return
+	}
+	mb.idleAt[to] = -1
+	pair := mb.pairs[to]
+	if n := pair.Pool.ExpireIdle(now); n > 0 {
+		pair.ServerTW.Add(now, n) // the leader closes first
+		pair.Established -= n
+	}
+	s.armIdle(now, from, to)
+}
+
+// probe: rafthttp's prober opens a new connection from a to b every
+// ProberInterval; a full handshake on both, closed by the prober.
+func (s *clusterSim) probe(now sim.Time, a, b int) {
+	costS, costC := s.cfg.Costs.TLSServerFull, s.cfg.Costs.TLSClientFull
+	s.members[b].cpu.Force(now, s.cfg.Costs.TCPAccept+costS, 1, 0)
+	s.members[b].cpu.Done(1, 0)
+	s.members[a].cpu.Force(now, costC, 1, 0)
+	s.members[a].cpu.Done(1, 0)
+	s.ser.Add(s.hProbe, now, 1)
+	s.members[a].pairs[b].ClientTW.Add(now, 1)
+	s.k.Schedule(now+sim.Time(ProberInterval), cev{kind: kProbe, c: int32(a), a: uint32(b)})
+}
+
+// ---- the lessor, faults, sampling ----
+
+func (s *clusterSim) revoke(now sim.Time) {
+	if s.leader >= 0 {
+		s.revoked = s.lessor.RevokeExpired(now, s.revoked[:0])
+		for _, r := range s.revoked {
+			s.rec.Record(now, recorder.Expired, r.I, int64(r.I)+1, uint64(r.N), "")
+			s.ser.Add(s.hKeysLost, now, float64(r.Keys))
+		}
+	}
+	s.k.Schedule(now+sim.Time(model.RevokeInterval), cev{kind: kRevoke})
+}
+
+func (s *clusterSim) fault(now sim.Time, i int) {
+	f := s.cfg.Faults[i]
+	switch f.Kind {
+	case "leader-stall":
+		if s.leader >= 0 {
+			s.members[s.leader].cpu.Stall(now, f.Duration)
+		}
+	case "leader-change":
+		s.leader = -1
+		s.k.Schedule(now+sim.Time(f.Duration), cev{kind: kElected, a: uint32(i)})
+	}
+}
+
+func (s *clusterSim) elected(now sim.Time, i int) {
+	for m := range s.members {
+		s.members[m].cpu.MaxJobs = 0
+	}
+	s.leader = s.cfg.Faults[i].To
+	s.members[s.leader].cpu.MaxJobs = s.cfg.LeaderQueue
+	s.lessor.Promote(now, s.cfg.ElectionTimeout)
+	for m := range s.members {
+		mb := &s.members[m]
+		q := mb.waitLead
+		mb.waitLead = nil
+		for _, c := range q {
+			if s.clients[c].phase == phWaitLead {
+				s.tryForward(now, c)
+			}
+		}
+	}
+}
+
+func (s *clusterSim) sample(now sim.Time) {
+	var estab, twL, twF, cw, idle, busy, waiting int
+	for m := range s.members {
+		for t, p := range s.members[m].pairs {
+			if m == t {
+				continue
+			}
+			estab += p.Established
+			cw += p.CloseWait
+			idle += p.Pool.Idle()
+			busy += p.Pool.Busy()
+			waiting += p.Pool.Waiting()
+			twF += p.ClientTW.Count(now)
+			twL += p.ServerTW.Count(now)
+		}
+	}
+	if s.leader >= 0 {
+		lc := s.members[s.leader].cpu
+		queued := lc.Jobs()
+		bytes := lc.Bytes()
+		for i := range s.clients {
+			if int(s.clients[i].member) == s.leader {
+				queued += int(s.clients[i].queue)
+				bytes += int64(s.clients[i].queue) * int64(s.cfg.Costs.QueuedRequestBytes)
+			}
+		}
+		bytes += int64(estab) * int64(s.cfg.Costs.PeerConnBytes)
+		s.ser.Set(s.hQueueLeader, now, float64(queued))
+		s.ser.Set(s.hQueueBytes, now, float64(bytes))
+	}
+	s.ser.Set(s.hEstab, now, float64(estab))
+	s.ser.Set(s.hTWLeader, now, float64(twL))
+	s.ser.Set(s.hTWFollower, now, float64(twF))
+	s.ser.Set(s.hCloseWait, now, float64(cw))
+	s.ser.Set(s.hIdle, now, float64(idle))
+	s.ser.Set(s.hBusyConn, now, float64(busy))
+	s.ser.Set(s.hWaitConn, now, float64(waiting))
+	s.k.Schedule(now+sim.Time(s.cfg.Bucket), cev{kind: kSample})
+}

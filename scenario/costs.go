@@ -1,0 +1,107 @@
+package scenario
+
+import "time"
+
+// Costs are the CPU costs of the operations the cluster model charges, and the
+// memory held by queued work. Every default cites where it comes from; a
+// calibration (issue "calibrate against a real cluster") is meant to replace
+// the estimates.
+type Costs struct {
+	// DirectRenewal: leader CPU for a keepalive from a client connected to the
+	// leader (gRPC receive + LeaseRenew + send). Measured on a real 3-member
+	// etcd 3.7.3 cluster, 500 clients, 2-core VM: ~96 µs per direct renewal above
+	// an idle 2.6 % of a core (reference figures in the calibration issue).
+	DirectRenewal time.Duration
+	// FollowerRenewal: follower CPU for a forwarded keepalive (gRPC in and out,
+	// and the HTTP/1.1 client side of leasehttp.RenewHTTP). The same measurement
+	// gives ~261 µs of server CPU per forwarded renewal in all; leasesim splits it
+	// as LeaderForwarded = DirectRenewal (the leader parses one request, renews,
+	// answers, as for a direct one) and the rest, 165 µs, on the follower.
+	// Estimate until calibrated per member.
+	FollowerRenewal time.Duration
+	// LeaderForwarded: leader CPU for a forwarded renewal (HTTP/1.1 server,
+	// leasehttp handler, lessor.Renew). See FollowerRenewal.
+	LeaderForwarded time.Duration
+	// TLS handshake CPU, server (leader) and client (follower) side, full and
+	// resumed, for the scenario's key type. Defaults measured by
+	// netsim/tlscost_bench_test.go (see DefaultTLSCosts).
+	TLSServerFull, TLSClientFull       time.Duration
+	TLSServerResumed, TLSClientResumed time.Duration
+	// TCPAccept: leader CPU to accept a connection and start its server
+	// goroutine. Estimate (a few µs of syscalls and a goroutine).
+	TCPAccept time.Duration
+	// QueuedRequestBytes: memory held by one request waiting in a gRPC stream's
+	// receive buffer (recvBuffer.put in the report's heap profile: a recvMsg and
+	// its data). Estimate.
+	QueuedRequestBytes int
+	// PeerConnBytes: memory held by one peer connection on the leader (net/http
+	// server conn with 4 KiB bufio reader and writer, a goroutine stack, crypto/tls
+	// record buffers). Estimate.
+	PeerConnBytes int
+}
+
+// TLSCosts is one row of measured handshake costs.
+type TLSCosts struct {
+	ServerFull, ClientFull, ServerResumed, ClientResumed time.Duration
+}
+
+// DefaultTLSCosts are measured with netsim/tlscost_bench_test.go: mutual TLS,
+// server side including etcd's re-read of its certificate files on every
+// handshake (etcd's peer TLS config loads the key pair in GetCertificate).
+// Until that benchmark's numbers are in, these are the reference figures from
+// the cluster issue: RSA-2048 mutual-TLS full handshake ~1.34 ms server CPU on a
+// 2-core EPYC VM, resumed ~0.12 ms, certificate re-read +0.18 ms per side.
+var DefaultTLSCosts = map[string]TLSCosts{
+	"rsa": {
+		ServerFull: 1340*time.Microsecond + 180*time.Microsecond, ClientFull: 700*time.Microsecond + 180*time.Microsecond,
+		ServerResumed: 120 * time.Microsecond, ClientResumed: 120 * time.Microsecond,
+	},
+	"ecdsa": {
+		ServerFull: 400 * time.Microsecond, ClientFull: 500 * time.Microsecond,
+		ServerResumed: 120 * time.Microsecond, ClientResumed: 120 * time.Microsecond,
+	},
+	"off": {},
+}
+
+// DefaultCosts returns the default costs for a TLS mode ("rsa", "ecdsa", "off").
+func DefaultCosts(tls string) Costs {
+	t := DefaultTLSCosts[tls]
+	return Costs{
+		DirectRenewal:      96 * time.Microsecond,
+		FollowerRenewal:    165 * time.Microsecond,
+		LeaderForwarded:    96 * time.Microsecond,
+		TLSServerFull:      t.ServerFull,
+		TLSClientFull:      t.ClientFull,
+		TLSServerResumed:   t.ServerResumed,
+		TLSClientResumed:   t.ClientResumed,
+		TCPAccept:          10 * time.Microsecond,
+		QueuedRequestBytes: 256,
+		PeerConnBytes:      48 << 10,
+	}
+}
+
+// Timing constants of etcd's server side.
+const (
+	// ForwardRetry: LeaseRenew on a follower sleeps this long between failed
+	// forwards (server/v3 etcdserver/v3_server.go:559, 50 ms).
+	ForwardRetry = 50 * time.Millisecond
+	// ReqTimeoutBase: ReqTimeout = 5 s + 2 x election timeout
+	// (server/v3 config/config.go:320-324); LeaseRenew's forwarding loop gives up
+	// then (v3_server.go:538-541).
+	ReqTimeoutBase = 5 * time.Second
+	// DefaultConnectDelay: time from KeepAlive to its stream's first scan; see
+	// clientmodel.Config.ConnectDelay. Order of a gRPC stream open on an
+	// established connection.
+	DefaultConnectDelay = 100 * time.Microsecond
+	// ProberInterval: rafthttp probes each peer every ConnReadTimeout - 1 s = 4 s
+	// (server/v3 etcdserver/api/rafthttp/probing_status.go:36) over a new
+	// connection, ~1.5 new mTLS connections/s in a 3-member cluster (measured).
+	ProberInterval = 4 * time.Second
+	// ConnReadTimeout: the read deadline etcd's peer listener re-arms on every
+	// read (server/v3 etcdserver/api/rafthttp/peer.go:40).
+	ConnReadTimeout = 5 * time.Second
+	// MinTTL: etcd's minimum lease TTL with default election settings:
+	// ceil(3/2 x electionTicks x heartbeat) = ceil(1.5 s) = 2 s
+	// (server/v3 etcdserver/server.go:340-345).
+	MinTTL = 2 * time.Second
+)

@@ -1,0 +1,1083 @@
+package scenario
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/leasesim/leasesim/clientmodel"
+)
+
+// A scenario file is one YAML document: a mapping with the fields of Spec
+// (see spec.go and the built-in scenarios in builtin/). Reading one takes
+// three steps, each with its own error style:
+//
+//   - Parse decodes strictly: unknown fields, duplicate fields, values of the
+//     wrong type, bare numbers for durations, several documents and empty
+//     files are errors that name the file, the line and the field path
+//     ("incident.yaml: line 7: clients.ttl: ...").
+//   - ApplyDefaults fills in the fields left out.
+//   - Validate checks every value against what leasesim models and names the
+//     field path, the bad value and what is allowed.
+//
+// LoadFile, Builtin and Load do all three, and add the file and line to
+// Validate's errors.
+
+// FieldError is one problem with one field of a scenario. Parse and the
+// loaders fill in Source and Line; Validate knows only the Path.
+type FieldError struct {
+	Source string // file name, or "" when not known
+	Line   int    // 1-based line in Source, or 0 when not known
+	Path   string // field path such as "clients.ttl" or "faults[1].to"; "" for the whole file
+	Msg    string // what is wrong and what is allowed
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.Source != "" {
+		b.WriteString(e.Source)
+		b.WriteString(": ")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Server kinds.
+const (
+	ServerCluster = "cluster" // a modelled etcd cluster (cluster section)
+	ServerIdeal   = "ideal"   // one idealised server: fixed RTT, no capacity limit
+)
+
+// Defaults that ApplyDefaults fills in. Each is also documented on the field
+// in spec.go.
+const (
+	// DefaultBucket: metrics time-series bucket.
+	DefaultBucket = Duration(1e9)
+	// DefaultPlacement: clients spread over all members in turn, as a DNS
+	// round robin or a client balancer over the member list does.
+	DefaultPlacement = "round-robin"
+	// DefaultKeysPerLease: the 2018 agents attached one registration key.
+	DefaultKeysPerLease = 1
+	// DefaultClientRTT: client <-> member round trip in one data centre.
+	DefaultClientRTT = Duration(1e6)
+	// DefaultPeerRTT: member <-> member round trip in one data centre.
+	DefaultPeerRTT = Duration(500e3)
+	// DefaultTransport: etcd's peer round tripper for /leases is HTTP/1.1.
+	DefaultTransport = "http1"
+	// DefaultTLS: RSA-2048 mutual TLS between peers, as in the incident.
+	DefaultTLS = "rsa"
+	// DefaultMaxIdleConnsPerHost: etcd's peer transport keeps up to 1024 idle
+	// connections per host (incident.md, "The chain of causes" 3).
+	DefaultMaxIdleConnsPerHost = 1024
+	// DefaultElectionTimeout: etcd's --election-timeout default, 1000 ms.
+	DefaultElectionTimeout = Duration(1e9)
+	// DefaultMaxEvents: a run stops with an error after this many events.
+	DefaultMaxEvents = 2_000_000_000
+	// DefaultSeed: the root random seed when the file leaves it 0.
+	DefaultSeed = 1
+)
+
+// Limits Validate enforces besides MaxClients and MaxDuration (scenario.go).
+const (
+	MaxMembers = 15   // etcd clusters are small; 15 is far beyond any recommended size
+	MaxCores   = 1024 // per member
+	// MaxBuckets bounds the metrics time series: duration / bucket.
+	MaxBuckets = 1_000_000
+	// MaxLeaseTTL is etcd's maximum lease TTL (lease.MaxLeaseTTL, 9,000,000,000 s).
+	MaxLeaseTTL = Duration(9_000_000_000 * 1e9)
+)
+
+// heartbeat is etcd's default --heartbeat-interval; the minimum lease TTL and
+// the election timeout's lower bound are counted in heartbeats.
+const specHeartbeat = Duration(100e6)
+
+// Sanity bounds on fields where a larger value is surely a unit mistake.
+const (
+	specMaxNetDelay     = Duration(60e9) // rtt, peer_rtt, peer_jitter, connect_delay
+	specMaxCost         = Duration(10e9) // one operation's CPU cost
+	specMaxCostBytes    = 1 << 30
+	specMaxKeysPerLease = 1_000_000
+	specMaxIdleConns    = 1_000_000
+	specMaxElection     = Duration(50e9) // etcd refuses election timeouts >= 50 s
+)
+
+// Fault kinds.
+const (
+	FaultLeaderChange = "leader-change"
+	FaultLeaderStall  = "leader-stall"
+)
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+// Parse decodes one scenario document strictly: yaml.v3's Decoder with
+// KnownFields(true), after a walk over the document that names the line and
+// field path of every unknown field, duplicate field and badly typed value
+// (errors.Join of *FieldError, each "source: line N: path: message"). It
+// neither applies defaults nor validates values.
+func Parse(data []byte, source string) (Spec, error) {
+	s, _, err := parseSpec(data, source)
+	return s, err
+}
+
+func parseSpec(data []byte, source string) (Spec, *yaml.Node, error) {
+	fail := func(line int, path, format string, args ...any) (Spec, *yaml.Node, error) {
+		return Spec{}, nil, &FieldError{Source: source, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fail(0, "", "the file is empty; a scenario is a YAML mapping with at least name, duration and clients (see 'leasesim scenarios' for examples)")
+		}
+		return Spec{}, nil, yamlError(source, err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		return fail(root.Line, "", "the document is empty; a scenario is a YAML mapping with at least name, duration and clients")
+	}
+	if root.Kind != yaml.MappingNode {
+		return fail(root.Line, "", "a scenario is a mapping of fields (%s), not a %s", strings.Join(yamlFieldNames(specType), ", "), nodeKindName(root))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			line = 0
+		}
+		return fail(line, "", "a second YAML document (after \"---\"); a scenario file holds exactly one document")
+	}
+
+	w := nodeWalker{source: source}
+	w.walk(root, specType, "")
+	if len(w.errs) > 0 {
+		return Spec{}, nil, errors.Join(w.errs...)
+	}
+
+	// The walk has checked everything the decoder checks; decoding again with
+	// KnownFields keeps yaml.v3 itself as the last word.
+	var s Spec
+	dec = yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return Spec{}, nil, yamlError(source, err)
+	}
+	return s, root, nil
+}
+
+// yamlError restates a yaml.v3 error as "source: line N: message".
+func yamlError(source string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var errs []error
+		for _, m := range te.Errors {
+			errs = append(errs, lineError(source, m))
+		}
+		return errors.Join(errs...)
+	}
+	return lineError(source, strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// lineError turns "line N: message" into a FieldError.
+func lineError(source, m string) error {
+	fe := &FieldError{Source: source, Msg: m}
+	if rest, ok := strings.CutPrefix(m, "line "); ok {
+		if num, msg, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				fe.Line, fe.Msg = n, msg
+			}
+		}
+	}
+	return fe
+}
+
+var (
+	specType     = reflect.TypeFor[Spec]()
+	durationType = reflect.TypeFor[Duration]()
+)
+
+// nodeWalker checks a YAML node tree against the Spec types and names the
+// line and field path of every problem.
+type nodeWalker struct {
+	source string
+	errs   []error
+}
+
+func (w *nodeWalker) add(n *yaml.Node, path, format string, args ...any) {
+	w.errs = append(w.errs, &FieldError{Source: w.source, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (w *nodeWalker) walk(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return // left out: the zero value
+	}
+	if t == durationType {
+		if _, err := durationFromNode(n); err != nil {
+			w.add(n, path, "%v", err)
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		w.walk(n, t.Elem(), path)
+	case reflect.Struct:
+		w.mapping(n, t, path)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.add(n, path, "a %s is not allowed here; want a list", nodeKindName(n))
+			return
+		}
+		for i, e := range n.Content {
+			w.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	default:
+		w.scalar(n, t, path)
+	}
+}
+
+func (w *nodeWalker) mapping(n *yaml.Node, t reflect.Type, path string) {
+	names := yamlFieldNames(t)
+	if n.Kind != yaml.MappingNode {
+		w.add(n, path, "a %s is not allowed here; want a mapping of fields (%s)", nodeKindName(n), strings.Join(names, ", "))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.AliasNode && k.Alias != nil {
+			k = k.Alias
+		}
+		if k.Kind != yaml.ScalarNode {
+			w.add(k, path, "a %s is not a field name", nodeKindName(k))
+			continue
+		}
+		name := k.Value
+		fpath := joinPath(path, name)
+		if name == "<<" {
+			w.add(k, path, "YAML merge keys (<<) are not supported; write the fields out")
+			continue
+		}
+		if first, dup := seen[name]; dup {
+			w.add(k, fpath, "set twice (first at line %d)", first)
+			continue
+		}
+		seen[name] = k.Line
+		f, ok := yamlField(t, name)
+		if !ok {
+			section := "allowed top-level fields"
+			if path != "" {
+				section = "allowed fields of " + path
+			}
+			w.add(k, fpath, "unknown field%s; %s: %s", suggest(name, names), section, strings.Join(names, ", "))
+			continue
+		}
+		w.walk(v, f.Type, fpath)
+	}
+}
+
+func (w *nodeWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
+	want := map[reflect.Kind]string{
+		reflect.String: "a string", reflect.Bool: "true or false", reflect.Float64: "a number",
+	}[t.Kind()]
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		want = "a whole number"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "a whole number >= 0"
+	}
+	if n.Kind != yaml.ScalarNode {
+		w.add(n, path, "a %s is not allowed here; want %s", nodeKindName(n), want)
+		return
+	}
+	if t.Kind() == reflect.String {
+		return // any scalar reads as its text
+	}
+	// yaml.v3 truncates a float decoded into an integer; refuse a fraction.
+	if strings.HasPrefix(want, "a whole number") && n.ShortTag() == "!!float" {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil || f != math.Trunc(f) {
+			w.add(n, path, "%s is not %s", n.Value, want)
+			return
+		}
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		w.add(n, path, "%q is not %s", n.Value, want)
+	}
+}
+
+// yamlFieldNames lists t's YAML field names in declaration order.
+func yamlFieldNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		if n := yamlName(t.Field(i)); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+func yamlField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if f := t.Field(i); yamlName(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func yamlName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	switch tag {
+	case "-":
+		return ""
+	case "":
+		return strings.ToLower(f.Name) // yaml.v3's default
+	}
+	return tag
+}
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// suggest returns ` (did you mean "x"?)` for the allowed name closest to a
+// misspelt one, or "".
+func suggest(name string, allowed []string) string {
+	best, bestD := "", 3
+	for _, a := range allowed {
+		if d := editDistance(strings.ToLower(name), a); d < bestD {
+			best, bestD = a, d
+		}
+	}
+	if best == "" || bestD*3 > len(best) {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// nodeLine returns the line of the field at path ("clients.ttl",
+// "faults[1].to") in a document, or 0 if the document does not set it.
+func nodeLine(root *yaml.Node, path string) int {
+	if root == nil || path == "" {
+		return 0
+	}
+	n, line := root, 0
+	for _, seg := range strings.Split(path, ".") {
+		name, idx, _ := strings.Cut(seg, "[")
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		if n.Kind != yaml.MappingNode {
+			return 0
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == name {
+				next, line = n.Content[i+1], n.Content[i].Line
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		n = next
+		for idx != "" {
+			num, rest, _ := strings.Cut(idx, "]")
+			i, err := strconv.Atoi(num)
+			if n.Kind == yaml.AliasNode && n.Alias != nil {
+				n = n.Alias
+			}
+			if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return 0
+			}
+			n = n.Content[i]
+			line = n.Line
+			idx = strings.TrimPrefix(rest, "[")
+		}
+	}
+	return line
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+//go:embed builtin/*.yaml
+var builtinFS embed.FS
+
+// BuiltinNames lists the built-in scenarios, sorted.
+func BuiltinNames() []string {
+	entries, err := fs.ReadDir(builtinFS, "builtin")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	var names []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Builtin loads the built-in scenario name (parsed, defaults applied,
+// validated). An unknown name is an error that lists the built-in names.
+func Builtin(name string) (Spec, error) {
+	if !slices.Contains(BuiltinNames(), name) {
+		return Spec{}, fmt.Errorf("%q is not a built-in scenario; built-in: %s", name, strings.Join(BuiltinNames(), ", "))
+	}
+	file := "builtin/" + name + ".yaml"
+	data, err := builtinFS.ReadFile(file)
+	if err != nil {
+		return Spec{}, err
+	}
+	s, err := load(data, file)
+	if err != nil {
+		return Spec{}, err
+	}
+	if s.Name != name {
+		return Spec{}, &FieldError{Source: file, Path: "name", Msg: fmt.Sprintf("%q differs from the file name %q", s.Name, name)}
+	}
+	return s, nil
+}
+
+// Builtins returns every built-in scenario, sorted by name, loaded as by
+// Builtin. The files are compiled in and tested, so a bad one panics.
+func Builtins() []Spec {
+	var out []Spec
+	for _, n := range BuiltinNames() {
+		s, err := Builtin(n)
+		if err != nil {
+			panic(fmt.Sprintf("built-in scenario %s: %v", n, err))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// LoadFile reads, parses, completes (ApplyDefaults) and validates a scenario
+// file. A file without a name is named after the file ("x.yaml" -> "x").
+// Errors name the file and, where the file sets the field, its line.
+func LoadFile(path string) (Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, fmt.Errorf("scenario file: %w", err)
+	}
+	return load(data, path)
+}
+
+// Load loads a built-in scenario by name or, failing that, a scenario file.
+// An argument with a path separator or a .yaml/.yml suffix is always a file.
+// When it is neither a built-in name nor a readable file, the one error says
+// both.
+func Load(nameOrPath string) (Spec, error) {
+	isPath := strings.ContainsRune(nameOrPath, '/') || strings.ContainsRune(nameOrPath, filepath.Separator) ||
+		strings.HasSuffix(nameOrPath, ".yaml") || strings.HasSuffix(nameOrPath, ".yml")
+	if !isPath && slices.Contains(BuiltinNames(), nameOrPath) {
+		return Builtin(nameOrPath)
+	}
+	data, err := os.ReadFile(nameOrPath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if isPath {
+				return Spec{}, fmt.Errorf("scenario file %s does not exist (built-in scenarios: %s)", nameOrPath, strings.Join(BuiltinNames(), ", "))
+			}
+			return Spec{}, fmt.Errorf("%q is neither a built-in scenario (%s) nor a scenario file", nameOrPath, strings.Join(BuiltinNames(), ", "))
+		}
+		return Spec{}, fmt.Errorf("scenario file: %w", err)
+	}
+	return load(data, nameOrPath)
+}
+
+// load parses, names, completes and validates; Validate's errors get the
+// source and the line of their field.
+func load(data []byte, source string) (Spec, error) {
+	s, root, err := parseSpec(data, source)
+	if err != nil {
+		return Spec{}, err
+	}
+	if s.Name == "" {
+		base := filepath.Base(source)
+		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	s.ApplyDefaults()
+	if err := s.Validate(); err != nil {
+		var errs []error
+		for _, e := range unjoin(err) {
+			var fe *FieldError
+			if errors.As(e, &fe) {
+				c := *fe
+				c.Source, c.Line = source, nodeLine(root, fe.Path)
+				e = &c
+			} else {
+				e = fmt.Errorf("%s: %w", source, e)
+			}
+			errs = append(errs, e)
+		}
+		return Spec{}, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// ---------------------------------------------------------------------------
+// Defaults
+
+// ApplyDefaults fills in every field the scenario left at its zero value:
+//
+//	seed                            1
+//	bucket                          1s (metrics time-series bucket)
+//	server                          cluster
+//	clients.connect_delay           100us (DefaultConnectDelay: a gRPC stream open on a live connection)
+//	clients.placement               round-robin
+//	clients.keys_per_lease          1
+//	clients.rtt                     1ms
+//	limits.max_events               2,000,000,000
+//
+// and, for server: cluster only (an ideal server has no cluster section):
+//
+//	cluster.peer_rtt                500us
+//	cluster.transport               http1 (etcd's peer round tripper)
+//	cluster.tls                     rsa (RSA-2048 mutual TLS)
+//	cluster.max_idle_conns_per_host 1024 (etcd's peer transport)
+//	cluster.election_timeout        1s (etcd's default)
+//	cluster.prober                  true (rafthttp's prober is always on in etcd)
+//
+// Cost fields stay zero: a zero cost means "the default for this TLS mode"
+// (DefaultCosts), resolved when the scenario is built. Because zero means
+// "default", a file cannot ask for a zero connect_delay, rtt, peer_rtt or
+// max_events. ApplyDefaults is idempotent.
+func (s *Spec) ApplyDefaults() {
+	if s.Seed == 0 {
+		s.Seed = DefaultSeed
+	}
+	if s.Bucket == 0 {
+		s.Bucket = DefaultBucket
+	}
+	if s.Server == "" {
+		s.Server = ServerCluster
+	}
+	c := &s.Clients
+	if c.ConnectDelay == 0 {
+		c.ConnectDelay = Duration(DefaultConnectDelay)
+	}
+	if c.Placement == "" {
+		c.Placement = DefaultPlacement
+	}
+	if c.KeysPerLease == 0 {
+		c.KeysPerLease = DefaultKeysPerLease
+	}
+	if c.RTT == 0 {
+		c.RTT = DefaultClientRTT
+	}
+	if s.Limits.MaxEvents == 0 {
+		s.Limits.MaxEvents = DefaultMaxEvents
+	}
+	if s.Server != ServerCluster {
+		return
+	}
+	k := &s.Cluster
+	if k.PeerRTT == 0 {
+		k.PeerRTT = DefaultPeerRTT
+	}
+	if k.Transport == "" {
+		k.Transport = DefaultTransport
+	}
+	if k.TLS == "" {
+		k.TLS = DefaultTLS
+	}
+	if k.MaxIdleConnsPerHost == 0 {
+		k.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	}
+	if k.ElectionTimeout == 0 {
+		k.ElectionTimeout = DefaultElectionTimeout
+	}
+	if k.Prober == nil {
+		on := true
+		k.Prober = &on
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+// Validate checks every field of s, as completed by ApplyDefaults (it
+// validates a completed copy, so it may be called before or after). The error
+// is errors.Join of one *FieldError per problem, each naming the field path,
+// the bad value and what is allowed, e.g.
+//
+//	clients.ttl: 1s is below etcd's minimum lease TTL of 2s (default election settings)
+func (s Spec) Validate() error {
+	clusterEmpty := s.Cluster == (ClusterSpec{})
+	s.ApplyDefaults() // on a copy
+	v := &validator{}
+
+	if strings.ContainsAny(s.Name, "\n\r\t") {
+		v.add("name", "%q must be one line", s.Name)
+	}
+	dur := s.Duration
+	durOK := dur > 0 && dur.D() <= MaxDuration
+	if !durOK {
+		v.add("duration", "%v is out of range; allowed > 0 up to %v", dur, Duration(MaxDuration))
+	}
+	switch {
+	case s.Bucket <= 0:
+		v.add("bucket", "%v is out of range; allowed > 0", s.Bucket)
+	case durOK && s.Bucket > dur:
+		v.add("bucket", "%v is longer than the duration (%v)", s.Bucket, dur)
+	case durOK && (dur+s.Bucket-1)/s.Bucket > MaxBuckets:
+		v.add("bucket", "%v makes %d buckets over %v; allowed at most %d (use a longer bucket)", s.Bucket, (dur+s.Bucket-1)/s.Bucket, dur, MaxBuckets)
+	}
+	cluster := s.Server == ServerCluster
+	switch s.Server {
+	case ServerCluster:
+	case ServerIdeal:
+		if !clusterEmpty {
+			v.add("cluster", "is set, but server: ideal has no cluster; remove the cluster section or use server: cluster")
+		}
+		if len(s.Faults) > 0 {
+			v.add("faults", "server: ideal has no leader to fault; remove the faults or use server: cluster")
+		}
+		if s.Costs != (CostsSpec{}) {
+			v.add("costs", "server: ideal has no CPU costs; remove the costs section or use server: cluster")
+		}
+	default:
+		v.add("server", "%q is not allowed; allowed: %s, %s", s.Server, ServerCluster, ServerIdeal)
+	}
+
+	members := s.Cluster.Members
+	membersOK := cluster && members >= 1 && members <= MaxMembers
+	if cluster {
+		v.cluster(s.Cluster)
+	}
+	v.clients(s.Clients, dur, durOK, cluster, membersOK, members, s.Cluster.ElectionTimeout)
+	if cluster {
+		v.costs(s.Costs)
+		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members)
+	}
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// between checks lo <= d <= hi.
+func (v *validator) between(path string, d, lo, hi Duration) {
+	if d < lo || d > hi {
+		v.add(path, "%v is out of range; allowed %v to %v", d, lo, hi)
+	}
+}
+
+func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, membersOK bool, members int, election Duration) {
+	if c.Count < 1 || c.Count > MaxClients {
+		v.add("clients.count", "%d is out of range; allowed 1 to %s", c.Count, thousands(MaxClients))
+	}
+
+	if election <= 0 {
+		election = DefaultElectionTimeout
+	}
+	minTTL := minLeaseTTL(election)
+	settings := "default election settings"
+	if election != DefaultElectionTimeout {
+		settings = fmt.Sprintf("election timeout %v", election)
+	}
+	switch {
+	case c.TTL < 0:
+		v.add("clients.ttl", "%v is negative; allowed whole seconds from %v (etcd's minimum lease TTL) up to %v", c.TTL, minTTL, MaxLeaseTTL)
+	case c.TTL == 0:
+		v.add("clients.ttl", "0s (or missing) is not allowed; allowed whole seconds from %v (etcd's minimum lease TTL) up to %v", minTTL, MaxLeaseTTL)
+	case c.TTL%Duration(1e9) != 0:
+		v.add("clients.ttl", "%v is not a whole number of seconds; etcd lease TTLs are whole seconds", c.TTL)
+	case c.TTL < minTTL:
+		v.add("clients.ttl", "%v is below etcd's minimum lease TTL of %v (%s)", c.TTL, minTTL, settings)
+	case c.TTL > MaxLeaseTTL:
+		v.add("clients.ttl", "%v is above etcd's maximum lease TTL of %v", c.TTL, MaxLeaseTTL)
+	}
+
+	if strings.TrimSpace(c.Version) == "" {
+		v.add("clients.version", "missing; want a clientv3 release such as v3.2.23 (pre-fix) or v3.7.3 (see 'leasesim versions')")
+	} else if _, err := clientmodel.ParseVersion(c.Version); err != nil {
+		v.add("clients.version", "%v", err)
+	}
+	if c.Consumer == "" {
+		v.add("clients.consumer", "missing; allowed: %s", ConsumerForms)
+	} else if _, err := ParseConsumer(c.Consumer); err != nil {
+		v.add("clients.consumer", "%v", err)
+	}
+
+	switch {
+	case c.StartSpread < 0:
+		v.add("clients.start_spread", "%v is negative; allowed 0 up to the duration", c.StartSpread)
+	case durOK && c.StartSpread > dur:
+		v.add("clients.start_spread", "%v is longer than the duration (%v); allowed 0 up to the duration", c.StartSpread, dur)
+	}
+	v.between("clients.connect_delay", c.ConnectDelay, 0, specMaxNetDelay)
+	v.between("clients.rtt", c.RTT, 0, specMaxNetDelay)
+	if c.KeysPerLease < 1 || c.KeysPerLease > specMaxKeysPerLease {
+		v.add("clients.keys_per_lease", "%d is out of range; allowed 1 to %s", c.KeysPerLease, thousands(specMaxKeysPerLease))
+	}
+
+	p := c.Placement
+	if !cluster {
+		if p != DefaultPlacement {
+			v.add("clients.placement", "%q needs server: cluster; an ideal server takes only %s", p, DefaultPlacement)
+		}
+		return
+	}
+	memberRange := fmt.Sprintf("members 0-%d", members-1)
+	if members == 1 {
+		memberRange = "member 0"
+	}
+	switch {
+	case p == DefaultPlacement || p == "leader":
+	case p == "followers":
+		if membersOK && members < 2 {
+			v.add("clients.placement", "%q needs at least 2 members; the cluster has 1", p)
+		}
+	case strings.HasPrefix(p, "member:"):
+		n, err := strconv.Atoi(strings.TrimPrefix(p, "member:"))
+		if err != nil {
+			v.add("clients.placement", "%q is not allowed; member:N takes a member number, e.g. member:0", p)
+		} else if membersOK && (n < 0 || n >= members) {
+			v.add("clients.placement", "%q names a member that does not exist (%s)", p, memberRange)
+		}
+	default:
+		v.add("clients.placement", "%q is not allowed; allowed: round-robin, leader, followers, member:N", p)
+	}
+}
+
+func (v *validator) cluster(k ClusterSpec) {
+	membersOK := k.Members >= 1 && k.Members <= MaxMembers
+	if !membersOK {
+		v.add("cluster.members", "%d is out of range; allowed 1 to %d", k.Members, MaxMembers)
+	}
+	if !(k.Cores > 0 && k.Cores <= MaxCores) {
+		v.add("cluster.cores", "%v is out of range; allowed > 0 up to %d cores per member", k.Cores, MaxCores)
+	}
+	if membersOK && (k.Leader < 0 || k.Leader >= k.Members) {
+		v.add("cluster.leader", "%d is not a member; allowed 0 to %d", k.Leader, k.Members-1)
+	} else if k.Leader < 0 {
+		v.add("cluster.leader", "%d is negative; members are numbered from 0", k.Leader)
+	}
+	v.between("cluster.peer_rtt", k.PeerRTT, 0, specMaxNetDelay)
+	v.between("cluster.peer_jitter", k.PeerJitter, 0, specMaxNetDelay)
+	if k.Transport != "http1" && k.Transport != "http2" {
+		v.add("cluster.transport", "%q is not allowed; allowed: http1, http2", k.Transport)
+	}
+	if _, ok := DefaultTLSCosts[k.TLS]; !ok {
+		v.add("cluster.tls", "%q is not allowed; allowed: rsa, ecdsa, off", k.TLS)
+	} else if k.TLS == "off" && k.TLSResumption {
+		v.add("cluster.tls_resumption", "true needs TLS; cluster.tls is off")
+	}
+	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
+		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, thousands(specMaxIdleConns))
+	}
+	if k.LeaderQueueLimit < 0 {
+		v.add("cluster.leader_queue_limit", "%d is negative; allowed 0 (unbounded, as etcd) or a positive request count", k.LeaderQueueLimit)
+	}
+	if lo := 5 * specHeartbeat; k.ElectionTimeout < lo || k.ElectionTimeout >= specMaxElection {
+		v.add("cluster.election_timeout", "%v is out of range; etcd allows %v (5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
+	}
+}
+
+func (v *validator) costs(c CostsSpec) {
+	for _, d := range []struct {
+		path string
+		d    Duration
+	}{
+		{"costs.direct_renewal", c.DirectRenewal},
+		{"costs.follower_renewal", c.FollowerRenewal},
+		{"costs.leader_forwarded_renewal", c.LeaderForwarded},
+		{"costs.tls_server_full", c.TLSServerFull},
+		{"costs.tls_client_full", c.TLSClientFull},
+		{"costs.tls_server_resumed", c.TLSServerResumed},
+		{"costs.tls_client_resumed", c.TLSClientResumed},
+		{"costs.tcp_accept", c.TCPAccept},
+	} {
+		if d.d < 0 || d.d > specMaxCost {
+			v.add(d.path, "%v is out of range; allowed 0 (the default) to %v of CPU per operation", d.d, specMaxCost)
+		}
+	}
+	for _, b := range []struct {
+		path string
+		n    int
+	}{
+		{"costs.queued_request_bytes", c.QueuedRequestByte},
+		{"costs.peer_conn_bytes", c.PeerConnBytes},
+	} {
+		if b.n < 0 || b.n > specMaxCostBytes {
+			v.add(b.path, "%d is out of range; allowed 0 (the default) to %d bytes", b.n, specMaxCostBytes)
+		}
+	}
+}
+
+func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, membersOK bool, members int) {
+	var prev Duration
+	for i, f := range fs {
+		p := fmt.Sprintf("faults[%d]", i)
+		switch {
+		case f.At < 0:
+			v.add(p+".at", "%v is negative; faults happen from 0 up to the duration", f.At)
+		case durOK && f.At >= dur:
+			v.add(p+".at", "%v is not within the run (duration %v)", f.At, dur)
+		case i > 0 && f.At < prev:
+			v.add(p+".at", "%v is before faults[%d].at (%v); list faults in time order", f.At, i-1, prev)
+		}
+		prev = max(prev, f.At)
+		switch f.Kind {
+		case FaultLeaderChange:
+			switch {
+			case f.To < 0 || (membersOK && f.To >= members):
+				if membersOK {
+					v.add(p+".to", "%d is not a member; allowed 0 to %d", f.To, members-1)
+				} else {
+					v.add(p+".to", "%d is not a member", f.To)
+				}
+			case f.To == leader:
+				v.add(p+".to", "%d is already the leader at %v; a leader change must name another member", f.To, f.At)
+			default:
+				leader = f.To
+			}
+			if f.Duration < 0 || (durOK && f.Duration > dur) {
+				v.add(p+".duration", "%v is out of range; the election takes 0 up to the run's duration (%v)", f.Duration, dur)
+			}
+		case FaultLeaderStall:
+			if f.To != 0 {
+				v.add(p+".to", "%d is set, but only a %s has a target; remove it", f.To, FaultLeaderChange)
+			}
+			if f.Duration <= 0 || (durOK && f.Duration > dur) {
+				v.add(p+".duration", "%v is out of range; a stall lasts > 0 up to the run's duration (%v)", f.Duration, dur)
+			}
+		default:
+			v.add(p+".kind", "%q is not allowed; allowed: %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall)
+		}
+	}
+}
+
+// minLeaseTTL is etcd's minimum lease TTL for an election timeout:
+// ceil((3 x electionTicks / 2) x heartbeat) in whole seconds
+// (server/v3 etcdserver/server.go:340-345); 2 s with the defaults (MinTTL).
+func minLeaseTTL(election Duration) Duration {
+	ticks := int64(election / specHeartbeat)
+	d := Duration(3*ticks/2) * specHeartbeat
+	sec := Duration(1e9)
+	return (d + sec - 1) / sec * sec
+}
+
+// thousands formats n with commas: 20000 -> "20,000".
+func thousands[T int | int64 | uint64](n T) string {
+	s := strconv.FormatInt(int64(n), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// ---------------------------------------------------------------------------
+// Summary
+
+// Summary describes the scenario in one paragraph, for humans: who the
+// clients are, what they talk to and what happens. It reads the scenario as
+// ApplyDefaults completes it and does not require it to be valid.
+func (s Spec) Summary() string {
+	s.ApplyDefaults() // on a copy
+	c := s.Clients
+	var b strings.Builder
+	if s.Name != "" {
+		fmt.Fprintf(&b, "%s: ", s.Name)
+	}
+	fmt.Fprintf(&b, "%s client", thousands(c.Count))
+	if c.Count != 1 {
+		b.WriteString("s")
+	}
+	rule := ""
+	if v, err := clientmodel.ParseVersion(c.Version); err == nil {
+		rule = ", " + v.Rule.String() + " keepalive rule"
+	}
+	ttl := c.TTL.String()
+	if c.TTL > 0 && c.TTL%Duration(1e9) == 0 {
+		ttl = fmt.Sprintf("%ds", c.TTL/Duration(1e9)) // etcd's unit: "600s", not "10m"
+	}
+	fmt.Fprintf(&b, " (clientv3 %s%s), each holding one lease with TTL %s", c.Version, rule, ttl)
+	if c.KeysPerLease > 1 {
+		fmt.Fprintf(&b, " and %d keys", c.KeysPerLease)
+	}
+	fmt.Fprintf(&b, " kept alive by KeepAlive; the application %s", consumerPhrase(c.Consumer))
+	if c.StartSpread > 0 {
+		fmt.Fprintf(&b, ". They start at random over the first %v", c.StartSpread)
+	} else {
+		b.WriteString(". They all start at once")
+	}
+	switch s.Server {
+	case ServerIdeal:
+		fmt.Fprintf(&b, " against an idealised server (round trip %v, no capacity limit).", c.RTT)
+	case ServerCluster:
+		k := s.Cluster
+		fmt.Fprintf(&b, ", placed %s, against a %d-member etcd cluster with %v cores per member (initial leader: member %d; client round trip %v, peer round trip %v",
+			placementPhrase(c.Placement), k.Members, k.Cores, k.Leader, c.RTT, k.PeerRTT)
+		if k.PeerJitter > 0 {
+			fmt.Fprintf(&b, " + up to %v jitter", k.PeerJitter)
+		}
+		b.WriteString("). Followers forward renewals to the leader over ")
+		switch k.Transport {
+		case "http1":
+			b.WriteString("HTTP/1.1 (one request per connection at a time")
+			fmt.Fprintf(&b, ", up to %s idle connections per peer)", thousands(k.MaxIdleConnsPerHost))
+		case "http2":
+			b.WriteString("HTTP/2 (one multiplexed connection per member pair)")
+		default:
+			fmt.Fprintf(&b, "transport %q", k.Transport)
+		}
+		switch k.TLS {
+		case "rsa":
+			b.WriteString(" with RSA-2048 mutual TLS")
+		case "ecdsa":
+			b.WriteString(" with ECDSA P-256 mutual TLS")
+		case "off":
+			b.WriteString(" without TLS")
+		default:
+			fmt.Fprintf(&b, " with TLS %q", k.TLS)
+		}
+		if k.TLS != "off" {
+			if k.TLSResumption {
+				b.WriteString(" (sessions resumed)")
+			} else {
+				b.WriteString(" (every handshake full)")
+			}
+		}
+		if k.LeaderQueueLimit > 0 {
+			fmt.Fprintf(&b, "; the leader sheds requests beyond a queue of %s", thousands(k.LeaderQueueLimit))
+		}
+		if k.Prober != nil && !*k.Prober {
+			b.WriteString("; raft probing is off")
+		}
+		b.WriteString(".")
+		if s.Costs != (CostsSpec{}) {
+			b.WriteString(" Some CPU costs are overridden.")
+		}
+	default:
+		fmt.Fprintf(&b, " against server %q.", s.Server)
+	}
+	if len(s.Faults) == 0 {
+		b.WriteString(" No faults.")
+	} else {
+		var fs []string
+		for _, f := range s.Faults {
+			switch f.Kind {
+			case FaultLeaderChange:
+				fs = append(fs, fmt.Sprintf("at %v the leadership moves to member %d after %v without a leader", f.At, f.To, f.Duration))
+			case FaultLeaderStall:
+				fs = append(fs, fmt.Sprintf("at %v the leader stalls for %v", f.At, f.Duration))
+			default:
+				fs = append(fs, fmt.Sprintf("at %v fault %q", f.At, f.Kind))
+			}
+		}
+		fmt.Fprintf(&b, " Faults: %s.", strings.Join(fs, "; "))
+	}
+	fmt.Fprintf(&b, " Simulated for %v (seed %d).", s.Duration, s.Seed)
+	return b.String()
+}
+
+func consumerPhrase(s string) string {
+	c, err := ParseConsumer(s)
+	if err != nil {
+		return fmt.Sprintf("reads the channel as %q", s)
+	}
+	switch s {
+	case "drain":
+		return "reads every response"
+	case "never":
+		return "never reads the channel"
+	}
+	switch {
+	case strings.HasPrefix(s, "rate:"):
+		return fmt.Sprintf("reads %s responses per second", strings.TrimPrefix(s, "rate:"))
+	case strings.HasPrefix(s, "stop-after:"):
+		return fmt.Sprintf("reads %d responses, then stops", c.K)
+	case strings.HasPrefix(s, "stall:"):
+		return fmt.Sprintf("stops reading from %v to %v after its KeepAlive", Duration(c.From), Duration(c.To))
+	}
+	return s
+}
+
+func placementPhrase(p string) string {
+	switch {
+	case p == DefaultPlacement:
+		return "round-robin over the members"
+	case p == "leader":
+		return "all on the leader"
+	case p == "followers":
+		return "round-robin over the followers"
+	case strings.HasPrefix(p, "member:"):
+		return "all on member " + strings.TrimPrefix(p, "member:")
+	}
+	return fmt.Sprintf("%q", p)
+}

@@ -1,0 +1,97 @@
+package scenario
+
+import (
+	"time"
+)
+
+// Spec is a scenario as users write it (YAML, see scenario/builtin/*.yaml) and
+// as flags override it. Durations are Go duration strings ("10s", "1m30s");
+// sizes are plain numbers. Load parses and validates it; Build turns it into a
+// runnable simulation.
+type Spec struct {
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description,omitempty"`
+	Seed        uint64      `yaml:"seed"`
+	Duration    Duration    `yaml:"duration"`
+	Bucket      Duration    `yaml:"bucket,omitempty"` // metrics bucket, default 1s
+	Server      string      `yaml:"server"`           // "cluster" (default) or "ideal"
+	Clients     ClientsSpec `yaml:"clients"`
+	Cluster     ClusterSpec `yaml:"cluster,omitempty"`
+	Costs       CostsSpec   `yaml:"costs,omitempty"`
+	Faults      []FaultSpec `yaml:"faults,omitempty"`
+	Limits      LimitsSpec  `yaml:"limits,omitempty"`
+}
+
+// ClientsSpec is the client population: one lease each.
+type ClientsSpec struct {
+	Count        int      `yaml:"count"`
+	TTL          Duration `yaml:"ttl"`
+	Version      string   `yaml:"version"`  // e.g. v3.2.23
+	Consumer     string   `yaml:"consumer"` // drain | never | rate:N | stop-after:K | stall:FROM-TO
+	StartSpread  Duration `yaml:"start_spread,omitempty"`
+	ConnectDelay Duration `yaml:"connect_delay,omitempty"` // default 100us
+	// Placement: "round-robin" (default) over all members, "leader", "followers",
+	// or "member:N" (all on member N).
+	Placement    string `yaml:"placement,omitempty"`
+	KeysPerLease int    `yaml:"keys_per_lease,omitempty"` // default 1
+	// RTT between a client and its member. Default 1ms.
+	RTT Duration `yaml:"rtt,omitempty"`
+}
+
+// ClusterSpec is the etcd cluster.
+type ClusterSpec struct {
+	Members int      `yaml:"members"`            // 1 to 15
+	Cores   float64  `yaml:"cores"`              // per member
+	Leader  int      `yaml:"leader,omitempty"`   // initial leader, 0-based
+	PeerRTT Duration `yaml:"peer_rtt,omitempty"` // member <-> member, default 500us
+	// PeerJitter: each one-way peer message takes PeerRTT/2 plus uniform [0, PeerJitter).
+	PeerJitter Duration `yaml:"peer_jitter,omitempty"`
+	// Transport: "http1" (etcd's peer round tripper, default) or "http2" (one
+	// multiplexed connection per member pair: the what-if).
+	Transport string `yaml:"transport,omitempty"`
+	// TLS: "rsa" (default; RSA-2048 mutual TLS), "ecdsa" (P-256), or "off".
+	TLS string `yaml:"tls,omitempty"`
+	// TLSResumption: handshakes after the first per pair are resumed (etcd sets
+	// no session cache, so by default they are all full).
+	TLSResumption       bool     `yaml:"tls_resumption,omitempty"`
+	MaxIdleConnsPerHost int      `yaml:"max_idle_conns_per_host,omitempty"` // default 1024
+	LeaderQueueLimit    int      `yaml:"leader_queue_limit,omitempty"`      // 0: unbounded (etcd)
+	ElectionTimeout     Duration `yaml:"election_timeout,omitempty"`        // default 1s
+	Prober              *bool    `yaml:"prober,omitempty"`                  // raft prober connections, default on
+}
+
+// CostsSpec overrides CPU costs (defaults in costs.go, each with its source).
+type CostsSpec struct {
+	DirectRenewal     Duration `yaml:"direct_renewal,omitempty"`
+	FollowerRenewal   Duration `yaml:"follower_renewal,omitempty"`
+	LeaderForwarded   Duration `yaml:"leader_forwarded_renewal,omitempty"`
+	TLSServerFull     Duration `yaml:"tls_server_full,omitempty"`
+	TLSClientFull     Duration `yaml:"tls_client_full,omitempty"`
+	TLSServerResumed  Duration `yaml:"tls_server_resumed,omitempty"`
+	TLSClientResumed  Duration `yaml:"tls_client_resumed,omitempty"`
+	TCPAccept         Duration `yaml:"tcp_accept,omitempty"`
+	QueuedRequestByte int      `yaml:"queued_request_bytes,omitempty"`
+	PeerConnBytes     int      `yaml:"peer_conn_bytes,omitempty"`
+}
+
+// FaultSpec is something that happens at a time.
+type FaultSpec struct {
+	At   Duration `yaml:"at"`
+	Kind string   `yaml:"kind"` // leader-change | leader-stall
+	// To: the new leader (leader-change).
+	To int `yaml:"to,omitempty"`
+	// Duration: the election (leader-change: no leader for this long) or the
+	// stall (leader-stall: the leader's CPU does nothing for this long).
+	Duration Duration `yaml:"duration,omitempty"`
+}
+
+// LimitsSpec bounds a run.
+type LimitsSpec struct {
+	MaxEvents uint64 `yaml:"max_events,omitempty"` // default 2e9
+}
+
+// Duration is a time.Duration that YAML reads as "10s".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
