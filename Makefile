@@ -3,12 +3,13 @@ GO ?= go
 LEGACY := clientmodel/legacy
 CHECKS ?= 5000
 
-.PHONY: help build run test test-main test-legacy bench lint check-long legacy-goldens corpus
+.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long legacy-goldens corpus
 
 help:
 	@echo "make run          the main job: the 2018 incident's clients, with the fixed client as a what-if"
 	@echo "make test         every test: main module + the legacy (v3.3.8 / v3.3.9) module  [README's test command]"
-	@echo "make bench        kernel and scenario benchmarks (events/s, wall time, memory)"
+	@echo "make bench        kernel, TLS-cost and scenario benchmarks (events/s, wall time, memory)"
+	@echo "make bench-incident  incident-2018-ttl600, 2 h of virtual time: wall time and peak memory"
 	@echo "make lint         gofmt + go vet, both modules"
 	@echo "make check-long   the differential test against the real client with CHECKS=$(CHECKS) scenarios"
 	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json, then legacy-goldens"
@@ -18,7 +19,7 @@ build:
 	$(GO) build -o bin/leasesim ./cmd/leasesim
 
 run:
-	$(GO) run ./cmd/leasesim run --scenario incident-2018-client --what-if client-version=v3.7.3
+	$(GO) run ./cmd/leasesim run --scenario incident-2018 --what-if client-version=v3.7.3
 
 test: test-main test-legacy
 
@@ -32,7 +33,13 @@ test-legacy:
 	cd $(LEGACY) && $(GO) test -count=1 -modfile=go.v339.mod ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./sim ./scenario
+	$(GO) test -run '^$$' -bench . -benchmem ./sim ./netsim
+	$(GO) test -run '^$$' -bench 'IncidentPerClient' -benchmem ./scenario
+
+bench-incident:
+	$(GO) test -c -o bin/scenario.test ./scenario
+	/usr/bin/time -v bin/scenario.test -test.run '^$$' -test.bench 'Incident2018TTL600' -test.benchtime 1x 2>&1 | \
+	  grep -E 'Benchmark|events/s|Elapsed|Maximum resident'
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -90,7 +90,7 @@ const (
 	kFwdArrive                  // client c's forwarded renewal (attempt a) reaches the leader
 	kLeaderFwd                  // leader CPU done with it
 	kFwdResp                    // the leader's answer reaches the follower (in.TTL; in.Gen=1: error)
-	kFwdDeadline                // LeaseRenew's context for client c (attempt a) ends
+	kFwdDeadline                // the oldest LeaseRenew deadline of member c is due
 	kFwdRetry                   // the 50 ms retry sleep ends
 	kDialTCP                    // dial a's ClientHello reaches the leader
 	kDialServer                 // the leader finished dial a's TLS server work
@@ -140,6 +140,9 @@ type cclient struct {
 	phase   uint8
 	attempt uint32 // LeaseRenew attempt; events with another value are stale
 	via     int32  // member the in-flight forward went to (the leader then)
+	// answered: the leader has run the in-flight forward's handler (its answer
+	// is on the wire), so a cancel no longer leaves its socket in CLOSE-WAIT.
+	answered bool
 }
 
 type dial struct {
@@ -154,6 +157,17 @@ type member struct {
 	waitQ    [][]waiter     // by target member: forwards waiting for a connection
 	idleAt   []sim.Time     // pending idle-expiry check per target, or -1
 	waitLead []int32        // clients waiting for a leader
+	// LeaseRenew deadlines of this member's forwards, in the order they
+	// started (so in deadline order: ReqTimeout is the same for all). One kernel
+	// event waits for the head; most entries are stale by then (answered).
+	dlq   []deadline
+	dlArm bool
+}
+
+type deadline struct {
+	at      sim.Time
+	c       int32
+	attempt uint32
 }
 
 type waiter struct {
@@ -398,7 +412,7 @@ func (s *clusterSim) handle(now sim.Time, e cev) {
 		if e.a != cl.attempt {
 			return
 		}
-		s.k.Schedule(now+sim.Time(s.reqTO), cev{kind: kFwdDeadline, c: e.c, a: cl.attempt})
+		s.armDeadline(now, e.c)
 		s.tryForward(now, e.c)
 	case kFwdArrive:
 		s.fwdArrive(now, e.c, e.a, int(e.x))
@@ -407,7 +421,7 @@ func (s *clusterSim) handle(now sim.Time, e cev) {
 	case kFwdResp:
 		s.fwdResp(now, e.c, e.a, e.f, e.x)
 	case kFwdDeadline:
-		s.fwdDeadline(now, e.c, e.a)
+		s.deadlines(now, int(e.c))
 	case kFwdRetry:
 		cl := &s.clients[e.c]
 		if e.a == cl.attempt && cl.phase == phRetrySlp {
@@ -528,7 +542,7 @@ func (s *clusterSim) leaderDirectDone(now sim.Time, c int32, attempt uint32) {
 	}
 	if int(cl.member) != s.leader {
 		// Deposed while the request waited: LeaseRenew forwards it now.
-		s.k.Schedule(now+sim.Time(s.reqTO), cev{kind: kFwdDeadline, c: c, a: cl.attempt})
+		s.armDeadline(now, c)
 		s.tryForward(now, c)
 		return
 	}
@@ -600,6 +614,7 @@ func (s *clusterSim) send(now sim.Time, c int32, to int) {
 	cl := &s.clients[c]
 	cl.phase = phAtLeader
 	cl.via = int32(to)
+	cl.answered = false
 	s.k.Schedule(now+s.oneWay(), cev{kind: kFwdArrive, c: c, a: cl.attempt, x: int64(to)})
 }
 
@@ -652,6 +667,7 @@ func (s *clusterSim) leaderFwdDone(now sim.Time, c int32, attempt uint32, at int
 		}
 		return
 	}
+	cl.answered = true
 	if now-arrived > sim.Time(ConnReadTimeout) {
 		flags |= fClosed
 		pair.ServerTW.Add(now, 1)
@@ -736,6 +752,43 @@ func (s *clusterSim) failWaiters(now sim.Time, from, to, n int) {
 	s.members[from].waitQ[to] = q
 }
 
+// armDeadline starts client c's LeaseRenew context: ReqTimeout from now.
+func (s *clusterSim) armDeadline(now sim.Time, c int32) {
+	m := s.clients[c].member
+	mb := &s.members[m]
+	at := now + sim.Time(s.reqTO)
+	mb.dlq = append(mb.dlq, deadline{at: at, c: c, attempt: s.clients[c].attempt})
+	if !mb.dlArm {
+		mb.dlArm = true
+		s.k.Schedule(at, cev{kind: kFwdDeadline, c: m})
+	}
+}
+
+// deadlines fires every due deadline of member m, then waits for the next.
+func (s *clusterSim) deadlines(now sim.Time, m int) {
+	mb := &s.members[m]
+	i := 0
+	for ; i < len(mb.dlq); i++ {
+		d := mb.dlq[i]
+		if s.clients[d.c].attempt != d.attempt {
+			continue // answered or failed already
+		}
+		if d.at > now {
+			break
+		}
+		s.fwdDeadline(now, d.c, d.attempt)
+	}
+	mb.dlq = mb.dlq[i:]
+	if len(mb.dlq) > 0 && cap(mb.dlq) > 4096 && len(mb.dlq) < cap(mb.dlq)/4 {
+		mb.dlq = append([]deadline(nil), mb.dlq...)
+	}
+	if len(mb.dlq) == 0 {
+		mb.dlArm = false
+		return
+	}
+	s.k.Schedule(mb.dlq[0].at, cev{kind: kFwdDeadline, c: int32(m)})
+}
+
 func (s *clusterSim) fwdDeadline(now sim.Time, c int32, attempt uint32) {
 	cl := &s.clients[c]
 	if attempt != cl.attempt {
@@ -750,7 +803,11 @@ func (s *clusterSim) fwdDeadline(now sim.Time, c int32, attempt uint32) {
 		pair := s.members[from].pairs[to]
 		pair.Pool.Discard(1)
 		pair.ClientTW.Add(now, 1)
-		pair.CloseWait++ // the leader's side, until its handler finishes
+		if cl.answered {
+			pair.Established-- // the leader, reading for the next request, sees the FIN and closes
+		} else {
+			pair.CloseWait++ // the leader's side, until its handler finishes
+		}
 	case phWaitLead:
 		// dropped from waitLead lazily
 	case phRetrySlp:

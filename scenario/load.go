@@ -861,12 +861,15 @@ func (v *validator) costs(c CostsSpec) {
 		path string
 		n    int
 	}{
-		{"costs.queued_request_bytes", c.QueuedRequestByte},
+		{"costs.queued_request_bytes", c.QueuedRequestBytes},
 		{"costs.peer_conn_bytes", c.PeerConnBytes},
 	} {
 		if b.n < 0 || b.n > specMaxCostBytes {
 			v.add(b.path, "%d is out of range; allowed 0 (the default) to %d bytes", b.n, specMaxCostBytes)
 		}
+	}
+	if c.TLSFactor < 0 || c.TLSFactor > 100 {
+		v.add("costs.tls_factor", "%g is out of range; allowed 0 (the default, 1) to 100", c.TLSFactor)
 	}
 }
 

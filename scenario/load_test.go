@@ -75,8 +75,8 @@ func TestBuiltinContents(t *testing.T) {
 		faults                    int
 	}
 	for name, w := range map[string]want{
-		"incident-2018":              {"cluster", "v3.2.23", "never", 20000, 7, 8, 10 * time.Second, time.Minute, 10 * time.Minute, 0},
-		"incident-2018-ttl600":       {"cluster", "v3.2.23", "never", 20000, 7, 8, 600 * time.Second, time.Minute, 2 * time.Hour, 0},
+		"incident-2018":              {"cluster", "v3.2.23", "never", 20000, 7, 4, 10 * time.Second, time.Minute, 10 * time.Minute, 0},
+		"incident-2018-ttl600":       {"cluster", "v3.2.23", "never", 20000, 7, 4, 600 * time.Second, time.Minute, 2 * time.Hour, 0},
 		"incident-2018-client":       {"ideal", "v3.2.23", "never", 20000, 0, 0, 600 * time.Second, 0, 2 * time.Hour, 0},
 		"incident-2018-client-ttl10": {"ideal", "v3.2.23", "never", 20000, 0, 0, 10 * time.Second, 0, 10 * time.Minute, 0},
 		"calibration-500":            {"cluster", "v3.7.3", "drain", 500, 3, 2, 5 * time.Second, 0, 10 * time.Minute, 0},
@@ -129,7 +129,7 @@ func fullSpec() scenario.Spec {
 			LeaderForwarded: scenario.Duration(95 * time.Microsecond), TLSServerFull: scenario.Duration(1500 * time.Microsecond),
 			TLSClientFull: scenario.Duration(900 * time.Microsecond), TLSServerResumed: scenario.Duration(100 * time.Microsecond),
 			TLSClientResumed: scenario.Duration(110 * time.Microsecond), TCPAccept: scenario.Duration(12 * time.Microsecond),
-			QueuedRequestByte: 300, PeerConnBytes: 50000,
+			QueuedRequestBytes: 300, PeerConnBytes: 50000,
 		},
 		Faults: []scenario.FaultSpec{
 			{At: scenario.Duration(5 * time.Minute), Kind: "leader-stall", Duration: scenario.Duration(2 * time.Second)},

@@ -170,3 +170,22 @@ func BenchmarkIncidentPerClient(b *testing.B) {
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkIncident2018TTL600 is the cluster issue's target: incident-2018
+// with TTL 600 s for 2 h of virtual time (the quiet hour, the collapse at
+// ~53 min, the connection storm). Run with: make bench-incident.
+func BenchmarkIncident2018TTL600(b *testing.B) {
+	s, err := scenario.Builtin("incident-2018-ttl600")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var events uint64
+	for i := 0; i < b.N; i++ {
+		o, err := s.Run(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events += o.Events
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}

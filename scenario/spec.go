@@ -62,16 +62,20 @@ type ClusterSpec struct {
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source).
 type CostsSpec struct {
-	DirectRenewal     Duration `yaml:"direct_renewal,omitempty"`
-	FollowerRenewal   Duration `yaml:"follower_renewal,omitempty"`
-	LeaderForwarded   Duration `yaml:"leader_forwarded_renewal,omitempty"`
-	TLSServerFull     Duration `yaml:"tls_server_full,omitempty"`
-	TLSClientFull     Duration `yaml:"tls_client_full,omitempty"`
-	TLSServerResumed  Duration `yaml:"tls_server_resumed,omitempty"`
-	TLSClientResumed  Duration `yaml:"tls_client_resumed,omitempty"`
-	TCPAccept         Duration `yaml:"tcp_accept,omitempty"`
-	QueuedRequestByte int      `yaml:"queued_request_bytes,omitempty"`
-	PeerConnBytes     int      `yaml:"peer_conn_bytes,omitempty"`
+	DirectRenewal      Duration `yaml:"direct_renewal,omitempty"`
+	FollowerRenewal    Duration `yaml:"follower_renewal,omitempty"`
+	LeaderForwarded    Duration `yaml:"leader_forwarded_renewal,omitempty"`
+	TLSServerFull      Duration `yaml:"tls_server_full,omitempty"`
+	TLSClientFull      Duration `yaml:"tls_client_full,omitempty"`
+	TLSServerResumed   Duration `yaml:"tls_server_resumed,omitempty"`
+	TLSClientResumed   Duration `yaml:"tls_client_resumed,omitempty"`
+	TCPAccept          Duration `yaml:"tcp_accept,omitempty"`
+	QueuedRequestBytes int      `yaml:"queued_request_bytes,omitempty"`
+	// TLSFactor scales the measured TLS handshake costs of every key type (e.g.
+	// for an older Go whose crypto was slower); 0 means 1. Explicit tls_* costs
+	// above are not scaled.
+	TLSFactor     float64 `yaml:"tls_factor,omitempty"`
+	PeerConnBytes int     `yaml:"peer_conn_bytes,omitempty"`
 }
 
 // FaultSpec is something that happens at a time.

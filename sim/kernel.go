@@ -37,13 +37,16 @@ func At(d time.Duration) Time { return Time(d) }
 // ErrEventLimit is returned by Run when the event budget is exhausted.
 var ErrEventLimit = errors.New("sim: event limit reached")
 
-type entry[P any] struct {
-	at  Time
-	seq uint64
-	p   P
+// entry is a heap element: the ordering key and the slot of its payload. The
+// payloads live in a separate slab so that the heap moves 24-byte entries, not
+// whole payloads (the heap's sift-down dominates a large run).
+type entry struct {
+	at   Time
+	seq  uint64
+	slot uint32
 }
 
-func (a *entry[P]) before(b *entry[P]) bool {
+func (a *entry) before(b *entry) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
@@ -55,7 +58,9 @@ func (a *entry[P]) before(b *entry[P]) bool {
 type Kernel[P any] struct {
 	now     Time
 	seq     uint64
-	heap    []entry[P] // 4-ary min-heap on (at, seq)
+	heap    []entry // 4-ary min-heap on (at, seq)
+	slab    []P     // payloads, by slot
+	free    []uint32
 	steps   uint64
 	limit   uint64 // 0 = no limit on delivered events
 	maxHeap int    // 0 = no limit on queued events
@@ -63,7 +68,7 @@ type Kernel[P any] struct {
 
 // New returns a kernel at time 0 with an empty queue.
 func New[P any]() *Kernel[P] {
-	return &Kernel[P]{heap: make([]entry[P], 0, 1024)}
+	return &Kernel[P]{heap: make([]entry, 0, 1024), slab: make([]P, 0, 1024)}
 }
 
 // SetLimits bounds the number of events the kernel will deliver (maxSteps) and
@@ -93,7 +98,16 @@ func (k *Kernel[P]) Schedule(at Time, p P) {
 		panic(fmt.Sprintf("sim: event queue limit %d exceeded at %v", k.maxHeap, k.now))
 	}
 	k.seq++
-	k.heap = append(k.heap, entry[P]{at: at, seq: k.seq, p: p})
+	var slot uint32
+	if n := len(k.free); n > 0 {
+		slot = k.free[n-1]
+		k.free = k.free[:n-1]
+		k.slab[slot] = p
+	} else {
+		slot = uint32(len(k.slab))
+		k.slab = append(k.slab, p)
+	}
+	k.heap = append(k.heap, entry{at: at, seq: k.seq, slot: slot})
 	k.up(len(k.heap) - 1)
 }
 
@@ -118,14 +132,16 @@ func (k *Kernel[P]) Step() (Time, P, bool) {
 	top := k.heap[0]
 	last := len(k.heap) - 1
 	k.heap[0] = k.heap[last]
-	k.heap[last] = entry[P]{} // drop references held by the payload
 	k.heap = k.heap[:last]
 	if last > 0 {
 		k.down(0)
 	}
+	p := k.slab[top.slot]
+	k.slab[top.slot] = zero // drop references held by the payload
+	k.free = append(k.free, top.slot)
 	k.now = top.at
 	k.steps++
-	return top.at, top.p, true
+	return top.at, p, true
 }
 
 // RunUntil delivers, in order, every event due strictly before end to handle, then

@@ -40,64 +40,148 @@ func rate(r float64) string {
 		return count(uint64(r + 0.5))
 	case r >= 10:
 		return fmt.Sprintf("%.1f", r)
+	case r == 0:
+		return "0"
 	default:
 		return fmt.Sprintf("%.2f", r)
 	}
 }
 
+func bytesStr(b float64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", b/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", b/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", b)
+}
+
 func printHuman(w io.Writer, outs []outcome) {
-	o := outs[0]
-	printOne(w, o)
+	printOne(w, outs[0])
 	if len(outs) > 1 {
 		fmt.Fprintln(w)
 		printCompare(w, outs)
 	}
 }
 
-func printOne(w io.Writer, o outcome) {
-	c, s := o.cfg, o.res.Summary
-	title := "leasesim run"
-	if o.Config.Name != "" {
-		title += " --scenario " + o.Config.Name
-	}
-	fmt.Fprintf(w, "%s (seed %d)\n", title, c.Seed)
-	fmt.Fprintf(w, "  %s clients, one lease each, TTL %v, client %s (%s rule), consumer %s\n",
-		count(uint64(c.Clients)), c.TTL, c.Version.Name, c.Version.Rule, o.consume)
-	start := "all call KeepAlive at t=0"
-	if c.StartSpread > 0 {
-		start = fmt.Sprintf("KeepAlive spread over %v", c.StartSpread)
-	}
-	fmt.Fprintf(w, "  idealised server (RTT %v, no capacity limit); %s; %v of virtual time\n\n", c.RTT, start, c.Duration)
+// event is one line of "What happened".
+type event struct {
+	at   time.Duration
+	text string
+}
 
-	fmt.Fprintln(w, "What happened")
-	happened := false
+func firstAt(vals []float64, bucket time.Duration, pred func(float64) bool) (time.Duration, bool) {
+	for i, v := range vals {
+		if pred(v) {
+			return time.Duration(i) * bucket, true
+		}
+	}
+	return 0, false
+}
+
+func printOne(w io.Writer, o outcome) {
+	sp, s := o.spec, o.Summary
+	v, _ := clientmodel.ParseVersion(sp.Clients.Version)
+	title := "leasesim run"
+	if sp.Name != "" {
+		title += " --scenario " + sp.Name
+	}
+	fmt.Fprintf(w, "%s (seed %d)\n", title, sp.Seed)
+	fmt.Fprintln(w, wrap(o.Description, 88, "  "))
+	fmt.Fprintln(w)
+
+	bucket := time.Duration(s.BucketSeconds * float64(time.Second))
+	var evs []event
 	if s.FirstDropS != nil {
-		happened = true
-		fmt.Fprintf(w, "  %-10s first keepalive response dropped: the %d-slot channel is full\n", dur(secs(s.FirstDropS)), clientmodel.ChannelCapacity)
+		evs = append(evs, event{secs(s.FirstDropS), fmt.Sprintf("first keepalive response dropped: the %d-slot channel is full", clientmodel.ChannelCapacity)})
 	}
 	if s.First500msS != nil {
-		happened = true
-		why := "responses slower than the 500 ms scan: the lease is sent again"
-		if c.Version.Rule == clientmodel.AdvanceOnDelivery && s.FirstDropS != nil {
+		why := "a reply slower than the 500 ms scan: the lease is sent again"
+		if v.Rule == clientmodel.AdvanceOnDelivery && s.FirstDropS != nil {
 			why = "the pre-fix client now renews on every 500 ms scan"
 		}
-		fmt.Fprintf(w, "  %-10s renew interval falls to 500 ms (%s)\n", dur(secs(s.First500msS)), why)
+		evs = append(evs, event{secs(s.First500msS), "renew interval falls to 500 ms (" + why + ")"})
+	}
+	cluster := len(o.Metrics) > 0
+	if cluster {
+		if t, ok := firstAt(o.res.Metric("cpu_utilisation.m"+fmt.Sprint(sp.Cluster.Leader)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
+			evs = append(evs, event{t, "leader CPU saturated (>= 95 %)"})
+		}
+		if t, ok := firstAt(o.res.Metric("forwards_waiting_for_connection"), bucket, func(x float64) bool { return x > 0 }); ok {
+			evs = append(evs, event{t, "forwarded renewals wait for peer connections: new TCP + TLS connections to the leader"})
+		}
+		if t, ok := firstAt(o.res.Metric("tls_handshake_timeouts"), bucket, func(x float64) bool { return x > 0 }); ok {
+			evs = append(evs, event{t, "first TLS handshake timeout (10 s): the follower closes, CLOSE-WAIT on the leader"})
+		}
+		if t, ok := firstAt(o.res.Metric("client_stream_errors"), bucket, func(x float64) bool { return x > 0 }); ok {
+			evs = append(evs, event{t, "first client stream broken: a forward ran out of ReqTimeout (7 s)"})
+		}
 	}
 	if s.FirstExpiryS != nil {
-		happened = true
-		fmt.Fprintf(w, "  %-10s first lease expired: its keys are deleted\n", dur(secs(s.FirstExpiryS)))
+		evs = append(evs, event{secs(s.FirstExpiryS), "first lease expired: its keys are deleted"})
 	}
-	if !happened {
-		fmt.Fprintf(w, "  nothing went wrong: every lease renewed about every TTL/3, none expired\n")
+	sortEvents(evs)
+	fmt.Fprintln(w, "What happened")
+	if len(evs) == 0 {
+		fmt.Fprintln(w, "  nothing went wrong: every lease renewed about every TTL/3, none expired")
 	}
-	if s.FirstDropS != nil && c.Version.Rule == clientmodel.AdvanceOnDelivery && c.Consumer.Kind != clientmodel.Drain {
-		fmt.Fprintf(w, "\n  Why: clientv3 %s advances nextKeepAlive only when the response fits in the\n"+
-			"  KeepAlive channel (fixed in v3.1.19/v3.2.24/v3.3.9). This consumer leaves it full, so\n"+
-			"  after %d responses every 500 ms scan renews the lease again: 2 renewals/s per lease,\n"+
-			"  whatever the TTL.\n", c.Version.Name, clientmodel.ChannelCapacity)
+	for _, e := range evs {
+		fmt.Fprintf(w, "  %-10s %s\n", dur(e.at), e.text)
+	}
+	if s.LeasesExpired > 0 {
+		fmt.Fprintf(w, "  %-10s %s leases expired in all, %s keys lost\n", "by the end", count(s.LeasesExpired), count(s.KeysLost))
+	}
+	why := whyText(o, v)
+	if why != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, wrap("Why: "+why, 88, "  "))
 	}
 
-	fmt.Fprintln(w, "\nRenewals at the server, per second (mean over each window, and the busiest second)")
+	fmt.Fprintln(w)
+	if cluster {
+		printClusterTable(w, o, bucket)
+	} else {
+		printIdealTable(w, s)
+	}
+	fmt.Fprintf(w, "\nRenew interval per lease: %s\n", s.IntervalMs)
+	fmt.Fprintf(w, "Totals: %s renewals, %s responses dropped, %s leases expired (%s keys lost)\n",
+		count(s.RenewalsTotal), count(s.Dropped), count(s.LeasesExpired), count(s.KeysLost))
+	fmt.Fprintf(w, "Simulated %s events.\n", count(o.Events))
+}
+
+func sortEvents(e []event) {
+	for i := 1; i < len(e); i++ {
+		for j := i; j > 0 && e[j].at < e[j-1].at; j-- {
+			e[j], e[j-1] = e[j-1], e[j]
+		}
+	}
+}
+
+func whyText(o outcome, v clientmodel.Version) string {
+	s := o.Summary
+	var parts []string
+	if s.FirstDropS != nil && v.Rule == clientmodel.AdvanceOnDelivery {
+		parts = append(parts, fmt.Sprintf("clientv3 %s advances nextKeepAlive only when the response fits in the KeepAlive channel (fixed in v3.1.19/v3.2.24/v3.3.9). Nobody empties it, so after %d responses every 500 ms scan renews each lease again: 2 renewals/s per lease, whatever the TTL.", v.Name, clientmodel.ChannelCapacity))
+	}
+	if len(o.Metrics) > 0 {
+		if o.res.Peaks["new_peer_connections"] > 10 || o.res.Peaks["tls_handshakes"] > 10 {
+			parts = append(parts, "Followers forward each renewal to the leader over HTTP/1.1, one request per connection at a time; when more are in flight than idle connections, each extra one dials a new TCP connection and a full TLS handshake, paid in leader CPU.")
+		}
+		if o.res.Peaks["time_wait_leader"] > 0 {
+			parts = append(parts, "Handlers that finish more than 5 s after their request was read lose their connection (the peer listener's read deadline), and idle connections are closed by the leader after ~9 s: TIME-WAIT on the leader.")
+		}
+		if s.LeasesExpired > 0 {
+			parts = append(parts, "Renewals that wait longer than the TTL arrive too late: the leader's lessor expires those leases and revokes them (at most 1,000/s), deleting their keys.")
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func printIdealTable(w io.Writer, s recorder.Summary) {
+	fmt.Fprintln(w, "Renewals at the server, per second (mean over each window, and the busiest second)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, win := range s.Windows(12) {
 		exp := ""
@@ -107,11 +191,60 @@ func printOne(w io.Writer, o outcome) {
 		fmt.Fprintf(tw, "  %s - %s\t%s/s\tpeak %s\t%s\t\n", dur(win.From), dur(win.To), rate(win.RenewalsPerS), rate(win.PeakRenewalsInS), exp)
 	}
 	tw.Flush()
+}
 
-	fmt.Fprintf(w, "\nRenew interval per lease: %s\n", s.IntervalMs)
-	fmt.Fprintf(w, "Totals: %s renewals, %s responses dropped, %s leases expired (%s keys lost)\n",
-		count(s.RenewalsTotal), count(s.Dropped), count(s.LeasesExpired), count(s.KeysLost))
-	fmt.Fprintf(w, "Simulated %s events in %s lockstep cohort(s).\n", count(o.res.Events), count(uint64(o.res.Cohorts)))
+// printClusterTable: one row per window, the chain's quantities side by side.
+func printClusterTable(w io.Writer, o outcome, bucket time.Duration) {
+	leader := fmt.Sprint(o.spec.Cluster.Leader)
+	cols := []struct {
+		head, metric string
+		agg          string // mean | max
+		f            func(float64) string
+	}{
+		{"renewals/s", "renewals_at_leader", "mean", rate},
+		{"forwarded/s", "forwarded_renewals", "mean", rate},
+		{"leader CPU", "cpu_utilisation.m" + leader, "mean", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }},
+		{"new conns/s", "new_peer_connections", "mean", rate},
+		{"handshakes/s", "tls_handshakes", "mean", rate},
+		{"queue", "leader_queue_requests", "max", func(x float64) string { return count(uint64(x)) }},
+		{"memory", "leader_queue_bytes", "max", bytesStr},
+		{"ESTAB", "peer_established", "max", func(x float64) string { return count(uint64(x)) }},
+		{"TIME-WAIT L", "time_wait_leader", "max", func(x float64) string { return count(uint64(x)) }},
+		{"TIME-WAIT F", "time_wait_followers", "max", func(x float64) string { return count(uint64(x)) }},
+		{"CLOSE-WAIT", "close_wait_leader", "max", func(x float64) string { return count(uint64(x)) }},
+	}
+	fmt.Fprintln(w, "At the leader (rates: mean per second over the window; states and queues: the window's peak)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "  window\t")
+	for _, c := range cols {
+		fmt.Fprintf(tw, "%s\t", c.head)
+	}
+	fmt.Fprint(tw, "expired\t\n")
+	n := len(o.RenewalsPerS)
+	per := max(1, (n+11)/12)
+	expired := o.res.Summary.Windows(12)
+	for wi, from := 0, 0; from < n; wi, from = wi+1, from+per {
+		to := min(from+per, n)
+		fmt.Fprintf(tw, "  %s-%s\t", dur(time.Duration(from)*bucket), dur(time.Duration(to)*bucket))
+		for _, c := range cols {
+			vals := o.res.Metric(c.metric)
+			var agg float64
+			for i := from; i < to && i < len(vals); i++ {
+				if c.agg == "max" {
+					agg = max(agg, vals[i])
+				} else {
+					agg += vals[i] / float64(to-from)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t", c.f(agg))
+		}
+		e := uint64(0)
+		if wi < len(expired) {
+			e = expired[wi].Expired
+		}
+		fmt.Fprintf(tw, "%s\t\n", count(e))
+	}
+	tw.Flush()
 }
 
 func printCompare(w io.Writer, outs []outcome) {
@@ -122,24 +255,38 @@ func printCompare(w io.Writer, outs []outcome) {
 		fmt.Fprintf(tw, "%s\t", o.Label)
 	}
 	fmt.Fprintln(tw)
-	row := func(name string, f func(recorder.Summary, outcome) string) {
+	row := func(name string, f func(outcome) string) {
 		fmt.Fprintf(tw, "  %s\t", name)
 		for _, o := range outs {
-			fmt.Fprintf(tw, "%s\t", f(o.res.Summary, o))
+			fmt.Fprintf(tw, "%s\t", f(o))
 		}
 		fmt.Fprintln(tw)
 	}
-	row("renewals/s (last 10% of run)", func(s recorder.Summary, o outcome) string {
-		return rate(s.MeanRenewalsPerS(o.cfg.Duration*9/10, o.cfg.Duration))
-	})
-	row("renewals/s (whole run)", func(s recorder.Summary, o outcome) string {
-		return rate(s.MeanRenewalsPerS(0, o.cfg.Duration))
-	})
-	row("renew interval p50", func(s recorder.Summary, _ outcome) string { return ms(s.IntervalMs.P50) })
-	row("renew interval max", func(s recorder.Summary, _ outcome) string { return ms(s.IntervalMs.Max) })
-	row("responses dropped", func(s recorder.Summary, _ outcome) string { return count(s.Dropped) })
-	row("first 500 ms interval at", func(s recorder.Summary, _ outcome) string { return at(s.First500msS) })
-	row("leases expired", func(s recorder.Summary, _ outcome) string { return count(s.LeasesExpired) })
+	d := func(o outcome) time.Duration { return o.spec.Duration.D() }
+	row("renewals/s (last 10% of run)", func(o outcome) string { return rate(o.MeanRenewalsPerS(d(o)*9/10, d(o))) })
+	row("renewals/s (whole run)", func(o outcome) string { return rate(o.MeanRenewalsPerS(0, d(o))) })
+	row("renew interval p50", func(o outcome) string { return ms(o.IntervalMs.P50) })
+	row("renew interval max", func(o outcome) string { return ms(o.IntervalMs.Max) })
+	row("responses dropped", func(o outcome) string { return count(o.Dropped) })
+	row("first 500 ms interval at", func(o outcome) string { return at(o.First500msS) })
+	if len(outs[0].Metrics) > 0 {
+		peak := func(name string, f func(float64) string) func(outcome) string {
+			return func(o outcome) string { return f(o.res.Peaks[name]) }
+		}
+		num := func(x float64) string { return count(uint64(x)) }
+		leaderCPU := func(o outcome) string {
+			return fmt.Sprintf("%.0f%%", 100*o.res.Peaks["cpu_utilisation.m"+fmt.Sprint(o.spec.Cluster.Leader)])
+		}
+		row("leader CPU (peak second)", leaderCPU)
+		row("new peer conns/s (peak)", peak("new_peer_connections", num))
+		row("TLS handshakes/s (peak)", peak("tls_handshakes", num))
+		row("leader queue (peak)", peak("leader_queue_requests", num))
+		row("leader memory (peak)", peak("leader_queue_bytes", bytesStr))
+		row("TIME-WAIT on leader (peak)", peak("time_wait_leader", num))
+		row("CLOSE-WAIT on leader (peak)", peak("close_wait_leader", num))
+	}
+	row("leases expired", func(o outcome) string { return count(o.LeasesExpired) })
+	row("keys lost", func(o outcome) string { return count(o.KeysLost) })
 	tw.Flush()
 }
 
@@ -155,4 +302,19 @@ func at(p *float64) string {
 		return "never"
 	}
 	return dur(secs(p))
+}
+
+// wrap folds text to width with a prefix on every line.
+func wrap(text string, width int, prefix string) string {
+	var b strings.Builder
+	line := prefix
+	for _, word := range strings.Fields(text) {
+		if len(line)+len(word)+1 > width && strings.TrimSpace(line) != "" {
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			line = prefix
+		}
+		line += word + " "
+	}
+	b.WriteString(strings.TrimRight(line, " "))
+	return b.String()
 }

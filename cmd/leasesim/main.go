@@ -16,15 +16,15 @@ const topUsage = `leasesim — a deterministic simulator of etcd lease keepalive
 
 Usage:
   leasesim run [flags]        simulate a scenario and print what happened
-  leasesim scenarios          list the built-in scenarios
+  leasesim scenarios          list the built-in scenarios (--show NAME prints one)
   leasesim versions           list the client versions leasesim models
   leasesim help [command]     show help
 
 Same scenario + same seed = byte-identical output, on any machine.
 
 Examples:
-  leasesim run --scenario incident-2018-client
-  leasesim run --scenario incident-2018-client --what-if client-version=v3.7.3
+  leasesim run --scenario incident-2018
+  leasesim run --scenario incident-2018 --what-if client-version=v3.7.3 --what-if transport=http2
   leasesim run --clients 500 --ttl 5s --client-version v3.7.3 --consumer drain --duration 10m --json
 `
 
@@ -50,7 +50,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "run":
 		err = cmdRun(args[1:], stdout, stderr)
 	case "scenarios":
-		err = cmdScenarios(stdout)
+		if len(args) == 3 && (args[1] == "--show" || args[1] == "-show") {
+			err = cmdShow(args[2], stdout)
+		} else if len(args) > 1 {
+			err = usagef("scenarios: usage: leasesim scenarios [--show NAME]")
+		} else {
+			err = cmdScenarios(stdout)
+		}
 	case "versions":
 		err = cmdVersions(stdout)
 	case "help", "-h", "--help", "-help":

@@ -77,15 +77,20 @@ func TestBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--clients", "0"}, "clients: 0 is out of range; allowed 1 to"},
-		{[]string{"--ttl", "1.5s"}, "ttl: 1.5s is not allowed"},
+		{[]string{"--clients", "0"}, "clients.count (--clients): 0 is out of range; allowed 1 to"},
+		{[]string{"--ttl", "1.5s"}, "clients.ttl (--ttl): 1.5s is not a whole number of seconds"},
+		{[]string{"--ttl", "1s"}, "minimum"},
+		{[]string{"--server", "cluster", "--members", "0"}, "cluster.members (--members): 0 is out of range"},
+		{[]string{"--server", "cluster", "--placement", "member:5"}, "clients.placement (--placement)"},
+		{[]string{"--server", "cluster", "--transport", "http3"}, "allowed: http1, http2"},
+		{[]string{"--scenario", "missing.yaml"}, "scenario file missing.yaml does not exist"},
 		{[]string{"--ttl", "ten"}, `--ttl: "ten" is not a duration`},
 		{[]string{"--client-version", "v3.0.17"}, "v3.2.0 - v3.2.23"},
 		{[]string{"--client-version", "banana"}, "is not of the form vMAJOR.MINOR.PATCH"},
 		{[]string{"--consumer", "sometimes"}, "allowed: drain, never, rate:N, stop-after:K, stall:FROM-TO"},
 		{[]string{"--consumer", "rate:-1"}, "rate:N with 0 < N"},
 		{[]string{"--consumer", "stall:20m-10m"}, "stall:FROM-TO"},
-		{[]string{"--scenario", "nope"}, "not a built-in scenario; built-in: incident-2018-client"},
+		{[]string{"--scenario", "nope"}, `"nope" is neither a built-in scenario (calibration-500, incident-2018`},
 		{[]string{"--what-if", "ttl"}, "must be FLAG=VALUE"},
 		{[]string{"--what-if", "ttl=0s"}, "--what-if ttl=0s"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
@@ -116,7 +121,7 @@ func TestHelpHasExamples(t *testing.T) {
 	if code := run([]string{"run", "--help"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"Examples:", "--what-if", "-client-version", "incident-2018-client"} {
+	for _, want := range []string{"Examples:", "--what-if", "-client-version", "incident-2018", "[clients.ttl]"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
@@ -142,5 +147,43 @@ func TestGoldenHumanOutput(t *testing.T) {
 	}
 	if out.String() != string(want) {
 		t.Fatalf("output differs from %s (rewrite with -update if intended):\n%s", golden, out.String())
+	}
+}
+
+// A scenario file with a bad field: exit 2, the field and line named, nothing written.
+func TestBadScenarioFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(f, []byte("name: bad\nduration: 1m\nclients:\n  count: 10\n  ttl: 10s\n  version: v3.7.3\n  consumer: drain\n  colour: blue\ncluster:\n  members: 3\n  cores: 2\n"), 0o644)
+	var out, errb bytes.Buffer
+	csv := filepath.Join(dir, "csv")
+	code := run([]string{"run", "--scenario", f, "--csv", csv}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "line 8") || !strings.Contains(errb.String(), "clients.colour") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(csv); err == nil {
+		t.Fatal("--csv directory created for a bad scenario")
+	}
+}
+
+// --csv writes one row per bucket with every metric of a cluster run.
+func TestCSVOutput(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"run", "--server", "cluster", "--members", "3", "--cores", "2", "--clients", "30",
+		"--ttl", "5s", "--duration", "20s", "--csv", dir, "--what-if", "transport=http2"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 21 || !strings.HasPrefix(lines[0], "time_s,renewals_per_s,renewals_at_leader,forwarded_renewals") {
+		t.Fatalf("%d lines; header %q", len(lines), lines[0])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "metrics-transport_http2.csv")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,85 +10,94 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
-	"github.com/leasesim/leasesim/sim"
 )
 
 var errHelp = errors.New("help shown")
 
-const runUsage = `Usage: leasesim run [flags]
+const runUsage = `Usage: leasesim run [--scenario NAME|FILE] [flags]
 
-Simulates N clients, each holding one lease kept alive with clientv3's KeepAlive,
-against an idealised etcd server (fixed round-trip time, no capacity limit; a
-lease not renewed within its TTL expires), and prints what happened: renewals per
-second over time, per-lease renew-interval percentiles, dropped responses and
-lease expirations.
+Simulates clients, each holding one lease kept alive with clientv3's KeepAlive,
+and prints what happened: renewals per second, renew-interval percentiles,
+dropped responses, lease expirations and keys lost — and, against a modelled
+etcd cluster, leader CPU, forwarded renewals, peer connections by TCP state,
+TLS handshakes and queue memory.
 
-A built-in scenario (--scenario, see 'leasesim scenarios') sets defaults; flags
-given on the command line override them. --what-if FLAG=VALUE reruns the same
-scenario with one flag changed and prints the runs side by side (repeatable).
+--scenario takes a built-in scenario (see 'leasesim scenarios') or a YAML file;
+flags given on the command line override its fields. Without --scenario, the
+flags describe clients against an idealised server (fixed round trip, no
+capacity limit), or a cluster with --server cluster.
+--what-if FLAG=VALUE reruns with one flag changed and prints the runs side by
+side (repeatable).
 
 Examples:
-  # The 2018 incident's clients: 20,000 agents, TTL 600 s, v3.2.23, never reading
-  leasesim run --scenario incident-2018-client
+  # The 2018 incident end to end: 7 members, 20,000 agents on v3.2.23, TTL 10 s
+  leasesim run --scenario incident-2018
 
-  # ... and what the fixed client and a consumer that reads would have done
-  leasesim run --scenario incident-2018-client --what-if client-version=v3.7.3 --what-if consumer=drain
+  # ... and what the fixed client, HTTP/2 peers or ECDSA certificates change
+  leasesim run --scenario incident-2018 --what-if client-version=v3.7.3 --what-if transport=http2
 
-  # Machine-readable summary and a full event trace
-  leasesim run --clients 500 --ttl 5s --duration 10m --json --trace /tmp/trace.jsonl
+  # The client alone: the collapse to 500 ms renewals after ~53 min at TTL 600 s
+  leasesim run --clients 20000 --ttl 600s --client-version v3.2.23 --consumer never --duration 2h
+
+  # Your own scenario file, as JSON, with metrics as CSV and a full event trace
+  leasesim run --scenario my.yaml --json --csv out/ --trace out/trace.jsonl
 
 Consumers (--consumer): drain | never | rate:N (reads N responses per second) |
   stop-after:K (reads K responses, then stops) | stall:FROM-TO (stops reading
   between FROM and TO after its KeepAlive, e.g. stall:10m-20m)
 
-Flags:
+Flags (each overrides the scenario field named in brackets):
 `
 
-// preset is a built-in scenario: flag values applied unless given on the command line.
-type preset struct {
-	name, about string
-	flags       map[string]string
+// overrides maps a flag to the scenario field it sets, for --help and errors.
+var overrides = []struct{ flag, field string }{
+	{"clients", "clients.count"}, {"ttl", "clients.ttl"}, {"client-version", "clients.version"},
+	{"consumer", "clients.consumer"}, {"start-spread", "clients.start_spread"},
+	{"connect-delay", "clients.connect_delay"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
+	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
+	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
+	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
+	{"tls-resumption", "cluster.tls_resumption"}, {"leader-queue-limit", "cluster.leader_queue_limit"},
+	{"max-idle-conns", "cluster.max_idle_conns_per_host"}, {"peer-rtt", "cluster.peer_rtt"},
 }
 
-var presets = []preset{
-	{"incident-2018-client", "the 2018 incident's clients (20,000 agents, TTL 600 s, clientv3 v3.2.23, never reading the channel) for 2 h against an idealised server: the collapse to 500 ms renewals after ~53 min",
-		map[string]string{"clients": "20000", "ttl": "600s", "client-version": "v3.2.23", "consumer": "never", "duration": "2h"}},
-	{"incident-2018-client-ttl10", "the same agents with the incident's TTL of 10 s: the collapse after 16 x 3.5 s",
-		map[string]string{"clients": "20000", "ttl": "10s", "client-version": "v3.2.23", "consumer": "never", "duration": "10m"}},
-	{"calibration-500", "500 clients, TTL 5 s, clientv3 v3.7.3 draining the channel, started together (the calibration run on a real 3-member cluster)",
-		map[string]string{"clients": "500", "ttl": "5s", "client-version": "v3.7.3", "consumer": "drain", "duration": "10m"}},
-}
-
-func findPreset(name string) (preset, bool) {
-	for _, p := range presets {
-		if p.name == name {
-			return p, true
+func fieldOf(flagName string) string {
+	for _, o := range overrides {
+		if o.flag == flagName {
+			return o.field
 		}
 	}
-	return preset{}, false
-}
-
-func presetNames() string {
-	var n []string
-	for _, p := range presets {
-		n = append(n, p.name)
-	}
-	return strings.Join(n, ", ")
+	return ""
 }
 
 func cmdScenarios(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tWHAT")
-	for _, p := range presets {
-		fmt.Fprintf(tw, "%s\t%s\n", p.name, p.about)
+	fmt.Fprintln(tw, "NAME\tSERVER\tWHAT")
+	for _, s := range scenario.Builtins() {
+		d := strings.Join(strings.Fields(s.Description), " ")
+		if i := strings.Index(d, ". "); i > 0 {
+			d = d[:i+1]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Server, d)
 	}
+	fmt.Fprintln(tw, "\nRun one with: leasesim run --scenario NAME   (see its whole file: leasesim scenarios --show NAME)")
 	return tw.Flush()
+}
+
+func cmdShow(name string, w io.Writer) error {
+	src, err := scenario.BuiltinSource(name)
+	if err != nil {
+		return usagef("scenarios --show: %v", err)
+	}
+	_, err = w.Write(src)
+	return err
 }
 
 func cmdVersions(w io.Writer) error {
@@ -99,12 +108,11 @@ func cmdVersions(w io.Writer) error {
 
 // runFlags is one parse of the run command's flags.
 type runFlags struct {
-	cfg      scenario.Ideal
-	name     string
-	consumer string
-	jsonOut  bool
-	trace    string
-	whatIfs  []string
+	spec    scenario.Spec
+	jsonOut bool
+	trace   string
+	csvDir  string
+	whatIfs []string
 }
 
 type multiFlag []string
@@ -112,43 +120,66 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// seconds-or-duration flag values: "600s", "10m", or a bare number of seconds.
-func parseDur(name, v string) (time.Duration, error) {
+// parseDur reads "600s", "10m", or a bare number of seconds.
+func parseDur(name, v string) (scenario.Duration, error) {
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Duration(n * float64(time.Second)), nil
+		return scenario.Duration(n * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		return 0, usagef("--%s: %q is not a duration (e.g. 600s, 10m, 2h)", name, v)
 	}
-	return d, nil
+	return scenario.Duration(d), nil
+}
+
+// baseSpec is the scenario when no --scenario is given: the flags' defaults.
+func baseSpec() scenario.Spec {
+	return scenario.Spec{
+		Name: "", Seed: 1, Duration: scenario.Duration(10 * time.Minute), Server: scenario.ServerIdeal,
+		Clients: scenario.ClientsSpec{Count: 1000, TTL: scenario.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+	}
 }
 
 func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var (
-		rf                                 runFlags
-		clients                            int
-		ttl, duration, rtt, spread, bucket string
-		connect                            string
-		version                            string
-		seed, maxEvents                    uint64
-	)
-	fs.StringVar(&rf.name, "scenario", "", "built-in scenario to start from ("+presetNames()+")")
-	fs.IntVar(&clients, "clients", 1000, "number of clients, one lease each")
-	fs.StringVar(&ttl, "ttl", "10s", "lease TTL (whole seconds)")
-	fs.StringVar(&version, "client-version", "v3.7.3", "clientv3 release, e.g. v3.2.23 (pre-fix) or v3.7.3; see 'leasesim versions'")
-	fs.StringVar(&rf.consumer, "consumer", "drain", "how the application reads the KeepAlive channel (see above)")
-	fs.StringVar(&duration, "duration", "10m", "virtual time to simulate")
-	fs.Uint64Var(&seed, "seed", 1, "root random seed")
-	fs.StringVar(&rtt, "rtt", "1ms", "client-server round-trip time")
-	fs.StringVar(&connect, "connect-delay", "100us", "time from KeepAlive to its stream's first scan; > 0 on a real clock, so the first keepalive goes out at once (0 = synctest's frozen clock: first keepalive at +500ms)")
-	fs.StringVar(&spread, "start-spread", "0s", "clients call KeepAlive at uniform random times in [0, this) (1 ms grain); 0 = all at once")
-	fs.StringVar(&bucket, "bucket", "1s", "metrics time-series bucket")
-	fs.Uint64Var(&maxEvents, "max-events", 2_000_000_000, "stop with an error after this many events (0 = no limit)")
+	var rf runFlags
+	var name string
+	str := map[string]*string{}
+	for _, f := range []struct{ name, def, help string }{
+		{"scenario", "", "built-in scenario name or YAML `FILE`"},
+		{"clients", "1000", "number of clients, one lease each"},
+		{"ttl", "10s", "lease TTL (whole seconds)"},
+		{"client-version", "v3.7.3", "clientv3 release, e.g. v3.2.23 (pre-fix) or v3.7.3; see 'leasesim versions'"},
+		{"consumer", "drain", "how the application reads the KeepAlive channel (see above)"},
+		{"duration", "10m", "virtual time to simulate"},
+		{"seed", "1", "root random seed"},
+		{"rtt", "1ms", "client <-> server round-trip time"},
+		{"connect-delay", "100us", "time from KeepAlive to its stream's first scan (> 0 on a real clock: the first keepalive goes out at once)"},
+		{"start-spread", "0s", "clients call KeepAlive at uniform random times in [0, this) (1 ms grain); 0 = all at once"},
+		{"placement", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
+		{"bucket", "1s", "metrics time-series bucket"},
+		{"max-events", "2000000000", "stop with an error after this many events"},
+		{"server", "ideal", "ideal (fixed RTT, no capacity limit) | cluster (a modelled etcd cluster)"},
+		{"members", "3", "cluster: members"},
+		{"cores", "4", "cluster: CPU cores per member"},
+		{"leader", "0", "cluster: initial leader"},
+		{"transport", "http1", "cluster: peer transport for forwarded renewals: http1 | http2"},
+		{"tls", "rsa", "cluster: peer TLS: rsa | ecdsa | off"},
+		{"tls-resumption", "false", "cluster: resume TLS sessions (etcd does not)"},
+		{"leader-queue-limit", "0", "cluster: bound the leader's queue to this many requests and shed the rest (0 = unbounded, as etcd)"},
+		{"max-idle-conns", "1024", "cluster: idle peer connections kept per member pair (etcd: 1024)"},
+		{"peer-rtt", "500us", "cluster: member <-> member round-trip time"},
+	} {
+		help := f.help
+		if field := fieldOf(f.name); field != "" {
+			help += " [" + field + "]"
+		}
+		str[f.name] = fs.String(f.name, f.def, help)
+	}
 	fs.BoolVar(&rf.jsonOut, "json", false, "print a JSON summary instead of text")
 	fs.StringVar(&rf.trace, "trace", "", "write every event as a JSON line to `FILE`")
+	fs.StringVar(&rf.csvDir, "csv", "", "write the metrics time series as CSV files into `DIR`")
 	fs.Var((*multiFlag)(&rf.whatIfs), "what-if", "`FLAG=VALUE`: also run with this flag changed, and compare (repeatable)")
 
 	if err := fs.Parse(args); err != nil {
@@ -156,6 +187,7 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 			fmt.Fprint(stderr, runUsage)
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
+			fmt.Fprintf(stderr, "\nBuilt-in scenarios: %s\n", strings.Join(scenario.BuiltinNames(), ", "))
 			return rf, errHelp
 		}
 		return rf, usagef("run: %v (see 'leasesim help run')", err)
@@ -163,144 +195,140 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 	if fs.NArg() > 0 {
 		return rf, usagef("run: unexpected argument %q (see 'leasesim help run')", fs.Arg(0))
 	}
-	if rf.name != "" {
-		p, ok := findPreset(rf.name)
-		if !ok {
-			return rf, usagef("--scenario: %q is not a built-in scenario; built-in: %s", rf.name, presetNames())
-		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for _, name := range sortedKeys(p.flags) {
-			if !set[name] {
-				if err := fs.Set(name, p.flags[name]); err != nil {
-					return rf, fmt.Errorf("built-in scenario %s: %s: %v", rf.name, name, err)
-				}
-			}
-		}
-	}
+	name = *str["scenario"]
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	var err error
-	c := &rf.cfg
-	c.Clients, c.Seed, c.MaxEvents = clients, seed, maxEvents
-	if c.TTL, err = parseDur("ttl", ttl); err != nil {
-		return rf, err
+	spec := baseSpec()
+	if name != "" {
+		var err error
+		if spec, err = scenario.Load(name); err != nil {
+			return rf, usagef("--scenario: %v", err)
+		}
+	} else if set["server"] && *str["server"] == scenario.ServerCluster {
+		spec.Server = scenario.ServerCluster
+		spec.Cluster = scenario.ClusterSpec{Members: 3, Cores: 4}
 	}
-	if c.Duration, err = parseDur("duration", duration); err != nil {
-		return rf, err
+	// Every flag given on the command line overrides its field.
+	for _, o := range overrides {
+		if !set[o.flag] {
+			continue
+		}
+		if err := applyFlag(&spec, o.flag, *str[o.flag]); err != nil {
+			return rf, err
+		}
 	}
-	if c.RTT, err = parseDur("rtt", rtt); err != nil {
-		return rf, err
+	if _, err := spec.Resolve(); err != nil {
+		return rf, usagef("%s", flagHints(err.Error()))
 	}
-	if c.ConnectDelay, err = parseDur("connect-delay", connect); err != nil {
-		return rf, err
-	}
-	if c.StartSpread, err = parseDur("start-spread", spread); err != nil {
-		return rf, err
-	}
-	if c.Bucket, err = parseDur("bucket", bucket); err != nil {
-		return rf, err
-	}
-	if c.Bucket <= 0 {
-		return rf, usagef("--bucket: %v must be > 0", c.Bucket)
-	}
-	if c.Version, err = clientmodel.ParseVersion(version); err != nil {
-		return rf, usagef("--client-version: %v", err)
-	}
-	if c.Consumer, err = parseConsumer(rf.consumer); err != nil {
-		return rf, err
-	}
-	if err := c.Validate(); err != nil {
-		return rf, usagef("--%v", err)
-	}
+	rf.spec = spec
 	return rf, nil
 }
 
-func sortedKeys(m map[string]string) []string {
-	var k []string
-	for key := range m {
-		k = append(k, key)
+// flagHints adds the flag that sets each field named in a scenario error.
+func flagHints(msg string) string {
+	for _, o := range overrides {
+		msg = strings.ReplaceAll(msg, o.field+":", fmt.Sprintf("%s (--%s):", o.field, o.flag))
 	}
-	for i := 1; i < len(k); i++ {
-		for j := i; j > 0 && k[j] < k[j-1]; j-- {
-			k[j], k[j-1] = k[j-1], k[j]
-		}
-	}
-	return k
+	return msg
 }
 
-func parseConsumer(s string) (clientmodel.Consumer, error) {
-	kindName, arg, hasArg := strings.Cut(s, ":")
-	kind, err := clientmodel.ParseConsumerKind(kindName)
-	if err != nil {
-		return clientmodel.Consumer{}, usagef("--consumer: %q is unknown; allowed: drain, never, rate:N, stop-after:K, stall:FROM-TO", s)
+func applyFlag(s *scenario.Spec, name, v string) error {
+	bad := func(what string) error { return usagef("--%s: %q is not %s", name, v, what) }
+	dur := func(dst *scenario.Duration) error {
+		d, err := parseDur(name, v)
+		if err != nil {
+			return err
+		}
+		*dst = d
+		return nil
 	}
-	c := clientmodel.Consumer{Kind: kind}
-	bad := func(form string) (clientmodel.Consumer, error) {
-		return c, usagef("--consumer: %q must be of the form %s", s, form)
+	integer := func(dst *int) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return bad("a whole number")
+		}
+		*dst = n
+		return nil
 	}
-	switch kind {
-	case clientmodel.Drain, clientmodel.Never:
-		if hasArg {
-			return bad(kindName)
+	switch name {
+	case "clients":
+		return integer(&s.Clients.Count)
+	case "ttl":
+		return dur(&s.Clients.TTL)
+	case "client-version":
+		s.Clients.Version = v
+	case "consumer":
+		s.Clients.Consumer = v
+	case "start-spread":
+		return dur(&s.Clients.StartSpread)
+	case "connect-delay":
+		return dur(&s.Clients.ConnectDelay)
+	case "rtt":
+		return dur(&s.Clients.RTT)
+	case "placement":
+		s.Clients.Placement = v
+	case "duration":
+		return dur(&s.Duration)
+	case "seed":
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return bad("a non-negative whole number")
 		}
-	case clientmodel.Rate:
-		n, err := strconv.ParseFloat(arg, 64)
-		if err != nil || n <= 0 || n > 1e6 {
-			return bad("rate:N with 0 < N <= 1e6 reads per second")
+		s.Seed = n
+	case "bucket":
+		return dur(&s.Bucket)
+	case "max-events":
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			return bad("a positive whole number")
 		}
-		c.Period = time.Duration(float64(time.Second) / n)
-	case clientmodel.StopAfter:
-		k, err := strconv.Atoi(arg)
-		if err != nil || k < 0 {
-			return bad("stop-after:K with K >= 0")
+		s.Limits.MaxEvents = n
+	case "server":
+		s.Server = v
+	case "members":
+		return integer(&s.Cluster.Members)
+	case "cores":
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return bad("a number")
 		}
-		c.K = k
-	case clientmodel.Stall:
-		a, b, ok := strings.Cut(arg, "-")
-		from, err1 := time.ParseDuration(a)
-		to, err2 := time.ParseDuration(b)
-		if !ok || err1 != nil || err2 != nil || from < 0 || to <= from {
-			return bad("stall:FROM-TO with durations 0 <= FROM < TO, e.g. stall:10m-20m")
+		s.Cluster.Cores = n
+	case "leader":
+		return integer(&s.Cluster.Leader)
+	case "transport":
+		s.Cluster.Transport = v
+	case "tls":
+		s.Cluster.TLS = v
+	case "tls-resumption":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return bad("true or false")
 		}
-		c.From, c.To = sim.Time(from), sim.Time(to)
+		s.Cluster.TLSResumption = b
+	case "leader-queue-limit":
+		return integer(&s.Cluster.LeaderQueueLimit)
+	case "max-idle-conns":
+		return integer(&s.Cluster.MaxIdleConnsPerHost)
+	case "peer-rtt":
+		return dur(&s.Cluster.PeerRTT)
 	}
-	return c, nil
+	return nil
 }
 
 // outcome is one run's result with its description.
 type outcome struct {
-	Label   string     `json:"label"`
-	Config  configJSON `json:"scenario"`
-	Events  uint64     `json:"events"`
-	Cohorts int        `json:"cohorts"`
+	Label       string `json:"label"`
+	Scenario    string `json:"scenario"`
+	Description string `json:"description"`
+	Server      string `json:"server"`
+	Seed        uint64 `json:"seed"`
+	Events      uint64 `json:"events"`
+	Cohorts     int    `json:"cohorts"`
 	recorder.Summary
-	res     scenario.Result
-	cfg     scenario.Ideal
-	consume string
-}
-
-type configJSON struct {
-	Name           string  `json:"name,omitempty"`
-	Clients        int     `json:"clients"`
-	TTLSeconds     float64 `json:"ttl_s"`
-	ClientVersion  string  `json:"client_version"`
-	Rule           string  `json:"client_rule"`
-	Consumer       string  `json:"consumer"`
-	DurationS      float64 `json:"duration_s"`
-	RTTMs          float64 `json:"rtt_ms"`
-	ConnectDelayMs float64 `json:"connect_delay_ms"`
-	StartSpreadS   float64 `json:"start_spread_s"`
-	Seed           uint64  `json:"seed"`
-	Server         string  `json:"server"`
-}
-
-func describe(rf runFlags, label string) configJSON {
-	c := rf.cfg
-	return configJSON{
-		Name: rf.name, Clients: c.Clients, TTLSeconds: c.TTL.Seconds(), ClientVersion: c.Version.Name,
-		Rule: c.Version.Rule.String(), Consumer: rf.consumer, DurationS: c.Duration.Seconds(),
-		RTTMs: float64(c.RTT) / 1e6, ConnectDelayMs: float64(c.ConnectDelay) / 1e6, StartSpreadS: c.StartSpread.Seconds(), Seed: c.Seed, Server: "ideal",
-	}
+	Metrics []recorder.Metric `json:"metrics,omitempty"`
+	spec    scenario.Spec
+	res     scenario.Outcome
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
@@ -314,8 +342,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	for _, w := range base.whatIfs {
 		name, val, ok := strings.Cut(w, "=")
 		name = strings.TrimLeft(name, "-")
-		if !ok || name == "" || name == "what-if" || name == "trace" || name == "json" {
-			return usagef("--what-if: %q must be FLAG=VALUE naming a scenario flag, e.g. client-version=v3.7.3", w)
+		if !ok || name == "" || fieldOf(name) == "" {
+			return usagef("--what-if: %q must be FLAG=VALUE naming a scenario flag (e.g. client-version=v3.7.3); flags: %s", w, overrideFlags())
 		}
 		v, err := parseRun(append(append([]string{}, args...), "--"+name+"="+val), io.Discard)
 		if err != nil {
@@ -325,42 +353,39 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		labels = append(labels, name+"="+val)
 	}
 
-	var traceFile *os.File
-	var traceW io.Writer
-	if base.trace != "" {
-		dir := filepath.Dir(base.trace)
-		traceFile, err = os.CreateTemp(dir, ".leasesim-trace-*")
-		if err != nil {
-			return usagef("--trace: cannot write in %s: %v", dir, err)
-		}
-		defer os.Remove(traceFile.Name()) // a no-op after the rename
-		traceW = traceFile
+	out := newOutputs(base)
+	if err := out.prepare(); err != nil {
+		return err
 	}
+	defer out.cleanup()
 
-	var outs []outcome
+	// The runs are independent and each is single-threaded and deterministic:
+	// run them side by side, and report them in order.
+	outs := make([]outcome, len(runs))
+	errs := make([]error, len(runs))
+	var wg sync.WaitGroup
 	for i, rf := range runs {
 		var tw io.Writer
 		if i == 0 {
-			tw = traceW
+			tw = out.traceW
 		}
-		res, err := rf.cfg.Run(tw)
-		if err != nil {
-			if traceFile != nil {
-				traceFile.Close()
+		wg.Go(func() {
+			res, err := rf.spec.Run(tw)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", labels[i], err)
+				return
 			}
-			return fmt.Errorf("%s: %w", labels[i], err)
-		}
-		o := outcome{Label: labels[i], Config: describe(rf, labels[i]), res: res, cfg: rf.cfg, consume: rf.consumer}
-		o.Events, o.Cohorts, o.Summary = res.Events, res.Cohorts, res.Summary
-		outs = append(outs, o)
+			outs[i] = outcome{Label: labels[i], Scenario: rf.spec.Name, Description: rf.spec.Summary(), Server: serverOf(rf.spec),
+				Seed: rf.spec.Seed, Events: res.Events, Cohorts: res.Cohorts, Summary: res.Summary, Metrics: res.Metrics,
+				spec: rf.spec, res: res}
+		})
 	}
-	if traceFile != nil {
-		if err := traceFile.Close(); err != nil {
-			return fmt.Errorf("--trace: %w", err)
-		}
-		if err := os.Rename(traceFile.Name(), base.trace); err != nil {
-			return fmt.Errorf("--trace: %w", err)
-		}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := out.commit(outs); err != nil {
+		return err
 	}
 	if base.jsonOut {
 		enc := json.NewEncoder(stdout)
@@ -372,4 +397,122 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	printHuman(stdout, outs)
 	return nil
+}
+
+func serverOf(s scenario.Spec) string {
+	if s.IsIdeal() {
+		return scenario.ServerIdeal
+	}
+	return scenario.ServerCluster
+}
+
+func overrideFlags() string {
+	var n []string
+	for _, o := range overrides {
+		n = append(n, o.flag)
+	}
+	return strings.Join(n, ", ")
+}
+
+// outputs writes --trace and --csv atomically: into temporary files that are
+// renamed into place only when every run succeeded.
+type outputs struct {
+	trace, csvDir string
+	traceTmp      *os.File
+	traceW        io.Writer
+	tmpFiles      []string
+}
+
+func newOutputs(rf runFlags) *outputs { return &outputs{trace: rf.trace, csvDir: rf.csvDir} }
+
+func (o *outputs) prepare() error {
+	if o.trace != "" {
+		dir := filepath.Dir(o.trace)
+		f, err := os.CreateTemp(dir, ".leasesim-trace-*")
+		if err != nil {
+			return usagef("--trace: cannot write in %s: %v", dir, err)
+		}
+		o.traceTmp, o.traceW = f, f
+		o.tmpFiles = append(o.tmpFiles, f.Name())
+	}
+	if o.csvDir != "" {
+		if st, err := os.Stat(o.csvDir); err == nil && !st.IsDir() {
+			return usagef("--csv: %s exists and is not a directory", o.csvDir)
+		}
+	}
+	return nil
+}
+
+func (o *outputs) cleanup() {
+	if o.traceTmp != nil {
+		o.traceTmp.Close()
+	}
+	for _, f := range o.tmpFiles {
+		os.Remove(f) // a no-op for files already renamed
+	}
+}
+
+func (o *outputs) commit(outs []outcome) error {
+	if o.traceTmp != nil {
+		if err := o.traceTmp.Close(); err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		o.traceTmp = nil
+		if err := os.Rename(o.tmpFiles[0], o.trace); err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+	}
+	if o.csvDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(o.csvDir, 0o755); err != nil {
+		return fmt.Errorf("--csv: %w", err)
+	}
+	for _, oc := range outs {
+		name := "metrics.csv"
+		if oc.Label != "base" {
+			name = "metrics-" + safeName(oc.Label) + ".csv"
+		}
+		var b strings.Builder
+		writeCSV(&b, oc)
+		tmp, err := os.CreateTemp(o.csvDir, ".leasesim-csv-*")
+		if err != nil {
+			return fmt.Errorf("--csv: %w", err)
+		}
+		o.tmpFiles = append(o.tmpFiles, tmp.Name())
+		_, werr := tmp.WriteString(b.String())
+		cerr := tmp.Close()
+		if werr != nil || cerr != nil {
+			return fmt.Errorf("--csv: %v %v", werr, cerr)
+		}
+		if err := os.Rename(tmp.Name(), filepath.Join(o.csvDir, name)); err != nil {
+			return fmt.Errorf("--csv: %w", err)
+		}
+	}
+	return nil
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// writeCSV: one row per bucket: time_s, renewals_per_s, then every metric.
+func writeCSV(b *strings.Builder, o outcome) {
+	b.WriteString("time_s,renewals_per_s")
+	for _, m := range o.Metrics {
+		b.WriteString("," + m.Name)
+	}
+	b.WriteString("\n")
+	for i, r := range o.RenewalsPerS {
+		fmt.Fprintf(b, "%g,%g", float64(i)*o.BucketSeconds, r)
+		for _, m := range o.Metrics {
+			fmt.Fprintf(b, ",%g", m.Values[i])
+		}
+		b.WriteString("\n")
+	}
 }

@@ -1,0 +1,132 @@
+package model_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/sim"
+)
+
+const ms = sim.Time(time.Millisecond)
+
+func TestCPUQueuesFIFOAcrossCores(t *testing.T) {
+	c := model.NewCPU(2, 0, time.Second, 10*time.Second)
+	// Idle: a job takes its own time on one core.
+	if done, _ := c.Submit(0, time.Millisecond, 1, 0); done != ms {
+		t.Fatalf("idle job done at %v", done)
+	}
+	// 4 jobs of 1 ms arriving together on 2 cores: the backlog drains at 2/ms.
+	var last sim.Time
+	for i := 0; i < 4; i++ {
+		last, _ = c.Submit(0, time.Millisecond, 1, 100)
+	}
+	if last != 5*ms/2 { // (1 + 4) ms of work / 2 cores
+		t.Fatalf("last of the burst done at %v, want 2.5ms", last)
+	}
+	if c.Jobs() != 5 || c.Bytes() != 400 {
+		t.Fatalf("jobs %d bytes %d", c.Jobs(), c.Bytes())
+	}
+	// Utilisation: 5 ms of work in the first 1 s bucket on 2 cores.
+	if u := c.Utilisation()[0]; u < 0.0024 || u > 0.0026 {
+		t.Fatalf("utilisation %v, want 0.0025", u)
+	}
+}
+
+func TestCPUBoundedQueueSheds(t *testing.T) {
+	c := model.NewCPU(1, 2, time.Second, time.Second)
+	for i := 0; i < 2; i++ {
+		if _, ok := c.Submit(0, time.Millisecond, 1, 0); !ok {
+			t.Fatal("shed below the bound")
+		}
+	}
+	if _, ok := c.Submit(0, time.Millisecond, 1, 0); ok || c.Shed() != 1 {
+		t.Fatal("not shed above the bound")
+	}
+	c.Force(0, time.Millisecond, 1, 0) // accepting a connection is not refused
+	c.Done(1, 0)
+	if _, ok := c.Submit(0, time.Millisecond, 1, 0); ok {
+		t.Fatal("still 3 in the system: must shed")
+	}
+}
+
+func TestCPUStallDelaysQueuedWork(t *testing.T) {
+	c := model.NewCPU(1, 0, time.Second, time.Second)
+	c.Stall(0, 2*time.Second)
+	if done, _ := c.Submit(ms, time.Millisecond, 1, 0); done != sim.Time(2*time.Second)+ms {
+		t.Fatalf("done at %v", done)
+	}
+}
+
+// Renewals push the expiry out; an expired lease is revoked at the next pass,
+// at most 500 per pass; renewing it afterwards answers TTL 0.
+func TestLessorExpiryAndRevokeRate(t *testing.T) {
+	l := model.NewLessor(3, 1)
+	ttl := 10 * time.Second
+	l.Grant(0, 0, 1, ttl)
+	l.Grant(0, 1, 1, ttl)
+	l.Grant(0, 2, 1200, ttl) // a cohort of 1,200 identical leases
+	if got := l.Renew(sim.Time(5*time.Second), 0); got != 10 {
+		t.Fatalf("renew answered %d", got)
+	}
+	at := sim.Time(10 * time.Second)
+	rev := l.RevokeExpired(at, nil)
+	n := 0
+	for _, r := range rev {
+		n += r.N
+		if r.I == 0 {
+			t.Fatal("renewed lease revoked")
+		}
+	}
+	if n != model.LeaseRevokeRate/2 {
+		t.Fatalf("revoked %d in one pass, want %d", n, model.LeaseRevokeRate/2)
+	}
+	if got := l.Renew(at, 1); got != 0 {
+		t.Fatalf("renewing an expired lease answered %d, want 0", got)
+	}
+	total := n
+	for pass := 1; pass <= 3; pass++ {
+		for _, r := range l.RevokeExpired(at+sim.Time(pass)*500*ms, nil) {
+			total += r.N
+		}
+	}
+	if total != 1201 || l.Alive(1) || l.Alive(2) || !l.Alive(0) {
+		t.Fatalf("revoked %d in all", total)
+	}
+}
+
+// Promote gives every lease a full TTL plus the election timeout, and with
+// 1,000 or more leases spreads their expiries to at most 750/s.
+func TestLessorPromote(t *testing.T) {
+	l := model.NewLessor(2000, 1)
+	for i := 0; i < 2000; i++ {
+		l.Grant(0, i, 1, 10*time.Second)
+	}
+	now := sim.Time(8 * time.Second)
+	l.Promote(now, time.Second)
+	perSecond := map[int64]int{}
+	end := now + sim.Time(30*time.Second)
+	for t0 := now; t0 < end; t0 += 500 * ms {
+		for _, r := range l.RevokeExpired(t0, nil) {
+			perSecond[int64(t0/sim.Time(time.Second))] += r.N
+		}
+	}
+	first := int64(-1)
+	total := 0
+	for sec, n := range perSecond {
+		total += n
+		if first < 0 || sec < first {
+			first = sec
+		}
+		if n > 1000 {
+			t.Fatalf("%d revoked in second %d", n, sec)
+		}
+	}
+	if total != 2000 || first < 19 {
+		t.Fatalf("revoked %d, first in second %d (want none before 8 s + 1 s + 10 s)", total, first)
+	}
+	// Without the spread, two 500-lease passes would revoke 1,000 in second 19.
+	if perSecond[first] > 750 {
+		t.Fatalf("%d expired in the first second, want <= 3/4 of the revoke rate", perSecond[first])
+	}
+}

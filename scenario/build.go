@@ -1,0 +1,134 @@
+package scenario
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/recorder"
+)
+
+// Outcome is what a run of a Spec produced, whichever server it simulated.
+type Outcome struct {
+	Summary recorder.Summary
+	Metrics []recorder.Metric // per-bucket series (cluster runs)
+	Events  uint64
+	Cohorts int
+	Peaks   map[string]float64 // peak of each metric
+	Finals  map[string]float64 // last bucket of each metric
+}
+
+// Metric returns the series called name, or nil.
+func (o Outcome) Metric(name string) []float64 {
+	for _, m := range o.Metrics {
+		if m.Name == name {
+			return m.Values
+		}
+	}
+	return nil
+}
+
+// Resolved is a validated Spec turned into what runs: exactly one of Ideal
+// and Cluster is set.
+type Resolved struct {
+	Ideal   *Ideal
+	Cluster *Cluster
+}
+
+// Resolve applies defaults, validates, and builds the runnable scenario.
+func (s Spec) Resolve() (Resolved, error) {
+	s.ApplyDefaults()
+	if err := s.Validate(); err != nil {
+		return Resolved{}, err
+	}
+	v, err := clientmodel.ParseVersion(s.Clients.Version)
+	if err != nil {
+		return Resolved{}, fmt.Errorf("clients.version: %w", err)
+	}
+	cons, err := ParseConsumer(s.Clients.Consumer)
+	if err != nil {
+		return Resolved{}, fmt.Errorf("clients.consumer: %w", err)
+	}
+	if s.Server == ServerIdeal {
+		return Resolved{Ideal: &Ideal{
+			Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
+			Duration: s.Duration.D(), RTT: s.Clients.RTT.D(), ConnectDelay: s.Clients.ConnectDelay.D(),
+			StartSpread: s.Clients.StartSpread.D(), Seed: s.Seed, Bucket: s.Bucket.D(), MaxEvents: s.Limits.MaxEvents,
+		}}, nil
+	}
+	k := s.Cluster
+	costs := DefaultCosts(k.TLS)
+	over := func(dst *time.Duration, d Duration) {
+		if d != 0 {
+			*dst = d.D()
+		}
+	}
+	c := s.Costs
+	if f := c.TLSFactor; f > 0 {
+		for _, d := range []*time.Duration{&costs.TLSServerFull, &costs.TLSClientFull, &costs.TLSServerResumed, &costs.TLSClientResumed} {
+			*d = time.Duration(float64(*d) * f)
+		}
+	}
+	over(&costs.DirectRenewal, c.DirectRenewal)
+	over(&costs.FollowerRenewal, c.FollowerRenewal)
+	over(&costs.LeaderForwarded, c.LeaderForwarded)
+	over(&costs.TLSServerFull, c.TLSServerFull)
+	over(&costs.TLSClientFull, c.TLSClientFull)
+	over(&costs.TLSServerResumed, c.TLSServerResumed)
+	over(&costs.TLSClientResumed, c.TLSClientResumed)
+	over(&costs.TCPAccept, c.TCPAccept)
+	if c.QueuedRequestBytes != 0 {
+		costs.QueuedRequestBytes = c.QueuedRequestBytes
+	}
+	if c.PeerConnBytes != 0 {
+		costs.PeerConnBytes = c.PeerConnBytes
+	}
+	cl := &Cluster{
+		Name: s.Name, Seed: s.Seed, Duration: s.Duration.D(), Bucket: s.Bucket.D(),
+		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
+		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: s.Clients.ConnectDelay.D(),
+		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: s.Clients.RTT.D(),
+		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: k.PeerRTT.D(), PeerJitter: k.PeerJitter.D(),
+		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
+		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
+		Costs: costs, MaxEvents: s.Limits.MaxEvents,
+	}
+	for _, f := range s.Faults {
+		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Duration: f.Duration.D()})
+	}
+	return Resolved{Cluster: cl}, nil
+}
+
+// Run resolves s and simulates it; trace, if not nil, receives the JSON-lines trace.
+func (s Spec) Run(trace io.Writer) (Outcome, error) {
+	r, err := s.Resolve()
+	if err != nil {
+		return Outcome{}, err
+	}
+	if r.Ideal != nil {
+		res, err := r.Ideal.Run(trace)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Summary: res.Summary, Events: res.Events, Cohorts: res.Cohorts}, nil
+	}
+	res, err := r.Cluster.Run(trace)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Summary: res.Summary, Metrics: res.Metrics, Events: res.Events, Cohorts: r.Cluster.Clients,
+		Peaks: res.Peaks, Finals: res.Finals}, nil
+}
+
+// IsIdeal reports whether s runs against the idealised server.
+func (s Spec) IsIdeal() bool { return strings.EqualFold(s.Server, ServerIdeal) }
+
+// BuiltinSource returns the YAML file of a built-in scenario.
+func BuiltinSource(name string) ([]byte, error) {
+	if _, err := Builtin(name); err != nil {
+		return nil, err
+	}
+	return builtinFS.ReadFile("builtin/" + name + ".yaml")
+}
