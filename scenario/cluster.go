@@ -61,6 +61,33 @@ type Cluster struct {
 	Costs           Costs
 	Faults          []Fault
 	MaxEvents       uint64
+
+	// History, if set, receives the lease-API operations of the run, for
+	// linearizability checking (package properties).
+	History func(Op)
+	// Mutant deliberately breaks the server, to show that checkers catch it:
+	//   "ack-after-revoke": the leader answers a renewal of a revoked lease
+	//     with its TTL instead of 0 (what filling the response header before
+	//     renewing guards against, v3rpc/lease.go);
+	//   "deposed-renew": a deposed leader still renews and answers.
+	Mutant string
+}
+
+// OpKind names a lease-API operation in a History.
+type OpKind uint8
+
+const (
+	OpGrant     OpKind = iota // the client's Grant (instantaneous, at KeepAlive time)
+	OpKeepAlive               // one keepalive: Call when sent, Return when its answer arrived
+	OpExpire                  // the leader's lessor revoked the expired lease
+)
+
+// Op is one operation of a History. Times are virtual nanoseconds.
+type Op struct {
+	Kind         OpKind
+	Lease        int64 // lease ID (client index + 1)
+	Call, Return int64
+	TTL          int64 // OpGrant: granted; OpKeepAlive: answered (0: not found)
 }
 
 // Fault is a resolved fault.
@@ -143,6 +170,7 @@ type cclient struct {
 	// answered: the leader has run the in-flight forward's handler (its answer
 	// is on the wire), so a cancel no longer leaves its socket in CLOSE-WAIT.
 	answered bool
+	sent     []sim.Time // History: send times of keepalives not yet answered, oldest first
 }
 
 type dial struct {
@@ -390,6 +418,21 @@ func (s *clusterSim) rec1(now sim.Time, k recorder.Kind, c int32, reason string)
 	s.rec.Record(now, k, int(c), int64(c)+1, 1, reason)
 }
 
+func (s *clusterSim) op(o Op) {
+	if s.cfg.History != nil {
+		s.cfg.History(o)
+	}
+}
+
+// renew is the leader lessor's Renew, or a mutant of it.
+func (s *clusterSim) renew(now sim.Time, c int32) int64 {
+	ttl := s.lessor.Renew(now, int(c))
+	if ttl == 0 && s.cfg.Mutant == "ack-after-revoke" && !s.lessor.Alive(int(c)) {
+		return int64(s.cfg.TTL / time.Second)
+	}
+	return ttl
+}
+
 func (s *clusterSim) handle(now sim.Time, e cev) {
 	switch e.kind {
 	case kClient:
@@ -475,20 +518,30 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	if in.Kind == clientmodel.InKeepAlive {
 		// The agent grants its lease and calls KeepAlive at once.
 		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
+		s.op(Op{Kind: OpGrant, Lease: int64(c) + 1, Call: int64(now), Return: int64(now), TTL: int64(s.cfg.TTL / time.Second)})
 	}
 	if in.Kind == clientmodel.InResponse {
 		s.rec1(now, recorder.Response, c, "")
+		if s.cfg.History != nil && len(cl.sent) > 0 {
+			s.op(Op{Kind: OpKeepAlive, Lease: int64(c) + 1, Call: int64(cl.sent[0]), Return: int64(now), TTL: in.TTL})
+			cl.sent = cl.sent[1:]
+		}
 	}
 	s.out = cl.client.Step(now, in, s.out[:0])
 	for _, o := range s.out {
 		switch o.Kind {
 		case clientmodel.OutOpenStream:
 			// The member's stream handler starts; the client's gen numbers it.
+			// Keepalives sent on the old stream are never answered.
+			cl.sent = cl.sent[:0]
 			cl.gen = o.Gen
 			cl.queue, cl.busy, cl.phase = 0, false, phIdle
 			cl.attempt++
 		case clientmodel.OutSend:
 			s.rec1(now, recorder.Request, c, "")
+			if s.cfg.History != nil {
+				cl.sent = append(cl.sent, now)
+			}
 			s.k.Schedule(now+s.clientOneWay(), cev{kind: kStreamArrive, c: c, a: o.Gen})
 		case clientmodel.OutTimer:
 			s.k.Schedule(o.At, cev{kind: kClient, c: c, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
@@ -540,13 +593,17 @@ func (s *clusterSim) leaderDirectDone(now sim.Time, c int32, attempt uint32) {
 	if attempt != cl.attempt {
 		return
 	}
+	if int(cl.member) != s.leader && s.cfg.Mutant == "deposed-renew" {
+		s.answer(now, c, int64(s.cfg.TTL/time.Second)) // see leaderFwdDone
+		return
+	}
 	if int(cl.member) != s.leader {
 		// Deposed while the request waited: LeaseRenew forwards it now.
 		s.armDeadline(now, c)
 		s.tryForward(now, c)
 		return
 	}
-	ttl := s.lessor.Renew(now, int(c))
+	ttl := s.renew(now, c)
 	if ttl > 0 {
 		s.rec1(now, recorder.Renewal, c, "")
 		s.ser.Add(s.hRenewLeader, now, 1)
@@ -648,13 +705,18 @@ func (s *clusterSim) leaderFwdDone(now sim.Time, c int32, attempt uint32, at int
 	s.members[at].cpu.Done(1, int64(s.cfg.Costs.QueuedRequestBytes))
 	var flags uint8
 	var ttl int64
-	if at == s.leader {
-		ttl = s.lessor.Renew(now, int(c))
+	switch {
+	case at == s.leader:
+		ttl = s.renew(now, c)
 		if ttl > 0 {
 			s.rec1(now, recorder.Renewal, c, "")
 			s.ser.Add(s.hRenewLeader, now, 1)
 		}
-	} else {
+	case s.cfg.Mutant == "deposed-renew":
+		// The deposed leader's own lessor renews and answers; the new leader's
+		// never hears of it.
+		ttl = int64(s.cfg.TTL / time.Second)
+	default:
 		flags |= fErr // ErrNotPrimary: no longer the leader
 	}
 	pair := s.members[cl.member].pairs[at]
@@ -952,6 +1014,7 @@ func (s *clusterSim) revoke(now sim.Time) {
 	if s.leader >= 0 {
 		s.revoked = s.lessor.RevokeExpired(now, s.revoked[:0])
 		for _, r := range s.revoked {
+			s.op(Op{Kind: OpExpire, Lease: int64(r.I) + 1, Call: int64(now), Return: int64(now)})
 			s.rec.Record(now, recorder.Expired, r.I, int64(r.I)+1, uint64(r.N), "")
 			s.ser.Add(s.hKeysLost, now, float64(r.Keys))
 		}
