@@ -37,9 +37,9 @@ func At(d time.Duration) Time { return Time(d) }
 // ErrEventLimit is returned by Run when the event budget is exhausted.
 var ErrEventLimit = errors.New("sim: event limit reached")
 
-// entry is a heap element: the ordering key and the slot of its payload. The
-// payloads live in a separate slab so that the heap moves 24-byte entries, not
-// whole payloads (the heap's sift-down dominates a large run).
+// entry is a queued event: the ordering key and the slot of its payload. The
+// payloads live in a separate slab so that queues move 24-byte entries, not
+// whole payloads.
 type entry struct {
 	at   Time
 	seq  uint64
@@ -53,12 +53,33 @@ func (a *entry) before(b *entry) bool {
 	return a.seq < b.seq
 }
 
+// The queue is a timing wheel in front of a heap. Time is cut into slots of
+// 2^slotShift ns (~131 µs). Events due in the current slot (or earlier) sit in a
+// small 4-ary heap on (at, seq); events in the next wheelSlots-1 slots (~1.07 s) are
+// appended, unsorted, to their wheel slot and heapified when the wheel reaches
+// it; later events wait in an overflow heap and move onto the wheel as it
+// turns. Delivery order is exactly (at, seq): every event in the current heap
+// is due before any event on the wheel, and every wheel event before any in
+// the overflow. Most of a simulation's events are due within a second (client
+// scans, network hops, CPU work), so they are filed in O(1) and sorted in a
+// heap of one slot's events, which stays in cache.
+const (
+	slotShift  = 17 // 131 µs
+	wheelSlots = 8192
+	wheelMask  = wheelSlots - 1
+)
+
 // Kernel is a discrete-event scheduler for payloads of type P.
 // The zero value is not usable; call New.
 type Kernel[P any] struct {
 	now     Time
 	seq     uint64
-	heap    []entry // 4-ary min-heap on (at, seq)
+	cur     int64   // the current slot number (time >> slotShift)
+	heap    []entry // events due in slots <= cur: 4-ary min-heap on (at, seq)
+	wheel   [wheelSlots][]entry
+	inWheel int
+	over    []entry // events due in slots >= cur+wheelSlots: 4-ary min-heap
+	n       int     // events queued in all
 	slab    []P     // payloads, by slot
 	free    []uint32
 	steps   uint64
@@ -85,7 +106,7 @@ func (k *Kernel[P]) Now() Time { return k.now }
 func (k *Kernel[P]) Steps() uint64 { return k.steps }
 
 // Len is the number of events waiting.
-func (k *Kernel[P]) Len() int { return len(k.heap) }
+func (k *Kernel[P]) Len() int { return k.n }
 
 // Schedule queues p for delivery at time at. Scheduling in the past is a bug in
 // the caller and panics: an event can never be delivered before the one that
@@ -94,7 +115,7 @@ func (k *Kernel[P]) Schedule(at Time, p P) {
 	if at < k.now {
 		panic(fmt.Sprintf("sim: event scheduled at %v, before now %v", at, k.now))
 	}
-	if k.maxHeap > 0 && len(k.heap) >= k.maxHeap {
+	if k.maxHeap > 0 && k.n >= k.maxHeap {
 		panic(fmt.Sprintf("sim: event queue limit %d exceeded at %v", k.maxHeap, k.now))
 	}
 	k.seq++
@@ -107,16 +128,62 @@ func (k *Kernel[P]) Schedule(at Time, p P) {
 		slot = uint32(len(k.slab))
 		k.slab = append(k.slab, p)
 	}
-	k.heap = append(k.heap, entry{at: at, seq: k.seq, slot: slot})
-	k.up(len(k.heap) - 1)
+	k.n++
+	k.file(entry{at: at, seq: k.seq, slot: slot})
 }
 
-// After queues p for delivery d after now.
-func (k *Kernel[P]) After(d time.Duration, p P) { k.Schedule(k.now+Time(d), p) }
+// file puts e where it belongs: the current heap, a wheel slot, or the overflow.
+func (k *Kernel[P]) file(e entry) {
+	sn := int64(e.at) >> slotShift
+	switch {
+	case sn <= k.cur:
+		k.heap = append(k.heap, e)
+		up(k.heap, len(k.heap)-1)
+	case sn < k.cur+wheelSlots:
+		k.wheel[sn&wheelMask] = append(k.wheel[sn&wheelMask], e)
+		k.inWheel++
+	default:
+		k.over = append(k.over, e)
+		up(k.over, len(k.over)-1)
+	}
+}
+
+// fill makes the current heap non-empty by turning the wheel, if any event is
+// queued at all; it reports whether one is.
+func (k *Kernel[P]) fill() bool {
+	for len(k.heap) == 0 {
+		if k.inWheel == 0 {
+			if len(k.over) == 0 {
+				return false
+			}
+			// Nothing on the wheel: jump to just before the overflow's first slot.
+			if first := int64(k.over[0].at)>>slotShift - 1; first > k.cur {
+				k.cur = first
+			}
+		}
+		k.cur++
+		w := &k.wheel[k.cur&wheelMask]
+		if len(*w) > 0 {
+			k.inWheel -= len(*w)
+			k.heap = append(k.heap, (*w)...)
+			*w = (*w)[:0]
+			for i := (len(k.heap) - 2) / 4; i >= 0; i-- {
+				down(k.heap, i)
+			}
+		}
+		// The slot cur+wheelSlots-1 has just come onto the wheel.
+		for len(k.over) > 0 && int64(k.over[0].at)>>slotShift < k.cur+wheelSlots {
+			e := k.over[0]
+			popTop(&k.over)
+			k.file(e)
+		}
+	}
+	return true
+}
 
 // Peek returns the time of the next event, and false if there is none.
 func (k *Kernel[P]) Peek() (Time, bool) {
-	if len(k.heap) == 0 {
+	if !k.fill() {
 		return 0, false
 	}
 	return k.heap[0].at, true
@@ -126,16 +193,12 @@ func (k *Kernel[P]) Peek() (Time, bool) {
 // It returns false when the queue is empty.
 func (k *Kernel[P]) Step() (Time, P, bool) {
 	var zero P
-	if len(k.heap) == 0 {
+	if !k.fill() {
 		return k.now, zero, false
 	}
 	top := k.heap[0]
-	last := len(k.heap) - 1
-	k.heap[0] = k.heap[last]
-	k.heap = k.heap[:last]
-	if last > 0 {
-		k.down(0)
-	}
+	popTop(&k.heap)
+	k.n--
 	p := k.slab[top.slot]
 	k.slab[top.slot] = zero // drop references held by the payload
 	k.free = append(k.free, top.slot)
@@ -148,7 +211,7 @@ func (k *Kernel[P]) Step() (Time, P, bool) {
 // sets the clock to end. Events that handle schedules are delivered too if they
 // fall before end. It returns ErrEventLimit if the step budget runs out.
 func (k *Kernel[P]) RunUntil(end Time, handle func(now Time, p P)) error {
-	for len(k.heap) > 0 && k.heap[0].at < end {
+	for k.fill() && k.heap[0].at < end {
 		if k.limit > 0 && k.steps >= k.limit {
 			return ErrEventLimit
 		}
@@ -161,8 +224,17 @@ func (k *Kernel[P]) RunUntil(end Time, handle func(now Time, p P)) error {
 	return nil
 }
 
-func (k *Kernel[P]) up(i int) {
-	h := k.heap
+func popTop(h *[]entry) {
+	s := *h
+	last := len(s) - 1
+	s[0] = s[last]
+	*h = s[:last]
+	if last > 0 {
+		down(*h, 0)
+	}
+}
+
+func up(h []entry, i int) {
 	e := h[i]
 	for i > 0 {
 		parent := (i - 1) / 4
@@ -175,8 +247,7 @@ func (k *Kernel[P]) up(i int) {
 	h[i] = e
 }
 
-func (k *Kernel[P]) down(i int) {
-	h := k.heap
+func down(h []entry, i int) {
 	n := len(h)
 	e := h[i]
 	for {

@@ -137,3 +137,50 @@ func Example() {
 	// 1s second at the same instant
 	// 1.5s scan
 }
+
+// The timing wheel must deliver exactly what a reference priority queue would,
+// for delays from 0 to hours (current slot, wheel, overflow) scheduled while
+// the kernel runs.
+func TestKernelMatchesReferenceQueue(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		k := sim.New[int]()
+		type ref struct {
+			at  sim.Time
+			seq int
+		}
+		var pending []ref
+		delay := rapid.OneOf(
+			rapid.Int64Range(0, 0),
+			rapid.Int64Range(0, 2_000_000),          // within a couple of slots
+			rapid.Int64Range(0, 1_200_000_000),      // across the wheel
+			rapid.Int64Range(1_000_000_000, 7200e9), // overflow
+			rapid.SampledFrom([]int64{1 << 17, 1<<17 - 1, 8192 << 17, 8192<<17 - 1, 8193 << 17}), // slot and wheel edges
+		)
+		seq := 0
+		for step := 0; step < 400; step++ {
+			if rapid.IntRange(0, 2).Draw(t, "op") > 0 || len(pending) == 0 {
+				at := k.Now() + sim.Time(delay.Draw(t, "delay"))
+				k.Schedule(at, seq)
+				pending = append(pending, ref{at, seq})
+				seq++
+				continue
+			}
+			// The reference's next: the smallest (at, seq).
+			best := 0
+			for i, r := range pending {
+				if r.at < pending[best].at || (r.at == pending[best].at && r.seq < pending[best].seq) {
+					best = i
+				}
+			}
+			want := pending[best]
+			pending = append(pending[:best], pending[best+1:]...)
+			at, got, ok := k.Step()
+			if !ok || got != want.seq || at != want.at {
+				t.Fatalf("step %d: got %d at %v, want %d at %v", step, got, at, want.seq, want.at)
+			}
+			if k.Len() != len(pending) {
+				t.Fatalf("Len %d, want %d", k.Len(), len(pending))
+			}
+		}
+	})
+}

@@ -37,15 +37,24 @@ func runChild(t *testing.T, gomaxprocs string, args ...string) (stdout, stderr s
 	return out.String(), errb.String(), code
 }
 
-// Same scenario + seed => byte-identical output and trace, under GOMAXPROCS 1 and 2.
+// Same scenario + seed => byte-identical output and trace, under GOMAXPROCS 1
+// and 2: an idealised-server run, and a cluster run under stress with what-ifs
+// (which run in parallel goroutines).
 func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
+	checkDeterministic(t, "run", "--clients", "300", "--ttl", "4s",
+		"--client-version", "v3.2.23", "--consumer", "rate:0.5", "--duration", "3m",
+		"--start-spread", "20s", "--seed", "42", "--json")
+	checkDeterministic(t, "run", "--server", "cluster", "--members", "5", "--cores", "0.25", "--clients", "1500",
+		"--ttl", "5s", "--client-version", "v3.2.23", "--consumer", "never", "--duration", "2m",
+		"--start-spread", "10s", "--seed", "7", "--what-if", "transport=http2", "--json")
+}
+
+func checkDeterministic(t *testing.T, args ...string) {
 	dir := t.TempDir()
 	var outs, traces []string
 	for _, procs := range []string{"1", "2"} {
 		trace := filepath.Join(dir, "trace-"+procs+".jsonl")
-		stdout, stderr, code := runChild(t, procs, "run", "--clients", "300", "--ttl", "4s",
-			"--client-version", "v3.2.23", "--consumer", "rate:0.5", "--duration", "3m",
-			"--start-spread", "20s", "--seed", "42", "--json", "--trace", trace)
+		stdout, stderr, code := runChild(t, procs, append(args, "--trace", trace)...)
 		if code != 0 {
 			t.Fatalf("GOMAXPROCS=%s: exit %d: %s", procs, code, stderr)
 		}
@@ -62,9 +71,7 @@ func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
 		t.Fatal("trace differs between GOMAXPROCS 1 and 2, or is empty")
 	}
 	// A different seed draws different start times.
-	other, _, _ := runChild(t, "2", "run", "--clients", "300", "--ttl", "4s",
-		"--client-version", "v3.2.23", "--consumer", "rate:0.5", "--duration", "3m",
-		"--start-spread", "20s", "--seed", "43", "--json")
+	other, _, _ := runChild(t, "2", append(args, "--seed", "4242")...)
 	if other == outs[0] {
 		t.Fatal("seed has no effect")
 	}
