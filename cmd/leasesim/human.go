@@ -123,6 +123,9 @@ func printOne(w io.Writer, o outcome) {
 	if s.FirstExpiryS != nil {
 		evs = append(evs, event{secs(s.FirstExpiryS), "first lease expired: its keys are deleted"})
 	}
+	if cluster {
+		evs = append(evs, recoveryEvents(o, bucket)...)
+	}
 	sortEvents(evs)
 	fmt.Fprintln(w, "What happened")
 	if len(evs) == 0 {
@@ -317,4 +320,50 @@ func wrap(text string, width int, prefix string) string {
 	}
 	b.WriteString(strings.TrimRight(line, " "))
 	return b.String()
+}
+
+// recoveryLines says, for each fault, whether the cluster returned to the
+// state it was in before the trigger once the trigger ended: the leader's
+// queue back to (at most twice) its level in the minute before, and staying
+// there to the end of the run.
+func recoveryEvents(o outcome, bucket time.Duration) []event {
+	q := o.res.Metric("leader_queue_requests")
+	if len(q) == 0 {
+		return nil
+	}
+	var out []event
+	for _, f := range o.spec.Faults {
+		at := f.At.D()
+		end := at + f.Duration.D()
+		i0, i1 := int((at-time.Minute)/bucket), int(at/bucket)
+		i0 = max(i0, 0)
+		if i1 <= i0 || i1 >= len(q) {
+			continue
+		}
+		var pre float64
+		for i := i0; i < i1; i++ {
+			pre = max(pre, q[i])
+		}
+		limit := max(2*pre, pre+100)
+		from := int(end / bucket)
+		rec := -1
+		for i := len(q) - 1; i >= from && i >= 0; i-- {
+			if q[i] > limit {
+				break
+			}
+			rec = i
+		}
+		what := fmt.Sprintf("%s at %s for %s", f.Kind, dur(at), dur(f.Duration.D()))
+		switch {
+		case from >= len(q):
+			continue
+		case rec < 0 || rec >= len(q)-1 && q[len(q)-1] > limit:
+			out = append(out, event{o.spec.Duration.D(), fmt.Sprintf("%s: did not recover by the end of the run (leader queue %s, %s before the trigger): a metastable failure",
+				what, count(uint64(q[len(q)-1])), count(uint64(pre)))})
+		default:
+			out = append(out, event{time.Duration(rec) * bucket, fmt.Sprintf("%s: recovered %s after the trigger ended (leader queue back to its level before it)",
+				what, dur(time.Duration(rec)*bucket-end))})
+		}
+	}
+	return out
 }

@@ -194,3 +194,23 @@ func TestCSVOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A run with a trigger says whether the cluster recovered once it ended.
+func TestTriggerRecoveryIsReported(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "stall.yaml")
+	os.WriteFile(f, []byte(`name: stall
+duration: 2m
+clients: {count: 600, ttl: 5s, version: v3.2.23, consumer: never, start_spread: 10s}
+cluster: {members: 3, cores: 1}
+faults:
+  - {at: 1m, kind: leader-stall, duration: 2s}
+`), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", "--scenario", f}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "leader-stall at 1m0s for 2s: recovered") {
+		t.Fatalf("no recovery verdict:\n%s", out.String())
+	}
+}
