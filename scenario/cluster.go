@@ -3,7 +3,6 @@ package scenario
 import (
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
@@ -284,15 +283,7 @@ func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
 	s.members[c.Leader].cpu.MaxJobs = c.LeaderQueue
 
 	// Clients: start times, members.
-	starts := make([]sim.Time, c.Clients)
-	if c.StartSpread > 0 {
-		r := sim.NewRand(c.Seed, "client-start")
-		slots := int64(c.StartSpread / StartResolution)
-		for i := range starts {
-			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(StartResolution)
-		}
-		slices.Sort(starts)
-	}
+	starts := startTimes(c.Seed, c.Clients, c.StartSpread)
 	s.clients = make([]cclient, c.Clients)
 	for i := range s.clients {
 		cons := c.Consumer
@@ -776,42 +767,37 @@ func (s *clusterSim) closeByClient(now sim.Time, pair *netsim.Pair, n int) {
 
 // handTo gives n connections to the oldest live waiters of from -> to.
 func (s *clusterSim) handTo(now sim.Time, from, to, n int) {
-	q := s.members[from].waitQ[to]
-	for n > 0 {
-		if len(q) == 0 {
-			panic(fmt.Sprintf("scenario: pool %d->%d hands %d connections to no waiter", from, to, n))
-		}
-		w := q[0]
-		q = q[1:]
-		cl := &s.clients[w.c]
-		if w.attempt != cl.attempt || cl.phase != phWaitConn {
-			continue // cancelled; the pool no longer counts it
-		}
-		s.send(now, w.c, to)
-		n--
+	for ; n > 0; n-- {
+		s.send(now, s.nextWaiter(from, to), to)
 	}
-	s.members[from].waitQ[to] = q
 }
 
 // failWaiters fails the n oldest live waiters (their dials failed): each
 // LeaseRenew attempt sleeps 50 ms and retries.
 func (s *clusterSim) failWaiters(now sim.Time, from, to, n int) {
+	for ; n > 0; n-- {
+		c := s.nextWaiter(from, to)
+		cl := &s.clients[c]
+		cl.phase = phRetrySlp
+		s.k.Schedule(now+sim.Time(ForwardRetry), cev{kind: kFwdRetry, c: c, a: cl.attempt})
+	}
+}
+
+// nextWaiter removes and returns the oldest forward of from -> to still
+// waiting for a connection; cancelled ones (no longer counted by the pool) are
+// dropped on the way.
+func (s *clusterSim) nextWaiter(from, to int) int32 {
 	q := s.members[from].waitQ[to]
-	for n > 0 {
-		if len(q) == 0 {
-			panic(fmt.Sprintf("scenario: pool %d->%d fails %d dials of no waiter", from, to, n))
-		}
+	for len(q) > 0 {
 		w := q[0]
 		q = q[1:]
 		cl := &s.clients[w.c]
-		if w.attempt != cl.attempt || cl.phase != phWaitConn {
-			continue
+		if w.attempt == cl.attempt && cl.phase == phWaitConn {
+			s.members[from].waitQ[to] = q
+			return w.c
 		}
-		cl.phase = phRetrySlp
-		s.k.Schedule(now+sim.Time(ForwardRetry), cev{kind: kFwdRetry, c: w.c, a: w.attempt})
-		n--
 	}
-	s.members[from].waitQ[to] = q
+	panic(fmt.Sprintf("scenario: pool %d->%d has a waiter the wiring does not", from, to))
 }
 
 // armDeadline starts client c's LeaseRenew context: ReqTimeout from now.

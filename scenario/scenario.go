@@ -190,17 +190,25 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 	return Result{Summary: rec.Summary(1), Events: k.Steps(), Cohorts: len(cohorts)}, nil
 }
 
-// cohorts draws client start times and groups clients that start together.
-func (c Ideal) cohorts() []cohort {
-	starts := make([]sim.Time, c.Clients)
-	if c.StartSpread > 0 {
-		r := sim.NewRand(c.Seed, "client-start")
-		slots := int64(c.StartSpread / StartResolution)
+// startTimes draws n client start times, uniform over [0, spread) at
+// StartResolution, from the seed's "client-start" stream, sorted (client i is
+// the i-th to start); all 0 without a spread.
+func startTimes(seed uint64, n int, spread time.Duration) []sim.Time {
+	starts := make([]sim.Time, n)
+	if spread > 0 {
+		r := sim.NewRand(seed, "client-start")
+		slots := int64(spread / StartResolution)
 		for i := range starts {
 			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(StartResolution)
 		}
 		slices.Sort(starts)
 	}
+	return starts
+}
+
+// cohorts draws client start times and groups clients that start together.
+func (c Ideal) cohorts() []cohort {
+	starts := startTimes(c.Seed, c.Clients, c.StartSpread)
 	var out []cohort
 	for i := 0; i < len(starts); {
 		j := i
