@@ -18,6 +18,9 @@ Usage:
   leasesim run [flags]        simulate a scenario and print what happened
   leasesim scenarios          list the built-in scenarios (--show NAME prints one)
   leasesim versions           list the client versions leasesim models
+  leasesim sweep [flags]      run a grid of scenarios in parallel, or --knee: the largest client count that holds
+  leasesim merge FILES...     combine the outputs of sharded sweeps (--shard i/n)
+  leasesim report [flags]     write a self-contained HTML capacity report
   leasesim help [command]     show help
 
 Same scenario + same seed = byte-identical output, on any machine.
@@ -26,6 +29,8 @@ Examples:
   leasesim run --scenario incident-2018
   leasesim run --scenario incident-2018 --what-if client-version=v3.7.3 --what-if transport=http2
   leasesim run --clients 500 --ttl 5s --client-version v3.7.3 --consumer drain --duration 10m --json
+  leasesim sweep --scenario incident-2018 --duration 3m --knee --grid client-version=v3.2.23,v3.7.3 --out knee.json
+  leasesim report --scenario incident-2018 --sweep knee.json --what-if client-version=v3.7.3 --out report.html
 `
 
 func main() {
@@ -59,14 +64,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	case "versions":
 		err = cmdVersions(stdout)
+	case "sweep":
+		err = cmdSweep(args[1:], stdout, stderr)
+	case "merge":
+		err = cmdMerge(args[1:], stdout, stderr)
+	case "report":
+		err = cmdReport(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 && args[1] == "run" {
 			err = cmdRun([]string{"--help"}, stdout, stderr)
+		} else if len(args) > 1 && args[1] == "sweep" {
+			err = cmdSweep([]string{"--help"}, stdout, stderr)
+		} else if len(args) > 1 && args[1] == "merge" {
+			err = cmdMerge([]string{"--help"}, stdout, stderr)
+		} else if len(args) > 1 && args[1] == "report" {
+			err = cmdReport([]string{"--help"}, stdout, stderr)
 		} else {
 			fmt.Fprint(stdout, topUsage)
 		}
 	default:
-		err = usagef("unknown command %q; commands: run, scenarios, versions, help", args[0])
+		err = usagef("unknown command %q; commands: run, scenarios, versions, sweep, merge, report, help", args[0])
 	}
 	if err == nil {
 		return 0

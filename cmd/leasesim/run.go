@@ -432,6 +432,7 @@ func (o *outputs) prepare() error {
 		if err != nil {
 			return usagef("--trace: cannot write in %s: %v", dir, err)
 		}
+		f.Chmod(0o644) // CreateTemp makes 0600; outputs are for sharing
 		o.traceTmp, o.traceW = f, f
 		o.tmpFiles = append(o.tmpFiles, f.Name())
 	}
@@ -479,6 +480,7 @@ func (o *outputs) commit(outs []outcome) error {
 		if err != nil {
 			return fmt.Errorf("--csv: %w", err)
 		}
+		tmp.Chmod(0o644)
 		o.tmpFiles = append(o.tmpFiles, tmp.Name())
 		_, werr := tmp.WriteString(b.String())
 		cerr := tmp.Close()

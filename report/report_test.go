@@ -1,0 +1,160 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/sweep"
+)
+
+// hostile is a scenario name and description a user might write, with markup in it.
+const hostile = `tiny <script>alert("x")</script> & "co"`
+
+func apply(s *scenario.Spec, flag, v string) error {
+	switch flag {
+	case "clients":
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		s.Clients.Count = n
+	case "client-version":
+		s.Clients.Version = v
+	case "duration":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		s.Duration = scenario.Duration(d)
+	default:
+		return fmt.Errorf("--%s: not a flag", flag)
+	}
+	return nil
+}
+
+func tiny() scenario.Spec {
+	return scenario.Spec{
+		Name: hostile, Description: "Description with <b>markup</b> & <img src=x onerror=alert(1)>.",
+		Seed: 3, Duration: scenario.Duration(time.Minute), Server: scenario.ServerCluster,
+		Clients: scenario.ClientsSpec{Count: 800, TTL: scenario.Duration(5 * time.Second), Version: "v3.2.23",
+			Consumer: "never", StartSpread: scenario.Duration(5 * time.Second)},
+		Cluster: scenario.ClusterSpec{Members: 3, Cores: 0.5},
+	}
+}
+
+// smallInput: a tiny cluster, the fixed client as a what-if, and a knee
+// search over the client version.
+func smallInput(t testing.TB) Input {
+	base := tiny()
+	run := func(label string, s scenario.Spec) Run {
+		o, err := s.Run(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Run{Label: label, Spec: s, Outcome: o}
+	}
+	fixed := base
+	fixed.Clients.Version = "v3.7.3"
+	kr, err := sweep.Knees(context.Background(), sweep.KneeConfig{
+		Config: sweep.Config{Base: base, Grid: sweep.Grid{{Flag: "client-version", Values: []string{"v3.2.23", "v3.7.3"}}}, Apply: apply},
+		At:     800, Tolerance: 0.05, Max: 20000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Input{Base: run("base", base), WhatIfs: []Run{run(`client-version=v3.7.3 <i>`, fixed)}, Sweep: &kr,
+		Command: `leasesim report --scenario "<x>"`}
+}
+
+func renderString(t testing.TB, in Input) string {
+	var b bytes.Buffer
+	if err := Render(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestReportEscapesAndIsSelfContained(t *testing.T) {
+	in := smallInput(t)
+	html := renderString(t, in)
+	for _, bad := range []string{"<script", "<img", "<b>markup", "<i>", `"<x>"`} {
+		if strings.Contains(html, bad) {
+			t.Errorf("report contains unescaped %q", bad)
+		}
+	}
+	if !strings.Contains(html, "tiny &lt;script&gt;") {
+		t.Error("the scenario name is not in the report, escaped")
+	}
+	// Nothing fetched: no src/href attributes, no url(), no @import.
+	if m := regexp.MustCompile(`(?i)<[^>]*\s(src|href|xlink:href)\s*=|url\(|@import`).FindString(html); m != "" {
+		t.Errorf("report refers to an external resource: %q", m)
+	}
+	// Every chart is one inline SVG.
+	figs := strings.Count(html, `<figure class="chart"`)
+	svgs := strings.Count(html, "<svg")
+	if figs < 10 || figs != svgs {
+		t.Errorf("%d chart figures, %d inline SVGs", figs, svgs)
+	}
+	for _, id := range []string{"renewals", "leader-cpu", "queue-memory", "handshakes", "keys-lost", "conn-states-0", "conn-states-1", "intervals", "sweep-cpu", "sweep-keys"} {
+		if !strings.Contains(html, `id="chart-`+id+`"`) {
+			t.Errorf("chart %s missing", id)
+		}
+	}
+	// Deterministic.
+	if again := renderString(t, in); again != html {
+		t.Error("two renders of the same input differ")
+	}
+}
+
+func TestVerdictSentence(t *testing.T) {
+	in := smallInput(t)
+	v := Verdict(in)
+	t.Log(v)
+	k := in.Sweep.Knees
+	for _, want := range []string{"could have carried", "the buggy client v3.2.23", "the fixed client v3.7.3",
+		"about " + count(int64(k[0].MaxClients)), "about " + count(int64(k[1].MaxClients)), "under 70 %"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("verdict lacks %q: %s", want, v)
+		}
+	}
+	if strings.Count(v, ". ") > 0 || !strings.HasSuffix(v, ".") {
+		t.Errorf("verdict is not one sentence: %s", v)
+	}
+	// Without a knee search: the runs.
+	in.Sweep = nil
+	v = Verdict(in)
+	if !strings.Contains(v, "800 clients on buggy v3.2.23") || !strings.Contains(v, "with client-version=v3.7.3 <i>, 800 clients on fixed v3.7.3 hold") {
+		t.Errorf("verdict without knees: %s", v)
+	}
+}
+
+// A grid sweep (not a knee search) draws curves over clients with the knee ringed.
+func TestSweepCurves(t *testing.T) {
+	base := tiny()
+	r, err := sweep.Run(context.Background(), sweep.Config{Base: base, Apply: apply,
+		Grid: sweep.Grid{{Flag: "clients", Values: []string{"200", "1000", "3000"}}, {Flag: "client-version", Values: []string{"v3.2.23", "v3.7.3"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := curves(r)
+	if len(cs) != 2 || cs[0].name != "client-version=v3.2.23" || len(cs[0].clients) != 3 {
+		t.Fatalf("curves: %+v", cs)
+	}
+	if cs[0].knee >= cs[1].knee && cs[1].knee != 0 {
+		t.Errorf("buggy knee %d >= fixed knee %d", cs[0].knee, cs[1].knee)
+	}
+	ch, err := sweepCharts(r, 0.7)
+	if err != nil || len(ch) != 3 {
+		t.Fatalf("sweep charts: %d, %v", len(ch), err)
+	}
+	if !strings.Contains(string(ch[0].SVG), "knee client-version=v3.2.23") {
+		t.Error("the knee is not marked in the legend")
+	}
+}

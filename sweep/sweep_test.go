@@ -1,0 +1,244 @@
+package sweep
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/scenario"
+)
+
+// testApply sets the few fields these tests vary (the CLI passes its full
+// applyFlag; cmd/leasesim tests the sweep command end to end).
+func testApply(s *scenario.Spec, flag, v string) error {
+	switch flag {
+	case "clients":
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("--clients: %q is not a whole number", v)
+		}
+		s.Clients.Count = n
+	case "client-version":
+		s.Clients.Version = v
+	case "duration":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		s.Duration = scenario.Duration(d)
+	case "transport":
+		s.Cluster.Transport = v
+	case "cores":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return err
+		}
+		s.Cluster.Cores = f
+	default:
+		return fmt.Errorf("--%s: not a flag", flag)
+	}
+	return nil
+}
+
+// small is a small cluster scenario: runs take well under a second.
+func small() scenario.Spec {
+	return scenario.Spec{
+		Name: "small", Seed: 7, Duration: scenario.Duration(time.Minute), Server: scenario.ServerCluster,
+		Clients: scenario.ClientsSpec{Count: 200, TTL: scenario.Duration(5 * time.Second), Version: "v3.2.23",
+			Consumer: "never", StartSpread: scenario.Duration(5 * time.Second)},
+		Cluster: scenario.ClusterSpec{Members: 3, Cores: 0.5},
+	}
+}
+
+func TestParseAxisAndShard(t *testing.T) {
+	a, err := ParseAxis("clients=100, 200,300")
+	if err != nil || a.Flag != "clients" || len(a.Values) != 3 || a.Values[1] != "200" {
+		t.Fatalf("ParseAxis: %+v %v", a, err)
+	}
+	for _, bad := range []string{"clients", "=1,2", "clients=", "clients=1,,2", "clients=1,1"} {
+		if _, err := ParseAxis(bad); err == nil {
+			t.Errorf("ParseAxis(%q): no error", bad)
+		}
+	}
+	if s, err := ParseShard("2/3"); err != nil || s != (Shard{2, 3}) {
+		t.Fatalf("ParseShard: %v %v", s, err)
+	}
+	for _, bad := range []string{"3/3", "-1/2", "1", "a/b", "0/0"} {
+		if _, err := ParseShard(bad); err == nil {
+			t.Errorf("ParseShard(%q): no error", bad)
+		}
+	}
+	g := Grid{{"clients", []string{"1", "2", "3"}}, {"transport", []string{"http1", "http2"}}}
+	if g.Size() != 6 || strings.Join(g.Point(0), " ") != "1 http1" || strings.Join(g.Point(3), " ") != "2 http2" || strings.Join(g.Point(5), " ") != "3 http2" {
+		t.Fatalf("grid points: %v %v %v", g.Point(0), g.Point(3), g.Point(5))
+	}
+	if err := (Grid{{"clients", []string{"x"}}}).Validate(small(), testApply); err == nil || !strings.Contains(err.Error(), "--clients") {
+		t.Fatalf("Validate: want an error naming --clients, got %v", err)
+	}
+	if err := (Grid{{"clients", []string{"0"}}}).Validate(small(), testApply); err == nil || !strings.Contains(err.Error(), "clients.count") {
+		t.Fatalf("Validate: want an out-of-range error, got %v", err)
+	}
+}
+
+func render(t *testing.T, r Result) (string, string) {
+	t.Helper()
+	var c, j bytes.Buffer
+	if err := r.WriteCSV(&c); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJSON(&j); err != nil {
+		t.Fatal(err)
+	}
+	return c.String(), j.String()
+}
+
+// Sharded, then merged == unsharded, byte for byte, in CSV and JSON; and a
+// CSV or JSON output reads back to the same result.
+func TestShardedMergeEqualsUnsharded(t *testing.T) {
+	base := small()
+	grid := Grid{{"clients", []string{"100", "300", "600"}}, {"client-version", []string{"v3.2.23", "v3.7.3"}}}
+	whole, err := Run(context.Background(), Config{Base: base, Grid: grid, Apply: testApply, Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !whole.Complete || len(whole.Rows) != 6 {
+		t.Fatalf("unsharded: complete %v, %d rows", whole.Complete, len(whole.Rows))
+	}
+	for i, r := range whole.Rows {
+		if r.Index != i {
+			t.Fatalf("row %d has index %d", i, r.Index)
+		}
+	}
+	// The buggy client renews ~4x as often as the fixed one once its channel is full.
+	if b, f := whole.Rows[4].RenewalsPerS, whole.Rows[5].RenewalsPerS; b < 3*f {
+		t.Fatalf("600 clients: buggy %g renewals/s vs fixed %g", b, f)
+	}
+	wantCSV, wantJSON := render(t, whole)
+
+	var parts, csvParts []Result
+	for i := range 4 { // more shards than some have points: shard 3/4 has 1
+		p, err := Run(context.Background(), Config{Base: base, Grid: grid, Apply: testApply, Shard: Shard{i, 4}, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, j := render(t, p)
+		pj, err := Read([]byte(j))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := Read([]byte(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, csvParts = append(parts, pj), append(csvParts, pc)
+	}
+	// Order of the parts does not matter.
+	parts[0], parts[2] = parts[2], parts[0]
+	merged, err := Merge(parts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotCSV, gotJSON := render(t, merged)
+	if gotJSON != wantJSON {
+		t.Fatalf("merged JSON differs from unsharded:\n%s\nwant\n%s", gotJSON, wantJSON)
+	}
+	if gotCSV != wantCSV {
+		t.Fatalf("merged CSV differs:\n%s\nwant\n%s", gotCSV, wantCSV)
+	}
+	mc, err := Merge(csvParts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := render(t, mc); c != wantCSV {
+		t.Fatalf("CSV-merged CSV differs:\n%s\nwant\n%s", c, wantCSV)
+	}
+
+	// A missing shard: merged but incomplete, and the gaps are named.
+	partial, err := Merge(parts[1:]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if partial.Complete || len(partial.Missing()) == 0 {
+		t.Fatalf("merge without a shard: complete %v, missing %v", partial.Complete, partial.Missing())
+	}
+	// Another sweep's output is refused.
+	other := parts[0]
+	other.Seed++
+	if _, err := Merge(parts[1], other); err == nil {
+		t.Fatal("merging different sweeps: no error")
+	}
+	// A point with two different results is refused.
+	bad := parts[1]
+	bad.Rows = append([]Row(nil), bad.Rows...)
+	bad.Rows[0].KeysLost++
+	if _, err := Merge(parts[1], bad); err == nil {
+		t.Fatal("merging conflicting rows: no error")
+	}
+}
+
+// Cancelling stops the sweep and keeps the rows that finished.
+func TestCancelKeepsFinishedRows(t *testing.T) {
+	base := small()
+	grid := Grid{{"clients", []string{"50", "60", "70", "80", "90", "100"}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := Run(ctx, Config{Base: base, Grid: grid, Apply: testApply, Workers: 1,
+		Progress: func(done, total int) {
+			if done == 2 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	if res.Complete || len(res.Rows) != 2 || res.Rows[0].Index != 0 || res.Rows[1].Index != 1 {
+		t.Fatalf("after cancel: complete %v, rows %+v", res.Complete, res.Rows)
+	}
+}
+
+// The knee: buggy clients (2 renewals/s each once the channel is full) fit
+// about a quarter as many as fixed ones (one per ~TTL/3 = 2 s).
+func TestKnee(t *testing.T) {
+	base := small()
+	res, err := Knees(context.Background(), KneeConfig{
+		Config: Config{Base: base, Grid: Grid{{"client-version", []string{"v3.2.23", "v3.7.3"}}}, Apply: testApply, Workers: 2},
+		At:     1000, Duration: "1m", Tolerance: 0.05, Max: 20000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Knees) != 2 {
+		t.Fatalf("%d knees", len(res.Knees))
+	}
+	buggy, fixed := res.Knees[0], res.Knees[1]
+	for _, k := range res.Knees {
+		t.Logf("%v: max %d clients (first fail %d, %s), headroom at %d: %+.0f%%, %d probes",
+			k.Values, k.MaxClients, k.FirstFail, k.FirstSaturating, k.At, 100*k.Headroom, len(k.Probes))
+		if !k.Bracketed || k.MaxClients <= 0 || k.FirstFail <= k.MaxClients {
+			t.Fatalf("not bracketed: %+v", k)
+		}
+		if float64(k.FirstFail-k.MaxClients) > max(1, 0.05*float64(k.MaxClients)) {
+			t.Fatalf("knee not within 5%%: %d..%d", k.MaxClients, k.FirstFail)
+		}
+		for _, p := range k.Probes {
+			n, _ := strconv.Atoi(p.Values["clients"])
+			if (n <= k.MaxClients) != (p.Verdict == "ok") {
+				t.Fatalf("probe at %d clients is %s but the knee is %d", n, p.Verdict, k.MaxClients)
+			}
+		}
+		if !strings.HasPrefix(k.FirstSaturating, "leader CPU") {
+			t.Fatalf("first saturating: %q (%+v)", k.FirstSaturating, k.Saturation)
+		}
+	}
+	if r := float64(fixed.MaxClients) / float64(buggy.MaxClients); r < 2.5 || r > 6 {
+		t.Fatalf("fixed/buggy knee ratio %.2f, want about 4", r)
+	}
+	if _, err := Knees(context.Background(), KneeConfig{Config: Config{Base: base, Grid: Grid{{"clients", []string{"1"}}}, Apply: testApply}}); err == nil {
+		t.Fatal("a knee search over clients: no error")
+	}
+}
