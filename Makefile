@@ -48,6 +48,7 @@ lint:
 
 check-long:
 	$(GO) test -count=1 -run 'TestModelMatchesRealClient' ./clientmodel/scripted -rapid.checks=$(CHECKS) -timeout 60m
+	$(GO) test -count=1 ./properties -rapid.checks=$(CHECKS) -timeout 60m
 
 corpus:
 	$(GO) test -count=1 -run TestCorpusIsCurrent ./clientmodel/scripted -update

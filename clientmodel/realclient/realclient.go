@@ -1,13 +1,12 @@
-package scripted_test
-
-// Real-library harness: runs a scripted.Script against the real etcd client
-// lessor (go.etcd.io/etcd/client/v3@v3.7.3) in virtual time, inside one
+// Package realclient is the real-library harness: it runs a scripted.Script
+// against the real etcd client lessor (go.etcd.io/etcd/client/v3@v3.7.3) in virtual time, inside one
 // testing/synctest bubble, talking gRPC over net.Pipe to an in-process fake
 // etcd Lease server, and records when each keepalive request reached the
 // server and when the application consumer read each response.
 //
-// See /tmp/harness_spec.md (the harness spec) and script.go for the
-// semantics; the notes below only explain implementation choices.
+// See clientmodel/scripted/script.go for the semantics; the notes below only
+// explain implementation choices. Run needs a *testing.T (synctest.Test), so
+// this package is for tests only, though it is importable by any package's tests.
 //
 //   - The server learns which lease a stream belongs to from the connection it
 //     arrived on (each client dials through its own tagged pipe), not from the
@@ -19,6 +18,7 @@ package scripted_test
 //     that never blocks on the serial answering loop (unbounded queue), so a
 //     busy server does not delay the recorded instants.
 //   - Only events at t < DurationNs are recorded.
+package realclient
 
 import (
 	"context"
@@ -41,10 +41,10 @@ import (
 	"github.com/leasesim/leasesim/clientmodel/scripted"
 )
 
-// realVersion is the client library version this harness drives (go.mod).
-const realVersion = "v3.7.3"
+// Version is the client library version this harness drives (go.mod).
+const Version = "v3.7.3"
 
-// runReal runs s against the real etcd client library in a fresh synctest
+// Run runs s against the real etcd client library in a fresh synctest
 // bubble and returns what it did. It must be called from a test (not a
 // benchmark): synctest.Test needs a *testing.T.
 //
@@ -56,14 +56,14 @@ const realVersion = "v3.7.3"
 // tick (no answer within the deadline), whether the scan of the same instant
 // still sends one last request depends on the scheduler. Scripts in which a
 // lease is reaped by its deadline before any reset are therefore
-// nondeterministic under runReal; runRealWith with a ConnectDelayNs avoids it.
-func runReal(t *testing.T, s scripted.Script) scripted.Result {
+// nondeterministic under Run; RunWith with a ConnectDelayNs avoids it.
+func Run(t *testing.T, s scripted.Script) scripted.Result {
 	t.Helper()
-	return runRealWith(t, s, realOptions{})
+	return RunWith(t, s, Options{})
 }
 
-// realOptions are harness knobs beyond the spec; the zero value is the spec.
-type realOptions struct {
+// Options are harness knobs beyond the spec; the zero value is the spec.
+type Options struct {
 	// ConnectDelayNs delays the client's dial (the first connection, made
 	// lazily by the first KeepAlive) by this much virtual time, so the
 	// keepalive stream opens ConnectDelayNs after KeepAlive. Because
@@ -72,8 +72,8 @@ type realOptions struct {
 	ConnectDelayNs int64
 }
 
-// runRealWith is runReal with harness options.
-func runRealWith(t *testing.T, s scripted.Script, o realOptions) scripted.Result {
+// RunWith is Run with harness options.
+func RunWith(t *testing.T, s scripted.Script, o Options) scripted.Result {
 	t.Helper()
 	var res scripted.Result
 	synctest.Test(t, func(t *testing.T) {
@@ -436,7 +436,7 @@ func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *client
 
 // ---- the run ----
 
-func runBubble(t *testing.T, s scripted.Script, o realOptions) scripted.Result {
+func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 	h := &harness{t: t, t0: time.Now(), dur: s.DurationNs}
 	for _, l := range s.Leases {
 		h.leases = append(h.leases, &leaseState{spec: l, closed: -1})
@@ -495,7 +495,7 @@ func runBubble(t *testing.T, s scripted.Script, o realOptions) scripted.Result {
 	time.Sleep(time.Duration(s.DurationNs - h.now()))
 	synctest.Wait()
 
-	res := scripted.Result{Script: s.Name, Version: realVersion}
+	res := scripted.Result{Script: s.Name, Version: Version}
 	for _, ls := range h.leases {
 		ls.mu.Lock()
 		res.Leases = append(res.Leases, scripted.LeaseResult{

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/clientmodel/realclient"
 	"github.com/leasesim/leasesim/clientmodel/scripted"
 	"pgregory.net/rapid"
 )
@@ -13,7 +14,7 @@ import (
 // -rapid.checks), the model's per-lease request timeline, consumer reads and
 // close must equal the real library's, to the nanosecond of virtual time.
 func TestModelMatchesRealClient(t *testing.T) {
-	v, err := clientmodel.ParseVersion(realVersion)
+	v, err := clientmodel.ParseVersion(realclient.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,13 +22,13 @@ func TestModelMatchesRealClient(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		s := gen.Draw(rt, "script")
 		s.Name = "rapid"
-		want := runReal(t, s)
+		want := realclient.Run(t, s)
 		got, err := scripted.Replay(s, v)
 		if err != nil {
 			rt.Fatal(err)
 		}
 		if d := scripted.Diff(want, got); d != "" {
-			rt.Fatalf("model differs from real %s:\n%s", realVersion, d)
+			rt.Fatalf("model differs from real %s:\n%s", realclient.Version, d)
 		}
 	})
 }
@@ -47,11 +48,11 @@ func TestRealClientIsNotThePreFixModel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if scripted.Diff(runReal(t, s), got) != "" {
+		if scripted.Diff(realclient.Run(t, s), got) != "" {
 			differ++
 		}
 	}
-	t.Logf("pre-fix model differs from real %s on %d of %d scripts", realVersion, differ, n)
+	t.Logf("pre-fix model differs from real %s on %d of %d scripts", realclient.Version, differ, n)
 	if differ == 0 {
 		t.Fatal("the differential test cannot tell the pre-fix rule from the real client")
 	}

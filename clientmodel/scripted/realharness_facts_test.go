@@ -1,7 +1,7 @@
 package scripted_test
 
 // Measured facts of the real etcd client lessor, go.etcd.io/etcd/client/v3
-// v3.7.3, recorded by runReal. Line numbers refer to that version's lease.go:
+// v3.7.3, recorded by realclient.Run. Line numbers refer to that version's lease.go:
 //
 //   - defaultTTL = 5 s (81) is the first keepalive deadline, since DialTimeout 0
 //     gives firstKeepAliveTimeout 0+1 s, which NewLeaseFromLeaseClient turns
@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leasesim/leasesim/clientmodel/realclient"
 	"github.com/leasesim/leasesim/clientmodel/scripted"
 )
 
@@ -88,7 +89,7 @@ func realOnlyLease(t *testing.T, r scripted.Result) scripted.LeaseResult {
 // v3.7.3: nextKeepAlive advances even when the channel is full (556).
 func TestRealFactTTL60NeverRead2h(t *testing.T) {
 	start := time.Now()
-	r := runReal(t, realOneLease("ttl60-never-2h", 7200*rSec, scripted.Lease{
+	r := realclient.Run(t, realOneLease("ttl60-never-2h", 7200*rSec, scripted.Lease{
 		ID: 1, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerNever},
 	}))
 	t.Logf("2 h of virtual time in %v", time.Since(start))
@@ -113,7 +114,7 @@ func TestRealFactTTL60NeverRead2h(t *testing.T) {
 // a + 21.5 s sends the next pair. Pairs at 0.5 + 21.5 k s and 1.0 + 21.5 k s,
 // k = 0..334: 670 requests in 2 h.
 func TestRealFactSlowReplyPairs(t *testing.T) {
-	r := runReal(t, realOneLease("ttl60-delay700-2h", 7200*rSec, scripted.Lease{
+	r := realclient.Run(t, realOneLease("ttl60-delay700-2h", 7200*rSec, scripted.Lease{
 		ID: 7, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerNever},
 		DelaysNs: []int64{700*rMs + rUs},
 	}))
@@ -142,12 +143,12 @@ func TestRealDeterministic(t *testing.T) {
 		{ID: 13, StartNs: 1*rSec + 5*rMs, TTLs: 9, Consumer: scripted.Consumer{Kind: scripted.ConsumerStall, FromNs: 20*rSec + 7, ToNs: 90*rSec + 7},
 			DelaysNs: []int64{1200*rMs + rUs}},
 		{ID: 14, StartNs: 0, TTLs: 6, Consumer: scripted.Consumer{Kind: scripted.ConsumerStopAfter, K: 4}, RevokeAt: 30},
-		// Reaped by its deadline; the reset keeps the reap off the scan grid (see runReal).
+		// Reaped by its deadline; the reset keeps the reap off the scan grid (see realclient.Run).
 		{ID: 15, StartNs: 250 * rMs, TTLs: 2, Consumer: scripted.Consumer{Kind: scripted.ConsumerNever},
 			DelaysNs: []int64{6*rSec + rUs}, ResetsNs: []int64{2250*rMs + 100}},
 	}}
-	a := runReal(t, sc)
-	b := runReal(t, sc)
+	a := realclient.Run(t, sc)
+	b := realclient.Run(t, sc)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("two runs differ:\n%+v\n%+v", a, b)
 	}
@@ -162,7 +163,7 @@ func TestRealDeterministic(t *testing.T) {
 // delay); StartNs shifts the whole 500 ms grid (297, 610).
 func TestRealConsumerDrain(t *testing.T) {
 	const st = 3 * rMs
-	lr := realOnlyLease(t, runReal(t, realOneLease("drain", 100*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("drain", 100*rSec, scripted.Lease{
 		ID: 2, StartNs: st, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerDrain},
 	})))
 	reqs := realArith(st+500*rMs, 20500*rMs, 5) // 0.5, 21, 41.5, 62, 82.5
@@ -175,13 +176,13 @@ func TestRealConsumerDrain(t *testing.T) {
 
 // TestRealConsumerNever: never reading, and the server never answering in
 // time (30 s delay). A reset at 0.2000001 s (no request pending yet) shifts the
-// scan grid off the deadlineLoop grid (see runReal's note on the tie); the new
+// scan grid off the deadlineLoop grid (see realclient.Run's note on the tie); the new
 // stream's immediate scan sends at 0.7000001 s (nextKeepAlive is still the
 // KeepAlive instant), and so does every scan after it. The 5 s first deadline
 // (defaultTTL, 81, 296) is reaped by the deadlineLoop tick at 6 s (the tick at
 // 5 s fails the strict Before, 575); no request after that.
 func TestRealConsumerNever(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("never-deadline", 60*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("never-deadline", 60*rSec, scripted.Lease{
 		ID: 3, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerNever},
 		DelaysNs: []int64{30*rSec + rUs}, ResetsNs: []int64{200*rMs + 100},
 	})))
@@ -194,7 +195,7 @@ func TestRealConsumerNever(t *testing.T) {
 // TestRealDeadlineCloses: same as above with a drain consumer, which sees the
 // channel closed at the deadlineLoop tick at 6 s (ka.close, 577).
 func TestRealDeadlineCloses(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("drain-deadline", 60*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("drain-deadline", 60*rSec, scripted.Lease{
 		ID: 3, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerDrain},
 		DelaysNs: []int64{30*rSec + rUs}, ResetsNs: []int64{200*rMs + 100},
 	})))
@@ -205,7 +206,7 @@ func TestRealDeadlineCloses(t *testing.T) {
 }
 
 // TestRealDeadlineReapTie pins down the one tie in the real library that the
-// harness cannot order (see runReal): without a reset the scan at 6 s and the
+// harness cannot order (see realclient.Run): without a reset the scan at 6 s and the
 // deadlineLoop tick at 6 s that reaps the lease coincide, and the scan may or
 // may not get its request out first. Both outcomes are accepted here; with a
 // 50 ns connect delay the outcome is fixed, and the first request goes out at
@@ -216,7 +217,7 @@ func TestRealDeadlineReapTie(t *testing.T) {
 		ID: 3, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerDrain},
 		DelaysNs: []int64{30*rSec + rUs},
 	})
-	lr := realOnlyLease(t, runReal(t, sc))
+	lr := realOnlyLease(t, realclient.Run(t, sc))
 	got := scripted.Expand(lr.Requests)
 	t.Logf("tie outcome without connect delay: %d requests, last at %v", len(got), time.Duration(got[len(got)-1]))
 	if a, b := realArith(500*rMs, 500*rMs, 11), realArith(500*rMs, 500*rMs, 12); !reflect.DeepEqual(got, a) && !reflect.DeepEqual(got, b) {
@@ -227,7 +228,7 @@ func TestRealDeadlineReapTie(t *testing.T) {
 	}
 
 	const delta = 50
-	lr = realOnlyLease(t, runRealWith(t, sc, realOptions{ConnectDelayNs: delta}))
+	lr = realOnlyLease(t, realclient.RunWith(t, sc, realclient.Options{ConnectDelayNs: delta}))
 	realCheckTimes(t, "requests with connect delay", scripted.Expand(lr.Requests), realArith(delta, 500*rMs, 12))
 	if lr.Closed != 6*rSec {
 		t.Errorf("closed %v, want 6s", time.Duration(lr.Closed))
@@ -239,9 +240,9 @@ func TestRealDeadlineReapTie(t *testing.T) {
 // are unchanged (352 = #{k : 50 ns + 20.5 s k < 7200 s}).
 func TestRealConnectDelayTTL60(t *testing.T) {
 	const delta = 50
-	lr := realOnlyLease(t, runRealWith(t, realOneLease("ttl60-never-2h-delta", 7200*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.RunWith(t, realOneLease("ttl60-never-2h-delta", 7200*rSec, scripted.Lease{
 		ID: 1, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerNever},
-	}), realOptions{ConnectDelayNs: delta}))
+	}), realclient.Options{ConnectDelayNs: delta}))
 	want := []scripted.Run{{Start: delta, Step: 20500 * rMs, N: 352}}
 	if !reflect.DeepEqual(lr.Requests, want) {
 		t.Errorf("requests = %+v, want %+v", lr.Requests, want)
@@ -252,7 +253,7 @@ func TestRealConnectDelayTTL60(t *testing.T) {
 // Responses land at 0.5 s + 20.5 s j + 1 µs, so ticks 10, 30, 50, 70 find one
 // buffered and ticks 20, 40, 60 find none.
 func TestRealConsumerRate(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("rate", 75*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("rate", 75*rSec, scripted.Lease{
 		ID: 4, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerRate, PeriodNs: 10 * rSec, PhaseNs: 7},
 	})))
 	realCheckTimes(t, "requests", scripted.Expand(lr.Requests), realArith(500*rMs, 20500*rMs, 4))
@@ -266,7 +267,7 @@ func TestRealConsumerRate(t *testing.T) {
 // to the scan grid, 542/593); the consumer reads 2 and stops, and the client
 // keeps renewing regardless (556).
 func TestRealConsumerStopAfter(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("stop-after", 20*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("stop-after", 20*rSec, scripted.Lease{
 		ID: 5, TTLs: 3, Consumer: scripted.Consumer{Kind: scripted.ConsumerStopAfter, K: 2},
 	})))
 	realCheckTimes(t, "requests", scripted.Expand(lr.Requests), realArith(500*rMs, 1500*rMs, 13))
@@ -279,7 +280,7 @@ func TestRealConsumerStopAfter(t *testing.T) {
 // TestRealConsumerStopAfterClosedEarly: revoked on the 2nd answer (534-538),
 // before the consumer has read K = 5: it sees the close.
 func TestRealConsumerStopAfterClosedEarly(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("stop-after-revoked", 20*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("stop-after-revoked", 20*rSec, scripted.Lease{
 		ID: 5, TTLs: 3, RevokeAt: 2, Consumer: scripted.Consumer{Kind: scripted.ConsumerStopAfter, K: 5},
 	})))
 	realCheckTimes(t, "requests", scripted.Expand(lr.Requests), []int64{500 * rMs, 2000 * rMs})
@@ -292,7 +293,7 @@ func TestRealConsumerStopAfterClosedEarly(t *testing.T) {
 // TestRealConsumerStall: reads until 5 s, buffers the 7 responses of
 // [5 s, 15 s), drains them all at 15 s + 7 ns, then reads as they come.
 func TestRealConsumerStall(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("stall", 20*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("stall", 20*rSec, scripted.Lease{
 		ID: 6, TTLs: 3, Consumer: scripted.Consumer{Kind: scripted.ConsumerStall, FromNs: 5*rSec + 7, ToNs: 15*rSec + 7},
 	})))
 	realCheckTimes(t, "requests", scripted.Expand(lr.Requests), realArith(500*rMs, 1500*rMs, 13))
@@ -307,7 +308,7 @@ func TestRealConsumerStall(t *testing.T) {
 // channel (LeaseResponseChSize 16, 92, 274) keeps the first 16 and the rest
 // are dropped (545-553), while renewals go on every 1.5 s (556).
 func TestRealConsumerStallOverflow(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("stall-overflow", 42*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("stall-overflow", 42*rSec, scripted.Lease{
 		ID: 6, TTLs: 3, Consumer: scripted.Consumer{Kind: scripted.ConsumerStall, FromNs: 1*rSec + 7, ToNs: 40*rSec + 7},
 	})))
 	// Requests at 0.5 + 1.5 k < 42: k = 0..27.
@@ -326,7 +327,7 @@ func TestRealConsumerStallOverflow(t *testing.T) {
 // 41.000001 s, so the next request is at 41.5000001 s, then 20.5 s on.
 func TestRealResetNotDue(t *testing.T) {
 	const rst = 30*rSec + 100
-	lr := realOnlyLease(t, runReal(t, realOneLease("reset-not-due", 70*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("reset-not-due", 70*rSec, scripted.Lease{
 		ID: 8, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerDrain},
 		ResetsNs: []int64{rst},
 	})))
@@ -350,7 +351,7 @@ func TestRealResetNotDue(t *testing.T) {
 //     answers push nextKeepAlive past the 30 s end.
 func TestRealResetDue(t *testing.T) {
 	const rst = 1200*rMs + 100
-	lr := realOnlyLease(t, runReal(t, realOneLease("reset-due", 30*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("reset-due", 30*rSec, scripted.Lease{
 		ID: 9, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerDrain},
 		DelaysNs: []int64{1*rSec + rUs}, ResetsNs: []int64{rst},
 	})))
@@ -373,7 +374,7 @@ func TestRealResetDue(t *testing.T) {
 // TestRealResetNoStream: a reset before the lease's client has opened a
 // stream is a no-op.
 func TestRealResetNoStream(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("reset-before-start", 50*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("reset-before-start", 50*rSec, scripted.Lease{
 		ID: 10, StartNs: 2 * rSec, TTLs: 60, Consumer: scripted.Consumer{Kind: scripted.ConsumerNever},
 		ResetsNs: []int64{1*rSec + 100},
 	})))
@@ -384,7 +385,7 @@ func TestRealResetNoStream(t *testing.T) {
 // lease and closes its channel (534-538) at that instant, and sends no further
 // requests.
 func TestRealRevocation(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("revoke", 300*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("revoke", 300*rSec, scripted.Lease{
 		ID: 12, TTLs: 60, RevokeAt: 3, Consumer: scripted.Consumer{Kind: scripted.ConsumerDrain},
 	})))
 	realCheckTimes(t, "requests", scripted.Expand(lr.Requests), realArith(500*rMs, 20500*rMs, 3))
@@ -396,7 +397,7 @@ func TestRealRevocation(t *testing.T) {
 
 // TestRealRevokedAtOnce: TTL 0 from the first answer: one request only.
 func TestRealRevokedAtOnce(t *testing.T) {
-	lr := realOnlyLease(t, runReal(t, realOneLease("ttl0", 60*rSec, scripted.Lease{
+	lr := realOnlyLease(t, realclient.Run(t, realOneLease("ttl0", 60*rSec, scripted.Lease{
 		ID: 13, TTLs: 0, Consumer: scripted.Consumer{Kind: scripted.ConsumerNever},
 	})))
 	realCheckTimes(t, "requests", scripted.Expand(lr.Requests), []int64{500 * rMs})

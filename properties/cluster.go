@@ -1,0 +1,154 @@
+package properties
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/leasesim/leasesim/scenario"
+)
+
+// FixedVersions are fixed-rule client releases, one per modelled line.
+var FixedVersions = []string{"v3.7.3", "v3.1.19", "v3.2.24", "v3.3.9", "v3.4.27", "v3.5.21", "v3.6.4"}
+
+// ClusterGen describes the cluster scenarios GenCluster draws.
+type ClusterGen struct {
+	MaxClients int
+	// LeaderChanges: 0 for none, else 1 to LeaderChanges leader-change faults,
+	// each with an election shorter than the election timeout.
+	LeaderChanges int
+	// MaxElection bounds each election; 0 means 999 ms (shorter than the
+	// default 1 s election timeout).
+	MaxElection time.Duration
+	// Headroom: cores per member are chosen so that the steady renewal load of
+	// the busiest member is at most 1/Headroom of its capacity.
+	Headroom float64
+}
+
+// GenCluster draws cluster scenarios with fixed clients that run in well
+// under a second or two of wall time: 1 to MaxClients clients (1-50 half the
+// time), TTL 2 s to 1 min, 1-4 min of virtual time, every consumer, 1-7
+// members, every placement, transport and TLS mode, start spread up to 30 s,
+// and enough cores (see Headroom).
+func GenCluster(g ClusterGen) *rapid.Generator[scenario.Spec] {
+	return rapid.Custom(func(t *rapid.T) scenario.Spec {
+		s := scenario.Spec{
+			Name:     "prop",
+			Seed:     rapid.Uint64Range(1, 1<<32).Draw(t, "seed"),
+			Duration: scenario.Duration(rapid.Int64Range(60, 240).Draw(t, "duration_s") * sec),
+			Server:   scenario.ServerCluster,
+		}
+		c := &s.Clients
+		c.Count = rapid.OneOf(rapid.IntRange(1, 50), rapid.IntRange(50, g.MaxClients)).Draw(t, "clients")
+		c.TTL = scenario.Duration(rapid.OneOf(rapid.Int64Range(2, 10), rapid.Int64Range(10, 60)).Draw(t, "ttl_s") * sec)
+		c.Version = rapid.SampledFrom(FixedVersions).Draw(t, "version")
+		switch rapid.SampledFrom([]string{"never", "drain", "rate", "stop-after", "stall"}).Draw(t, "consumer") {
+		case "never":
+			c.Consumer = "never"
+		case "drain":
+			c.Consumer = "drain"
+		case "rate":
+			c.Consumer = fmt.Sprintf("rate:%g", rapid.SampledFrom([]float64{0.01, 0.1, 0.5, 1, 10}).Draw(t, "rate"))
+		case "stop-after":
+			c.Consumer = fmt.Sprintf("stop-after:%d", rapid.IntRange(0, 40).Draw(t, "k"))
+		case "stall":
+			from := rapid.Int64Range(0, 120).Draw(t, "stall_from_s")
+			c.Consumer = fmt.Sprintf("stall:%ds-%ds", from, from+rapid.Int64Range(1, 200).Draw(t, "stall_len_s"))
+		}
+		c.StartSpread = scenario.Duration(rapid.SampledFrom([]int64{0, 1, 10, 30}).Draw(t, "start_spread_s") * sec)
+		k := &s.Cluster
+		k.Members = rapid.IntRange(1, 7).Draw(t, "members")
+		k.Leader = rapid.IntRange(0, k.Members-1).Draw(t, "leader")
+		k.Transport = rapid.SampledFrom([]string{"http1", "http2"}).Draw(t, "transport")
+		k.TLS = rapid.SampledFrom([]string{"rsa", "ecdsa", "off"}).Draw(t, "tls")
+		places := []string{"round-robin", "leader", fmt.Sprintf("member:%d", rapid.IntRange(0, k.Members-1).Draw(t, "member"))}
+		if k.Members > 1 {
+			places = append(places, "followers")
+		}
+		c.Placement = rapid.SampledFrom(places).Draw(t, "placement")
+		k.Cores = CoresFor(c.Count, c.TTL.D(), c.StartSpread.D(), k.TLS, g.Headroom)
+		if g.LeaderChanges > 0 && k.Members > 1 {
+			n := rapid.IntRange(1, g.LeaderChanges).Draw(t, "leader_changes")
+			at := time.Duration(0)
+			leader := k.Leader
+			for i := 0; i < n; i++ {
+				at += time.Duration(rapid.Int64Range(1_000, 60_000).Draw(t, "change_gap_ms")) * time.Millisecond
+				if at >= s.Duration.D() {
+					break
+				}
+				to := rapid.IntRange(0, k.Members-2).Draw(t, "change_to")
+				if to >= leader {
+					to++
+				}
+				leader = to
+				maxEl := g.MaxElection
+				if maxEl == 0 {
+					maxEl = 999 * time.Millisecond // shorter than the 1 s election timeout
+				}
+				el := time.Duration(rapid.Int64Range(0, maxEl.Milliseconds()).Draw(t, "election_ms")) * time.Millisecond
+				s.Faults = append(s.Faults, scenario.FaultSpec{At: scenario.Duration(at), Kind: "leader-change", To: to, Duration: scenario.Duration(el)})
+				at += el
+			}
+		}
+		return s
+	})
+}
+
+// CoresFor is the per-member core count at which both the steady renewal load
+// of the busiest member (every client on it, each renewing every TTL/3 rounded
+// up to the 500 ms scan, at the 96 + 165 µs of a forwarded renewal) and the
+// start-up burst of peer TLS handshakes (one per client starting in the same
+// second, at the default full-handshake cost) are at most 1/headroom of its
+// capacity; at least 1.
+func CoresFor(clients int, ttl, spread time.Duration, tls string, headroom float64) float64 {
+	interval := (ttl/3/(500*time.Millisecond) + 1) * 500 * time.Millisecond
+	perSec := float64(clients) / interval.Seconds()
+	load := perSec * (261 * time.Microsecond).Seconds()
+	starts := float64(clients) / math.Max(1, spread.Seconds())
+	burst := starts * scenario.DefaultTLSCosts[tls].ServerFull.Seconds()
+	return math.Max(1, math.Ceil(math.Max(load, burst)*headroom))
+}
+
+// ClusterRun is what RunCluster observed.
+type ClusterRun struct {
+	Expired       uint64
+	FirstExpiry   *float64
+	LeaderCPUPeak float64 // the initial leader's peak per-bucket utilisation
+	LeaderCPUMean float64
+	Events        uint64
+	Wall          time.Duration
+}
+
+// RunCluster resolves and runs a cluster spec, with history and mutant set.
+func RunCluster(s scenario.Spec, history func(scenario.Op), mutant string) (ClusterRun, error) {
+	r, err := s.Resolve()
+	if err != nil {
+		return ClusterRun{}, err
+	}
+	if r.Cluster == nil {
+		return ClusterRun{}, fmt.Errorf("not a cluster scenario")
+	}
+	c := *r.Cluster
+	c.History, c.Mutant = history, mutant
+	start := time.Now()
+	res, err := c.Run(nil)
+	if err != nil {
+		return ClusterRun{}, err
+	}
+	out := ClusterRun{Expired: res.Summary.LeasesExpired, FirstExpiry: res.Summary.FirstExpiryS, Events: res.Events, Wall: time.Since(start)}
+	for _, m := range res.Metrics {
+		if m.Name == fmt.Sprintf("cpu_utilisation.m%d", c.Leader) {
+			var sum float64
+			for _, v := range m.Values {
+				out.LeaderCPUPeak = max(out.LeaderCPUPeak, v)
+				sum += v
+			}
+			if len(m.Values) > 0 {
+				out.LeaderCPUMean = sum / float64(len(m.Values))
+			}
+		}
+	}
+	return out, nil
+}

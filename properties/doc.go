@@ -1,0 +1,27 @@
+// Package properties states leasesim's guarantees as checkable properties and
+// checks them with pgregory.net/rapid (generated scenarios, shrinking) and
+// github.com/anishathalye/porcupine (linearizability of lease-API histories).
+//
+// The properties (issue 4):
+//
+//   - P1 (fixed clients, server answers faster than 500 ms): on a healthy
+//     stream every renew interval lies in (TTL/3, TTL/3 + 500 ms + RTT]; after a
+//     stream reset the next request goes out at the reopened stream's first scan
+//     (reset + 500 ms) if the lease is due by then, else within 500 ms of falling
+//     due. CheckP1 decides it on a scripted run; GenP1 generates the scripts.
+//     Checked on the model (scripted.Replay) and on the real client
+//     (clientmodel/realclient).
+//   - P1b (every version, answers slower than 500 ms): a response delay d makes
+//     the client send Amplification(d) = ceil(d / 500 ms) requests per renewal,
+//     500 ms apart, and renew every RoundPeriod(ttl, d). PredictSlowTimeline gives
+//     the exact request timeline; checked on the model and the real client.
+//   - P2 (fixed clients, leader utilisation well below 1): no lease expires on a
+//     cluster scenario, whatever the consumer does.
+//   - P3 (pre-fix clients): P1 fails, and rapid shrinks the failure to the 2018
+//     bug: one client that never reads, the 18th request 500 ms after the 17th.
+//   - P4: with Promote, no lease expires across a leader change shorter than the
+//     election timeout.
+//   - Linearizability: LeaseModel is a sequential specification of Grant,
+//     KeepAlive and the lessor's Expire over scenario.Op histories, partitioned
+//     by lease; CheckHistory runs porcupine on a recorded history.
+package properties
