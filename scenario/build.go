@@ -96,7 +96,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Costs: costs, MaxEvents: s.Limits.MaxEvents,
 	}
 	for _, f := range s.Faults {
-		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Duration: f.Duration.D()})
+		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
 	}
 	return Resolved{Cluster: cl}, nil
 }

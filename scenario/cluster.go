@@ -92,8 +92,9 @@ type Op struct {
 // Fault is a resolved fault.
 type Fault struct {
 	At       time.Duration
-	Kind     string // leader-change | leader-stall
-	To       int
+	Kind     string // leader-change | leader-stall | partition
+	To       int    // leader-change: the new leader
+	Member   int    // partition: the follower cut off
 	Duration time.Duration
 }
 
@@ -129,6 +130,7 @@ const (
 	kElected                    // the election of fault a ends
 	kSample                     // end of a metrics bucket
 	kProbe                      // a prober connection between members c and a
+	kDialLost                   // dial a, sent into a partition, times out
 )
 
 type cev struct {
@@ -143,7 +145,15 @@ type cev struct {
 const (
 	fErr    uint8 = 1 << iota // the forward failed (shed, ErrNotPrimary): retry
 	fClosed                   // the leader closed the connection after answering
+	fLost                     // kFwdArrive: delayed by a partition
 )
+
+func flagIf(b bool, f uint8) uint8 {
+	if b {
+		return f
+	}
+	return 0
+}
 
 // phases of a client's in-flight request on its member.
 const (
@@ -169,6 +179,7 @@ type cclient struct {
 	// answered: the leader has run the in-flight forward's handler (its answer
 	// is on the wire), so a cancel no longer leaves its socket in CLOSE-WAIT.
 	answered bool
+	lost     bool       // the in-flight forward was lost in a partition
 	sent     []sim.Time // History: send times of keepalives not yet answered, oldest first
 }
 
@@ -219,6 +230,7 @@ type clusterSim struct {
 	tls     bool
 	handsh  int // handshakes completed per pair for resumption
 	peaks   map[string]float64
+	cutOff  []sim.Time // per member: partitioned from the others until then
 
 	// series handles
 	hRenewLeader, hFwdLeader, hNewConn, hHandshake, hHSTimeout, hDialErr    int
@@ -268,6 +280,7 @@ func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
 	s.setupSeries()
 
 	s.members = make([]member, c.Members)
+	s.cutOff = make([]sim.Time, c.Members)
 	for m := range s.members {
 		mb := &s.members[m]
 		mb.cpu = model.NewCPU(c.Cores, 0, c.Bucket, c.Duration)
@@ -449,6 +462,9 @@ func (s *clusterSim) handle(now sim.Time, e cev) {
 		s.armDeadline(now, e.c)
 		s.tryForward(now, e.c)
 	case kFwdArrive:
+		if e.f&fLost != 0 && e.a != s.clients[e.c].attempt {
+			return // the follower gave up during the partition; its FIN won the race
+		}
 		s.fwdArrive(now, e.c, e.a, int(e.x))
 	case kLeaderFwd:
 		s.leaderFwdDone(now, e.c, e.a, int(e.in.Gen), sim.Time(e.x))
@@ -500,6 +516,12 @@ func (s *clusterSim) handle(now sim.Time, e cev) {
 		s.sample(now)
 	case kProbe:
 		s.probe(now, int(e.c), int(e.a))
+	case kDialLost:
+		d := &s.dials[e.a]
+		d.done = true
+		s.ser.Add(s.hDialErr, now, 1)
+		_, failed, _ := s.members[d.from].pairs[d.to].Pool.DialDone(now, 1, false)
+		s.failWaiters(now, int(d.from), int(d.to), failed)
 	}
 }
 
@@ -663,7 +685,16 @@ func (s *clusterSim) send(now sim.Time, c int32, to int) {
 	cl.phase = phAtLeader
 	cl.via = int32(to)
 	cl.answered = false
-	s.k.Schedule(now+s.oneWay(), cev{kind: kFwdArrive, c: c, a: cl.attempt, x: int64(to)})
+	at := now
+	if heal := s.healAt(int(cl.member), to); heal > now {
+		// Partitioned: TCP retransmits, and the request arrives once the
+		// partition heals (at a retransmission: leasesim takes the heal itself).
+		at = heal
+		cl.lost = true
+	} else {
+		cl.lost = false
+	}
+	s.k.Schedule(at+s.oneWay(), cev{kind: kFwdArrive, c: c, a: cl.attempt, x: int64(to), f: flagIf(cl.lost, fLost)})
 }
 
 // fwdArrive: a forwarded renewal reaches member to. If its follower has given
@@ -851,8 +882,8 @@ func (s *clusterSim) fwdDeadline(now sim.Time, c int32, attempt uint32) {
 		pair := s.members[from].pairs[to]
 		pair.Pool.Discard(1)
 		pair.ClientTW.Add(now, 1)
-		if cl.answered {
-			pair.Established-- // the leader, reading for the next request, sees the FIN and closes
+		if cl.answered || cl.lost {
+			pair.Established-- // the leader sees the FIN (or, partitioned, never saw the request)
 		} else {
 			pair.CloseWait++ // the leader's side, until its handler finishes
 		}
@@ -879,6 +910,16 @@ func (s *clusterSim) startDial(now sim.Time, from, to int) {
 	id := uint32(len(s.dials))
 	s.dials = append(s.dials, dial{from: int32(from), to: int32(to)})
 	rtt := sim.Time(s.cfg.PeerRTT)
+	if heal := s.healAt(from, to); heal > now {
+		limit := now + sim.Time(PeerDialTimeoutBase+s.cfg.ElectionTimeout)
+		if heal >= limit {
+			// SYNs are lost: the dial fails when the peer dial timeout runs out.
+			s.dials[id].dead = true
+			s.k.Schedule(limit, cev{kind: kDialLost, a: id})
+			return
+		}
+		now = heal // a retransmitted SYN gets through once the partition heals
+	}
 	if !s.tls {
 		// TCP only: connected after a round trip; the leader accepts it.
 		s.members[to].cpu.Force(now, s.cfg.Costs.TCPAccept, 1, 0)
@@ -994,6 +1035,12 @@ func (s *clusterSim) probe(now sim.Time, a, b int) {
 	s.k.Schedule(now+sim.Time(ProberInterval), cev{kind: kProbe, c: int32(a), a: uint32(b)})
 }
 
+// healAt is when members a and b can reach each other again (in the past if
+// they can now).
+func (s *clusterSim) healAt(a, b int) sim.Time {
+	return max(s.cutOff[a], s.cutOff[b])
+}
+
 // ---- the lessor, faults, sampling ----
 
 func (s *clusterSim) revoke(now sim.Time) {
@@ -1015,6 +1062,8 @@ func (s *clusterSim) fault(now sim.Time, i int) {
 		if s.leader >= 0 {
 			s.members[s.leader].cpu.Stall(now, f.Duration)
 		}
+	case "partition":
+		s.cutOff[f.Member] = now + sim.Time(f.Duration)
 	case "leader-change":
 		s.leader = -1
 		s.k.Schedule(now+sim.Time(f.Duration), cev{kind: kElected, a: uint32(i)})

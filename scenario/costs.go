@@ -105,6 +105,9 @@ const (
 	// ConnReadTimeout: the read deadline etcd's peer listener re-arms on every
 	// read (server/v3 etcdserver/api/rafthttp/peer.go:40).
 	ConnReadTimeout = 5 * time.Second
+	// PeerDialTimeout: the peer round tripper's dial timeout, 1 s + the election
+	// timeout (server/v3 config/config.go:330-333).
+	PeerDialTimeoutBase = time.Second
 	// MinTTL: etcd's minimum lease TTL with default election settings:
 	// ceil(3/2 x electionTicks x heartbeat) = ceil(1.5 s) = 2 s
 	// (server/v3 etcdserver/server.go:340-345).

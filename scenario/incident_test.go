@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/leasesim/leasesim/scenario"
@@ -162,5 +163,40 @@ func TestHandshakeTimeoutLeavesCloseWait(t *testing.T) {
 	}
 	if o.Summary.LeasesExpired != 60 {
 		t.Fatalf("%d of 60 leases expired; with no connection to the leader, all must", o.Summary.LeasesExpired)
+	}
+}
+
+// A follower cut off from the leader for longer than ReqTimeout: its forwards
+// hang and time out, its clients' streams break and reconnect to it, and
+// their leases expire once the partition outlasts the TTL; the other members'
+// clients are untouched.
+func TestPartitionedFollowerLosesItsLeases(t *testing.T) {
+	spec := func(d scenario.Duration) scenario.Spec {
+		return scenario.Spec{
+			Name: "partition", Duration: scenario.Duration(90e9), Server: scenario.ServerCluster,
+			Clients: scenario.ClientsSpec{Count: 90, TTL: scenario.Duration(5e9), Version: "v3.7.3", Consumer: "drain"},
+			Cluster: scenario.ClusterSpec{Members: 3, Cores: 2},
+			Faults:  []scenario.FaultSpec{{At: scenario.Duration(20e9), Kind: "partition", Member: 2, Duration: d}},
+		}
+	}
+	long, err := spec(scenario.Duration(30e9)).Run(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Round-robin: 30 clients on member 2.
+	if long.Summary.LeasesExpired != 30 || peakOf(long, "client_stream_errors") == 0 {
+		t.Fatalf("30 s partition: %d expired, %v stream errors/s", long.Summary.LeasesExpired, peakOf(long, "client_stream_errors"))
+	}
+	short, err := spec(scenario.Duration(2e9)).Run(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if short.Summary.LeasesExpired != 0 {
+		t.Fatalf("2 s partition: %d expired", short.Summary.LeasesExpired)
+	}
+	bad := spec(1)
+	bad.Faults[0].Member = 0 // the leader
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "faults[0].member") {
+		t.Fatalf("partitioning the leader: %v", err)
 	}
 }

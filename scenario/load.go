@@ -124,6 +124,7 @@ const (
 const (
 	FaultLeaderChange = "leader-change"
 	FaultLeaderStall  = "leader-stall"
+	FaultPartition    = "partition"
 )
 
 // ---------------------------------------------------------------------------
@@ -910,8 +911,21 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 			if f.Duration <= 0 || (durOK && f.Duration > dur) {
 				v.add(p+".duration", "%v is out of range; a stall lasts > 0 up to the run's duration (%v)", f.Duration, dur)
 			}
+		case FaultPartition:
+			switch {
+			case f.Member < 0 || (membersOK && f.Member >= members):
+				v.add(p+".member", "%d is not a member; allowed 0 to %d", f.Member, members-1)
+			case f.Member == leader:
+				v.add(p+".member", "%d is the leader at %v; leasesim partitions followers only (model a partitioned leader as a %s)", f.Member, f.At, FaultLeaderChange)
+			}
+			if f.Duration <= 0 || (durOK && f.Duration > dur) {
+				v.add(p+".duration", "%v is out of range; a partition lasts > 0 up to the run's duration (%v)", f.Duration, dur)
+			}
 		default:
-			v.add(p+".kind", "%q is not allowed; allowed: %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall)
+			v.add(p+".kind", "%q is not allowed; allowed: %s, %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall, FaultPartition)
+		}
+		if f.Kind != FaultPartition && f.Member != 0 {
+			v.add(p+".member", "%d is set, but only a %s has a member; remove it", f.Member, FaultPartition)
 		}
 	}
 }
@@ -1039,6 +1053,8 @@ func (s Spec) Summary() string {
 				fs = append(fs, fmt.Sprintf("at %v the leadership moves to member %d after %v without a leader", f.At, f.To, f.Duration))
 			case FaultLeaderStall:
 				fs = append(fs, fmt.Sprintf("at %v the leader stalls for %v", f.At, f.Duration))
+			case FaultPartition:
+				fs = append(fs, fmt.Sprintf("at %v member %d is cut off from the others for %v", f.At, f.Member, f.Duration))
 			default:
 				fs = append(fs, fmt.Sprintf("at %v fault %q", f.At, f.Kind))
 			}

@@ -186,7 +186,7 @@ func TestLoadBadFiles(t *testing.T) {
 	}{
 		{"unknown top-level field", base + "clint: 3\n", []string{"clint: unknown field", "line 11", "allowed top-level fields: name, description", `did you mean "clients"`}},
 		{"unknown nested field", repl("  ttl: 10s", "  tll: 10s"), []string{"clients.tll: unknown field", "line 5", "allowed fields of clients: count, ttl,"}},
-		{"unknown fault field", base + "faults:\n  - at: 1m\n    kind: leader-stall\n    for: 2s\n", []string{"faults[0].for: unknown field", "line 14", "allowed fields of faults[0]: at, kind, to, duration"}},
+		{"unknown fault field", base + "faults:\n  - at: 1m\n    kind: leader-stall\n    for: 2s\n", []string{"faults[0].for: unknown field", "line 14", "allowed fields of faults[0]: at, kind, to, member, duration"}},
 		{"duplicate field", repl("  ttl: 10s", "  ttl: 10s\n  ttl: 20s"), []string{"clients.ttl: set twice", "line 6"}},
 		{"wrong type", repl("count: 100", "count: lots"), []string{"clients.count:", `"lots" is not a whole number`, "line 4"}},
 		{"fractional count", repl("count: 100", "count: 100.5"), []string{"clients.count:", "not a whole number"}},

@@ -81,11 +81,15 @@ type CostsSpec struct {
 // FaultSpec is something that happens at a time.
 type FaultSpec struct {
 	At   Duration `yaml:"at"`
-	Kind string   `yaml:"kind"` // leader-change | leader-stall
+	Kind string   `yaml:"kind"` // leader-change | leader-stall | partition
 	// To: the new leader (leader-change).
 	To int `yaml:"to,omitempty"`
-	// Duration: the election (leader-change: no leader for this long) or the
-	// stall (leader-stall: the leader's CPU does nothing for this long).
+	// Member: the follower cut off from every other member (partition). Its
+	// clients keep talking to it; its forwards to the leader are lost.
+	Member int `yaml:"member,omitempty"`
+	// Duration: the election (leader-change: no leader for this long), the
+	// stall (leader-stall: the leader's CPU does nothing for this long) or the
+	// partition.
 	Duration Duration `yaml:"duration,omitempty"`
 }
 
