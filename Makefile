@@ -11,7 +11,7 @@ help:
 	@echo "make bench        kernel, TLS-cost and scenario benchmarks (events/s, wall time, memory)"
 	@echo "make bench-incident  incident-2018-ttl600, 2 h of virtual time: wall time and peak memory"
 	@echo "make lint         gofmt + go vet, both modules"
-	@echo "make check-long   the differential test against the real client with CHECKS=$(CHECKS) scenarios"
+	@echo "make check-long   the differential test, the properties and 'leasesim check' with CHECKS=$(CHECKS)"
 	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json, then legacy-goldens"
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 
@@ -49,6 +49,7 @@ lint:
 check-long:
 	$(GO) test -count=1 -run 'TestModelMatchesRealClient' ./clientmodel/scripted -rapid.checks=$(CHECKS) -timeout 60m
 	$(GO) test -count=1 ./properties -rapid.checks=$(CHECKS) -timeout 60m
+	$(GO) run ./cmd/leasesim check -n $(CHECKS)
 
 corpus:
 	$(GO) test -count=1 -run TestCorpusIsCurrent ./clientmodel/scripted -update

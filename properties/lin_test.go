@@ -3,7 +3,6 @@ package properties
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,34 +53,11 @@ func orHonest(m string) string {
 	return m
 }
 
-// GenLin draws cluster scenarios for the linearizability check of the honest
-// server: up to 500 clients, 1-2 leader changes of up to 15 s, an optional
-// leader stall of up to 20 s, and sometimes a leader with far too little
-// CPU, so that many histories hold expiries and not-found answers.
-func genLin() *rapid.Generator[scenario.Spec] {
-	base := GenCluster(ClusterGen{MaxClients: 500, Headroom: 4, LeaderChanges: 2, MaxElection: 15 * time.Second})
-	return rapid.Custom(func(t *rapid.T) scenario.Spec {
-		s := base.Draw(t, "base")
-		if rapid.Bool().Draw(t, "scarce_cpu") {
-			s.Cluster.Cores = rapid.SampledFrom([]float64{0.02, 0.05, 0.1, 0.3}).Draw(t, "cores")
-		}
-		if rapid.Bool().Draw(t, "stall?") {
-			s.Faults = append(s.Faults, scenario.FaultSpec{
-				At:       scenario.Duration(rapid.Int64Range(5, 50).Draw(t, "stall_at_s") * sec),
-				Kind:     "leader-stall",
-				Duration: scenario.Duration(rapid.Int64Range(100, 20_000).Draw(t, "stall_ms") * ms),
-			})
-			slices.SortStableFunc(s.Faults, func(a, b scenario.FaultSpec) int { return int(a.At - b.At) })
-		}
-		return s
-	})
-}
-
 // The honest cluster's histories are linearizable: budget 300 scenarios,
 // including overloaded leaders, long elections and stalls, where leases do
 // expire and keepalives are answered "not found".
 func TestLinearizableHonest(t *testing.T) {
-	gen := genLin()
+	gen := GenLin()
 	var ops, expired, notFound int
 	withChecks(t, 300, func() {
 		rapid.Check(t, func(rt *rapid.T) {

@@ -21,6 +21,7 @@ Usage:
   leasesim sweep [flags]      run a grid of scenarios in parallel, or --knee: the largest client count that holds
   leasesim merge FILES...     combine the outputs of sharded sweeps (--shard i/n)
   leasesim report [flags]     write a self-contained HTML capacity report
+  leasesim check [flags]      check properties and linearizability over N seeded random scenarios
   leasesim help [command]     show help
 
 Same scenario + same seed = byte-identical output, on any machine.
@@ -70,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdMerge(args[1:], stdout, stderr)
 	case "report":
 		err = cmdReport(args[1:], stdout, stderr)
+	case "check":
+		err = cmdCheck(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 && args[1] == "run" {
 			err = cmdRun([]string{"--help"}, stdout, stderr)
@@ -79,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = cmdMerge([]string{"--help"}, stdout, stderr)
 		} else if len(args) > 1 && args[1] == "report" {
 			err = cmdReport([]string{"--help"}, stdout, stderr)
+		} else if len(args) > 1 && args[1] == "check" {
+			err = cmdCheck([]string{"--help"}, stdout, stderr)
 		} else {
 			fmt.Fprint(stdout, topUsage)
 		}
@@ -90,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, errHelp) {
 		return 0
+	}
+	if errors.Is(err, errFailed) {
+		return 1 // the failures are printed already
 	}
 	fmt.Fprintf(stderr, "leasesim: %v\n", err)
 	var ue usageError

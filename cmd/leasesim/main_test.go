@@ -214,3 +214,29 @@ faults:
 		t.Fatalf("no recovery verdict:\n%s", out.String())
 	}
 }
+
+// leasesim check: honest seeds pass; a mutant server fails at a seed whose
+// printed replay command reproduces the same failure; bad flags exit 2.
+func TestCheckCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"check", "-n", "5"}, &out, &errb); code != 0 {
+		t.Fatalf("honest: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"check", "--seed", "26", "-n", "1", "--only", "LIN", "--mutant", "ack-after-revoke"}, &out, &errb); code != 1 {
+		t.Fatalf("mutant: exit %d\n%s", code, out.String())
+	}
+	first := out.String()
+	if !strings.Contains(first, "FAIL seed 26 LIN") || !strings.Contains(first, "replay: leasesim check --seed 26 -n 1") {
+		t.Fatalf("mutant output:\n%s", first)
+	}
+	replay := strings.Fields(strings.SplitN(strings.SplitN(first, "replay: leasesim ", 2)[1], "\n", 2)[0])
+	out.Reset()
+	if code := run(replay, &out, &errb); code != 1 || out.String() != first {
+		t.Fatalf("replay %v: exit %d, output differs:\n%s", replay, code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"check", "--only", "P9"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "allowed: P1, P2, LIN") {
+		t.Fatalf("bad --only: exit %d %s", code, errb.String())
+	}
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/clientmodel/scripted"
+	"github.com/leasesim/leasesim/properties"
+)
+
+const checkUsage = `Usage: leasesim check [flags]
+
+Runs N seeded random scenarios through leasesim's properties (package
+properties) and prints, for each failure, its seed and a one-line command that
+replays it exactly:
+
+  P1   a fixed client renews every lease every (TTL/3, TTL/3 + 500 ms + RTT]
+       while its stream is healthy, and within 500 ms of a reset (client model
+       against a scripted server);
+  P2   with enough capacity no lease expires, whatever the consumer does
+       (cluster model);
+  LIN  the cluster's lease-API history (Grant, KeepAlive, Expire) is
+       linearizable (porcupine).
+
+Seed i runs the i-th draw of each generator, so a seed is a complete recipe.
+
+Examples:
+  leasesim check -n 200
+  leasesim check --seed 17 -n 1 --html /tmp/lin      # replay one seed, keep porcupine's HTML
+  leasesim check -n 50 --mutant ack-after-revoke       # a broken server: LIN must fail
+  leasesim check -n 50 --client-version v3.2.23        # the buggy client: P1 must fail
+
+Flags:
+`
+
+func cmdCheck(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	n := fs.Int("n", 100, "number of seeds to check")
+	seed := fs.Int("seed", 0, "first seed")
+	version := fs.String("client-version", "v3.7.3", "client version for P1 (a pre-fix one makes P1 fail)")
+	mutant := fs.String("mutant", "", "break the cluster's server on purpose: ack-after-revoke | deposed-renew")
+	htmlDir := fs.String("html", "", "write porcupine's visualisation of each LIN failure into `DIR`")
+	only := fs.String("only", "P1,P2,LIN", "comma-separated properties to check")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, checkUsage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return errHelp
+		}
+		return usagef("check: %v (see 'leasesim check --help')", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("check: unexpected argument %q", fs.Arg(0))
+	}
+	if *n < 1 || *n > 1_000_000 {
+		return usagef("check: -n %d is out of range; allowed 1 to 1,000,000", *n)
+	}
+	if *seed < 0 {
+		return usagef("check: --seed %d must be >= 0", *seed)
+	}
+	v, err := clientmodel.ParseVersion(*version)
+	if err != nil {
+		return usagef("--client-version: %v", err)
+	}
+	switch *mutant {
+	case "", "ack-after-revoke", "deposed-renew":
+	default:
+		return usagef("--mutant: %q is not allowed; allowed: ack-after-revoke, deposed-renew", *mutant)
+	}
+	want := map[string]bool{}
+	for _, p := range strings.Split(*only, ",") {
+		p = strings.TrimSpace(strings.ToUpper(p))
+		if p != "P1" && p != "P2" && p != "LIN" {
+			return usagef("--only: %q is not a property; allowed: P1, P2, LIN", p)
+		}
+		want[p] = true
+	}
+
+	p1 := properties.GenP1()
+	// P2 needs enough capacity; LIN is most searching where leases expire
+	// (scarce CPU, long elections and stalls), so each has its generator.
+	capacity := properties.GenCluster(properties.ClusterGen{MaxClients: 300, Headroom: 4, LeaderChanges: 1})
+	stress := properties.GenLin()
+	replay := func(s int) string {
+		cmd := fmt.Sprintf("leasesim check --seed %d -n 1 --client-version %s --only %s", s, v.Name, *only)
+		if *mutant != "" {
+			cmd += " --mutant " + *mutant
+		}
+		return cmd
+	}
+	failures := 0
+	report := func(s int, prop, msg string) {
+		failures++
+		fmt.Fprintf(stdout, "FAIL seed %d %s: %s\n  replay: %s\n", s, prop, msg, replay(s))
+	}
+	bar := newCheckProgress(stderr, *n)
+	for i := 0; i < *n; i++ {
+		s := *seed + i
+		if want["P1"] {
+			script := p1.Example(s)
+			script.Name = fmt.Sprintf("seed-%d", s)
+			res, err := scripted.Replay(script, v)
+			if err != nil {
+				return err
+			}
+			if viol := properties.CheckP1(script, res); len(viol) > 0 {
+				report(s, "P1", fmt.Sprintf("%s (%d violation(s))", viol[0], len(viol)))
+			}
+		}
+		if want["P2"] {
+			run, err := properties.RunCluster(capacity.Example(s), nil, *mutant)
+			if err != nil {
+				return err
+			}
+			if run.Expired > 0 {
+				report(s, "P2", fmt.Sprintf("%d lease(s) expired, the first at %.3fs (leader CPU peak %.0f%%)", run.Expired, *run.FirstExpiry, 100*run.LeaderCPUPeak))
+			}
+		}
+		if want["LIN"] {
+			h := &properties.History{}
+			if _, err := properties.RunCluster(stress.Example(s), h.Record, *mutant); err != nil {
+				return err
+			}
+			{
+				model := properties.LeaseModel()
+				res, info := porcupine.CheckOperationsVerbose(model, h.Ops, 2*time.Minute)
+				if res != porcupine.Ok {
+					msg := fmt.Sprintf("history of %d operations is %s", len(h.Ops), res)
+					if bad := properties.IllegalLeases(h.Ops); len(bad) > 0 {
+						msg += fmt.Sprintf("; lease %d: %s", bad[0], strings.Join(properties.DescribeLease(h.Ops, bad[0], 3), "; "))
+					}
+					if *htmlDir != "" {
+						if err := os.MkdirAll(*htmlDir, 0o755); err != nil {
+							return fmt.Errorf("--html: %w", err)
+						}
+						path := filepath.Join(*htmlDir, fmt.Sprintf("lin-seed%d.html", s))
+						if err := porcupine.VisualizePath(model, info, path); err != nil {
+							return fmt.Errorf("--html: %w", err)
+						}
+						msg += "\n  visualisation: " + path
+					}
+					report(s, "LIN", msg)
+				}
+			}
+		}
+		bar.step(i+1, failures)
+	}
+	bar.done()
+	fmt.Fprintf(stdout, "%d seeds (%d-%d) checked: %d failure(s)\n", *n, *seed, *seed+*n-1, failures)
+	if failures > 0 {
+		return errFailed
+	}
+	return nil
+}
+
+var errFailed = errors.New("checks failed")
+
+// checkProgress draws a one-line checkProgress bar on a terminal, and a line every 10 %
+// otherwise, so logs stay readable.
+type checkProgress struct {
+	w        io.Writer
+	n        int
+	terminal bool
+	lastTen  int
+}
+
+func newCheckProgress(w io.Writer, n int) *checkProgress {
+	p := &checkProgress{w: w, n: n, lastTen: -1}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.terminal = true
+		}
+	}
+	return p
+}
+
+func (p *checkProgress) step(i, failures int) {
+	if p.terminal {
+		const width = 30
+		done := width * i / p.n
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%d seeds, %d failure(s)", strings.Repeat("#", done), strings.Repeat(".", width-done), i, p.n, failures)
+		return
+	}
+	if ten := 10 * i / p.n; ten != p.lastTen {
+		p.lastTen = ten
+		fmt.Fprintf(p.w, "check: %d/%d seeds, %d failure(s)\n", i, p.n, failures)
+	}
+}
+
+func (p *checkProgress) done() {
+	if p.terminal {
+		fmt.Fprintln(p.w)
+	}
+}
