@@ -92,7 +92,11 @@ type Config struct {
 	// the first scan finds nextKeepAlive (the KeepAlive instant) strictly in the
 	// past and sends at once; with 0 (a frozen synctest clock) the first request
 	// waits for the scan 500 ms later.
-	ConnectDelay          time.Duration
+	ConnectDelay time.Duration
+	// RenewNum/RenewDen, if set, replace the real lessor's TTL/3 with
+	// TTL*RenewNum/RenewDen: a what-if ("renew at 2/3 of the TTL", the 2018
+	// reporter's idea), not any released client. 0/0 means 1/3.
+	RenewNum, RenewDen    int64
 	FirstKeepAliveTimeout time.Duration // 0 means DefaultFirstKeepAliveTimeout
 	ChannelCapacity       int           // 0 means ChannelCapacity
 }
@@ -419,6 +423,9 @@ func (c *Client) response(now sim.Time, gen uint32, ttl int64, out []Output) []O
 	}
 	// (time.Duration(TTL) * time.Second) / 3.0 is integer nanosecond division.
 	next := now + sim.Time(time.Duration(ttl)*time.Second/3)
+	if c.cfg.RenewDen > 0 {
+		next = now + sim.Time(time.Duration(ttl)*time.Second*time.Duration(c.cfg.RenewNum)/time.Duration(c.cfg.RenewDen))
+	}
 	c.deadline = now + sim.Time(time.Duration(ttl)*time.Second)
 	delivered := c.buffered < c.cfg.ChannelCapacity
 	if delivered {

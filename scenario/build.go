@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,11 +52,16 @@ func (s Spec) Resolve() (Resolved, error) {
 	if err != nil {
 		return Resolved{}, fmt.Errorf("clients.consumer: %w", err)
 	}
+	num, den, err := ParseRenewAt(s.Clients.RenewAt)
+	if err != nil {
+		return Resolved{}, fmt.Errorf("clients.renew_at: %w", err)
+	}
 	if s.Server == ServerIdeal {
 		return Resolved{Ideal: &Ideal{
 			Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
 			Duration: s.Duration.D(), RTT: s.Clients.RTT.D(), ConnectDelay: s.Clients.ConnectDelay.D(),
 			StartSpread: s.Clients.StartSpread.D(), Seed: s.Seed, Bucket: s.Bucket.D(), MaxEvents: s.Limits.MaxEvents,
+			RenewNum: num, RenewDen: den,
 		}}, nil
 	}
 	k := s.Cluster
@@ -93,7 +99,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: k.PeerRTT.D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
-		Costs: costs, MaxEvents: s.Limits.MaxEvents,
+		Costs: costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
 	}
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
@@ -131,4 +137,19 @@ func BuiltinSource(name string) ([]byte, error) {
 		return nil, err
 	}
 	return builtinFS.ReadFile("builtin/" + name + ".yaml")
+}
+
+// ParseRenewAt reads a renew fraction "N/D" (0 < N/D < 1); "" and "1/3" mean
+// the real lessor's TTL/3 and return 0, 0.
+func ParseRenewAt(v string) (num, den int64, err error) {
+	if v == "" || v == "1/3" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(v, "/")
+	n, err1 := strconv.ParseInt(a, 10, 64)
+	d, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || n <= 0 || d <= 0 || n >= d || d > 1000 {
+		return 0, 0, fmt.Errorf("%q is not a fraction N/D between 0 and 1 (e.g. 1/3, the real client's, or 2/3)", v)
+	}
+	return n, d, nil
 }

@@ -63,6 +63,8 @@ type Cluster struct {
 
 	// History, if set, receives the lease-API operations of the run, for
 	// linearizability checking (package properties).
+	RenewNum, RenewDen int64 // the renew-fraction what-if (clientmodel.Config)
+
 	History func(Op)
 	// Mutant deliberately breaks the server, to show that checkers catch it:
 	//   "ack-after-revoke": the leader answers a renewal of a revoked lease
@@ -305,7 +307,8 @@ func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
 			cons.To += starts[i]
 		}
 		s.clients[i] = cclient{
-			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay}),
+			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay,
+				RenewNum: c.RenewNum, RenewDen: c.RenewDen}),
 			member: int32(s.placement(i)),
 			start:  starts[i],
 		}

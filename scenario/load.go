@@ -729,6 +729,9 @@ func (v *validator) between(path string, d, lo, hi Duration) {
 }
 
 func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, membersOK bool, members int, election Duration) {
+	if _, _, err := ParseRenewAt(c.RenewAt); err != nil {
+		v.add("clients.renew_at", "%v", err)
+	}
 	if c.Count < 1 || c.Count > MaxClients {
 		v.add("clients.count", "%d is out of range; allowed 1 to %s", c.Count, thousands(MaxClients))
 	}

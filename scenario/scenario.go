@@ -33,6 +33,8 @@ type Ideal struct {
 	Seed         uint64
 	Bucket       time.Duration // metrics bucket, default 1 s
 	MaxEvents    uint64        // 0: no limit
+	// RenewNum/RenewDen: the renew-fraction what-if (clientmodel.Config).
+	RenewNum, RenewDen int64
 }
 
 // Limits on what a scenario may ask for, so a typo cannot eat the machine.
@@ -221,8 +223,9 @@ func (c Ideal) cohorts() []cohort {
 			cons.To += starts[i]
 		}
 		out = append(out, cohort{
-			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay}),
-			n:      uint64(j - i), first: int64(i + 1), start: starts[i],
+			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay,
+				RenewNum: c.RenewNum, RenewDen: c.RenewDen}),
+			n: uint64(j - i), first: int64(i + 1), start: starts[i],
 		})
 		i = j
 	}

@@ -189,3 +189,27 @@ func BenchmarkIncident2018TTL600(b *testing.B) {
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
+
+// The renew-at what-if: fixed clients renewing at 2/3 of a 9 s TTL send every
+// 6.5 s (6 s after the answer, rounded up to the 500 ms scan) instead of 3.5 s.
+func TestRenewAtTwoThirds(t *testing.T) {
+	for _, c := range []struct {
+		renewAt string
+		wantMs  float64
+	}{{"", 3500}, {"1/3", 3500}, {"2/3", 6500}} {
+		s := scenario.Spec{Duration: scenario.Duration(60e9), Server: scenario.ServerIdeal,
+			Clients: scenario.ClientsSpec{Count: 10, TTL: scenario.Duration(9e9), Version: "v3.7.3", Consumer: "drain", RenewAt: c.renewAt}}
+		o, err := s.Run(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Summary.IntervalMs.P50 != c.wantMs || o.Summary.LeasesExpired != 0 {
+			t.Errorf("renew_at %q: interval %v ms, want %v; expired %d", c.renewAt, o.Summary.IntervalMs.P50, c.wantMs, o.Summary.LeasesExpired)
+		}
+	}
+	bad := scenario.Spec{Duration: scenario.Duration(60e9), Server: scenario.ServerIdeal,
+		Clients: scenario.ClientsSpec{Count: 1, TTL: scenario.Duration(9e9), Version: "v3.7.3", Consumer: "drain", RenewAt: "3/2"}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "clients.renew_at") {
+		t.Fatalf("renew_at 3/2: %v", err)
+	}
+}

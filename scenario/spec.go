@@ -34,6 +34,10 @@ type ClientsSpec struct {
 	// or "member:N" (all on member N).
 	Placement    string `yaml:"placement,omitempty"`
 	KeysPerLease int    `yaml:"keys_per_lease,omitempty"` // default 1
+	// RenewAt: when a lease is renewed after a response, as a fraction of its
+	// TTL: "1/3" (default: what every clientv3 does, lease.go:542) or e.g.
+	// "2/3" (a what-if: no released client does it).
+	RenewAt string `yaml:"renew_at,omitempty"`
 	// RTT between a client and its member. Default 1ms.
 	RTT Duration `yaml:"rtt,omitempty"`
 }

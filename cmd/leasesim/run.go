@@ -61,6 +61,7 @@ var overrides = []struct{ flag, field string }{
 	{"clients", "clients.count"}, {"ttl", "clients.ttl"}, {"client-version", "clients.version"},
 	{"consumer", "clients.consumer"}, {"start-spread", "clients.start_spread"},
 	{"connect-delay", "clients.connect_delay"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
+	{"renew-at", "clients.renew_at"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
@@ -158,6 +159,7 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 		{"connect-delay", "100us", "time from KeepAlive to its stream's first scan (> 0 on a real clock: the first keepalive goes out at once)"},
 		{"start-spread", "0s", "clients call KeepAlive at uniform random times in [0, this) (1 ms grain); 0 = all at once"},
 		{"placement", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
+		{"renew-at", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
 		{"bucket", "1s", "metrics time-series bucket"},
 		{"max-events", "2000000000", "stop with an error after this many events"},
 		{"server", "ideal", "ideal (fixed RTT, no capacity limit) | cluster (a modelled etcd cluster)"},
@@ -268,6 +270,8 @@ func applyFlag(s *scenario.Spec, name, v string) error {
 		return dur(&s.Clients.RTT)
 	case "placement":
 		s.Clients.Placement = v
+	case "renew-at":
+		s.Clients.RenewAt = v
 	case "duration":
 		return dur(&s.Duration)
 	case "seed":
