@@ -19,6 +19,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -78,9 +79,10 @@ type Kernel[P any] struct {
 	heap    []entry // events due in slots <= cur: 4-ary min-heap on (at, seq)
 	wheel   [wheelSlots][]entry
 	inWheel int
-	over    []entry // events due in slots >= cur+wheelSlots: 4-ary min-heap
-	n       int     // events queued in all
-	slab    []P     // payloads, by slot
+	occ     [wheelSlots / 64]uint64 // bit i: wheel slot i holds events
+	over    []entry                 // events due in slots >= cur+wheelSlots: 4-ary min-heap
+	n       int                     // events queued in all
+	slab    []P                     // payloads, by slot
 	free    []uint32
 	steps   uint64
 	limit   uint64 // 0 = no limit on delivered events
@@ -140,7 +142,9 @@ func (k *Kernel[P]) file(e entry) {
 		k.heap = append(k.heap, e)
 		up(k.heap, len(k.heap)-1)
 	case sn < k.cur+wheelSlots:
-		k.wheel[sn&wheelMask] = append(k.wheel[sn&wheelMask], e)
+		i := sn & wheelMask
+		k.wheel[i] = append(k.wheel[i], e)
+		k.occ[i>>6] |= 1 << (i & 63)
 		k.inWheel++
 	default:
 		k.over = append(k.over, e)
@@ -160,15 +164,21 @@ func (k *Kernel[P]) fill() bool {
 			if first := int64(k.over[0].at)>>slotShift - 1; first > k.cur {
 				k.cur = first
 			}
+		} else {
+			// Skip the empty slots: everything in the overflow is later than any
+			// wheel slot, and it is pulled onto the wheel below.
+			k.cur = k.nextOccupied() - 1
 		}
 		k.cur++
-		w := &k.wheel[k.cur&wheelMask]
+		i := k.cur & wheelMask
+		w := &k.wheel[i]
 		if len(*w) > 0 {
 			k.inWheel -= len(*w)
 			k.heap = append(k.heap, (*w)...)
 			*w = (*w)[:0]
-			for i := (len(k.heap) - 2) / 4; i >= 0; i-- {
-				down(k.heap, i)
+			k.occ[i>>6] &^= 1 << (i & 63)
+			for j := (len(k.heap) - 2) / 4; j >= 0; j-- {
+				down(k.heap, j)
 			}
 		}
 		// The slot cur+wheelSlots-1 has just come onto the wheel.
@@ -179,6 +189,20 @@ func (k *Kernel[P]) fill() bool {
 		}
 	}
 	return true
+}
+
+// nextOccupied is the first slot number after cur whose wheel slot holds
+// events; there must be one.
+func (k *Kernel[P]) nextOccupied() int64 {
+	start := k.cur + 1
+	for off := int64(0); off < wheelSlots; {
+		i := (start + off) & wheelMask
+		if w := k.occ[i>>6] >> (i & 63); w != 0 {
+			return start + off + int64(bits.TrailingZeros64(w))
+		}
+		off += 64 - (i & 63)
+	}
+	panic("sim: wheel count and occupancy disagree")
 }
 
 // Peek returns the time of the next event, and false if there is none.
