@@ -109,6 +109,8 @@ const (
 	InTimer                        // a timer the Client armed fires
 	InResponse                     // a keepalive response arrives on stream Gen
 	InStreamError                  // stream Gen failed (Recv returned an error)
+	InCancel                       // the application cancels KeepAlive's context
+	InConsumer                     // the application switches to reading like Input.Consumer (Drain or Never)
 )
 
 // TimerKind names a Client's timers.
@@ -130,6 +132,9 @@ type Input struct {
 	Timer TimerKind // InTimer
 	Gen   uint32    // InTimer: as armed; InResponse, InStreamError: the stream
 	TTL   int64     // InResponse: TTL in seconds; <= 0 means the lease is gone
+	// Consumer: InConsumer's new behaviour, Drain (resume reading: the buffer
+	// is emptied at once) or Never (stop reading).
+	Consumer ConsumerKind
 }
 
 // OutputKind names what a Client asks for or reports.
@@ -154,13 +159,14 @@ func (k OutputKind) String() string { return outputNames[k] }
 type CloseReason uint8
 
 const (
-	ClosedNone     CloseReason = iota
-	ClosedDeadline             // no response before the deadline (lease.go:575-579)
-	ClosedRevoked              // a response with TTL <= 0 (lease.go:534-539)
+	ClosedNone      CloseReason = iota
+	ClosedDeadline              // no response before the deadline (lease.go:575-579)
+	ClosedRevoked               // a response with TTL <= 0 (lease.go:534-539)
+	ClosedCancelled             // the application cancelled KeepAlive's context (lease.go:342-371)
 )
 
 func (r CloseReason) String() string {
-	return [...]string{"", "deadline", "revoked"}[r]
+	return [...]string{"", "deadline", "revoked", "cancelled"}[r]
 }
 
 // Output is one effect of a Step.
@@ -258,6 +264,31 @@ func (c *Client) Step(now sim.Time, in Input, out []Output) []Output {
 		return append(out, Output{Kind: OutTimer, Timer: TimerReconnect, At: now + sim.Time(RetryConnWait)})
 	case InTimer:
 		return c.timer(now, in.Timer, in.Gen, out)
+	case InCancel:
+		// keepAliveCtxCloser closes the channel and, with no other listener,
+		// drops the keepalive: no more requests for the lease.
+		if !c.active {
+			return out
+		}
+		return c.close(now, ClosedCancelled, out)
+	case InConsumer:
+		if in.Consumer != Drain && in.Consumer != Never {
+			panic("clientmodel: InConsumer switches only between drain and never")
+		}
+		c.cfg.Consumer = Consumer{Kind: in.Consumer}
+		c.stalled = false
+		if in.Consumer == Drain {
+			for c.buffered > 0 {
+				c.buffered--
+				c.reads++
+				out = append(out, Output{Kind: OutRead})
+			}
+			if c.closed && !c.closeSeen {
+				c.closeSeen = true
+				out = append(out, Output{Kind: OutCloseSeen})
+			}
+		}
+		return out
 	}
 	panic(fmt.Sprintf("clientmodel: unknown input kind %d", in.Kind))
 }
@@ -371,6 +402,9 @@ func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Ou
 		return c.openStream(now, out)
 	case TimerConsumer:
 		c.consumerAt = -1
+		if c.cfg.Consumer.Kind != Rate {
+			return out // switched away from Rate (InConsumer)
+		}
 		if c.buffered > 0 {
 			c.buffered--
 			c.reads++

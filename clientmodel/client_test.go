@@ -191,3 +191,34 @@ func has(out []clientmodel.Output, k clientmodel.OutputKind) bool {
 	}
 	return false
 }
+
+// Cancelling KeepAlive's context closes the channel and stops the requests
+// (keepAliveCtxCloser, lease.go:342-371); switching a never-reading
+// application to reading empties the buffer at once.
+func TestCancelAndResumeReading(t *testing.T) {
+	c := clientmodel.New(clientmodel.Config{Rule: clientmodel.AdvanceAlways, Consumer: clientmodel.Consumer{Kind: clientmodel.Never}})
+	c.Step(0, clientmodel.Input{Kind: clientmodel.InKeepAlive}, nil)
+	for i := int64(1); i <= 3; i++ {
+		c.Step(sim.Time(i*sec), clientmodel.Input{Kind: clientmodel.InResponse, Gen: 1, TTL: 60}, nil)
+	}
+	if c.Buffered() != 3 {
+		t.Fatalf("buffered %d", c.Buffered())
+	}
+	out := c.Step(sim.Time(4*sec), clientmodel.Input{Kind: clientmodel.InConsumer, Consumer: clientmodel.Drain}, nil)
+	reads := 0
+	for _, o := range out {
+		if o.Kind == clientmodel.OutRead {
+			reads++
+		}
+	}
+	if reads != 3 || c.Buffered() != 0 {
+		t.Fatalf("resume reading: %d reads, %d buffered", reads, c.Buffered())
+	}
+	out = c.Step(sim.Time(5*sec), clientmodel.Input{Kind: clientmodel.InCancel}, nil)
+	if !has(out, clientmodel.OutClosed) || !has(out, clientmodel.OutCloseSeen) || c.Active() {
+		t.Fatalf("cancel: %+v", out)
+	}
+	if out := c.Step(sim.Time(30*sec), clientmodel.Input{Kind: clientmodel.InTimer, Timer: clientmodel.TimerScan, Gen: 100}, nil); has(out, clientmodel.OutSend) {
+		t.Fatal("a cancelled keepalive sent a request")
+	}
+}

@@ -60,6 +60,8 @@ type Cluster struct {
 	Costs           Costs
 	Faults          []Fault
 	MaxEvents       uint64
+	// Deferred: no client calls KeepAlive until Sim.AddClient (stateful tests).
+	Deferred bool
 
 	// History, if set, receives the lease-API operations of the run, for
 	// linearizability checking (package properties).
@@ -129,7 +131,7 @@ const (
 	kIdleExpire                 // member c's idle connections to the leader: check expiry
 	kRevoke                     // the leader lessor's 500 ms pass
 	kFault                      // fault a starts
-	kElected                    // the election of fault a ends
+	kElected                    // the election ends: member a leads
 	kSample                     // end of a metrics bucket
 	kProbe                      // a prober connection between members c and a
 	kDialLost                   // dial a, sent into a partition, times out
@@ -181,7 +183,9 @@ type cclient struct {
 	// answered: the leader has run the in-flight forward's handler (its answer
 	// is on the wire), so a cancel no longer leaves its socket in CLOSE-WAIT.
 	answered bool
-	lost     bool       // the in-flight forward was lost in a partition
+	lost     bool       // the in-flight forward was delayed by a partition
+	arrived  bool       // the in-flight forward reached the leader
+	cwCount  int32      // cancelled forwards whose leader socket sits in CLOSE-WAIT
 	sent     []sim.Time // History: send times of keepalives not yet answered, oldest first
 }
 
@@ -265,8 +269,27 @@ func (c Cluster) Validate() error {
 // Run simulates the cluster scenario; trace, if not nil, receives the
 // JSON-lines trace.
 func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
-	if err := c.Validate(); err != nil {
+	m, err := c.Start(trace)
+	if err != nil {
 		return ClusterResult{}, err
+	}
+	if err := m.Advance(c.Duration); err != nil {
+		return ClusterResult{}, err
+	}
+	return m.Finish()
+}
+
+// Sim is a cluster simulation driven step by step: a stateful test's actions
+// (add and cancel clients, stop and resume reading, change the leader,
+// partition a member) interleave with Advance. Run is Start, Advance to the
+// duration, Finish.
+type Sim struct{ s *clusterSim }
+
+// Start builds the simulation at time 0. With Deferred set, no client calls
+// KeepAlive until AddClient.
+func (c Cluster) Start(trace io.Writer) (*Sim, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	s := &clusterSim{cfg: c, leader: c.Leader, peaks: map[string]float64{}}
 	s.k = sim.New[cev]()
@@ -312,7 +335,9 @@ func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
 			member: int32(s.placement(i)),
 			start:  starts[i],
 		}
-		s.k.Schedule(starts[i], cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+		if !c.Deferred {
+			s.k.Schedule(starts[i], cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+		}
 	}
 	s.k.Schedule(sim.Time(model.RevokeInterval), cev{kind: kRevoke})
 	for i, f := range c.Faults {
@@ -334,29 +359,110 @@ func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
 		}
 	}
 
-	err := s.k.RunUntil(sim.Time(c.Duration), s.handle)
-	if err != nil {
-		return ClusterResult{}, fmt.Errorf("after %d events at %v of virtual time: %w (raise limits.max_events)", s.k.Steps(), s.k.Now(), err)
+	return &Sim{s}, nil
+}
+
+// Now is the simulation's virtual time.
+func (m *Sim) Now() time.Duration { return time.Duration(m.s.k.Now()) }
+
+// Advance runs the simulation for d more virtual time (not past the duration).
+func (m *Sim) Advance(d time.Duration) error {
+	s := m.s
+	end := min(s.k.Now()+sim.Time(d), sim.Time(s.cfg.Duration))
+	if err := s.k.RunUntil(end, s.handle); err != nil {
+		return fmt.Errorf("after %d events at %v of virtual time: %w (raise limits.max_events)", s.k.Steps(), s.k.Now(), err)
 	}
+	return nil
+}
+
+// AddClient makes client i call KeepAlive now (Deferred scenarios).
+func (m *Sim) AddClient(i int) {
+	m.s.k.Schedule(m.s.k.Now(), cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+}
+
+// CancelClient cancels client i's KeepAlive context now: it stops renewing.
+func (m *Sim) CancelClient(i int) {
+	m.s.k.Schedule(m.s.k.Now(), cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InCancel}})
+}
+
+// SetReading makes client i's application read its channel (drain) or stop.
+func (m *Sim) SetReading(i int, reading bool) {
+	k := clientmodel.Never
+	if reading {
+		k = clientmodel.Drain
+	}
+	m.s.k.Schedule(m.s.k.Now(), cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InConsumer, Consumer: k}})
+}
+
+// LeaderChange starts an election now that makes member to the leader after election.
+func (m *Sim) LeaderChange(to int, election time.Duration) {
+	m.s.leaderChange(m.s.k.Now(), to, election)
+}
+
+// Partition cuts member off from the others for d from now.
+func (m *Sim) Partition(member int, d time.Duration) { m.s.cutOff[member] = m.s.k.Now() + sim.Time(d) }
+
+// Leader is the current leader, or -1 during an election.
+func (m *Sim) Leader() int { return m.s.leader }
+
+// LeaseAlive reports whether client i's lease still exists at the leader.
+func (m *Sim) LeaseAlive(i int) bool { return m.s.lessor.Alive(i) }
+
+// Active reports whether client i's keepalive still runs.
+func (m *Sim) Active(i int) bool { return m.s.clients[i].client.Active() }
+
+// CheckInvariants checks the wiring's bookkeeping: no count of connections,
+// sockets, queued work or buffered responses is negative or over its bound.
+func (m *Sim) CheckInvariants() error {
+	s := m.s
+	for a := range s.members {
+		mb := &s.members[a]
+		if mb.cpu.Jobs() < 0 || mb.cpu.Bytes() < 0 {
+			return fmt.Errorf("member %d: CPU jobs %d, bytes %d", a, mb.cpu.Jobs(), mb.cpu.Bytes())
+		}
+		for b, p := range mb.pairs {
+			pool := p.Pool
+			if p.Established < 0 || p.CloseWait < 0 || p.Handshaking < 0 || pool.Idle() < 0 || pool.Busy() < 0 ||
+				pool.Dialing() < 0 || pool.Waiting() < 0 || (!s.cfg.HTTP2 && pool.Waiting() > pool.Dialing()) {
+				return fmt.Errorf("pair %d->%d: established %d close-wait %d handshaking %d idle %d busy %d dialing %d waiting %d",
+					a, b, p.Established, p.CloseWait, p.Handshaking, pool.Idle(), pool.Busy(), pool.Dialing(), pool.Waiting())
+			}
+			if !s.cfg.HTTP2 && pool.Idle() > s.cfg.MaxIdle {
+				return fmt.Errorf("pair %d->%d: %d idle connections, more than %d", a, b, pool.Idle(), s.cfg.MaxIdle)
+			}
+		}
+	}
+	for i := range s.clients {
+		cl := &s.clients[i]
+		if cl.queue < 0 || cl.client.Buffered() < 0 || cl.client.Buffered() > clientmodel.ChannelCapacity {
+			return fmt.Errorf("client %d: stream queue %d, channel %d", i, cl.queue, cl.client.Buffered())
+		}
+	}
+	return nil
+}
+
+// Finish ends the run and reports it.
+func (m *Sim) Finish() (ClusterResult, error) {
+	s := m.s
 	if err := s.rec.Flush(); err != nil {
 		return ClusterResult{}, fmt.Errorf("trace: %w", err)
 	}
-	for m := range s.members {
-		s.ser.Put(fmt.Sprintf("cpu_utilisation.m%d", m), s.members[m].cpu.Utilisation())
+	for a := range s.members {
+		s.ser.Put(fmt.Sprintf("cpu_utilisation.m%d", a), s.members[a].cpu.Utilisation())
 	}
 	res := ClusterResult{
-		Summary: s.rec.Summary(uint64(c.KeysPerLease)),
+		Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)),
 		Metrics: s.ser.Metrics(),
 		Events:  s.k.Steps(),
 		Peaks:   map[string]float64{},
 		Finals:  map[string]float64{},
 	}
-	for _, m := range res.Metrics {
-		for _, v := range m.Values {
-			res.Peaks[m.Name] = max(res.Peaks[m.Name], v)
+	for _, mt := range res.Metrics {
+		for _, v := range mt.Values {
+			res.Peaks[mt.Name] = max(res.Peaks[mt.Name], v)
 		}
-		if len(m.Values) > 0 {
-			res.Finals[m.Name] = m.Values[len(m.Values)-1]
+		if len(mt.Values) > 0 {
+			res.Finals[mt.Name] = mt.Values[len(mt.Values)-1]
 		}
 	}
 	return res, nil
@@ -688,6 +794,7 @@ func (s *clusterSim) send(now sim.Time, c int32, to int) {
 	cl.phase = phAtLeader
 	cl.via = int32(to)
 	cl.answered = false
+	cl.arrived = false
 	at := now
 	if heal := s.healAt(int(cl.member), to); heal > now {
 		// Partitioned: TCP retransmits, and the request arrives once the
@@ -704,6 +811,9 @@ func (s *clusterSim) send(now sim.Time, c int32, to int) {
 // up meanwhile, the request was on the wire before the FIN: the leader's
 // handler still runs it (and renews the lease).
 func (s *clusterSim) fwdArrive(now sim.Time, c int32, attempt uint32, to int) {
+	if attempt == s.clients[c].attempt {
+		s.clients[c].arrived = true
+	}
 	lm := &s.members[to]
 	s.ser.Add(s.hFwdLeader, now, 1)
 	done, ok := lm.cpu.Submit(now, s.cfg.Costs.LeaderForwarded, 1, int64(s.cfg.Costs.QueuedRequestBytes))
@@ -748,14 +858,15 @@ func (s *clusterSim) leaderFwdDone(now sim.Time, c int32, attempt uint32, at int
 	if attempt != cl.attempt {
 		// Its follower had closed the connection: the write fails, the leader
 		// closes its side, ending the CLOSE-WAIT.
-		if pair.CloseWait > 0 {
+		if cl.cwCount > 0 {
+			cl.cwCount--
 			pair.CloseWait--
 			pair.Established--
 		}
 		return
 	}
 	cl.answered = true
-	if now-arrived > sim.Time(ConnReadTimeout) {
+	if now-arrived > sim.Time(ConnReadTimeout) && !s.cfg.HTTP2 {
 		flags |= fClosed
 		pair.ServerTW.Add(now, 1)
 	}
@@ -881,14 +992,20 @@ func (s *clusterSim) fwdDeadline(now sim.Time, c int32, attempt uint32) {
 	case phWaitConn:
 		s.members[from].pairs[to].Pool.CancelWaiters(1)
 	case phAtLeader:
-		// Cancelling an HTTP request in flight closes its connection.
 		pair := s.members[from].pairs[to]
 		pair.Pool.Discard(1)
+		if s.cfg.HTTP2 {
+			break // HTTP/2 resets the stream; the connection stays
+		}
+		// Cancelling an HTTP/1.1 request in flight closes its connection.
 		pair.ClientTW.Add(now, 1)
-		if cl.answered || cl.lost {
-			pair.Established-- // the leader sees the FIN (or, partitioned, never saw the request)
-		} else {
+		if cl.arrived && !cl.answered {
 			pair.CloseWait++ // the leader's side, until its handler finishes
+			cl.cwCount++
+		} else {
+			// Answered (the leader, reading for the next request, sees the FIN),
+			// or not yet there (the FIN follows the request down the wire).
+			pair.Established--
 		}
 	case phWaitLead:
 		// dropped from waitLead lazily
@@ -1068,16 +1185,21 @@ func (s *clusterSim) fault(now sim.Time, i int) {
 	case "partition":
 		s.cutOff[f.Member] = now + sim.Time(f.Duration)
 	case "leader-change":
-		s.leader = -1
-		s.k.Schedule(now+sim.Time(f.Duration), cev{kind: kElected, a: uint32(i)})
+		s.leaderChange(now, f.To, f.Duration)
 	}
 }
 
-func (s *clusterSim) elected(now sim.Time, i int) {
+// leaderChange: the leader steps down now; member to wins the election after election.
+func (s *clusterSim) leaderChange(now sim.Time, to int, election time.Duration) {
+	s.leader = -1
+	s.k.Schedule(now+sim.Time(election), cev{kind: kElected, a: uint32(to)})
+}
+
+func (s *clusterSim) elected(now sim.Time, to int) {
 	for m := range s.members {
 		s.members[m].cpu.MaxJobs = 0
 	}
-	s.leader = s.cfg.Faults[i].To
+	s.leader = to
 	s.members[s.leader].cpu.MaxJobs = s.cfg.LeaderQueue
 	s.lessor.Promote(now, s.cfg.ElectionTimeout)
 	for m := range s.members {
