@@ -278,15 +278,7 @@ func (c *Client) Step(now sim.Time, in Input, out []Output) []Output {
 		c.cfg.Consumer = Consumer{Kind: in.Consumer}
 		c.stalled = false
 		if in.Consumer == Drain {
-			for c.buffered > 0 {
-				c.buffered--
-				c.reads++
-				out = append(out, Output{Kind: OutRead})
-			}
-			if c.closed && !c.closeSeen {
-				c.closeSeen = true
-				out = append(out, Output{Kind: OutCloseSeen})
-			}
+			out = c.drain(out)
 		}
 		return out
 	}
@@ -419,18 +411,24 @@ func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Ou
 		return out
 	case TimerStallTo:
 		c.stalled = false
-		for c.buffered > 0 {
-			c.buffered--
-			c.reads++
-			out = append(out, Output{Kind: OutRead})
-		}
-		if c.closed && !c.closeSeen {
-			c.closeSeen = true
-			out = append(out, Output{Kind: OutCloseSeen})
-		}
-		return out
+		return c.drain(out)
 	}
 	panic(fmt.Sprintf("clientmodel: unknown timer kind %d", t))
+}
+
+// drain: the application, reading again, takes every buffered response and
+// then sees the channel closed if it is.
+func (c *Client) drain(out []Output) []Output {
+	for c.buffered > 0 {
+		c.buffered--
+		c.reads++
+		out = append(out, Output{Kind: OutRead})
+	}
+	if c.closed && !c.closeSeen {
+		c.closeSeen = true
+		out = append(out, Output{Kind: OutCloseSeen})
+	}
+	return out
 }
 
 // readsNow reports whether the application is blocked in a receive right now,

@@ -66,22 +66,7 @@ func (in Input) normalized() Input {
 }
 
 // count prints n with thousands separators.
-func count(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func count(n int64) string { return scenario.Thousands(n) }
 
 func pct(f float64) string { return fmt.Sprintf("%.0f %%", 100*f) }
 

@@ -733,7 +733,7 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 		v.add("clients.renew_at", "%v", err)
 	}
 	if c.Count < 1 || c.Count > MaxClients {
-		v.add("clients.count", "%d is out of range; allowed 1 to %s", c.Count, thousands(MaxClients))
+		v.add("clients.count", "%d is out of range; allowed 1 to %s", c.Count, Thousands(MaxClients))
 	}
 
 	if election <= 0 {
@@ -777,7 +777,7 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 	v.between("clients.connect_delay", c.ConnectDelay, 0, specMaxNetDelay)
 	v.between("clients.rtt", c.RTT, 0, specMaxNetDelay)
 	if c.KeysPerLease < 1 || c.KeysPerLease > specMaxKeysPerLease {
-		v.add("clients.keys_per_lease", "%d is out of range; allowed 1 to %s", c.KeysPerLease, thousands(specMaxKeysPerLease))
+		v.add("clients.keys_per_lease", "%d is out of range; allowed 1 to %s", c.KeysPerLease, Thousands(specMaxKeysPerLease))
 	}
 
 	p := c.Placement
@@ -833,7 +833,7 @@ func (v *validator) cluster(k ClusterSpec) {
 		v.add("cluster.tls_resumption", "true needs TLS; cluster.tls is off")
 	}
 	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
-		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, thousands(specMaxIdleConns))
+		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, Thousands(specMaxIdleConns))
 	}
 	if k.LeaderQueueLimit < 0 {
 		v.add("cluster.leader_queue_limit", "%d is negative; allowed 0 (unbounded, as etcd) or a positive request count", k.LeaderQueueLimit)
@@ -943,8 +943,8 @@ func minLeaseTTL(election Duration) Duration {
 	return (d + sec - 1) / sec * sec
 }
 
-// thousands formats n with commas: 20000 -> "20,000".
-func thousands[T int | int64 | uint64](n T) string {
+// Thousands formats n with commas: 20000 -> "20,000".
+func Thousands[T int | int64 | uint64](n T) string {
 	s := strconv.FormatInt(int64(n), 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -974,7 +974,7 @@ func (s Spec) Summary() string {
 	if s.Name != "" {
 		fmt.Fprintf(&b, "%s: ", s.Name)
 	}
-	fmt.Fprintf(&b, "%s client", thousands(c.Count))
+	fmt.Fprintf(&b, "%s client", Thousands(c.Count))
 	if c.Count != 1 {
 		b.WriteString("s")
 	}
@@ -1010,7 +1010,7 @@ func (s Spec) Summary() string {
 		switch k.Transport {
 		case "http1":
 			b.WriteString("HTTP/1.1 (one request per connection at a time")
-			fmt.Fprintf(&b, ", up to %s idle connections per peer)", thousands(k.MaxIdleConnsPerHost))
+			fmt.Fprintf(&b, ", up to %s idle connections per peer)", Thousands(k.MaxIdleConnsPerHost))
 		case "http2":
 			b.WriteString("HTTP/2 (one multiplexed connection per member pair)")
 		default:
@@ -1034,7 +1034,7 @@ func (s Spec) Summary() string {
 			}
 		}
 		if k.LeaderQueueLimit > 0 {
-			fmt.Fprintf(&b, "; the leader sheds requests beyond a queue of %s", thousands(k.LeaderQueueLimit))
+			fmt.Fprintf(&b, "; the leader sheds requests beyond a queue of %s", Thousands(k.LeaderQueueLimit))
 		}
 		if k.Prober != nil && !*k.Prober {
 			b.WriteString("; raft probing is off")

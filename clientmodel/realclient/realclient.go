@@ -92,6 +92,8 @@ type harness struct {
 }
 
 // now is the virtual time since the bubble started, in ns.
+// now is virtual time: inside a synctest bubble time.Now is the bubble's
+// fake clock, which only moves when every goroutine in it is blocked.
 func (h *harness) now() int64 { return time.Since(h.t0).Nanoseconds() }
 
 // sleepUntil blocks until the absolute instant at (ns since t0) or until ctx

@@ -9,6 +9,7 @@ import (
 
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/scenario"
 )
 
 // dur prints a duration without noise: 53m29s, 500ms, 3m20.5s.
@@ -22,17 +23,7 @@ func dur(d time.Duration) string {
 func secs(p *float64) time.Duration { return time.Duration(*p * float64(time.Second)) }
 
 // count prints an integer with thousands separators.
-func count(n uint64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func count(n uint64) string { return scenario.Thousands(n) }
 
 func rate(r float64) string {
 	switch {
