@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -109,18 +110,37 @@ func (s Spec) Resolve() (Resolved, error) {
 
 // Run resolves s and simulates it; trace, if not nil, receives the JSON-lines trace.
 func (s Spec) Run(trace io.Writer) (Outcome, error) {
+	return s.RunContext(context.Background(), trace)
+}
+
+// RunContext is Run that stops, with ctx's error, soon after ctx ends (it
+// checks between seconds of virtual time).
+func (s Spec) RunContext(ctx context.Context, trace io.Writer) (Outcome, error) {
 	r, err := s.Resolve()
 	if err != nil {
 		return Outcome{}, err
 	}
 	if r.Ideal != nil {
+		r.Ideal.ctx = ctx
 		res, err := r.Ideal.Run(trace)
 		if err != nil {
 			return Outcome{}, err
 		}
 		return Outcome{Summary: res.Summary, Events: res.Events, Cohorts: res.Cohorts}, nil
 	}
-	res, err := r.Cluster.Run(trace)
+	m, err := r.Cluster.Start(trace)
+	if err != nil {
+		return Outcome{}, err
+	}
+	for m.Now() < r.Cluster.Duration {
+		if err := ctx.Err(); err != nil {
+			return Outcome{}, err
+		}
+		if err := m.Advance(time.Second); err != nil {
+			return Outcome{}, err
+		}
+	}
+	res, err := m.Finish()
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -6,6 +6,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -35,6 +36,8 @@ type Ideal struct {
 	MaxEvents    uint64        // 0: no limit
 	// RenewNum/RenewDen: the renew-fraction what-if (clientmodel.Config).
 	RenewNum, RenewDen int64
+
+	ctx context.Context // RunContext: stop when it ends
 }
 
 // Limits on what a scenario may ask for, so a typo cannot eat the machine.
@@ -154,7 +157,7 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 			}
 		}
 	}
-	err := k.RunUntil(sim.Time(c.Duration), func(now sim.Time, e event) {
+	handle := func(now sim.Time, e event) {
 		i := e.cohort
 		co := &cohorts[i]
 		switch e.kind {
@@ -182,9 +185,17 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 				k.Schedule(again, event{kind: evExpiry, cohort: i})
 			}
 		}
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("after %d events at %v of virtual time: %w (raise --max-events)", k.Steps(), k.Now(), err)
+	}
+	// Run a second of virtual time at a time, so that a cancelled context stops
+	// the run soon.
+	for t := sim.Time(0); t < sim.Time(c.Duration); {
+		if c.ctx != nil && c.ctx.Err() != nil {
+			return Result{}, c.ctx.Err()
+		}
+		t = min(t+sim.Time(time.Second), sim.Time(c.Duration))
+		if err := k.RunUntil(t, handle); err != nil {
+			return Result{}, fmt.Errorf("after %d events at %v of virtual time: %w (raise --max-events)", k.Steps(), k.Now(), err)
+		}
 	}
 	if err := rec.Flush(); err != nil {
 		return Result{}, fmt.Errorf("trace: %w", err)

@@ -2,6 +2,8 @@ package scenario_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -211,5 +213,20 @@ func TestRenewAtTwoThirds(t *testing.T) {
 		Clients: scenario.ClientsSpec{Count: 1, TTL: scenario.Duration(9e9), Version: "v3.7.3", Consumer: "drain", RenewAt: "3/2"}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "clients.renew_at") {
 		t.Fatalf("renew_at 3/2: %v", err)
+	}
+}
+
+// A cancelled context stops a run (sweeps stop on Ctrl-C).
+func TestRunContextStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, name := range []string{"incident-2018", "incident-2018-client"} {
+		s, err := scenario.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RunContext(ctx, nil); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: %v, want context.Canceled", name, err)
+		}
 	}
 }

@@ -166,7 +166,7 @@ func (kc KneeConfig) search(ctx context.Context, i, per int, tick func()) (Knee,
 					errs[j] = err
 					return
 				}
-				o, err := s.Run(nil)
+				o, err := s.RunContext(ctx, nil)
 				if err != nil {
 					errs[j] = fmt.Errorf("%d clients: %w", n, err)
 					return

@@ -232,8 +232,7 @@ var ErrInterrupted = errors.New("sweep interrupted")
 // Run runs the config's points over a pool of workers. If ctx ends, it stops
 // handing out points and returns at once with the finished rows (sorted by
 // index, Complete false) and an error wrapping ErrInterrupted; runs in
-// progress are abandoned (a run cannot be stopped midway; its goroutine ends
-// when the run does and its row is dropped).
+// progress stop within a second of virtual time and their rows are dropped.
 func Run(ctx context.Context, c Config) (Result, error) {
 	res := Result{Scenario: c.Base.Name, Seed: c.Base.Seed, CPUTarget: c.target(), Grid: c.Grid,
 		GridSize: c.Grid.Size(), Shard: c.Shard.String()}
@@ -243,7 +242,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		if err != nil {
 			return Row{}, err
 		}
-		return RunPoint(s, c.Grid, i, c.target())
+		return RunPoint(ctx, s, c.Grid, i, c.target())
 	})
 	res.Rows = rows
 	res.Complete = err == nil
@@ -317,8 +316,8 @@ func collect[T any](r []*T) []T {
 }
 
 // RunPoint runs one scenario and summarises it as grid point i's row.
-func RunPoint(s scenario.Spec, g Grid, i int, cpuTarget float64) (Row, error) {
-	o, err := s.Run(nil)
+func RunPoint(ctx context.Context, s scenario.Spec, g Grid, i int, cpuTarget float64) (Row, error) {
+	o, err := s.RunContext(ctx, nil)
 	if err != nil {
 		return Row{}, err
 	}
