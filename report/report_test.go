@@ -3,9 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,27 +15,8 @@ import (
 // hostile is a scenario name and description a user might write, with markup in it.
 const hostile = `tiny <script>alert("x")</script> & "co"`
 
-func apply(s *scenario.Spec, flag, v string) error {
-	switch flag {
-	case "clients":
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return err
-		}
-		s.Clients.Count = n
-	case "client-version":
-		s.Clients.Version = v
-	case "duration":
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return err
-		}
-		s.Duration = scenario.Duration(d)
-	default:
-		return fmt.Errorf("--%s: not a flag", flag)
-	}
-	return nil
-}
+// apply is the CLI's flag -> field mapping.
+var apply = scenario.ApplyFlag
 
 func tiny() scenario.Spec {
 	return scenario.Spec{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,32 @@ func TestRunContextStops(t *testing.T) {
 		if _, err := s.RunContext(ctx, nil); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v, want context.Canceled", name, err)
 		}
+	}
+}
+
+// Every flag in Overrides is understood by ApplyFlag, and nothing else is.
+func TestApplyFlagCoversOverrides(t *testing.T) {
+	samples := map[string]string{"clients": "5", "ttl": "10s", "client-version": "v3.7.3", "consumer": "drain",
+		"start-spread": "1s", "connect-delay": "1ms", "rtt": "2ms", "placement": "leader", "renew-at": "2/3",
+		"duration": "1m", "seed": "3", "bucket": "2s", "server": "cluster", "max-events": "100", "members": "3",
+		"cores": "2.5", "leader": "1", "transport": "http2", "tls": "ecdsa", "tls-resumption": "true",
+		"leader-queue-limit": "10", "max-idle-conns": "8", "peer-rtt": "1ms"}
+	for _, o := range scenario.Overrides {
+		v, ok := samples[o.Flag]
+		if !ok {
+			t.Errorf("no sample value for --%s", o.Flag)
+			continue
+		}
+		var s scenario.Spec
+		if err := scenario.ApplyFlag(&s, o.Flag, v); err != nil {
+			t.Errorf("--%s=%s: %v", o.Flag, v, err)
+		}
+		if reflect.DeepEqual(s, scenario.Spec{}) {
+			t.Errorf("--%s=%s set nothing", o.Flag, v)
+		}
+	}
+	var s scenario.Spec
+	if err := scenario.ApplyFlag(&s, "colour", "blue"); err == nil {
+		t.Error("an unknown flag was accepted")
 	}
 }

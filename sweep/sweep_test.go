@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,37 +12,8 @@ import (
 	"github.com/leasesim/leasesim/scenario"
 )
 
-// testApply sets the few fields these tests vary (the CLI passes its full
-// applyFlag; cmd/leasesim tests the sweep command end to end).
-func testApply(s *scenario.Spec, flag, v string) error {
-	switch flag {
-	case "clients":
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("--clients: %q is not a whole number", v)
-		}
-		s.Clients.Count = n
-	case "client-version":
-		s.Clients.Version = v
-	case "duration":
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return err
-		}
-		s.Duration = scenario.Duration(d)
-	case "transport":
-		s.Cluster.Transport = v
-	case "cores":
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return err
-		}
-		s.Cluster.Cores = f
-	default:
-		return fmt.Errorf("--%s: not a flag", flag)
-	}
-	return nil
-}
+// testApply is the CLI's flag -> field mapping.
+var testApply = scenario.ApplyFlag
 
 // small is a small cluster scenario: runs take well under a second.
 func small() scenario.Spec {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -56,27 +55,10 @@ Consumers (--consumer): drain | never | rate:N (reads N responses per second) |
 Flags (each overrides the scenario field named in brackets):
 `
 
-// overrides maps a flag to the scenario field it sets, for --help and errors.
-var overrides = []struct{ flag, field string }{
-	{"clients", "clients.count"}, {"ttl", "clients.ttl"}, {"client-version", "clients.version"},
-	{"consumer", "clients.consumer"}, {"start-spread", "clients.start_spread"},
-	{"connect-delay", "clients.connect_delay"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
-	{"renew-at", "clients.renew_at"},
-	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
-	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
-	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
-	{"tls-resumption", "cluster.tls_resumption"}, {"leader-queue-limit", "cluster.leader_queue_limit"},
-	{"max-idle-conns", "cluster.max_idle_conns_per_host"}, {"peer-rtt", "cluster.peer_rtt"},
-}
+// overrides and fieldOf: see scenario.Overrides.
+var overrides = scenario.Overrides
 
-func fieldOf(flagName string) string {
-	for _, o := range overrides {
-		if o.flag == flagName {
-			return o.field
-		}
-	}
-	return ""
-}
+func fieldOf(flagName string) string { return scenario.FieldOf(flagName) }
 
 func cmdScenarios(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -120,18 +102,6 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-// parseDur reads "600s", "10m", or a bare number of seconds.
-func parseDur(name, v string) (scenario.Duration, error) {
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		return scenario.Duration(n * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, usagef("--%s: %q is not a duration (e.g. 600s, 10m, 2h)", name, v)
-	}
-	return scenario.Duration(d), nil
-}
 
 // baseSpec is the scenario when no --scenario is given: the flags' defaults.
 func baseSpec() scenario.Spec {
@@ -213,10 +183,10 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 	}
 	// Every flag given on the command line overrides its field.
 	for _, o := range overrides {
-		if !set[o.flag] {
+		if !set[o.Flag] {
 			continue
 		}
-		if err := applyFlag(&spec, o.flag, *str[o.flag]); err != nil {
+		if err := applyFlag(&spec, o.Flag, *str[o.Flag]); err != nil {
 			return rf, err
 		}
 	}
@@ -230,92 +200,15 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 // flagHints adds the flag that sets each field named in a scenario error.
 func flagHints(msg string) string {
 	for _, o := range overrides {
-		msg = strings.ReplaceAll(msg, o.field+":", fmt.Sprintf("%s (--%s):", o.field, o.flag))
+		msg = strings.ReplaceAll(msg, o.Field+":", fmt.Sprintf("%s (--%s):", o.Field, o.Flag))
 	}
 	return msg
 }
 
+// applyFlag sets the scenario field of flag name; a bad value is a usage error.
 func applyFlag(s *scenario.Spec, name, v string) error {
-	bad := func(what string) error { return usagef("--%s: %q is not %s", name, v, what) }
-	dur := func(dst *scenario.Duration) error {
-		d, err := parseDur(name, v)
-		if err != nil {
-			return err
-		}
-		*dst = d
-		return nil
-	}
-	integer := func(dst *int) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return bad("a whole number")
-		}
-		*dst = n
-		return nil
-	}
-	switch name {
-	case "clients":
-		return integer(&s.Clients.Count)
-	case "ttl":
-		return dur(&s.Clients.TTL)
-	case "client-version":
-		s.Clients.Version = v
-	case "consumer":
-		s.Clients.Consumer = v
-	case "start-spread":
-		return dur(&s.Clients.StartSpread)
-	case "connect-delay":
-		return dur(&s.Clients.ConnectDelay)
-	case "rtt":
-		return dur(&s.Clients.RTT)
-	case "placement":
-		s.Clients.Placement = v
-	case "renew-at":
-		s.Clients.RenewAt = v
-	case "duration":
-		return dur(&s.Duration)
-	case "seed":
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return bad("a non-negative whole number")
-		}
-		s.Seed = n
-	case "bucket":
-		return dur(&s.Bucket)
-	case "max-events":
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || n == 0 {
-			return bad("a positive whole number")
-		}
-		s.Limits.MaxEvents = n
-	case "server":
-		s.Server = v
-	case "members":
-		return integer(&s.Cluster.Members)
-	case "cores":
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return bad("a number")
-		}
-		s.Cluster.Cores = n
-	case "leader":
-		return integer(&s.Cluster.Leader)
-	case "transport":
-		s.Cluster.Transport = v
-	case "tls":
-		s.Cluster.TLS = v
-	case "tls-resumption":
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return bad("true or false")
-		}
-		s.Cluster.TLSResumption = b
-	case "leader-queue-limit":
-		return integer(&s.Cluster.LeaderQueueLimit)
-	case "max-idle-conns":
-		return integer(&s.Cluster.MaxIdleConnsPerHost)
-	case "peer-rtt":
-		return dur(&s.Cluster.PeerRTT)
+	if err := scenario.ApplyFlag(s, name, v); err != nil {
+		return usageError{err}
 	}
 	return nil
 }
@@ -413,7 +306,7 @@ func serverOf(s scenario.Spec) string {
 func overrideFlags() string {
 	var n []string
 	for _, o := range overrides {
-		n = append(n, o.flag)
+		n = append(n, o.Flag)
 	}
 	return strings.Join(n, ", ")
 }

@@ -1,0 +1,135 @@
+package scenario
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Override is a command-line flag and the scenario field it sets.
+type Override struct{ Flag, Field string }
+
+// Overrides maps the flags of 'leasesim run' (and sweep grids, report
+// what-ifs) to the scenario fields they set.
+var Overrides = []Override{
+	{"clients", "clients.count"}, {"ttl", "clients.ttl"}, {"client-version", "clients.version"},
+	{"consumer", "clients.consumer"}, {"start-spread", "clients.start_spread"},
+	{"connect-delay", "clients.connect_delay"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
+	{"renew-at", "clients.renew_at"},
+	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
+	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
+	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
+	{"tls-resumption", "cluster.tls_resumption"}, {"leader-queue-limit", "cluster.leader_queue_limit"},
+	{"max-idle-conns", "cluster.max_idle_conns_per_host"}, {"peer-rtt", "cluster.peer_rtt"},
+}
+
+// FieldOf is the field flag name sets, or "".
+func FieldOf(flagName string) string {
+	for _, o := range Overrides {
+		if o.Flag == flagName {
+			return o.Field
+		}
+	}
+	return ""
+}
+
+// ApplyFlag sets the field that flag name overrides to v, parsed as that
+// flag takes it; errors name the flag.
+func ApplyFlag(s *Spec, name, v string) error {
+	bad := func(what string) error { return fmt.Errorf("--%s: %q is not %s", name, v, what) }
+	dur := func(dst *Duration) error {
+		d, err := parseFlagDur(name, v)
+		if err != nil {
+			return err
+		}
+		*dst = d
+		return nil
+	}
+	integer := func(dst *int) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return bad("a whole number")
+		}
+		*dst = n
+		return nil
+	}
+	switch name {
+	case "clients":
+		return integer(&s.Clients.Count)
+	case "ttl":
+		return dur(&s.Clients.TTL)
+	case "client-version":
+		s.Clients.Version = v
+	case "consumer":
+		s.Clients.Consumer = v
+	case "start-spread":
+		return dur(&s.Clients.StartSpread)
+	case "connect-delay":
+		return dur(&s.Clients.ConnectDelay)
+	case "rtt":
+		return dur(&s.Clients.RTT)
+	case "placement":
+		s.Clients.Placement = v
+	case "renew-at":
+		s.Clients.RenewAt = v
+	case "duration":
+		return dur(&s.Duration)
+	case "seed":
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return bad("a non-negative whole number")
+		}
+		s.Seed = n
+	case "bucket":
+		return dur(&s.Bucket)
+	case "max-events":
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			return bad("a positive whole number")
+		}
+		s.Limits.MaxEvents = n
+	case "server":
+		s.Server = v
+	case "members":
+		return integer(&s.Cluster.Members)
+	case "cores":
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return bad("a number")
+		}
+		s.Cluster.Cores = n
+	case "leader":
+		return integer(&s.Cluster.Leader)
+	case "transport":
+		s.Cluster.Transport = v
+	case "tls":
+		s.Cluster.TLS = v
+	case "tls-resumption":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return bad("true or false")
+		}
+		s.Cluster.TLSResumption = b
+	case "leader-queue-limit":
+		return integer(&s.Cluster.LeaderQueueLimit)
+	case "max-idle-conns":
+		return integer(&s.Cluster.MaxIdleConnsPerHost)
+	case "peer-rtt":
+		return dur(&s.Cluster.PeerRTT)
+	default:
+		return fmt.Errorf("--%s is not a scenario flag (see 'leasesim help run')", name)
+	}
+	return nil
+}
+
+// parseFlagDur reads "600s", "10m", or a bare number of seconds.
+func parseFlagDur(name, v string) (Duration, error) {
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		return Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %q is not a duration (e.g. 600s, 10m, 2h)", name, v)
+	}
+	return Duration(d), nil
+}
