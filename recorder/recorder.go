@@ -48,11 +48,16 @@ type Recorder struct {
 	first     [numKinds]sim.Time
 	reasons   map[string]uint64
 	intervals map[int64]uint64 // renew interval (ns) -> leases
-	lastReq   []sim.Time       // per cohort, -1 before the first request
-	first500  sim.Time         // first renew interval <= 500 ms
-	trace     *bufio.Writer
-	traceErr  error
-	line      []byte
+	// The last interval seen and its pending count: consecutive intervals are
+	// mostly equal (every 500 ms, or every TTL/3 rounded), so they are counted
+	// here and folded into the map when a different one comes.
+	runD     int64
+	runN     uint64
+	lastReq  []sim.Time // per cohort, -1 before the first request
+	first500 sim.Time   // first renew interval <= 500 ms
+	trace    *bufio.Writer
+	traceErr error
+	line     []byte
 }
 
 // New returns a recorder for a run of the given duration with the given number
@@ -98,7 +103,13 @@ func (r *Recorder) Record(now sim.Time, k Kind, c int, first int64, n uint64, re
 	case Request:
 		if last := r.lastReq[c]; last >= 0 {
 			d := int64(now - last)
-			r.intervals[d] += n
+			if d != r.runD {
+				if r.runN > 0 {
+					r.intervals[r.runD] += r.runN
+				}
+				r.runD, r.runN = d, 0
+			}
+			r.runN += n
 			if r.first500 < 0 && time.Duration(d) <= ScanInterval {
 				r.first500 = now
 			}
@@ -216,6 +227,10 @@ func (r *Recorder) Summary(keysPerLease uint64) Summary {
 	s.RenewalsPerS = make([]float64, len(r.series[Renewal]))
 	for i, v := range r.series[Renewal] {
 		s.RenewalsPerS[i] = float64(v) / r.bucket.Seconds()
+	}
+	if r.runN > 0 {
+		r.intervals[r.runD] += r.runN
+		r.runN = 0
 	}
 	keys := make([]int64, 0, len(r.intervals))
 	for k := range r.intervals {

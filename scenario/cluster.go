@@ -171,7 +171,7 @@ const (
 )
 
 type cclient struct {
-	client  *clientmodel.Client
+	client  clientmodel.Client // inline: the hot loop walks clients, keep them near
 	member  int32
 	start   sim.Time
 	gen     uint32 // stream the member serves for this client; 0: none
@@ -330,7 +330,7 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 			cons.To += starts[i]
 		}
 		s.clients[i] = cclient{
-			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay,
+			client: *clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay,
 				RenewNum: c.RenewNum, RenewDen: c.RenewDen}),
 			member: int32(s.placement(i)),
 			start:  starts[i],
