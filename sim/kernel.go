@@ -38,20 +38,32 @@ func At(d time.Duration) Time { return Time(d) }
 // ErrEventLimit is returned by Run when the event budget is exhausted.
 var ErrEventLimit = errors.New("sim: event limit reached")
 
-// entry is a queued event: the ordering key and the slot of its payload. The
-// payloads live in a separate slab so that queues move 24-byte entries, not
-// whole payloads.
+// entry is a queued event: its time, and a key that orders it and locates its
+// payload. The payloads live in a separate slab so that queues move 16-byte
+// entries, not whole payloads.
+//
+// key packs the scheduling sequence number (high 40 bits) above the payload's
+// slab slot (low 24 bits), so an entry is 16 bytes and comparing keys compares
+// sequence numbers (each is unique). That bounds a run to 2^40 scheduled
+// events and 2^24 pending at once; Schedule panics beyond either.
 type entry struct {
-	at   Time
-	seq  uint64
-	slot uint32
+	at  Time
+	key uint64
 }
+
+const (
+	slotBits = 24
+	maxSlots = 1 << slotBits
+	maxSeq   = 1<<(64-slotBits) - 1
+)
+
+func (e *entry) slot() uint32 { return uint32(e.key & (maxSlots - 1)) }
 
 func (a *entry) before(b *entry) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
-	return a.seq < b.seq
+	return a.key < b.key
 }
 
 // The queue is a timing wheel in front of a heap. Time is cut into slots of
@@ -121,17 +133,23 @@ func (k *Kernel[P]) Schedule(at Time, p P) {
 		panic(fmt.Sprintf("sim: event queue limit %d exceeded at %v", k.maxHeap, k.now))
 	}
 	k.seq++
+	if k.seq > maxSeq {
+		panic("sim: more than 2^40 events scheduled in one run")
+	}
 	var slot uint32
 	if n := len(k.free); n > 0 {
 		slot = k.free[n-1]
 		k.free = k.free[:n-1]
 		k.slab[slot] = p
 	} else {
+		if len(k.slab) >= maxSlots {
+			panic(fmt.Sprintf("sim: more than %d events pending at %v", maxSlots, k.now))
+		}
 		slot = uint32(len(k.slab))
 		k.slab = append(k.slab, p)
 	}
 	k.n++
-	k.file(entry{at: at, seq: k.seq, slot: slot})
+	k.file(entry{at: at, key: k.seq<<slotBits | uint64(slot)})
 }
 
 // file puts e where it belongs: the current heap, a wheel slot, or the overflow.
@@ -223,9 +241,10 @@ func (k *Kernel[P]) Step() (Time, P, bool) {
 	top := k.heap[0]
 	popTop(&k.heap)
 	k.n--
-	p := k.slab[top.slot]
-	k.slab[top.slot] = zero // drop references held by the payload
-	k.free = append(k.free, top.slot)
+	slot := top.slot()
+	p := k.slab[slot]
+	k.slab[slot] = zero // drop references held by the payload
+	k.free = append(k.free, slot)
 	k.now = top.at
 	k.steps++
 	return top.at, p, true
