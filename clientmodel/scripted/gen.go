@@ -59,7 +59,7 @@ func genLease(t *rapid.T, id int64, duration int64) Lease {
 	nd := rapid.IntRange(1, 4).Draw(t, p("delays"))
 	for j := 0; j < nd; j++ {
 		d := rapid.OneOf(rapid.Int64Range(0, 20), rapid.Int64Range(0, 3000)).Draw(t, p("delay_ms"))
-		l.DelaysNs = append(l.DelaysNs, d*ms+1000) // + 1 µs: never on a scan or tick
+		l.DelaysNs = append(l.DelaysNs, d*ms+1001) // + 1001 ns: never on a scan or tick (script.go)
 	}
 	if rapid.IntRange(0, 4).Draw(t, p("revoke?")) == 0 {
 		l.RevokeAt = rapid.IntRange(1, 40).Draw(t, p("revoke_at"))

@@ -23,8 +23,12 @@
 //     run at whole milliseconds + 50 ns, never on a deadline tick (with no connect
 //     delay both grids meet every second, and when a lease is reaped at such a
 //     tick whether that instant's scan still sends is up to the Go scheduler);
-//   - every response delay is a whole millisecond plus 1 µs, so responses never land
-//     on a scan, a deadline tick, or a consumer tick;
+//   - every response delay is a whole millisecond plus 1001 ns, so responses never
+//     land on a scan, a deadline tick, or a consumer tick — even at the end of a
+//     busy period of k answers served back to back, whose offset is k x 1001 ns:
+//     for every k up to 20,000 that misses all the offsets below (with a plain
+//     1 µs, the 1,000th queued answer would land on a scan, and the real
+//     library's order at such a tie is up to the scheduler);
 //   - the i-th reset (0-based) is at a whole millisecond + (i+1)*100 ns, and the
 //     stream that replaces it scans on that offset;
 //   - consumer ticks and stall edges are at a whole millisecond + 7 ns.
