@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/scenario"
 )
 
 var update = flag.Bool("update", false, "rewrite golden outputs in testdata/")
@@ -238,5 +242,33 @@ func TestCheckCommand(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"check", "--only", "P9"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "allowed: P1, P2, LIN") {
 		t.Fatalf("bad --only: exit %d %s", code, errb.String())
+	}
+}
+
+// The recovery verdict: the leader's queue back to (twice) its level before the
+// trigger and staying there means recovered; still high at the end means not.
+func TestRecoveryVerdict(t *testing.T) {
+	mk := func(queue []float64) outcome {
+		spec := scenario.Spec{Duration: scenario.Duration(time.Duration(len(queue)) * time.Second),
+			Faults: []scenario.FaultSpec{{At: scenario.Duration(60 * time.Second), Kind: "leader-stall", Duration: scenario.Duration(2 * time.Second)}}}
+		return outcome{spec: spec, res: scenario.Outcome{Metrics: []recorder.Metric{{Name: "leader_queue_requests", Values: queue}}}}
+	}
+	q := make([]float64, 120)
+	for i := range q {
+		q[i] = 10
+	}
+	for i := 60; i < 70; i++ {
+		q[i] = 5000 // the storm
+	}
+	ev := recoveryEvents(mk(q), time.Second)
+	if len(ev) != 1 || !strings.Contains(ev[0].text, "recovered 8s after the trigger ended") || ev[0].at != 70*time.Second {
+		t.Fatalf("recovering run: %+v", ev)
+	}
+	for i := 70; i < 120; i++ {
+		q[i] = 3000 // never comes back
+	}
+	ev = recoveryEvents(mk(q), time.Second)
+	if len(ev) != 1 || !strings.Contains(ev[0].text, "did not recover") {
+		t.Fatalf("metastable run: %+v", ev)
 	}
 }
