@@ -1,6 +1,6 @@
 module github.com/leasesim/leasesim/clientmodel/legacy
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/coreos/etcd v3.3.9+incompatible
