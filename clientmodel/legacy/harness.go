@@ -83,6 +83,9 @@ type srvStream struct {
 	notify   chan struct{} // cap 1: pending grew
 }
 
+// now is virtual time: the harness runs inside a testing/synctest bubble, whose
+// time.Now is a fake clock that only moves when every goroutine in the bubble
+// is blocked. No wall clock reaches a result.
 func (h *harness) now() int64 { return time.Since(h.t0).Nanoseconds() }
 
 // sleepUntil sleeps until ns after t0; false if ctx ended first.

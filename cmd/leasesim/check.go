@@ -51,17 +51,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	mutant := fs.String("mutant", "", "break the cluster's server on purpose: ack-after-revoke | deposed-renew")
 	htmlDir := fs.String("html", "", "write porcupine's visualisation of each LIN failure into `DIR`")
 	only := fs.String("only", "P1,P2,LIN", "comma-separated properties to check")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, checkUsage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return errHelp
-		}
-		return usagef("check: %v (see 'leasesim check --help')", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("check: unexpected argument %q", fs.Arg(0))
+	if err := parseFlags(fs, "check", checkUsage, "", args, stderr); err != nil {
+		return err
 	}
 	if *n < 1 || *n > 1_000_000 {
 		return usagef("check: -n %d is out of range; allowed 1 to 1,000,000", *n)

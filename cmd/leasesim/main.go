@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -45,6 +46,26 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// parseFlags parses a subcommand's flags: --help prints usage, the flag
+// defaults and trailer (if any) and returns errHelp; a bad flag or a stray
+// argument is a usage error that names the command.
+func parseFlags(fs *flag.FlagSet, cmd, usage, trailer string, args []string, stderr io.Writer) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, usage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			fmt.Fprint(stderr, trailer)
+			return errHelp
+		}
+		return usagef("%s: %v (see 'leasesim help %s')", cmd, err, cmd)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q (see 'leasesim help %s')", cmd, fs.Arg(0), cmd)
+	}
+	return nil
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

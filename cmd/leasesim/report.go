@@ -49,17 +49,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	sweepFile := fs.String("sweep", "", "a 'leasesim sweep' output `FILE` (CSV or JSON) to chart")
 	out := fs.String("out", "", "write the HTML report to `FILE` (required)")
 	cpuS := fs.String("cpu-target", "", "leader CPU peak (percent) a healthy run stays under (default: the sweep's, else 70)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, reportUsage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return errHelp
-		}
-		return usagef("report: %v (see 'leasesim report --help')", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("report: unexpected argument %q (see 'leasesim report --help')", fs.Arg(0))
+	if err := parseFlags(fs, "report", reportUsage, "", args, stderr); err != nil {
+		return err
 	}
 	if *scen == "" {
 		return usagef("report: --scenario is required (see 'leasesim report --help')")

@@ -154,18 +154,9 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 	fs.StringVar(&rf.csvDir, "csv", "", "write the metrics time series as CSV files into `DIR`")
 	fs.Var((*multiFlag)(&rf.whatIfs), "what-if", "`FLAG=VALUE`: also run with this flag changed, and compare (repeatable)")
 
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, runUsage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			fmt.Fprintf(stderr, "\nBuilt-in scenarios: %s\n", strings.Join(scenario.BuiltinNames(), ", "))
-			return rf, errHelp
-		}
-		return rf, usagef("run: %v (see 'leasesim help run')", err)
-	}
-	if fs.NArg() > 0 {
-		return rf, usagef("run: unexpected argument %q (see 'leasesim help run')", fs.Arg(0))
+	trailer := fmt.Sprintf("\nBuilt-in scenarios: %s\n", strings.Join(scenario.BuiltinNames(), ", "))
+	if err := parseFlags(fs, "run", runUsage, trailer, args, stderr); err != nil {
+		return rf, err
 	}
 	name = *str["scenario"]
 	set := map[string]bool{}

@@ -208,18 +208,9 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 	tol := fs.Float64("knee-tolerance", 0.02, "knee: relative precision of the result")
 	workers := fs.Int("j", 0, "parallel runs (default: GOMAXPROCS, all cores)")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, sweepUsage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			fmt.Fprintf(stderr, "\nScenario flags for --grid and --set: %s\n", overrideFlags())
-			return errHelp
-		}
-		return usagef("sweep: %v (see 'leasesim sweep --help')", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("sweep: unexpected argument %q (see 'leasesim sweep --help')", fs.Arg(0))
+	trailer := fmt.Sprintf("\nScenario flags for --grid and --set: %s\n", overrideFlags())
+	if err := parseFlags(fs, "sweep", sweepUsage, trailer, args, stderr); err != nil {
+		return err
 	}
 	if *scen == "" {
 		return usagef("sweep: --scenario is required (see 'leasesim sweep --help')")
