@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -8,20 +9,28 @@ import (
 
 // CPU is a member's processor: Cores cores draining one FIFO of work.
 //
-// It is a fluid model of an M/G/c FIFO queue: the backlog drains at Cores
-// core-seconds per second, and a job of n identical requests cannot finish
-// sooner than its own work spread over min(n, Cores) cores. Work submitted at
-// the same instant is served in submission order. Utilisation and the work in
-// the system are exact; the completion order of jobs shorter than the backlog
-// is FIFO, which is how gRPC's per-stream receive buffer and the HTTP server's
-// accept loop feed etcd (the report: an unbounded backlog, gRPC recvBuffer.put).
+// It is a fluid model of an M/G/c FIFO queue: the backlog drains at
+// Cores - Idle core-seconds per second, and a job of n identical requests
+// cannot finish sooner than its own work spread over min(n, Cores - Idle)
+// cores. Work submitted at the same instant is served in submission order.
+// Utilisation and the work in the system are exact; the completion order of
+// jobs shorter than the backlog is FIFO, which is how gRPC's per-stream
+// receive buffer and the HTTP server's accept loop feed etcd (the report: an
+// unbounded backlog, gRPC recvBuffer.put).
 //
 // With MaxJobs > 0 the queue is bounded: a job that would exceed it is shed
 // (the "bounded leader queue" what-if); by default it is unbounded, as gRPC's
 // recvBuffer was.
+//
+// Idle is background work the member does with no load at all (raft
+// heartbeats, rafthttp's prober, metrics, the Go runtime), as a constant
+// number of cores: requests are served by the Cores - Idle that remain, and
+// Utilisation counts the idle work as busy, so a member that serves nothing
+// reports Idle/Cores. It must be below Cores.
 type CPU struct {
 	Cores   float64
-	MaxJobs int // 0: unbounded
+	Idle    float64 // cores of background work, always running; 0 <= Idle < Cores
+	MaxJobs int     // 0: unbounded
 
 	freeAt sim.Time // when the backlog submitted so far is done
 	jobs   int      // requests in the system (waiting or in service)
@@ -55,9 +64,12 @@ func (c *CPU) Submit(now sim.Time, work time.Duration, n int, bytes int64) (done
 func (c *CPU) Force(now sim.Time, work time.Duration, n int, bytes int64) (done sim.Time) {
 	start := max(now, c.freeAt)
 	total := float64(work) * float64(n)
-	c.freeAt = start + sim.Time(total/c.Cores)
+	serve := c.Cores - c.Idle // what the background work leaves for requests
+	// Rounded up to the nanosecond, so the backlog never drains faster than
+	// serve (and Utilisation never exceeds 1); exact when serve divides total.
+	c.freeAt = start + sim.Time(math.Ceil(total/serve))
 	c.credit(start, c.freeAt, total)
-	par := min(float64(n), c.Cores)
+	par := min(float64(n), serve)
 	own := now + sim.Time(total/par)
 	c.jobs += n
 	c.bytes += bytes * int64(n)
@@ -88,11 +100,14 @@ func (c *CPU) Jobs() int    { return c.jobs }
 func (c *CPU) Bytes() int64 { return c.bytes }
 func (c *CPU) Shed() uint64 { return c.shed }
 
-// Utilisation is the fraction of the cores busy in each bucket.
+// Utilisation is the fraction of the cores busy in each bucket: the work
+// done for requests plus the idle background work (Idle cores all the time,
+// stalls included).
 func (c *CPU) Utilisation() []float64 {
 	out := make([]float64, len(c.busy))
+	idle := c.Idle * float64(c.bucket)
 	for i, w := range c.busy {
-		out[i] = w / (float64(c.bucket) * c.Cores)
+		out[i] = (w + idle) / (float64(c.bucket) * c.Cores)
 	}
 	return out
 }

@@ -130,3 +130,37 @@ func TestLessorPromote(t *testing.T) {
 		t.Fatalf("%d expired in the first second, want <= 3/4 of the revoke rate", perSecond[first])
 	}
 }
+
+// Idle background work takes capacity and shows in the utilisation: on 1 core
+// with 0.5 cores idle, a job takes twice its work, and a CPU serving nothing
+// is 50 % utilised.
+func TestCPUIdleTakesCapacity(t *testing.T) {
+	c := model.NewCPU(1, 0, time.Second, 3*time.Second)
+	c.Idle = 0.5
+	if done, _ := c.Submit(0, 100*time.Millisecond, 1, 0); done != 200*ms {
+		t.Fatalf("100 ms job done at %v, want 200ms", done)
+	}
+	// Queued behind it: another 200 ms.
+	if done, _ := c.Submit(0, 100*time.Millisecond, 1, 0); done != 400*ms {
+		t.Fatalf("second job done at %v, want 400ms", done)
+	}
+	u := c.Utilisation()
+	// Bucket 0: 200 ms of work + 0.5 s of idle on 1 core; buckets 1, 2: idle only.
+	if want := 0.7; u[0] < want-1e-9 || u[0] > want+1e-9 {
+		t.Errorf("bucket 0 utilisation %v, want %v", u[0], want)
+	}
+	for i := 1; i < len(u); i++ {
+		if u[i] != 0.5 {
+			t.Errorf("idle bucket %d utilisation %v, want 0.5", i, u[i])
+		}
+	}
+	// Saturated: the requests get the rest, never more than 100 % in all.
+	d := model.NewCPU(2, 0, time.Second, time.Second)
+	d.Idle = 0.5
+	for range 10 {
+		d.Submit(0, time.Second, 1, 0)
+	}
+	if u := d.Utilisation()[0]; u < 1-1e-9 || u > 1+1e-9 {
+		t.Errorf("saturated utilisation %v, want 1", u)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -39,10 +40,14 @@ type Resolved struct {
 	Cluster *Cluster
 }
 
-// Resolve applies defaults, validates, and builds the runnable scenario.
+// Resolve applies defaults, validates, and builds the runnable scenario. The
+// cluster's CPU costs are DefaultCosts for its TLS mode, then the costs of the
+// params file (if any), then the scenario's own costs section, each replacing
+// the fields it sets (see MergeCosts).
 func (s Spec) Resolve() (Resolved, error) {
 	s.ApplyDefaults()
-	if err := s.Validate(); err != nil {
+	paramsCosts, err := s.validate()
+	if err != nil {
 		return Resolved{}, err
 	}
 	v, err := clientmodel.ParseVersion(s.Clients.Version)
@@ -66,13 +71,44 @@ func (s Spec) Resolve() (Resolved, error) {
 		}}, nil
 	}
 	k := s.Cluster
-	costs := DefaultCosts(k.TLS)
+	costs := MergeCosts(paramsCosts, s.Costs).Apply(DefaultCosts(k.TLS))
+	cl := &Cluster{
+		Name: s.Name, Seed: s.Seed, Duration: s.Duration.D(), Bucket: s.Bucket.D(),
+		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
+		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: s.Clients.ConnectDelay.D(),
+		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: s.Clients.RTT.D(),
+		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: k.PeerRTT.D(), PeerJitter: k.PeerJitter.D(),
+		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
+		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
+		Costs: costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
+	}
+	for _, f := range s.Faults {
+		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
+	}
+	return Resolved{Cluster: cl}, nil
+}
+
+// MergeCosts returns under with every field that over sets (non-zero; non-nil
+// IdleCores) replaced by over's: a scenario's costs over its params file's.
+func MergeCosts(under, over CostsSpec) CostsSpec {
+	u, o := reflect.ValueOf(&under).Elem(), reflect.ValueOf(over)
+	for i := range o.NumField() {
+		if f := o.Field(i); !f.IsZero() {
+			u.Field(i).Set(f)
+		}
+	}
+	return under
+}
+
+// Apply returns costs with the fields c sets replaced: TLSFactor scales the
+// four TLS handshake costs of costs (the measured defaults), then the explicit
+// values replace theirs (explicit tls_* costs are not scaled).
+func (c CostsSpec) Apply(costs Costs) Costs {
 	over := func(dst *time.Duration, d Duration) {
 		if d != 0 {
 			*dst = d.D()
 		}
 	}
-	c := s.Costs
 	if f := c.TLSFactor; f > 0 {
 		for _, d := range []*time.Duration{&costs.TLSServerFull, &costs.TLSClientFull, &costs.TLSServerResumed, &costs.TLSClientResumed} {
 			*d = time.Duration(float64(*d) * f)
@@ -92,20 +128,10 @@ func (s Spec) Resolve() (Resolved, error) {
 	if c.PeerConnBytes != 0 {
 		costs.PeerConnBytes = c.PeerConnBytes
 	}
-	cl := &Cluster{
-		Name: s.Name, Seed: s.Seed, Duration: s.Duration.D(), Bucket: s.Bucket.D(),
-		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
-		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: s.Clients.ConnectDelay.D(),
-		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: s.Clients.RTT.D(),
-		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: k.PeerRTT.D(), PeerJitter: k.PeerJitter.D(),
-		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
-		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
-		Costs: costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
+	if c.IdleCores != nil {
+		costs.IdleCores = *c.IdleCores
 	}
-	for _, f := range s.Faults {
-		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
-	}
-	return Resolved{Cluster: cl}, nil
+	return costs
 }
 
 // Run resolves s and simulates it; trace, if not nil, receives the JSON-lines trace.

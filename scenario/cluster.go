@@ -256,6 +256,8 @@ func (c Cluster) Validate() error {
 		return fmt.Errorf("cluster.members: %d is out of range; allowed 1 to 15", c.Members)
 	case c.Cores <= 0:
 		return fmt.Errorf("cluster.cores: %v must be > 0", c.Cores)
+	case c.Costs.IdleCores < 0 || c.Costs.IdleCores >= c.Cores:
+		return fmt.Errorf("costs.idle_cores: %v is out of range; allowed 0 up to below cluster.cores (%v), or the member has no CPU left for requests", c.Costs.IdleCores, c.Cores)
 	case c.Leader < 0 || c.Leader >= c.Members:
 		return fmt.Errorf("cluster.leader: %d is not a member (0-%d)", c.Leader, c.Members-1)
 	case c.Duration <= 0 || c.Duration > MaxDuration:
@@ -309,6 +311,7 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 	for m := range s.members {
 		mb := &s.members[m]
 		mb.cpu = model.NewCPU(c.Cores, 0, c.Bucket, c.Duration)
+		mb.cpu.Idle = c.Costs.IdleCores // background work: heartbeats, prober, runtime
 		mb.pairs = make([]*netsim.Pair, c.Members)
 		mb.waitQ = make([][]waiter, c.Members)
 		mb.idleAt = make([]sim.Time, c.Members)

@@ -21,6 +21,7 @@ var Overrides = []Override{
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
 	{"tls-resumption", "cluster.tls_resumption"}, {"leader-queue-limit", "cluster.leader_queue_limit"},
 	{"max-idle-conns", "cluster.max_idle_conns_per_host"}, {"peer-rtt", "cluster.peer_rtt"},
+	{"params", "params"},
 }
 
 // FieldOf is the field flag name sets, or "".
@@ -116,6 +117,10 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return integer(&s.Cluster.MaxIdleConnsPerHost)
 	case "peer-rtt":
 		return dur(&s.Cluster.PeerRTT)
+	case "params":
+		// A built-in name or a path (relative to the working directory);
+		// LoadParams checks it when the scenario is validated.
+		s.Params = v
 	default:
 		return fmt.Errorf("--%s is not a scenario flag (see 'leasesim help run')", name)
 	}

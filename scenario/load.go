@@ -141,26 +141,57 @@ func Parse(data []byte, source string) (Spec, error) {
 }
 
 func parseSpec(data []byte, source string) (Spec, *yaml.Node, error) {
-	fail := func(line int, path, format string, args ...any) (Spec, *yaml.Node, error) {
-		return Spec{}, nil, &FieldError{Source: source, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
+	var s Spec
+	root, err := parseStrict(data, source, &s, scenarioDoc, nil)
+	if err != nil {
+		return Spec{}, nil, err
+	}
+	return s, root, nil
+}
+
+// docRules are what a strict parse says about a file that is not one
+// mapping of fields: what kind of file it should be.
+type docRules struct {
+	emptyFile, emptyDoc string // the messages for an empty file, an empty document
+	noun                string // "a scenario": "... is a mapping of fields (...)"
+	oneDoc              string // "a scenario file": "... holds exactly one document"
+}
+
+var scenarioDoc = docRules{
+	emptyFile: "the file is empty; a scenario is a YAML mapping with at least name, duration and clients (see 'leasesim scenarios' for examples)",
+	emptyDoc:  "the document is empty; a scenario is a YAML mapping with at least name, duration and clients",
+	noun:      "a scenario",
+	oneDoc:    "a scenario file",
+}
+
+// parseStrict decodes one YAML document into out (a pointer to a struct)
+// strictly: a walk over the document names the line and field path of every
+// unknown field, duplicate field and badly typed value, then yaml.v3's
+// Decoder with KnownFields(true) decodes it. check, if not nil, sees the root
+// mapping before the walk; an error from it is returned alone. It returns the
+// document's root node, for nodeLine.
+func parseStrict(data []byte, source string, out any, r docRules, check func(root *yaml.Node) error) (*yaml.Node, error) {
+	t := reflect.TypeOf(out).Elem()
+	fail := func(line int, path, format string, args ...any) (*yaml.Node, error) {
+		return nil, &FieldError{Source: source, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return fail(0, "", "the file is empty; a scenario is a YAML mapping with at least name, duration and clients (see 'leasesim scenarios' for examples)")
+			return fail(0, "", "%s", r.emptyFile)
 		}
-		return Spec{}, nil, yamlError(source, err)
+		return nil, yamlError(source, err)
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
-		return fail(root.Line, "", "the document is empty; a scenario is a YAML mapping with at least name, duration and clients")
+		return fail(root.Line, "", "%s", r.emptyDoc)
 	}
 	if root.Kind != yaml.MappingNode {
-		return fail(root.Line, "", "a scenario is a mapping of fields (%s), not a %s", strings.Join(yamlFieldNames(specType), ", "), nodeKindName(root))
+		return fail(root.Line, "", "%s is a mapping of fields (%s), not a %s", r.noun, strings.Join(yamlFieldNames(t), ", "), nodeKindName(root))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -168,24 +199,28 @@ func parseSpec(data []byte, source string) (Spec, *yaml.Node, error) {
 		if err != nil {
 			line = 0
 		}
-		return fail(line, "", "a second YAML document (after \"---\"); a scenario file holds exactly one document")
+		return fail(line, "", "a second YAML document (after \"---\"); %s holds exactly one document", r.oneDoc)
+	}
+	if check != nil {
+		if err := check(root); err != nil {
+			return nil, err
+		}
 	}
 
 	w := nodeWalker{source: source}
-	w.walk(root, specType, "")
+	w.walk(root, t, "")
 	if len(w.errs) > 0 {
-		return Spec{}, nil, errors.Join(w.errs...)
+		return nil, errors.Join(w.errs...)
 	}
 
 	// The walk has checked everything the decoder checks; decoding again with
 	// KnownFields keeps yaml.v3 itself as the last word.
-	var s Spec
 	dec = yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil {
-		return Spec{}, nil, yamlError(source, err)
+	if err := dec.Decode(out); err != nil {
+		return nil, yamlError(source, err)
 	}
-	return s, root, nil
+	return root, nil
 }
 
 // yamlError restates a yaml.v3 error as "source: line N: message".
@@ -214,10 +249,7 @@ func lineError(source, m string) error {
 	return fe
 }
 
-var (
-	specType     = reflect.TypeFor[Spec]()
-	durationType = reflect.TypeFor[Duration]()
-)
+var durationType = reflect.TypeFor[Duration]()
 
 // nodeWalker checks a YAML node tree against the Spec types and names the
 // line and field path of every problem.
@@ -482,7 +514,7 @@ func Builtin(name string) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	s, err := load(data, file)
+	s, err := load(data, file, "")
 	if err != nil {
 		return Spec{}, err
 	}
@@ -507,14 +539,15 @@ func Builtins() []Spec {
 }
 
 // LoadFile reads, parses, completes (ApplyDefaults) and validates a scenario
-// file. A file without a name is named after the file ("x.yaml" -> "x").
+// file. A file without a name is named after the file ("x.yaml" -> "x"); a
+// relative params path in it is made relative to the file's directory.
 // Errors name the file and, where the file sets the field, its line.
 func LoadFile(path string) (Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Spec{}, fmt.Errorf("scenario file: %w", err)
 	}
-	return load(data, path)
+	return load(data, path, filepath.Dir(path))
 }
 
 // Load loads a built-in scenario by name or, failing that, a scenario file.
@@ -522,8 +555,7 @@ func LoadFile(path string) (Spec, error) {
 // When it is neither a built-in name nor a readable file, the one error says
 // both.
 func Load(nameOrPath string) (Spec, error) {
-	isPath := strings.ContainsRune(nameOrPath, '/') || strings.ContainsRune(nameOrPath, filepath.Separator) ||
-		strings.HasSuffix(nameOrPath, ".yaml") || strings.HasSuffix(nameOrPath, ".yml")
+	isPath := looksLikePath(nameOrPath)
 	if !isPath && slices.Contains(BuiltinNames(), nameOrPath) {
 		return Builtin(nameOrPath)
 	}
@@ -537,12 +569,21 @@ func Load(nameOrPath string) (Spec, error) {
 		}
 		return Spec{}, fmt.Errorf("scenario file: %w", err)
 	}
-	return load(data, nameOrPath)
+	return load(data, nameOrPath, filepath.Dir(nameOrPath))
+}
+
+// looksLikePath: an argument with a path separator or a .yaml/.yml suffix is
+// always a file, never a built-in name.
+func looksLikePath(ref string) bool {
+	return strings.ContainsRune(ref, '/') || strings.ContainsRune(ref, filepath.Separator) ||
+		strings.HasSuffix(ref, ".yaml") || strings.HasSuffix(ref, ".yml")
 }
 
 // load parses, names, completes and validates; Validate's errors get the
-// source and the line of their field.
-func load(data []byte, source string) (Spec, error) {
+// source and the line of their field. dir, if not "", is the directory of
+// the scenario file: a relative params path (one that looks like a path) is
+// taken relative to it.
+func load(data []byte, source, dir string) (Spec, error) {
 	s, root, err := parseSpec(data, source)
 	if err != nil {
 		return Spec{}, err
@@ -551,23 +592,32 @@ func load(data []byte, source string) (Spec, error) {
 		base := filepath.Base(source)
 		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
+	if dir != "" && looksLikePath(s.Params) && !filepath.IsAbs(s.Params) {
+		s.Params = filepath.Join(dir, s.Params)
+	}
 	s.ApplyDefaults()
 	if err := s.Validate(); err != nil {
-		var errs []error
-		for _, e := range unjoin(err) {
-			var fe *FieldError
-			if errors.As(e, &fe) {
-				c := *fe
-				c.Source, c.Line = source, nodeLine(root, fe.Path)
-				e = &c
-			} else {
-				e = fmt.Errorf("%s: %w", source, e)
-			}
-			errs = append(errs, e)
-		}
-		return Spec{}, errors.Join(errs...)
+		return Spec{}, withLines(err, source, root)
 	}
 	return s, nil
+}
+
+// withLines gives each *FieldError of a Validate error the source and the
+// line of its field in root.
+func withLines(err error, source string, root *yaml.Node) error {
+	var errs []error
+	for _, e := range unjoin(err) {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			c := *fe
+			c.Source, c.Line = source, nodeLine(root, fe.Path)
+			e = &c
+		} else {
+			e = fmt.Errorf("%s: %w", source, e)
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
 }
 
 func unjoin(err error) []error {
@@ -600,10 +650,11 @@ func unjoin(err error) []error {
 //	cluster.election_timeout        1s (etcd's default)
 //	cluster.prober                  true (rafthttp's prober is always on in etcd)
 //
-// Cost fields stay zero: a zero cost means "the default for this TLS mode"
-// (DefaultCosts), resolved when the scenario is built. Because zero means
-// "default", a file cannot ask for a zero connect_delay, rtt, peer_rtt or
-// max_events. ApplyDefaults is idempotent.
+// Cost fields stay zero (idle_cores nil): a zero cost means "the params
+// file's value, else the default for this TLS mode" (DefaultCosts), resolved
+// when the scenario is built. Because zero means "default", a file cannot
+// ask for a zero connect_delay, rtt, peer_rtt or max_events. ApplyDefaults is
+// idempotent.
 func (s *Spec) ApplyDefaults() {
 	if s.Seed == 0 {
 		s.Seed = DefaultSeed
@@ -664,10 +715,21 @@ func (s *Spec) ApplyDefaults() {
 // the bad value and what is allowed, e.g.
 //
 //	clients.ttl: 1s is below etcd's minimum lease TTL of 2s (default election settings)
+//
+// A params file is loaded to check it (its errors come under "params") and
+// the idle CPU it leaves against cluster.cores.
 func (s Spec) Validate() error {
+	_, err := s.validate()
+	return err
+}
+
+// validate is Validate that also returns the costs of the params file (zero
+// when there is none or it does not load).
+func (s Spec) validate() (CostsSpec, error) {
 	clusterEmpty := s.Cluster == (ClusterSpec{})
 	s.ApplyDefaults() // on a copy
 	v := &validator{}
+	var paramsCosts CostsSpec
 
 	if strings.ContainsAny(s.Name, "\n\r\t") {
 		v.add("name", "%q must be one line", s.Name)
@@ -698,6 +760,9 @@ func (s Spec) Validate() error {
 		if s.Costs != (CostsSpec{}) {
 			v.add("costs", "server: ideal has no CPU costs; remove the costs section or use server: cluster")
 		}
+		if s.Params != "" {
+			v.add("params", "server: ideal has no CPU costs; remove params or use server: cluster")
+		}
 	default:
 		v.add("server", "%q is not allowed; allowed: %s, %s", s.Server, ServerCluster, ServerIdeal)
 	}
@@ -709,10 +774,24 @@ func (s Spec) Validate() error {
 	}
 	v.clients(s.Clients, dur, durOK, cluster, membersOK, members, s.Cluster.ElectionTimeout)
 	if cluster {
-		v.costs(s.Costs)
+		costsOK := v.costs(s.Costs)
+		if s.Params != "" {
+			p, err := LoadParams(s.Params)
+			if err != nil {
+				costsOK = false
+				for _, e := range unjoin(err) {
+					v.add("params", "%v", e)
+				}
+			} else {
+				paramsCosts = p.Costs
+			}
+		}
+		if k := s.Cluster.Cores; costsOK && k > 0 && k <= MaxCores {
+			v.idle(k, s.Params, paramsCosts, s.Costs)
+		}
 		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members)
 	}
-	return errors.Join(v.errs...)
+	return paramsCosts, errors.Join(v.errs...)
 }
 
 type validator struct{ errs []error }
@@ -843,7 +922,10 @@ func (v *validator) cluster(k ClusterSpec) {
 	}
 }
 
-func (v *validator) costs(c CostsSpec) {
+// costs checks the range of every cost a scenario or a parameter file sets,
+// and reports whether they are all in range.
+func (v *validator) costs(c CostsSpec) bool {
+	n := len(v.errs)
 	for _, d := range []struct {
 		path string
 		d    Duration
@@ -872,8 +954,31 @@ func (v *validator) costs(c CostsSpec) {
 			v.add(b.path, "%d is out of range; allowed 0 (the default) to %d bytes", b.n, specMaxCostBytes)
 		}
 	}
-	if c.TLSFactor < 0 || c.TLSFactor > 100 {
+	if !(c.TLSFactor >= 0 && c.TLSFactor <= 100) {
 		v.add("costs.tls_factor", "%g is out of range; allowed 0 (the default, 1) to 100", c.TLSFactor)
+	}
+	if c.IdleCores != nil && !(*c.IdleCores >= 0 && *c.IdleCores < MaxCores) {
+		v.add("costs.idle_cores", "%g is out of range; allowed 0 (no idle CPU) up to below the member's cores", *c.IdleCores)
+	}
+	return len(v.errs) == n
+}
+
+// idle checks that the idle CPU each member burns (the default, else the
+// params file's, else the scenario's own costs.idle_cores) leaves some of
+// cluster.cores for requests, and blames whichever set it.
+func (v *validator) idle(cores float64, params string, fromParams, own CostsSpec) {
+	if own.IdleCores != nil {
+		if idle := *own.IdleCores; idle >= cores {
+			v.add("costs.idle_cores", "%g leaves no CPU for requests on cluster.cores %g; allowed 0 up to below the cores", idle, cores)
+		}
+		return
+	}
+	idle, from := DefaultCosts(DefaultTLS).IdleCores, "the default idle CPU"
+	if fromParams.IdleCores != nil {
+		idle, from = *fromParams.IdleCores, "the idle CPU of params "+params
+	}
+	if idle >= cores {
+		v.add("cluster.cores", "%g leaves no CPU for requests: each member burns %g cores with no load (%s, costs.idle_cores); allowed more than that, or set costs.idle_cores lower", cores, idle, from)
 	}
 }
 
@@ -1040,6 +1145,9 @@ func (s Spec) Summary() string {
 			b.WriteString("; raft probing is off")
 		}
 		b.WriteString(".")
+		if s.Params != "" {
+			fmt.Fprintf(&b, " CPU costs from parameter file %s.", s.Params)
+		}
 		if s.Costs != (CostsSpec{}) {
 			b.WriteString(" Some CPU costs are overridden.")
 		}

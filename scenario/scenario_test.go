@@ -238,7 +238,7 @@ func TestApplyFlagCoversOverrides(t *testing.T) {
 		"start-spread": "1s", "connect-delay": "1ms", "rtt": "2ms", "placement": "leader", "renew-at": "2/3",
 		"duration": "1m", "seed": "3", "bucket": "2s", "server": "cluster", "max-events": "100", "members": "3",
 		"cores": "2.5", "leader": "1", "transport": "http2", "tls": "ecdsa", "tls-resumption": "true",
-		"leader-queue-limit": "10", "max-idle-conns": "8", "peer-rtt": "1ms"}
+		"leader-queue-limit": "10", "max-idle-conns": "8", "peer-rtt": "1ms", "params": "reference-2core"}
 	for _, o := range scenario.Overrides {
 		v, ok := samples[o.Flag]
 		if !ok {

@@ -17,9 +17,15 @@ type Spec struct {
 	Server      string      `yaml:"server"`           // "cluster" (default) or "ideal"
 	Clients     ClientsSpec `yaml:"clients"`
 	Cluster     ClusterSpec `yaml:"cluster,omitempty"`
-	Costs       CostsSpec   `yaml:"costs,omitempty"`
-	Faults      []FaultSpec `yaml:"faults,omitempty"`
-	Limits      LimitsSpec  `yaml:"limits,omitempty"`
+	// Params: a cost-parameter file (see Params in params.go) as a built-in
+	// name (BuiltinParams, e.g. "reference-2core") or a path; a relative path
+	// in a scenario file is relative to that file's directory. Its costs
+	// replace the defaults (DefaultCosts), and Costs below replace its values
+	// field by field. Empty: the defaults alone.
+	Params string      `yaml:"params,omitempty"`
+	Costs  CostsSpec   `yaml:"costs,omitempty"`
+	Faults []FaultSpec `yaml:"faults,omitempty"`
+	Limits LimitsSpec  `yaml:"limits,omitempty"`
 }
 
 // ClientsSpec is the client population: one lease each.
@@ -64,7 +70,10 @@ type ClusterSpec struct {
 	Prober              *bool    `yaml:"prober,omitempty"`                  // raft prober connections, default on
 }
 
-// CostsSpec overrides CPU costs (defaults in costs.go, each with its source).
+// CostsSpec overrides CPU costs (defaults in costs.go, each with its source),
+// in a scenario's costs section and in a parameter file's. A field left out
+// (zero; nil for IdleCores) keeps the value beneath it: the parameter file's,
+// else the default.
 type CostsSpec struct {
 	DirectRenewal      Duration `yaml:"direct_renewal,omitempty"`
 	FollowerRenewal    Duration `yaml:"follower_renewal,omitempty"`
@@ -80,6 +89,11 @@ type CostsSpec struct {
 	// above are not scaled.
 	TLSFactor     float64 `yaml:"tls_factor,omitempty"`
 	PeerConnBytes int     `yaml:"peer_conn_bytes,omitempty"`
+	// IdleCores: CPU each member burns with no load, in cores (Costs.IdleCores;
+	// default 0.0087). A pointer, so that 0 can be asked for: left out (nil)
+	// keeps the value beneath, "idle_cores: 0" turns idle CPU off. In Go:
+	// IdleCores: new(0.01).
+	IdleCores *float64 `yaml:"idle_cores,omitempty"`
 }
 
 // FaultSpec is something that happens at a time.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/leasesim/leasesim/calibrate"
 )
 
 // exitUsage is the exit status for bad flags or input.
@@ -23,6 +25,7 @@ Usage:
   leasesim merge FILES...     combine the outputs of sharded sweeps (--shard i/n)
   leasesim report [flags]     write a self-contained HTML capacity report
   leasesim check [flags]      check properties and linearizability over N seeded random scenarios
+  leasesim calibrate [flags]  measure a real etcd cluster and print it beside leasesim's prediction
   leasesim help [command]     show help
 
 Same scenario + same seed = byte-identical output, on any machine.
@@ -36,6 +39,9 @@ Examples:
 `
 
 func main() {
+	// The calibration's client agent is this binary re-executed (calibrate
+	// needs the clients in a process of their own to measure CPU apart).
+	calibrate.MaybeRunAgent()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -94,6 +100,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReport(args[1:], stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout, stderr)
+	case "calibrate":
+		err = cmdCalibrate(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 && args[1] == "run" {
 			err = cmdRun([]string{"--help"}, stdout, stderr)
@@ -105,11 +113,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = cmdReport([]string{"--help"}, stdout, stderr)
 		} else if len(args) > 1 && args[1] == "check" {
 			err = cmdCheck([]string{"--help"}, stdout, stderr)
+		} else if len(args) > 1 && args[1] == "calibrate" {
+			err = cmdCalibrate([]string{"--help"}, stdout, stderr)
 		} else {
 			fmt.Fprint(stdout, topUsage)
 		}
 	default:
-		err = usagef("unknown command %q; commands: run, scenarios, versions, sweep, merge, report, help", args[0])
+		err = usagef("unknown command %q; commands: run, scenarios, versions, sweep, merge, report, check, calibrate, help", args[0])
 	}
 	if err == nil {
 		return 0

@@ -142,6 +142,8 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 		{"leader-queue-limit", "0", "cluster: bound the leader's queue to this many requests and shed the rest (0 = unbounded, as etcd)"},
 		{"max-idle-conns", "1024", "cluster: idle peer connections kept per member pair (etcd: 1024)"},
 		{"peer-rtt", "500us", "cluster: member <-> member round-trip time"},
+		{"params", "", "cluster: CPU cost parameters ('leasesim calibrate --fit'): built-in `NAME` (" +
+			strings.Join(scenario.BuiltinParams(), ", ") + ") or YAML FILE; costs: in the scenario still override them"},
 	} {
 		help := f.help
 		if field := fieldOf(f.name); field != "" {

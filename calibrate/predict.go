@@ -1,0 +1,126 @@
+package calibrate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"time"
+
+	"github.com/leasesim/leasesim/scenario"
+)
+
+// ClientVersion is the clientv3 the agent links (go.mod pins it); the model
+// simulates the same version's lessor.
+const ClientVersion = "v3.7.3"
+
+// Prediction is leasesim's answer for a measured run, in the Measurement's terms.
+type Prediction struct {
+	Spec scenario.Spec `json:"-"`
+
+	ServerCores            float64   `json:"server_cores"`
+	IdleServerCores        float64   `json:"idle_server_cores"`
+	KeepAlivesPerS         float64   `json:"keepalives_per_s"`
+	DirectPerS             float64   `json:"direct_per_s"`
+	ForwardedPerS          float64   `json:"forwarded_per_s"`
+	LeaderRenewalsPerS     float64   `json:"leader_renewals_per_s"`
+	SendsPerS              []int     `json:"sends_per_s"`
+	IntervalMs             Quantiles `json:"interval_ms"`
+	LeaderPeerEstablished  float64   `json:"leader_peer_established"`
+	LeaderPeerTimeWait     float64   `json:"leader_peer_time_wait"`
+	LeaderPeerCloseWait    float64   `json:"leader_peer_close_wait"`
+	FollowerPeerTimeWait   float64   `json:"follower_peer_time_wait"`
+	NewLeaderPeerConnsPerS float64   `json:"new_leader_peer_conns_per_s"`
+	LeasesExpired          int       `json:"leases_expired"`
+	KeysLost               int       `json:"keys_lost"`
+}
+
+// modelPlacement maps the harness's placement to the scenario's.
+var modelPlacement = map[string]string{"spread": "round-robin", "leader": "leader", "followers": "followers"}
+
+// SpecFor is the scenario that simulates a measured run: the same clients,
+// TTL, consumer, placement, start spread, members, leader and peer TLS.
+// Members get every core of the machine each: the real members share them,
+// which only matters near saturation, far above calibration loads.
+func SpecFor(m Measurement, params string) scenario.Spec {
+	c := m.Config
+	dur := time.Duration(math.Ceil(m.WindowToS)+1) * time.Second
+	return scenario.Spec{
+		Name:     "calibrate-" + c.Name,
+		Seed:     c.Seed + 1,
+		Duration: scenario.Duration(dur),
+		Bucket:   scenario.Duration(time.Second),
+		Server:   "cluster",
+		Params:   params,
+		Clients: scenario.ClientsSpec{
+			Count: c.Clients, TTL: scenario.Duration(c.TTL), Version: ClientVersion, Consumer: c.Consumer,
+			StartSpread: scenario.Duration(c.StartSpread), Placement: modelPlacement[c.Placement],
+		},
+		Cluster: scenario.ClusterSpec{
+			Members: c.Members, Cores: float64(runtime.NumCPU()), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
+		},
+	}
+}
+
+// Predict simulates m's scenario with the cost parameters params (a built-in
+// parameter-file name or a path; "" for the defaults) and reads the same
+// window the measurement did.
+func Predict(ctx context.Context, m Measurement, params string) (Prediction, error) {
+	spec := SpecFor(m, params)
+	out, err := spec.RunContext(ctx, nil)
+	if err != nil {
+		return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
+	}
+	r, err := spec.Resolve()
+	if err != nil {
+		return Prediction{}, err
+	}
+	costs := r.Cluster.Costs
+	p := Prediction{Spec: spec}
+	from, to := int(math.Round(m.WindowFromS)), int(math.Round(m.WindowToS))
+	secs := float64(to - from)
+	sum := func(name string) float64 {
+		var s float64
+		v := out.Metric(name)
+		for i := from; i < to && i < len(v); i++ {
+			s += v[i]
+		}
+		return s
+	}
+	mean := func(name string) float64 { return sum(name) / secs }
+	var total, leaderReq float64
+	for mi := range m.Config.Members {
+		n := sum(fmt.Sprintf("keepalives_received.m%d", mi))
+		total += n
+		if mi == m.Leader {
+			leaderReq = n
+		}
+		p.ServerCores += mean(fmt.Sprintf("cpu_utilisation.m%d", mi)) * spec.Cluster.Cores
+	}
+	p.IdleServerCores = costs.IdleCores * float64(m.Config.Members)
+	p.KeepAlivesPerS = total / secs
+	p.DirectPerS = leaderReq / secs
+	p.ForwardedPerS = (total - leaderReq) / secs
+	p.LeaderRenewalsPerS = mean("renewals_at_leader")
+	p.LeaderPeerEstablished = mean("peer_established")
+	p.LeaderPeerTimeWait = mean("time_wait_leader")
+	p.LeaderPeerCloseWait = mean("close_wait_leader")
+	p.FollowerPeerTimeWait = mean("time_wait_followers")
+	// Dials for forwarding all go to the leader; the prober's connections are
+	// spread evenly over the ordered member pairs, 1/members of them to the leader.
+	p.NewLeaderPeerConnsPerS = mean("new_peer_connections") + mean("prober_connections")/float64(m.Config.Members)
+	for mi := range m.Config.Members {
+		v := out.Metric(fmt.Sprintf("keepalives_received.m%d", mi))
+		for i := 0; i < to && i < len(v); i++ {
+			for len(p.SendsPerS) <= i {
+				p.SendsPerS = append(p.SendsPerS, 0)
+			}
+			p.SendsPerS[i] += int(v[i])
+		}
+	}
+	iv := out.Summary.IntervalMs
+	p.IntervalMs = Quantiles{Count: int(iv.Count), Min: iv.Min, P50: iv.P50, P99: iv.P99, Max: iv.Max}
+	p.LeasesExpired = int(out.Summary.LeasesExpired)
+	p.KeysLost = int(out.Summary.KeysLost)
+	return p, nil
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/leasesim/leasesim/calibrate"
+	"github.com/leasesim/leasesim/scenario"
+)
+
+const calibrateUsage = `Usage: leasesim calibrate [flags]
+
+Starts a real 3-member etcd cluster (go.etcd.io/etcd/server/v3 embed, on
+127.0.0.1 only, peer mutual TLS with certificates made for the run), runs real
+go.etcd.io/etcd/client/v3 clients against it in a child process, measures
+renewals, renew intervals, RTTs, server CPU (/proc), peer connections to the
+leader by TCP state and lease expirations, then simulates the same scenario
+and prints measured beside predicted, with relative errors.
+
+With --fit FILE it also fits the model's CPU costs (idle, per direct and per
+forwarded renewal) to the runs and writes them as a parameter file that
+scenarios load with 'params: FILE' or --params FILE; the predictions then use
+the fitted values. Fitting needs runs that mix direct and forwarded renewals
+differently (--set full has leader-only, followers-only and spread runs).
+
+Everything it starts (members, the client process, temporary directories) is
+removed when it ends, also on error and Ctrl-C; --keep leaves the directory
+with the members' and clients' logs.
+
+Examples:
+  leasesim calibrate                                   # the CI-sized set: 30 clients, TTL 5s
+  leasesim calibrate --clients 500 --ttl 5s --window 30s --placement followers
+  leasesim calibrate --set full --fit scenario/params/default.yaml
+  leasesim calibrate --set reference --json > ref.json
+
+Flags:
+`
+
+func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	set := fs.String("set", "", "run a named set of runs: "+strings.Join(calibrate.SetNames(), ", ")+" (default: one run from the flags below, or ci if none is given)")
+	clients := fs.Int("clients", 30, "clients, one lease and one key each")
+	ttl := fs.Duration("ttl", 5*time.Second, "lease TTL (whole seconds, >= 2s)")
+	consumer := fs.String("consumer", "drain", "what each client does with its KeepAlive channel: drain | never")
+	placement := fs.String("placement", "spread", "which members the clients talk to: spread (round-robin) | leader | followers")
+	spread := fs.Duration("start-spread", 0, "start the clients uniformly over this long (0: together)")
+	warmup := fs.Duration("warmup", 0, "time after the clients start before measuring (default 1.5 renew periods)")
+	window := fs.Duration("window", 20*time.Second, "measured window (rounded up to whole renew periods)")
+	idle := fs.Duration("idle", 3*time.Second, "idle-cluster CPU baseline before the clients start")
+	tls := fs.String("tls", "rsa", "peer mTLS key type: rsa | ecdsa")
+	seed := fs.Uint64("seed", 1, "seed of the start spread and of the simulation")
+	params := fs.String("params", "", "model parameters for the predictions: a built-in name or a file (default: the built-in defaults)")
+	fit := fs.String("fit", "", "fit CPU costs to the runs and write a parameter file to `FILE`")
+	asJSON := fs.Bool("json", false, "print JSON instead of tables")
+	keep := fs.Bool("keep", false, "keep the temporary directory (member and client logs)")
+	if err := parseFlags(fs, "calibrate", calibrateUsage, "", args, stderr); err != nil {
+		return err
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	var runs []calibrate.Config
+	if *set != "" {
+		mk, ok := calibrate.Sets[*set]
+		if !ok {
+			return usagef("calibrate: --set %q: allowed %s", *set, strings.Join(calibrate.SetNames(), ", "))
+		}
+		for _, name := range []string{"clients", "ttl", "consumer", "placement", "start-spread", "warmup", "window"} {
+			if explicit[name] {
+				return usagef("calibrate: --%s cannot be combined with --set (a set fixes its runs)", name)
+			}
+		}
+		runs = mk()
+	} else {
+		runs = []calibrate.Config{{Clients: *clients, TTL: *ttl, Consumer: *consumer, Placement: *placement,
+			StartSpread: *spread, Warmup: *warmup, Window: *window}}
+	}
+	for i := range runs {
+		runs[i].Idle, runs[i].TLS, runs[i].Seed = *idle, *tls, *seed
+		runs[i].Defaults()
+		if err := runs[i].Validate(); err != nil {
+			return usagef("calibrate: %v", err)
+		}
+	}
+	if *fit != "" && len(runs) < 2 {
+		return usagef("calibrate: --fit needs several runs that mix direct and forwarded renewals; use --set full")
+	}
+	var out *atomicFile
+	if *fit != "" {
+		var err error
+		if out, err = createAtomic("fit", *fit); err != nil {
+			return err
+		}
+		defer out.abort()
+	}
+	if *params != "" {
+		if _, err := scenario.LoadParams(*params); err != nil {
+			return usagef("calibrate: --params: %v", err)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	clk := clock.New()
+	var ms []calibrate.Measurement
+	for _, r := range runs {
+		m, err := calibrate.Measure(ctx, clk, r, *keep, stderr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("calibrate: interrupted during %s; the cluster, the client process and the temporary directory are cleaned up", r.Name)
+			}
+			return fmt.Errorf("calibrate: %s: %w", r.Name, err)
+		}
+		ms = append(ms, m)
+	}
+	use := *params
+	var fitted *calibrate.Fit
+	if *fit != "" {
+		f, err := calibrate.FitCosts(ms)
+		if err != nil {
+			return fmt.Errorf("calibrate: --fit: %w", err)
+		}
+		fitted = &f
+		p, err := f.Params(ms, runs[0].Members, *tls)
+		if err != nil {
+			return fmt.Errorf("calibrate: --fit: %w", err)
+		}
+		b, err := p.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := out.commit(b); err != nil {
+			return err
+		}
+		use = *fit
+	}
+	var cs []calibrate.Comparison
+	for _, m := range ms {
+		p, err := calibrate.Predict(ctx, m, use)
+		if err != nil {
+			return err
+		}
+		cs = append(cs, calibrate.Compare(m, p, use))
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(struct {
+			Runs []calibrate.Comparison `json:"runs"`
+			Fit  *calibrate.Fit         `json:"fit,omitempty"`
+		}{cs, fitted}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	for i, c := range cs {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := c.WriteTable(stdout); err != nil {
+			return err
+		}
+	}
+	if fitted != nil {
+		fmt.Fprintf(stdout, "\nfit (%d runs): idle %.4f cores, %s per direct renewal, %s per forwarded renewal; RMS residual %.4f cores; written to %s\n",
+			fitted.Observations, fitted.IdleCores, fitted.Direct, fitted.Forwarded, fitted.RMSCores, *fit)
+	}
+	return nil
+}
