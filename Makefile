@@ -3,7 +3,7 @@ GO ?= go
 LEGACY := clientmodel/legacy
 CHECKS ?= 5000
 
-.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long legacy-goldens corpus
+.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long legacy-goldens corpus calibrate
 
 help:
 	@echo "make run          the main job: the 2018 incident's clients, with the fixed client as a what-if"
@@ -14,6 +14,8 @@ help:
 	@echo "make check-long   the differential test, the properties and 'leasesim check' with CHECKS=$(CHECKS)"
 	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json, then legacy-goldens"
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
+	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
+	@echo "                  refits scenario/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
 
 build:
 	$(GO) build -o bin/leasesim ./cmd/leasesim
@@ -58,3 +60,11 @@ corpus:
 legacy-goldens:
 	cd $(LEGACY) && $(GO) test -count=1 -run Golden ./... -update
 	cd $(LEGACY) && $(GO) test -count=1 -run Golden -modfile=go.v339.mod ./... -update
+
+# The full calibration: measure (bin/calibration.json keeps the raw
+# measurements), then fit and compare from them. Re-run only the second step
+# to try a model change on the same data:
+#   bin/leasesim calibrate --from bin/calibration.json --params default
+calibrate: build
+	bin/leasesim calibrate --set full --json > bin/calibration.json
+	bin/leasesim calibrate --from bin/calibration.json --fit scenario/params/default.yaml | tee bin/calibration.txt

@@ -37,11 +37,11 @@ func TestCIAgreement(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	p, err := Predict(context.Background(), m, "")
+	p, err := Predict(context.Background(), m, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Compare(m, p, "")
+	c := Compare(m, p, "default")
 	var table strings.Builder
 	c.WriteTable(&table)
 	t.Logf("\n%s", table.String())

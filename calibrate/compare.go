@@ -67,6 +67,7 @@ func Compare(m Measurement, p Prediction, params string) Comparison {
 		row("leader peer conns CLOSE-WAIT", "", m.LeaderPeerCloseWait, p.LeaderPeerCloseWait),
 		row("follower TIME-WAIT to leader", "", m.FollowerPeerTimeWait, p.FollowerPeerTimeWait),
 		row("new peer conns/s to leader", "/s", m.NewLeaderPeerConnsPerS, p.NewLeaderPeerConnsPerS),
+		row("TCP opens/s, whole host (snmp)", "/s", m.TCPActiveOpensPerS, p.TCPActiveOpensPerS),
 		row("leases expired", "", float64(m.LeasesRevoked), float64(p.LeasesExpired)),
 		row("keys lost", "", float64(m.KeysLost), float64(p.KeysLost)),
 	}
@@ -92,8 +93,8 @@ func (c Comparison) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "%s: %d clients, TTL %s, consumer %s, placement %s, %d members (leader m%d), peer mTLS %s\n",
 		c.Name, mc.Clients, mc.TTL, mc.Consumer, mc.Placement, mc.Members, c.Measured.Leader, mc.TLS)
-	fmt.Fprintf(w, "window %.1fs-%.1fs after the clients started; model parameters: %s\n",
-		c.Measured.WindowFromS, c.Measured.WindowToS, params)
+	fmt.Fprintf(w, "clients started within %.1f ms; window %.1fs-%.1fs after that; model parameters: %s\n",
+		c.Measured.StartedWithinMs, c.Measured.WindowFromS, c.Measured.WindowToS, params)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tmeasured\tleasesim\terror\t")
 	for _, r := range c.Rows {
@@ -146,4 +147,34 @@ func firstInts(v []int, n int) string {
 		fmt.Fprint(&b, x)
 	}
 	return b.String()
+}
+
+// WriteSummary prints one line per comparison: the figures the agreement is
+// judged on.
+func WriteSummary(w io.Writer, cs []Comparison) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "run\tclients\tTTL\tplacement\trenewals/s meas\tleasesim\terr\tinterval p50 ms meas\tleasesim\terr\tserver CPU meas\tleasesim\terr\texpired meas/sim\t")
+	for _, c := range cs {
+		m := c.Measured
+		f := func(name string) (string, string, string) {
+			r, ok := c.Row(name)
+			if !ok {
+				return "—", "—", "—"
+			}
+			pred, rel := "—", "—"
+			if r.Predicted != nil {
+				pred = num(*r.Predicted)
+			}
+			if r.RelErr != nil {
+				rel = fmt.Sprintf("%+.1f%%", *r.RelErr*100)
+			}
+			return num(r.Measured), pred, rel
+		}
+		a1, a2, a3 := f("keepalives/s (clients)")
+		b1, b2, b3 := f("renew interval p50")
+		c1, c2, c3 := f("server CPU, loaded")
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t\n", c.Name, m.Config.Clients, m.Config.TTL,
+			m.Config.Placement, a1, a2, a3, b1, b2, b3, c1, c2, c3, m.LeasesRevoked, c.Predicted.LeasesExpired)
+	}
+	return tw.Flush()
 }

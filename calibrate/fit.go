@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,23 +15,35 @@ import (
 
 // Fit is the CPU cost model fitted to measurements:
 //
-//	server cores = Idle + Direct x direct renewals/s + Forwarded x forwarded renewals/s
+//	server cores = Idle + Direct x direct/s + Forwarded x forwarded/s + Handshake x new peer connections/s
 //
-// Idle is the mean of the runs' idle phases (no clients). Direct and Forwarded
-// are least squares over the loaded windows, so the runs must mix direct and
-// forwarded renewals differently (placement leader vs followers).
-// Handshakes are not fitted: at calibration loads the peer pools absorb every
-// forward and there are too few handshakes (the prober's) to separate their
-// cost; the TLS costs stay those measured by netsim/tlscost_bench_test.go.
+// Idle is the mean of the runs' idle phases (no clients; the stream prober's
+// handshakes included). Direct, Forwarded and Handshake are least squares
+// over the loaded windows, so the runs must mix direct and forwarded renewals
+// differently (placement leader vs followers), and some must dial peer
+// connections (long TTLs: the pooled connections idle out between renewals)
+// for Handshake to be fitted; otherwise it is left out (zero) and the TLS
+// costs stay those of netsim/tlscost_bench_test.go.
 type Fit struct {
 	IdleCores float64       `json:"idle_cores"` // whole cluster
 	Direct    time.Duration `json:"direct"`
 	Forwarded time.Duration `json:"forwarded"` // follower + leader, in all
+	// Handshake: a new peer connection: accept, and a full mutual-TLS
+	// handshake on both ends (0: not fitted).
+	Handshake time.Duration `json:"handshake"`
+	// ScanOverrun: how late each client scan came after the previous one,
+	// the median over the runs of (interval p50 - k x 500 ms) / k, k the
+	// whole scans in the p50 (clientmodel.Config.ScanOverrun).
+	ScanOverrun time.Duration `json:"scan_overrun"`
 	// RMS of the residuals, in cores, and the worst relative residual.
 	RMSCores     float64 `json:"rms_cores"`
 	WorstRelErr  float64 `json:"worst_rel_err"`
 	Observations int     `json:"observations"`
 }
+
+// minHandshakeRate: below this many new connections per second in every run,
+// their cost is lost in the CPU noise and is not fitted.
+const minHandshakeRate = 1.0
 
 // FitCosts fits the cost model to ms.
 func FitCosts(ms []Measurement) (Fit, error) {
@@ -42,31 +55,41 @@ func FitCosts(ms []Measurement) (Fit, error) {
 		f.IdleCores += m.IdleServerCores
 	}
 	f.IdleCores /= float64(len(ms))
-	// Normal equations of y = a d + b g, y = cores above idle, d and g in
-	// renewals/s.
-	var sdd, sdg, sgg, sdy, sgy float64
+	withHS := false
 	for _, m := range ms {
-		d, g, y := m.DirectPerS, m.ForwardedPerS, m.ServerCores-f.IdleCores
-		sdd += d * d
-		sdg += d * g
-		sgg += g * g
-		sdy += d * y
-		sgy += g * y
+		withHS = withHS || m.NewLeaderPeerConnsPerS >= minHandshakeRate
 	}
-	det := sdd*sgg - sdg*sdg
-	if det <= 1e-9*sdd*sgg || sdd == 0 || sgg == 0 {
+	cols := 2
+	if withHS && len(ms) >= 3 {
+		cols = 3
+	}
+	x := make([][]float64, len(ms))
+	y := make([]float64, len(ms))
+	for i, m := range ms {
+		x[i] = []float64{m.DirectPerS, m.ForwardedPerS, m.NewLeaderPeerConnsPerS}[:cols]
+		y[i] = m.ServerCores - f.IdleCores
+	}
+	beta, err := leastSquares(x, y)
+	if err != nil {
 		return Fit{}, errors.New("the runs do not separate direct from forwarded renewals: include runs with --placement leader and --placement followers")
 	}
-	a := (sdy*sgg - sgy*sdg) / det
-	b := (sgy*sdd - sdy*sdg) / det
-	if a <= 0 || b <= 0 {
-		return Fit{}, fmt.Errorf("the fit gives non-positive costs (direct %.1f µs, forwarded %.1f µs): the loads are too small against the CPU noise; use more clients", a*1e6, b*1e6)
+	for i, b := range beta {
+		if b <= 0 {
+			name := []string{"direct renewal", "forwarded renewal", "handshake"}[i]
+			return Fit{}, fmt.Errorf("the fit gives a non-positive cost per %s (%.1f µs): the loads are too small against the CPU noise; use more clients", name, b*1e6)
+		}
 	}
-	f.Direct = time.Duration(a * 1e9)
-	f.Forwarded = time.Duration(b * 1e9)
+	f.Direct = time.Duration(beta[0] * 1e9)
+	f.Forwarded = time.Duration(beta[1] * 1e9)
+	if cols == 3 {
+		f.Handshake = time.Duration(beta[2] * 1e9)
+	}
 	var ss float64
-	for _, m := range ms {
-		pred := f.IdleCores + a*m.DirectPerS + b*m.ForwardedPerS
+	for i, m := range ms {
+		pred := f.IdleCores
+		for j, b := range beta {
+			pred += b * x[i][j]
+		}
 		r := pred - m.ServerCores
 		ss += r * r
 		if m.ServerCores > 0 {
@@ -74,8 +97,70 @@ func FitCosts(ms []Measurement) (Fit, error) {
 		}
 	}
 	f.RMSCores = math.Sqrt(ss / float64(len(ms)))
+	f.ScanOverrun = scanOverrun(ms)
 	f.Observations = len(ms)
 	return f, nil
+}
+
+// scanOverrun estimates clientmodel.Config.ScanOverrun from the runs'
+// interval medians: a p50 of 2002.4 ms is 4 scans late by 0.6 ms each.
+func scanOverrun(ms []Measurement) time.Duration {
+	const scan = 500.0 // ms
+	var per []float64
+	for _, m := range ms {
+		p := m.IntervalMs.P50
+		if k := math.Floor(p / scan); k >= 1 && m.IntervalMs.Count > 0 {
+			per = append(per, (p-k*scan)/k)
+		}
+	}
+	if len(per) == 0 {
+		return 0
+	}
+	slices.Sort(per)
+	return time.Duration(per[len(per)/2] * 1e6).Round(time.Microsecond)
+}
+
+// leastSquares solves min |X b - y| through the normal equations (a handful
+// of columns, well scaled: renewals and connections per second).
+func leastSquares(x [][]float64, y []float64) ([]float64, error) {
+	n := len(x[0])
+	a := make([][]float64, n)
+	for i := range a {
+		a[i] = make([]float64, n+1)
+		for k := range x {
+			for j := range n {
+				a[i][j] += x[k][i] * x[k][j]
+			}
+			a[i][n] += x[k][i] * y[k]
+		}
+	}
+	// Gaussian elimination with partial pivoting.
+	for c := range n {
+		p := c
+		for r := c + 1; r < n; r++ {
+			if math.Abs(a[r][c]) > math.Abs(a[p][c]) {
+				p = r
+			}
+		}
+		a[c], a[p] = a[p], a[c]
+		if math.Abs(a[c][c]) < 1e-9*(1+math.Abs(a[0][0])) {
+			return nil, errors.New("singular")
+		}
+		for r := range n {
+			if r == c {
+				continue
+			}
+			k := a[r][c] / a[c][c]
+			for j := c; j <= n; j++ {
+				a[r][j] -= k * a[c][j]
+			}
+		}
+	}
+	b := make([]float64, n)
+	for i := range n {
+		b[i] = a[i][n] / a[i][i]
+	}
+	return b, nil
 }
 
 // Params turns a fit into a parameter file. The leader's share of a forwarded
@@ -84,7 +169,26 @@ func FitCosts(ms []Measurement) (Fit, error) {
 // ServeHTTP, then lessor.Renew), the rest is the follower's; one process
 // holds every member here, so the split cannot be measured per member.
 func (f Fit) Params(ms []Measurement, members int, tls string) (scenario.Params, error) {
+	// The idle phase includes the stream prober's handshakes, which the model
+	// charges on its own (scenario.ProberInterval): take them out of idle.
+	d := scenario.DefaultCosts(tls)
+	pairs := float64(members * (members - 1))
+	hs := f.Handshake
+	if hs == 0 {
+		hs = d.TCPAccept + d.TLSServerFull + d.TLSClientFull
+	}
+	prober := pairs / scenario.ProberInterval.Seconds() * hs.Seconds()
+	idle := math.Round(max(f.IdleCores-prober, 0)/float64(members)*1e6) / 1e6
 	follower := f.Forwarded - f.Direct
+	var tlsS, tlsC time.Duration
+	if f.Handshake > 0 {
+		// Split the measured handshake between leader (server: accept + TLS)
+		// and follower (client) in the benchmark's proportions.
+		srv := d.TCPAccept + d.TLSServerFull
+		share := float64(srv) / float64(srv+d.TLSClientFull)
+		tlsS = time.Duration(float64(f.Handshake)*share) - d.TCPAccept
+		tlsC = f.Handshake - tlsS - d.TCPAccept
+	}
 	if follower <= 0 {
 		return scenario.Params{}, fmt.Errorf("a forwarded renewal (%s) measured no dearer than a direct one (%s): cannot split it between follower and leader", f.Forwarded, f.Direct)
 	}
@@ -92,15 +196,26 @@ func (f Fit) Params(ms []Measurement, members int, tls string) (scenario.Params,
 		Kind:     scenario.ParamsKind,
 		Machine:  thisMachine(),
 		Versions: scenario.ParamsVersions{Etcd: ClientVersion, Client: ClientVersion, PeerTLS: tls},
-		Notes: fmt.Sprintf("Fitted by leasesim calibrate from %d runs: server cores = idle + direct x d/s + forwarded x f/s; "+
-			"direct %s, forwarded %s in all (leader share = direct), idle %.4f cores for %d members; RMS residual %.4f cores, worst %.1f%%.",
-			f.Observations, f.Direct, f.Forwarded, f.IdleCores, members, f.RMSCores, f.WorstRelErr*100),
+		Notes: fmt.Sprintf("Fitted by leasesim calibrate from %d runs: server cores = idle + direct x d/s + forwarded x f/s + handshake x new peer conns/s; "+
+			"direct %s, forwarded %s in all (leader share = direct), handshake %s (0: not fitted; split server/client as the TLS benchmark), "+
+			"idle %.4f cores for %d members of which %.4f is the stream prober's handshakes (charged separately); RMS residual %.4f cores, worst %.1f%%.",
+			f.Observations, f.Direct, f.Forwarded, f.Handshake, f.IdleCores, members, f.IdleCores-idle*float64(members), f.RMSCores, f.WorstRelErr*100),
 		Costs: scenario.CostsSpec{
 			DirectRenewal:   scenario.Duration(f.Direct),
 			LeaderForwarded: scenario.Duration(f.Direct),
 			FollowerRenewal: scenario.Duration(follower),
-			IdleCores:       new(f.IdleCores / float64(members)),
+			IdleCores:       new(idle),
 		},
+	}
+	p.Client.ScanOverrun = scenario.Duration(f.ScanOverrun)
+	for _, m := range ms {
+		if m.Date != "" {
+			p.Measured = m.Date
+			break
+		}
+	}
+	if f.Handshake > 0 && tlsS > 0 && tlsC > 0 {
+		p.Costs.TLSServerFull, p.Costs.TLSClientFull = scenario.Duration(tlsS), scenario.Duration(tlsC)
 	}
 	for _, m := range ms {
 		p.Fit = append(p.Fit, scenario.ParamsRun{

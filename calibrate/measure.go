@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,6 +123,7 @@ func RenewPeriod(ttl time.Duration) time.Duration {
 type Measurement struct {
 	Config Config `json:"config"`
 	Leader int    `json:"leader"` // member index of the leader
+	Date   string `json:"date"`   // UTC day of the measurement, YYYY-MM-DD
 	// WindowS: the measured stretch as sampled, from the clients' start.
 	WindowFromS float64 `json:"window_from_s"`
 	WindowToS   float64 `json:"window_to_s"`
@@ -138,6 +140,11 @@ type Measurement struct {
 	// Server-side: keepalives received by any member, renewals by the leader.
 	ServerKeepAlivesPerS float64 `json:"server_keepalives_per_s"`
 	LeaderRenewalsPerS   float64 `json:"leader_renewals_per_s"`
+	// StartedWithin: the spread of the clients' first keepalives. "Together"
+	// is never exact: the agent calls KeepAlive from one goroutine per client,
+	// and the first request waits for its stream. The prediction starts its
+	// clients over the same spread.
+	StartedWithinMs float64 `json:"started_within_ms"`
 	// SendsPerS: client sends in each whole second from the clients' start.
 	SendsPerS []int `json:"sends_per_s"`
 
@@ -205,6 +212,7 @@ func Measure(ctx context.Context, clk clock.Clock, cfg Config, keepDir bool, pro
 		return m, err
 	}
 	m.Config = cfg
+	m.Date = clk.Now().UTC().Format("2006-01-02")
 	say := func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) }
 	dir, err := os.MkdirTemp("", "leasesim-calibrate-")
 	if err != nil {
@@ -226,20 +234,56 @@ func Measure(ctx context.Context, clk clock.Clock, cfg Config, keepDir bool, pro
 	m.Leader = cl.Leader()
 	leader := cl.Members[m.Leader]
 
+	// The idle baseline runs the same sampling as the loaded window: reading
+	// etcd's metrics and /proc costs CPU in this process too.
 	fs := procstat.FS{Root: "/proc"}
-	cpu0, err := procstat.SelfRusage()
-	if err != nil {
-		return m, err
+	track := procstat.NewConnTracker(procstat.EitherEnd(leader.PeerPort))
+	in, out := procstat.InboundTo(leader.PeerPort), procstat.OutboundTo(leader.PeerPort)
+	agentPid := 0
+	read := func(time.Time) (probe, error) {
+		var p probe
+		s, err := procstat.SelfRusage()
+		if err != nil {
+			return p, err
+		}
+		p.serverCPU = s.Total()
+		if agentPid != 0 {
+			c, err := fs.ProcessCPU(agentPid)
+			if err != nil {
+				return p, err
+			}
+			p.clientCPU = c.Total()
+		}
+		if p.counters, err = readServerCounters(prometheus.DefaultGatherer); err != nil {
+			return p, err
+		}
+		socks, err := fs.Sockets()
+		if err != nil {
+			return p, err
+		}
+		p.inbound, p.outbound = procstat.CountByState(socks, in), procstat.CountByState(socks, out)
+		p.newConns = track.Observe(socks)
+		snmp, err := fs.SNMP()
+		if err != nil {
+			return p, err
+		}
+		p.activeOpens = snmp.ActiveOpens
+		return p, nil
 	}
-	t0 := clk.Now()
-	if err := sleep(ctx, clk, cfg.Idle); err != nil {
-		return m, err
+	if cfg.Idle > 0 {
+		ictx, icancel := clk.WithTimeout(ctx, cfg.Idle+cfg.Sample/2)
+		idle, err := sampler.Run(ictx, clk, min(cfg.Sample, cfg.Idle), read)
+		icancel()
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			return m, err
+		}
+		if n := len(idle); n >= 2 {
+			m.IdleServerCores = (idle[n-1].V.serverCPU - idle[0].V.serverCPU).Seconds() / idle[n-1].At.Sub(idle[0].At).Seconds()
+		}
 	}
-	cpu1, err := procstat.SelfRusage()
-	if err != nil {
-		return m, err
-	}
-	m.IdleServerCores = (cpu1.Total() - cpu0.Total()).Seconds() / clk.Since(t0).Seconds()
 
 	acfg := AgentConfig{TTL: cfg.TTL, Consumer: cfg.Consumer, StartSpread: cfg.StartSpread, Seed: cfg.Seed,
 		KeyPrefix: "/leasesim/", LogFile: filepath.Join(dir, "clients.log")}
@@ -258,6 +302,7 @@ func Measure(ctx context.Context, clk clock.Clock, cfg Config, keepDir bool, pro
 	if err != nil {
 		return m, err
 	}
+	agentPid = ag.Pid()
 	say("%s: clients started; warming up for %s", cfg.Name, cfg.Warmup)
 	stopped := false
 	defer func() {
@@ -269,35 +314,6 @@ func Measure(ctx context.Context, clk clock.Clock, cfg Config, keepDir bool, pro
 		return m, err
 	}
 	say("%s: measuring for %s", cfg.Name, cfg.Window)
-	track := procstat.NewConnTracker(procstat.EitherEnd(leader.PeerPort))
-	in, out := procstat.InboundTo(leader.PeerPort), procstat.OutboundTo(leader.PeerPort)
-	read := func(time.Time) (probe, error) {
-		var p probe
-		s, err := procstat.SelfRusage()
-		if err != nil {
-			return p, err
-		}
-		c, err := fs.ProcessCPU(ag.Pid())
-		if err != nil {
-			return p, err
-		}
-		p.serverCPU, p.clientCPU = s.Total(), c.Total()
-		if p.counters, err = readServerCounters(prometheus.DefaultGatherer); err != nil {
-			return p, err
-		}
-		socks, err := fs.Sockets()
-		if err != nil {
-			return p, err
-		}
-		p.inbound, p.outbound = procstat.CountByState(socks, in), procstat.CountByState(socks, out)
-		p.newConns = track.Observe(socks)
-		snmp, err := fs.SNMP()
-		if err != nil {
-			return p, err
-		}
-		p.activeOpens = snmp.ActiveOpens
-		return p, nil
-	}
 	wctx, cancel := clk.WithTimeout(ctx, cfg.Window+cfg.Sample/2)
 	samples, err := sampler.Run(wctx, clk, cfg.Sample, read)
 	cancel()
@@ -309,6 +325,10 @@ func Measure(ctx context.Context, clk clock.Clock, cfg Config, keepDir bool, pro
 	}
 	if len(samples) < 2 {
 		return m, fmt.Errorf("only %d samples in the window: the sampling period (%s) is too long for it (%s)", len(samples), cfg.Sample, cfg.Window)
+	}
+	if l := cl.Leader(); l != m.Leader {
+		// The direct/forwarded split and the leader's sockets assume one leader.
+		return m, fmt.Errorf("the leader changed during the run (m%d, then m%d); its figures would mix two leaders: run it again", m.Leader, l)
 	}
 	first, last := samples[0], samples[len(samples)-1]
 	secs := last.At.Sub(first.At).Seconds()
@@ -411,6 +431,15 @@ func (m *Measurement) summarise(r *AgentResult, direct []bool, started, from, to
 	m.KeepAlivesPerS = float64(nd+nf) / secs
 	m.DirectPerS, m.ForwardedPerS = float64(nd)/secs, float64(nf)/secs
 	m.IntervalMs, m.RTTDirectMs, m.RTTForwardedMs = quantiles(intervals), quantiles(rttD), quantiles(rttF)
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, sends := range r.Sends {
+		if len(sends) > 0 {
+			first, last = min(first, sends[0]), max(last, sends[0])
+		}
+	}
+	if last >= first {
+		m.StartedWithinMs = float64(last-first) / 1e6
+	}
 	s0 := started.UnixNano()
 	for _, sends := range r.Sends {
 		for _, t := range sends {

@@ -31,6 +31,7 @@ type Prediction struct {
 	LeaderPeerCloseWait    float64   `json:"leader_peer_close_wait"`
 	FollowerPeerTimeWait   float64   `json:"follower_peer_time_wait"`
 	NewLeaderPeerConnsPerS float64   `json:"new_leader_peer_conns_per_s"`
+	TCPActiveOpensPerS     float64   `json:"tcp_active_opens_per_s"`
 	LeasesExpired          int       `json:"leases_expired"`
 	KeysLost               int       `json:"keys_lost"`
 }
@@ -39,9 +40,11 @@ type Prediction struct {
 var modelPlacement = map[string]string{"spread": "round-robin", "leader": "leader", "followers": "followers"}
 
 // SpecFor is the scenario that simulates a measured run: the same clients,
-// TTL, consumer, placement, start spread, members, leader and peer TLS.
-// Members get every core of the machine each: the real members share them,
-// which only matters near saturation, far above calibration loads.
+// TTL, consumer, placement, members, leader and peer TLS, and the start
+// spread the clients really had (at least the one asked for).
+// The members share the machine's cores (cluster.shared_cpu), as the
+// in-process members do: when new peer connections' handshakes pile up, the
+// leader and both followers queue for the same cores.
 func SpecFor(m Measurement, params string) scenario.Spec {
 	c := m.Config
 	dur := time.Duration(math.Ceil(m.WindowToS)+1) * time.Second
@@ -54,10 +57,10 @@ func SpecFor(m Measurement, params string) scenario.Spec {
 		Params:   params,
 		Clients: scenario.ClientsSpec{
 			Count: c.Clients, TTL: scenario.Duration(c.TTL), Version: ClientVersion, Consumer: c.Consumer,
-			StartSpread: scenario.Duration(c.StartSpread), Placement: modelPlacement[c.Placement],
+			StartSpread: scenario.Duration(startSpread(c.StartSpread, m.StartedWithinMs)), Placement: modelPlacement[c.Placement],
 		},
 		Cluster: scenario.ClusterSpec{
-			Members: c.Members, Cores: float64(runtime.NumCPU()), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
+			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, Leader: m.Leader, TLS: c.TLS, Transport: "http1",
 		},
 	}
 }
@@ -95,9 +98,14 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 		if mi == m.Leader {
 			leaderReq = n
 		}
-		p.ServerCores += mean(fmt.Sprintf("cpu_utilisation.m%d", mi)) * spec.Cluster.Cores
 	}
-	p.IdleServerCores = costs.IdleCores * float64(m.Config.Members)
+	// One shared CPU: every member's series is the machine's.
+	p.ServerCores = mean("cpu_utilisation.m0") * spec.Cluster.Cores
+	// With no clients the cluster still runs its stream prober: a new mTLS
+	// connection per ordered member pair every ProberInterval.
+	pairs := float64(m.Config.Members * (m.Config.Members - 1))
+	p.IdleServerCores = costs.IdleCores*float64(m.Config.Members) +
+		pairs/scenario.ProberInterval.Seconds()*(costs.TCPAccept+costs.TLSServerFull+costs.TLSClientFull).Seconds()
 	p.KeepAlivesPerS = total / secs
 	p.DirectPerS = leaderReq / secs
 	p.ForwardedPerS = (total - leaderReq) / secs
@@ -106,9 +114,11 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 	p.LeaderPeerTimeWait = mean("time_wait_leader")
 	p.LeaderPeerCloseWait = mean("close_wait_leader")
 	p.FollowerPeerTimeWait = mean("time_wait_followers")
-	// Dials for forwarding all go to the leader; the prober's connections are
-	// spread evenly over the ordered member pairs, 1/members of them to the leader.
-	p.NewLeaderPeerConnsPerS = mean("new_peer_connections") + mean("prober_connections")/float64(m.Config.Members)
+	// Dials for forwarding all go to the leader. The stream prober's
+	// connections end in a reset within milliseconds, so /proc/net/tcp samples
+	// never see them: they count only among the host's TCP opens.
+	p.NewLeaderPeerConnsPerS = mean("new_peer_connections")
+	p.TCPActiveOpensPerS = mean("new_peer_connections") + mean("prober_connections")
 	for mi := range m.Config.Members {
 		v := out.Metric(fmt.Sprintf("keepalives_received.m%d", mi))
 		for i := 0; i < to && i < len(v); i++ {
@@ -123,4 +133,15 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 	p.LeasesExpired = int(out.Summary.LeasesExpired)
 	p.KeysLost = int(out.Summary.KeysLost)
 	return p, nil
+}
+
+// startSpread is the spread the model starts its clients over: the larger of
+// the one asked for and the one measured, in whole milliseconds (the model's
+// start resolution), 0 only if both are 0.
+func startSpread(asked time.Duration, measuredMs float64) time.Duration {
+	d := max(asked, time.Duration(measuredMs*1e6))
+	if d <= 0 {
+		return 0
+	}
+	return max(d.Round(scenario.StartResolution), scenario.StartResolution)
 }

@@ -7,11 +7,18 @@ import (
 )
 
 // Sets are named groups of runs: "ci" is the CI-sized agreement check,
-// "reference" the issue's reference measurement, "full" what `make
-// calibrate` runs to fit the shipped parameter file.
+// "smoke" two short runs that exercise --fit end to end (too short for a
+// fit worth keeping), "reference" the issue's reference measurement, "full"
+// what `make calibrate` runs to fit the shipped parameter file.
 var Sets = map[string]func() []Config{
 	"ci": func() []Config {
 		return []Config{{Name: "ci-30-ttl5-spread", Clients: 30, TTL: 5 * time.Second, Placement: "spread", Window: 20 * time.Second}}
+	},
+	"smoke": func() []Config {
+		return []Config{
+			{Name: "smoke-leader", Clients: 20, TTL: 5 * time.Second, Placement: "leader", Window: 4 * time.Second},
+			{Name: "smoke-followers", Clients: 20, TTL: 5 * time.Second, Placement: "followers", Window: 4 * time.Second},
+		}
 	},
 	"reference": func() []Config {
 		return []Config{{Name: "ref-500-ttl5-spread", Clients: 500, TTL: 5 * time.Second, Placement: "spread", Window: 30 * time.Second}}
@@ -19,8 +26,8 @@ var Sets = map[string]func() []Config{
 	"full": func() []Config {
 		var out []Config
 		for _, ttl := range []time.Duration{5 * time.Second, 30 * time.Second, 60 * time.Second} {
-			// At least 30 s and 4 renew periods: the window is whole periods.
-			w := max(30*time.Second, 4*RenewPeriod(ttl))
+			// At least 30 s and 3 renew periods: the window is whole periods.
+			w := max(30*time.Second, 3*RenewPeriod(ttl))
 			for _, n := range []int{50, 500} {
 				for _, pl := range []string{"leader", "followers", "spread"} {
 					out = append(out, Config{Name: fmt.Sprintf("%d-ttl%s-%s", n, ttl, pl), Clients: n, TTL: ttl, Placement: pl, Window: w})

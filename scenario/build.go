@@ -46,7 +46,7 @@ type Resolved struct {
 // the fields it sets (see MergeCosts).
 func (s Spec) Resolve() (Resolved, error) {
 	s.ApplyDefaults()
-	paramsCosts, err := s.validate()
+	params, err := s.validate()
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -65,22 +65,27 @@ func (s Spec) Resolve() (Resolved, error) {
 	if s.Server == ServerIdeal {
 		return Resolved{Ideal: &Ideal{
 			Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
-			Duration: s.Duration.D(), RTT: s.Clients.RTT.D(), ConnectDelay: s.Clients.ConnectDelay.D(),
+			Duration: s.Duration.D(), RTT: s.Clients.RTT.D(), ConnectDelay: s.Clients.ConnectDelay.D(), ScanOverrun: s.Clients.ScanOverrun.D(),
 			StartSpread: s.Clients.StartSpread.D(), Seed: s.Seed, Bucket: s.Bucket.D(), MaxEvents: s.Limits.MaxEvents,
 			RenewNum: num, RenewDen: den,
 		}}, nil
 	}
 	k := s.Cluster
-	costs := MergeCosts(paramsCosts, s.Costs).Apply(DefaultCosts(k.TLS))
+	costs := MergeCosts(params.Costs, s.Costs).Apply(DefaultCosts(k.TLS))
+	overrun := s.Clients.ScanOverrun
+	if overrun == 0 {
+		overrun = params.Client.ScanOverrun
+	}
 	cl := &Cluster{
 		Name: s.Name, Seed: s.Seed, Duration: s.Duration.D(), Bucket: s.Bucket.D(),
 		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
-		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: s.Clients.ConnectDelay.D(),
+		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: s.Clients.ConnectDelay.D(), ScanOverrun: overrun.D(),
 		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: s.Clients.RTT.D(),
 		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: k.PeerRTT.D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
-		Costs: costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
+		SharedCPU: k.SharedCPU,
+		Costs:     costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
 	}
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})

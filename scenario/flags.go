@@ -14,7 +14,7 @@ type Override struct{ Flag, Field string }
 var Overrides = []Override{
 	{"clients", "clients.count"}, {"ttl", "clients.ttl"}, {"client-version", "clients.version"},
 	{"consumer", "clients.consumer"}, {"start-spread", "clients.start_spread"},
-	{"connect-delay", "clients.connect_delay"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
+	{"connect-delay", "clients.connect_delay"}, {"scan-overrun", "clients.scan_overrun"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
 	{"renew-at", "clients.renew_at"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
@@ -67,6 +67,8 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return dur(&s.Clients.StartSpread)
 	case "connect-delay":
 		return dur(&s.Clients.ConnectDelay)
+	case "scan-overrun":
+		return dur(&s.Clients.ScanOverrun)
 	case "rtt":
 		return dur(&s.Clients.RTT)
 	case "placement":

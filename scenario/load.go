@@ -113,6 +113,7 @@ const specHeartbeat = Duration(100e6)
 // Sanity bounds on fields where a larger value is surely a unit mistake.
 const (
 	specMaxNetDelay     = Duration(60e9) // rtt, peer_rtt, peer_jitter, connect_delay
+	specMaxScanOverrun  = Duration(50e6) // clients.scan_overrun: 10 % of a scan
 	specMaxCost         = Duration(10e9) // one operation's CPU cost
 	specMaxCostBytes    = 1 << 30
 	specMaxKeysPerLease = 1_000_000
@@ -725,11 +726,12 @@ func (s Spec) Validate() error {
 
 // validate is Validate that also returns the costs of the params file (zero
 // when there is none or it does not load).
-func (s Spec) validate() (CostsSpec, error) {
+func (s Spec) validate() (Params, error) {
 	clusterEmpty := s.Cluster == (ClusterSpec{})
 	s.ApplyDefaults() // on a copy
 	v := &validator{}
 	var paramsCosts CostsSpec
+	var params Params
 
 	if strings.ContainsAny(s.Name, "\n\r\t") {
 		v.add("name", "%q must be one line", s.Name)
@@ -783,7 +785,7 @@ func (s Spec) validate() (CostsSpec, error) {
 					v.add("params", "%v", e)
 				}
 			} else {
-				paramsCosts = p.Costs
+				params, paramsCosts = p, p.Costs
 			}
 		}
 		if k := s.Cluster.Cores; costsOK && k > 0 && k <= MaxCores {
@@ -791,7 +793,7 @@ func (s Spec) validate() (CostsSpec, error) {
 		}
 		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members)
 	}
-	return paramsCosts, errors.Join(v.errs...)
+	return params, errors.Join(v.errs...)
 }
 
 type validator struct{ errs []error }
@@ -852,8 +854,11 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 		v.add("clients.start_spread", "%v is negative; allowed 0 up to the duration", c.StartSpread)
 	case durOK && c.StartSpread > dur:
 		v.add("clients.start_spread", "%v is longer than the duration (%v); allowed 0 up to the duration", c.StartSpread, dur)
+	case c.StartSpread > 0 && c.StartSpread.D() < StartResolution:
+		v.add("clients.start_spread", "%v is below the start resolution; allowed 0 or %v up to the duration", c.StartSpread, StartResolution)
 	}
 	v.between("clients.connect_delay", c.ConnectDelay, 0, specMaxNetDelay)
+	v.between("clients.scan_overrun", c.ScanOverrun, 0, specMaxScanOverrun)
 	v.between("clients.rtt", c.RTT, 0, specMaxNetDelay)
 	if c.KeysPerLease < 1 || c.KeysPerLease > specMaxKeysPerLease {
 		v.add("clients.keys_per_lease", "%d is out of range; allowed 1 to %s", c.KeysPerLease, Thousands(specMaxKeysPerLease))

@@ -220,6 +220,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"zero duration", repl("duration: 10m", "duration: 0s"), []string{"duration: 0s is out of range; allowed > 0 up to 168h"}},
 		{"too long", repl("duration: 10m", "duration: 169h"), []string{"duration: 169h is out of range"}},
 		{"negative rtt", repl("  consumer: never", "  consumer: never\n  rtt: -1ms"), []string{"clients.rtt: -1ms is out of range"}},
+		{"spread below a millisecond", repl("  consumer: never", "  consumer: never\n  start_spread: 500us"), []string{"clients.start_spread: 500us is below the start resolution; allowed 0 or 1ms up to the duration"}},
 		{"spread beyond the run", repl("  consumer: never", "  consumer: never\n  start_spread: 11m"), []string{"clients.start_spread: 11m is longer than the duration (10m)"}},
 		{"bad version", repl("v3.2.23", "v3.0.17"), []string{`clients.version: client version "v3.0.17" is not modelled`}},
 		{"missing version", repl("  version: v3.2.23\n", ""), []string{"clients.version: missing"}},

@@ -44,6 +44,15 @@ type Params struct {
 	// Costs: the fitted values. Only the fields set replace the defaults
 	// (DefaultCosts); the same ranges apply as to a scenario's costs section.
 	Costs CostsSpec `yaml:"costs"`
+	// Client: client-side timing measured with the costs.
+	Client ParamsClient `yaml:"client,omitempty"`
+}
+
+// ParamsClient is client-side timing in a parameter file.
+type ParamsClient struct {
+	// ScanOverrun: clients.scan_overrun for scenarios that do not set it: how
+	// late each 500 ms keepalive scan fired after the previous one.
+	ScanOverrun Duration `yaml:"scan_overrun,omitempty"`
 }
 
 // ParamsMachine is the machine a parameter file was measured on.
@@ -227,6 +236,7 @@ func (p Params) Validate() error {
 			v.add("versions.peer_tls", "%q is not allowed; allowed: rsa, ecdsa, off", t)
 		}
 	}
+	v.between("client.scan_overrun", p.Client.ScanOverrun, 0, specMaxScanOverrun)
 	for i, r := range p.Fit {
 		path := fmt.Sprintf("fit[%d]", i)
 		if strings.TrimSpace(r.Name) == "" {

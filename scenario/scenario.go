@@ -30,6 +30,7 @@ type Ideal struct {
 	// ConnectDelay is the time from KeepAlive to its stream's first scan (see
 	// clientmodel.Config.ConnectDelay): > 0 on any real clock.
 	ConnectDelay time.Duration
+	ScanOverrun  time.Duration // clientmodel.Config.ScanOverrun
 	StartSpread  time.Duration // client start times are uniform over [0, StartSpread), at 1 ms resolution
 	Seed         uint64
 	Bucket       time.Duration // metrics bucket, default 1 s
@@ -234,7 +235,7 @@ func (c Ideal) cohorts() []cohort {
 			cons.To += starts[i]
 		}
 		out = append(out, cohort{
-			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay,
+			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay, ScanOverrun: c.ScanOverrun,
 				RenewNum: c.RenewNum, RenewDen: c.RenewDen}),
 			n: uint64(j - i), first: int64(i + 1), start: starts[i],
 		})

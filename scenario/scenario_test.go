@@ -235,7 +235,7 @@ func TestRunContextStops(t *testing.T) {
 // Every flag in Overrides is understood by ApplyFlag, and nothing else is.
 func TestApplyFlagCoversOverrides(t *testing.T) {
 	samples := map[string]string{"clients": "5", "ttl": "10s", "client-version": "v3.7.3", "consumer": "drain",
-		"start-spread": "1s", "connect-delay": "1ms", "rtt": "2ms", "placement": "leader", "renew-at": "2/3",
+		"start-spread": "1s", "connect-delay": "1ms", "scan-overrun": "600us", "rtt": "2ms", "placement": "leader", "renew-at": "2/3",
 		"duration": "1m", "seed": "3", "bucket": "2s", "server": "cluster", "max-events": "100", "members": "3",
 		"cores": "2.5", "leader": "1", "transport": "http2", "tls": "ecdsa", "tls-resumption": "true",
 		"leader-queue-limit": "10", "max-idle-conns": "8", "peer-rtt": "1ms", "params": "reference-2core"}
@@ -256,5 +256,32 @@ func TestApplyFlagCoversOverrides(t *testing.T) {
 	var s scenario.Spec
 	if err := scenario.ApplyFlag(&s, "colour", "blue"); err == nil {
 		t.Error("an unknown flag was accepted")
+	}
+}
+
+// The real send loop's scans drift (clients.scan_overrun): a TTL-30 s lease
+// answered at once is due 10 s after its send, and with 0.6 ms per scan the
+// 20th scan (10.012 s) already finds it due; on the exact grid it waits for
+// the 21st (10.5 s). A slow answer (RTT 20 ms) misses the 20th scan either way.
+func TestScanOverrunMovesTheRenewal(t *testing.T) {
+	for _, c := range []struct {
+		overrun, rtt time.Duration
+		want         float64 // interval p50, ms
+	}{
+		{0, time.Millisecond, 10500},
+		{600 * time.Microsecond, time.Millisecond, 10012},
+		{600 * time.Microsecond, 20 * time.Millisecond, 10512.6},
+		{600 * time.Microsecond, 0, 10012},
+	} {
+		s := scenario.Spec{Name: "overrun", Seed: 1, Duration: scenario.Duration(2 * time.Minute), Server: "ideal",
+			Clients: scenario.ClientsSpec{Count: 3, TTL: scenario.Duration(30 * time.Second), Version: "v3.7.3", Consumer: "drain",
+				ScanOverrun: scenario.Duration(c.overrun), RTT: scenario.Duration(c.rtt)}}
+		out, err := s.Run(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.Summary.IntervalMs.P50; math.Abs(got-c.want) > 0.001 {
+			t.Errorf("overrun %v, rtt %v: interval p50 %v ms, want %v", c.overrun, c.rtt, got, c.want)
+		}
 	}
 }

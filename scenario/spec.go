@@ -44,6 +44,11 @@ type ClientsSpec struct {
 	// TTL: "1/3" (default: what every clientv3 does, lease.go:542) or e.g.
 	// "2/3" (a what-if: no released client does it).
 	RenewAt string `yaml:"renew_at,omitempty"`
+	// ScanOverrun: how late each of the client's 500 ms scans fires after the
+	// previous one on a real machine (clientmodel.Config.ScanOverrun); 0 (the
+	// default) is the exact grid. A params file measured by leasesim calibrate
+	// supplies it when the scenario does not.
+	ScanOverrun Duration `yaml:"scan_overrun,omitempty"`
 	// RTT between a client and its member. Default 1ms.
 	RTT Duration `yaml:"rtt,omitempty"`
 }
@@ -68,6 +73,10 @@ type ClusterSpec struct {
 	LeaderQueueLimit    int      `yaml:"leader_queue_limit,omitempty"`      // 0: unbounded (etcd)
 	ElectionTimeout     Duration `yaml:"election_timeout,omitempty"`        // default 1s
 	Prober              *bool    `yaml:"prober,omitempty"`                  // raft prober connections, default on
+	// SharedCPU: every member runs on one machine's cores (Cores in all), as
+	// in an in-process or single-host test cluster (leasesim calibrate's);
+	// the cpu_utilisation.mN series then all show that machine.
+	SharedCPU bool `yaml:"shared_cpu,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),

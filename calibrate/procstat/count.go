@@ -54,8 +54,9 @@ func EitherEnd(port uint16) func(Socket) bool {
 // the client and server sockets of one loopback connection count once.
 // Sampling catches short-lived connections because the end that closes first
 // keeps its socket in TIME_WAIT for 60 s (TCP_TIMEWAIT_LEN in
-// include/net/tcp.h, not tunable): a connection opened and closed entirely
-// between two samples is still in the next snapshot, and is counted.
+// include/net/tcp.h, a compile-time constant, not a sysctl): a connection
+// opened and closed entirely between two samples is still in the next
+// snapshot, and is counted.
 //
 // Blind spots:
 //   - Only the end that closes first enters TIME_WAIT; the other end

@@ -14,8 +14,9 @@ import (
 // the timeout, so a condition that becomes true just in time is seen.
 //
 // On timeout the error says how long WaitFor waited and wraps
-// context.DeadlineExceeded; when ctx ends first it wraps ctx's error. Either
-// way errors.Is works as it would for a context deadline.
+// context.DeadlineExceeded, so that errors.Is(err, context.DeadlineExceeded)
+// holds whether the timeout or a ctx deadline ended the wait; when ctx ends
+// first the error wraps ctx's error.
 //
 // Polls are scheduled from the start (at 0, poll, 2*poll, ...), not from the
 // end of the previous cond, so a slow cond does not stretch the schedule; if

@@ -42,6 +42,7 @@ Examples:
   leasesim calibrate --clients 500 --ttl 5s --window 30s --placement followers
   leasesim calibrate --set full --fit scenario/params/default.yaml
   leasesim calibrate --set reference --json > ref.json
+  leasesim calibrate --from ref.json --params reference-2core   # same data, other parameters
 
 Flags:
 `
@@ -60,17 +61,30 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	idle := fs.Duration("idle", 3*time.Second, "idle-cluster CPU baseline before the clients start")
 	tls := fs.String("tls", "rsa", "peer mTLS key type: rsa | ecdsa")
 	seed := fs.Uint64("seed", 1, "seed of the start spread and of the simulation")
-	params := fs.String("params", "", "model parameters for the predictions: a built-in name or a file (default: the built-in defaults)")
+	params := fs.String("params", "default", "model parameters for the predictions: a built-in parameter file (default: measured on this project's machines by make calibrate; reference-2core: the issue's reference VM) or a file")
 	fit := fs.String("fit", "", "fit CPU costs to the runs and write a parameter file to `FILE`")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	keep := fs.Bool("keep", false, "keep the temporary directory (member and client logs)")
+	from := fs.String("from", "", "measure nothing: read the measurements of an earlier --json output `FILE` and only fit and predict (to try model changes or parameters on the same data)")
 	if err := parseFlags(fs, "calibrate", calibrateUsage, "", args, stderr); err != nil {
 		return err
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	var runs []calibrate.Config
-	if *set != "" {
+	var ms []calibrate.Measurement
+	if *from != "" {
+		if *set != "" || len(explicit) > 0 && !onlyPredictionFlags(explicit) {
+			return usagef("calibrate: --from takes only --params, --fit and --json (the runs come from the file)")
+		}
+		var err error
+		if ms, err = readMeasurements(*from); err != nil {
+			return usagef("calibrate: --from: %v", err)
+		}
+		for _, m := range ms {
+			runs = append(runs, m.Config)
+		}
+	} else if *set != "" {
 		mk, ok := calibrate.Sets[*set]
 		if !ok {
 			return usagef("calibrate: --set %q: allowed %s", *set, strings.Join(calibrate.SetNames(), ", "))
@@ -112,8 +126,10 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	clk := clock.New()
-	var ms []calibrate.Measurement
 	for _, r := range runs {
+		if *from != "" {
+			break
+		}
 		m, err := calibrate.Measure(ctx, clk, r, *keep, stderr)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -131,7 +147,7 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("calibrate: --fit: %w", err)
 		}
 		fitted = &f
-		p, err := f.Params(ms, runs[0].Members, *tls)
+		p, err := f.Params(ms, runs[0].Members, runs[0].TLS)
 		if err != nil {
 			return fmt.Errorf("calibrate: --fit: %w", err)
 		}
@@ -163,6 +179,12 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
+	if len(cs) > 1 {
+		if err := calibrate.WriteSummary(stdout, cs); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+	}
 	for i, c := range cs {
 		if i > 0 {
 			fmt.Fprintln(stdout)
@@ -172,8 +194,48 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if fitted != nil {
-		fmt.Fprintf(stdout, "\nfit (%d runs): idle %.4f cores, %s per direct renewal, %s per forwarded renewal; RMS residual %.4f cores; written to %s\n",
-			fitted.Observations, fitted.IdleCores, fitted.Direct, fitted.Forwarded, fitted.RMSCores, *fit)
+		fmt.Fprintf(stdout, "\nfit (%d runs): idle %.4f cores, %s per direct renewal, %s per forwarded renewal, %s per new peer connection; "+
+			"client scans %s late each; RMS residual %.4f cores; written to %s\n",
+			fitted.Observations, fitted.IdleCores, fitted.Direct, fitted.Forwarded, fitted.Handshake, fitted.ScanOverrun, fitted.RMSCores, *fit)
 	}
 	return nil
+}
+
+// onlyPredictionFlags reports whether the flags given are ones --from allows.
+func onlyPredictionFlags(set map[string]bool) bool {
+	for name := range set {
+		switch name {
+		case "from", "params", "fit", "json":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// readMeasurements reads the measured side of an earlier --json output.
+func readMeasurements(path string) ([]calibrate.Measurement, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Runs []struct {
+			Measured *calibrate.Measurement `json:"measured"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w (want the output of leasesim calibrate --json)", path, err)
+	}
+	var ms []calibrate.Measurement
+	for i, r := range doc.Runs {
+		if r.Measured == nil || r.Measured.Config.Clients == 0 {
+			return nil, fmt.Errorf("%s: runs[%d] has no measurement (want the output of leasesim calibrate --json)", path, i)
+		}
+		ms = append(ms, *r.Measured)
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("%s: no runs (want the output of leasesim calibrate --json)", path)
+	}
+	return ms, nil
 }

@@ -127,6 +127,7 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 		{"seed", "1", "root random seed"},
 		{"rtt", "1ms", "client <-> server round-trip time"},
 		{"connect-delay", "100us", "time from KeepAlive to its stream's first scan (> 0 on a real clock: the first keepalive goes out at once)"},
+		{"scan-overrun", "0s", "how late each 500 ms keepalive scan fires after the previous one on a real machine (calibrate measures it; 0 = exact grid)"},
 		{"start-spread", "0s", "clients call KeepAlive at uniform random times in [0, this) (1 ms grain); 0 = all at once"},
 		{"placement", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
 		{"renew-at", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},

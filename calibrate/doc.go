@@ -1,0 +1,26 @@
+// Package calibrate sets leasesim beside the real thing: it starts a real
+// etcd cluster in this process (go.etcd.io/etcd/server/v3/embed, 127.0.0.1
+// only, peer mutual TLS with certificates made for the run), runs real
+// go.etcd.io/etcd/client/v3 clients in a child process (the agent, this
+// binary re-executed: server and client CPU are then measured apart), measures
+// what happened, simulates the same scenario and lines the two up.
+//
+// Measured, over a window of whole renew periods after a warm-up:
+//   - keepalives per second, client side (a gRPC stream interceptor times
+//     every request and response) and server side (etcd's Prometheus
+//     counters; the members share one registry, so these are cluster totals
+//     and the per-member split comes from which member each client uses);
+//   - renew intervals and RTTs, per lease;
+//   - server CPU (this process, getrusage) and client CPU (/proc/PID/stat),
+//     with an idle baseline before the clients start;
+//   - peer connections into the leader's peer port by TCP state
+//     (/proc/net/tcp), new ones, and the host's TCP opens (/proc/net/snmp);
+//   - leases revoked and keys missing at the end.
+//
+// FitCosts turns several runs into the model's CPU costs and Fit.Params into
+// a parameter file scenarios load (scenario.LoadParams).
+//
+// Wall-clock code (sampling, waits, timeouts) takes a clock.Clock
+// (github.com/benbjohnson/clock) so that its logic is tested with a mock; the
+// simulation it compares against never reads a wall clock.
+package calibrate
