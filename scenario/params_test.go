@@ -95,9 +95,9 @@ func TestLoadParamsErrors(t *testing.T) {
 	}
 	// References that are not there: each error lists the built-in names.
 	for _, c := range []struct{ ref, want string }{
-		{filepath.Join(t.TempDir(), "nope.yaml"), "nope.yaml does not exist (built-in parameter files: reference-2core"},
-		{"nope", `"nope" is neither a built-in parameter file (reference-2core`},
-		{"", "no parameter file named; want a built-in name (reference-2core"},
+		{filepath.Join(t.TempDir(), "nope.yaml"), "nope.yaml does not exist (built-in parameter files: default, reference-2core"},
+		{"nope", `"nope" is neither a built-in parameter file (default, reference-2core`},
+		{"", "no parameter file named; want a built-in name (default, reference-2core"},
 	} {
 		if _, err := scenario.LoadParams(c.ref); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("LoadParams(%q): %v, want %q", c.ref, err, c.want)
@@ -284,8 +284,8 @@ func TestScenarioParamsField(t *testing.T) {
 		name, file string
 		want       []string
 	}{
-		{"unknown name", base + "params: laptop\n", []string{"line 11: params:", `"laptop" is neither a built-in parameter file (reference-2core`}},
-		{"missing file", base + "params: none.yaml\n", []string{"line 11: params: parameter file", "none.yaml does not exist (built-in parameter files: reference-2core"}},
+		{"unknown name", base + "params: laptop\n", []string{"line 11: params:", `"laptop" is neither a built-in parameter file (default, reference-2core`}},
+		{"missing file", base + "params: none.yaml\n", []string{"line 11: params: parameter file", "none.yaml does not exist (built-in parameter files: default, reference-2core"}},
 		{"bad file", base + "params: fits/bad.yaml\n", []string{"line 11: params:", "bad.yaml: line 3: costs.direct_renewal: -1us is out of range"}},
 		{"ideal server", strings.Replace(base, "cluster:\n  members: 7\n  cores: 8\n", "server: ideal\n", 1) + "params: reference-2core\n", []string{"params: server: ideal has no CPU costs"}},
 		{"not a string", base + "params: [a, b]\n", []string{"line 11: params: a list is not allowed here; want a string"}},
@@ -385,7 +385,7 @@ func TestParamsFlag(t *testing.T) {
 	if err := scenario.ApplyFlag(&s, "params", "nope"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Resolve(); err == nil || !strings.HasPrefix(err.Error(), `params: "nope" is neither a built-in parameter file (reference-2core`) {
+	if _, err := s.Resolve(); err == nil || !strings.HasPrefix(err.Error(), `params: "nope" is neither a built-in parameter file (default, reference-2core`) {
 		t.Fatalf("unknown --params: %v", err)
 	}
 }
