@@ -152,8 +152,17 @@ type Measurement struct {
 	RTTDirectMs    Quantiles `json:"rtt_direct_ms"`
 	RTTForwardedMs Quantiles `json:"rtt_forwarded_ms"`
 
-	// Peer connections into the leader's peer port (the leader's side) and out
-	// to it (the followers' side), by TCP state, mean over the samples.
+	PeerConns
+
+	LeasesRevoked  int `json:"leases_revoked"`  // over the whole run
+	KeysLost       int `json:"keys_lost"`       // keys missing at the end
+	ChannelsClosed int `json:"channels_closed"` // clients whose KeepAlive channel closed
+}
+
+// PeerConns are the peer connections into the leader's peer port (the
+// leader's side) and out to it (the followers' side), by TCP state, mean over
+// the samples; the new ones; and the host's TCP opens.
+type PeerConns struct {
 	LeaderPeerEstablished  float64 `json:"leader_peer_established"`
 	LeaderPeerTimeWait     float64 `json:"leader_peer_time_wait"`
 	LeaderPeerCloseWait    float64 `json:"leader_peer_close_wait"`
@@ -162,10 +171,6 @@ type Measurement struct {
 	// TCPActiveOpensPerS: the host's outgoing connections (/proc/net/snmp),
 	// everything on the machine included.
 	TCPActiveOpensPerS float64 `json:"tcp_active_opens_per_s"`
-
-	LeasesRevoked  int `json:"leases_revoked"`  // over the whole run
-	KeysLost       int `json:"keys_lost"`       // keys missing at the end
-	ChannelsClosed int `json:"channels_closed"` // clients whose KeepAlive channel closed
 }
 
 // Quantiles of a sample, in milliseconds.

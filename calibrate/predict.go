@@ -18,22 +18,17 @@ const ClientVersion = "v3.7.3"
 type Prediction struct {
 	Spec scenario.Spec `json:"-"`
 
-	ServerCores            float64   `json:"server_cores"`
-	IdleServerCores        float64   `json:"idle_server_cores"`
-	KeepAlivesPerS         float64   `json:"keepalives_per_s"`
-	DirectPerS             float64   `json:"direct_per_s"`
-	ForwardedPerS          float64   `json:"forwarded_per_s"`
-	LeaderRenewalsPerS     float64   `json:"leader_renewals_per_s"`
-	SendsPerS              []int     `json:"sends_per_s"`
-	IntervalMs             Quantiles `json:"interval_ms"`
-	LeaderPeerEstablished  float64   `json:"leader_peer_established"`
-	LeaderPeerTimeWait     float64   `json:"leader_peer_time_wait"`
-	LeaderPeerCloseWait    float64   `json:"leader_peer_close_wait"`
-	FollowerPeerTimeWait   float64   `json:"follower_peer_time_wait"`
-	NewLeaderPeerConnsPerS float64   `json:"new_leader_peer_conns_per_s"`
-	TCPActiveOpensPerS     float64   `json:"tcp_active_opens_per_s"`
-	LeasesExpired          int       `json:"leases_expired"`
-	KeysLost               int       `json:"keys_lost"`
+	ServerCores        float64   `json:"server_cores"`
+	IdleServerCores    float64   `json:"idle_server_cores"`
+	KeepAlivesPerS     float64   `json:"keepalives_per_s"`
+	DirectPerS         float64   `json:"direct_per_s"`
+	ForwardedPerS      float64   `json:"forwarded_per_s"`
+	LeaderRenewalsPerS float64   `json:"leader_renewals_per_s"`
+	SendsPerS          []int     `json:"sends_per_s"`
+	IntervalMs         Quantiles `json:"interval_ms"`
+	PeerConns
+	LeasesExpired int `json:"leases_expired"`
+	KeysLost      int `json:"keys_lost"`
 }
 
 // modelPlacement maps the harness's placement to the scenario's.

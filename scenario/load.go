@@ -489,8 +489,12 @@ func nodeLine(root *yaml.Node, path string) int {
 var builtinFS embed.FS
 
 // BuiltinNames lists the built-in scenarios, sorted.
-func BuiltinNames() []string {
-	entries, err := fs.ReadDir(builtinFS, "builtin")
+func BuiltinNames() []string { return yamlNames(builtinFS, "builtin") }
+
+// yamlNames lists the .yaml files of an embedded directory without their
+// suffix, sorted.
+func yamlNames(fsys embed.FS, dir string) []string {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		panic(err) // embedded at build time
 	}

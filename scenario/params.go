@@ -117,20 +117,7 @@ var paramsFS embed.FS
 
 // BuiltinParams lists the built-in parameter files (scenario/params/*.yaml,
 // without .yaml), sorted.
-func BuiltinParams() []string {
-	entries, err := fs.ReadDir(paramsFS, "params")
-	if err != nil {
-		panic(err) // embedded at build time
-	}
-	var names []string
-	for _, e := range entries {
-		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
+func BuiltinParams() []string { return yamlNames(paramsFS, "params") }
 
 // LoadParams loads a parameter file: ref is a built-in name (BuiltinParams)
 // or a file path (a ref with a path separator or a .yaml/.yml suffix is
