@@ -26,10 +26,21 @@ type Prediction struct {
 	LeaderRenewalsPerS float64   `json:"leader_renewals_per_s"`
 	SendsPerS          []int     `json:"sends_per_s"`
 	IntervalMs         Quantiles `json:"interval_ms"`
+	RTTDirectMs        Quantiles `json:"rtt_direct_ms"`
+	RTTForwardedMs     Quantiles `json:"rtt_forwarded_ms"`
 	PeerConns
 	LeasesExpired int `json:"leases_expired"`
 	KeysLost      int `json:"keys_lost"`
 }
+
+// Loopback round trips for the prediction: the fastest keepalive round trips
+// the 18 runs of `make calibrate` measured (calibrate/testdata): 54 µs direct
+// (client <-> leader, gRPC on 127.0.0.1, the renewal included) and 143 µs
+// forwarded (plus the follower -> leader HTTP round trip).
+const (
+	loopbackClientRTT = 50 * time.Microsecond
+	loopbackPeerRTT   = 90 * time.Microsecond
+)
 
 // modelPlacement maps the harness's placement to the scenario's.
 var modelPlacement = map[string]string{"spread": "round-robin", "leader": "leader", "followers": "followers"}
@@ -53,9 +64,10 @@ func SpecFor(m Measurement, params string) scenario.Spec {
 		Clients: scenario.ClientsSpec{
 			Count: c.Clients, TTL: scenario.Duration(c.TTL), Version: ClientVersion, Consumer: c.Consumer,
 			StartSpread: scenario.Duration(startSpread(c.StartSpread, m.StartedWithinMs)), Placement: modelPlacement[c.Placement],
+			RTT: scenario.Duration(loopbackClientRTT),
 		},
 		Cluster: scenario.ClusterSpec{
-			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, Leader: m.Leader, TLS: c.TLS, Transport: "http1",
+			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, PeerRTT: scenario.Duration(loopbackPeerRTT), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
 		},
 	}
 }
@@ -65,14 +77,28 @@ func SpecFor(m Measurement, params string) scenario.Spec {
 // window the measurement did.
 func Predict(ctx context.Context, m Measurement, params string) (Prediction, error) {
 	spec := SpecFor(m, params)
-	out, err := spec.RunContext(ctx, nil)
+	r, err := spec.Resolve()
 	if err != nil {
 		return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
 	}
-	r, err := spec.Resolve()
+	r.Cluster.RecordRTT = true
+	sim, err := r.Cluster.Start(nil)
 	if err != nil {
-		return Prediction{}, err
+		return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
 	}
+	for sim.Now() < r.Cluster.Duration {
+		if err := ctx.Err(); err != nil {
+			return Prediction{}, err
+		}
+		if err := sim.Advance(time.Second); err != nil {
+			return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
+		}
+	}
+	res, err := sim.Finish()
+	if err != nil {
+		return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
+	}
+	out := scenario.Outcome{Summary: res.Summary, Metrics: res.Metrics}
 	costs := r.Cluster.Costs
 	p := Prediction{Spec: spec}
 	from, to := int(math.Round(m.WindowFromS)), int(math.Round(m.WindowToS))
@@ -123,6 +149,18 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 			p.SendsPerS[i] += int(v[i])
 		}
 	}
+	// Round trips of the keepalives sent in the window, as the agent's.
+	a, b := int64(m.WindowFromS*1e9), int64(m.WindowToS*1e9)
+	inWindow := func(xs [][2]int64) []int64 {
+		var v []int64
+		for _, x := range xs {
+			if x[0] >= a && x[0] < b {
+				v = append(v, x[1])
+			}
+		}
+		return v
+	}
+	p.RTTDirectMs, p.RTTForwardedMs = quantiles(inWindow(res.RTTs.Direct)), quantiles(inWindow(res.RTTs.Forwarded))
 	iv := out.Summary.IntervalMs
 	p.IntervalMs = Quantiles{Count: int(iv.Count), Min: iv.Min, P50: iv.P50, P99: iv.P99, Max: iv.Max}
 	p.LeasesExpired = int(out.Summary.LeasesExpired)

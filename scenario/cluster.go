@@ -76,6 +76,10 @@ type Cluster struct {
 	//     renewing guards against, v3rpc/lease.go);
 	//   "deposed-renew": a deposed leader still renews and answers.
 	Mutant string
+	// RecordRTT keeps every answered keepalive's send time and round trip
+	// (ClusterResult.RTTs), for comparison with a real cluster's (leasesim
+	// calibrate). Off by default: it costs memory per request.
+	RecordRTT bool
 }
 
 // OpKind names a lease-API operation in a History.
@@ -112,6 +116,10 @@ type ClusterResult struct {
 	// Peak and final values of the headline gauges, for reports and tests.
 	Peaks  map[string]float64
 	Finals map[string]float64
+	// RTTs (with Cluster.RecordRTT): per answered keepalive, its send time
+	// and its round trip as the client saw them, in ns, split by whether the
+	// client's member was the leader when the answer came.
+	RTTs struct{ Direct, Forwarded [][2]int64 }
 }
 
 // event kinds of the cluster wiring.
@@ -229,7 +237,8 @@ type clusterSim struct {
 	clients []cclient
 	members []member
 	dials   []dial
-	leader  int // -1 during an election
+	rtts    struct{ Direct, Forwarded [][2]int64 } // with cfg.RecordRTT
+	leader  int                                    // -1 during an election
 	lessor  *model.Lessor
 	jitter  *sim.Rand
 	out     []clientmodel.Output
@@ -475,6 +484,7 @@ func (m *Sim) Finish() (ClusterResult, error) {
 		Peaks:   map[string]float64{},
 		Finals:  map[string]float64{},
 	}
+	res.RTTs = s.rtts
 	for _, mt := range res.Metrics {
 		for _, v := range mt.Values {
 			res.Peaks[mt.Name] = max(res.Peaks[mt.Name], v)
@@ -662,8 +672,18 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	}
 	if in.Kind == clientmodel.InResponse {
 		s.rec1(now, recorder.Response, c, "")
-		if s.cfg.History != nil && len(cl.sent) > 0 {
-			s.op(Op{Kind: OpKeepAlive, Lease: int64(c) + 1, Call: int64(cl.sent[0]), Return: int64(now), TTL: in.TTL})
+		if (s.cfg.History != nil || s.cfg.RecordRTT) && len(cl.sent) > 0 {
+			if s.cfg.History != nil {
+				s.op(Op{Kind: OpKeepAlive, Lease: int64(c) + 1, Call: int64(cl.sent[0]), Return: int64(now), TTL: in.TTL})
+			}
+			if s.cfg.RecordRTT {
+				x := [2]int64{int64(cl.sent[0]), int64(now - cl.sent[0])}
+				if int(cl.member) == s.leader {
+					s.rtts.Direct = append(s.rtts.Direct, x)
+				} else {
+					s.rtts.Forwarded = append(s.rtts.Forwarded, x)
+				}
+			}
 			cl.sent = cl.sent[1:]
 		}
 	}
@@ -679,7 +699,7 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 			cl.attempt++
 		case clientmodel.OutSend:
 			s.rec1(now, recorder.Request, c, "")
-			if s.cfg.History != nil {
+			if s.cfg.History != nil || s.cfg.RecordRTT {
 				cl.sent = append(cl.sent, now)
 			}
 			s.k.Schedule(now+s.clientOneWay(), cev{kind: kStreamArrive, c: c, a: o.Gen})
