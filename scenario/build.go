@@ -84,8 +84,8 @@ func (s Spec) Resolve() (Resolved, error) {
 		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: k.PeerRTT.D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
-		SharedCPU: k.SharedCPU,
-		Costs:     costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
+		SharedCPU: k.SharedCPU, TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
+		Costs: costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
 	}
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})

@@ -59,9 +59,13 @@ type Cluster struct {
 	ElectionTimeout time.Duration
 	Prober          bool
 	SharedCPU       bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
-	Costs           Costs
-	Faults          []Fault
-	MaxEvents       uint64
+	// TLSCloseTimeWait: closing an established peer connection leaves the
+	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
+	// otherwise the close ends in a reset and leaves nothing.
+	TLSCloseTimeWait bool
+	Costs            Costs
+	Faults           []Fault
+	MaxEvents        uint64
 	// Deferred: no client calls KeepAlive until Sim.AddClient (stateful tests).
 	Deferred bool
 
@@ -871,7 +875,8 @@ func (s *clusterSim) fwdArrive(now sim.Time, c int32, attempt uint32, to int) {
 // net/http's server keeps a background read going while a handler runs: a
 // handler that finishes more than 5 s after its request was read finds that
 // read timed out, and the server closes the connection after answering
-// (leader-first close: TIME-WAIT on the leader). The follower's next forward
+// (leader-first close: TIME-WAIT on the leader, or with TLS a reset, see
+// ClusterSpec.TLSClose). The follower's next forward
 // then needs a new connection.
 func (s *clusterSim) leaderFwdDone(now sim.Time, c int32, attempt uint32, at int, arrived sim.Time) {
 	cl := &s.clients[c]
@@ -906,7 +911,7 @@ func (s *clusterSim) leaderFwdDone(now sim.Time, c int32, attempt uint32, at int
 	cl.answered = true
 	if now-arrived > sim.Time(ConnReadTimeout) && !s.cfg.HTTP2 {
 		flags |= fClosed
-		pair.ServerTW.Add(now, 1)
+		s.timeWait(now, &pair.ServerTW, 1)
 	}
 	s.k.Schedule(now+s.oneWay(), cev{kind: kFwdResp, c: c, a: attempt, f: flags, x: ttl})
 }
@@ -940,10 +945,20 @@ func (s *clusterSim) releaseConn(now sim.Time, from, to, n int) {
 	s.armIdle(now, from, to)
 }
 
-// closeByClient: the follower closes n connections first (TIME-WAIT there).
+// timeWait: n established connections were closed first by the side whose
+// TIME-WAIT sockets tw counts. With TLS they end in a reset instead unless
+// the scenario says otherwise (ClusterSpec.TLSClose).
+func (s *clusterSim) timeWait(now sim.Time, tw *netsim.TimeWaits, n int) {
+	if s.cfg.TLSCloseTimeWait {
+		tw.Add(now, n)
+	}
+}
+
+// closeByClient: the follower closes n connections first (TIME-WAIT there
+// with ClusterSpec.TLSClose "time-wait" or without TLS).
 func (s *clusterSim) closeByClient(now sim.Time, pair *netsim.Pair, n int) {
 	if n > 0 {
-		pair.ClientTW.Add(now, n)
+		s.timeWait(now, &pair.ClientTW, n)
 		pair.Established -= n
 	}
 }
@@ -1036,7 +1051,7 @@ func (s *clusterSim) fwdDeadline(now sim.Time, c int32, attempt uint32) {
 			break // HTTP/2 resets the stream; the connection stays
 		}
 		// Cancelling an HTTP/1.1 request in flight closes its connection.
-		pair.ClientTW.Add(now, 1)
+		s.timeWait(now, &pair.ClientTW, 1)
 		if cl.arrived && !cl.answered {
 			pair.CloseWait++ // the leader's side, until its handler finishes
 			cl.cwCount++
@@ -1174,7 +1189,7 @@ func (s *clusterSim) idleExpire(now sim.Time, from, to int) {
 	mb.idleAt[to] = -1
 	pair := mb.pairs[to]
 	if n := pair.Pool.ExpireIdle(now); n > 0 {
-		pair.ServerTW.Add(now, n) // the leader closes first
+		s.timeWait(now, &pair.ServerTW, n) // the leader closes first
 		pair.Established -= n
 	}
 	s.armIdle(now, from, to)

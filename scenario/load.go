@@ -83,6 +83,7 @@ const (
 	DefaultPeerRTT = Duration(500e3)
 	// DefaultTransport: etcd's peer round tripper for /leases is HTTP/1.1.
 	DefaultTransport = "http1"
+	DefaultTLSClose  = "reset"
 	// DefaultTLS: RSA-2048 mutual TLS between peers, as in the incident.
 	DefaultTLS = "rsa"
 	// DefaultMaxIdleConnsPerHost: etcd's peer transport keeps up to 1024 idle
@@ -699,6 +700,9 @@ func (s *Spec) ApplyDefaults() {
 	if k.TLS == "" {
 		k.TLS = DefaultTLS
 	}
+	if k.TLSClose == "" {
+		k.TLSClose = DefaultTLSClose
+	}
 	if k.MaxIdleConnsPerHost == 0 {
 		k.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
@@ -919,6 +923,9 @@ func (v *validator) cluster(k ClusterSpec) {
 		v.add("cluster.tls", "%q is not allowed; allowed: rsa, ecdsa, off", k.TLS)
 	} else if k.TLS == "off" && k.TLSResumption {
 		v.add("cluster.tls_resumption", "true needs TLS; cluster.tls is off")
+	}
+	if k.TLSClose != "reset" && k.TLSClose != "time-wait" {
+		v.add("cluster.tls_close", "%q is not allowed; allowed: reset, time-wait", k.TLSClose)
 	}
 	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
 		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, Thousands(specMaxIdleConns))
@@ -1142,9 +1149,14 @@ func (s Spec) Summary() string {
 		}
 		if k.TLS != "off" {
 			if k.TLSResumption {
-				b.WriteString(" (sessions resumed)")
+				b.WriteString(" (sessions resumed")
 			} else {
-				b.WriteString(" (every handshake full)")
+				b.WriteString(" (every handshake full")
+			}
+			if k.TLSClose == "time-wait" {
+				b.WriteString("; closed connections wait in TIME-WAIT)")
+			} else {
+				b.WriteString("; closed connections end in a reset)")
 			}
 		}
 		if k.LeaderQueueLimit > 0 {

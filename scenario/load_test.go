@@ -220,6 +220,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"zero duration", repl("duration: 10m", "duration: 0s"), []string{"duration: 0s is out of range; allowed > 0 up to 168h"}},
 		{"too long", repl("duration: 10m", "duration: 169h"), []string{"duration: 169h is out of range"}},
 		{"negative rtt", repl("  consumer: never", "  consumer: never\n  rtt: -1ms"), []string{"clients.rtt: -1ms is out of range"}},
+		{"bad tls_close", repl("  cores: 8", "  cores: 8\n  tls_close: linger"), []string{`cluster.tls_close: "linger" is not allowed; allowed: reset, time-wait`}},
 		{"spread below a millisecond", repl("  consumer: never", "  consumer: never\n  start_spread: 500us"), []string{"clients.start_spread: 500us is below the start resolution; allowed 0 or 1ms up to the duration"}},
 		{"spread beyond the run", repl("  consumer: never", "  consumer: never\n  start_spread: 11m"), []string{"clients.start_spread: 11m is longer than the duration (10m)"}},
 		{"bad version", repl("v3.2.23", "v3.0.17"), []string{`clients.version: client version "v3.0.17" is not modelled`}},
@@ -313,7 +314,7 @@ func TestSpecApplyDefaults(t *testing.T) {
 			RTT: scenario.Duration(time.Millisecond),
 		},
 		Cluster: scenario.ClusterSpec{
-			Members: 7, Cores: 8, PeerRTT: scenario.Duration(500 * time.Microsecond), Transport: "http1", TLS: "rsa",
+			Members: 7, Cores: 8, PeerRTT: scenario.Duration(500 * time.Microsecond), Transport: "http1", TLS: "rsa", TLSClose: "reset",
 			MaxIdleConnsPerHost: 1024, ElectionTimeout: scenario.Duration(time.Second), Prober: &on,
 		},
 		Limits: scenario.LimitsSpec{MaxEvents: 2_000_000_000},

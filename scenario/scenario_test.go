@@ -285,3 +285,29 @@ func TestScanOverrunMovesTheRenewal(t *testing.T) {
 		}
 	}
 }
+
+// Idle peer connections expire between TTL-30 s renewal bursts and are
+// re-dialed: the same dials either way, but only cluster.tls_close
+// "time-wait" (or plaintext) leaves the closed ones in TIME-WAIT.
+func TestTLSCloseDecidesTimeWait(t *testing.T) {
+	run := func(tls, closeMode string) scenario.Outcome {
+		s := scenario.Spec{Name: "tls-close", Seed: 1, Duration: scenario.Duration(2 * time.Minute), Server: "cluster",
+			Clients: scenario.ClientsSpec{Count: 300, TTL: scenario.Duration(30 * time.Second), Version: "v3.7.3", Consumer: "drain", Placement: "followers"},
+			Cluster: scenario.ClusterSpec{Members: 3, Cores: 2, TLS: tls, TLSClose: closeMode}}
+		out, err := s.Run(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	tw, reset, plain := run("rsa", "time-wait"), run("rsa", "reset"), run("off", "reset")
+	if tw.Peaks["new_peer_connections"] == 0 || tw.Peaks["new_peer_connections"] != reset.Peaks["new_peer_connections"] {
+		t.Fatalf("re-dials: time-wait %v, reset %v; want the same, > 0", tw.Peaks["new_peer_connections"], reset.Peaks["new_peer_connections"])
+	}
+	if tw.Peaks["time_wait_leader"] == 0 || plain.Peaks["time_wait_leader"] == 0 {
+		t.Errorf("TIME-WAIT at the leader: tls_close time-wait %v, plaintext %v; want > 0", tw.Peaks["time_wait_leader"], plain.Peaks["time_wait_leader"])
+	}
+	if reset.Peaks["time_wait_leader"] != 0 || reset.Peaks["time_wait_followers"] != 0 {
+		t.Errorf("TIME-WAIT with tls_close reset: leader %v, followers %v; want 0", reset.Peaks["time_wait_leader"], reset.Peaks["time_wait_followers"])
+	}
+}
