@@ -50,7 +50,7 @@ Flags:
 func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	set := fs.String("set", "", "run a named set of runs: "+strings.Join(calibrate.SetNames(), ", ")+" (default: one run from the flags below, or ci if none is given)")
+	set := fs.String("set", "", "run a named set of runs: "+strings.Join(calibrate.SetNames(), ", ")+" (without it: one run from the flags below, whose defaults are the ci run)")
 	clients := fs.Int("clients", 30, "clients, one lease and one key each")
 	ttl := fs.Duration("ttl", 5*time.Second, "lease TTL (whole seconds, >= 2s)")
 	consumer := fs.String("consumer", "drain", "what each client does with its KeepAlive channel: drain | never")
@@ -61,7 +61,7 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	idle := fs.Duration("idle", 3*time.Second, "idle-cluster CPU baseline before the clients start")
 	tls := fs.String("tls", "rsa", "peer mTLS key type: rsa | ecdsa")
 	seed := fs.Uint64("seed", 1, "seed of the start spread and of the simulation")
-	params := fs.String("params", "default", "model parameters for the predictions: a built-in parameter file (default: measured on this project's machines by make calibrate; reference-2core: the issue's reference VM) or a file")
+	params := fs.String("params", "default", "model parameters for the predictions: a built-in parameter file (default, measured on this project's machines by make calibrate; reference-2core, the issue's reference VM) or a file")
 	fit := fs.String("fit", "", "fit CPU costs to the runs and write a parameter file to `FILE`")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	keep := fs.Bool("keep", false, "keep the temporary directory (member and client logs)")
