@@ -161,8 +161,16 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 		return v
 	}
 	p.RTTDirectMs, p.RTTForwardedMs = quantiles(inWindow(res.RTTs.Direct)), quantiles(inWindow(res.RTTs.Forwarded))
-	iv := out.Summary.IntervalMs
-	p.IntervalMs = Quantiles{Count: int(iv.Count), Min: iv.Min, P50: iv.P50, P99: iv.P99, Max: iv.Max}
+	// Renew intervals ending in the window, as the agent's are.
+	var intervals []int64
+	for _, sends := range res.Sends {
+		for k := 1; k < len(sends); k++ {
+			if sends[k] >= a && sends[k] < b {
+				intervals = append(intervals, sends[k]-sends[k-1])
+			}
+		}
+	}
+	p.IntervalMs = quantiles(intervals)
 	p.LeasesExpired = int(out.Summary.LeasesExpired)
 	p.KeysLost = int(out.Summary.KeysLost)
 	return p, nil

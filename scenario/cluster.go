@@ -124,6 +124,8 @@ type ClusterResult struct {
 	// and its round trip as the client saw them, in ns, split by whether the
 	// client's member was the leader when the answer came.
 	RTTs struct{ Direct, Forwarded [][2]int64 }
+	// Sends (with Cluster.RecordRTT): every keepalive each client sent, in ns.
+	Sends [][]int64
 }
 
 // event kinds of the cluster wiring.
@@ -242,6 +244,7 @@ type clusterSim struct {
 	members []member
 	dials   []dial
 	rtts    struct{ Direct, Forwarded [][2]int64 } // with cfg.RecordRTT
+	sends   [][]int64                              // with cfg.RecordRTT, per client
 	leader  int                                    // -1 during an election
 	lessor  *model.Lessor
 	jitter  *sim.Rand
@@ -488,7 +491,7 @@ func (m *Sim) Finish() (ClusterResult, error) {
 		Peaks:   map[string]float64{},
 		Finals:  map[string]float64{},
 	}
-	res.RTTs = s.rtts
+	res.RTTs, res.Sends = s.rtts, s.sends
 	for _, mt := range res.Metrics {
 		for _, v := range mt.Values {
 			res.Peaks[mt.Name] = max(res.Peaks[mt.Name], v)
@@ -705,6 +708,12 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 			s.rec1(now, recorder.Request, c, "")
 			if s.cfg.History != nil || s.cfg.RecordRTT {
 				cl.sent = append(cl.sent, now)
+			}
+			if s.cfg.RecordRTT {
+				if s.sends == nil {
+					s.sends = make([][]int64, len(s.clients))
+				}
+				s.sends[c] = append(s.sends[c], int64(now))
 			}
 			s.k.Schedule(now+s.clientOneWay(), cev{kind: kStreamArrive, c: c, a: o.Gen})
 		case clientmodel.OutTimer:
