@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -43,10 +42,9 @@ func startAgent(ctx context.Context, cfg AgentConfig, onStart func(pid int)) (*a
 	if err != nil {
 		return nil, err
 	}
-	// The agent must not outlive us, even if we are killed with SIGKILL: the
-	// kernel sends it SIGKILL when this thread's process dies (Linux
-	// PR_SET_PDEATHSIG).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The agent must not outlive us, even if we are killed with SIGKILL (on
+	// Linux; elsewhere it still exits when its stdin closes).
+	dieWithParent(cmd)
 	// Cancelling ctx (e.g. SIGINT) kills the agent; its stdout then closes.
 	cmd.Cancel = func() error { return cmd.Process.Kill() }
 	p := &agentProc{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}}

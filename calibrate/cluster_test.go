@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,9 +26,7 @@ import (
 // (issue 6): renewals/s within 5 %, renew-interval p50 within 2 %, no
 // expirations in either.
 func TestCIAgreement(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real etcd cluster (~30 s)")
-	}
+	needsRealCluster(t, "~30 s")
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	cfg := Sets["ci"]()[0]
@@ -77,9 +76,7 @@ func TestCIAgreement(t *testing.T) {
 // server/v3 lease/lessor.go MaxLeaseTTL), the agent fails, and Measure must
 // leave no cluster, process or directory behind.
 func TestErrorCleansUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real etcd cluster")
-	}
+	needsRealCluster(t, "a few seconds")
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	cfg := Config{Clients: 2, TTL: 9_100_000_000 * time.Second, Window: time.Second, Idle: 100 * time.Millisecond}
@@ -115,9 +112,7 @@ func maybeRunCleanupChild() {
 // TestInterruptCleansUp sends SIGINT to a calibration mid-measurement: the
 // agent process, the members and the temporary directory must all be gone.
 func TestInterruptCleansUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real etcd cluster")
-	}
+	needsRealCluster(t, "a few seconds")
 	tmp := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), cleanupChildEnv+"=1", "TMPDIR="+tmp)
@@ -152,6 +147,17 @@ func TestInterruptCleansUp(t *testing.T) {
 	}
 	assertGone(t, pid)
 	assertEmptyDir(t, tmp)
+}
+
+// needsRealCluster skips with -short, and off Linux (the harness reads /proc).
+func needsRealCluster(t *testing.T, cost string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a real etcd cluster: " + cost)
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("the calibration harness measures through Linux's /proc")
+	}
 }
 
 // agentPid reads the agent's pid from Measure's progress.

@@ -25,9 +25,7 @@ import (
 // send close_notify; the second reaches a closed socket and draws a RST);
 // over plaintext the server, closing first, holds TIME_WAIT.
 func TestPeerConnectionCloses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real sockets, ~3 s")
-	}
+	needsRealCluster(t, "real sockets, ~3 s")
 	dir := t.TempDir()
 	_, certs, err := writeCerts(dir, "rsa", 2, clock.New().Now())
 	if err != nil {
