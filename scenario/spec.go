@@ -70,7 +70,10 @@ type ClusterSpec struct {
 	// either side closes it. "reset" (default): both ends send a close_notify
 	// alert on Close, the second one reaches a socket already closed, the
 	// kernel answers with RST and neither end enters TIME-WAIT (measured with
-	// etcd 3.7.3's peer transport and Go 1.26: calibrate/tlsclose_test.go).
+	// etcd 3.7.3's peer transport and Go 1.26: calibrate/tlsclose_test.go;
+	// always when the leader closes, 70-100 % of the time when the follower
+	// does, where the leader's alert sometimes loses a race and the follower
+	// keeps TIME-WAIT; the model counts none).
 	// "time-wait": the side that closes first keeps the socket in TIME-WAIT
 	// for 60 s, as the 2018 report's leader showed (52,000-54,000 from each
 	// member; etcd 3.2.23, Go 1.9.1). Closes before the handshake completes
