@@ -645,6 +645,7 @@ func unjoin(err error) []error {
 //	clients.placement               round-robin
 //	clients.keys_per_lease          1
 //	clients.rtt                     1ms
+//	clients.scan_overrun            0 (the exact 500 ms scan grid; a params file may supply it)
 //	limits.max_events               2,000,000,000
 //
 // and, for server: cluster only (an ideal server has no cluster section):
@@ -652,6 +653,7 @@ func unjoin(err error) []error {
 //	cluster.peer_rtt                500us
 //	cluster.transport               http1 (etcd's peer round tripper)
 //	cluster.tls                     rsa (RSA-2048 mutual TLS)
+//	cluster.tls_close               reset (measured: closed TLS peer connections leave no TIME-WAIT)
 //	cluster.max_idle_conns_per_host 1024 (etcd's peer transport)
 //	cluster.election_timeout        1s (etcd's default)
 //	cluster.prober                  true (rafthttp's prober is always on in etcd)
