@@ -285,8 +285,10 @@ func Measure(ctx context.Context, clk clock.Clock, cfg Config, keepDir bool, pro
 		if err != nil {
 			return m, err
 		}
-		if n := len(idle); n >= 2 {
-			m.IdleServerCores = (idle[n-1].V.serverCPU - idle[0].V.serverCPU).Seconds() / idle[n-1].At.Sub(idle[0].At).Seconds()
+		if len(idle) >= 2 {
+			if m.IdleServerCores, err = counterRate(idle, func(p probe) float64 { return p.serverCPU.Seconds() }); err != nil {
+				return m, err
+			}
 		}
 	}
 
@@ -337,12 +339,20 @@ func Measure(ctx context.Context, clk clock.Clock, cfg Config, keepDir bool, pro
 	}
 	first, last := samples[0], samples[len(samples)-1]
 	secs := last.At.Sub(first.At).Seconds()
-	rate := func(f func(probe) float64) float64 { return (f(last.V) - f(first.V)) / secs }
-	m.ServerCores = rate(func(p probe) float64 { return p.serverCPU.Seconds() })
-	m.ClientCores = rate(func(p probe) float64 { return p.clientCPU.Seconds() })
-	m.ServerKeepAlivesPerS = rate(func(p probe) float64 { return p.counters.KeepAlivesReceived })
-	m.LeaderRenewalsPerS = rate(func(p probe) float64 { return p.counters.LeaderRenewals })
-	m.TCPActiveOpensPerS = rate(func(p probe) float64 { return float64(p.activeOpens) })
+	for _, r := range []struct {
+		dst *float64
+		f   func(probe) float64
+	}{
+		{&m.ServerCores, func(p probe) float64 { return p.serverCPU.Seconds() }},
+		{&m.ClientCores, func(p probe) float64 { return p.clientCPU.Seconds() }},
+		{&m.ServerKeepAlivesPerS, func(p probe) float64 { return p.counters.KeepAlivesReceived }},
+		{&m.LeaderRenewalsPerS, func(p probe) float64 { return p.counters.LeaderRenewals }},
+		{&m.TCPActiveOpensPerS, func(p probe) float64 { return float64(p.activeOpens) }},
+	} {
+		if *r.dst, err = counterRate(samples, r.f); err != nil {
+			return m, err
+		}
+	}
 	var newConns int
 	for _, s := range samples[1:] {
 		newConns += s.V.newConns
@@ -381,6 +391,16 @@ func Measure(ctx context.Context, clk clock.Clock, cfg Config, keepDir bool, pro
 	m.summarise(res, direct, ag.started, first.At, last.At)
 	say("%s: done", cfg.Name)
 	return m, nil
+}
+
+// counterRate is the per-second increase of one cumulative counter of the
+// probes over the whole sampled stretch (sampler.Rate).
+func counterRate(samples []sampler.Sample[probe], f func(probe) float64) (float64, error) {
+	series := make([]sampler.Sample[float64], len(samples))
+	for i, s := range samples {
+		series[i] = sampler.Sample[float64]{At: s.At, V: f(s.V)}
+	}
+	return sampler.Rate(series, samples[0].At, samples[len(samples)-1].At)
 }
 
 // placeClient is the member client i talks to.
