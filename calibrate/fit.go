@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leasesim/leasesim/netsim"
 	"github.com/leasesim/leasesim/scenario"
 )
 
@@ -170,14 +171,14 @@ func leastSquares(x [][]float64, y []float64) ([]float64, error) {
 // holds every member here, so the split cannot be measured per member.
 func (f Fit) Params(ms []Measurement, members int, tls string) (scenario.Params, error) {
 	// The idle phase includes the stream prober's handshakes, which the model
-	// charges on its own (scenario.ProberInterval): take them out of idle.
+	// charges on its own (netsim.ProberInterval): take them out of idle.
 	d := scenario.DefaultCosts(tls)
 	pairs := float64(members * (members - 1))
 	hs := f.Handshake
 	if hs == 0 {
 		hs = d.TCPAccept + d.TLSServerFull + d.TLSClientFull
 	}
-	prober := pairs / scenario.ProberInterval.Seconds() * hs.Seconds()
+	prober := pairs / netsim.ProberInterval.Seconds() * hs.Seconds()
 	idle := math.Round(max(f.IdleCores-prober, 0)/float64(members)*1e6) / 1e6
 	follower := f.Forwarded - f.Direct
 	var tlsS, tlsC time.Duration

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 )
 
@@ -103,7 +105,7 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 	p := Prediction{Spec: spec}
 	from, to := int(math.Round(m.WindowFromS)), int(math.Round(m.WindowToS))
 	secs := float64(to - from)
-	sum := func(name string) float64 {
+	sum := func(name recorder.MetricName) float64 {
 		var s float64
 		v := out.Metric(name)
 		for i := from; i < to && i < len(v); i++ {
@@ -111,37 +113,37 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 		}
 		return s
 	}
-	mean := func(name string) float64 { return sum(name) / secs }
+	mean := func(name recorder.MetricName) float64 { return sum(name) / secs }
 	var total, leaderReq float64
 	for mi := range m.Config.Members {
-		n := sum(fmt.Sprintf("keepalives_received.m%d", mi))
+		n := sum(recorder.KeepalivesReceived(mi))
 		total += n
 		if mi == m.Leader {
 			leaderReq = n
 		}
 	}
 	// One shared CPU: every member's series is the machine's.
-	p.ServerCores = mean("cpu_utilisation.m0") * spec.Cluster.Cores
+	p.ServerCores = mean(recorder.CPUUtilisation(0)) * spec.Cluster.Cores
 	// With no clients the cluster still runs its stream prober: a new mTLS
 	// connection per ordered member pair every ProberInterval.
 	pairs := float64(m.Config.Members * (m.Config.Members - 1))
 	p.IdleServerCores = costs.IdleCores*float64(m.Config.Members) +
-		pairs/scenario.ProberInterval.Seconds()*(costs.TCPAccept+costs.TLSServerFull+costs.TLSClientFull).Seconds()
+		pairs/netsim.ProberInterval.Seconds()*(costs.TCPAccept+costs.TLSServerFull+costs.TLSClientFull).Seconds()
 	p.KeepAlivesPerS = total / secs
 	p.DirectPerS = leaderReq / secs
 	p.ForwardedPerS = (total - leaderReq) / secs
-	p.LeaderRenewalsPerS = mean("renewals_at_leader")
-	p.LeaderPeerEstablished = mean("peer_established")
-	p.LeaderPeerTimeWait = mean("time_wait_leader")
-	p.LeaderPeerCloseWait = mean("close_wait_leader")
-	p.FollowerPeerTimeWait = mean("time_wait_followers")
+	p.LeaderRenewalsPerS = mean(recorder.RenewalsAtLeader)
+	p.LeaderPeerEstablished = mean(recorder.PeerEstablished)
+	p.LeaderPeerTimeWait = mean(recorder.TimeWaitLeader)
+	p.LeaderPeerCloseWait = mean(recorder.CloseWaitLeader)
+	p.FollowerPeerTimeWait = mean(recorder.TimeWaitFollowers)
 	// Dials for forwarding all go to the leader. The stream prober's
 	// connections end in a reset within milliseconds, so /proc/net/tcp samples
 	// never see them: they count only among the host's TCP opens.
-	p.NewLeaderPeerConnsPerS = mean("new_peer_connections")
-	p.TCPActiveOpensPerS = mean("new_peer_connections") + mean("prober_connections")
+	p.NewLeaderPeerConnsPerS = mean(recorder.NewPeerConnections)
+	p.TCPActiveOpensPerS = mean(recorder.NewPeerConnections) + mean(recorder.ProberConnections)
 	for mi := range m.Config.Members {
-		v := out.Metric(fmt.Sprintf("keepalives_received.m%d", mi))
+		v := out.Metric(recorder.KeepalivesReceived(mi))
 		for i := 0; i < to && i < len(v); i++ {
 			for len(p.SendsPerS) <= i {
 				p.SendsPerS = append(p.SendsPerS, 0)

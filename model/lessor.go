@@ -8,19 +8,6 @@ import (
 	"github.com/leasesim/leasesim/sim"
 )
 
-// Constants of etcd's lessor (go.etcd.io/etcd/server/v3 v3.7.3 lease/lessor.go).
-const (
-	// LeaseRevokeRate: at most this many leases are revoked per second
-	// (defaultLeaseRevokeRate, lessor.go:46), as leaseRevokeRate/2 per 500 ms
-	// pass of runLoop (lessor.go:620-636, 644).
-	LeaseRevokeRate = 1000
-	// RevokeInterval is runLoop's period (lessor.go:623, a 500 ms ticker).
-	RevokeInterval = 500 * time.Millisecond
-	// DefaultElectionTimeout: etcd's default --election-timeout (1000 ms);
-	// Promote extends every lease by it on a new leader.
-	DefaultElectionTimeout = time.Second
-)
-
 // Lessor is the leader's lease table: expiries, renewals, the rate-limited
 // revocation of expired leases, and Promote on a leader change.
 //

@@ -7,6 +7,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 )
 
@@ -122,7 +123,7 @@ type ClusterRun struct {
 }
 
 // RunCluster resolves and runs a cluster spec, with history and mutant set.
-func RunCluster(s scenario.Spec, history func(scenario.Op), mutant string) (ClusterRun, error) {
+func RunCluster(s scenario.Spec, history func(recorder.Op), mutant string) (ClusterRun, error) {
 	r, err := s.Resolve()
 	if err != nil {
 		return ClusterRun{}, err
@@ -139,7 +140,7 @@ func RunCluster(s scenario.Spec, history func(scenario.Op), mutant string) (Clus
 	}
 	out := ClusterRun{Expired: res.Summary.LeasesExpired, FirstExpiry: res.Summary.FirstExpiryS, Events: res.Events, Wall: time.Since(start)}
 	for _, m := range res.Metrics {
-		if m.Name == fmt.Sprintf("cpu_utilisation.m%d", c.Leader) {
+		if m.Name == recorder.CPUUtilisation(c.Leader) {
 			var sum float64
 			for _, v := range m.Values {
 				out.LeaderCPUPeak = max(out.LeaderCPUPeak, v)

@@ -22,6 +22,6 @@
 //   - P4: with Promote, no lease expires across a leader change shorter than the
 //     election timeout.
 //   - Linearizability: LeaseModel is a sequential specification of Grant,
-//     KeepAlive and the lessor's Expire over scenario.Op histories, partitioned
+//     KeepAlive and the lessor's Expire over recorder.Op histories, partitioned
 //     by lease; CheckHistory runs porcupine on a recorded history.
 package properties

@@ -10,12 +10,13 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 )
 
 // The lease API's sequential specification, for porcupine.
 //
-// A history is the scenario.Op stream of a cluster run: Grant (instantaneous,
+// A history is the recorder.Op stream of a cluster run: Grant (instantaneous,
 // at KeepAlive time), KeepAlive (called when the client sent it, returned when
 // its answer arrived, with the TTL answered; 0 is "not found"), and Expire
 // (instantaneous: the leader's lessor revoked the lease). Each lease is
@@ -42,7 +43,7 @@ import (
 // LeaseInput is an operation's input (the times are part of it: the rules
 // compare instants).
 type LeaseInput struct {
-	Kind         scenario.OpKind
+	Kind         recorder.OpKind
 	Lease        int64
 	Call, Return int64
 	TTL          int64 // Grant: the granted TTL
@@ -67,12 +68,12 @@ func (s LeaseState) String() string {
 // LeaseStep is the specification's step function.
 func LeaseStep(st LeaseState, in LeaseInput, ttlOut int64) (bool, LeaseState) {
 	switch in.Kind {
-	case scenario.OpGrant:
+	case recorder.OpGrant:
 		if st.Granted {
 			return false, st
 		}
 		return true, LeaseState{Granted: true, MinExpiry: in.Call + in.TTL*int64(time.Second)}
-	case scenario.OpKeepAlive:
+	case recorder.OpKeepAlive:
 		if !st.Granted {
 			return false, st
 		}
@@ -84,7 +85,7 @@ func LeaseStep(st LeaseState, in LeaseInput, ttlOut int64) (bool, LeaseState) {
 			return true, st
 		}
 		return st.Revoked || st.MinExpiry <= in.Return, st
-	case scenario.OpExpire:
+	case recorder.OpExpire:
 		if !st.Granted || st.Revoked || in.Call < st.MinExpiry {
 			return false, st
 		}
@@ -96,14 +97,14 @@ func LeaseStep(st LeaseState, in LeaseInput, ttlOut int64) (bool, LeaseState) {
 
 func describeOp(in LeaseInput, out int64) string {
 	switch in.Kind {
-	case scenario.OpGrant:
+	case recorder.OpGrant:
 		return fmt.Sprintf("Grant(%d, TTL %ds) @%v", in.Lease, in.TTL, time.Duration(in.Call))
-	case scenario.OpKeepAlive:
+	case recorder.OpKeepAlive:
 		if out <= 0 {
 			return fmt.Sprintf("KeepAlive(%d) -> not found [%v, %v]", in.Lease, time.Duration(in.Call), time.Duration(in.Return))
 		}
 		return fmt.Sprintf("KeepAlive(%d) -> TTL %ds [%v, %v]", in.Lease, out, time.Duration(in.Call), time.Duration(in.Return))
-	case scenario.OpExpire:
+	case recorder.OpExpire:
 		return fmt.Sprintf("Expire(%d) @%v", in.Lease, time.Duration(in.Call))
 	}
 	return "?"
@@ -146,14 +147,14 @@ type History struct {
 }
 
 // Record is a scenario.Cluster.History hook.
-func (h *History) Record(o scenario.Op) {
+func (h *History) Record(o recorder.Op) {
 	cid := 0
-	if o.Kind == scenario.OpExpire {
+	if o.Kind == recorder.OpExpire {
 		cid = 1
 	}
 	in := LeaseInput{Kind: o.Kind, Lease: o.Lease, Call: o.Call, Return: o.Return}
 	out := o.TTL
-	if o.Kind == scenario.OpGrant {
+	if o.Kind == recorder.OpGrant {
 		in.TTL, out = o.TTL, 0
 	}
 	h.Ops = append(h.Ops, porcupine.Operation{ClientId: cid, Input: in, Output: out, Call: o.Call, Return: o.Return})
@@ -163,14 +164,14 @@ func (h *History) Record(o scenario.Op) {
 func (h *History) Counts() (grants, keepalives, notFound, expires int) {
 	for _, op := range h.Ops {
 		switch op.Input.(LeaseInput).Kind {
-		case scenario.OpGrant:
+		case recorder.OpGrant:
 			grants++
-		case scenario.OpKeepAlive:
+		case recorder.OpKeepAlive:
 			keepalives++
 			if op.Output.(int64) <= 0 {
 				notFound++
 			}
-		case scenario.OpExpire:
+		case recorder.OpExpire:
 			expires++
 		}
 	}

@@ -14,18 +14,18 @@ import (
 type Series struct {
 	bucket time.Duration
 	n      int
-	names  []string
-	index  map[string]int
+	names  []MetricName
+	index  map[MetricName]int
 	vals   [][]float64
 	gauge  []bool
 }
 
 // NewSeries returns an empty set for a run of the given duration.
 func NewSeries(bucket, duration time.Duration) *Series {
-	return &Series{bucket: bucket, n: int((duration + bucket - 1) / bucket), index: map[string]int{}}
+	return &Series{bucket: bucket, n: int((duration + bucket - 1) / bucket), index: map[MetricName]int{}}
 }
 
-func (s *Series) id(name string, gauge bool) int {
+func (s *Series) id(name MetricName, gauge bool) int {
 	if i, ok := s.index[name]; ok {
 		return i
 	}
@@ -37,10 +37,10 @@ func (s *Series) id(name string, gauge bool) int {
 }
 
 // Counter returns a handle for the counter called name.
-func (s *Series) Counter(name string) int { return s.id(name, false) }
+func (s *Series) Counter(name MetricName) int { return s.id(name, false) }
 
 // Gauge returns a handle for the gauge called name.
-func (s *Series) Gauge(name string) int { return s.id(name, true) }
+func (s *Series) Gauge(name MetricName) int { return s.id(name, true) }
 
 // Add adds v to counter h at now.
 func (s *Series) Add(h int, now sim.Time, v float64) {
@@ -57,16 +57,16 @@ func (s *Series) Set(h int, now sim.Time, v float64) {
 }
 
 // Put sets a whole series at once (e.g. CPU utilisation computed elsewhere).
-func (s *Series) Put(name string, vals []float64) {
+func (s *Series) Put(name MetricName, vals []float64) {
 	h := s.Gauge(name)
 	copy(s.vals[h], vals)
 }
 
 // Metric is one named series, per second for counters.
 type Metric struct {
-	Name   string    `json:"name"`
-	Kind   string    `json:"kind"` // "per_s" or "gauge"
-	Values []float64 `json:"values"`
+	Name   MetricName `json:"name"`
+	Kind   string     `json:"kind"` // "per_s" or "gauge"
+	Values []float64  `json:"values"`
 }
 
 // Metrics returns every series, counters converted to per-second rates.
@@ -86,7 +86,7 @@ func (s *Series) Metrics() []Metric {
 }
 
 // Get returns the series called name (per second for counters), or nil.
-func (s *Series) Get(name string) []float64 {
+func (s *Series) Get(name MetricName) []float64 {
 	for _, m := range s.Metrics() {
 		if m.Name == name {
 			return m.Values

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/sweep"
 	"gonum.org/v1/plot"
@@ -356,7 +357,7 @@ func build(in Input) (page, error) {
 		}
 		pg.Compare = append(pg.Compare, tr)
 	}
-	peak := func(m string, f func(float64) string) func(Run) string {
+	peak := func(m recorder.MetricName, f func(float64) string) func(Run) string {
 		return func(r Run) string { return f(r.Outcome.Peaks[m]) }
 	}
 	numf := func(x float64) string { return count(int64(x + 0.5)) }
@@ -372,10 +373,10 @@ func build(in Input) (page, error) {
 		return numf(r.Outcome.Summary.MeanRenewalsPerS(d*9/10, d))
 	})
 	row("leader CPU (peak second)", func(r Run) string { return pct(r.Outcome.Peaks[sweep.LeaderCPUMetric(r.Spec)]) })
-	row("new peer conns/s (peak)", peak("new_peer_connections", numf))
-	row("TLS handshakes/s (peak)", peak("tls_handshakes", numf))
-	row("leader queue memory (peak)", peak("leader_queue_bytes", func(x float64) string { return fmt.Sprintf("%.1f MiB", x/(1<<20)) }))
-	row("TIME-WAIT on the leader (peak)", peak("time_wait_leader", numf))
+	row("new peer conns/s (peak)", peak(recorder.NewPeerConnections, numf))
+	row("TLS handshakes/s (peak)", peak(recorder.TLSHandshakes, numf))
+	row("leader queue memory (peak)", peak(recorder.LeaderQueueBytes, func(x float64) string { return fmt.Sprintf("%.1f MiB", x/(1<<20)) }))
+	row("TIME-WAIT on the leader (peak)", peak(recorder.TimeWaitLeader, numf))
 	row("renew interval p50 / p99 / max", func(r Run) string {
 		p := r.Outcome.Summary.IntervalMs
 		return fmt.Sprintf("%s / %s / %s", msStr(p.P50), msStr(p.P99), msStr(p.Max))
@@ -428,7 +429,7 @@ func msStr(v float64) string {
 func timeCharts(runs []Run, target float64) ([]Chart, error) {
 	var out []Chart
 	cluster := !runs[0].Spec.IsIdeal()
-	series := func(r Run, name string) line {
+	series := func(r Run, name recorder.MetricName) line {
 		l := line{name: orDefault(r.Label, "base")}
 		bs := r.Outcome.Summary.BucketSeconds
 		var vals []float64
@@ -444,18 +445,20 @@ func timeCharts(runs []Run, target float64) ([]Chart, error) {
 		return l
 	}
 	type spec struct {
-		id, title, ylabel, metric, caption string
-		scale                              float64
+		id, title, ylabel string
+		metric            recorder.MetricName
+		caption           string
+		scale             float64
 	}
-	specs := []spec{{"renewals", "Renewals per second at the leader", "renewals/s", "renewals_at_leader", "Lease renewals the leader applied, per 1 s bucket.", 1}}
+	specs := []spec{{"renewals", "Renewals per second at the leader", "renewals/s", recorder.RenewalsAtLeader, "Lease renewals the leader applied, per 1 s bucket.", 1}}
 	if !cluster {
 		specs[0] = spec{"renewals", "Renewals per second at the server", "renewals/s", "renewals", "Lease renewals the idealised server applied, per bucket.", 1}
 	} else {
 		specs = append(specs,
 			spec{"leader-cpu", "Leader CPU", "% of its cores", "cpu", "Busy share of the leader's cores per second; the dashed line is the target.", 100},
-			spec{"queue-memory", "Leader queue memory", "MiB", "leader_queue_bytes", "Memory held by requests queued for the leader's CPU (peak of each second).", 1.0 / (1 << 20)},
-			spec{"handshakes", "TLS handshakes per second at the leader", "handshakes/s", "tls_handshakes", "Full (or resumed) peer TLS handshakes the leader served.", 1},
-			spec{"new-conns", "New peer connections per second", "connections/s", "new_peer_connections", "TCP connections followers dialled to the leader.", 1},
+			spec{"queue-memory", "Leader queue memory", "MiB", recorder.LeaderQueueBytes, "Memory held by requests queued for the leader's CPU (peak of each second).", 1.0 / (1 << 20)},
+			spec{"handshakes", "TLS handshakes per second at the leader", "handshakes/s", recorder.TLSHandshakes, "Full (or resumed) peer TLS handshakes the leader served.", 1},
+			spec{"new-conns", "New peer connections per second", "connections/s", recorder.NewPeerConnections, "TCP connections followers dialled to the leader.", 1},
 		)
 	}
 	specs = append(specs, spec{"keys-lost", "Leases expired and keys lost (cumulative)", "keys lost", "keys_lost_cum", "Keys deleted because their lease expired, running total.", 1})
@@ -497,9 +500,9 @@ func timeCharts(runs []Run, target float64) ([]Chart, error) {
 			label := orDefault(r.Label, "base")
 			p := newPlot("Peer connections by state: "+label, "time (s)", "connections")
 			var lines []line
-			for _, m := range []string{"peer_established", "time_wait_leader", "time_wait_followers", "close_wait_leader"} {
+			for _, m := range []recorder.MetricName{recorder.PeerEstablished, recorder.TimeWaitLeader, recorder.TimeWaitFollowers, recorder.CloseWaitLeader} {
 				l := series(r, m)
-				l.name = m
+				l.name = string(m)
 				lines = append(lines, l)
 			}
 			if err := addLines(p, lines, false); err != nil {
@@ -535,7 +538,7 @@ func timeCharts(runs []Run, target float64) ([]Chart, error) {
 func cumulativeKeys(r Run) line {
 	l := line{name: orDefault(r.Label, "base")}
 	bs := r.Outcome.Summary.BucketSeconds
-	vals := r.Outcome.Metric("keys_lost")
+	vals := r.Outcome.Metric(recorder.KeysLost)
 	if vals == nil {
 		// idealised server: no per-bucket metric; the total at the end
 		n := int(r.Spec.Duration.D().Seconds()/max(bs, 1e-9) + 0.5)

@@ -19,12 +19,12 @@ type Outcome struct {
 	Metrics []recorder.Metric // per-bucket series (cluster runs)
 	Events  uint64
 	Cohorts int
-	Peaks   map[string]float64 // peak of each metric
-	Finals  map[string]float64 // last bucket of each metric
+	Peaks   map[recorder.MetricName]float64 // peak of each metric
+	Finals  map[recorder.MetricName]float64 // last bucket of each metric
 }
 
 // Metric returns the series called name, or nil.
-func (o Outcome) Metric(name string) []float64 {
+func (o Outcome) Metric(name recorder.MetricName) []float64 {
 	for _, m := range o.Metrics {
 		if m.Name == name {
 			return m.Values

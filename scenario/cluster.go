@@ -73,7 +73,7 @@ type Cluster struct {
 	// linearizability checking (package properties).
 	RenewNum, RenewDen int64 // the renew-fraction what-if (clientmodel.Config)
 
-	History func(Op)
+	History func(recorder.Op)
 	// Mutant deliberately breaks the server, to show that checkers catch it:
 	//   "ack-after-revoke": the leader answers a renewal of a revoked lease
 	//     with its TTL instead of 0 (what filling the response header before
@@ -84,23 +84,6 @@ type Cluster struct {
 	// (ClusterResult.RTTs), for comparison with a real cluster's (leasesim
 	// calibrate). Off by default: it costs memory per request.
 	RecordRTT bool
-}
-
-// OpKind names a lease-API operation in a History.
-type OpKind uint8
-
-const (
-	OpGrant     OpKind = iota // the client's Grant (instantaneous, at KeepAlive time)
-	OpKeepAlive               // one keepalive: Call when sent, Return when its answer arrived
-	OpExpire                  // the leader's lessor revoked the expired lease
-)
-
-// Op is one operation of a History. Times are virtual nanoseconds.
-type Op struct {
-	Kind         OpKind
-	Lease        int64 // lease ID (client index + 1)
-	Call, Return int64
-	TTL          int64 // OpGrant: granted; OpKeepAlive: answered (0: not found)
 }
 
 // Fault is a resolved fault.
@@ -118,8 +101,8 @@ type ClusterResult struct {
 	Metrics []recorder.Metric
 	Events  uint64
 	// Peak and final values of the headline gauges, for reports and tests.
-	Peaks  map[string]float64
-	Finals map[string]float64
+	Peaks  map[recorder.MetricName]float64
+	Finals map[recorder.MetricName]float64
 	// RTTs (with Cluster.RecordRTT): per answered keepalive, its send time
 	// and its round trip as the client saw them, in ns, split by whether the
 	// client's member was the leader when the answer came.
@@ -253,7 +236,7 @@ type clusterSim struct {
 	reqTO   time.Duration
 	tls     bool
 	handsh  int // handshakes completed per pair for resumption
-	peaks   map[string]float64
+	peaks   map[recorder.MetricName]float64
 	cutOff  []sim.Time // per member: partitioned from the others until then
 
 	// series handles
@@ -268,8 +251,8 @@ func (c Cluster) Validate() error {
 	switch {
 	case c.Clients < 1 || c.Clients > MaxClients:
 		return fmt.Errorf("clients.count: %d is out of range; allowed 1 to %d", c.Clients, MaxClients)
-	case c.TTL < MinTTL || c.TTL%time.Second != 0:
-		return fmt.Errorf("clients.ttl: %v is not allowed; whole seconds >= %v (etcd's minimum with default election settings)", c.TTL, MinTTL)
+	case c.TTL < model.MinTTL || c.TTL%time.Second != 0:
+		return fmt.Errorf("clients.ttl: %v is not allowed; whole seconds >= %v (etcd's minimum with default election settings)", c.TTL, model.MinTTL)
 	case c.Members < 1 || c.Members > 15:
 		return fmt.Errorf("cluster.members: %d is out of range; allowed 1 to 15", c.Members)
 	case c.Cores <= 0:
@@ -315,7 +298,7 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := &clusterSim{cfg: c, leader: c.Leader, peaks: map[string]float64{}}
+	s := &clusterSim{cfg: c, leader: c.Leader, peaks: map[recorder.MetricName]float64{}}
 	s.k = sim.New[cev]()
 	if c.MaxEvents > 0 {
 		s.k.SetLimits(c.MaxEvents, 0)
@@ -324,7 +307,7 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 	s.ser = recorder.NewSeries(c.Bucket, c.Duration)
 	s.jitter = sim.NewRand(c.Seed, "peer-jitter")
 	s.lessor = model.NewLessor(c.Clients, c.KeysPerLease)
-	s.reqTO = ReqTimeoutBase + 2*c.ElectionTimeout
+	s.reqTO = model.ReqTimeout(c.ElectionTimeout)
 	s.tls = c.TLS != "off"
 	s.setupSeries()
 
@@ -380,13 +363,13 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 	s.k.Schedule(sim.Time(c.Bucket)-1, cev{kind: kSample})
 	if c.Prober && s.tls {
 		// Each member probes each other member over a new connection every
-		// ProberInterval; stagger the pairs over the interval.
+		// netsim.ProberInterval; stagger the pairs over the interval.
 		pairs := c.Members * (c.Members - 1)
 		i := 0
 		for a := 0; a < c.Members; a++ {
 			for b := 0; b < c.Members; b++ {
 				if a != b {
-					s.k.Schedule(sim.Time(ProberInterval)*sim.Time(i+1)/sim.Time(pairs), cev{kind: kProbe, c: int32(a), a: uint32(b)})
+					s.k.Schedule(sim.Time(netsim.ProberInterval)*sim.Time(i+1)/sim.Time(pairs), cev{kind: kProbe, c: int32(a), a: uint32(b)})
 					i++
 				}
 			}
@@ -482,14 +465,14 @@ func (m *Sim) Finish() (ClusterResult, error) {
 		return ClusterResult{}, fmt.Errorf("trace: %w", err)
 	}
 	for a := range s.members {
-		s.ser.Put(fmt.Sprintf("cpu_utilisation.m%d", a), s.members[a].cpu.Utilisation())
+		s.ser.Put(recorder.CPUUtilisation(a), s.members[a].cpu.Utilisation())
 	}
 	res := ClusterResult{
 		Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)),
 		Metrics: s.ser.Metrics(),
 		Events:  s.k.Steps(),
-		Peaks:   map[string]float64{},
-		Finals:  map[string]float64{},
+		Peaks:   map[recorder.MetricName]float64{},
+		Finals:  map[recorder.MetricName]float64{},
 	}
 	res.RTTs, res.Sends = s.rtts, s.sends
 	for _, mt := range res.Metrics {
@@ -505,27 +488,27 @@ func (m *Sim) Finish() (ClusterResult, error) {
 
 func (s *clusterSim) setupSeries() {
 	x := s.ser
-	s.hRenewLeader = x.Counter("renewals_at_leader")
-	s.hFwdLeader = x.Counter("forwarded_renewals")
-	s.hNewConn = x.Counter("new_peer_connections")
-	s.hHandshake = x.Counter("tls_handshakes")
-	s.hHSTimeout = x.Counter("tls_handshake_timeouts")
-	s.hDialErr = x.Counter("dial_errors")
-	s.hStreamErr = x.Counter("client_stream_errors")
-	s.hShed = x.Counter("shed_requests")
-	s.hKeysLost = x.Counter("keys_lost")
-	s.hProbe = x.Counter("prober_connections")
-	s.hQueueLeader = x.Gauge("leader_queue_requests")
-	s.hQueueBytes = x.Gauge("leader_queue_bytes")
-	s.hEstab = x.Gauge("peer_established")
-	s.hTWLeader = x.Gauge("time_wait_leader")
-	s.hTWFollower = x.Gauge("time_wait_followers")
-	s.hCloseWait = x.Gauge("close_wait_leader")
-	s.hIdle = x.Gauge("peer_idle_connections")
-	s.hBusyConn = x.Gauge("peer_busy_connections")
-	s.hWaitConn = x.Gauge("forwards_waiting_for_connection")
+	s.hRenewLeader = x.Counter(recorder.RenewalsAtLeader)
+	s.hFwdLeader = x.Counter(recorder.ForwardedRenewals)
+	s.hNewConn = x.Counter(recorder.NewPeerConnections)
+	s.hHandshake = x.Counter(recorder.TLSHandshakes)
+	s.hHSTimeout = x.Counter(recorder.TLSHandshakeTimeouts)
+	s.hDialErr = x.Counter(recorder.DialErrors)
+	s.hStreamErr = x.Counter(recorder.ClientStreamErrors)
+	s.hShed = x.Counter(recorder.ShedRequests)
+	s.hKeysLost = x.Counter(recorder.KeysLost)
+	s.hProbe = x.Counter(recorder.ProberConnections)
+	s.hQueueLeader = x.Gauge(recorder.LeaderQueueRequests)
+	s.hQueueBytes = x.Gauge(recorder.LeaderQueueBytes)
+	s.hEstab = x.Gauge(recorder.PeerEstablished)
+	s.hTWLeader = x.Gauge(recorder.TimeWaitLeader)
+	s.hTWFollower = x.Gauge(recorder.TimeWaitFollowers)
+	s.hCloseWait = x.Gauge(recorder.CloseWaitLeader)
+	s.hIdle = x.Gauge(recorder.PeerIdleConnections)
+	s.hBusyConn = x.Gauge(recorder.PeerBusyConnections)
+	s.hWaitConn = x.Gauge(recorder.ForwardsWaitingOnConn)
 	for m := 0; m < s.cfg.Members; m++ {
-		s.hMemberReq = append(s.hMemberReq, x.Counter(fmt.Sprintf("keepalives_received.m%d", m)))
+		s.hMemberReq = append(s.hMemberReq, x.Counter(recorder.KeepalivesReceived(m)))
 	}
 }
 
@@ -566,7 +549,7 @@ func (s *clusterSim) rec1(now sim.Time, k recorder.Kind, c int32, reason string)
 	s.rec.Record(now, k, int(c), int64(c)+1, 1, reason)
 }
 
-func (s *clusterSim) op(o Op) {
+func (s *clusterSim) op(o recorder.Op) {
 	if s.cfg.History != nil {
 		s.cfg.History(o)
 	}
@@ -675,13 +658,13 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	if in.Kind == clientmodel.InKeepAlive {
 		// The agent grants its lease and calls KeepAlive at once.
 		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
-		s.op(Op{Kind: OpGrant, Lease: int64(c) + 1, Call: int64(now), Return: int64(now), TTL: int64(s.cfg.TTL / time.Second)})
+		s.op(recorder.Op{Kind: recorder.OpGrant, Lease: int64(c) + 1, Call: int64(now), Return: int64(now), TTL: int64(s.cfg.TTL / time.Second)})
 	}
 	if in.Kind == clientmodel.InResponse {
 		s.rec1(now, recorder.Response, c, "")
 		if (s.cfg.History != nil || s.cfg.RecordRTT) && len(cl.sent) > 0 {
 			if s.cfg.History != nil {
-				s.op(Op{Kind: OpKeepAlive, Lease: int64(c) + 1, Call: int64(cl.sent[0]), Return: int64(now), TTL: in.TTL})
+				s.op(recorder.Op{Kind: recorder.OpKeepAlive, Lease: int64(c) + 1, Call: int64(cl.sent[0]), Return: int64(now), TTL: in.TTL})
 			}
 			if s.cfg.RecordRTT {
 				x := [2]int64{int64(cl.sent[0]), int64(now - cl.sent[0])}
@@ -879,7 +862,7 @@ func (s *clusterSim) fwdArrive(now sim.Time, c int32, attempt uint32, to int) {
 
 // leaderFwdDone: the leader's handler for a forwarded renewal has run.
 //
-// The leader's peer listener re-arms a ConnReadTimeout (5 s) read deadline on
+// The leader's peer listener re-arms a model.ConnReadTimeout (5 s) read deadline on
 // every read (rafthttp/peer.go:40; client/pkg/v3 transport/timeout_conn.go), and
 // net/http's server keeps a background read going while a handler runs: a
 // handler that finishes more than 5 s after its request was read finds that
@@ -918,7 +901,7 @@ func (s *clusterSim) leaderFwdDone(now sim.Time, c int32, attempt uint32, at int
 		return
 	}
 	cl.answered = true
-	if now-arrived > sim.Time(ConnReadTimeout) && !s.cfg.HTTP2 {
+	if now-arrived > sim.Time(model.ConnReadTimeout) && !s.cfg.HTTP2 {
 		flags |= fClosed
 		s.timeWait(now, &pair.ServerTW, 1)
 	}
@@ -939,7 +922,7 @@ func (s *clusterSim) fwdResp(now sim.Time, c int32, attempt uint32, flags uint8,
 	}
 	if flags&fErr != 0 { // an error answer: sleep 50 ms and retry
 		cl.phase = phRetrySlp
-		s.k.Schedule(now+sim.Time(ForwardRetry), cev{kind: kFwdRetry, c: c, a: attempt})
+		s.k.Schedule(now+sim.Time(model.ForwardRetry), cev{kind: kFwdRetry, c: c, a: attempt})
 		return
 	}
 	s.answer(now, c, ttl)
@@ -986,7 +969,7 @@ func (s *clusterSim) failWaiters(now sim.Time, from, to, n int) {
 		c := s.nextWaiter(from, to)
 		cl := &s.clients[c]
 		cl.phase = phRetrySlp
-		s.k.Schedule(now+sim.Time(ForwardRetry), cev{kind: kFwdRetry, c: c, a: cl.attempt})
+		s.k.Schedule(now+sim.Time(model.ForwardRetry), cev{kind: kFwdRetry, c: c, a: cl.attempt})
 	}
 }
 
@@ -1093,7 +1076,7 @@ func (s *clusterSim) startDial(now sim.Time, from, to int) {
 	s.dials = append(s.dials, dial{from: int32(from), to: int32(to)})
 	rtt := sim.Time(s.cfg.PeerRTT)
 	if heal := s.healAt(from, to); heal > now {
-		limit := now + sim.Time(PeerDialTimeoutBase+s.cfg.ElectionTimeout)
+		limit := now + sim.Time(model.PeerDialTimeout(s.cfg.ElectionTimeout))
 		if heal >= limit {
 			// SYNs are lost: the dial fails when the peer dial timeout runs out.
 			s.dials[id].dead = true
@@ -1205,7 +1188,7 @@ func (s *clusterSim) idleExpire(now sim.Time, from, to int) {
 }
 
 // probe: rafthttp's stream prober opens a new connection from a to b every
-// ProberInterval (its round tripper keeps no idle connections:
+// netsim.ProberInterval (its round tripper keeps no idle connections:
 // client/pkg transport/timeout_transport.go sets MaxIdleConnsPerHost -1 when
 // read/write timeouts are set, rafthttp/util.go:59-60); a full handshake on
 // both. The connection ends in a reset, not TIME-WAIT: measured on a real
@@ -1221,7 +1204,7 @@ func (s *clusterSim) probe(now sim.Time, a, b int) {
 	s.members[a].cpu.Force(now, costC, 1, 0)
 	s.members[a].cpu.Done(1, 0)
 	s.ser.Add(s.hProbe, now, 1)
-	s.k.Schedule(now+sim.Time(ProberInterval), cev{kind: kProbe, c: int32(a), a: uint32(b)})
+	s.k.Schedule(now+sim.Time(netsim.ProberInterval), cev{kind: kProbe, c: int32(a), a: uint32(b)})
 }
 
 // healAt is when members a and b can reach each other again (in the past if
@@ -1236,7 +1219,7 @@ func (s *clusterSim) revoke(now sim.Time) {
 	if s.leader >= 0 {
 		s.revoked = s.lessor.RevokeExpired(now, s.revoked[:0])
 		for _, r := range s.revoked {
-			s.op(Op{Kind: OpExpire, Lease: int64(r.I) + 1, Call: int64(now), Return: int64(now)})
+			s.op(recorder.Op{Kind: recorder.OpExpire, Lease: int64(r.I) + 1, Call: int64(now), Return: int64(now)})
 			s.rec.Record(now, recorder.Expired, r.I, int64(r.I)+1, uint64(r.N), "")
 			s.ser.Add(s.hKeysLost, now, float64(r.Keys))
 		}
@@ -1301,7 +1284,7 @@ func (s *clusterSim) sample(now sim.Time) {
 	}
 	if s.leader >= 0 {
 		// rafthttp's own connections into the leader, open all the time.
-		estab += RaftConnsPerPeer * (len(s.members) - 1)
+		estab += netsim.RaftConnsPerPeer * (len(s.members) - 1)
 		lc := s.members[s.leader].cpu
 		queued := lc.Jobs()
 		bytes := lc.Bytes()

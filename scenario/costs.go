@@ -94,41 +94,7 @@ func DefaultCosts(tls string) Costs {
 	}
 }
 
-// Timing constants of etcd's server side.
-const (
-	// ForwardRetry: LeaseRenew on a follower sleeps this long between failed
-	// forwards (server/v3 etcdserver/v3_server.go:559, 50 ms).
-	ForwardRetry = 50 * time.Millisecond
-	// ReqTimeoutBase: ReqTimeout = 5 s + 2 x election timeout
-	// (server/v3 config/config.go:320-324); LeaseRenew's forwarding loop gives up
-	// then (v3_server.go:538-541).
-	ReqTimeoutBase = 5 * time.Second
-	// DefaultConnectDelay: time from KeepAlive to its stream's first scan; see
-	// clientmodel.Config.ConnectDelay. Order of a gRPC stream open on an
-	// established connection.
-	DefaultConnectDelay = 100 * time.Microsecond
-	// ProberInterval: rafthttp's stream prober probes each peer every
-	// ConnReadTimeout - 1 s = 4 s (server/v3 etcdserver/api/rafthttp/
-	// probing_status.go:36) over a new connection: 1.50 new mTLS connections/s
-	// in a 3-member cluster, each ended by a reset (measured by leasesim
-	// calibrate from /proc/net/snmp; see clusterSim.probe).
-	ProberInterval = 4 * time.Second
-	// RaftConnsPerPeer: connections each follower keeps open to the leader's
-	// peer port whatever the load: two raft stream readers (rafthttp/peer.go
-	// startPeer: msgAppV2Reader and msgAppReader) and the pipeline prober's
-	// kept-alive connection (rafthttp/transport.go:146; its round tripper keeps
-	// idle connections, util.go:47-51). Measured on an idle 3-member 3.7.3
-	// cluster: 4 ESTABLISHED into the leader's peer port, 6 from the first
-	// probe (4 s) on.
-	RaftConnsPerPeer = 3
-	// ConnReadTimeout: the read deadline etcd's peer listener re-arms on every
-	// read (server/v3 etcdserver/api/rafthttp/peer.go:40).
-	ConnReadTimeout = 5 * time.Second
-	// PeerDialTimeout: the peer round tripper's dial timeout, 1 s + the election
-	// timeout (server/v3 config/config.go:330-333).
-	PeerDialTimeoutBase = time.Second
-	// MinTTL: etcd's minimum lease TTL with default election settings:
-	// ceil(3/2 x electionTicks x heartbeat) = ceil(1.5 s) = 2 s
-	// (server/v3 etcdserver/server.go:340-345).
-	MinTTL = 2 * time.Second
-)
+// DefaultConnectDelay: time from KeepAlive to its stream's first scan; see
+// clientmodel.Config.ConnectDelay. Order of a gRPC stream open on an
+// established connection.
+const DefaultConnectDelay = 100 * time.Microsecond

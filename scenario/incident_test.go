@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 )
 
@@ -30,7 +31,7 @@ func runBuiltin(t *testing.T, name string, mutate func(*scenario.Spec)) scenario
 	return o
 }
 
-func peakOf(o scenario.Outcome, name string) float64 { return o.Peaks[name] }
+func peakOf(o scenario.Outcome, name recorder.MetricName) float64 { return o.Peaks[name] }
 
 // The built-in incident reproduces the report's chain end to end. Tolerances:
 // rates are exact consequences of 20,000 clients x 2/s and 6 of 7 members
@@ -50,7 +51,7 @@ func TestIncident2018Chain(t *testing.T) {
 		t.Errorf("renew interval p50 %v ms, want 500", s.IntervalMs.P50)
 	}
 	// 2. ~40,000 renewals/s reach the leader, ~6/7 of them forwarded.
-	ren, fwd := peakOf(o, "renewals_at_leader"), peakOf(o, "forwarded_renewals")
+	ren, fwd := peakOf(o, recorder.RenewalsAtLeader), peakOf(o, recorder.ForwardedRenewals)
 	if ren < 39600 || ren > 42000 {
 		t.Errorf("peak renewals at leader %.0f/s, want ~40,000", ren)
 	}
@@ -59,25 +60,25 @@ func TestIncident2018Chain(t *testing.T) {
 	}
 	// 3. New peer connections and TLS handshakes per second; the leader's CPU
 	// saturated; queue and memory grow.
-	if p := peakOf(o, "new_peer_connections"); p < 1000 {
+	if p := peakOf(o, recorder.NewPeerConnections); p < 1000 {
 		t.Errorf("peak new peer connections %.0f/s, want a storm (>= 1,000/s)", p)
 	}
-	if p := peakOf(o, "tls_handshakes"); p < 500 {
+	if p := peakOf(o, recorder.TLSHandshakes); p < 500 {
 		t.Errorf("peak TLS handshakes %.0f/s, want >= 500/s", p)
 	}
-	if p := peakOf(o, "cpu_utilisation.m0"); p < 0.99 {
+	if p := peakOf(o, recorder.CPUUtilisation(0)); p < 0.99 {
 		t.Errorf("leader CPU peak %.2f, want saturated", p)
 	}
-	if p := peakOf(o, "leader_queue_bytes"); p < 100<<20 {
+	if p := peakOf(o, recorder.LeaderQueueBytes); p < 100<<20 {
 		t.Errorf("leader queue memory peak %.0f B, want > 100 MiB", p)
 	}
 	// 4. TIME-WAIT in the tens of thousands; CLOSE-WAIT on the leader where
 	// followers gave up on it (cancelled forwards here; handshake timeouts in
 	// TestHandshakeTimeoutLeavesCloseWait).
-	if tw := peakOf(o, "time_wait_leader") + peakOf(o, "time_wait_followers"); tw < 10000 {
+	if tw := peakOf(o, recorder.TimeWaitLeader) + peakOf(o, recorder.TimeWaitFollowers); tw < 10000 {
 		t.Errorf("TIME-WAIT peak %.0f, want tens of thousands", tw)
 	}
-	if peakOf(o, "close_wait_leader") == 0 {
+	if peakOf(o, recorder.CloseWaitLeader) == 0 {
 		t.Errorf("no CLOSE-WAIT on the leader")
 	}
 	// 5. Leases expire and their keys are lost.
@@ -95,19 +96,19 @@ func TestIncident2018Counterfactuals(t *testing.T) {
 	if fixed.Summary.LeasesExpired != 0 || fixed.Summary.First500msS != nil {
 		t.Errorf("fixed client: %d expired, collapse %v", fixed.Summary.LeasesExpired, fixed.Summary.First500msS)
 	}
-	if p := peakOf(fixed, "cpu_utilisation.m0"); p > 0.3 {
+	if p := peakOf(fixed, recorder.CPUUtilisation(0)); p > 0.3 {
 		t.Errorf("fixed client: leader CPU peak %.2f, want low", p)
 	}
 	noTLS := runBuiltin(t, "incident-2018", func(s *scenario.Spec) { s.Cluster.TLS = "off" })
-	if noTLS.Summary.LeasesExpired != 0 || peakOf(noTLS, "tls_handshakes") != 0 {
-		t.Errorf("TLS off: %d expired, %v handshakes", noTLS.Summary.LeasesExpired, peakOf(noTLS, "tls_handshakes"))
+	if noTLS.Summary.LeasesExpired != 0 || peakOf(noTLS, recorder.TLSHandshakes) != 0 {
+		t.Errorf("TLS off: %d expired, %v handshakes", noTLS.Summary.LeasesExpired, peakOf(noTLS, recorder.TLSHandshakes))
 	}
-	if p := peakOf(noTLS, "cpu_utilisation.m0"); p < 0.8 || p >= 0.99 {
+	if p := peakOf(noTLS, recorder.CPUUtilisation(0)); p < 0.8 || p >= 0.99 {
 		t.Errorf("TLS off: leader CPU peak %.2f, want still high (>= 80 %%) but not saturated", p)
 	}
 	h2 := runBuiltin(t, "incident-2018", func(s *scenario.Spec) { s.Cluster.Transport = "http2" })
-	if h2.Summary.LeasesExpired != 0 || peakOf(h2, "new_peer_connections") > 20 {
-		t.Errorf("HTTP/2 peers: %d expired, %v new connections/s", h2.Summary.LeasesExpired, peakOf(h2, "new_peer_connections"))
+	if h2.Summary.LeasesExpired != 0 || peakOf(h2, recorder.NewPeerConnections) > 20 {
+		t.Errorf("HTTP/2 peers: %d expired, %v new connections/s", h2.Summary.LeasesExpired, peakOf(h2, recorder.NewPeerConnections))
 	}
 }
 
@@ -119,7 +120,7 @@ func golden(t *testing.T, name string, o scenario.Outcome) {
 		Renewals, Dropped, Expired, KeysLost uint64
 		First500ms, FirstExpiry              *float64
 		IntervalMs                           any
-		Peaks                                map[string]float64
+		Peaks                                map[recorder.MetricName]float64
 		Events                               uint64
 	}
 	h := headline{o.Summary.RenewalsTotal, o.Summary.Dropped, o.Summary.LeasesExpired, o.Summary.KeysLost,
@@ -158,8 +159,8 @@ func TestHandshakeTimeoutLeavesCloseWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if peakOf(o, "tls_handshake_timeouts") == 0 || peakOf(o, "close_wait_leader") == 0 || peakOf(o, "dial_errors") != 0 {
-		t.Fatalf("timeouts %.0f, CLOSE-WAIT %.0f, dial errors %.0f", peakOf(o, "tls_handshake_timeouts"), peakOf(o, "close_wait_leader"), peakOf(o, "dial_errors"))
+	if peakOf(o, recorder.TLSHandshakeTimeouts) == 0 || peakOf(o, recorder.CloseWaitLeader) == 0 || peakOf(o, recorder.DialErrors) != 0 {
+		t.Fatalf("timeouts %.0f, CLOSE-WAIT %.0f, dial errors %.0f", peakOf(o, recorder.TLSHandshakeTimeouts), peakOf(o, recorder.CloseWaitLeader), peakOf(o, recorder.DialErrors))
 	}
 	if o.Summary.LeasesExpired != 60 {
 		t.Fatalf("%d of 60 leases expired; with no connection to the leader, all must", o.Summary.LeasesExpired)
@@ -184,8 +185,8 @@ func TestPartitionedFollowerLosesItsLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Round-robin: 30 clients on member 2.
-	if long.Summary.LeasesExpired != 30 || peakOf(long, "client_stream_errors") == 0 {
-		t.Fatalf("30 s partition: %d expired, %v stream errors/s", long.Summary.LeasesExpired, peakOf(long, "client_stream_errors"))
+	if long.Summary.LeasesExpired != 30 || peakOf(long, recorder.ClientStreamErrors) == 0 {
+		t.Fatalf("30 s partition: %d expired, %v stream errors/s", long.Summary.LeasesExpired, peakOf(long, recorder.ClientStreamErrors))
 	}
 	short, err := spec(scenario.Duration(2e9)).Run(nil)
 	if err != nil {

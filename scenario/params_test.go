@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 )
 
@@ -347,7 +348,7 @@ func TestIdleCoresInUtilisation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, u := range o.Metric("cpu_utilisation.m1") {
+	for i, u := range o.Metric(recorder.CPUUtilisation(1)) {
 		if u != 0.5 {
 			t.Fatalf("follower utilisation in bucket %d: %v, want 0.5", i, u)
 		}
@@ -357,7 +358,7 @@ func TestIdleCoresInUtilisation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	busy, idle := quiet.Metric("cpu_utilisation.m0"), o.Metric("cpu_utilisation.m0")
+	busy, idle := quiet.Metric(recorder.CPUUtilisation(0)), o.Metric(recorder.CPUUtilisation(0))
 	for i := range busy {
 		if d := idle[i] - busy[i]; d < 0.5-1e-9 || d > 0.5+1e-9 {
 			t.Fatalf("leader utilisation in bucket %d: %v with idle 0.5, %v without", i, idle[i], busy[i])

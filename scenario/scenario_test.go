@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 )
 
@@ -301,13 +302,13 @@ func TestTLSCloseDecidesTimeWait(t *testing.T) {
 		return out
 	}
 	tw, reset, plain := run("rsa", "time-wait"), run("rsa", "reset"), run("off", "reset")
-	if tw.Peaks["new_peer_connections"] == 0 || tw.Peaks["new_peer_connections"] != reset.Peaks["new_peer_connections"] {
-		t.Fatalf("re-dials: time-wait %v, reset %v; want the same, > 0", tw.Peaks["new_peer_connections"], reset.Peaks["new_peer_connections"])
+	if tw.Peaks[recorder.NewPeerConnections] == 0 || tw.Peaks[recorder.NewPeerConnections] != reset.Peaks[recorder.NewPeerConnections] {
+		t.Fatalf("re-dials: time-wait %v, reset %v; want the same, > 0", tw.Peaks[recorder.NewPeerConnections], reset.Peaks[recorder.NewPeerConnections])
 	}
-	if tw.Peaks["time_wait_leader"] == 0 || plain.Peaks["time_wait_leader"] == 0 {
-		t.Errorf("TIME-WAIT at the leader: tls_close time-wait %v, plaintext %v; want > 0", tw.Peaks["time_wait_leader"], plain.Peaks["time_wait_leader"])
+	if tw.Peaks[recorder.TimeWaitLeader] == 0 || plain.Peaks[recorder.TimeWaitLeader] == 0 {
+		t.Errorf("TIME-WAIT at the leader: tls_close time-wait %v, plaintext %v; want > 0", tw.Peaks[recorder.TimeWaitLeader], plain.Peaks[recorder.TimeWaitLeader])
 	}
-	if reset.Peaks["time_wait_leader"] != 0 || reset.Peaks["time_wait_followers"] != 0 {
-		t.Errorf("TIME-WAIT with tls_close reset: leader %v, followers %v; want 0", reset.Peaks["time_wait_leader"], reset.Peaks["time_wait_followers"])
+	if reset.Peaks[recorder.TimeWaitLeader] != 0 || reset.Peaks[recorder.TimeWaitFollowers] != 0 {
+		t.Errorf("TIME-WAIT with tls_close reset: leader %v, followers %v; want 0", reset.Peaks[recorder.TimeWaitLeader], reset.Peaks[recorder.TimeWaitFollowers])
 	}
 }

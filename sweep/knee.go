@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 )
 
@@ -306,7 +307,7 @@ func Saturation(s scenario.Spec, o scenario.Outcome, cpuTarget float64) []Crossi
 		bucket = time.Second
 	}
 	var out []Crossing
-	first := func(name string, pred func(b int, v float64) bool) (int, bool) {
+	first := func(name recorder.MetricName, pred func(b int, v float64) bool) (int, bool) {
 		for b, v := range o.Metric(name) {
 			if pred(b, v) {
 				return b, true
@@ -323,7 +324,7 @@ func Saturation(s scenario.Spec, o scenario.Outcome, cpuTarget float64) []Crossi
 		hsCost = r.Cluster.Costs.TLSServerFull
 		cores = r.Cluster.Cores
 	}
-	hs := o.Metric("tls_handshakes")
+	hs := o.Metric(recorder.TLSHandshakes)
 	if b, ok := first(LeaderCPUMetric(s), func(_ int, v float64) bool { return v >= cpuTarget }); ok {
 		cpu := o.Metric(LeaderCPUMetric(s))[b]
 		share := 0.0
@@ -336,26 +337,26 @@ func Saturation(s scenario.Spec, o scenario.Outcome, cpuTarget float64) []Crossi
 		}
 		add(b, res, fmt.Sprintf("leader CPU %.0f%% >= target %.0f%%; TLS handshakes %.0f/s, %.0f%% of it", 100*cpu, 100*cpuTarget, hs[b], 100*share), false)
 	}
-	if b, ok := first("leader_queue_bytes", func(_ int, v float64) bool { return v >= QueueMemoryLimit }); ok {
+	if b, ok := first(recorder.LeaderQueueBytes, func(_ int, v float64) bool { return v >= QueueMemoryLimit }); ok {
 		add(b, "leader queue memory", fmt.Sprintf("queued requests hold >= %d MiB", QueueMemoryLimit>>20), false)
 	}
-	if b, ok := first("dial_errors", func(_ int, v float64) bool { return v > 0 }); ok {
+	if b, ok := first(recorder.DialErrors, func(_ int, v float64) bool { return v > 0 }); ok {
 		add(b, "ephemeral ports (dial errors)", "a follower could not dial the leader: no free local port", false)
 	}
-	if b, ok := first("tls_handshake_timeouts", func(_ int, v float64) bool { return v > 0 }); ok {
+	if b, ok := first(recorder.TLSHandshakeTimeouts, func(_ int, v float64) bool { return v > 0 }); ok {
 		add(b, "TLS handshake timeouts", "a peer TLS handshake took longer than 10 s", false)
 	}
-	if b, ok := first("shed_requests", func(_ int, v float64) bool { return v > 0 }); ok {
+	if b, ok := first(recorder.ShedRequests, func(_ int, v float64) bool { return v > 0 }); ok {
 		add(b, "leader queue limit (requests shed)", "the bounded leader queue shed requests", false)
 	}
-	if b, ok := first("client_stream_errors", func(_ int, v float64) bool { return v > 0 }); ok {
+	if b, ok := first(recorder.ClientStreamErrors, func(_ int, v float64) bool { return v > 0 }); ok {
 		add(b, "forward timeouts (client streams broken)", "a forwarded renewal ran out of ReqTimeout (7 s)", false)
 	}
 	kpl := float64(max(1, s.Clients.KeysPerLease))
-	if b, ok := first("keys_lost", func(_ int, v float64) bool { return v/kpl >= 0.99*model.LeaseRevokeRate }); ok {
+	if b, ok := first(recorder.KeysLost, func(_ int, v float64) bool { return v/kpl >= 0.99*model.LeaseRevokeRate }); ok {
 		add(b, "revoke rate", fmt.Sprintf("the lessor revokes expired leases at its limit, %d/s", model.LeaseRevokeRate), false)
 	}
-	if b, ok := first("keys_lost", func(_ int, v float64) bool { return v > 0 }); ok {
+	if b, ok := first(recorder.KeysLost, func(_ int, v float64) bool { return v > 0 }); ok {
 		add(b, "lease expiry (keys lost)", "leases expired and their keys were deleted", true)
 	}
 	slices.SortStableFunc(out, func(a, b Crossing) int {

@@ -11,10 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/leasesim/leasesim/recorder"
 )
 
 // rowColumns are the CSV columns after index and the varied flags.
-var rowColumns = []string{"seed", "renewals_per_s", "leader_cpu_peak", "leases_expired", "keys_lost",
+var rowColumns = []string{"seed", "renewals_per_s", "leader_cpu_peak", "leases_expired", string(recorder.KeysLost),
 	"peak_new_conns_per_s", "peak_handshakes_per_s", "peak_queue_bytes", "peak_time_wait", "peak_dial_errors_per_s", "verdict"}
 
 // kneeColumns are the knee CSV's columns after index and the varied flags.

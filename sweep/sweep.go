@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 )
 
@@ -334,11 +335,11 @@ func rowOf(s scenario.Spec, o scenario.Outcome, g Grid, i int, cpuTarget float64
 	r.LeasesExpired, r.KeysLost = o.Summary.LeasesExpired, o.Summary.KeysLost
 	if o.Peaks != nil {
 		r.LeaderCPUPeak = o.Peaks[LeaderCPUMetric(s)]
-		r.PeakNewConnsPerS = o.Peaks["new_peer_connections"]
-		r.PeakHandshakesPerS = o.Peaks["tls_handshakes"]
-		r.PeakQueueBytes = o.Peaks["leader_queue_bytes"]
-		r.PeakDialErrs = o.Peaks["dial_errors"]
-		tl, tf := o.Metric("time_wait_leader"), o.Metric("time_wait_followers")
+		r.PeakNewConnsPerS = o.Peaks[recorder.NewPeerConnections]
+		r.PeakHandshakesPerS = o.Peaks[recorder.TLSHandshakes]
+		r.PeakQueueBytes = o.Peaks[recorder.LeaderQueueBytes]
+		r.PeakDialErrs = o.Peaks[recorder.DialErrors]
+		tl, tf := o.Metric(recorder.TimeWaitLeader), o.Metric(recorder.TimeWaitFollowers)
 		for b := range tl {
 			v := tl[b]
 			if b < len(tf) {
@@ -355,6 +356,6 @@ func rowOf(s scenario.Spec, o scenario.Outcome, g Grid, i int, cpuTarget float64
 }
 
 // LeaderCPUMetric names the initial leader's CPU utilisation series.
-func LeaderCPUMetric(s scenario.Spec) string {
-	return fmt.Sprintf("cpu_utilisation.m%d", s.Cluster.Leader)
+func LeaderCPUMetric(s scenario.Spec) recorder.MetricName {
+	return recorder.CPUUtilisation(s.Cluster.Leader)
 }

@@ -98,16 +98,16 @@ func printOne(w io.Writer, o outcome) {
 	}
 	cluster := len(o.Metrics) > 0
 	if cluster {
-		if t, ok := firstAt(o.res.Metric("cpu_utilisation.m"+fmt.Sprint(sp.Cluster.Leader)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
+		if t, ok := firstAt(o.res.Metric(recorder.CPUUtilisation(sp.Cluster.Leader)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
 			evs = append(evs, event{t, "leader CPU saturated (>= 95 %)"})
 		}
-		if t, ok := firstAt(o.res.Metric("forwards_waiting_for_connection"), bucket, func(x float64) bool { return x > 0 }); ok {
+		if t, ok := firstAt(o.res.Metric(recorder.ForwardsWaitingOnConn), bucket, func(x float64) bool { return x > 0 }); ok {
 			evs = append(evs, event{t, "forwarded renewals wait for peer connections: new TCP + TLS connections to the leader"})
 		}
-		if t, ok := firstAt(o.res.Metric("tls_handshake_timeouts"), bucket, func(x float64) bool { return x > 0 }); ok {
+		if t, ok := firstAt(o.res.Metric(recorder.TLSHandshakeTimeouts), bucket, func(x float64) bool { return x > 0 }); ok {
 			evs = append(evs, event{t, "first TLS handshake timeout (10 s): the follower closes, CLOSE-WAIT on the leader"})
 		}
-		if t, ok := firstAt(o.res.Metric("client_stream_errors"), bucket, func(x float64) bool { return x > 0 }); ok {
+		if t, ok := firstAt(o.res.Metric(recorder.ClientStreamErrors), bucket, func(x float64) bool { return x > 0 }); ok {
 			evs = append(evs, event{t, "first client stream broken: a forward ran out of ReqTimeout (7 s)"})
 		}
 	}
@@ -161,10 +161,10 @@ func whyText(o outcome, v clientmodel.Version) string {
 		parts = append(parts, fmt.Sprintf("clientv3 %s advances nextKeepAlive only when the response fits in the KeepAlive channel (fixed in v3.1.19/v3.2.24/v3.3.9). Nobody empties it, so after %d responses every 500 ms scan renews each lease again: 2 renewals/s per lease, whatever the TTL.", v.Name, clientmodel.ChannelCapacity))
 	}
 	if len(o.Metrics) > 0 {
-		if o.res.Peaks["new_peer_connections"] > 10 || o.res.Peaks["tls_handshakes"] > 10 {
+		if o.res.Peaks[recorder.NewPeerConnections] > 10 || o.res.Peaks[recorder.TLSHandshakes] > 10 {
 			parts = append(parts, "Followers forward each renewal to the leader over HTTP/1.1, one request per connection at a time; when more are in flight than idle connections, each extra one dials a new TCP connection and a full TLS handshake, paid in leader CPU.")
 		}
-		if o.res.Peaks["time_wait_leader"] > 0 {
+		if o.res.Peaks[recorder.TimeWaitLeader] > 0 {
 			parts = append(parts, "Handlers that finish more than 5 s after their request was read lose their connection (the peer listener's read deadline), and idle connections are closed by the leader after ~9 s: TIME-WAIT on the leader.")
 		}
 		if s.LeasesExpired > 0 {
@@ -189,23 +189,23 @@ func printIdealTable(w io.Writer, s recorder.Summary) {
 
 // printClusterTable: one row per window, the chain's quantities side by side.
 func printClusterTable(w io.Writer, o outcome, bucket time.Duration) {
-	leader := fmt.Sprint(o.spec.Cluster.Leader)
 	cols := []struct {
-		head, metric string
-		agg          string // mean | max
-		f            func(float64) string
+		head   string
+		metric recorder.MetricName
+		agg    string // mean | max
+		f      func(float64) string
 	}{
-		{"renewals/s", "renewals_at_leader", "mean", rate},
-		{"forwarded/s", "forwarded_renewals", "mean", rate},
-		{"leader CPU", "cpu_utilisation.m" + leader, "mean", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }},
-		{"new conns/s", "new_peer_connections", "mean", rate},
-		{"handshakes/s", "tls_handshakes", "mean", rate},
-		{"queue", "leader_queue_requests", "max", func(x float64) string { return count(uint64(x)) }},
-		{"memory", "leader_queue_bytes", "max", bytesStr},
-		{"ESTAB", "peer_established", "max", func(x float64) string { return count(uint64(x)) }},
-		{"TIME-WAIT L", "time_wait_leader", "max", func(x float64) string { return count(uint64(x)) }},
-		{"TIME-WAIT F", "time_wait_followers", "max", func(x float64) string { return count(uint64(x)) }},
-		{"CLOSE-WAIT", "close_wait_leader", "max", func(x float64) string { return count(uint64(x)) }},
+		{"renewals/s", recorder.RenewalsAtLeader, "mean", rate},
+		{"forwarded/s", recorder.ForwardedRenewals, "mean", rate},
+		{"leader CPU", recorder.CPUUtilisation(o.spec.Cluster.Leader), "mean", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }},
+		{"new conns/s", recorder.NewPeerConnections, "mean", rate},
+		{"handshakes/s", recorder.TLSHandshakes, "mean", rate},
+		{"queue", recorder.LeaderQueueRequests, "max", func(x float64) string { return count(uint64(x)) }},
+		{"memory", recorder.LeaderQueueBytes, "max", bytesStr},
+		{"ESTAB", recorder.PeerEstablished, "max", func(x float64) string { return count(uint64(x)) }},
+		{"TIME-WAIT L", recorder.TimeWaitLeader, "max", func(x float64) string { return count(uint64(x)) }},
+		{"TIME-WAIT F", recorder.TimeWaitFollowers, "max", func(x float64) string { return count(uint64(x)) }},
+		{"CLOSE-WAIT", recorder.CloseWaitLeader, "max", func(x float64) string { return count(uint64(x)) }},
 	}
 	fmt.Fprintln(w, "At the leader (rates: mean per second over the window; states and queues: the window's peak)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -264,20 +264,20 @@ func printCompare(w io.Writer, outs []outcome) {
 	row("responses dropped", func(o outcome) string { return count(o.Dropped) })
 	row("first 500 ms interval at", func(o outcome) string { return at(o.First500msS) })
 	if len(outs[0].Metrics) > 0 {
-		peak := func(name string, f func(float64) string) func(outcome) string {
+		peak := func(name recorder.MetricName, f func(float64) string) func(outcome) string {
 			return func(o outcome) string { return f(o.res.Peaks[name]) }
 		}
 		num := func(x float64) string { return count(uint64(x)) }
 		leaderCPU := func(o outcome) string {
-			return fmt.Sprintf("%.0f%%", 100*o.res.Peaks["cpu_utilisation.m"+fmt.Sprint(o.spec.Cluster.Leader)])
+			return fmt.Sprintf("%.0f%%", 100*o.res.Peaks[recorder.CPUUtilisation(o.spec.Cluster.Leader)])
 		}
 		row("leader CPU (peak second)", leaderCPU)
-		row("new peer conns/s (peak)", peak("new_peer_connections", num))
-		row("TLS handshakes/s (peak)", peak("tls_handshakes", num))
-		row("leader queue (peak)", peak("leader_queue_requests", num))
-		row("leader memory (peak)", peak("leader_queue_bytes", bytesStr))
-		row("TIME-WAIT on leader (peak)", peak("time_wait_leader", num))
-		row("CLOSE-WAIT on leader (peak)", peak("close_wait_leader", num))
+		row("new peer conns/s (peak)", peak(recorder.NewPeerConnections, num))
+		row("TLS handshakes/s (peak)", peak(recorder.TLSHandshakes, num))
+		row("leader queue (peak)", peak(recorder.LeaderQueueRequests, num))
+		row("leader memory (peak)", peak(recorder.LeaderQueueBytes, bytesStr))
+		row("TIME-WAIT on leader (peak)", peak(recorder.TimeWaitLeader, num))
+		row("CLOSE-WAIT on leader (peak)", peak(recorder.CloseWaitLeader, num))
 	}
 	row("leases expired", func(o outcome) string { return count(o.LeasesExpired) })
 	row("keys lost", func(o outcome) string { return count(o.KeysLost) })
@@ -318,7 +318,7 @@ func wrap(text string, width int, prefix string) string {
 // queue back to (at most twice) its level in the minute before, and staying
 // there to the end of the run.
 func recoveryEvents(o outcome, bucket time.Duration) []event {
-	q := o.res.Metric("leader_queue_requests")
+	q := o.res.Metric(recorder.LeaderQueueRequests)
 	if len(q) == 0 {
 		return nil
 	}

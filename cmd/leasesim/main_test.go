@@ -251,7 +251,7 @@ func TestRecoveryVerdict(t *testing.T) {
 	mk := func(queue []float64) outcome {
 		spec := scenario.Spec{Duration: scenario.Duration(time.Duration(len(queue)) * time.Second),
 			Faults: []scenario.FaultSpec{{At: scenario.Duration(60 * time.Second), Kind: "leader-stall", Duration: scenario.Duration(2 * time.Second)}}}
-		return outcome{spec: spec, res: scenario.Outcome{Metrics: []recorder.Metric{{Name: "leader_queue_requests", Values: queue}}}}
+		return outcome{spec: spec, res: scenario.Outcome{Metrics: []recorder.Metric{{Name: recorder.LeaderQueueRequests, Values: queue}}}}
 	}
 	q := make([]float64, 120)
 	for i := range q {

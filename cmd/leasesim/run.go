@@ -398,7 +398,7 @@ func safeName(s string) string {
 func writeCSV(b *strings.Builder, o outcome) {
 	b.WriteString("time_s,renewals_per_s")
 	for _, m := range o.Metrics {
-		b.WriteString("," + m.Name)
+		b.WriteString("," + string(m.Name))
 	}
 	b.WriteString("\n")
 	for i, r := range o.RenewalsPerS {

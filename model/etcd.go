@@ -1,0 +1,47 @@
+package model
+
+import "time"
+
+// etcd's server-side constants, in one place, each with its source
+// (go.etcd.io/etcd/server/v3 v3.7.3 unless said otherwise). Constants of Go's
+// HTTP transport, rafthttp's connections and Linux TCP live in package netsim.
+const (
+	// LeaseRevokeRate: at most this many leases are revoked per second
+	// (defaultLeaseRevokeRate, lease/lessor.go:46), as LeaseRevokeRate/2 per
+	// 500 ms pass of runLoop (lessor.go:620-636, 644).
+	LeaseRevokeRate = 1000
+	// RevokeInterval is the lessor runLoop's period (lessor.go:623, a 500 ms ticker).
+	RevokeInterval = 500 * time.Millisecond
+	// DefaultElectionTimeout: etcd's default --election-timeout (1000 ms);
+	// Promote extends every lease by it on a new leader.
+	DefaultElectionTimeout = time.Second
+	// ForwardRetry: LeaseRenew on a follower sleeps this long between failed
+	// forwards (etcdserver/v3_server.go:559, 50 ms).
+	ForwardRetry = 50 * time.Millisecond
+	// ReqTimeoutBase: ReqTimeout = 5 s + 2 x election timeout
+	// (config/config.go:320-324); LeaseRenew's forwarding loop gives up then
+	// (v3_server.go:538-541). See ReqTimeout.
+	ReqTimeoutBase = 5 * time.Second
+	// ConnReadTimeout: the read deadline etcd's peer listener re-arms on every
+	// read (etcdserver/api/rafthttp/peer.go:40).
+	ConnReadTimeout = 5 * time.Second
+	// PeerDialTimeoutBase: the peer round tripper's dial timeout is 1 s + the
+	// election timeout (config/config.go:330-333).
+	PeerDialTimeoutBase = time.Second
+	// MinTTL: etcd's minimum lease TTL with default election settings:
+	// ceil(3/2 x electionTicks x heartbeat) = ceil(1.5 s) = 2 s
+	// (etcdserver/server.go:340-345).
+	MinTTL = 2 * time.Second
+)
+
+// ReqTimeout is how long LeaseRenew on a follower keeps forwarding before it
+// fails, for a given election timeout (config/config.go:320-324).
+func ReqTimeout(electionTimeout time.Duration) time.Duration {
+	return ReqTimeoutBase + 2*electionTimeout
+}
+
+// PeerDialTimeout is the peer round tripper's dial timeout for a given
+// election timeout (config/config.go:330-333).
+func PeerDialTimeout(electionTimeout time.Duration) time.Duration {
+	return PeerDialTimeoutBase + electionTimeout
+}

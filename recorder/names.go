@@ -1,0 +1,44 @@
+package recorder
+
+import "fmt"
+
+// MetricName names a per-bucket series of a cluster run. Every series the
+// wiring records has a constant (or, per member, a function) here, and every
+// reader (sweep, report, the CLI, calibrate) uses them: a renamed metric is a
+// compile error, not a silently empty column.
+type MetricName string
+
+// Counters: events per bucket, reported per second.
+const (
+	RenewalsAtLeader     MetricName = "renewals_at_leader"     // leases the leader's lessor renewed
+	ForwardedRenewals    MetricName = "forwarded_renewals"     // forwarded renewals that reached the leader
+	NewPeerConnections   MetricName = "new_peer_connections"   // dials started by the peer transport
+	TLSHandshakes        MetricName = "tls_handshakes"         // handshakes the server side finished
+	TLSHandshakeTimeouts MetricName = "tls_handshake_timeouts" // dials that ran out of TLSHandshakeTimeout
+	DialErrors           MetricName = "dial_errors"            // dials that failed (no port, partition)
+	ClientStreamErrors   MetricName = "client_stream_errors"   // keepalive streams broken by a failed LeaseRenew
+	ShedRequests         MetricName = "shed_requests"          // requests refused by a bounded leader queue
+	KeysLost             MetricName = "keys_lost"              // keys deleted with revoked leases
+	ProberConnections    MetricName = "prober_connections"     // rafthttp prober connections
+)
+
+// Gauges: sampled at the end of each bucket.
+const (
+	LeaderQueueRequests   MetricName = "leader_queue_requests"           // requests queued at the leader (CPU and stream buffers)
+	LeaderQueueBytes      MetricName = "leader_queue_bytes"              // memory they and the peer connections hold
+	PeerEstablished       MetricName = "peer_established"                // ESTABLISHED peer connections, rafthttp's included
+	TimeWaitLeader        MetricName = "time_wait_leader"                // TIME-WAIT sockets on the leader's side
+	TimeWaitFollowers     MetricName = "time_wait_followers"             // TIME-WAIT sockets on the followers' side
+	CloseWaitLeader       MetricName = "close_wait_leader"               // CLOSE-WAIT sockets on the leader's side
+	PeerIdleConnections   MetricName = "peer_idle_connections"           // pooled idle connections
+	PeerBusyConnections   MetricName = "peer_busy_connections"           // connections carrying a forward
+	ForwardsWaitingOnConn MetricName = "forwards_waiting_for_connection" // forwards waiting for a connection
+)
+
+// CPUUtilisation is member m's CPU utilisation (0-1 of its cores, idle work included).
+func CPUUtilisation(m int) MetricName { return MetricName(fmt.Sprintf("cpu_utilisation.m%d", m)) }
+
+// KeepalivesReceived counts the keepalive requests member m's streams received.
+func KeepalivesReceived(m int) MetricName {
+	return MetricName(fmt.Sprintf("keepalives_received.m%d", m))
+}
