@@ -22,9 +22,6 @@ const (
 	// (config/config.go:320-324); LeaseRenew's forwarding loop gives up then
 	// (v3_server.go:538-541). See ReqTimeout.
 	ReqTimeoutBase = 5 * time.Second
-	// ConnReadTimeout: the read deadline etcd's peer listener re-arms on every
-	// read (etcdserver/api/rafthttp/peer.go:40).
-	ConnReadTimeout = 5 * time.Second
 	// PeerDialTimeoutBase: the peer round tripper's dial timeout is 1 s + the
 	// election timeout (config/config.go:330-333).
 	PeerDialTimeoutBase = time.Second

@@ -35,6 +35,11 @@ const (
 	TimeWait = 60 * time.Second
 	// EphemeralPorts: Linux's default ip_local_port_range 32768-60999.
 	EphemeralPorts = 60999 - 32768 + 1
+	// ConnReadTimeout: the read deadline etcd's peer listener re-arms on every
+	// read (server/v3 etcdserver/api/rafthttp/peer.go:40): a forwarded
+	// request whose handler ends more than this after it was read finds its
+	// connection's background read timed out, and the server closes it.
+	ConnReadTimeout = 5 * time.Second
 	// ProberInterval: rafthttp's stream prober probes each peer every
 	// ConnReadTimeout - 1 s = 4 s (server/v3 etcdserver/api/rafthttp/
 	// probing_status.go:36) over a new connection: 1.50 new mTLS connections/s

@@ -100,24 +100,3 @@ func TestTimeWaitsExpire(t *testing.T) {
 		t.Fatalf("after 60 s: %d", n)
 	}
 }
-
-// The follower's ephemeral ports towards the leader: every connection up or
-// being dialled, and its own TIME-WAITs.
-func TestPortsInUse(t *testing.T) {
-	p := &netsim.Pair{Pool: netsim.NewPool(netsim.PoolConfig{})}
-	p.Pool.Acquire(0, 5) // five dials: no TCP connection yet
-	if n := p.PortsInUse(0); n != 5 {
-		t.Fatalf("dialling: %d", n)
-	}
-	p.Established, p.Handshaking = 3, 3 // three connected, in TLS
-	if n := p.PortsInUse(0); n != 5 {
-		t.Fatalf("handshaking: %d", n)
-	}
-	p.ClientTW.Add(0, 10)
-	if n := p.PortsInUse(1); n != 15 {
-		t.Fatalf("with TIME-WAIT: %d", n)
-	}
-	if n := p.PortsInUse(int64ToTime(60e9)); n != 5 {
-		t.Fatalf("after TIME-WAIT: %d", n)
-	}
-}

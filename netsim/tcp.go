@@ -48,24 +48,3 @@ func (t *TimeWaits) Count(now sim.Time) int {
 	}
 	return t.n
 }
-
-// Pair is the TCP picture of one member's peer connections to another (the
-// client side, a follower, towards the server side, the leader's peer port).
-type Pair struct {
-	Pool *Pool
-	// ClientTW and ServerTW: TIME-WAIT on each side.
-	ClientTW, ServerTW TimeWaits
-	// CloseWait: server-side sockets whose client closed (a handshake timeout, a
-	// cancelled request) while the server had not yet got to them.
-	CloseWait int
-	// Handshaking: connections between TCP connect and the end of TLS.
-	Handshaking int
-	// Established: TCP connections up (handshaking, idle or busy), both sides.
-	Established int
-}
-
-// PortsInUse is the client side's ephemeral ports taken towards the server:
-// connections up or being set up, and its own TIME-WAITs.
-func (p *Pair) PortsInUse(now sim.Time) int {
-	return p.Established + p.Pool.Dialing() - p.Handshaking + p.ClientTW.Count(now)
-}

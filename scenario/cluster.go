@@ -111,139 +111,65 @@ type ClusterResult struct {
 	Sends [][]int64
 }
 
-// event kinds of the cluster wiring.
-const (
-	kClient        uint8 = iota // input to client c
-	kStreamArrive               // a keepalive of client c (stream a) reaches its member
-	kLeaderDirect               // leader CPU done with client c's direct renewal (attempt a)
-	kFollowerReady              // follower CPU done with client c's request: forward it (attempt a)
-	kFwdArrive                  // client c's forwarded renewal (attempt a) reaches the leader
-	kLeaderFwd                  // leader CPU done with it
-	kFwdResp                    // the leader's answer reaches the follower (in.TTL; in.Gen=1: error)
-	kFwdDeadline                // the oldest LeaseRenew deadline of member c is due
-	kFwdRetry                   // the 50 ms retry sleep ends
-	kDialTCP                    // dial a's ClientHello reaches the leader
-	kDialServer                 // the leader finished dial a's TLS server work
-	kDialFlight                 // the server flight of dial a reaches the follower
-	kDialClient                 // the follower finished dial a's TLS client work
-	kDialTimeout                // dial a's TLSHandshakeTimeout
-	kIdleExpire                 // member c's idle connections to the leader: check expiry
-	kRevoke                     // the leader lessor's 500 ms pass
-	kFault                      // fault a starts
-	kElected                    // the election ends: member a leads
-	kSample                     // end of a metrics bucket
-	kProbe                      // a prober connection between members c and a
-	kDialLost                   // dial a, sent into a partition, times out
-)
-
-type cev struct {
-	kind uint8
-	f    uint8 // flags (kFwdResp: fErr, fClosed)
-	c    int32
-	a    uint32
-	x    int64 // kind-specific: a member, a TTL, an instant
-	in   clientmodel.Input
-}
+// target names the component an event is for.
+type target uint8
 
 const (
-	fErr    uint8 = 1 << iota // the forward failed (shed, ErrNotPrimary): retry
-	fClosed                   // the leader closed the connection after answering
-	fLost                     // kFwdArrive: delayed by a partition
+	toClient  target = iota // client index: its clientmodel.Client
+	toMember                // member index: its model.Member
+	toNetwork               // the netsim.Network
+	toRevoke                // the leader lessor's runLoop pass
+	toFault                 // index: the scenario's fault
+	toElected               // index: the election's winner
+	toSample                // the end of a metrics bucket
 )
 
-func flagIf(b bool, f uint8) uint8 {
-	if b {
-		return f
-	}
-	return 0
+// event is one kernel event: a message for one component.
+type event struct {
+	to     target
+	index  int32
+	client clientmodel.Input
+	member model.Input
+	net    netsim.Input
 }
 
-// phases of a client's in-flight request on its member.
-const (
-	phIdle      uint8 = iota
-	phCPU             // in the member's CPU queue
-	phWaitConn        // waiting for a peer connection
-	phWaitLead        // waiting for a leader (election)
-	phAtLeader        // sent to the leader, no answer yet
-	phRetrySlp        // sleeping 50 ms before retrying
-	phLeaderCPU       // direct renewal in the leader's CPU
-)
-
-type cclient struct {
-	client  clientmodel.Client // inline: the hot loop walks clients, keep them near
-	member  int32
-	start   sim.Time
-	gen     uint32 // stream the member serves for this client; 0: none
-	queue   int32  // requests waiting in the stream's receive buffer
-	busy    bool
-	phase   uint8
-	attempt uint32 // LeaseRenew attempt; events with another value are stale
-	via     int32  // member the in-flight forward went to (the leader then)
-	// answered: the leader has run the in-flight forward's handler (its answer
-	// is on the wire), so a cancel no longer leaves its socket in CLOSE-WAIT.
-	answered bool
-	lost     bool       // the in-flight forward was delayed by a partition
-	arrived  bool       // the in-flight forward reached the leader
-	cwCount  int32      // cancelled forwards whose leader socket sits in CLOSE-WAIT
-	sent     []sim.Time // History: send times of keepalives not yet answered, oldest first
-}
-
-type dial struct {
-	from, to   int32
-	done, dead bool // finished; timed out
-	serverDone bool
-}
-
-type member struct {
-	cpu      *model.CPU
-	pairs    []*netsim.Pair // by target member
-	waitQ    [][]waiter     // by target member: forwards waiting for a connection
-	idleAt   []sim.Time     // pending idle-expiry check per target, or -1
-	waitLead []int32        // clients waiting for a leader
-	// LeaseRenew deadlines of this member's forwards, in the order they
-	// started (so in deadline order: ReqTimeout is the same for all). One kernel
-	// event waits for the head; most entries are stale by then (answered).
-	dlq   []deadline
-	dlArm bool
-}
-
-type deadline struct {
-	at      sim.Time
-	c       int32
-	attempt uint32
-}
-
-type waiter struct {
-	c       int32
-	attempt uint32
+// clusterClient is one client process and where it is served.
+type clusterClient struct {
+	client clientmodel.Client // inline: the hot loop walks clients, keep them near
+	member int32
+	slot   int32      // its stream's slot on its member
+	sent   []sim.Time // History, RecordRTT: send times of keepalives not yet answered, oldest first
 }
 
 type clusterSim struct {
 	cfg     Cluster
-	k       *sim.Kernel[cev]
+	k       *sim.Kernel[event]
 	rec     *recorder.Recorder
 	ser     *recorder.Series
-	clients []cclient
-	members []member
-	dials   []dial
+	clients []clusterClient
+	members []*model.Member
+	net     *netsim.Network
+	lessor  *model.Lessor
+	leader  int                                    // -1 during an election
 	rtts    struct{ Direct, Forwarded [][2]int64 } // with cfg.RecordRTT
 	sends   [][]int64                              // with cfg.RecordRTT, per client
-	leader  int                                    // -1 during an election
-	lessor  *model.Lessor
-	jitter  *sim.Rand
-	out     []clientmodel.Output
-	revoked []model.Revoked
-	reqTO   time.Duration
-	tls     bool
-	handsh  int // handshakes completed per pair for resumption
 	peaks   map[recorder.MetricName]float64
-	cutOff  []sim.Time // per member: partitioned from the others until then
 
-	// series handles
-	hRenewLeader, hFwdLeader, hNewConn, hHandshake, hHSTimeout, hDialErr    int
-	hStreamErr, hShed, hQueueLeader, hQueueBytes, hEstab, hTWLeader         int
-	hTWFollower, hCloseWait, hIdle, hBusyConn, hWaitConn, hKeysLost, hProbe int
-	hMemberReq                                                              []int
+	// Output buffers, one per depth of the (depth-first) routing of outputs.
+	clientOut             []clientmodel.Output
+	memberOut             [][]model.Output
+	netOut                [][]netsim.Output
+	memberDepth, netDepth int
+
+	series seriesHandles
+}
+
+// seriesHandles are the recorder series the wiring writes.
+type seriesHandles struct {
+	renewals, forwarded, newConns, handshakes, handshakeTimeouts, dialErrors   int
+	streamErrors, shed, queueRequests, queueBytes, established, timeWaitLeader int
+	timeWaitFollowers, closeWait, idle, busy, waiting, keysLost, probes        int
+	received                                                                   []int
 }
 
 // Validate checks a resolved cluster scenario.
@@ -298,84 +224,90 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	mutant, err := model.ParseMutant(c.Mutant)
+	if err != nil {
+		return nil, err
+	}
 	s := &clusterSim{cfg: c, leader: c.Leader, peaks: map[recorder.MetricName]float64{}}
-	s.k = sim.New[cev]()
+	s.k = sim.New[event]()
 	if c.MaxEvents > 0 {
 		s.k.SetLimits(c.MaxEvents, 0)
 	}
 	s.rec = recorder.New(c.Bucket, c.Duration, c.Clients, trace)
 	s.ser = recorder.NewSeries(c.Bucket, c.Duration)
-	s.jitter = sim.NewRand(c.Seed, "peer-jitter")
-	s.lessor = model.NewLessor(c.Clients, c.KeysPerLease)
-	s.reqTO = model.ReqTimeout(c.ElectionTimeout)
-	s.tls = c.TLS != "off"
 	s.setupSeries()
+	s.lessor = model.NewLessor(c.Clients, c.KeysPerLease)
 
-	s.members = make([]member, c.Members)
-	s.cutOff = make([]sim.Time, c.Members)
 	var shared *model.CPU
 	if c.SharedCPU {
 		shared = model.NewCPU(c.Cores, 0, c.Bucket, c.Duration)
 		shared.Idle = c.Costs.IdleCores * float64(c.Members)
 	}
-	for m := range s.members {
-		mb := &s.members[m]
-		if shared != nil {
-			mb.cpu = shared
-		} else {
-			mb.cpu = model.NewCPU(c.Cores, 0, c.Bucket, c.Duration)
-			mb.cpu.Idle = c.Costs.IdleCores // background work: heartbeats, prober, runtime
-		}
-		mb.pairs = make([]*netsim.Pair, c.Members)
-		mb.waitQ = make([][]waiter, c.Members)
-		mb.idleAt = make([]sim.Time, c.Members)
-		for t := range mb.pairs {
-			mb.pairs[t] = &netsim.Pair{Pool: netsim.NewPool(netsim.PoolConfig{MaxIdle: c.MaxIdle, Multiplexed: c.HTTP2})}
-			mb.idleAt[t] = -1
-		}
+	memberCfg := model.MemberConfig{
+		Costs: model.Costs{DirectRenewal: c.Costs.DirectRenewal, FollowerRenewal: c.Costs.FollowerRenewal,
+			LeaderForwarded: c.Costs.LeaderForwarded, QueuedRequestBytes: c.Costs.QueuedRequestBytes},
+		ReqTimeout: model.ReqTimeout(c.ElectionTimeout), LeaderQueue: c.LeaderQueue,
+		TTL: c.TTL, Mutant: mutant, ElectionTimeout: c.ElectionTimeout,
 	}
-	// The bounded-queue what-if bounds the leader's queue; it follows the role.
-	s.members[c.Leader].cpu.MaxJobs = c.LeaderQueue
+	for m := 0; m < c.Members; m++ {
+		cpu := shared
+		if cpu == nil {
+			cpu = model.NewCPU(c.Cores, 0, c.Bucket, c.Duration)
+			cpu.Idle = c.Costs.IdleCores // background work: heartbeats, prober, runtime
+		}
+		memberCfg.ID = m
+		s.members = append(s.members, model.NewMember(memberCfg, cpu, s.lessor, c.Leader))
+	}
+	s.net = netsim.NewNetwork(netsim.NetworkConfig{
+		Members: c.Members, PeerRTT: c.PeerRTT, PeerJitter: c.PeerJitter, MaxIdle: c.MaxIdle, HTTP2: c.HTTP2,
+		TLS: c.TLS != "off", TLSResumption: c.TLSResumption, TLSCloseTimeWait: c.TLSCloseTimeWait,
+		DialTimeout: model.PeerDialTimeout(c.ElectionTimeout),
+		Costs: netsim.Costs{TLSServerFull: c.Costs.TLSServerFull, TLSClientFull: c.Costs.TLSClientFull,
+			TLSServerResumed: c.Costs.TLSServerResumed, TLSClientResumed: c.Costs.TLSClientResumed,
+			TCPAccept: c.Costs.TCPAccept, PeerConnBytes: c.Costs.PeerConnBytes},
+	}, sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
 	starts := startTimes(c.Seed, c.Clients, c.StartSpread)
-	s.clients = make([]cclient, c.Clients)
+	s.clients = make([]clusterClient, c.Clients)
 	for i := range s.clients {
 		cons := c.Consumer
 		if cons.Kind == clientmodel.Stall {
 			cons.From += starts[i]
 			cons.To += starts[i]
 		}
-		s.clients[i] = cclient{
+		m := s.placement(i)
+		s.clients[i] = clusterClient{
 			client: *clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay, ScanOverrun: c.ScanOverrun,
 				RenewNum: c.RenewNum, RenewDen: c.RenewDen}),
-			member: int32(s.placement(i)),
-			start:  starts[i],
+			member: int32(m),
+			slot:   s.members[m].AddClient(i),
 		}
+		s.net.AddSlot(m)
 		if !c.Deferred {
-			s.k.Schedule(starts[i], cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+			s.k.Schedule(starts[i], event{to: toClient, index: int32(i), client: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
 		}
 	}
-	s.k.Schedule(sim.Time(model.RevokeInterval), cev{kind: kRevoke})
+	s.k.Schedule(sim.Time(model.RevokeInterval), event{to: toRevoke})
 	for i, f := range c.Faults {
-		s.k.Schedule(sim.Time(f.At), cev{kind: kFault, a: uint32(i)})
+		s.k.Schedule(sim.Time(f.At), event{to: toFault, index: int32(i)})
 	}
-	s.k.Schedule(sim.Time(c.Bucket)-1, cev{kind: kSample})
-	if c.Prober && s.tls {
+	s.k.Schedule(sim.Time(c.Bucket)-1, event{to: toSample})
+	if c.Prober && c.TLS != "off" {
 		// Each member probes each other member over a new connection every
-		// netsim.ProberInterval; stagger the pairs over the interval.
+		// ProberInterval; stagger the pairs over the interval.
 		pairs := c.Members * (c.Members - 1)
 		i := 0
 		for a := 0; a < c.Members; a++ {
 			for b := 0; b < c.Members; b++ {
 				if a != b {
-					s.k.Schedule(sim.Time(netsim.ProberInterval)*sim.Time(i+1)/sim.Time(pairs), cev{kind: kProbe, c: int32(a), a: uint32(b)})
+					s.k.Schedule(sim.Time(netsim.ProberInterval)*sim.Time(i+1)/sim.Time(pairs),
+						event{to: toNetwork, net: netsim.Input{Kind: netsim.InProbe, From: int8(a), To: int8(b)}})
 					i++
 				}
 			}
 		}
 	}
-
 	return &Sim{s}, nil
 }
 
@@ -393,14 +325,10 @@ func (m *Sim) Advance(d time.Duration) error {
 }
 
 // AddClient makes client i call KeepAlive now (Deferred scenarios).
-func (m *Sim) AddClient(i int) {
-	m.s.k.Schedule(m.s.k.Now(), cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
-}
+func (m *Sim) AddClient(i int) { m.clientNow(i, clientmodel.Input{Kind: clientmodel.InKeepAlive}) }
 
 // CancelClient cancels client i's KeepAlive context now: it stops renewing.
-func (m *Sim) CancelClient(i int) {
-	m.s.k.Schedule(m.s.k.Now(), cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InCancel}})
-}
+func (m *Sim) CancelClient(i int) { m.clientNow(i, clientmodel.Input{Kind: clientmodel.InCancel}) }
 
 // SetReading makes client i's application read its channel (drain) or stop.
 func (m *Sim) SetReading(i int, reading bool) {
@@ -408,7 +336,11 @@ func (m *Sim) SetReading(i int, reading bool) {
 	if reading {
 		k = clientmodel.Drain
 	}
-	m.s.k.Schedule(m.s.k.Now(), cev{kind: kClient, c: int32(i), in: clientmodel.Input{Kind: clientmodel.InConsumer, Consumer: k}})
+	m.clientNow(i, clientmodel.Input{Kind: clientmodel.InConsumer, Consumer: k})
+}
+
+func (m *Sim) clientNow(i int, in clientmodel.Input) {
+	m.s.k.Schedule(m.s.k.Now(), event{to: toClient, index: int32(i), client: in})
 }
 
 // LeaderChange starts an election now that makes member to the leader after election.
@@ -417,7 +349,10 @@ func (m *Sim) LeaderChange(to int, election time.Duration) {
 }
 
 // Partition cuts member off from the others for d from now.
-func (m *Sim) Partition(member int, d time.Duration) { m.s.cutOff[member] = m.s.k.Now() + sim.Time(d) }
+func (m *Sim) Partition(member int, d time.Duration) {
+	now := m.s.k.Now()
+	m.s.stepNet(now, netsim.Input{Kind: netsim.InPartition, From: int8(member), Until: now + sim.Time(d)})
+}
 
 // Leader is the current leader, or -1 during an election.
 func (m *Sim) Leader() int { return m.s.leader }
@@ -428,31 +363,24 @@ func (m *Sim) LeaseAlive(i int) bool { return m.s.lessor.Alive(i) }
 // Active reports whether client i's keepalive still runs.
 func (m *Sim) Active(i int) bool { return m.s.clients[i].client.Active() }
 
-// CheckInvariants checks the wiring's bookkeeping: no count of connections,
-// sockets, queued work or buffered responses is negative or over its bound.
+// CheckInvariants checks the components' bookkeeping: no count of
+// connections, sockets, queued work or buffered responses is negative or over
+// its bound.
 func (m *Sim) CheckInvariants() error {
 	s := m.s
-	for a := range s.members {
-		mb := &s.members[a]
-		if mb.cpu.Jobs() < 0 || mb.cpu.Bytes() < 0 {
-			return fmt.Errorf("member %d: CPU jobs %d, bytes %d", a, mb.cpu.Jobs(), mb.cpu.Bytes())
+	for a, mb := range s.members {
+		if cpu := mb.CPU(); cpu.Jobs() < 0 || cpu.Bytes() < 0 {
+			return fmt.Errorf("member %d: CPU jobs %d, bytes %d", a, cpu.Jobs(), cpu.Bytes())
 		}
-		for b, p := range mb.pairs {
-			pool := p.Pool
-			if p.Established < 0 || p.CloseWait < 0 || p.Handshaking < 0 || pool.Idle() < 0 || pool.Busy() < 0 ||
-				pool.Dialing() < 0 || pool.Waiting() < 0 || (!s.cfg.HTTP2 && pool.Waiting() > pool.Dialing()) {
-				return fmt.Errorf("pair %d->%d: established %d close-wait %d handshaking %d idle %d busy %d dialing %d waiting %d",
-					a, b, p.Established, p.CloseWait, p.Handshaking, pool.Idle(), pool.Busy(), pool.Dialing(), pool.Waiting())
-			}
-			if !s.cfg.HTTP2 && pool.Idle() > s.cfg.MaxIdle {
-				return fmt.Errorf("pair %d->%d: %d idle connections, more than %d", a, b, pool.Idle(), s.cfg.MaxIdle)
-			}
-		}
+	}
+	if err := s.net.CheckInvariants(); err != nil {
+		return err
 	}
 	for i := range s.clients {
 		cl := &s.clients[i]
-		if cl.queue < 0 || cl.client.Buffered() < 0 || cl.client.Buffered() > clientmodel.ChannelCapacity {
-			return fmt.Errorf("client %d: stream queue %d, channel %d", i, cl.queue, cl.client.Buffered())
+		_, queue, _, _, _ := s.members[cl.member].Stream(cl.slot)
+		if queue < 0 || cl.client.Buffered() < 0 || cl.client.Buffered() > clientmodel.ChannelCapacity {
+			return fmt.Errorf("client %d: stream queue %d, channel %d", i, queue, cl.client.Buffered())
 		}
 	}
 	return nil
@@ -464,8 +392,8 @@ func (m *Sim) Finish() (ClusterResult, error) {
 	if err := s.rec.Flush(); err != nil {
 		return ClusterResult{}, fmt.Errorf("trace: %w", err)
 	}
-	for a := range s.members {
-		s.ser.Put(recorder.CPUUtilisation(a), s.members[a].cpu.Utilisation())
+	for a, mb := range s.members {
+		s.ser.Put(recorder.CPUUtilisation(a), mb.CPU().Utilisation())
 	}
 	res := ClusterResult{
 		Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)),
@@ -487,28 +415,28 @@ func (m *Sim) Finish() (ClusterResult, error) {
 }
 
 func (s *clusterSim) setupSeries() {
-	x := s.ser
-	s.hRenewLeader = x.Counter(recorder.RenewalsAtLeader)
-	s.hFwdLeader = x.Counter(recorder.ForwardedRenewals)
-	s.hNewConn = x.Counter(recorder.NewPeerConnections)
-	s.hHandshake = x.Counter(recorder.TLSHandshakes)
-	s.hHSTimeout = x.Counter(recorder.TLSHandshakeTimeouts)
-	s.hDialErr = x.Counter(recorder.DialErrors)
-	s.hStreamErr = x.Counter(recorder.ClientStreamErrors)
-	s.hShed = x.Counter(recorder.ShedRequests)
-	s.hKeysLost = x.Counter(recorder.KeysLost)
-	s.hProbe = x.Counter(recorder.ProberConnections)
-	s.hQueueLeader = x.Gauge(recorder.LeaderQueueRequests)
-	s.hQueueBytes = x.Gauge(recorder.LeaderQueueBytes)
-	s.hEstab = x.Gauge(recorder.PeerEstablished)
-	s.hTWLeader = x.Gauge(recorder.TimeWaitLeader)
-	s.hTWFollower = x.Gauge(recorder.TimeWaitFollowers)
-	s.hCloseWait = x.Gauge(recorder.CloseWaitLeader)
-	s.hIdle = x.Gauge(recorder.PeerIdleConnections)
-	s.hBusyConn = x.Gauge(recorder.PeerBusyConnections)
-	s.hWaitConn = x.Gauge(recorder.ForwardsWaitingOnConn)
+	x, h := s.ser, &s.series
+	h.renewals = x.Counter(recorder.RenewalsAtLeader)
+	h.forwarded = x.Counter(recorder.ForwardedRenewals)
+	h.newConns = x.Counter(recorder.NewPeerConnections)
+	h.handshakes = x.Counter(recorder.TLSHandshakes)
+	h.handshakeTimeouts = x.Counter(recorder.TLSHandshakeTimeouts)
+	h.dialErrors = x.Counter(recorder.DialErrors)
+	h.streamErrors = x.Counter(recorder.ClientStreamErrors)
+	h.shed = x.Counter(recorder.ShedRequests)
+	h.keysLost = x.Counter(recorder.KeysLost)
+	h.probes = x.Counter(recorder.ProberConnections)
+	h.queueRequests = x.Gauge(recorder.LeaderQueueRequests)
+	h.queueBytes = x.Gauge(recorder.LeaderQueueBytes)
+	h.established = x.Gauge(recorder.PeerEstablished)
+	h.timeWaitLeader = x.Gauge(recorder.TimeWaitLeader)
+	h.timeWaitFollowers = x.Gauge(recorder.TimeWaitFollowers)
+	h.closeWait = x.Gauge(recorder.CloseWaitLeader)
+	h.idle = x.Gauge(recorder.PeerIdleConnections)
+	h.busy = x.Gauge(recorder.PeerBusyConnections)
+	h.waiting = x.Gauge(recorder.ForwardsWaitingOnConn)
 	for m := 0; m < s.cfg.Members; m++ {
-		s.hMemberReq = append(s.hMemberReq, x.Counter(recorder.KeepalivesReceived(m)))
+		h.received = append(h.received, x.Counter(recorder.KeepalivesReceived(m)))
 	}
 }
 
@@ -534,18 +462,11 @@ func (s *clusterSim) placement(i int) int {
 	return i % c.Members
 }
 
-// oneWay is a one-way peer message delay.
-func (s *clusterSim) oneWay() sim.Time {
-	d := sim.Time(s.cfg.PeerRTT / 2)
-	if s.cfg.PeerJitter > 0 {
-		d += sim.Time(s.jitter.Int64N(int64(s.cfg.PeerJitter)))
-	}
-	return d
-}
-
+// clientOneWay is the client link's one-way delay.
 func (s *clusterSim) clientOneWay() sim.Time { return sim.Time(s.cfg.ClientRTT / 2) }
 
-func (s *clusterSim) rec1(now sim.Time, k recorder.Kind, c int32, reason string) {
+// record records one fact about client c's lease.
+func (s *clusterSim) record(now sim.Time, k recorder.Kind, c int32, reason string) {
 	s.rec.Record(now, k, int(c), int64(c)+1, 1, reason)
 }
 
@@ -555,100 +476,25 @@ func (s *clusterSim) op(o recorder.Op) {
 	}
 }
 
-// renew is the leader lessor's Renew, or a mutant of it.
-func (s *clusterSim) renew(now sim.Time, c int32) int64 {
-	ttl := s.lessor.Renew(now, int(c))
-	if ttl == 0 && s.cfg.Mutant == "ack-after-revoke" && !s.lessor.Alive(int(c)) {
-		return int64(s.cfg.TTL / time.Second)
-	}
-	return ttl
-}
-
-func (s *clusterSim) handle(now sim.Time, e cev) {
-	switch e.kind {
-	case kClient:
-		s.clientInput(now, e.c, e.in)
-	case kStreamArrive:
-		cl := &s.clients[e.c]
-		if e.a != cl.gen {
-			return // sent on a stream the member has since dropped
+func (s *clusterSim) handle(now sim.Time, e event) {
+	switch e.to {
+	case toClient:
+		s.clientInput(now, e.index, e.client)
+	case toMember:
+		s.stepMember(now, int(e.index), e.member)
+	case toNetwork:
+		s.stepNet(now, e.net)
+	case toRevoke:
+		if s.leader >= 0 {
+			s.stepMember(now, s.leader, model.Input{Kind: model.InRevokeTick})
 		}
-		s.ser.Add(s.hMemberReq[cl.member], now, 1)
-		cl.queue++
-		if !cl.busy {
-			s.startNext(now, e.c)
-		}
-	case kLeaderDirect:
-		s.leaderDirectDone(now, e.c, e.a)
-	case kFollowerReady:
-		cl := &s.clients[e.c]
-		s.members[cl.member].cpu.Done(1, int64(s.cfg.Costs.QueuedRequestBytes))
-		if e.a != cl.attempt {
-			return
-		}
-		s.armDeadline(now, e.c)
-		s.tryForward(now, e.c)
-	case kFwdArrive:
-		if e.f&fLost != 0 && e.a != s.clients[e.c].attempt {
-			return // the follower gave up during the partition; its FIN won the race
-		}
-		s.fwdArrive(now, e.c, e.a, int(e.x))
-	case kLeaderFwd:
-		s.leaderFwdDone(now, e.c, e.a, int(e.in.Gen), sim.Time(e.x))
-	case kFwdResp:
-		s.fwdResp(now, e.c, e.a, e.f, e.x)
-	case kFwdDeadline:
-		s.deadlines(now, int(e.c))
-	case kFwdRetry:
-		cl := &s.clients[e.c]
-		if e.a == cl.attempt && cl.phase == phRetrySlp {
-			s.tryForward(now, e.c)
-		}
-	case kDialTCP:
-		s.dialTCP(now, e.a)
-	case kDialServer:
-		s.dialServerDone(now, e.a)
-	case kDialFlight:
-		d := &s.dials[e.a]
-		if d.dead {
-			return
-		}
-		cost := s.cfg.Costs.TLSClientFull
-		if s.resumed() {
-			cost = s.cfg.Costs.TLSClientResumed
-		}
-		done := s.members[d.from].cpu.Force(now, cost, 1, 0)
-		s.k.Schedule(done, cev{kind: kDialClient, a: e.a})
-	case kDialClient:
-		d := &s.dials[e.a]
-		if s.tls {
-			s.members[d.from].cpu.Done(1, 0)
-		}
-		if d.dead {
-			return
-		}
-		s.handsh++
-		s.dialSucceeded(now, e.a)
-	case kDialTimeout:
-		s.dialTimeout(now, e.a)
-	case kIdleExpire:
-		s.idleExpire(now, int(e.c), int(e.a))
-	case kRevoke:
-		s.revoke(now)
-	case kFault:
-		s.fault(now, int(e.a))
-	case kElected:
-		s.elected(now, int(e.a))
-	case kSample:
+		s.k.Schedule(now+sim.Time(model.RevokeInterval), event{to: toRevoke})
+	case toFault:
+		s.fault(now, int(e.index))
+	case toElected:
+		s.elected(now, int(e.index))
+	case toSample:
 		s.sample(now)
-	case kProbe:
-		s.probe(now, int(e.c), int(e.a))
-	case kDialLost:
-		d := &s.dials[e.a]
-		d.done = true
-		s.ser.Add(s.hDialErr, now, 1)
-		_, failed, _ := s.members[d.from].pairs[d.to].Pool.DialDone(now, 1, false)
-		s.failWaiters(now, int(d.from), int(d.to), failed)
 	}
 }
 
@@ -661,7 +507,7 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 		s.op(recorder.Op{Kind: recorder.OpGrant, Lease: int64(c) + 1, Call: int64(now), Return: int64(now), TTL: int64(s.cfg.TTL / time.Second)})
 	}
 	if in.Kind == clientmodel.InResponse {
-		s.rec1(now, recorder.Response, c, "")
+		s.record(now, recorder.Response, c, "")
 		if (s.cfg.History != nil || s.cfg.RecordRTT) && len(cl.sent) > 0 {
 			if s.cfg.History != nil {
 				s.op(recorder.Op{Kind: recorder.OpKeepAlive, Lease: int64(c) + 1, Call: int64(cl.sent[0]), Return: int64(now), TTL: in.TTL})
@@ -677,18 +523,15 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 			cl.sent = cl.sent[1:]
 		}
 	}
-	s.out = cl.client.Step(now, in, s.out[:0])
-	for _, o := range s.out {
+	s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
+	for _, o := range s.clientOut {
 		switch o.Kind {
 		case clientmodel.OutOpenStream:
 			// The member's stream handler starts; the client's gen numbers it.
-			// Keepalives sent on the old stream are never answered.
 			cl.sent = cl.sent[:0]
-			cl.gen = o.Gen
-			cl.queue, cl.busy, cl.phase = 0, false, phIdle
-			cl.attempt++
+			s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: c, Gen: o.Gen})
 		case clientmodel.OutSend:
-			s.rec1(now, recorder.Request, c, "")
+			s.record(now, recorder.Request, c, "")
 			if s.cfg.History != nil || s.cfg.RecordRTT {
 				cl.sent = append(cl.sent, now)
 			}
@@ -698,612 +541,180 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 				}
 				s.sends[c] = append(s.sends[c], int64(now))
 			}
-			s.k.Schedule(now+s.clientOneWay(), cev{kind: kStreamArrive, c: c, a: o.Gen})
+			s.k.Schedule(now+s.clientOneWay(), event{to: toMember, index: cl.member,
+				member: model.Input{Kind: model.InRecv, Slot: cl.slot, Client: c, Gen: o.Gen}})
 		case clientmodel.OutTimer:
-			s.k.Schedule(o.At, cev{kind: kClient, c: c, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
+			s.k.Schedule(o.At, event{to: toClient, index: c, client: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
 		case clientmodel.OutDelivered:
-			s.rec1(now, recorder.Delivered, c, "")
+			s.record(now, recorder.Delivered, c, "")
 		case clientmodel.OutDropped:
-			s.rec1(now, recorder.Dropped, c, "")
+			s.record(now, recorder.Dropped, c, "")
 		case clientmodel.OutRead:
-			s.rec1(now, recorder.Read, c, "")
+			s.record(now, recorder.Read, c, "")
 		case clientmodel.OutClosed:
-			s.rec1(now, recorder.Closed, c, o.Reason.String())
+			s.record(now, recorder.Closed, c, o.Reason.String())
 		case clientmodel.OutCloseSeen:
-			s.rec1(now, recorder.CloseSeen, c, "")
+			s.record(now, recorder.CloseSeen, c, "")
 		}
 	}
 }
 
-// startNext takes the next request off client c's stream and starts LeaseRenew.
-func (s *clusterSim) startNext(now sim.Time, c int32) {
-	cl := &s.clients[c]
-	if cl.queue == 0 {
-		cl.busy, cl.phase = false, phIdle
-		return
+// stepMember steps member m and routes its outputs, depth first: an output
+// that is another component's input is applied before the next output, as a
+// function call would.
+func (s *clusterSim) stepMember(now sim.Time, m int, in model.Input) {
+	d := s.memberDepth
+	if d == len(s.memberOut) {
+		s.memberOut = append(s.memberOut, nil)
 	}
-	cl.queue--
-	cl.busy = true
-	cl.attempt++
-	m := &s.members[cl.member]
-	bytes := int64(s.cfg.Costs.QueuedRequestBytes)
-	if int(cl.member) == s.leader {
-		done, ok := m.cpu.Submit(now, s.cfg.Costs.DirectRenewal, 1, bytes)
-		if !ok {
-			s.ser.Add(s.hShed, now, 1)
-			s.failStream(now, c) // the bounded queue refuses it: LeaseRenew fails
-			return
+	s.memberDepth++
+	out := s.members[m].Step(now, in, s.memberOut[d][:0])
+	s.memberOut[d] = out
+	for i := range out {
+		s.memberOutput(now, m, &out[i])
+	}
+	s.memberDepth--
+}
+
+func (s *clusterSim) memberOutput(now sim.Time, m int, o *model.Output) {
+	switch o.Kind {
+	case model.OutRespond:
+		s.k.Schedule(now+s.clientOneWay(), event{to: toClient, index: o.Client,
+			client: clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}})
+	case model.OutStreamError:
+		s.k.Schedule(now+s.clientOneWay(), event{to: toClient, index: o.Client,
+			client: clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen}})
+	case model.OutWake:
+		s.k.Schedule(o.At, event{to: toMember, index: int32(m), member: o.Wake})
+	case model.OutForward:
+		s.stepNet(now, netsim.Input{Kind: netsim.InForward, From: int8(m), To: o.To, Slot: o.Slot, Client: o.Client, Attempt: o.Attempt})
+	case model.OutCancel:
+		s.stepNet(now, netsim.Input{Kind: netsim.InCancel, From: int8(m), Slot: o.Slot, Attempt: o.Attempt})
+	case model.OutAbandon:
+		s.stepNet(now, netsim.Input{Kind: netsim.InAbandon, From: int8(m), Slot: o.Slot})
+	case model.OutReply:
+		s.stepNet(now, netsim.Input{Kind: netsim.InReply, From: o.To, To: int8(m), Slot: o.Slot, Client: o.Client,
+			Attempt: o.Attempt, TTL: o.TTL, NotLeader: o.NotLeader})
+	case model.OutShed:
+		s.stepNet(now, netsim.Input{Kind: netsim.InShed, From: o.To, To: int8(m), Slot: o.Slot, Client: o.Client, Attempt: o.Attempt})
+	case model.OutFact:
+		s.memberFact(now, m, o)
+	}
+}
+
+func (s *clusterSim) memberFact(now sim.Time, m int, o *model.Output) {
+	h := &s.series
+	switch o.Fact {
+	case model.FactReceived:
+		s.ser.Add(h.received[m], now, 1)
+	case model.FactRenewed:
+		s.record(now, recorder.Renewal, o.Client, "")
+		s.ser.Add(h.renewals, now, 1)
+	case model.FactForwarded:
+		s.ser.Add(h.forwarded, now, 1)
+	case model.FactShed:
+		s.ser.Add(h.shed, now, 1)
+	case model.FactStreamError:
+		s.ser.Add(h.streamErrors, now, 1)
+	case model.FactExpired:
+		s.op(recorder.Op{Kind: recorder.OpExpire, Lease: int64(o.Client) + 1, Call: int64(now), Return: int64(now)})
+		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
+		s.ser.Add(h.keysLost, now, float64(o.Keys))
+	}
+}
+
+// stepNet steps the peer network and routes its outputs, depth first.
+func (s *clusterSim) stepNet(now sim.Time, in netsim.Input) {
+	d := s.netDepth
+	if d == len(s.netOut) {
+		s.netOut = append(s.netOut, nil)
+	}
+	s.netDepth++
+	out := s.net.Step(now, in, s.netOut[d][:0])
+	s.netOut[d] = out
+	for i := range out {
+		s.netOutput(now, &out[i])
+	}
+	s.netDepth--
+}
+
+func (s *clusterSim) netOutput(now sim.Time, o *netsim.Output) {
+	switch o.Kind {
+	case netsim.OutDeliver:
+		s.k.Schedule(o.At, event{to: toNetwork, net: o.Deliver})
+	case netsim.OutRequest:
+		s.stepMember(now, int(o.To), model.Input{Kind: model.InForwardRequest, From: o.From, Slot: o.Slot, Client: o.Client, Attempt: o.Attempt})
+	case netsim.OutResult:
+		s.stepMember(now, int(o.From), model.Input{Kind: model.InForwardResult, Slot: o.Slot, Attempt: o.Attempt, Err: o.Err, TTL: o.TTL})
+	case netsim.OutCPU:
+		done := s.members[o.Member].CPU().Force(o.At, o.Work, 1, o.Bytes)
+		if o.HasThen {
+			s.k.Schedule(done, event{to: toNetwork, net: o.Then})
 		}
-		cl.phase = phLeaderCPU
-		s.k.Schedule(done, cev{kind: kLeaderDirect, c: c, a: cl.attempt})
-		return
-	}
-	done := m.cpu.Force(now, s.cfg.Costs.FollowerRenewal, 1, bytes)
-	cl.phase = phCPU
-	s.k.Schedule(done, cev{kind: kFollowerReady, c: c, a: cl.attempt})
-}
-
-func (s *clusterSim) leaderDirectDone(now sim.Time, c int32, attempt uint32) {
-	cl := &s.clients[c]
-	s.members[cl.member].cpu.Done(1, int64(s.cfg.Costs.QueuedRequestBytes))
-	if attempt != cl.attempt {
-		return
-	}
-	if int(cl.member) != s.leader && s.cfg.Mutant == "deposed-renew" {
-		s.answer(now, c, int64(s.cfg.TTL/time.Second)) // see leaderFwdDone
-		return
-	}
-	if int(cl.member) != s.leader {
-		// Deposed while the request waited: LeaseRenew forwards it now.
-		s.armDeadline(now, c)
-		s.tryForward(now, c)
-		return
-	}
-	ttl := s.renew(now, c)
-	if ttl > 0 {
-		s.rec1(now, recorder.Renewal, c, "")
-		s.ser.Add(s.hRenewLeader, now, 1)
-	}
-	s.answer(now, c, ttl)
-}
-
-// answer sends LeaseRenew's result to the client and serves the next request.
-func (s *clusterSim) answer(now sim.Time, c int32, ttl int64) {
-	cl := &s.clients[c]
-	cl.attempt++
-	s.k.Schedule(now+s.clientOneWay(), cev{kind: kClient, c: c, in: clientmodel.Input{Kind: clientmodel.InResponse, Gen: cl.gen, TTL: ttl}})
-	s.startNext(now, c)
-}
-
-// failStream: LeaseRenew returned an error, the stream handler returns it,
-// and the client's stream breaks (v3rpc/lease.go: `return togRPCError(err)`).
-func (s *clusterSim) failStream(now sim.Time, c int32) {
-	cl := &s.clients[c]
-	gen := cl.gen
-	cl.gen, cl.queue, cl.busy, cl.phase = 0, 0, false, phIdle
-	cl.attempt++
-	s.ser.Add(s.hStreamErr, now, 1)
-	s.k.Schedule(now+s.clientOneWay(), cev{kind: kClient, c: c, in: clientmodel.Input{Kind: clientmodel.InStreamError, Gen: gen}})
-}
-
-// tryForward is one pass of LeaseRenew's forwarding loop on a follower.
-func (s *clusterSim) tryForward(now sim.Time, c int32) {
-	cl := &s.clients[c]
-	m := &s.members[cl.member]
-	if s.leader < 0 {
-		cl.phase = phWaitLead
-		m.waitLead = append(m.waitLead, c)
-		return
-	}
-	if int(cl.member) == s.leader {
-		// Became the leader meanwhile: renew locally.
-		done, ok := m.cpu.Submit(now, s.cfg.Costs.DirectRenewal, 1, int64(s.cfg.Costs.QueuedRequestBytes))
-		if !ok {
-			s.ser.Add(s.hShed, now, 1)
-			s.failStream(now, c)
-			return
-		}
-		cl.phase = phLeaderCPU
-		s.k.Schedule(done, cev{kind: kLeaderDirect, c: c, a: cl.attempt})
-		return
-	}
-	to := s.leader
-	pair := m.pairs[to]
-	ready, dials := pair.Pool.Acquire(now, 1)
-	if ready == 1 {
-		s.send(now, c, to)
-		return
-	}
-	cl.phase = phWaitConn
-	cl.via = int32(to)
-	m.waitQ[to] = append(m.waitQ[to], waiter{c: c, attempt: cl.attempt})
-	for i := 0; i < dials; i++ {
-		s.startDial(now, int(cl.member), to)
+	case netsim.OutCPURelease:
+		s.members[o.Member].CPU().Done(1, o.Bytes)
+	case netsim.OutFact:
+		h := &s.series
+		handle := [...]int{netsim.FactNewConn: h.newConns, netsim.FactDialError: h.dialErrors, netsim.FactHandshake: h.handshakes,
+			netsim.FactHandshakeTimeout: h.handshakeTimeouts, netsim.FactProbe: h.probes}[o.Fact]
+		s.ser.Add(handle, now, 1)
 	}
 }
 
-// send puts client c's forward on a connection to member to.
-func (s *clusterSim) send(now sim.Time, c int32, to int) {
-	cl := &s.clients[c]
-	cl.phase = phAtLeader
-	cl.via = int32(to)
-	cl.answered = false
-	cl.arrived = false
-	at := now
-	if heal := s.healAt(int(cl.member), to); heal > now {
-		// Partitioned: TCP retransmits, and the request arrives once the
-		// partition heals (at a retransmission: leasesim takes the heal itself).
-		at = heal
-		cl.lost = true
-	} else {
-		cl.lost = false
-	}
-	s.k.Schedule(at+s.oneWay(), cev{kind: kFwdArrive, c: c, a: cl.attempt, x: int64(to), f: flagIf(cl.lost, fLost)})
-}
-
-// fwdArrive: a forwarded renewal reaches member to. If its follower has given
-// up meanwhile, the request was on the wire before the FIN: the leader's
-// handler still runs it (and renews the lease).
-func (s *clusterSim) fwdArrive(now sim.Time, c int32, attempt uint32, to int) {
-	if attempt == s.clients[c].attempt {
-		s.clients[c].arrived = true
-	}
-	lm := &s.members[to]
-	s.ser.Add(s.hFwdLeader, now, 1)
-	done, ok := lm.cpu.Submit(now, s.cfg.Costs.LeaderForwarded, 1, int64(s.cfg.Costs.QueuedRequestBytes))
-	if !ok {
-		s.ser.Add(s.hShed, now, 1)
-		// Shed: an error status at once; RenewHTTP fails, the follower retries.
-		s.k.Schedule(now+s.oneWay(), cev{kind: kFwdResp, c: c, a: attempt, f: fErr})
-		return
-	}
-	s.k.Schedule(done, cev{kind: kLeaderFwd, c: c, a: attempt, in: clientmodel.Input{Gen: uint32(to)}, x: int64(now)})
-}
-
-// leaderFwdDone: the leader's handler for a forwarded renewal has run.
-//
-// The leader's peer listener re-arms a model.ConnReadTimeout (5 s) read deadline on
-// every read (rafthttp/peer.go:40; client/pkg/v3 transport/timeout_conn.go), and
-// net/http's server keeps a background read going while a handler runs: a
-// handler that finishes more than 5 s after its request was read finds that
-// read timed out, and the server closes the connection after answering
-// (leader-first close: TIME-WAIT on the leader, or with TLS a reset, see
-// ClusterSpec.TLSClose). The follower's next forward
-// then needs a new connection.
-func (s *clusterSim) leaderFwdDone(now sim.Time, c int32, attempt uint32, at int, arrived sim.Time) {
-	cl := &s.clients[c]
-	s.members[at].cpu.Done(1, int64(s.cfg.Costs.QueuedRequestBytes))
-	var flags uint8
-	var ttl int64
-	switch {
-	case at == s.leader:
-		ttl = s.renew(now, c)
-		if ttl > 0 {
-			s.rec1(now, recorder.Renewal, c, "")
-			s.ser.Add(s.hRenewLeader, now, 1)
-		}
-	case s.cfg.Mutant == "deposed-renew":
-		// The deposed leader's own lessor renews and answers; the new leader's
-		// never hears of it.
-		ttl = int64(s.cfg.TTL / time.Second)
-	default:
-		flags |= fErr // ErrNotPrimary: no longer the leader
-	}
-	pair := s.members[cl.member].pairs[at]
-	if attempt != cl.attempt {
-		// Its follower had closed the connection: the write fails, the leader
-		// closes its side, ending the CLOSE-WAIT.
-		if cl.cwCount > 0 {
-			cl.cwCount--
-			pair.CloseWait--
-			pair.Established--
-		}
-		return
-	}
-	cl.answered = true
-	if now-arrived > sim.Time(model.ConnReadTimeout) && !s.cfg.HTTP2 {
-		flags |= fClosed
-		s.timeWait(now, &pair.ServerTW, 1)
-	}
-	s.k.Schedule(now+s.oneWay(), cev{kind: kFwdResp, c: c, a: attempt, f: flags, x: ttl})
-}
-
-func (s *clusterSim) fwdResp(now sim.Time, c int32, attempt uint32, flags uint8, ttl int64) {
-	cl := &s.clients[c]
-	if attempt != cl.attempt || cl.phase != phAtLeader {
-		return
-	}
-	if flags&fClosed != 0 {
-		pair := s.members[cl.member].pairs[cl.via]
-		pair.Pool.Discard(1)
-		pair.Established--
-	} else {
-		s.releaseConn(now, int(cl.member), int(cl.via), 1)
-	}
-	if flags&fErr != 0 { // an error answer: sleep 50 ms and retry
-		cl.phase = phRetrySlp
-		s.k.Schedule(now+sim.Time(model.ForwardRetry), cev{kind: kFwdRetry, c: c, a: attempt})
-		return
-	}
-	s.answer(now, c, ttl)
-}
-
-// releaseConn returns n connections from member from to member to's pool.
-func (s *clusterSim) releaseConn(now sim.Time, from, to, n int) {
-	pair := s.members[from].pairs[to]
-	handed, closed := pair.Pool.Release(now, n)
-	s.closeByClient(now, pair, closed)
-	s.handTo(now, from, to, handed)
-	s.armIdle(now, from, to)
-}
-
-// timeWait: n established connections were closed first by the side whose
-// TIME-WAIT sockets tw counts. With TLS they end in a reset instead unless
-// the scenario says otherwise (ClusterSpec.TLSClose).
-func (s *clusterSim) timeWait(now sim.Time, tw *netsim.TimeWaits, n int) {
-	if s.cfg.TLSCloseTimeWait {
-		tw.Add(now, n)
-	}
-}
-
-// closeByClient: the follower closes n connections first (TIME-WAIT there
-// with ClusterSpec.TLSClose "time-wait" or without TLS).
-func (s *clusterSim) closeByClient(now sim.Time, pair *netsim.Pair, n int) {
-	if n > 0 {
-		s.timeWait(now, &pair.ClientTW, n)
-		pair.Established -= n
-	}
-}
-
-// handTo gives n connections to the oldest live waiters of from -> to.
-func (s *clusterSim) handTo(now sim.Time, from, to, n int) {
-	for ; n > 0; n-- {
-		s.send(now, s.nextWaiter(from, to), to)
-	}
-}
-
-// failWaiters fails the n oldest live waiters (their dials failed): each
-// LeaseRenew attempt sleeps 50 ms and retries.
-func (s *clusterSim) failWaiters(now sim.Time, from, to, n int) {
-	for ; n > 0; n-- {
-		c := s.nextWaiter(from, to)
-		cl := &s.clients[c]
-		cl.phase = phRetrySlp
-		s.k.Schedule(now+sim.Time(model.ForwardRetry), cev{kind: kFwdRetry, c: c, a: cl.attempt})
-	}
-}
-
-// nextWaiter removes and returns the oldest forward of from -> to still
-// waiting for a connection; cancelled ones (no longer counted by the pool) are
-// dropped on the way.
-func (s *clusterSim) nextWaiter(from, to int) int32 {
-	q := s.members[from].waitQ[to]
-	for len(q) > 0 {
-		w := q[0]
-		q = q[1:]
-		cl := &s.clients[w.c]
-		if w.attempt == cl.attempt && cl.phase == phWaitConn {
-			s.members[from].waitQ[to] = q
-			return w.c
-		}
-	}
-	panic(fmt.Sprintf("scenario: pool %d->%d has a waiter the wiring does not", from, to))
-}
-
-// armDeadline starts client c's LeaseRenew context: ReqTimeout from now.
-func (s *clusterSim) armDeadline(now sim.Time, c int32) {
-	m := s.clients[c].member
-	mb := &s.members[m]
-	at := now + sim.Time(s.reqTO)
-	mb.dlq = append(mb.dlq, deadline{at: at, c: c, attempt: s.clients[c].attempt})
-	if !mb.dlArm {
-		mb.dlArm = true
-		s.k.Schedule(at, cev{kind: kFwdDeadline, c: m})
-	}
-}
-
-// deadlines fires every due deadline of member m, then waits for the next.
-func (s *clusterSim) deadlines(now sim.Time, m int) {
-	mb := &s.members[m]
-	i := 0
-	for ; i < len(mb.dlq); i++ {
-		d := mb.dlq[i]
-		if s.clients[d.c].attempt != d.attempt {
-			continue // answered or failed already
-		}
-		if d.at > now {
-			break
-		}
-		s.fwdDeadline(now, d.c, d.attempt)
-	}
-	mb.dlq = mb.dlq[i:]
-	if len(mb.dlq) > 0 && cap(mb.dlq) > 4096 && len(mb.dlq) < cap(mb.dlq)/4 {
-		mb.dlq = append([]deadline(nil), mb.dlq...)
-	}
-	if len(mb.dlq) == 0 {
-		mb.dlArm = false
-		return
-	}
-	s.k.Schedule(mb.dlq[0].at, cev{kind: kFwdDeadline, c: int32(m)})
-}
-
-func (s *clusterSim) fwdDeadline(now sim.Time, c int32, attempt uint32) {
-	cl := &s.clients[c]
-	if attempt != cl.attempt {
-		return
-	}
-	from, to := int(cl.member), int(cl.via)
-	switch cl.phase {
-	case phWaitConn:
-		s.members[from].pairs[to].Pool.CancelWaiters(1)
-	case phAtLeader:
-		pair := s.members[from].pairs[to]
-		pair.Pool.Discard(1)
-		if s.cfg.HTTP2 {
-			break // HTTP/2 resets the stream; the connection stays
-		}
-		// Cancelling an HTTP/1.1 request in flight closes its connection.
-		s.timeWait(now, &pair.ClientTW, 1)
-		if cl.arrived && !cl.answered {
-			pair.CloseWait++ // the leader's side, until its handler finishes
-			cl.cwCount++
-		} else {
-			// Answered (the leader, reading for the next request, sees the FIN),
-			// or not yet there (the FIN follows the request down the wire).
-			pair.Established--
-		}
-	case phWaitLead:
-		// dropped from waitLead lazily
-	case phRetrySlp:
-	default:
-		return // not forwarding
-	}
-	s.failStream(now, c)
-}
-
-// ---- dials ----
-
-func (s *clusterSim) startDial(now sim.Time, from, to int) {
-	pair := s.members[from].pairs[to]
-	s.ser.Add(s.hNewConn, now, 1)
-	if pair.PortsInUse(now) >= netsim.EphemeralPorts {
-		s.ser.Add(s.hDialErr, now, 1)
-		_, failed, _ := pair.Pool.DialDone(now, 1, false)
-		s.failWaiters(now, from, to, failed)
-		return
-	}
-	id := uint32(len(s.dials))
-	s.dials = append(s.dials, dial{from: int32(from), to: int32(to)})
-	rtt := sim.Time(s.cfg.PeerRTT)
-	if heal := s.healAt(from, to); heal > now {
-		limit := now + sim.Time(model.PeerDialTimeout(s.cfg.ElectionTimeout))
-		if heal >= limit {
-			// SYNs are lost: the dial fails when the peer dial timeout runs out.
-			s.dials[id].dead = true
-			s.k.Schedule(limit, cev{kind: kDialLost, a: id})
-			return
-		}
-		now = heal // a retransmitted SYN gets through once the partition heals
-	}
-	if !s.tls {
-		// TCP only: connected after a round trip; the leader accepts it.
-		s.members[to].cpu.Force(now, s.cfg.Costs.TCPAccept, 1, 0)
-		s.members[to].cpu.Done(1, 0)
-		pair.Established++
-		s.k.Schedule(now+rtt, cev{kind: kDialClient, a: id})
-		return
-	}
-	// SYN, SYN-ACK, ACK: connected after a round trip; the ClientHello reaches
-	// the leader half a round trip later. The handshake timer starts at connect.
-	s.k.Schedule(now+rtt+rtt/2, cev{kind: kDialTCP, a: id})
-	s.k.Schedule(now+rtt+sim.Time(netsim.TLSHandshakeTimeout), cev{kind: kDialTimeout, a: id})
-}
-
-func (s *clusterSim) resumed() bool { return s.cfg.TLSResumption && s.handsh > 0 }
-
-func (s *clusterSim) dialTCP(now sim.Time, id uint32) {
-	d := &s.dials[id]
-	pair := s.members[d.from].pairs[d.to]
-	pair.Established++
-	pair.Handshaking++
-	cost := s.cfg.Costs.TCPAccept + s.cfg.Costs.TLSServerFull
-	if s.resumed() {
-		cost = s.cfg.Costs.TCPAccept + s.cfg.Costs.TLSServerResumed
-	}
-	done := s.members[d.to].cpu.Force(now, cost, 1, int64(s.cfg.Costs.PeerConnBytes))
-	s.k.Schedule(done, cev{kind: kDialServer, a: id})
-}
-
-func (s *clusterSim) dialServerDone(now sim.Time, id uint32) {
-	d := &s.dials[id]
-	s.members[d.to].cpu.Done(1, int64(s.cfg.Costs.PeerConnBytes))
-	s.ser.Add(s.hHandshake, now, 1)
-	d.serverDone = true
-	if d.dead {
-		// The follower gave up: the leader reads EOF and closes, ending CLOSE-WAIT.
-		pair := s.members[d.from].pairs[d.to]
-		pair.CloseWait--
-		pair.Established--
-		return
-	}
-	s.k.Schedule(now+s.oneWay(), cev{kind: kDialFlight, a: id})
-}
-
-func (s *clusterSim) dialSucceeded(now sim.Time, id uint32) {
-	d := &s.dials[id]
-	d.done = true
-	from, to := int(d.from), int(d.to)
-	pair := s.members[from].pairs[to]
-	if s.tls {
-		pair.Handshaking--
-	}
-	handed, _, closed := pair.Pool.DialDone(now, 1, true)
-	s.closeByClient(now, pair, closed)
-	s.handTo(now, from, to, handed)
-	s.armIdle(now, from, to)
-}
-
-func (s *clusterSim) dialTimeout(now sim.Time, id uint32) {
-	d := &s.dials[id]
-	if d.done {
-		return
-	}
-	d.dead, d.done = true, true
-	from, to := int(d.from), int(d.to)
-	pair := s.members[from].pairs[to]
-	s.ser.Add(s.hHSTimeout, now, 1)
-	pair.Handshaking--
-	pair.ClientTW.Add(now, 1) // the follower closes first
-	if !d.serverDone {
-		pair.CloseWait++ // the leader has not got to it yet
-	} else {
-		pair.Established--
-	}
-	_, failed, _ := pair.Pool.DialDone(now, 1, false)
-	s.failWaiters(now, from, to, failed)
-}
-
-func (s *clusterSim) armIdle(now sim.Time, from, to int) {
-	mb := &s.members[from]
-	at := mb.pairs[to].Pool.NextIdleExpiry()
-	if at < 0 || (mb.idleAt[to] >= 0 && mb.idleAt[to] <= at) {
-		return
-	}
-	mb.idleAt[to] = at
-	s.k.Schedule(at, cev{kind: kIdleExpire, c: int32(from), a: uint32(to)})
-}
-
-func (s *clusterSim) idleExpire(now sim.Time, from, to int) {
-	mb := &s.members[from]
-	if mb.idleAt[to] != now {
-		return
-	}
-	mb.idleAt[to] = -1
-	pair := mb.pairs[to]
-	if n := pair.Pool.ExpireIdle(now); n > 0 {
-		s.timeWait(now, &pair.ServerTW, n) // the leader closes first
-		pair.Established -= n
-	}
-	s.armIdle(now, from, to)
-}
-
-// probe: rafthttp's stream prober opens a new connection from a to b every
-// netsim.ProberInterval (its round tripper keeps no idle connections:
-// client/pkg transport/timeout_transport.go sets MaxIdleConnsPerHost -1 when
-// read/write timeouts are set, rafthttp/util.go:59-60); a full handshake on
-// both. The connection ends in a reset, not TIME-WAIT: measured on a real
-// 3-member 3.7.3 cluster (leasesim calibrate), /proc/net/snmp counts 1.50
-// active opens/s and 1.50 EstabResets/s (6 ordered pairs / 4 s) and
-// /proc/net/tcp shows no TIME_WAIT on any peer port. (The prober decodes the
-// health JSON without reading the body to its end, and a close with unread
-// data sends RST.)
-func (s *clusterSim) probe(now sim.Time, a, b int) {
-	costS, costC := s.cfg.Costs.TLSServerFull, s.cfg.Costs.TLSClientFull
-	s.members[b].cpu.Force(now, s.cfg.Costs.TCPAccept+costS, 1, 0)
-	s.members[b].cpu.Done(1, 0)
-	s.members[a].cpu.Force(now, costC, 1, 0)
-	s.members[a].cpu.Done(1, 0)
-	s.ser.Add(s.hProbe, now, 1)
-	s.k.Schedule(now+sim.Time(netsim.ProberInterval), cev{kind: kProbe, c: int32(a), a: uint32(b)})
-}
-
-// healAt is when members a and b can reach each other again (in the past if
-// they can now).
-func (s *clusterSim) healAt(a, b int) sim.Time {
-	return max(s.cutOff[a], s.cutOff[b])
-}
-
-// ---- the lessor, faults, sampling ----
-
-func (s *clusterSim) revoke(now sim.Time) {
-	if s.leader >= 0 {
-		s.revoked = s.lessor.RevokeExpired(now, s.revoked[:0])
-		for _, r := range s.revoked {
-			s.op(recorder.Op{Kind: recorder.OpExpire, Lease: int64(r.I) + 1, Call: int64(now), Return: int64(now)})
-			s.rec.Record(now, recorder.Expired, r.I, int64(r.I)+1, uint64(r.N), "")
-			s.ser.Add(s.hKeysLost, now, float64(r.Keys))
-		}
-	}
-	s.k.Schedule(now+sim.Time(model.RevokeInterval), cev{kind: kRevoke})
-}
+// ---- faults, elections, sampling ----
 
 func (s *clusterSim) fault(now sim.Time, i int) {
 	f := s.cfg.Faults[i]
 	switch f.Kind {
 	case "leader-stall":
 		if s.leader >= 0 {
-			s.members[s.leader].cpu.Stall(now, f.Duration)
+			s.members[s.leader].CPU().Stall(now, f.Duration)
 		}
 	case "partition":
-		s.cutOff[f.Member] = now + sim.Time(f.Duration)
+		s.stepNet(now, netsim.Input{Kind: netsim.InPartition, From: int8(f.Member), Until: now + sim.Time(f.Duration)})
 	case "leader-change":
 		s.leaderChange(now, f.To, f.Duration)
 	}
 }
 
-// leaderChange: the leader steps down now; member to wins the election after election.
+// leaderChange: the leader steps down now; member to wins the election after
+// election. (Raft is not simulated: elections are scripted faults.)
 func (s *clusterSim) leaderChange(now sim.Time, to int, election time.Duration) {
 	s.leader = -1
-	s.k.Schedule(now+sim.Time(election), cev{kind: kElected, a: uint32(to)})
+	for m := range s.members {
+		s.stepMember(now, m, model.Input{Kind: model.InLeaderLost})
+	}
+	s.k.Schedule(now+sim.Time(election), event{to: toElected, index: int32(to)})
 }
 
 func (s *clusterSim) elected(now sim.Time, to int) {
-	for m := range s.members {
-		s.members[m].cpu.MaxJobs = 0
-	}
 	s.leader = to
-	s.members[s.leader].cpu.MaxJobs = s.cfg.LeaderQueue
-	s.lessor.Promote(now, s.cfg.ElectionTimeout)
 	for m := range s.members {
-		mb := &s.members[m]
-		q := mb.waitLead
-		mb.waitLead = nil
-		for _, c := range q {
-			if s.clients[c].phase == phWaitLead {
-				s.tryForward(now, c)
-			}
-		}
+		s.stepMember(now, m, model.Input{Kind: model.InElected, From: int8(to)})
 	}
 }
 
 func (s *clusterSim) sample(now sim.Time) {
-	var estab, twL, twF, cw, idle, busy, waiting int
-	for m := range s.members {
-		for t, p := range s.members[m].pairs {
-			if m == t {
-				continue
-			}
-			estab += p.Established
-			cw += p.CloseWait
-			idle += p.Pool.Idle()
-			busy += p.Pool.Busy()
-			waiting += p.Pool.Waiting()
-			twF += p.ClientTW.Count(now)
-			twL += p.ServerTW.Count(now)
-		}
-	}
+	h := &s.series
+	t := s.net.Totals(now)
+	estab := t.Established
 	if s.leader >= 0 {
 		// rafthttp's own connections into the leader, open all the time.
 		estab += netsim.RaftConnsPerPeer * (len(s.members) - 1)
-		lc := s.members[s.leader].cpu
-		queued := lc.Jobs()
-		bytes := lc.Bytes()
-		for i := range s.clients {
-			if int(s.clients[i].member) == s.leader {
-				queued += int(s.clients[i].queue)
-				bytes += int64(s.clients[i].queue) * int64(s.cfg.Costs.QueuedRequestBytes)
-			}
-		}
+		lm := s.members[s.leader]
+		streamQueue := lm.Queued()
+		queued := lm.CPU().Jobs() + streamQueue
+		bytes := lm.CPU().Bytes() + int64(streamQueue)*int64(s.cfg.Costs.QueuedRequestBytes)
 		bytes += int64(estab) * int64(s.cfg.Costs.PeerConnBytes)
-		s.ser.Set(s.hQueueLeader, now, float64(queued))
-		s.ser.Set(s.hQueueBytes, now, float64(bytes))
+		s.ser.Set(h.queueRequests, now, float64(queued))
+		s.ser.Set(h.queueBytes, now, float64(bytes))
 	}
-	s.ser.Set(s.hEstab, now, float64(estab))
-	s.ser.Set(s.hTWLeader, now, float64(twL))
-	s.ser.Set(s.hTWFollower, now, float64(twF))
-	s.ser.Set(s.hCloseWait, now, float64(cw))
-	s.ser.Set(s.hIdle, now, float64(idle))
-	s.ser.Set(s.hBusyConn, now, float64(busy))
-	s.ser.Set(s.hWaitConn, now, float64(waiting))
-	s.k.Schedule(now+sim.Time(s.cfg.Bucket), cev{kind: kSample})
+	s.ser.Set(h.established, now, float64(estab))
+	s.ser.Set(h.timeWaitLeader, now, float64(t.TimeWaitServer))
+	s.ser.Set(h.timeWaitFollowers, now, float64(t.TimeWaitClient))
+	s.ser.Set(h.closeWait, now, float64(t.CloseWait))
+	s.ser.Set(h.idle, now, float64(t.Idle))
+	s.ser.Set(h.busy, now, float64(t.Busy))
+	s.ser.Set(h.waiting, now, float64(t.Waiting))
+	s.k.Schedule(now+sim.Time(s.cfg.Bucket), event{to: toSample})
 }

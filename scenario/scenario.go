@@ -95,7 +95,7 @@ type cohort struct {
 	start  sim.Time
 }
 
-type event struct {
+type idealEvent struct {
 	kind   uint8
 	cohort int32
 	in     clientmodel.Input
@@ -125,7 +125,7 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 	cohorts := c.cohorts()
 	rec := recorder.New(c.Bucket, c.Duration, len(cohorts), trace)
 	srv := model.NewIdealServer(len(cohorts))
-	k := sim.New[event]()
+	k := sim.New[idealEvent]()
 	if c.MaxEvents > 0 {
 		k.SetLimits(c.MaxEvents, 0)
 	}
@@ -133,7 +133,7 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 	rest := sim.Time(c.RTT) - half
 
 	for i, co := range cohorts {
-		k.Schedule(co.start, event{kind: evClient, cohort: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+		k.Schedule(co.start, idealEvent{kind: evClient, cohort: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
 	}
 	var out []clientmodel.Output
 	route := func(now sim.Time, i int32) {
@@ -142,9 +142,9 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 			switch o.Kind {
 			case clientmodel.OutSend:
 				rec.Record(now, recorder.Request, int(i), co.first, co.n, "")
-				k.Schedule(now+half, event{kind: evArrive, cohort: i, in: clientmodel.Input{Gen: o.Gen}})
+				k.Schedule(now+half, idealEvent{kind: evArrive, cohort: i, in: clientmodel.Input{Gen: o.Gen}})
 			case clientmodel.OutTimer:
-				k.Schedule(o.At, event{kind: evClient, cohort: i, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
+				k.Schedule(o.At, idealEvent{kind: evClient, cohort: i, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
 			case clientmodel.OutDelivered:
 				rec.Record(now, recorder.Delivered, int(i), co.first, co.n, "")
 			case clientmodel.OutDropped:
@@ -158,14 +158,14 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 			}
 		}
 	}
-	handle := func(now sim.Time, e event) {
+	handle := func(now sim.Time, e idealEvent) {
 		i := e.cohort
 		co := &cohorts[i]
 		switch e.kind {
 		case evClient:
 			if e.in.Kind == clientmodel.InKeepAlive {
 				// The agent grants its lease and calls KeepAlive at once.
-				k.Schedule(srv.Grant(now, int(i), c.TTL), event{kind: evExpiry, cohort: i})
+				k.Schedule(srv.Grant(now, int(i), c.TTL), idealEvent{kind: evExpiry, cohort: i})
 			}
 			if e.in.Kind == clientmodel.InResponse {
 				rec.Record(now, recorder.Response, int(i), co.first, co.n, "")
@@ -177,13 +177,13 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 			if ttl > 0 {
 				rec.Record(now, recorder.Renewal, int(i), co.first, co.n, "")
 			}
-			k.Schedule(now+rest, event{kind: evClient, cohort: i, in: clientmodel.Input{Kind: clientmodel.InResponse, Gen: e.in.Gen, TTL: ttl}})
+			k.Schedule(now+rest, idealEvent{kind: evClient, cohort: i, in: clientmodel.Input{Kind: clientmodel.InResponse, Gen: e.in.Gen, TTL: ttl}})
 		case evExpiry:
 			expired, again := srv.Check(now, int(i))
 			if expired {
 				rec.Record(now, recorder.Expired, int(i), co.first, co.n, "")
 			} else if again >= 0 {
-				k.Schedule(again, event{kind: evExpiry, cohort: i})
+				k.Schedule(again, idealEvent{kind: evExpiry, cohort: i})
 			}
 		}
 	}

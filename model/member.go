@@ -1,0 +1,506 @@
+package model
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/leasesim/leasesim/sim"
+)
+
+// MemberConfig is what a Member needs to know of its cluster.
+type MemberConfig struct {
+	ID    int   // this member's index
+	Costs Costs // CPU per request
+	// ReqTimeout bounds LeaseRenew's forwarding loop (see ReqTimeout).
+	ReqTimeout time.Duration
+	// LeaderQueue bounds the leader's CPU queue (0: unbounded, as etcd); it
+	// follows the role: a member applies it to its CPU while it leads.
+	LeaderQueue int
+	// TTL is the clients' lease TTL, for the deposed-renew and
+	// ack-after-revoke mutants (what a broken server answers).
+	TTL    time.Duration
+	Mutant Mutant
+	// ElectionTimeout: a new leader's lessor extends every lease by it (Promote).
+	ElectionTimeout time.Duration
+}
+
+// Costs are the member CPU a keepalive costs (see spec.Costs for their sources).
+type Costs struct {
+	DirectRenewal   time.Duration // on the leader, a keepalive from its own client
+	FollowerRenewal time.Duration // on a follower, a keepalive it forwards
+	LeaderForwarded time.Duration // on the leader, a forwarded keepalive
+	// QueuedRequestBytes is the memory one request holds while it waits.
+	QueuedRequestBytes int
+}
+
+// Member is one etcd member's keepalive path as a state machine: the v3rpc
+// LeaseKeepAlive stream handler of every client connected to it, LeaseRenew
+// on the leader (renew in the lessor) and on a follower (forward to the leader,
+// retry every ForwardRetry, give up after ReqTimeout, wait while there is no
+// leader), and its role in the cluster (which member it believes leads).
+//
+// Inputs go in with the current time (Step); outputs come back: responses and
+// stream errors for clients, forwards for the peer transport, replies to
+// forwards it served as the leader, wake-ups for itself, facts for the
+// recorder. Its CPU (a *CPU, possibly shared by every member of one machine)
+// and the leader's lessor are passed in at construction; it never schedules,
+// reads a clock or draws a random number.
+//
+// The data path, after etcd v3.7.3 (server/v3):
+//   - a client's keepalive stream is served one request at a time: Recv,
+//     LeaseRenew, Send (etcdserver/api/v3rpc/lease.go leaseKeepAlive,
+//     :111-160); requests that arrive meanwhile wait in the stream's receive
+//     buffer, unbounded (gRPC recvBuffer);
+//   - LeaseRenew on the leader renews in its lessor (v3_server.go:496-531);
+//   - on a follower it forwards with leasehttp.RenewHTTP over the peer
+//     transport, retrying every ForwardRetry until ReqTimeout
+//     (v3_server.go:538-560); when that runs out LeaseRenew fails, the stream
+//     handler returns the error and the client's stream breaks.
+//
+// Clients are named by their global index (which is also their lease's
+// index in the lessor) and served from a slot of the member's own; the
+// wiring says which slot (AddClient) and passes it with every input.
+type Member struct {
+	cfg     MemberConfig
+	cpu     *CPU
+	lessor  *Lessor
+	leader  int // the member this one believes leads; -1 during an election
+	streams []stream
+	// LeaseRenew deadlines of this member's forwards, in the order they
+	// started (so in deadline order: ReqTimeout is the same for all). One
+	// wake-up waits for the head; most entries are stale by then (answered).
+	deadlines []deadline
+	dlArmed   bool
+	waitLead  []int32 // slots whose LeaseRenew waits for a leader
+}
+
+// stream is one client's keepalive stream on this member, and the LeaseRenew
+// in progress for it.
+type stream struct {
+	client  int32
+	gen     uint32 // stream the member serves for this client; 0: none
+	queue   int32  // requests waiting in the stream's receive buffer
+	busy    bool   // LeaseRenew runs for the request at the head
+	phase   Phase
+	attempt uint32 // LeaseRenew attempt; inputs with another value are stale
+}
+
+type deadline struct {
+	at      sim.Time
+	slot    int32
+	attempt uint32
+}
+
+// Phase is where a stream's LeaseRenew is.
+type Phase uint8
+
+const (
+	PhaseIdle       Phase = iota // no request in progress
+	PhaseCPU                     // a follower's CPU works on the request
+	PhaseForwarding              // handed to the peer transport (waiting for a connection or at the leader)
+	PhaseWaitLeader              // no leader: waits for an election to end
+	PhaseRetrySleep              // sleeping ForwardRetry before forwarding again
+	PhaseLeaderCPU               // the leader's CPU works on a direct renewal
+)
+
+var phaseNames = [...]string{"idle", "cpu", "forwarding", "wait-leader", "retry-sleep", "leader-cpu"}
+
+func (p Phase) String() string { return phaseNames[p] }
+
+// InputKind names what happened to a Member.
+type InputKind uint8
+
+const (
+	InStreamOpen     InputKind = iota // the client opened stream Gen; the old stream's requests are dropped
+	InRecv                            // a keepalive arrived on stream Gen
+	InCPUDone                         // the CPU finished Work for the request of attempt Attempt
+	InRetry                           // the ForwardRetry sleep of attempt Attempt ended
+	InDeadlines                       // the head of the deadline queue is due
+	InForwardResult                   // the transport's outcome of the forward of attempt Attempt: Err, or TTL
+	InForwardRequest                  // (leader) a forwarded keepalive from member From arrived; At: when
+	InLeaderLost                      // the leader stepped down: an election begins
+	InElected                         // the election ended: member Leader leads
+	InRevokeTick                      // the lessor's runLoop pass (RevokeInterval)
+)
+
+var inputNames = [...]string{"stream-open", "recv", "cpu-done", "retry", "deadlines", "forward-result",
+	"forward-request", "leader-lost", "elected", "revoke-tick"}
+
+func (k InputKind) String() string { return inputNames[k] }
+
+// Work names the CPU work a Member waits for.
+type Work uint8
+
+const (
+	WorkFollower  Work = iota // a follower's share of a forwarded keepalive
+	WorkDirect                // a leader's direct renewal
+	WorkForwarded             // a leader's handling of a forwarded keepalive
+)
+
+var workNames = [...]string{"follower", "direct", "forwarded"}
+
+func (w Work) String() string { return workNames[w] }
+
+// Input is one thing that happened to a Member. Slot names the client's
+// stream on this member; a forwarded request at the leader names the client
+// by Client and its member by From (and Slot is the slot there).
+type Input struct {
+	Kind    InputKind
+	Work    Work // InCPUDone
+	Err     bool // InForwardResult: the forward failed (retry)
+	From    int8 // InForwardRequest: the follower; InElected: the new leader
+	Slot    int32
+	Client  int32
+	Attempt uint32
+	Gen     uint32   // InStreamOpen, InRecv
+	TTL     int64    // InForwardResult
+	At      sim.Time // InCPUDone of WorkForwarded: when the request arrived
+}
+
+// OutputKind names what a Member asks for or reports.
+type OutputKind uint8
+
+const (
+	OutRespond     OutputKind = iota // answer client Client on stream Gen with TTL (after the client link's delay)
+	OutStreamError                   // stream Gen of client Client failed (LeaseRenew returned an error)
+	OutWake                          // deliver Wake to me at At
+	OutForward                       // transport: send attempt Attempt of slot Slot's keepalive to member To
+	OutCancel                        // transport: attempt Attempt of slot Slot was cancelled (ReqTimeout)
+	OutAbandon                       // transport: slot Slot's stream is gone; its forward (if any) is not wanted
+	OutReply                         // transport: the leader handled the forward of (From, Slot, Attempt): TTL, or NotLeader
+	OutShed                          // transport: the leader's bounded queue refused the forward of (From, Slot, Attempt)
+	OutFact                          // for the recorder: Fact about client Client (N leases, Keys keys)
+)
+
+var outputNames = [...]string{"respond", "stream-error", "wake", "forward", "cancel", "abandon", "reply", "shed", "fact"}
+
+func (k OutputKind) String() string { return outputNames[k] }
+
+// Fact is something the recorder counts.
+type Fact uint8
+
+const (
+	FactReceived    Fact = iota // a keepalive arrived on one of this member's streams
+	FactRenewed                 // the leader's lessor renewed client Client's lease
+	FactForwarded               // a forwarded keepalive reached the leader
+	FactShed                    // a bounded leader queue refused a request
+	FactStreamError             // a client's stream broke (LeaseRenew failed)
+	FactExpired                 // the lessor revoked N expired leases from entry Client, deleting Keys keys
+)
+
+var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-error", "expired"}
+
+func (f Fact) String() string { return factNames[f] }
+
+// Output is one thing a Member asks for or reports.
+type Output struct {
+	Kind      OutputKind
+	Fact      Fact
+	NotLeader bool // OutReply: ErrNotPrimary (no longer the leader)
+	To        int8 // OutForward: the leader; OutReply, OutShed: the follower the request came from
+	Slot      int32
+	Client    int32
+	Attempt   uint32
+	Gen       uint32
+	TTL       int64
+	N, Keys   int      // FactExpired
+	At        sim.Time // OutWake: when; OutReply: when the request arrived
+	Wake      Input    // OutWake
+}
+
+// NewMember returns member cfg.ID believing that leader leads, with no clients.
+func NewMember(cfg MemberConfig, cpu *CPU, lessor *Lessor, leader int) *Member {
+	if cpu == nil || lessor == nil || cfg.ReqTimeout <= 0 {
+		panic(fmt.Sprintf("model: member %d needs a CPU, a lessor and a ReqTimeout > 0", cfg.ID))
+	}
+	m := &Member{cfg: cfg, cpu: cpu, lessor: lessor, leader: leader}
+	if leader == cfg.ID {
+		cpu.MaxJobs = cfg.LeaderQueue
+	}
+	return m
+}
+
+// AddClient gives client (a global index, its lease's) a stream slot on this
+// member and returns the slot.
+func (m *Member) AddClient(client int) int32 {
+	m.streams = append(m.streams, stream{client: int32(client)})
+	return int32(len(m.streams) - 1)
+}
+
+// Leader is the member this one believes leads (-1: none).
+func (m *Member) Leader() int { return m.leader }
+
+// IsLeader reports whether this member believes it leads.
+func (m *Member) IsLeader() bool { return m.leader == m.cfg.ID }
+
+// CPU is the member's processor.
+func (m *Member) CPU() *CPU { return m.cpu }
+
+// Queued is the number of requests waiting in this member's stream receive
+// buffers.
+func (m *Member) Queued() int {
+	n := 0
+	for i := range m.streams {
+		n += int(m.streams[i].queue)
+	}
+	return n
+}
+
+// Stream reports a slot's stream state, for invariant checks and transcripts.
+func (m *Member) Stream(slot int32) (gen uint32, queue int, busy bool, phase Phase, attempt uint32) {
+	s := &m.streams[slot]
+	return s.gen, int(s.queue), s.busy, s.phase, s.attempt
+}
+
+// Step applies in at now and appends the member's outputs to out.
+func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
+	switch in.Kind {
+	case InStreamOpen:
+		s := &m.streams[in.Slot]
+		if s.phase == PhaseForwarding {
+			out = append(out, Output{Kind: OutAbandon, Slot: in.Slot, Client: s.client, Attempt: s.attempt})
+		}
+		// Keepalives sent on the old stream are never answered.
+		s.gen, s.queue, s.busy, s.phase = in.Gen, 0, false, PhaseIdle
+		s.attempt++
+	case InRecv:
+		s := &m.streams[in.Slot]
+		if in.Gen != s.gen {
+			return out // sent on a stream the member has since dropped
+		}
+		out = append(out, Output{Kind: OutFact, Fact: FactReceived, Client: s.client})
+		s.queue++
+		if !s.busy {
+			out = m.startNext(now, in.Slot, out)
+		}
+	case InCPUDone:
+		out = m.cpuDone(now, in, out)
+	case InRetry:
+		s := &m.streams[in.Slot]
+		if in.Attempt == s.attempt && s.phase == PhaseRetrySleep {
+			out = m.tryForward(now, in.Slot, out)
+		}
+	case InDeadlines:
+		out = m.fireDeadlines(now, out)
+	case InForwardResult:
+		s := &m.streams[in.Slot]
+		if in.Attempt != s.attempt || s.phase != PhaseForwarding {
+			panic(fmt.Sprintf("model: member %d slot %d: forward result for attempt %d in phase %v attempt %d", m.cfg.ID, in.Slot, in.Attempt, s.phase, s.attempt))
+		}
+		if in.Err { // an error answer or a failed dial: sleep and retry
+			s.phase = PhaseRetrySleep
+			out = append(out, Output{Kind: OutWake, At: now + sim.Time(ForwardRetry),
+				Wake: Input{Kind: InRetry, Slot: in.Slot, Client: s.client, Attempt: in.Attempt}})
+			return out
+		}
+		out = m.answer(now, in.Slot, in.TTL, out)
+	case InForwardRequest:
+		out = append(out, Output{Kind: OutFact, Fact: FactForwarded, Client: in.Client})
+		done, ok := m.cpu.Submit(now, m.cfg.Costs.LeaderForwarded, 1, int64(m.cfg.Costs.QueuedRequestBytes))
+		if !ok {
+			// Shed: an error status at once; RenewHTTP fails, the follower retries.
+			out = append(out, Output{Kind: OutFact, Fact: FactShed, Client: in.Client},
+				Output{Kind: OutShed, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt})
+			return out
+		}
+		out = append(out, Output{Kind: OutWake, At: done, Wake: Input{Kind: InCPUDone, Work: WorkForwarded,
+			From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, At: now}})
+	case InLeaderLost:
+		m.leader = -1
+	case InElected:
+		out = m.elected(now, int(in.From), out)
+	case InRevokeTick:
+		for _, r := range m.lessor.RevokeExpired(now, nil) {
+			out = append(out, Output{Kind: OutFact, Fact: FactExpired, Client: int32(r.I), N: r.N, Keys: r.Keys})
+		}
+	}
+	return out
+}
+
+func (m *Member) cpuDone(now sim.Time, in Input, out []Output) []Output {
+	m.cpu.Done(1, int64(m.cfg.Costs.QueuedRequestBytes))
+	switch in.Work {
+	case WorkFollower:
+		s := &m.streams[in.Slot]
+		if in.Attempt != s.attempt {
+			return out
+		}
+		out = m.armDeadline(now, in.Slot, out)
+		return m.tryForward(now, in.Slot, out)
+	case WorkDirect:
+		s := &m.streams[in.Slot]
+		if in.Attempt != s.attempt {
+			return out
+		}
+		if !m.IsLeader() && m.cfg.Mutant == MutantDeposedRenew {
+			return m.answer(now, in.Slot, int64(m.cfg.TTL/time.Second), out) // see WorkForwarded
+		}
+		if !m.IsLeader() {
+			// Deposed while the request waited: LeaseRenew forwards it now.
+			out = m.armDeadline(now, in.Slot, out)
+			return m.tryForward(now, in.Slot, out)
+		}
+		ttl, out := m.renew(now, s.client, out)
+		return m.answer(now, in.Slot, ttl, out)
+	default: // WorkForwarded: the leader's handler for a forwarded renewal has run
+		reply := Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, At: in.At}
+		switch {
+		case m.IsLeader():
+			reply.TTL, out = m.renew(now, in.Client, out)
+		case m.cfg.Mutant == MutantDeposedRenew:
+			// The deposed leader's own lessor renews and answers; the new
+			// leader's never hears of it.
+			reply.TTL = int64(m.cfg.TTL / time.Second)
+		default:
+			reply.NotLeader = true // ErrNotPrimary
+		}
+		return append(out, reply)
+	}
+}
+
+// renew is the leader lessor's Renew, or a mutant of it.
+func (m *Member) renew(now sim.Time, client int32, out []Output) (int64, []Output) {
+	ttl := m.lessor.Renew(now, int(client))
+	if ttl == 0 && m.cfg.Mutant == MutantAckAfterRevoke && !m.lessor.Alive(int(client)) {
+		ttl = int64(m.cfg.TTL / time.Second)
+	}
+	if ttl > 0 {
+		out = append(out, Output{Kind: OutFact, Fact: FactRenewed, Client: client})
+	}
+	return ttl, out
+}
+
+// startNext takes the next request off a stream and starts LeaseRenew.
+func (m *Member) startNext(now sim.Time, slot int32, out []Output) []Output {
+	s := &m.streams[slot]
+	if s.queue == 0 {
+		s.busy, s.phase = false, PhaseIdle
+		return out
+	}
+	s.queue--
+	s.busy = true
+	s.attempt++
+	if m.IsLeader() {
+		return m.submitDirect(now, slot, out)
+	}
+	done := m.cpu.Force(now, m.cfg.Costs.FollowerRenewal, 1, int64(m.cfg.Costs.QueuedRequestBytes))
+	s.phase = PhaseCPU
+	return append(out, Output{Kind: OutWake, At: done, Wake: Input{Kind: InCPUDone, Work: WorkFollower, Slot: slot, Client: s.client, Attempt: s.attempt}})
+}
+
+// submitDirect queues a renewal on the leader's own CPU.
+func (m *Member) submitDirect(now sim.Time, slot int32, out []Output) []Output {
+	s := &m.streams[slot]
+	done, ok := m.cpu.Submit(now, m.cfg.Costs.DirectRenewal, 1, int64(m.cfg.Costs.QueuedRequestBytes))
+	if !ok {
+		out = append(out, Output{Kind: OutFact, Fact: FactShed, Client: s.client})
+		return m.failStream(slot, out) // the bounded queue refuses it: LeaseRenew fails
+	}
+	s.phase = PhaseLeaderCPU
+	return append(out, Output{Kind: OutWake, At: done, Wake: Input{Kind: InCPUDone, Work: WorkDirect, Slot: slot, Client: s.client, Attempt: s.attempt}})
+}
+
+// answer sends LeaseRenew's result to the client and serves the next request.
+func (m *Member) answer(now sim.Time, slot int32, ttl int64, out []Output) []Output {
+	s := &m.streams[slot]
+	s.attempt++
+	out = append(out, Output{Kind: OutRespond, Client: s.client, Slot: slot, Gen: s.gen, TTL: ttl})
+	return m.startNext(now, slot, out)
+}
+
+// failStream: LeaseRenew returned an error, the stream handler returns it,
+// and the client's stream breaks (v3rpc/lease.go: `return togRPCError(err)`).
+func (m *Member) failStream(slot int32, out []Output) []Output {
+	s := &m.streams[slot]
+	gen := s.gen
+	s.gen, s.queue, s.busy, s.phase = 0, 0, false, PhaseIdle
+	s.attempt++
+	out = append(out, Output{Kind: OutFact, Fact: FactStreamError, Client: s.client})
+	return append(out, Output{Kind: OutStreamError, Client: s.client, Slot: slot, Gen: gen})
+}
+
+// tryForward is one pass of LeaseRenew's forwarding loop on a follower.
+func (m *Member) tryForward(now sim.Time, slot int32, out []Output) []Output {
+	s := &m.streams[slot]
+	if m.leader < 0 {
+		s.phase = PhaseWaitLeader
+		m.waitLead = append(m.waitLead, slot)
+		return out
+	}
+	if m.IsLeader() {
+		return m.submitDirect(now, slot, out) // became the leader meanwhile: renew locally
+	}
+	s.phase = PhaseForwarding
+	return append(out, Output{Kind: OutForward, To: int8(m.leader), Slot: slot, Client: s.client, Attempt: s.attempt})
+}
+
+// armDeadline starts a LeaseRenew context: ReqTimeout from now.
+func (m *Member) armDeadline(now sim.Time, slot int32, out []Output) []Output {
+	at := now + sim.Time(m.cfg.ReqTimeout)
+	m.deadlines = append(m.deadlines, deadline{at: at, slot: slot, attempt: m.streams[slot].attempt})
+	if !m.dlArmed {
+		m.dlArmed = true
+		out = append(out, Output{Kind: OutWake, At: at, Wake: Input{Kind: InDeadlines}})
+	}
+	return out
+}
+
+// fireDeadlines fails every due LeaseRenew, then waits for the next deadline.
+func (m *Member) fireDeadlines(now sim.Time, out []Output) []Output {
+	i := 0
+	for ; i < len(m.deadlines); i++ {
+		d := m.deadlines[i]
+		if m.streams[d.slot].attempt != d.attempt {
+			continue // answered or failed already
+		}
+		if d.at > now {
+			break
+		}
+		out = m.deadlineExpired(d.slot, out)
+	}
+	m.deadlines = m.deadlines[i:]
+	if len(m.deadlines) > 0 && cap(m.deadlines) > 4096 && len(m.deadlines) < cap(m.deadlines)/4 {
+		m.deadlines = append([]deadline(nil), m.deadlines...)
+	}
+	if len(m.deadlines) == 0 {
+		m.dlArmed = false
+		return out
+	}
+	return append(out, Output{Kind: OutWake, At: m.deadlines[0].at, Wake: Input{Kind: InDeadlines}})
+}
+
+// deadlineExpired: ReqTimeout ran out for a forwarding LeaseRenew.
+func (m *Member) deadlineExpired(slot int32, out []Output) []Output {
+	s := &m.streams[slot]
+	switch s.phase {
+	case PhaseForwarding:
+		// The transport cancels the request: a waiter leaves the queue, a
+		// request in flight closes its HTTP/1.1 connection.
+		out = append(out, Output{Kind: OutCancel, Slot: slot, Client: s.client, Attempt: s.attempt})
+	case PhaseWaitLeader: // dropped from waitLead lazily
+	case PhaseRetrySleep:
+	default:
+		return out // not forwarding
+	}
+	return m.failStream(slot, out)
+}
+
+// elected: the election ended and member leader leads. The new leader's
+// lessor Promotes (extends every lease by the election timeout); LeaseRenew
+// calls that waited for a leader go on.
+func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
+	m.leader = leader
+	m.cpu.MaxJobs = 0
+	if m.IsLeader() {
+		m.cpu.MaxJobs = m.cfg.LeaderQueue
+		m.lessor.Promote(now, m.cfg.ElectionTimeout)
+	}
+	q := m.waitLead
+	m.waitLead = nil
+	for _, slot := range q {
+		if m.streams[slot].phase == PhaseWaitLeader {
+			out = m.tryForward(now, slot, out)
+		}
+	}
+	return out
+}
