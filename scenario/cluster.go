@@ -157,6 +157,7 @@ type clusterSim struct {
 
 	// Output buffers, one per depth of the (depth-first) routing of outputs.
 	clientOut             []clientmodel.Output
+	clientRoute           clusterClientRoute
 	memberOut             [][]model.Output
 	netOut                [][]netsim.Output
 	memberDepth, netDepth int
@@ -229,6 +230,7 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 		return nil, err
 	}
 	s := &clusterSim{cfg: c, leader: c.Leader, peaks: map[recorder.MetricName]float64{}}
+	s.clientRoute.s = s
 	s.k = sim.New[event]()
 	if c.MaxEvents > 0 {
 		s.k.SetLimits(c.MaxEvents, 0)
@@ -524,39 +526,46 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 		}
 	}
 	s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
-	for _, o := range s.clientOut {
-		switch o.Kind {
-		case clientmodel.OutOpenStream:
-			// The member's stream handler starts; the client's gen numbers it.
-			cl.sent = cl.sent[:0]
-			s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: c, Gen: o.Gen})
-		case clientmodel.OutSend:
-			s.record(now, recorder.Request, c, "")
-			if s.cfg.History != nil || s.cfg.RecordRTT {
-				cl.sent = append(cl.sent, now)
-			}
-			if s.cfg.RecordRTT {
-				if s.sends == nil {
-					s.sends = make([][]int64, len(s.clients))
-				}
-				s.sends[c] = append(s.sends[c], int64(now))
-			}
-			s.k.Schedule(now+s.clientOneWay(), event{to: toMember, index: cl.member,
-				member: model.Input{Kind: model.InRecv, Slot: cl.slot, Client: c, Gen: o.Gen}})
-		case clientmodel.OutTimer:
-			s.k.Schedule(o.At, event{to: toClient, index: c, client: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
-		case clientmodel.OutDelivered:
-			s.record(now, recorder.Delivered, c, "")
-		case clientmodel.OutDropped:
-			s.record(now, recorder.Dropped, c, "")
-		case clientmodel.OutRead:
-			s.record(now, recorder.Read, c, "")
-		case clientmodel.OutClosed:
-			s.record(now, recorder.Closed, c, o.Reason.String())
-		case clientmodel.OutCloseSeen:
-			s.record(now, recorder.CloseSeen, c, "")
-		}
+	s.clientRoute.c = c
+	clientmodel.Route(now, s.clientOut, &s.clientRoute)
+}
+
+// clusterClientRoute takes one client's outputs (clientmodel.Route): its
+// stream opens on its member, its requests travel the client link to it.
+type clusterClientRoute struct {
+	s *clusterSim
+	c int32
+}
+
+func (r *clusterClientRoute) OpenStream(now sim.Time, gen uint32) {
+	s, cl := r.s, &r.s.clients[r.c]
+	cl.sent = cl.sent[:0]
+	s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: r.c, Gen: gen})
+}
+
+func (r *clusterClientRoute) Send(now sim.Time, gen uint32) {
+	s, c, cl := r.s, r.c, &r.s.clients[r.c]
+	s.record(now, recorder.Request, c, "")
+	if s.cfg.History != nil || s.cfg.RecordRTT {
+		cl.sent = append(cl.sent, now)
 	}
+	if s.cfg.RecordRTT {
+		if s.sends == nil {
+			s.sends = make([][]int64, len(s.clients))
+		}
+		s.sends[c] = append(s.sends[c], int64(now))
+	}
+	s.k.Schedule(now+s.clientOneWay(), event{to: toMember, index: cl.member,
+		member: model.Input{Kind: model.InRecv, Slot: cl.slot, Client: c, Gen: gen}})
+}
+
+func (r *clusterClientRoute) Wake(at sim.Time, in clientmodel.Input) {
+	r.s.k.Schedule(at, event{to: toClient, index: r.c, client: in})
+}
+
+func (r *clusterClientRoute) Report(now sim.Time, o clientmodel.Output) {
+	kind, reason := clientFact(o)
+	r.s.record(now, kind, r.c, reason)
 }
 
 // stepMember steps member m and routes its outputs, depth first: an output

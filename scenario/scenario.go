@@ -136,28 +136,7 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 		k.Schedule(co.start, idealEvent{kind: evClient, cohort: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
 	}
 	var out []clientmodel.Output
-	route := func(now sim.Time, i int32) {
-		co := &cohorts[i]
-		for _, o := range out {
-			switch o.Kind {
-			case clientmodel.OutSend:
-				rec.Record(now, recorder.Request, int(i), co.first, co.n, "")
-				k.Schedule(now+half, idealEvent{kind: evArrive, cohort: i, in: clientmodel.Input{Gen: o.Gen}})
-			case clientmodel.OutTimer:
-				k.Schedule(o.At, idealEvent{kind: evClient, cohort: i, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
-			case clientmodel.OutDelivered:
-				rec.Record(now, recorder.Delivered, int(i), co.first, co.n, "")
-			case clientmodel.OutDropped:
-				rec.Record(now, recorder.Dropped, int(i), co.first, co.n, "")
-			case clientmodel.OutRead:
-				rec.Record(now, recorder.Read, int(i), co.first, co.n, "")
-			case clientmodel.OutClosed:
-				rec.Record(now, recorder.Closed, int(i), co.first, co.n, o.Reason.String())
-			case clientmodel.OutCloseSeen:
-				rec.Record(now, recorder.CloseSeen, int(i), co.first, co.n, "")
-			}
-		}
-	}
+	r := &idealRoute{k: k, rec: rec, cohorts: cohorts, half: half}
 	handle := func(now sim.Time, e idealEvent) {
 		i := e.cohort
 		co := &cohorts[i]
@@ -171,7 +150,8 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 				rec.Record(now, recorder.Response, int(i), co.first, co.n, "")
 			}
 			out = co.client.Step(now, e.in, out[:0])
-			route(now, i)
+			r.i = i
+			clientmodel.Route(now, out, r)
 		case evArrive:
 			ttl := srv.Renew(now, int(i))
 			if ttl > 0 {
@@ -202,6 +182,51 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 		return Result{}, fmt.Errorf("trace: %w", err)
 	}
 	return Result{Summary: rec.Summary(1), Events: k.Steps(), Cohorts: len(cohorts)}, nil
+}
+
+// idealRoute takes one cohort's client outputs (clientmodel.Route): its
+// requests reach the server after half the round trip.
+type idealRoute struct {
+	k       *sim.Kernel[idealEvent]
+	rec     *recorder.Recorder
+	cohorts []cohort
+	half    sim.Time
+	i       int32 // the cohort whose outputs these are
+}
+
+func (r *idealRoute) OpenStream(sim.Time, uint32) {} // the server serves any stream
+
+func (r *idealRoute) Send(now sim.Time, gen uint32) {
+	co := &r.cohorts[r.i]
+	r.rec.Record(now, recorder.Request, int(r.i), co.first, co.n, "")
+	r.k.Schedule(now+r.half, idealEvent{kind: evArrive, cohort: r.i, in: clientmodel.Input{Gen: gen}})
+}
+
+func (r *idealRoute) Wake(at sim.Time, in clientmodel.Input) {
+	r.k.Schedule(at, idealEvent{kind: evClient, cohort: r.i, in: in})
+}
+
+func (r *idealRoute) Report(now sim.Time, o clientmodel.Output) {
+	co := &r.cohorts[r.i]
+	kind, reason := clientFact(o)
+	r.rec.Record(now, kind, int(r.i), co.first, co.n, reason)
+}
+
+// clientFact is the recorder's name for a client's reported output.
+func clientFact(o clientmodel.Output) (recorder.Kind, string) {
+	switch o.Kind {
+	case clientmodel.OutDelivered:
+		return recorder.Delivered, ""
+	case clientmodel.OutDropped:
+		return recorder.Dropped, ""
+	case clientmodel.OutRead:
+		return recorder.Read, ""
+	case clientmodel.OutClosed:
+		return recorder.Closed, o.Reason.String()
+	case clientmodel.OutCloseSeen:
+		return recorder.CloseSeen, ""
+	}
+	panic(fmt.Sprintf("scenario: client output %v is not a fact", o.Kind))
 }
 
 // startTimes draws n client start times, uniform over [0, spread) at

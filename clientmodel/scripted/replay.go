@@ -56,40 +56,11 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 	}
 
 	var out []clientmodel.Output
-	// startServing takes the next queued request of lease i, if the loop is idle.
-	startServing := func(now sim.Time, i int32) {
-		sv := &servers[i]
-		if sv.busy || sv.queued == 0 {
-			return
-		}
-		sv.busy = true
-		sv.queued--
-		idx := sv.received - sv.queued - 1 // 0-based index of the request being served
-		k.Schedule(now+sim.Time(s.Leases[i].Delay(idx)), event{lease: i, kind: evServed, gen: sv.stream})
-	}
-	// served[i] counts requests whose service began, to index delays and revocation.
-	handleOutputs := func(now sim.Time, i int32) {
-		sv := &servers[i]
-		for _, o := range out {
-			switch o.Kind {
-			case clientmodel.OutOpenStream:
-				sv.stream, sv.busy, sv.queued = o.Gen, false, 0
-			case clientmodel.OutSend:
-				if o.Gen != sv.stream {
-					panic("replay: request on a stream the server does not serve")
-				}
-				requests[i] = append(requests[i], int64(now))
-				sv.received++
-				sv.queued++
-				startServing(now, i)
-			case clientmodel.OutTimer:
-				k.Schedule(o.At, event{lease: i, kind: evClient, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen}})
-			case clientmodel.OutRead:
-				reads[i] = append(reads[i], int64(now))
-			case clientmodel.OutCloseSeen:
-				closed[i] = int64(now)
-			}
-		}
+	r := &replayRoute{script: s, k: k, servers: servers, requests: requests, reads: reads, closed: closed}
+	step := func(now sim.Time, i int32, in clientmodel.Input) {
+		out = clients[i].Step(now, in, out[:0])
+		r.lease = i
+		clientmodel.Route(now, out, r)
 	}
 
 	err := k.RunUntil(sim.Time(s.DurationNs), func(now sim.Time, e event) {
@@ -98,8 +69,7 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 		l := s.Leases[i]
 		switch e.kind {
 		case evClient:
-			out = clients[i].Step(now, e.in, out[:0])
-			handleOutputs(now, i)
+			step(now, i, e.in)
 		case evServed:
 			if e.gen != sv.stream {
 				return // the stream was reset while this request was being served
@@ -110,17 +80,15 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 				ttl = 0
 			}
 			sv.busy = false
-			out = clients[i].Step(now, clientmodel.Input{Kind: clientmodel.InResponse, Gen: sv.stream, TTL: ttl}, out[:0])
-			handleOutputs(now, i)
-			startServing(now, i)
+			step(now, i, clientmodel.Input{Kind: clientmodel.InResponse, Gen: sv.stream, TTL: ttl})
+			r.startServing(now, i)
 		case evReset:
 			if sv.stream == 0 {
 				return
 			}
 			gen := sv.stream
 			sv.stream, sv.busy, sv.queued = 0, false, 0
-			out = clients[i].Step(now, clientmodel.Input{Kind: clientmodel.InStreamError, Gen: gen}, out[:0])
-			handleOutputs(now, i)
+			step(now, i, clientmodel.Input{Kind: clientmodel.InStreamError, Gen: gen})
 		}
 	})
 	if err != nil {
@@ -133,6 +101,60 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 		})
 	}
 	return res, nil
+}
+
+// replayRoute is the scripted server's side of one lease's client outputs
+// (clientmodel.Route), and what the replay records of them.
+type replayRoute struct {
+	script   Script
+	k        *sim.Kernel[event]
+	servers  []server
+	requests [][]int64
+	reads    [][]int64
+	closed   []int64
+	lease    int32 // whose outputs these are
+}
+
+func (r *replayRoute) OpenStream(_ sim.Time, gen uint32) {
+	sv := &r.servers[r.lease]
+	sv.stream, sv.busy, sv.queued = gen, false, 0
+}
+
+func (r *replayRoute) Send(now sim.Time, gen uint32) {
+	sv := &r.servers[r.lease]
+	if gen != sv.stream {
+		panic("replay: request on a stream the server does not serve")
+	}
+	r.requests[r.lease] = append(r.requests[r.lease], int64(now))
+	sv.received++
+	sv.queued++
+	r.startServing(now, r.lease)
+}
+
+func (r *replayRoute) Wake(at sim.Time, in clientmodel.Input) {
+	r.k.Schedule(at, event{lease: r.lease, kind: evClient, in: in})
+}
+
+func (r *replayRoute) Report(now sim.Time, o clientmodel.Output) {
+	switch o.Kind {
+	case clientmodel.OutRead:
+		r.reads[r.lease] = append(r.reads[r.lease], int64(now))
+	case clientmodel.OutCloseSeen:
+		r.closed[r.lease] = int64(now)
+	}
+}
+
+// startServing takes the next queued request of lease i, if the serial loop
+// is idle.
+func (r *replayRoute) startServing(now sim.Time, i int32) {
+	sv := &r.servers[i]
+	if sv.busy || sv.queued == 0 {
+		return
+	}
+	sv.busy = true
+	sv.queued--
+	idx := sv.received - sv.queued - 1 // 0-based index of the request being served
+	r.k.Schedule(now+sim.Time(r.script.Leases[i].Delay(idx)), event{lease: i, kind: evServed, gen: sv.stream})
 }
 
 // Model converts the script's consumer to the client model's.
