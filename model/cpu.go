@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // receive buffer and the HTTP server's accept loop feed etcd (the report: an
 // unbounded backlog, gRPC recvBuffer.put).
 //
-// With MaxJobs > 0 the queue is bounded: a job that would exceed it is shed
+// With a MaxJobs > 0 the queue is bounded: a job that would exceed it is shed
 // (the "bounded leader queue" what-if); by default it is unbounded, as gRPC's
 // recvBuffer was.
 //
@@ -28,9 +29,9 @@ import (
 // Utilisation counts the idle work as busy, so a member that serves nothing
 // reports Idle/Cores. It must be below Cores.
 type CPU struct {
-	Cores   float64
-	Idle    float64 // cores of background work, always running; 0 <= Idle < Cores
-	MaxJobs int     // 0: unbounded
+	cores   float64
+	idle    float64 // cores of background work, always running; 0 <= idle < cores
+	maxJobs int     // 0: unbounded
 
 	freeAt sim.Time // when the backlog submitted so far is done
 	jobs   int      // requests in the system (waiting or in service)
@@ -41,17 +42,34 @@ type CPU struct {
 	bucket time.Duration
 }
 
-// NewCPU returns an idle CPU that accounts its work in buckets over duration.
-func NewCPU(cores float64, maxJobs int, bucket, duration time.Duration) *CPU {
-	return &CPU{Cores: cores, MaxJobs: maxJobs, bucket: bucket,
-		busy: make([]float64, int((duration+bucket-1)/bucket))}
+// CPUConfig configures a CPU.
+type CPUConfig struct {
+	Cores float64
+	// Idle: cores of background work, always running (0 <= Idle < Cores).
+	Idle    float64
+	MaxJobs int // 0: unbounded
+	// Bucket and Duration: utilisation is accounted per Bucket over Duration.
+	Bucket, Duration time.Duration
 }
+
+// NewCPU returns an idle CPU.
+func NewCPU(cfg CPUConfig) *CPU {
+	if !(cfg.Cores > 0) || cfg.Idle < 0 || cfg.Idle >= cfg.Cores || cfg.Bucket <= 0 || cfg.MaxJobs < 0 {
+		panic(fmt.Sprintf("model: CPU needs cores > 0, 0 <= idle < cores, a bucket > 0 and max jobs >= 0: %+v", cfg))
+	}
+	return &CPU{cores: cfg.Cores, idle: cfg.Idle, maxJobs: cfg.MaxJobs, bucket: cfg.Bucket,
+		busy: make([]float64, int((cfg.Duration+cfg.Bucket-1)/cfg.Bucket))}
+}
+
+// SetMaxJobs bounds the queue (0: unbounded); a member applies its leader
+// queue limit while it leads.
+func (c *CPU) SetMaxJobs(n int) { c.maxJobs = n }
 
 // Submit queues a job of n requests, each costing work, holding bytes of
 // memory each until done. It returns when the job completes, or ok=false if the
 // bounded queue shed it.
 func (c *CPU) Submit(now sim.Time, work time.Duration, n int, bytes int64) (done sim.Time, ok bool) {
-	if c.MaxJobs > 0 && c.jobs+n > c.MaxJobs {
+	if c.maxJobs > 0 && c.jobs+n > c.maxJobs {
 		c.shed += uint64(n)
 		return 0, false
 	}
@@ -64,7 +82,7 @@ func (c *CPU) Submit(now sim.Time, work time.Duration, n int, bytes int64) (done
 func (c *CPU) Force(now sim.Time, work time.Duration, n int, bytes int64) (done sim.Time) {
 	start := max(now, c.freeAt)
 	total := float64(work) * float64(n)
-	serve := c.Cores - c.Idle // what the background work leaves for requests
+	serve := c.cores - c.idle // what the background work leaves for requests
 	// Rounded up to the nanosecond, so the backlog never drains faster than
 	// serve (and Utilisation never exceeds 1); exact when serve divides total.
 	c.freeAt = start + sim.Time(math.Ceil(total/serve))
@@ -105,9 +123,9 @@ func (c *CPU) Shed() uint64 { return c.shed }
 // stalls included).
 func (c *CPU) Utilisation() []float64 {
 	out := make([]float64, len(c.busy))
-	idle := c.Idle * float64(c.bucket)
+	idle := c.idle * float64(c.bucket)
 	for i, w := range c.busy {
-		out[i] = (w + idle) / (float64(c.bucket) * c.Cores)
+		out[i] = (w + idle) / (float64(c.bucket) * c.cores)
 	}
 	return out
 }

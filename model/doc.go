@@ -1,7 +1,28 @@
-// Package model is the etcd server side of a simulation: the lease server that
-// answers keepalives and expires leases.
+// Package model is the etcd server side of a simulation, as state machines
+// in the style of go.etcd.io/raft: an input goes in with the current virtual
+// time (Step), outputs come back, and nothing here schedules events, reads a
+// clock or draws a random number behind the caller's back.
 //
-// So far it holds IdealServer, a server with no capacity limit and a fixed
-// round-trip time, used to study the client on its own. Members, the leader's
-// lessor with finite CPU and queues, and peer forwarding build on it.
+// Terms:
+//   - Member: one etcd member's keepalive path (member.go): the v3rpc
+//     LeaseKeepAlive stream of each client connected to it, LeaseRenew on the
+//     leader and on a follower, and its view of who leads. Its outputs are
+//     responses for clients, forwards for the peer transport (package netsim,
+//     which model does not import: the wiring connects them), wake-ups for
+//     itself and facts for the recorder.
+//   - Stream: one client's keepalive stream on its member; it serves one
+//     request at a time and buffers the rest (gRPC's unbounded recvBuffer).
+//   - Attempt: a LeaseRenew call's number on its stream; inputs naming an
+//     older attempt are stale and ignored (its answer, deadline or retry).
+//   - Lessor (lessor.go): the leader's lease table: expiries, renewals,
+//     rate-limited revocation, Promote on a new leader.
+//   - CPU (cpu.go): a member's cores as a fluid FIFO queue; shared by all
+//     members of one machine when the scenario says so.
+//   - IdealServer (ideal.go): a lease server with no capacity limit and a
+//     fixed round trip, to study the client alone.
+//   - Mutant (mutant.go): a deliberately broken server, for the checkers.
+//
+// etcd's constants are in etcd.go, each with its source. The datadriven
+// transcripts in testdata/ drive one Member input by input and show every
+// output: read them to learn what a member does.
 package model

@@ -215,7 +215,7 @@ func NewMember(cfg MemberConfig, cpu *CPU, lessor *Lessor, leader int) *Member {
 	}
 	m := &Member{cfg: cfg, cpu: cpu, lessor: lessor, leader: leader}
 	if leader == cfg.ID {
-		cpu.MaxJobs = cfg.LeaderQueue
+		cpu.SetMaxJobs(cfg.LeaderQueue)
 	}
 	return m
 }
@@ -490,9 +490,9 @@ func (m *Member) deadlineExpired(slot int32, out []Output) []Output {
 // calls that waited for a leader go on.
 func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
 	m.leader = leader
-	m.cpu.MaxJobs = 0
+	m.cpu.SetMaxJobs(0)
 	if m.IsLeader() {
-		m.cpu.MaxJobs = m.cfg.LeaderQueue
+		m.cpu.SetMaxJobs(m.cfg.LeaderQueue)
 		m.lessor.Promote(now, m.cfg.ElectionTimeout)
 	}
 	q := m.waitLead

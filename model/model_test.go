@@ -11,7 +11,7 @@ import (
 const ms = sim.Time(time.Millisecond)
 
 func TestCPUQueuesFIFOAcrossCores(t *testing.T) {
-	c := model.NewCPU(2, 0, time.Second, 10*time.Second)
+	c := model.NewCPU(model.CPUConfig{Cores: 2, Bucket: time.Second, Duration: 10 * time.Second})
 	// Idle: a job takes its own time on one core.
 	if done, _ := c.Submit(0, time.Millisecond, 1, 0); done != ms {
 		t.Fatalf("idle job done at %v", done)
@@ -34,7 +34,7 @@ func TestCPUQueuesFIFOAcrossCores(t *testing.T) {
 }
 
 func TestCPUBoundedQueueSheds(t *testing.T) {
-	c := model.NewCPU(1, 2, time.Second, time.Second)
+	c := model.NewCPU(model.CPUConfig{Cores: 1, MaxJobs: 2, Bucket: time.Second, Duration: time.Second})
 	for i := 0; i < 2; i++ {
 		if _, ok := c.Submit(0, time.Millisecond, 1, 0); !ok {
 			t.Fatal("shed below the bound")
@@ -51,7 +51,7 @@ func TestCPUBoundedQueueSheds(t *testing.T) {
 }
 
 func TestCPUStallDelaysQueuedWork(t *testing.T) {
-	c := model.NewCPU(1, 0, time.Second, time.Second)
+	c := model.NewCPU(model.CPUConfig{Cores: 1, Bucket: time.Second, Duration: time.Second})
 	c.Stall(0, 2*time.Second)
 	if done, _ := c.Submit(ms, time.Millisecond, 1, 0); done != sim.Time(2*time.Second)+ms {
 		t.Fatalf("done at %v", done)
@@ -135,8 +135,7 @@ func TestLessorPromote(t *testing.T) {
 // with 0.5 cores idle, a job takes twice its work, and a CPU serving nothing
 // is 50 % utilised.
 func TestCPUIdleTakesCapacity(t *testing.T) {
-	c := model.NewCPU(1, 0, time.Second, 3*time.Second)
-	c.Idle = 0.5
+	c := model.NewCPU(model.CPUConfig{Cores: 1, Idle: 0.5, Bucket: time.Second, Duration: 3 * time.Second})
 	if done, _ := c.Submit(0, 100*time.Millisecond, 1, 0); done != 200*ms {
 		t.Fatalf("100 ms job done at %v, want 200ms", done)
 	}
@@ -155,8 +154,7 @@ func TestCPUIdleTakesCapacity(t *testing.T) {
 		}
 	}
 	// Saturated: the requests get the rest, never more than 100 % in all.
-	d := model.NewCPU(2, 0, time.Second, time.Second)
-	d.Idle = 0.5
+	d := model.NewCPU(model.CPUConfig{Cores: 2, Idle: 0.5, Bucket: time.Second, Duration: time.Second})
 	for range 10 {
 		d.Submit(0, time.Second, 1, 0)
 	}

@@ -1,13 +1,3 @@
-// Package netsim models the network between etcd members as leasesim needs it:
-// the peer transport's connection pool (Go's net/http.Transport with etcd's
-// settings, or one multiplexed HTTP/2 connection), TCP connection states as
-// `ss` would count them, ephemeral ports, and link latency.
-//
-// Everything here is a plain data structure driven by the caller with the
-// current virtual time; it schedules nothing and reads no clock. The wiring
-// (package scenario) turns its answers into events — e.g. "dial a connection"
-// becomes a TCP round trip, TLS handshake work on both members' CPUs, and a
-// DialDone back here.
 package netsim
 
 import (

@@ -242,8 +242,7 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 
 	var shared *model.CPU
 	if c.SharedCPU {
-		shared = model.NewCPU(c.Cores, 0, c.Bucket, c.Duration)
-		shared.Idle = c.Costs.IdleCores * float64(c.Members)
+		shared = model.NewCPU(model.CPUConfig{Cores: c.Cores, Idle: c.Costs.IdleCores * float64(c.Members), Bucket: c.Bucket, Duration: c.Duration})
 	}
 	memberCfg := model.MemberConfig{
 		Costs: model.Costs{DirectRenewal: c.Costs.DirectRenewal, FollowerRenewal: c.Costs.FollowerRenewal,
@@ -254,8 +253,8 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 	for m := 0; m < c.Members; m++ {
 		cpu := shared
 		if cpu == nil {
-			cpu = model.NewCPU(c.Cores, 0, c.Bucket, c.Duration)
-			cpu.Idle = c.Costs.IdleCores // background work: heartbeats, prober, runtime
+			// Idle: background work (heartbeats, the prober, the runtime).
+			cpu = model.NewCPU(model.CPUConfig{Cores: c.Cores, Idle: c.Costs.IdleCores, Bucket: c.Bucket, Duration: c.Duration})
 		}
 		memberCfg.ID = m
 		s.members = append(s.members, model.NewMember(memberCfg, cpu, s.lessor, c.Leader))
