@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -122,6 +123,7 @@ func Knees(ctx context.Context, kc KneeConfig) (Result, error) {
 		res.Knees = knees
 	}
 	res.Complete = err == nil
+	res.Interrupted = errors.Is(err, ErrInterrupted)
 	return res, err
 }
 

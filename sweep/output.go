@@ -55,7 +55,58 @@ func (r Result) WriteCSV(w io.Writer) error {
 		}
 	}
 	cw.Flush()
-	return cw.Error()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	// The trailer: what the rows are of, so that a CSV from an interrupted run
+	// says so, and merge can tell a complete grid from a partial one.
+	for _, row := range r.Rows {
+		if row.Verdict == VerdictError {
+			if _, err := fmt.Fprintf(w, "# error: grid point %d: %s\n", row.Index, oneLine(row.Error)); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "%s grid_size=%d shard=%s complete=%t interrupted=%t\n",
+		csvTrailer, r.GridSize, orDash(r.Shard), r.Complete, r.Interrupted)
+	return err
+}
+
+// csvTrailer starts the last line of a sweep CSV.
+const csvTrailer = "# leasesim sweep:"
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// readTrailer parses a sweep CSV's trailer line into r; a CSV without one
+// (older leasesim) leaves the grid size unknown.
+func readTrailer(line string, r *Result) error {
+	for _, kv := range strings.Fields(strings.TrimPrefix(line, csvTrailer)) {
+		k, v, _ := strings.Cut(kv, "=")
+		var err error
+		switch k {
+		case "grid_size":
+			r.GridSize, err = strconv.Atoi(v)
+		case "shard":
+			if v != "-" {
+				r.Shard = v
+			}
+		case "complete":
+			r.Complete, err = strconv.ParseBool(v)
+		case "interrupted":
+			r.Interrupted, err = strconv.ParseBool(v)
+		}
+		if err != nil {
+			return fmt.Errorf("trailer %q: %s: %w", line, k, err)
+		}
+	}
+	return nil
 }
 
 // WriteJSON writes the whole result, indented.
@@ -77,7 +128,26 @@ func Read(data []byte) (Result, error) {
 		}
 		return r, nil
 	}
-	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	// Comment lines: errors of failed points, and the trailer.
+	var body bytes.Buffer
+	var trailer string
+	errs := map[int]string{}
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(line, csvTrailer):
+			trailer = strings.TrimSpace(line)
+		case strings.HasPrefix(line, "# error: grid point "):
+			rest := strings.TrimPrefix(strings.TrimSpace(line), "# error: grid point ")
+			n, msg, _ := strings.Cut(rest, ": ")
+			if i, err := strconv.Atoi(n); err == nil {
+				errs[i] = msg
+			}
+		case strings.HasPrefix(line, "#"):
+		default:
+			body.WriteString(line)
+		}
+	}
+	recs, err := csv.NewReader(&body).ReadAll()
 	if err != nil {
 		return Result{}, fmt.Errorf("not a leasesim sweep CSV: %w", err)
 	}
@@ -93,6 +163,9 @@ func Read(data []byte) (Result, error) {
 		return Result{}, fmt.Errorf("not a leasesim sweep CSV: the header must end with %s", strings.Join(rowColumns, ","))
 	}
 	var r Result
+	if err := readTrailer(trailer, &r); err != nil {
+		return Result{}, fmt.Errorf("not a leasesim sweep CSV: %w", err)
+	}
 	for _, f := range head[1 : 1+nf] {
 		r.Grid = append(r.Grid, Axis{Flag: f})
 	}
@@ -135,9 +208,10 @@ func Read(data []byte) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if row.Verdict = v[10]; row.Verdict != "ok" && row.Verdict != "fail" {
-			return Result{}, bad("verdict", fmt.Errorf("%q is not ok or fail", v[10]))
+		if row.Verdict = v[10]; row.Verdict != VerdictOK && row.Verdict != VerdictFail && row.Verdict != VerdictError {
+			return Result{}, bad("verdict", fmt.Errorf("%q is not ok, fail or error", v[10]))
 		}
+		row.Error = errs[row.Index]
 		r.Rows = append(r.Rows, row)
 	}
 	return r, nil
@@ -158,6 +232,9 @@ func Merge(parts ...Result) (Result, error) {
 	rows := map[int]Row{}
 	kn := map[int]Knee{}
 	for i, p := range parts {
+		if err := p.check(); err != nil {
+			return Result{}, fmt.Errorf("part %d: %w", i+1, err)
+		}
 		if p.Scenario != m.Scenario || p.Seed != m.Seed || p.CPUTarget != m.CPUTarget || p.GridSize != m.GridSize {
 			return Result{}, fmt.Errorf("part %d is from another sweep (scenario %q seed %d cpu target %g grid size %d; part 1: %q %d %g %d)",
 				i+1, p.Scenario, p.Seed, p.CPUTarget, p.GridSize, m.Scenario, m.Seed, m.CPUTarget, m.GridSize)
@@ -197,6 +274,60 @@ func Merge(parts ...Result) (Result, error) {
 	m.Complete = m.GridSize > 0 && n == m.GridSize
 	return m, nil
 }
+
+// check refuses a part that cannot be merged: an interrupted run (its rows
+// stop short), or one whose grid size, indexes or values do not add up
+// (a damaged or forged file).
+func (r Result) check() error {
+	if r.Interrupted {
+		return fmt.Errorf("its run was interrupted after %d rows (shard %s): run it again to completion", len(r.Rows)+len(r.Knees), orDash(r.Shard))
+	}
+	known := r.Grid.known()
+	if r.GridSize < 0 || r.GridSize > MaxGridSize || (known && r.GridSize != r.Grid.Size()) {
+		return fmt.Errorf("grid_size %d does not match its grid (%d points; at most %d)", r.GridSize, r.Grid.Size(), MaxGridSize)
+	}
+	var shard Shard
+	if r.Shard != "" {
+		var err error
+		if shard, err = ParseShard(r.Shard); err != nil {
+			return fmt.Errorf("shard: %w", err)
+		}
+	}
+	seen := map[int]bool{}
+	check := func(idx int, values map[string]string) error {
+		switch {
+		case idx < 0 || (r.GridSize > 0 && idx >= r.GridSize):
+			return fmt.Errorf("grid point %d is outside the grid (0 to %d)", idx, r.GridSize-1)
+		case seen[idx]:
+			return fmt.Errorf("grid point %d appears twice", idx)
+		case r.Shard != "" && !shard.Has(idx):
+			return fmt.Errorf("grid point %d is not in shard %s", idx, r.Shard)
+		}
+		seen[idx] = true
+		if known {
+			for k, v := range r.Grid.Point(idx) {
+				if values[r.Grid[k].Flag] != v {
+					return fmt.Errorf("grid point %d has %s=%q, but the grid says %q", idx, r.Grid[k].Flag, values[r.Grid[k].Flag], v)
+				}
+			}
+		}
+		return nil
+	}
+	for _, row := range r.Rows {
+		if err := check(row.Index, row.Values); err != nil {
+			return err
+		}
+	}
+	for _, k := range r.Knees {
+		if err := check(k.Index, k.Values); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxGridSize bounds a sweep's grid (and what merge believes of a part).
+const MaxGridSize = 1_000_000
 
 // Missing lists the grid points a (merged) result lacks; nil if its grid is unknown.
 func (r Result) Missing() []int {

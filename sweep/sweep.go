@@ -69,6 +69,17 @@ func (g Grid) Size() int {
 	return n
 }
 
+// known reports whether the grid's values are known (a CSV part knows only
+// its flags).
+func (g Grid) known() bool {
+	for _, a := range g {
+		if len(a.Values) == 0 {
+			return false
+		}
+	}
+	return len(g) > 0
+}
+
 // Flags lists the axes' flags in order.
 func (g Grid) Flags() []string {
 	var f []string
@@ -155,8 +166,18 @@ type Row struct {
 	// PeakTimeWait: the largest TIME-WAIT count, leader and followers together.
 	PeakTimeWait float64 `json:"peak_time_wait"`
 	PeakDialErrs float64 `json:"peak_dial_errors_per_s"`
-	Verdict      string  `json:"verdict"` // ok | fail
+	Verdict      string  `json:"verdict"` // ok | fail | error
+	// Error: why the point could not be run (Verdict "error"); the sweep
+	// goes on with the other points.
+	Error string `json:"error,omitempty"`
 }
+
+// Verdicts of a row.
+const (
+	VerdictOK    = "ok"
+	VerdictFail  = "fail"
+	VerdictError = "error" // the point could not be run (Row.Error says why)
+)
 
 // Result is a sweep's output (or a merge of shards' outputs).
 type Result struct {
@@ -168,9 +189,12 @@ type Result struct {
 	Shard     string  `json:"shard,omitempty"`
 	// Complete: every point of the shard (or grid) has its row (false after an
 	// interruption, or a merge missing shards).
-	Complete bool   `json:"complete"`
-	Rows     []Row  `json:"rows,omitempty"`
-	Knees    []Knee `json:"knees,omitempty"`
+	Complete bool `json:"complete"`
+	// Interrupted: the run was stopped (Ctrl-C, SIGTERM) before every point
+	// of its shard finished; merge refuses such a part.
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Rows        []Row  `json:"rows,omitempty"`
+	Knees       []Knee `json:"knees,omitempty"`
 }
 
 // Config is what a sweep runs.
@@ -240,14 +264,42 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	idx := c.Indexes()
 	rows, err := runPoints(ctx, c, idx, func(i int) (Row, error) {
 		s, err := c.Spec(i)
-		if err != nil {
-			return Row{}, err
+		if err == nil {
+			var r Row
+			if r, err = RunPoint(ctx, s, c.Grid, i, c.target()); err == nil {
+				return r, nil
+			}
 		}
-		return RunPoint(ctx, s, c.Grid, i, c.target())
+		if ctx.Err() != nil {
+			return Row{}, err // interrupted: the point did not finish
+		}
+		// A point that cannot run is a failed row, not a lost sweep.
+		return errorRow(c.Base, c.Grid, i, err), nil
 	})
 	res.Rows = rows
 	res.Complete = err == nil
+	res.Interrupted = errors.Is(err, ErrInterrupted)
 	return res, err
+}
+
+// errorRow is the row of grid point i that could not be run.
+func errorRow(base scenario.Spec, g Grid, i int, err error) Row {
+	r := Row{Index: i, Values: map[string]string{}, Seed: base.Seed, Verdict: VerdictError, Error: err.Error()}
+	for k, v := range g.Point(i) {
+		r.Values[g[k].Flag] = v
+	}
+	return r
+}
+
+// Failed counts the rows whose point could not be run.
+func (r Result) Failed() int {
+	n := 0
+	for _, row := range r.Rows {
+		if row.Verdict == VerdictError {
+			n++
+		}
+	}
+	return n
 }
 
 // runPoints runs f for every index over the pool and returns the results in
@@ -348,9 +400,9 @@ func rowOf(s scenario.Spec, o scenario.Outcome, g Grid, i int, cpuTarget float64
 			r.PeakTimeWait = max(r.PeakTimeWait, v)
 		}
 	}
-	r.Verdict = "ok"
+	r.Verdict = VerdictOK
 	if r.KeysLost > 0 || r.LeasesExpired > 0 || r.LeaderCPUPeak >= cpuTarget {
-		r.Verdict = "fail"
+		r.Verdict = VerdictFail
 	}
 	return r
 }

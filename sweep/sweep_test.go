@@ -169,6 +169,86 @@ func TestCancelKeepsFinishedRows(t *testing.T) {
 	if res.Complete || len(res.Rows) != 2 || res.Rows[0].Index != 0 || res.Rows[1].Index != 1 {
 		t.Fatalf("after cancel: complete %v, rows %+v", res.Complete, res.Rows)
 	}
+	// Its CSV says so (issue 15: an interrupted CSV sweep carried no marker),
+	// and merge refuses it in either format.
+	c, j := render(t, res)
+	if !strings.Contains(c, "complete=false interrupted=true") {
+		t.Fatalf("interrupted CSV has no marker:\n%s", c)
+	}
+	for name, text := range map[string]string{"csv": c, "json": j} {
+		part, err := Read([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !part.Interrupted || part.Complete {
+			t.Fatalf("%s read back: interrupted %v complete %v", name, part.Interrupted, part.Complete)
+		}
+		if _, err := Merge(part); err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("%s: merge of an interrupted part: %v", name, err)
+		}
+	}
+}
+
+// A point that cannot run is a failed row; the other points still run
+// (issue 15: one failing grid point made the whole sweep exit 1 with no rows).
+func TestFailingPointIsARow(t *testing.T) {
+	grid := Grid{{"max-events", []string{"100", "1000000000"}}}
+	res, err := Run(context.Background(), Config{Base: small(), Grid: grid, Apply: testApply, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 2 || !res.Complete || res.Failed() != 1 {
+		t.Fatalf("rows %+v complete %v failed %d", res.Rows, res.Complete, res.Failed())
+	}
+	if r := res.Rows[0]; r.Verdict != VerdictError || !strings.Contains(r.Error, "event limit") {
+		t.Fatalf("row 0: %+v", r)
+	}
+	if r := res.Rows[1]; r.Verdict == VerdictError || r.RenewalsPerS == 0 {
+		t.Fatalf("row 1 did not run: %+v", r)
+	}
+	c, _ := render(t, res)
+	back, err := Read([]byte(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Rows[0].Verdict != VerdictError || back.Rows[0].Error != res.Rows[0].Error {
+		t.Fatalf("CSV round trip lost the error: %+v\n%s", back.Rows[0], c)
+	}
+}
+
+// Merge refuses parts whose grid size, indexes or values do not add up
+// (issue 15: a forged part with grid_size -5 and row index 99999999 merged
+// with exit 0).
+func TestMergeRefusesForgedParts(t *testing.T) {
+	grid := Grid{{"clients", []string{"100", "200"}}}
+	good, err := Run(context.Background(), Config{Base: small(), Grid: grid, Apply: testApply, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Merge(good); err != nil {
+		t.Fatalf("the honest part: %v", err)
+	}
+	forge := func(f func(r *Result)) Result {
+		r := good
+		r.Rows = append([]Row(nil), good.Rows...)
+		for i := range r.Rows {
+			r.Rows[i].Values = map[string]string{"clients": r.Rows[i].Values["clients"]}
+		}
+		f(&r)
+		return r
+	}
+	for name, part := range map[string]Result{
+		"negative grid size":       forge(func(r *Result) { r.GridSize = -5 }),
+		"grid size not the grid's": forge(func(r *Result) { r.GridSize = 3 }),
+		"index out of range":       forge(func(r *Result) { r.Rows[1].Index = 99999999 }),
+		"duplicate index":          forge(func(r *Result) { r.Rows[1].Index = 0 }),
+		"values not the grid's":    forge(func(r *Result) { r.Rows[1].Values["clients"] = "999" }),
+		"index not in shard":       forge(func(r *Result) { r.Shard = "1/2" }),
+	} {
+		if _, err := Merge(part); err == nil {
+			t.Errorf("%s: merged", name)
+		}
+	}
 }
 
 // The knee: buggy clients (2 renewals/s each once the channel is full) fit
