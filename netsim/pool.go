@@ -8,6 +8,14 @@
 // (package scenario) turns its answers into events — e.g. "dial a connection"
 // becomes a TCP round trip, TLS handshake work on both members' CPUs, and a
 // DialDone back here.
+//
+// To learn what the peer transport does, read testdata/*.txt: datadriven
+// transcripts (TestNetworkTranscripts) that drive one Network with forwards,
+// replies, cancels, partitions and probes and show every output with its
+// time and the connection counts of a member pair — a pooled forward, a burst
+// past the idle pool, a TLS handshake timeout leaving CLOSE-WAIT, the read
+// deadline close, idle expiry, partitions, HTTP/2, the prober. Rewrite them
+// with `go test ./netsim -run TestNetworkTranscripts -rewrite`.
 package netsim
 
 import (
