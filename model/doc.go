@@ -22,7 +22,12 @@
 //     fixed round trip, to study the client alone.
 //   - Mutant (mutant.go): a deliberately broken server, for the checkers.
 //
-// etcd's constants are in etcd.go, each with its source. The datadriven
-// transcripts in testdata/ drive one Member input by input and show every
-// output: read them to learn what a member does.
+// etcd's constants are in etcd.go, each with its source.
+//
+// To learn what a member does, read testdata/*.txt: datadriven transcripts
+// (TestMemberTranscripts) that drive one Member, its CPU and a Lessor with
+// inputs — a direct and a forwarded renewal, the retry loop, ReqTimeout, an
+// election with Promote, the bounded leader queue, the mutants — and show
+// every output with its time. Rewrite them with
+// `go test ./model -run TestMemberTranscripts -rewrite` and read the diff.
 package model

@@ -18,6 +18,13 @@
 //     Member hands it over; netsim does not import model, nor model netsim).
 //
 // Constants of Go's HTTP transport, rafthttp and Linux are in pool.go, each
-// with its source. The datadriven transcripts in testdata/ drive one Network
-// input by input: read them to learn what the transport does.
+// with its source.
+//
+// To learn what the peer transport does, read testdata/*.txt: datadriven
+// transcripts (TestNetworkTranscripts) that drive one Network with forwards,
+// replies, cancels, partitions and probes and show every output with its
+// time and the connection counts of a member pair — a pooled forward, a burst
+// past the idle pool, a TLS handshake timeout leaving CLOSE-WAIT, the read
+// deadline close, idle expiry, partitions, HTTP/2, the prober. Rewrite them
+// with `go test ./netsim -run TestNetworkTranscripts -rewrite`.
 package netsim
