@@ -72,7 +72,9 @@ type pair struct {
 	closeWait int
 	// handshaking: connections between TCP connect and the end of TLS.
 	handshaking int
-	// established: TCP connections up (handshaking, idle or busy), both sides.
+	// established: TCP connections ESTABLISHED on both sides (handshaking,
+	// idle or busy); a connection the client closed is not (its server side
+	// counts in closeWait until the server closes too).
 	established int
 	waiters     []waiter // forwards waiting for a connection, oldest first (some stale)
 	idleAt      sim.Time // the pending idle-expiry check, or -1
@@ -97,6 +99,10 @@ type forward struct {
 	answered   bool
 	arrivedAt  sim.Time
 	closeWaits int32 // cancelled forwards whose peer socket sits in CLOSE-WAIT
+	// finAttempt: a forward cancelled before it arrived (0: none); when it
+	// arrives, the peer reads the request and then the FIN, and its socket
+	// sits in CLOSE-WAIT until the handler has run.
+	finAttempt uint32
 }
 
 type dial struct {
@@ -244,6 +250,10 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 		}
 		if current {
 			f.arrived, f.arrivedAt = true, now
+		} else if f.finAttempt != 0 && f.finAttempt == in.Attempt {
+			f.finAttempt = 0
+			f.closeWaits++
+			n.pairs[in.From][in.To].closeWait++
 		}
 		// The request was on the wire before any FIN: the peer's handler runs it.
 		out = append(out, Output{Kind: OutRequest, From: in.From, To: in.To, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt})
@@ -251,6 +261,9 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 		return n.reply(now, in, out)
 	case InShed:
 		// An error status at once; RenewHTTP fails, the follower retries.
+		if f := &n.forwards[in.From][in.Slot]; f.live && f.attempt == in.Attempt {
+			f.answered = true // the server is done with it: a cancel now leaves no CLOSE-WAIT
+		}
 		return n.deliver(out, now+n.oneWay(), Input{Kind: InResponse, From: in.From, To: in.To, Slot: in.Slot, Attempt: in.Attempt, Err: true})
 	case InResponse:
 		return n.response(now, in, out)
@@ -376,7 +389,6 @@ func (n *Network) reply(now sim.Time, in Input, out []Output) []Output {
 		if f.closeWaits > 0 {
 			f.closeWaits--
 			p.closeWait--
-			p.established--
 		}
 		return out
 	}
@@ -425,14 +437,19 @@ func (n *Network) cancel(now sim.Time, in Input, out []Output) []Output {
 	}
 	// Cancelling an HTTP/1.1 request in flight closes its connection.
 	n.timeWait(now, &p.clientTW, 1)
-	if f.arrived && !f.answered {
+	// The connection is no longer ESTABLISHED on either side.
+	p.established--
+	switch {
+	case f.arrived && !f.answered:
 		p.closeWait++ // the server's side, until its handler finishes
 		f.closeWaits++
-	} else {
-		// Answered (the server, reading for the next request, sees the FIN),
-		// or not yet there (the FIN follows the request down the wire).
-		p.established--
+	case !f.arrived && !f.lost:
+		// Not yet there: the FIN follows the request down the wire; the
+		// server's side goes to CLOSE-WAIT when both arrive.
+		f.finAttempt = f.attempt
 	}
+	// Answered: the server, reading for the next request, sees the FIN and
+	// closes at once.
 	return out
 }
 
@@ -540,9 +557,7 @@ func (n *Network) dialServerDone(now sim.Time, id uint32, out []Output) []Output
 	d.serverDone = true
 	if d.dead {
 		// The client gave up: the server reads EOF and closes, ending CLOSE-WAIT.
-		p := &n.pairs[d.from][d.to]
-		p.closeWait--
-		p.established--
+		n.pairs[d.from][d.to].closeWait--
 		return out
 	}
 	return n.deliver(out, now+n.oneWay(), Input{Kind: InDialFlight, Dial: id})
@@ -573,10 +588,9 @@ func (n *Network) dialTimeout(now sim.Time, id uint32, out []Output) []Output {
 	out = append(out, Output{Kind: OutFact, Fact: FactHandshakeTimeout})
 	p.handshaking--
 	p.clientTW.Add(now, 1) // the client closes first, before TLS completed: always TIME-WAIT
+	p.established--
 	if !d.serverDone {
 		p.closeWait++ // the server has not got to it yet
-	} else {
-		p.established--
 	}
 	_, failed, _ := p.pool.DialDone(now, 1, false)
 	return n.failWaiters(now, from, to, failed, out)
