@@ -15,7 +15,7 @@ help:
 	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json, then legacy-goldens"
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
-	@echo "                  refits scenario/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
+	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
 
 build:
 	$(GO) build -o bin/leasesim ./cmd/leasesim
@@ -67,4 +67,4 @@ legacy-goldens:
 #   bin/leasesim calibrate --from bin/calibration.json --params default
 calibrate: build
 	bin/leasesim calibrate --set full --json > bin/calibration.json
-	bin/leasesim calibrate --from bin/calibration.json --fit scenario/params/default.yaml | tee bin/calibration.txt
+	bin/leasesim calibrate --from bin/calibration.json --fit spec/params/default.yaml | tee bin/calibration.txt

@@ -1,13 +1,14 @@
-package scenario
+package spec
 
 import (
 	"time"
 )
 
-// Spec is a scenario as users write it (YAML, see scenario/builtin/*.yaml) and
-// as flags override it. Durations are Go duration strings ("10s", "1m30s");
-// sizes are plain numbers. Load parses and validates it; Build turns it into a
-// runnable simulation.
+// Spec is a scenario as users write it (YAML, see spec/builtin/*.yaml) and
+// as flags override it (ApplyFlag). Durations are Go duration strings ("10s",
+// "1m30s"); sizes are plain numbers. Load parses and validates it; Resolve
+// validates it and turns it into plain data (Resolved) that package scenario
+// runs.
 type Spec struct {
 	Name        string      `yaml:"name"`
 	Description string      `yaml:"description,omitempty"`
@@ -120,8 +121,8 @@ type CostsSpec struct {
 
 // FaultSpec is something that happens at a time.
 type FaultSpec struct {
-	At   Duration `yaml:"at"`
-	Kind string   `yaml:"kind"` // leader-change | leader-stall | partition
+	At   Duration  `yaml:"at"`
+	Kind FaultKind `yaml:"kind"` // leader-change | leader-stall | partition
 	// To: the new leader (leader-change).
 	To int `yaml:"to,omitempty"`
 	// Member: the follower cut off from every other member (partition). Its

@@ -1,4 +1,4 @@
-package scenario
+package spec
 
 import (
 	"bytes"
@@ -97,7 +97,7 @@ const (
 	DefaultSeed = 1
 )
 
-// Limits Validate enforces besides MaxClients and MaxDuration (scenario.go).
+// Limits Validate enforces besides MaxClients and MaxDuration (resolved.go).
 const (
 	MaxMembers = 15   // etcd clusters are small; 15 is far beyond any recommended size
 	MaxCores   = 1024 // per member
@@ -120,13 +120,6 @@ const (
 	specMaxKeysPerLease = 1_000_000
 	specMaxIdleConns    = 1_000_000
 	specMaxElection     = Duration(50e9) // etcd refuses election timeouts >= 50 s
-)
-
-// Fault kinds.
-const (
-	FaultLeaderChange = "leader-change"
-	FaultLeaderStall  = "leader-stall"
-	FaultPartition    = "partition"
 )
 
 // ---------------------------------------------------------------------------

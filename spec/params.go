@@ -1,4 +1,4 @@
-package scenario
+package spec
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 // flag --params): its costs replace DefaultCosts field by field, and the
 // scenario's own costs section replaces the parameter file's.
 //
-// Built-in parameter files are the YAML files in scenario/params/, compiled
+// Built-in parameter files are the YAML files in spec/params/, compiled
 // in: adding a file there is all it takes to add one (its name is the file
 // name without .yaml).
 
@@ -115,7 +115,7 @@ type ParamsRun struct {
 //go:embed params/*.yaml
 var paramsFS embed.FS
 
-// BuiltinParams lists the built-in parameter files (scenario/params/*.yaml,
+// BuiltinParams lists the built-in parameter files (spec/params/*.yaml,
 // without .yaml), sorted.
 func BuiltinParams() []string { return yamlNames(paramsFS, "params") }
 

@@ -1,44 +1,14 @@
-package scenario
+package spec
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
-	"github.com/leasesim/leasesim/recorder"
 )
-
-// Outcome is what a run of a Spec produced, whichever server it simulated.
-type Outcome struct {
-	Summary recorder.Summary
-	Metrics []recorder.Metric // per-bucket series (cluster runs)
-	Events  uint64
-	Cohorts int
-	Peaks   map[recorder.MetricName]float64 // peak of each metric
-	Finals  map[recorder.MetricName]float64 // last bucket of each metric
-}
-
-// Metric returns the series called name, or nil.
-func (o Outcome) Metric(name recorder.MetricName) []float64 {
-	for _, m := range o.Metrics {
-		if m.Name == name {
-			return m.Values
-		}
-	}
-	return nil
-}
-
-// Resolved is a validated Spec turned into what runs: exactly one of Ideal
-// and Cluster is set.
-type Resolved struct {
-	Ideal   *Ideal
-	Cluster *Cluster
-}
 
 // Resolve applies defaults, validates, and builds the runnable scenario. The
 // cluster's CPU costs are DefaultCosts for its TLS mode, then the costs of the
@@ -137,46 +107,6 @@ func (c CostsSpec) Apply(costs Costs) Costs {
 		costs.IdleCores = *c.IdleCores
 	}
 	return costs
-}
-
-// Run resolves s and simulates it; trace, if not nil, receives the JSON-lines trace.
-func (s Spec) Run(trace io.Writer) (Outcome, error) {
-	return s.RunContext(context.Background(), trace)
-}
-
-// RunContext is Run that stops, with ctx's error, soon after ctx ends (it
-// checks between seconds of virtual time).
-func (s Spec) RunContext(ctx context.Context, trace io.Writer) (Outcome, error) {
-	r, err := s.Resolve()
-	if err != nil {
-		return Outcome{}, err
-	}
-	if r.Ideal != nil {
-		r.Ideal.ctx = ctx
-		res, err := r.Ideal.Run(trace)
-		if err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{Summary: res.Summary, Events: res.Events, Cohorts: res.Cohorts}, nil
-	}
-	m, err := r.Cluster.Start(trace)
-	if err != nil {
-		return Outcome{}, err
-	}
-	for m.Now() < r.Cluster.Duration {
-		if err := ctx.Err(); err != nil {
-			return Outcome{}, err
-		}
-		if err := m.Advance(time.Second); err != nil {
-			return Outcome{}, err
-		}
-	}
-	res, err := m.Finish()
-	if err != nil {
-		return Outcome{}, err
-	}
-	return Outcome{Summary: res.Summary, Metrics: res.Metrics, Events: res.Events, Cohorts: r.Cluster.Clients,
-		Peaks: res.Peaks, Finals: res.Finals}, nil
 }
 
 // IsIdeal reports whether s runs against the idealised server.

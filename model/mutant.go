@@ -1,0 +1,42 @@
+package model
+
+import "fmt"
+
+// Mutant deliberately breaks the server, to show that the checkers (package
+// properties, 'leasesim check --mutant') catch a wrong server. The zero value,
+// MutantNone, is etcd's behaviour.
+type Mutant uint8
+
+const (
+	// MutantNone: the server as etcd behaves.
+	MutantNone Mutant = iota
+	// MutantAckAfterRevoke: the leader answers a renewal of a revoked lease
+	// with its TTL instead of 0 (what filling the response header before
+	// renewing guards against, v3rpc/lease.go).
+	MutantAckAfterRevoke
+	// MutantDeposedRenew: a deposed leader still renews and answers.
+	MutantDeposedRenew
+)
+
+var mutantNames = [...]string{MutantNone: "", MutantAckAfterRevoke: "ack-after-revoke", MutantDeposedRenew: "deposed-renew"}
+
+// String is the mutant's name as --mutant takes it ("" for MutantNone).
+func (m Mutant) String() string {
+	if int(m) < len(mutantNames) {
+		return mutantNames[m]
+	}
+	return fmt.Sprintf("Mutant(%d)", uint8(m))
+}
+
+// MutantForms lists the mutants' names, for help and error messages.
+const MutantForms = "ack-after-revoke, deposed-renew"
+
+// ParseMutant reads a mutant's name; "" is MutantNone.
+func ParseMutant(s string) (Mutant, error) {
+	for i, n := range mutantNames {
+		if n == s {
+			return Mutant(i), nil
+		}
+	}
+	return MutantNone, fmt.Errorf("%q is not allowed; allowed: %s", s, MutantForms)
+}
