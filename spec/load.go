@@ -792,7 +792,7 @@ func (s Spec) validate() (Params, error) {
 			}
 		}
 		if k := s.Cluster.Cores; costsOK && k > 0 && k <= MaxCores {
-			v.idle(k, s.Params, paramsCosts, s.Costs)
+			v.idle(s.Cluster, s.Params, paramsCosts, s.Costs)
 		}
 		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members)
 	}
@@ -927,6 +927,8 @@ func (v *validator) cluster(k ClusterSpec) {
 	}
 	if k.LeaderQueueLimit < 0 {
 		v.add("cluster.leader_queue_limit", "%d is negative; allowed 0 (unbounded, as etcd) or a positive request count", k.LeaderQueueLimit)
+	} else if k.LeaderQueueLimit > 0 && k.SharedCPU {
+		v.add("cluster.leader_queue_limit", "%d cannot be combined with cluster.shared_cpu: the members share one CPU queue; allowed 0 (unbounded) with shared_cpu", k.LeaderQueueLimit)
 	}
 	if lo := 5 * specHeartbeat; k.ElectionTimeout < lo || k.ElectionTimeout >= specMaxElection {
 		v.add("cluster.election_timeout", "%v is out of range; etcd allows %v (5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
@@ -976,11 +978,18 @@ func (v *validator) costs(c CostsSpec) bool {
 
 // idle checks that the idle CPU each member burns (the default, else the
 // params file's, else the scenario's own costs.idle_cores) leaves some of
-// cluster.cores for requests, and blames whichever set it.
-func (v *validator) idle(cores float64, params string, fromParams, own CostsSpec) {
+// cluster.cores for requests, and blames whichever set it. With shared_cpu
+// the members burn it together on one machine's cores.
+func (v *validator) idle(k ClusterSpec, params string, fromParams, own CostsSpec) {
+	cores, n := k.Cores, 1.0
+	per := ""
+	if k.SharedCPU && k.Members > 1 && k.Members <= MaxMembers {
+		n = float64(k.Members)
+		per = fmt.Sprintf(" x %d members sharing cluster.cores (shared_cpu)", k.Members)
+	}
 	if own.IdleCores != nil {
-		if idle := *own.IdleCores; idle >= cores {
-			v.add("costs.idle_cores", "%g leaves no CPU for requests on cluster.cores %g; allowed 0 up to below the cores", idle, cores)
+		if idle := *own.IdleCores; idle*n >= cores {
+			v.add("costs.idle_cores", "%g%s leaves no CPU for requests on cluster.cores %g; allowed 0 up to below the cores", idle, per, cores)
 		}
 		return
 	}
@@ -988,8 +997,8 @@ func (v *validator) idle(cores float64, params string, fromParams, own CostsSpec
 	if fromParams.IdleCores != nil {
 		idle, from = *fromParams.IdleCores, "the idle CPU of params "+params
 	}
-	if idle >= cores {
-		v.add("cluster.cores", "%g leaves no CPU for requests: each member burns %g cores with no load (%s, costs.idle_cores); allowed more than that, or set costs.idle_cores lower", cores, idle, from)
+	if idle*n >= cores {
+		v.add("cluster.cores", "%g leaves no CPU for requests: each member burns %g cores with no load%s (%s, costs.idle_cores); allowed more than that, or set costs.idle_cores lower", cores, idle, per, from)
 	}
 }
 
