@@ -67,10 +67,10 @@ func SpecFor(m Measurement, params string) spec.Spec {
 		Clients: spec.ClientsSpec{
 			Count: c.Clients, TTL: spec.Duration(c.TTL), Version: ClientVersion, Consumer: c.Consumer,
 			StartSpread: spec.Duration(startSpread(c.StartSpread, m.StartedWithinMs)), Placement: modelPlacement[c.Placement],
-			RTT: spec.Duration(loopbackClientRTT),
+			RTT: new(spec.Duration(loopbackClientRTT)),
 		},
 		Cluster: spec.ClusterSpec{
-			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, PeerRTT: spec.Duration(loopbackPeerRTT), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
+			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, PeerRTT: new(spec.Duration(loopbackPeerRTT)), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
 		},
 	}
 }

@@ -219,24 +219,26 @@ func TestRunContextStops(t *testing.T) {
 // 20th scan (10.012 s) already finds it due; on the exact grid it waits for
 // the 21st (10.5 s). A slow answer (RTT 20 ms) misses the 20th scan either way.
 func TestScanOverrunMovesTheRenewal(t *testing.T) {
+	ms := func(n float64) *spec.Duration { return new(spec.Duration(n * float64(time.Millisecond))) }
 	for _, c := range []struct {
-		overrun, rtt time.Duration
-		want         float64 // interval p50, ms
+		overrun time.Duration
+		rtt     *spec.Duration // nil: the default, 1 ms
+		want    float64        // interval p50, ms
 	}{
-		{0, time.Millisecond, 10500},
-		{600 * time.Microsecond, time.Millisecond, 10012},
-		{600 * time.Microsecond, 20 * time.Millisecond, 10512.6},
-		{600 * time.Microsecond, 0, 10012},
+		{0, ms(1), 10500},
+		{600 * time.Microsecond, ms(1), 10012},
+		{600 * time.Microsecond, ms(20), 10512.6},
+		{600 * time.Microsecond, nil, 10012},
 	} {
 		s := spec.Spec{Name: "overrun", Seed: 1, Duration: spec.Duration(2 * time.Minute), Server: "ideal",
 			Clients: spec.ClientsSpec{Count: 3, TTL: spec.Duration(30 * time.Second), Version: "v3.7.3", Consumer: "drain",
-				ScanOverrun: spec.Duration(c.overrun), RTT: spec.Duration(c.rtt)}}
+				ScanOverrun: spec.Duration(c.overrun), RTT: c.rtt}}
 		out, err := scenario.Run(context.Background(), s, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := out.Summary.IntervalMs.P50; math.Abs(got-c.want) > 0.001 {
-			t.Errorf("overrun %v, rtt %v: interval p50 %v ms, want %v", c.overrun, c.rtt, got, c.want)
+			t.Errorf("overrun %v, rtt %v: interval p50 %v ms, want %v", c.overrun, s.Clients.RTT, got, c.want)
 		}
 	}
 }

@@ -653,9 +653,10 @@ func unjoin(err error) []error {
 //
 // Cost fields stay zero (idle_cores nil): a zero cost means "the params
 // file's value, else the default for this TLS mode" (DefaultCosts), resolved
-// when the scenario is built. Because zero means "default", a file cannot
-// ask for a zero connect_delay, rtt, peer_rtt or max_events. ApplyDefaults is
-// idempotent.
+// when the scenario is built. connect_delay, rtt, peer_rtt and max_events
+// are pointers: left out (nil) they get the default, and an explicit 0 stays
+// 0 (max_events: 0 is no limit). ApplyDefaults is idempotent, and it never
+// writes through a pointer it did not allocate (copies of a Spec share them).
 func (s *Spec) ApplyDefaults() {
 	if s.Seed == 0 {
 		s.Seed = DefaultSeed
@@ -667,8 +668,8 @@ func (s *Spec) ApplyDefaults() {
 		s.Server = ServerCluster
 	}
 	c := &s.Clients
-	if c.ConnectDelay == 0 {
-		c.ConnectDelay = Duration(DefaultConnectDelay)
+	if c.ConnectDelay == nil {
+		c.ConnectDelay = new(Duration(DefaultConnectDelay))
 	}
 	if c.Placement == "" {
 		c.Placement = DefaultPlacement
@@ -676,18 +677,18 @@ func (s *Spec) ApplyDefaults() {
 	if c.KeysPerLease == 0 {
 		c.KeysPerLease = DefaultKeysPerLease
 	}
-	if c.RTT == 0 {
-		c.RTT = DefaultClientRTT
+	if c.RTT == nil {
+		c.RTT = new(DefaultClientRTT)
 	}
-	if s.Limits.MaxEvents == 0 {
-		s.Limits.MaxEvents = DefaultMaxEvents
+	if s.Limits.MaxEvents == nil {
+		s.Limits.MaxEvents = new(uint64(DefaultMaxEvents))
 	}
 	if s.Server != ServerCluster {
 		return
 	}
 	k := &s.Cluster
-	if k.PeerRTT == 0 {
-		k.PeerRTT = DefaultPeerRTT
+	if k.PeerRTT == nil {
+		k.PeerRTT = new(DefaultPeerRTT)
 	}
 	if k.Transport == "" {
 		k.Transport = DefaultTransport
@@ -860,9 +861,9 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 	case c.StartSpread > 0 && c.StartSpread.D() < StartResolution:
 		v.add("clients.start_spread", "%v is below the start resolution; allowed 0 or %v up to the duration", c.StartSpread, StartResolution)
 	}
-	v.between("clients.connect_delay", c.ConnectDelay, 0, specMaxNetDelay)
+	v.between("clients.connect_delay", deref(c.ConnectDelay), 0, specMaxNetDelay)
 	v.between("clients.scan_overrun", c.ScanOverrun, 0, specMaxScanOverrun)
-	v.between("clients.rtt", c.RTT, 0, specMaxNetDelay)
+	v.between("clients.rtt", deref(c.RTT), 0, specMaxNetDelay)
 	if c.KeysPerLease < 1 || c.KeysPerLease > specMaxKeysPerLease {
 		v.add("clients.keys_per_lease", "%d is out of range; allowed 1 to %s", c.KeysPerLease, Thousands(specMaxKeysPerLease))
 	}
@@ -909,7 +910,7 @@ func (v *validator) cluster(k ClusterSpec) {
 	} else if k.Leader < 0 {
 		v.add("cluster.leader", "%d is negative; members are numbered from 0", k.Leader)
 	}
-	v.between("cluster.peer_rtt", k.PeerRTT, 0, specMaxNetDelay)
+	v.between("cluster.peer_rtt", deref(k.PeerRTT), 0, specMaxNetDelay)
 	v.between("cluster.peer_jitter", k.PeerJitter, 0, specMaxNetDelay)
 	if k.Transport != "http1" && k.Transport != "http2" {
 		v.add("cluster.transport", "%q is not allowed; allowed: http1, http2", k.Transport)
@@ -1123,11 +1124,11 @@ func (s Spec) Summary() string {
 	}
 	switch s.Server {
 	case ServerIdeal:
-		fmt.Fprintf(&b, " against an idealised server (round trip %v, no capacity limit).", c.RTT)
+		fmt.Fprintf(&b, " against an idealised server (round trip %v, no capacity limit).", deref(c.RTT))
 	case ServerCluster:
 		k := s.Cluster
 		fmt.Fprintf(&b, ", placed %s, against a %d-member etcd cluster with %v cores per member (initial leader: member %d; client round trip %v, peer round trip %v",
-			placementPhrase(c.Placement), k.Members, k.Cores, k.Leader, c.RTT, k.PeerRTT)
+			placementPhrase(c.Placement), k.Members, k.Cores, k.Leader, deref(c.RTT), deref(k.PeerRTT))
 		if k.PeerJitter > 0 {
 			fmt.Fprintf(&b, " + up to %v jitter", k.PeerJitter)
 		}

@@ -116,11 +116,11 @@ func fullSpec() spec.Spec {
 		Server: "cluster",
 		Clients: spec.ClientsSpec{
 			Count: 1234, TTL: spec.Duration(60 * time.Second), Version: "v3.3.8", Consumer: "stall:10m-20m",
-			StartSpread: spec.Duration(1500 * time.Millisecond), ConnectDelay: spec.Duration(250 * time.Microsecond),
-			Placement: "member:2", KeysPerLease: 3, RTT: spec.Duration(2 * time.Millisecond),
+			StartSpread: spec.Duration(1500 * time.Millisecond), ConnectDelay: new(spec.Duration(250 * time.Microsecond)),
+			Placement: "member:2", KeysPerLease: 3, RTT: new(spec.Duration(2 * time.Millisecond)),
 		},
 		Cluster: spec.ClusterSpec{
-			Members: 5, Cores: 2.5, Leader: 1, PeerRTT: spec.Duration(300 * time.Microsecond),
+			Members: 5, Cores: 2.5, Leader: 1, PeerRTT: new(spec.Duration(300 * time.Microsecond)),
 			PeerJitter: spec.Duration(50 * time.Microsecond), Transport: "http2", TLS: "ecdsa", TLSResumption: true,
 			MaxIdleConnsPerHost: 100, LeaderQueueLimit: 5000, ElectionTimeout: spec.Duration(2 * time.Second), Prober: &off,
 		},
@@ -136,7 +136,7 @@ func fullSpec() spec.Spec {
 			{At: spec.Duration(10 * time.Minute), Kind: "leader-change", To: 3, Duration: spec.Duration(time.Second)},
 			{At: spec.Duration(20 * time.Minute), Kind: "leader-change", To: 0},
 		},
-		Limits: spec.LimitsSpec{MaxEvents: 123456789},
+		Limits: spec.LimitsSpec{MaxEvents: new(uint64(123456789))},
 	}
 }
 
@@ -310,14 +310,14 @@ func TestSpecApplyDefaults(t *testing.T) {
 		Name: "t", Seed: 1, Duration: spec.Duration(10 * time.Minute), Bucket: spec.Duration(time.Second), Server: "cluster",
 		Clients: spec.ClientsSpec{
 			Count: 100, TTL: spec.Duration(10 * time.Second), Version: "v3.2.23", Consumer: "never",
-			ConnectDelay: spec.Duration(spec.DefaultConnectDelay), Placement: "round-robin", KeysPerLease: 1,
-			RTT: spec.Duration(time.Millisecond),
+			ConnectDelay: new(spec.Duration(spec.DefaultConnectDelay)), Placement: "round-robin", KeysPerLease: 1,
+			RTT: new(spec.Duration(time.Millisecond)),
 		},
 		Cluster: spec.ClusterSpec{
-			Members: 7, Cores: 8, PeerRTT: spec.Duration(500 * time.Microsecond), Transport: "http1", TLS: "rsa", TLSClose: "reset",
+			Members: 7, Cores: 8, PeerRTT: new(spec.Duration(500 * time.Microsecond)), Transport: "http1", TLS: "rsa", TLSClose: "reset",
 			MaxIdleConnsPerHost: 1024, ElectionTimeout: spec.Duration(time.Second), Prober: &on,
 		},
-		Limits: spec.LimitsSpec{MaxEvents: 2_000_000_000},
+		Limits: spec.LimitsSpec{MaxEvents: new(uint64(2_000_000_000))},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", s, want)

@@ -35,8 +35,8 @@ func (s Spec) Resolve() (Resolved, error) {
 	if s.Server == ServerIdeal {
 		return Resolved{Ideal: &Ideal{
 			Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
-			Duration: s.Duration.D(), RTT: s.Clients.RTT.D(), ConnectDelay: s.Clients.ConnectDelay.D(), ScanOverrun: s.Clients.ScanOverrun.D(),
-			StartSpread: s.Clients.StartSpread.D(), Seed: s.Seed, Bucket: s.Bucket.D(), MaxEvents: s.Limits.MaxEvents,
+			Duration: s.Duration.D(), RTT: deref(s.Clients.RTT).D(), ConnectDelay: deref(s.Clients.ConnectDelay).D(), ScanOverrun: s.Clients.ScanOverrun.D(),
+			StartSpread: s.Clients.StartSpread.D(), Seed: s.Seed, Bucket: s.Bucket.D(), MaxEvents: deref(s.Limits.MaxEvents),
 			RenewNum: num, RenewDen: den,
 		}}, nil
 	}
@@ -49,13 +49,13 @@ func (s Spec) Resolve() (Resolved, error) {
 	cl := &Cluster{
 		Name: s.Name, Seed: s.Seed, Duration: s.Duration.D(), Bucket: s.Bucket.D(),
 		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
-		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: s.Clients.ConnectDelay.D(), ScanOverrun: overrun.D(),
-		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: s.Clients.RTT.D(),
-		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: k.PeerRTT.D(), PeerJitter: k.PeerJitter.D(),
+		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: deref(s.Clients.ConnectDelay).D(), ScanOverrun: overrun.D(),
+		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: deref(s.Clients.RTT).D(),
+		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
 		SharedCPU: k.SharedCPU, TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
-		Costs: costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
+		Costs: costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
 	}
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
@@ -133,4 +133,14 @@ func ParseRenewAt(v string) (num, den int64, err error) {
 		return 0, 0, fmt.Errorf("%q is not a fraction N/D between 0 and 1 (e.g. 1/3, the real client's, or 2/3)", v)
 	}
 	return n, d, nil
+}
+
+// deref is *p, or the zero value for nil (an optional field left out, before
+// ApplyDefaults fills it in).
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }

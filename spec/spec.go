@@ -36,7 +36,9 @@ type ClientsSpec struct {
 	Version      string   `yaml:"version"`  // e.g. v3.2.23
 	Consumer     string   `yaml:"consumer"` // drain | never | rate:N | stop-after:K | stall:FROM-TO
 	StartSpread  Duration `yaml:"start_spread,omitempty"`
-	ConnectDelay Duration `yaml:"connect_delay,omitempty"` // default 100us
+	// ConnectDelay: time from KeepAlive to its stream's first scan. Left out
+	// (nil): DefaultConnectDelay, 100us; "connect_delay: 0s" asks for 0.
+	ConnectDelay *Duration `yaml:"connect_delay,omitempty"`
 	// Placement: "round-robin" (default) over all members, "leader", "followers",
 	// or "member:N" (all on member N).
 	Placement    string `yaml:"placement,omitempty"`
@@ -50,8 +52,9 @@ type ClientsSpec struct {
 	// default) is the exact grid. A params file measured by leasesim calibrate
 	// supplies it when the scenario does not.
 	ScanOverrun Duration `yaml:"scan_overrun,omitempty"`
-	// RTT between a client and its member. Default 1ms.
-	RTT Duration `yaml:"rtt,omitempty"`
+	// RTT between a client and its member. Left out (nil): DefaultClientRTT,
+	// 1ms; "rtt: 0s" asks for 0.
+	RTT *Duration `yaml:"rtt,omitempty"`
 }
 
 // ClusterSpec is the etcd cluster.
@@ -59,7 +62,9 @@ type ClusterSpec struct {
 	Members int      `yaml:"members"`            // 1 to 15
 	Cores   float64  `yaml:"cores"`              // per member
 	Leader  int      `yaml:"leader,omitempty"`   // initial leader, 0-based
-	PeerRTT Duration `yaml:"peer_rtt,omitempty"` // member <-> member, default 500us
+	// PeerRTT: member <-> member round trip. Left out (nil): DefaultPeerRTT,
+	// 500us; "peer_rtt: 0s" asks for 0.
+	PeerRTT *Duration `yaml:"peer_rtt,omitempty"`
 	// PeerJitter: each one-way peer message takes PeerRTT/2 plus uniform [0, PeerJitter).
 	PeerJitter Duration `yaml:"peer_jitter,omitempty"`
 	// Transport: "http1" (etcd's peer round tripper, default) or "http2" (one
@@ -136,7 +141,10 @@ type FaultSpec struct {
 
 // LimitsSpec bounds a run.
 type LimitsSpec struct {
-	MaxEvents uint64 `yaml:"max_events,omitempty"` // default 2e9
+	// MaxEvents: a run stops with an error after this many kernel events.
+	// Left out (nil): DefaultMaxEvents, 2,000,000,000; "max_events: 0" is
+	// no limit.
+	MaxEvents *uint64 `yaml:"max_events,omitempty"`
 }
 
 // Duration is a time.Duration that YAML reads as "10s".
