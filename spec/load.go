@@ -101,6 +101,11 @@ const (
 const (
 	MaxMembers = 15   // etcd clusters are small; 15 is far beyond any recommended size
 	MaxCores   = 1024 // per member
+	// MinCores: the least CPU a member may have for requests, after its idle
+	// CPU: a request's CPU time is its cost / cores, and the costs go up to
+	// 10 s (specMaxCost), so 10 s / 0.001 = 10^4 s per request keeps a
+	// member's backlog far inside the simulator's int64 nanoseconds.
+	MinCores = 0.001
 	// MaxBuckets bounds the metrics time series: duration / bucket.
 	MaxBuckets = 1_000_000
 	// MaxLeaseTTL is etcd's maximum lease TTL (lease.MaxLeaseTTL, 9,000,000,000 s).
@@ -749,7 +754,7 @@ func (s Spec) validate() (Params, error) {
 	case s.Bucket <= 0:
 		v.add("bucket", "%v is out of range; allowed > 0", s.Bucket)
 	case durOK && s.Bucket > dur:
-		v.add("bucket", "%v is longer than the duration (%v)", s.Bucket, dur)
+		v.add("bucket", "%v is longer than the duration (%v); allowed > 0 up to the duration", s.Bucket, dur)
 	case durOK && (dur+s.Bucket-1)/s.Bucket > MaxBuckets:
 		v.add("bucket", "%v makes %d buckets over %v; allowed at most %d (use a longer bucket)", s.Bucket, (dur+s.Bucket-1)/s.Bucket, dur, MaxBuckets)
 	}
@@ -792,7 +797,7 @@ func (s Spec) validate() (Params, error) {
 				params, paramsCosts = p, p.Costs
 			}
 		}
-		if k := s.Cluster.Cores; costsOK && k > 0 && k <= MaxCores {
+		if k := s.Cluster.Cores; costsOK && k >= MinCores && k <= MaxCores {
 			v.idle(s.Cluster, s.Params, paramsCosts, s.Costs)
 		}
 		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members)
@@ -835,7 +840,7 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 	case c.TTL == 0:
 		v.add("clients.ttl", "0s (or missing) is not allowed; allowed whole seconds from %v (etcd's minimum lease TTL) up to %v", minTTL, MaxLeaseTTL)
 	case c.TTL%Duration(1e9) != 0:
-		v.add("clients.ttl", "%v is not a whole number of seconds; etcd lease TTLs are whole seconds", c.TTL)
+		v.add("clients.ttl", "%v is not a whole number of seconds; allowed whole seconds from %v (etcd's minimum lease TTL) up to %v", c.TTL, minTTL, MaxLeaseTTL)
 	case c.TTL < minTTL:
 		v.add("clients.ttl", "%v is below etcd's minimum lease TTL of %v (%s)", c.TTL, minTTL, settings)
 	case c.TTL > MaxLeaseTTL:
@@ -890,7 +895,7 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 		if err != nil {
 			v.add("clients.placement", "%q is not allowed; member:N takes a member number, e.g. member:0", p)
 		} else if membersOK && (n < 0 || n >= members) {
-			v.add("clients.placement", "%q names a member that does not exist (%s)", p, memberRange)
+			v.add("clients.placement", "%q names a member that does not exist; allowed %s", p, memberRange)
 		}
 	default:
 		v.add("clients.placement", "%q is not allowed; allowed: round-robin, leader, followers, member:N", p)
@@ -902,8 +907,8 @@ func (v *validator) cluster(k ClusterSpec) {
 	if !membersOK {
 		v.add("cluster.members", "%d is out of range; allowed 1 to %d", k.Members, MaxMembers)
 	}
-	if !(k.Cores > 0 && k.Cores <= MaxCores) {
-		v.add("cluster.cores", "%v is out of range; allowed > 0 up to %d cores per member", k.Cores, MaxCores)
+	if !(k.Cores >= MinCores && k.Cores <= MaxCores) {
+		v.add("cluster.cores", "%v is out of range; allowed %v up to %d cores per member", k.Cores, MinCores, MaxCores)
 	}
 	if membersOK && (k.Leader < 0 || k.Leader >= k.Members) {
 		v.add("cluster.leader", "%d is not a member; allowed 0 to %d", k.Leader, k.Members-1)
@@ -932,7 +937,7 @@ func (v *validator) cluster(k ClusterSpec) {
 		v.add("cluster.leader_queue_limit", "%d cannot be combined with cluster.shared_cpu: the members share one CPU queue; allowed 0 (unbounded) with shared_cpu", k.LeaderQueueLimit)
 	}
 	if lo := 5 * specHeartbeat; k.ElectionTimeout < lo || k.ElectionTimeout >= specMaxElection {
-		v.add("cluster.election_timeout", "%v is out of range; etcd allows %v (5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
+		v.add("cluster.election_timeout", "%v is out of range; allowed %v (etcd's minimum: 5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
 	}
 }
 
@@ -989,8 +994,8 @@ func (v *validator) idle(k ClusterSpec, params string, fromParams, own CostsSpec
 		per = fmt.Sprintf(" x %d members sharing cluster.cores (shared_cpu)", k.Members)
 	}
 	if own.IdleCores != nil {
-		if idle := *own.IdleCores; idle*n >= cores {
-			v.add("costs.idle_cores", "%g%s leaves no CPU for requests on cluster.cores %g; allowed 0 up to below the cores", idle, per, cores)
+		if idle := *own.IdleCores; idle*n > cores-MinCores {
+			v.add("costs.idle_cores", "%g%s leaves no CPU for requests on cluster.cores %g; allowed 0 up to %v below the cores", idle, per, cores, MinCores)
 		}
 		return
 	}
@@ -998,8 +1003,8 @@ func (v *validator) idle(k ClusterSpec, params string, fromParams, own CostsSpec
 	if fromParams.IdleCores != nil {
 		idle, from = *fromParams.IdleCores, "the idle CPU of params "+params
 	}
-	if idle*n >= cores {
-		v.add("cluster.cores", "%g leaves no CPU for requests: each member burns %g cores with no load%s (%s, costs.idle_cores); allowed more than that, or set costs.idle_cores lower", cores, idle, per, from)
+	if idle*n > cores-MinCores {
+		v.add("cluster.cores", "%g leaves no CPU for requests: each member burns %g cores with no load%s (%s, costs.idle_cores); allowed at least %v more than that, or set costs.idle_cores lower", cores, idle, per, from, MinCores)
 	}
 }
 
@@ -1009,11 +1014,11 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 		p := fmt.Sprintf("faults[%d]", i)
 		switch {
 		case f.At < 0:
-			v.add(p+".at", "%v is negative; faults happen from 0 up to the duration", f.At)
+			v.add(p+".at", "%v is negative; allowed 0 up to below the duration", f.At)
 		case durOK && f.At >= dur:
-			v.add(p+".at", "%v is not within the run (duration %v)", f.At, dur)
+			v.add(p+".at", "%v is not within the run; allowed 0 up to below the duration (%v)", f.At, dur)
 		case i > 0 && f.At < prev:
-			v.add(p+".at", "%v is before faults[%d].at (%v); list faults in time order", f.At, i-1, prev)
+			v.add(p+".at", "%v is before faults[%d].at (%v); allowed: faults listed in time order", f.At, i-1, prev)
 		}
 		prev = max(prev, f.At)
 		switch f.Kind {
@@ -1023,38 +1028,38 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 				if membersOK {
 					v.add(p+".to", "%d is not a member; allowed 0 to %d", f.To, members-1)
 				} else {
-					v.add(p+".to", "%d is not a member", f.To)
+					v.add(p+".to", "%d is not a member; allowed a member number from 0", f.To)
 				}
 			case f.To == leader:
-				v.add(p+".to", "%d is already the leader at %v; a leader change must name another member", f.To, f.At)
+				v.add(p+".to", "%d is already the leader at %v; allowed: another member (a leader change moves the leadership)", f.To, f.At)
 			default:
 				leader = f.To
 			}
 			if f.Duration < 0 || (durOK && f.Duration > dur) {
-				v.add(p+".duration", "%v is out of range; the election takes 0 up to the run's duration (%v)", f.Duration, dur)
+				v.add(p+".duration", "%v is out of range; allowed 0 up to the run's duration (%v) for the election", f.Duration, dur)
 			}
 		case FaultLeaderStall:
 			if f.To != 0 {
-				v.add(p+".to", "%d is set, but only a %s has a target; remove it", f.To, FaultLeaderChange)
+				v.add(p+".to", "%d is set, but only a %s has a target; allowed: left out", f.To, FaultLeaderChange)
 			}
 			if f.Duration <= 0 || (durOK && f.Duration > dur) {
-				v.add(p+".duration", "%v is out of range; a stall lasts > 0 up to the run's duration (%v)", f.Duration, dur)
+				v.add(p+".duration", "%v is out of range; allowed > 0 up to the run's duration (%v) for a stall", f.Duration, dur)
 			}
 		case FaultPartition:
 			switch {
 			case f.Member < 0 || (membersOK && f.Member >= members):
 				v.add(p+".member", "%d is not a member; allowed 0 to %d", f.Member, members-1)
 			case f.Member == leader:
-				v.add(p+".member", "%d is the leader at %v; leasesim partitions followers only (model a partitioned leader as a %s)", f.Member, f.At, FaultLeaderChange)
+				v.add(p+".member", "%d is the leader at %v; allowed: a follower (leasesim partitions followers only; model a partitioned leader as a %s)", f.Member, f.At, FaultLeaderChange)
 			}
 			if f.Duration <= 0 || (durOK && f.Duration > dur) {
-				v.add(p+".duration", "%v is out of range; a partition lasts > 0 up to the run's duration (%v)", f.Duration, dur)
+				v.add(p+".duration", "%v is out of range; allowed > 0 up to the run's duration (%v) for a partition", f.Duration, dur)
 			}
 		default:
 			v.add(p+".kind", "%q is not allowed; allowed: %s, %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall, FaultPartition)
 		}
 		if f.Kind != FaultPartition && f.Member != 0 {
-			v.add(p+".member", "%d is set, but only a %s has a member; remove it", f.Member, FaultPartition)
+			v.add(p+".member", "%d is set, but only a %s has a member; allowed: left out", f.Member, FaultPartition)
 		}
 	}
 }

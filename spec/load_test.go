@@ -199,7 +199,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"too many members", repl("members: 7", "members: 16"), []string{"cluster.members: 16 is out of range; allowed 1 to 15"}},
 		{"zero cores", repl("cores: 8", "cores: 0"), []string{"cluster.cores: 0 is out of range"}},
 		{"leader not a member", base + "  leader: 7\n", []string{"cluster.leader: 7 is not a member; allowed 0 to 6"}},
-		{"placement on a missing member", repl("  consumer: never", "  consumer: never\n  placement: member:9"), []string{`line 8: clients.placement: "member:9" names a member that does not exist (members 0-6)`}},
+		{"placement on a missing member", repl("  consumer: never", "  consumer: never\n  placement: member:9"), []string{`line 8: clients.placement: "member:9" names a member that does not exist; allowed members 0-6`}},
 		{"unknown placement", repl("  consumer: never", "  consumer: never\n  placement: random"), []string{`clients.placement: "random" is not allowed; allowed: round-robin, leader, followers, member:N`}},
 		{"unknown transport", base + "  transport: http3\n", []string{`line 11: cluster.transport: "http3" is not allowed; allowed: http1, http2`}},
 		{"unknown tls", base + "  tls: dsa\n", []string{`cluster.tls: "dsa" is not allowed; allowed: rsa, ecdsa, off`}},
@@ -207,8 +207,8 @@ func TestLoadBadFiles(t *testing.T) {
 		{"ideal with a cluster", base + "server: ideal\n", []string{"cluster: is set, but server: ideal has no cluster"}},
 		{"ideal with faults", repl("cluster:\n  members: 7\n  cores: 8\n", "server: ideal\nfaults:\n  - at: 1m\n    kind: leader-stall\n    duration: 1s\n"), []string{"faults: server: ideal has no leader to fault"}},
 		{"unknown fault kind", base + "faults:\n  - at: 1m\n    kind: network-partition\n", []string{`line 13: faults[0].kind: "network-partition" is not allowed; allowed: leader-change, leader-stall`}},
-		{"fault after the duration", base + "faults:\n  - at: 11m\n    kind: leader-stall\n    duration: 1s\n", []string{"line 12: faults[0].at: 11m is not within the run (duration 10m)"}},
-		{"faults out of order", base + "faults:\n  - at: 5m\n    kind: leader-stall\n    duration: 1s\n  - at: 1m\n    kind: leader-stall\n    duration: 1s\n", []string{"faults[1].at: 1m is before faults[0].at (5m); list faults in time order"}},
+		{"fault after the duration", base + "faults:\n  - at: 11m\n    kind: leader-stall\n    duration: 1s\n", []string{"line 12: faults[0].at: 11m is not within the run; allowed 0 up to below the duration (10m)"}},
+		{"faults out of order", base + "faults:\n  - at: 5m\n    kind: leader-stall\n    duration: 1s\n  - at: 1m\n    kind: leader-stall\n    duration: 1s\n", []string{"faults[1].at: 1m is before faults[0].at (5m); allowed: faults listed in time order"}},
 		{"leader change to the leader", base + "  leader: 2\nfaults:\n  - at: 1m\n    kind: leader-change\n    to: 2\n", []string{"line 15: faults[0].to: 2 is already the leader at 1m"}},
 		{"leader change to the new leader", base + "faults:\n  - at: 1m\n    kind: leader-change\n    to: 3\n  - at: 2m\n    kind: leader-change\n    to: 3\n", []string{"faults[1].to: 3 is already the leader at 2m"}},
 		{"leader change to no member", base + "faults:\n  - at: 1m\n    kind: leader-change\n    to: 7\n", []string{"faults[0].to: 7 is not a member; allowed 0 to 6"}},
@@ -392,6 +392,8 @@ func TestParseConsumer(t *testing.T) {
 		{"stop-after:16", clientmodel.Consumer{Kind: clientmodel.StopAfter, K: 16}},
 		{"stall:10m-20m", clientmodel.Consumer{Kind: clientmodel.Stall, From: sim.Time(10 * time.Minute), To: sim.Time(20 * time.Minute)}},
 		{"stall:0s-1ms", clientmodel.Consumer{Kind: clientmodel.Stall, To: sim.Time(time.Millisecond)}},
+		{"rate:1e-9", clientmodel.Consumer{Kind: clientmodel.Rate, Period: 1e18}},
+		{"stall:0s-168h", clientmodel.Consumer{Kind: clientmodel.Stall, To: sim.Time(168 * time.Hour)}},
 	} {
 		got, err := spec.ParseConsumer(c.in)
 		if err != nil || got != c.want {
@@ -404,14 +406,20 @@ func TestParseConsumer(t *testing.T) {
 		{"Drain", `"Drain" is unknown; allowed:`},
 		{"drain:1", `"drain:1" must be of the form drain`},
 		{"never:", `"never:" must be of the form never`},
-		{"rate", `"rate" must be of the form rate:N with 0 < N <= 1e6`},
+		{"rate", `"rate" must be of the form rate:N with 1e-9 <= N <= 1e6`},
 		{"rate:0", `must be of the form rate:N`},
 		{"rate:-1", `must be of the form rate:N`},
 		{"rate:2e6", `must be of the form rate:N`},
 		{"rate:NaN", `must be of the form rate:N`},
+		// Below 1e-9 the period (1s/N) does not fit the simulator's int64
+		// nanoseconds with a run's start times added (issue 15: rate:1e-10
+		// overflowed and a cluster run panicked).
+		{"rate:1e-10", `must be of the form rate:N with 1e-9 <= N <= 1e6`},
+		{"rate:5e-324", `must be of the form rate:N`},
+		{"stall:0s-169h", `must be of the form stall:FROM-TO with durations 0 <= FROM < TO <= 168h`},
 		{"stop-after:-1", `"stop-after:-1" must be of the form stop-after:K with K >= 0`},
 		{"stop-after:x", `must be of the form stop-after:K`},
-		{"stall:20m-10m", `"stall:20m-10m" must be of the form stall:FROM-TO with durations 0 <= FROM < TO, e.g. stall:10m-20m`},
+		{"stall:20m-10m", `"stall:20m-10m" must be of the form stall:FROM-TO with durations 0 <= FROM < TO <= 168h, e.g. stall:10m-20m`},
 		{"stall:10m", `must be of the form stall:FROM-TO`},
 		{"stall:10-20", `must be of the form stall:FROM-TO`},
 		{"stall:5m-5m", `must be of the form stall:FROM-TO`},

@@ -130,7 +130,7 @@ func ParseRenewAt(v string) (num, den int64, err error) {
 	n, err1 := strconv.ParseInt(a, 10, 64)
 	d, err2 := strconv.ParseInt(b, 10, 64)
 	if !ok || err1 != nil || err2 != nil || n <= 0 || d <= 0 || n >= d || d > 1000 {
-		return 0, 0, fmt.Errorf("%q is not a fraction N/D between 0 and 1 (e.g. 1/3, the real client's, or 2/3)", v)
+		return 0, 0, fmt.Errorf("%q is not allowed; allowed a fraction N/D between 0 and 1 with D <= 1000 (e.g. 1/3, the real client's, or 2/3)", v)
 	}
 	return n, d, nil
 }
