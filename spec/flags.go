@@ -132,7 +132,7 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "params":
 		// A built-in name or a path (relative to the working directory);
 		// LoadParams checks it when the scenario is validated.
-		s.Params = v
+		s.Params, s.paramsFile = v, ""
 	default:
 		return fmt.Errorf("--%s is not a scenario flag (see 'leasesim help run')", name)
 	}

@@ -350,17 +350,88 @@ func (w *nodeWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	if t.Kind() == reflect.String {
 		return // any scalar reads as its text
 	}
-	// yaml.v3 truncates a float decoded into an integer; refuse a fraction.
-	if strings.HasPrefix(want, "a whole number") && n.ShortTag() == "!!float" {
-		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-		if err != nil || f != math.Trunc(f) {
-			w.add(n, path, "%s is not %s", n.Value, want)
-			return
-		}
+	if strings.HasPrefix(want, "a whole number") {
+		w.integer(n, t, path, want)
+		return
 	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
 		w.add(n, path, "%q is not %s", n.Value, want)
 	}
+}
+
+// integer checks a whole number for an integer field: yaml.v3 truncates a
+// float decoded into an integer and wraps one beyond the type's range
+// ("seed: 18446744073709551616" became 9223372036854775808), so a fraction
+// and a value outside the type are refused here, with the field's range.
+func (w *nodeWalker) integer(n *yaml.Node, t reflect.Type, path, want string) {
+	allowed := intRange(path, t)
+	if n.ShortTag() == "!!float" {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		switch {
+		case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+			w.add(n, path, "%s is not %s; allowed %s", n.Value, want, allowed)
+			return
+		case f != math.Trunc(f):
+			w.add(n, path, "%s is not %s; allowed %s", n.Value, want, allowed)
+			return
+		}
+		// 2^63 and 2^64 are exact in float64; a whole float below them fits.
+		if (t.Kind() == reflect.Uint64 && !(f >= 0 && f < 1<<64)) || (t.Kind() != reflect.Uint64 && !(f >= -(1<<63) && f < 1<<63)) {
+			w.add(n, path, "%s is out of range; allowed %s", n.Value, allowed)
+			return
+		}
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		negUint := t.Kind() == reflect.Uint64 && strings.HasPrefix(strings.TrimSpace(n.Value), "-")
+		if n.ShortTag() == "!!int" && !negUint { // a whole number the field's type cannot hold
+			w.add(n, path, "%s is out of range; allowed %s", n.Value, allowed)
+			return
+		}
+		w.add(n, path, "%q is not %s; allowed %s", n.Value, want, allowed)
+	}
+}
+
+// intRanges are the allowed ranges of the integer fields, as the validator
+// checks them, for the parse errors of values no integer can hold.
+var intRanges = map[string]string{
+	"seed":                            "0 (the default, 1) to 18446744073709551615",
+	"clients.count":                   "1 to " + Thousands(MaxClients),
+	"clients.keys_per_lease":          "1 to " + Thousands(specMaxKeysPerLease),
+	"cluster.members":                 fmt.Sprintf("1 to %d", MaxMembers),
+	"cluster.leader":                  "a member number, 0 to members-1",
+	"cluster.max_idle_conns_per_host": "0 (the default, 1024) to " + Thousands(specMaxIdleConns),
+	"cluster.leader_queue_limit":      "0 (unbounded) or a positive request count",
+	"costs.queued_request_bytes":      fmt.Sprintf("0 (the default) to %d bytes", specMaxCostBytes),
+	"costs.peer_conn_bytes":           fmt.Sprintf("0 (the default) to %d bytes", specMaxCostBytes),
+	"faults.to":                       "a member number, 0 to members-1",
+	"faults.member":                   "a member number, 0 to members-1",
+	"limits.max_events":               "0 (no limit) to 18446744073709551615",
+	"fit.clients":                     "0 to " + Thousands(MaxClients),
+	"fit.members":                     fmt.Sprintf("0 (not known) to %d", MaxMembers),
+}
+
+// intRange is the allowed range of the integer field at path ("faults[2].to"
+// looks up "faults.to"), else its Go type's.
+func intRange(path string, t reflect.Type) string {
+	key := path
+	for {
+		i := strings.IndexByte(key, '[')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(key[i:], ']')
+		if j < 0 {
+			break
+		}
+		key = key[:i] + key[i+j+1:]
+	}
+	if r, ok := intRanges[key]; ok {
+		return r
+	}
+	if t.Kind() == reflect.Uint64 {
+		return "0 to 18446744073709551615"
+	}
+	return "-9223372036854775808 to 9223372036854775807"
 }
 
 // yamlFieldNames lists t's YAML field names in declaration order.
@@ -544,12 +615,13 @@ func Builtins() []Spec {
 
 // LoadFile reads, parses, completes (ApplyDefaults) and validates a scenario
 // file. A file without a name is named after the file ("x.yaml" -> "x"); a
-// relative params path in it is made relative to the file's directory.
-// Errors name the file and, where the file sets the field, its line.
+// relative params path in it is read relative to the file's directory (Params
+// keeps it as written). Errors name the file and, where the file sets the
+// field, its line. A file larger than MaxFileSize is refused unread.
 func LoadFile(path string) (Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, "scenario file")
 	if err != nil {
-		return Spec{}, fmt.Errorf("scenario file: %w", err)
+		return Spec{}, err
 	}
 	return load(data, path, filepath.Dir(path))
 }
@@ -563,7 +635,7 @@ func Load(nameOrPath string) (Spec, error) {
 	if !isPath && slices.Contains(BuiltinNames(), nameOrPath) {
 		return Builtin(nameOrPath)
 	}
-	data, err := os.ReadFile(nameOrPath)
+	data, err := readFile(nameOrPath, "scenario file")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if isPath {
@@ -571,9 +643,44 @@ func Load(nameOrPath string) (Spec, error) {
 			}
 			return Spec{}, fmt.Errorf("%q is neither a built-in scenario (%s) nor a scenario file", nameOrPath, strings.Join(BuiltinNames(), ", "))
 		}
-		return Spec{}, fmt.Errorf("scenario file: %w", err)
+		return Spec{}, err
 	}
 	return load(data, nameOrPath, filepath.Dir(nameOrPath))
+}
+
+// MaxFileSize bounds a scenario or parameter file: the largest built-in is a
+// few KiB, and reading stops here, so that "--scenario /dev/zero" fails at
+// once instead of filling the memory.
+const MaxFileSize = 1 << 20
+
+// readFile reads at most MaxFileSize bytes of a file; what ("scenario file",
+// "parameter file") names it in errors. A file not found is an error that
+// errors.Is fs.ErrNotExist.
+func readFile(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s %s is larger than 1 MiB (%d bytes), the limit for a %s", what, path, MaxFileSize, what)
+	}
+	return data, nil
+}
+
+// LoadBytes parses, completes and validates a scenario document read by the
+// caller (from standard input, a network, a fuzzer); source names it in
+// errors. A relative params path is taken relative to the working directory.
+// Data larger than MaxFileSize is refused, as a file would be.
+func LoadBytes(data []byte, source string) (Spec, error) {
+	if len(data) > MaxFileSize {
+		return Spec{}, fmt.Errorf("%s is larger than 1 MiB (%d bytes), the limit for a scenario", source, MaxFileSize)
+	}
+	return load(data, source, "")
 }
 
 // looksLikePath: an argument with a path separator or a .yaml/.yml suffix is
@@ -597,7 +704,7 @@ func load(data []byte, source, dir string) (Spec, error) {
 		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	if dir != "" && looksLikePath(s.Params) && !filepath.IsAbs(s.Params) {
-		s.Params = filepath.Join(dir, s.Params)
+		s.paramsFile = filepath.Join(dir, s.Params)
 	}
 	s.ApplyDefaults()
 	if err := s.Validate(); err != nil {
@@ -787,7 +894,7 @@ func (s Spec) validate() (Params, error) {
 	if cluster {
 		costsOK := v.costs(s.Costs)
 		if s.Params != "" {
-			p, err := LoadParams(s.Params)
+			p, err := LoadParams(s.paramsRef())
 			if err != nil {
 				costsOK = false
 				for _, e := range unjoin(err) {
@@ -1097,7 +1204,8 @@ func Thousands[T int | int64 | uint64](n T) string {
 
 // Summary describes the scenario in one paragraph, for humans: who the
 // clients are, what they talk to and what happens. It reads the scenario as
-// ApplyDefaults completes it and does not require it to be valid.
+// ApplyDefaults completes it and does not require it to be valid. The text is
+// Printable: a name's control characters do not reach a terminal.
 func (s Spec) Summary() string {
 	s.ApplyDefaults() // on a copy
 	c := s.Clients
@@ -1204,7 +1312,7 @@ func (s Spec) Summary() string {
 		fmt.Fprintf(&b, " Faults: %s.", strings.Join(fs, "; "))
 	}
 	fmt.Fprintf(&b, " Simulated for %v (seed %d).", s.Duration, s.Seed)
-	return b.String()
+	return Printable(b.String())
 }
 
 func consumerPhrase(s string) string {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 
@@ -140,7 +139,7 @@ func LoadParams(ref string) (Params, error) {
 		}
 		return ParseParams(data, file)
 	}
-	data, err := os.ReadFile(ref)
+	data, err := readFile(ref, "parameter file")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if isPath {
@@ -148,7 +147,7 @@ func LoadParams(ref string) (Params, error) {
 			}
 			return Params{}, fmt.Errorf("%q is neither a built-in parameter file (%s) nor a file", ref, builtin)
 		}
-		return Params{}, fmt.Errorf("parameter file: %w", err)
+		return Params{}, err
 	}
 	return ParseParams(data, ref)
 }

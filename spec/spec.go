@@ -27,15 +27,30 @@ type Spec struct {
 	Costs  CostsSpec   `yaml:"costs,omitempty"`
 	Faults []FaultSpec `yaml:"faults,omitempty"`
 	Limits LimitsSpec  `yaml:"limits,omitempty"`
+
+	// paramsFile is Params resolved against the scenario file's directory
+	// (set by the loaders for a relative path), the file that is read; Params
+	// keeps the text as written, which is what the summary shows, so that no
+	// output depends on how the scenario's path was typed. "": read Params.
+	paramsFile string
+}
+
+// paramsRef is the params file to read: Params, resolved against the
+// scenario file's directory when a loader read it from a file.
+func (s Spec) paramsRef() string {
+	if s.paramsFile != "" {
+		return s.paramsFile
+	}
+	return s.Params
 }
 
 // ClientsSpec is the client population: one lease each.
 type ClientsSpec struct {
-	Count        int      `yaml:"count"`
-	TTL          Duration `yaml:"ttl"`
-	Version      string   `yaml:"version"`  // e.g. v3.2.23
-	Consumer     string   `yaml:"consumer"` // drain | never | rate:N | stop-after:K | stall:FROM-TO
-	StartSpread  Duration `yaml:"start_spread,omitempty"`
+	Count       int      `yaml:"count"`
+	TTL         Duration `yaml:"ttl"`
+	Version     string   `yaml:"version"`  // e.g. v3.2.23
+	Consumer    string   `yaml:"consumer"` // drain | never | rate:N | stop-after:K | stall:FROM-TO
+	StartSpread Duration `yaml:"start_spread,omitempty"`
 	// ConnectDelay: time from KeepAlive to its stream's first scan. Left out
 	// (nil): DefaultConnectDelay, 100us; "connect_delay: 0s" asks for 0.
 	ConnectDelay *Duration `yaml:"connect_delay,omitempty"`
@@ -59,9 +74,9 @@ type ClientsSpec struct {
 
 // ClusterSpec is the etcd cluster.
 type ClusterSpec struct {
-	Members int      `yaml:"members"`            // 1 to 15
-	Cores   float64  `yaml:"cores"`              // per member
-	Leader  int      `yaml:"leader,omitempty"`   // initial leader, 0-based
+	Members int     `yaml:"members"`          // 1 to 15
+	Cores   float64 `yaml:"cores"`            // per member
+	Leader  int     `yaml:"leader,omitempty"` // initial leader, 0-based
 	// PeerRTT: member <-> member round trip. Left out (nil): DefaultPeerRTT,
 	// 500us; "peer_rtt: 0s" asks for 0.
 	PeerRTT *Duration `yaml:"peer_rtt,omitempty"`

@@ -78,7 +78,7 @@ func printOne(w io.Writer, o outcome) {
 	v, _ := clientmodel.ParseVersion(sp.Clients.Version)
 	title := "leasesim run"
 	if sp.Name != "" {
-		title += " --scenario " + sp.Name
+		title += " --scenario " + spec.Printable(sp.Name)
 	}
 	fmt.Fprintf(w, "%s (seed %d)\n", title, sp.Seed)
 	fmt.Fprintln(w, wrap(o.Description, 88, "  "))
