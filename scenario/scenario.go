@@ -1,8 +1,17 @@
-// Package scenario is the wiring: it turns a scenario description into
+// Package scenario is the wiring: it turns a resolved scenario (package
+// spec: a spec.Ideal or spec.Cluster that spec.Spec.Resolve validated) into
 // components (client models, servers), routes their outputs through the sim
 // kernel, and feeds their facts to the recorder. It is the only place that
 // knows how the pieces fit; swapping the pre-fix client for the fixed one is a
-// field here.
+// field of the spec.
+//
+// Terms: a run simulates one resolved scenario from virtual time 0 to its
+// duration (Run, RunIdeal, RunCluster); a Sim is a cluster run driven step
+// by step (StartCluster, Advance, Finish); Options are what a caller adds
+// to a run that is not part of the scenario (a history recorder, a test
+// mutant); an Outcome is what a run of a spec.Spec produced. The package
+// does not validate: it asserts its preconditions and panics on a resolved
+// value that Resolve would not have made.
 package scenario
 
 import (

@@ -835,6 +835,12 @@ func (s *Spec) ApplyDefaults() {
 //
 // A params file is loaded to check it (its errors come under "params") and
 // the idle CPU it leaves against cluster.cores.
+//
+// It is leasesim's only validator: the loaders, Resolve (so scenario.Run),
+// flag-built scenarios, what-ifs and sweep points all go through it, and the
+// simulator does not check again. Every numeric field is held to the range
+// on which the model's arithmetic is defined (TestEveryNumericFieldAtItsExtremes
+// in package scenario walks them all).
 func (s Spec) Validate() error {
 	_, err := s.validate()
 	return err
