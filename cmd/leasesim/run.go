@@ -134,7 +134,7 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 		{"placement", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
 		{"renew-at", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
 		{"bucket", "1s", "metrics time-series bucket"},
-		{"max-events", "2000000000", "stop with an error after this many events"},
+		{"max-events", "2000000000", "stop with an error after this many events (0: no limit)"},
 		{"server", "ideal", "ideal (fixed RTT, no capacity limit) | cluster (a modelled etcd cluster)"},
 		{"members", "3", "cluster: members"},
 		{"cores", "4", "cluster: CPU cores per member"},
