@@ -4,6 +4,9 @@ LEGACY := clientmodel/legacy
 CHECKS ?= 5000
 # Time per fuzz target: 3 targets x 200s = 10 minutes.
 FUZZTIME ?= 200s
+# Minimizing a new input reruns it many times; go test's default (60s) stalls
+# a short session on the loader's slower inputs (a run of 5 s virtual time).
+FUZZMINIMIZETIME ?= 5s
 
 .PHONY: help build run test test-main test-legacy bench bench-incident lint check-long fuzz legacy-goldens corpus calibrate
 
@@ -61,9 +64,9 @@ check-long:
 # interesting inputs go to the Go build cache's fuzz corpus; a failing input
 # is written to the package's testdata/fuzz/ and becomes a seed for 'make test'.
 fuzz:
-	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzFlags$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseConsumer$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
+	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzFlags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
+	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseConsumer$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
 
 corpus:
 	$(GO) test -count=1 -run TestCorpusIsCurrent ./clientmodel/scripted -update
