@@ -10,7 +10,8 @@ import (
 	"github.com/leasesim/leasesim/clientmodel"
 )
 
-// Resolve applies defaults, validates, and builds the runnable scenario. The
+// Resolve applies defaults, validates (Validate: the one validator), and
+// turns s into plain data for the simulator (package scenario). The
 // cluster's CPU costs are DefaultCosts for its TLS mode, then the costs of the
 // params file (if any), then the scenario's own costs section, each replacing
 // the fields it sets (see MergeCosts).
