@@ -256,7 +256,7 @@ func (p Params) Validate() error {
 const paramsHeader = `# leasesim cost parameters (kind: leasesim/params), as 'leasesim calibrate --fit'
 # writes them. Use them in a scenario with "params: FILE" or on the command line
 # with 'leasesim run --params FILE'. The costs replace leasesim's defaults
-# (scenario/costs.go) field by field; a field left out keeps its default, and a
+# (spec/costs.go) field by field; a field left out keeps its default, and a
 # scenario's own costs section overrides these. Durations are CPU time per
 # operation; idle_cores is cores per member.
 `
