@@ -2,8 +2,13 @@
 GO ?= go
 LEGACY := clientmodel/legacy
 CHECKS ?= 5000
+# Time per fuzz target: 3 targets x 200s = 10 minutes.
+FUZZTIME ?= 200s
+# Minimizing a new input reruns it many times; go test's default (60s) stalls
+# a short session on the loader's slower inputs (a run of 5 s virtual time).
+FUZZMINIMIZETIME ?= 5s
 
-.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long legacy-goldens corpus calibrate
+.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long fuzz legacy-goldens corpus calibrate
 
 help:
 	@echo "make run          the main job: the 2018 incident's clients, with the fixed client as a what-if"
@@ -12,10 +17,12 @@ help:
 	@echo "make bench-incident  incident-2018-ttl600, 2 h of virtual time: wall time and peak memory"
 	@echo "make lint         gofmt + go vet, both modules"
 	@echo "make check-long   the differential test, the properties and 'leasesim check' with CHECKS=$(CHECKS)"
+	@echo "make fuzz         each fuzz target for FUZZTIME=$(FUZZTIME): the scenario loader and the flags (each accepted"
+	@echo "                  input is run for 5 s of virtual time), and the consumer syntax ('make test' runs their seeds only)"
 	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json, then legacy-goldens"
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
-	@echo "                  refits scenario/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
+	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
 
 build:
 	$(GO) build -o bin/leasesim ./cmd/leasesim
@@ -53,6 +60,14 @@ check-long:
 	$(GO) test -count=1 ./properties -rapid.checks=$(CHECKS) -timeout 60m
 	$(GO) run ./cmd/leasesim check -n $(CHECKS)
 
+# Each target alone (go test -fuzz takes one target of one package). New
+# interesting inputs go to the Go build cache's fuzz corpus; a failing input
+# is written to the package's testdata/fuzz/ and becomes a seed for 'make test'.
+fuzz:
+	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
+	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzFlags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
+	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseConsumer$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
+
 corpus:
 	$(GO) test -count=1 -run TestCorpusIsCurrent ./clientmodel/scripted -update
 	$(MAKE) legacy-goldens
@@ -67,4 +82,4 @@ legacy-goldens:
 #   bin/leasesim calibrate --from bin/calibration.json --params default
 calibrate: build
 	bin/leasesim calibrate --set full --json > bin/calibration.json
-	bin/leasesim calibrate --from bin/calibration.json --fit scenario/params/default.yaml | tee bin/calibration.txt
+	bin/leasesim calibrate --from bin/calibration.json --fit spec/params/default.yaml | tee bin/calibration.txt

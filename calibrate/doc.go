@@ -18,7 +18,7 @@
 //   - leases revoked and keys missing at the end.
 //
 // FitCosts turns several runs into the model's CPU costs and Fit.Params into
-// a parameter file scenarios load (scenario.LoadParams).
+// a parameter file scenarios load (spec.LoadParams).
 //
 // Wall-clock code (sampling, waits, timeouts) takes a clock.Clock
 // (github.com/benbjohnson/clock) so that its logic is tested with a mock; the

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/netsim"
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // Fit is the CPU cost model fitted to measurements:
@@ -169,10 +169,10 @@ func leastSquares(x [][]float64, y []float64) ([]float64, error) {
 // encodes one answer: server/v3 etcdserver/api/v3lease/leasehttp/http.go
 // ServeHTTP, then lessor.Renew), the rest is the follower's; one process
 // holds every member here, so the split cannot be measured per member.
-func (f Fit) Params(ms []Measurement, members int, tls string) (scenario.Params, error) {
+func (f Fit) Params(ms []Measurement, members int, tls string) (spec.Params, error) {
 	// The idle phase includes the stream prober's handshakes, which the model
 	// charges on its own (netsim.ProberInterval): take them out of idle.
-	d := scenario.DefaultCosts(tls)
+	d := spec.DefaultCosts(tls)
 	pairs := float64(members * (members - 1))
 	hs := f.Handshake
 	if hs == 0 {
@@ -191,24 +191,24 @@ func (f Fit) Params(ms []Measurement, members int, tls string) (scenario.Params,
 		tlsC = f.Handshake - tlsS - d.TCPAccept
 	}
 	if follower <= 0 {
-		return scenario.Params{}, fmt.Errorf("a forwarded renewal (%s) measured no dearer than a direct one (%s): cannot split it between follower and leader", f.Forwarded, f.Direct)
+		return spec.Params{}, fmt.Errorf("a forwarded renewal (%s) measured no dearer than a direct one (%s): cannot split it between follower and leader", f.Forwarded, f.Direct)
 	}
-	p := scenario.Params{
-		Kind:     scenario.ParamsKind,
+	p := spec.Params{
+		Kind:     spec.ParamsKind,
 		Machine:  thisMachine(),
-		Versions: scenario.ParamsVersions{Etcd: ClientVersion, Client: ClientVersion, PeerTLS: tls},
+		Versions: spec.ParamsVersions{Etcd: ClientVersion, Client: ClientVersion, PeerTLS: tls},
 		Notes: fmt.Sprintf("Fitted by leasesim calibrate from %d runs: server cores = idle + direct x d/s + forwarded x f/s + handshake x new peer conns/s; "+
 			"direct %s, forwarded %s in all (leader share = direct), handshake %s (0: not fitted; split server/client as the TLS benchmark), "+
 			"idle %.4f cores for %d members of which %.4f is the stream prober's handshakes (charged separately); RMS residual %.4f cores, worst %.1f%%.",
 			f.Observations, f.Direct, f.Forwarded, f.Handshake, f.IdleCores, members, f.IdleCores-idle*float64(members), f.RMSCores, f.WorstRelErr*100),
-		Costs: scenario.CostsSpec{
-			DirectRenewal:   scenario.Duration(f.Direct),
-			LeaderForwarded: scenario.Duration(f.Direct),
-			FollowerRenewal: scenario.Duration(follower),
+		Costs: spec.CostsSpec{
+			DirectRenewal:   spec.Duration(f.Direct),
+			LeaderForwarded: spec.Duration(f.Direct),
+			FollowerRenewal: spec.Duration(follower),
 			IdleCores:       new(idle),
 		},
 	}
-	p.Client.ScanOverrun = scenario.Duration(f.ScanOverrun)
+	p.Client.ScanOverrun = spec.Duration(f.ScanOverrun)
 	for _, m := range ms {
 		if m.Date != "" {
 			p.Measured = m.Date
@@ -216,13 +216,13 @@ func (f Fit) Params(ms []Measurement, members int, tls string) (scenario.Params,
 		}
 	}
 	if f.Handshake > 0 && tlsS > 0 && tlsC > 0 {
-		p.Costs.TLSServerFull, p.Costs.TLSClientFull = scenario.Duration(tlsS), scenario.Duration(tlsC)
+		p.Costs.TLSServerFull, p.Costs.TLSClientFull = spec.Duration(tlsS), spec.Duration(tlsC)
 	}
 	for _, m := range ms {
-		p.Fit = append(p.Fit, scenario.ParamsRun{
-			Name: m.Config.Name, Clients: m.Config.Clients, TTL: scenario.Duration(m.Config.TTL),
+		p.Fit = append(p.Fit, spec.ParamsRun{
+			Name: m.Config.Name, Clients: m.Config.Clients, TTL: spec.Duration(m.Config.TTL),
 			Placement: modelPlacement[m.Config.Placement], Members: m.Config.Members,
-			Duration:   scenario.Duration(time.Duration((m.WindowToS - m.WindowFromS) * 1e9).Round(time.Millisecond)),
+			Duration:   spec.Duration(time.Duration((m.WindowToS - m.WindowFromS) * 1e9).Round(time.Millisecond)),
 			DirectPerS: round3(m.DirectPerS), ForwardedPerS: round3(m.ForwardedPerS), ServerCPUCores: round3(m.ServerCores),
 			HandshakesPerS: round3(m.NewLeaderPeerConnsPerS),
 		})
@@ -233,8 +233,8 @@ func (f Fit) Params(ms []Measurement, members int, tls string) (scenario.Params,
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // thisMachine describes where the measurement ran.
-func thisMachine() scenario.ParamsMachine {
-	m := scenario.ParamsMachine{Description: "measured by leasesim calibrate", Cores: float64(runtime.NumCPU()),
+func thisMachine() spec.ParamsMachine {
+	m := spec.ParamsMachine{Description: "measured by leasesim calibrate", Cores: float64(runtime.NumCPU()),
 		Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {

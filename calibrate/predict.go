@@ -10,6 +10,7 @@ import (
 	"github.com/leasesim/leasesim/netsim"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // ClientVersion is the clientv3 the agent links (go.mod pins it); the model
@@ -18,7 +19,7 @@ const ClientVersion = "v3.7.3"
 
 // Prediction is leasesim's answer for a measured run, in the Measurement's terms.
 type Prediction struct {
-	Spec scenario.Spec `json:"-"`
+	Spec spec.Spec `json:"-"`
 
 	ServerCores        float64   `json:"server_cores"`
 	IdleServerCores    float64   `json:"idle_server_cores"`
@@ -53,23 +54,23 @@ var modelPlacement = map[string]string{"spread": "round-robin", "leader": "leade
 // The members share the machine's cores (cluster.shared_cpu), as the
 // in-process members do: when new peer connections' handshakes pile up, the
 // leader and both followers queue for the same cores.
-func SpecFor(m Measurement, params string) scenario.Spec {
+func SpecFor(m Measurement, params string) spec.Spec {
 	c := m.Config
 	dur := time.Duration(math.Ceil(m.WindowToS)+1) * time.Second
-	return scenario.Spec{
+	return spec.Spec{
 		Name:     "calibrate-" + c.Name,
 		Seed:     c.Seed + 1,
-		Duration: scenario.Duration(dur),
-		Bucket:   scenario.Duration(time.Second),
+		Duration: spec.Duration(dur),
+		Bucket:   spec.Duration(time.Second),
 		Server:   "cluster",
 		Params:   params,
-		Clients: scenario.ClientsSpec{
-			Count: c.Clients, TTL: scenario.Duration(c.TTL), Version: ClientVersion, Consumer: c.Consumer,
-			StartSpread: scenario.Duration(startSpread(c.StartSpread, m.StartedWithinMs)), Placement: modelPlacement[c.Placement],
-			RTT: scenario.Duration(loopbackClientRTT),
+		Clients: spec.ClientsSpec{
+			Count: c.Clients, TTL: spec.Duration(c.TTL), Version: ClientVersion, Consumer: c.Consumer,
+			StartSpread: spec.Duration(startSpread(c.StartSpread, m.StartedWithinMs)), Placement: modelPlacement[c.Placement],
+			RTT: new(spec.Duration(loopbackClientRTT)),
 		},
-		Cluster: scenario.ClusterSpec{
-			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, PeerRTT: scenario.Duration(loopbackPeerRTT), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
+		Cluster: spec.ClusterSpec{
+			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, PeerRTT: new(spec.Duration(loopbackPeerRTT)), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
 		},
 	}
 }
@@ -78,31 +79,30 @@ func SpecFor(m Measurement, params string) scenario.Spec {
 // parameter-file name or a path; "" for the defaults) and reads the same
 // window the measurement did.
 func Predict(ctx context.Context, m Measurement, params string) (Prediction, error) {
-	spec := SpecFor(m, params)
-	r, err := spec.Resolve()
+	sc := SpecFor(m, params)
+	r, err := sc.Resolve()
 	if err != nil {
-		return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
+		return Prediction{}, fmt.Errorf("simulating %s: %w", sc.Name, err)
 	}
-	r.Cluster.RecordRTT = true
-	sim, err := r.Cluster.Start(nil)
+	sim, err := scenario.StartCluster(*r.Cluster, scenario.Options{RecordRTT: true}, nil)
 	if err != nil {
-		return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
+		return Prediction{}, fmt.Errorf("simulating %s: %w", sc.Name, err)
 	}
 	for sim.Now() < r.Cluster.Duration {
 		if err := ctx.Err(); err != nil {
 			return Prediction{}, err
 		}
 		if err := sim.Advance(time.Second); err != nil {
-			return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
+			return Prediction{}, fmt.Errorf("simulating %s: %w", sc.Name, err)
 		}
 	}
 	res, err := sim.Finish()
 	if err != nil {
-		return Prediction{}, fmt.Errorf("simulating %s: %w", spec.Name, err)
+		return Prediction{}, fmt.Errorf("simulating %s: %w", sc.Name, err)
 	}
 	out := scenario.Outcome{Summary: res.Summary, Metrics: res.Metrics}
 	costs := r.Cluster.Costs
-	p := Prediction{Spec: spec}
+	p := Prediction{Spec: sc}
 	from, to := int(math.Round(m.WindowFromS)), int(math.Round(m.WindowToS))
 	secs := float64(to - from)
 	sum := func(name recorder.MetricName) float64 {
@@ -123,7 +123,7 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 		}
 	}
 	// One shared CPU: every member's series is the machine's.
-	p.ServerCores = mean(recorder.CPUUtilisation(0)) * spec.Cluster.Cores
+	p.ServerCores = mean(recorder.CPUUtilisation(0)) * sc.Cluster.Cores
 	// With no clients the cluster still runs its stream prober: a new mTLS
 	// connection per ordered member pair every ProberInterval.
 	pairs := float64(m.Config.Members * (m.Config.Members - 1))
@@ -186,5 +186,5 @@ func startSpread(asked time.Duration, measuredMs float64) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	return max(d.Round(scenario.StartResolution), scenario.StartResolution)
+	return max(d.Round(spec.StartResolution), spec.StartResolution)
 }

@@ -1,16 +1,14 @@
 package model
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
-// Mutant deliberately breaks the server, to show that the checkers catch it
-// (package properties, leasesim check --mutant). The production path never
-// sets one.
+// Mutant deliberately breaks the server, to show that the checkers (package
+// properties, 'leasesim check --mutant') catch a wrong server. The zero value,
+// MutantNone, is etcd's behaviour.
 type Mutant uint8
 
 const (
+	// MutantNone: the server as etcd behaves.
 	MutantNone Mutant = iota
 	// MutantAckAfterRevoke: the leader answers a renewal of a revoked lease
 	// with its TTL instead of 0 (what filling the response header before
@@ -21,19 +19,25 @@ const (
 	MutantDeposedRenew
 )
 
-var mutantNames = [...]string{"none", "ack-after-revoke", "deposed-renew"}
+var mutantNames = [...]string{MutantNone: "", MutantAckAfterRevoke: "ack-after-revoke", MutantDeposedRenew: "deposed-renew"}
 
-func (m Mutant) String() string { return mutantNames[m] }
+// String is the mutant's name as --mutant takes it ("" for MutantNone).
+func (m Mutant) String() string {
+	if int(m) < len(mutantNames) {
+		return mutantNames[m]
+	}
+	return fmt.Sprintf("Mutant(%d)", uint8(m))
+}
+
+// MutantForms lists the mutants' names, for help and error messages.
+const MutantForms = "ack-after-revoke, deposed-renew"
 
 // ParseMutant reads a mutant's name; "" is MutantNone.
 func ParseMutant(s string) (Mutant, error) {
-	if s == "" {
-		return MutantNone, nil
-	}
 	for i, n := range mutantNames {
 		if n == s {
 			return Mutant(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown mutant %q; allowed: %s", s, strings.Join(mutantNames[1:], ", "))
+	return MutantNone, fmt.Errorf("%q is not allowed; allowed: %s", s, MutantForms)
 }

@@ -7,8 +7,10 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // FixedVersions are fixed-rule client releases, one per modelled line.
@@ -33,17 +35,17 @@ type ClusterGen struct {
 // time), TTL 2 s to 1 min, 1-4 min of virtual time, every consumer, 1-7
 // members, every placement, transport and TLS mode, start spread up to 30 s,
 // and enough cores (see Headroom).
-func GenCluster(g ClusterGen) *rapid.Generator[scenario.Spec] {
-	return rapid.Custom(func(t *rapid.T) scenario.Spec {
-		s := scenario.Spec{
+func GenCluster(g ClusterGen) *rapid.Generator[spec.Spec] {
+	return rapid.Custom(func(t *rapid.T) spec.Spec {
+		s := spec.Spec{
 			Name:     "prop",
 			Seed:     rapid.Uint64Range(1, 1<<32).Draw(t, "seed"),
-			Duration: scenario.Duration(rapid.Int64Range(60, 240).Draw(t, "duration_s") * sec),
-			Server:   scenario.ServerCluster,
+			Duration: spec.Duration(rapid.Int64Range(60, 240).Draw(t, "duration_s") * sec),
+			Server:   spec.ServerCluster,
 		}
 		c := &s.Clients
 		c.Count = rapid.OneOf(rapid.IntRange(1, 50), rapid.IntRange(50, g.MaxClients)).Draw(t, "clients")
-		c.TTL = scenario.Duration(rapid.OneOf(rapid.Int64Range(2, 10), rapid.Int64Range(10, 60)).Draw(t, "ttl_s") * sec)
+		c.TTL = spec.Duration(rapid.OneOf(rapid.Int64Range(2, 10), rapid.Int64Range(10, 60)).Draw(t, "ttl_s") * sec)
 		c.Version = rapid.SampledFrom(FixedVersions).Draw(t, "version")
 		switch rapid.SampledFrom([]string{"never", "drain", "rate", "stop-after", "stall"}).Draw(t, "consumer") {
 		case "never":
@@ -58,7 +60,7 @@ func GenCluster(g ClusterGen) *rapid.Generator[scenario.Spec] {
 			from := rapid.Int64Range(0, 120).Draw(t, "stall_from_s")
 			c.Consumer = fmt.Sprintf("stall:%ds-%ds", from, from+rapid.Int64Range(1, 200).Draw(t, "stall_len_s"))
 		}
-		c.StartSpread = scenario.Duration(rapid.SampledFrom([]int64{0, 1, 10, 30}).Draw(t, "start_spread_s") * sec)
+		c.StartSpread = spec.Duration(rapid.SampledFrom([]int64{0, 1, 10, 30}).Draw(t, "start_spread_s") * sec)
 		k := &s.Cluster
 		k.Members = rapid.IntRange(1, 7).Draw(t, "members")
 		k.Leader = rapid.IntRange(0, k.Members-1).Draw(t, "leader")
@@ -89,7 +91,7 @@ func GenCluster(g ClusterGen) *rapid.Generator[scenario.Spec] {
 					maxEl = 999 * time.Millisecond // shorter than the 1 s election timeout
 				}
 				el := time.Duration(rapid.Int64Range(0, maxEl.Milliseconds()).Draw(t, "election_ms")) * time.Millisecond
-				s.Faults = append(s.Faults, scenario.FaultSpec{At: scenario.Duration(at), Kind: "leader-change", To: to, Duration: scenario.Duration(el)})
+				s.Faults = append(s.Faults, spec.FaultSpec{At: spec.Duration(at), Kind: "leader-change", To: to, Duration: spec.Duration(el)})
 				at += el
 			}
 		}
@@ -108,7 +110,7 @@ func CoresFor(clients int, ttl, spread time.Duration, tls string, headroom float
 	perSec := float64(clients) / interval.Seconds()
 	load := perSec * (261 * time.Microsecond).Seconds()
 	starts := float64(clients) / math.Max(1, spread.Seconds())
-	burst := starts * scenario.DefaultTLSCosts[tls].ServerFull.Seconds()
+	burst := starts * spec.DefaultTLSCosts[tls].ServerFull.Seconds()
 	return math.Max(1, math.Ceil(math.Max(load, burst)*headroom))
 }
 
@@ -123,7 +125,7 @@ type ClusterRun struct {
 }
 
 // RunCluster resolves and runs a cluster spec, with history and mutant set.
-func RunCluster(s scenario.Spec, history func(recorder.Op), mutant string) (ClusterRun, error) {
+func RunCluster(s spec.Spec, history func(recorder.Op), mutant model.Mutant) (ClusterRun, error) {
 	r, err := s.Resolve()
 	if err != nil {
 		return ClusterRun{}, err
@@ -132,9 +134,8 @@ func RunCluster(s scenario.Spec, history func(recorder.Op), mutant string) (Clus
 		return ClusterRun{}, fmt.Errorf("not a cluster scenario")
 	}
 	c := *r.Cluster
-	c.History, c.Mutant = history, mutant
 	start := time.Now()
-	res, err := c.Run(nil)
+	res, err := scenario.RunCluster(c, scenario.Options{History: history, Mutant: mutant}, nil)
 	if err != nil {
 		return ClusterRun{}, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/leasesim/leasesim/recorder"
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // The lease API's sequential specification, for porcupine.
@@ -146,7 +146,7 @@ type History struct {
 	Ops []porcupine.Operation
 }
 
-// Record is a scenario.Cluster.History hook.
+// Record is a spec.Cluster.History hook.
 func (h *History) Record(o recorder.Op) {
 	cid := 0
 	if o.Kind == recorder.OpExpire {
@@ -234,20 +234,20 @@ func DescribeLease(h []porcupine.Operation, lease int64, context int) []string {
 // server: up to 500 clients, 1-2 leader changes of up to 15 s, an optional
 // leader stall of up to 20 s, and sometimes a leader with far too little
 // CPU, so that many histories hold expiries and not-found answers.
-func GenLin() *rapid.Generator[scenario.Spec] {
+func GenLin() *rapid.Generator[spec.Spec] {
 	base := GenCluster(ClusterGen{MaxClients: 500, Headroom: 4, LeaderChanges: 2, MaxElection: 15 * time.Second})
-	return rapid.Custom(func(t *rapid.T) scenario.Spec {
+	return rapid.Custom(func(t *rapid.T) spec.Spec {
 		s := base.Draw(t, "base")
 		if rapid.Bool().Draw(t, "scarce_cpu") {
 			s.Cluster.Cores = rapid.SampledFrom([]float64{0.02, 0.05, 0.1, 0.3}).Draw(t, "cores")
 		}
 		if rapid.Bool().Draw(t, "stall?") {
-			s.Faults = append(s.Faults, scenario.FaultSpec{
-				At:       scenario.Duration(rapid.Int64Range(5, 50).Draw(t, "stall_at_s") * sec),
+			s.Faults = append(s.Faults, spec.FaultSpec{
+				At:       spec.Duration(rapid.Int64Range(5, 50).Draw(t, "stall_at_s") * sec),
 				Kind:     "leader-stall",
-				Duration: scenario.Duration(rapid.Int64Range(100, 20_000).Draw(t, "stall_ms") * ms),
+				Duration: spec.Duration(rapid.Int64Range(100, 20_000).Draw(t, "stall_ms") * ms),
 			})
-			slices.SortStableFunc(s.Faults, func(a, b scenario.FaultSpec) int { return int(a.At - b.At) })
+			slices.SortStableFunc(s.Faults, func(a, b spec.FaultSpec) int { return int(a.At - b.At) })
 		}
 		return s
 	})

@@ -10,7 +10,8 @@ import (
 	"github.com/anishathalye/porcupine"
 	"pgregory.net/rapid"
 
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // linTimeout bounds one porcupine check; Unknown counts as a failure.
@@ -20,21 +21,21 @@ const linTimeout = 2 * time.Minute
 // porcupine.CheckOperationsVerbose and, unless it is linearizable, writes
 // porcupine's visualisation, named with the scenario's seed, into a temporary
 // directory of t and logs its path. It returns the result and a description.
-func linCheck(t *testing.T, s scenario.Spec, mutant string) (porcupine.CheckResult, string, ClusterRun, *History) {
+func linCheck(t *testing.T, s spec.Spec, mutant model.Mutant) (porcupine.CheckResult, string, ClusterRun, *History) {
 	t.Helper()
 	h := &History{}
 	run, err := RunCluster(s, h.Record, mutant)
 	if err != nil {
 		t.Fatal(err)
 	}
-	model := LeaseModel()
-	res, info := porcupine.CheckOperationsVerbose(model, h.Ops, linTimeout)
+	lm := LeaseModel()
+	res, info := porcupine.CheckOperationsVerbose(lm, h.Ops, linTimeout)
 	g, k, nf, e := h.Counts()
 	desc := fmt.Sprintf("%d grants, %d keepalives (%d not found), %d expiries: %s", g, k, nf, e, res)
 	if res != porcupine.Ok {
 		name := fmt.Sprintf("lin-%s-%s-seed%d.html", s.Name, orHonest(mutant), s.Seed)
 		path := filepath.Join(t.TempDir(), name)
-		if err := porcupine.VisualizePath(model, info, path); err != nil {
+		if err := porcupine.VisualizePath(lm, info, path); err != nil {
 			t.Errorf("visualisation: %v", err)
 		} else {
 			t.Logf("porcupine visualisation: %s", path)
@@ -46,11 +47,11 @@ func linCheck(t *testing.T, s scenario.Spec, mutant string) (porcupine.CheckResu
 	return res, desc, run, h
 }
 
-func orHonest(m string) string {
-	if m == "" {
+func orHonest(m model.Mutant) string {
+	if m == model.MutantNone {
 		return "honest"
 	}
-	return m
+	return m.String()
 }
 
 // The honest cluster's histories are linearizable: budget 300 scenarios,
@@ -62,7 +63,7 @@ func TestLinearizableHonest(t *testing.T) {
 	withChecks(t, 300, func() {
 		rapid.Check(t, func(rt *rapid.T) {
 			s := gen.Draw(rt, "spec")
-			res, desc, _, h := linCheck(t, s, "")
+			res, desc, _, h := linCheck(t, s, model.MutantNone)
 			if res != porcupine.Ok {
 				rt.Fatalf("honest server not linearizable (%s)\n%s", desc, specYAML(s))
 			}
@@ -82,16 +83,16 @@ func TestLinearizableHonest(t *testing.T) {
 // from 30 s to 45 s, so leases whose renewals wait in its queue expire and are
 // revoked; with a leader change, member 1 takes over at 40.5 s, so the stalled
 // queue is served by a deposed leader.
-func mutantScenario(seed uint64, placement string, change bool) scenario.Spec {
-	s := scenario.Spec{
-		Name: "mutant", Seed: seed, Duration: scenario.Duration(90 * time.Second), Server: scenario.ServerCluster,
-		Clients: scenario.ClientsSpec{Count: 300, TTL: scenario.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain",
-			StartSpread: scenario.Duration(5 * time.Second), Placement: placement},
-		Cluster: scenario.ClusterSpec{Members: 3, Cores: 2, TLS: "ecdsa", PeerJitter: scenario.Duration(200 * time.Microsecond)},
-		Faults:  []scenario.FaultSpec{{At: scenario.Duration(30 * time.Second), Kind: "leader-stall", Duration: scenario.Duration(15 * time.Second)}},
+func mutantScenario(seed uint64, placement string, change bool) spec.Spec {
+	s := spec.Spec{
+		Name: "mutant", Seed: seed, Duration: spec.Duration(90 * time.Second), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 300, TTL: spec.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain",
+			StartSpread: spec.Duration(5 * time.Second), Placement: placement},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 2, TLS: "ecdsa", PeerJitter: spec.Duration(200 * time.Microsecond)},
+		Faults:  []spec.FaultSpec{{At: spec.Duration(30 * time.Second), Kind: "leader-stall", Duration: spec.Duration(15 * time.Second)}},
 	}
 	if change {
-		s.Faults = append(s.Faults, scenario.FaultSpec{At: scenario.Duration(40 * time.Second), Kind: "leader-change", To: 1, Duration: scenario.Duration(500 * time.Millisecond)})
+		s.Faults = append(s.Faults, spec.FaultSpec{At: spec.Duration(40 * time.Second), Kind: "leader-change", To: 1, Duration: spec.Duration(500 * time.Millisecond)})
 	}
 	return s
 }
@@ -101,14 +102,14 @@ func mutantScenario(seed uint64, placement string, change bool) scenario.Spec {
 // in its history).
 func TestLinearizabilityMutantsCaught(t *testing.T) {
 	for _, c := range []struct {
-		mutant string
+		mutant model.Mutant
 		change bool
-	}{{"ack-after-revoke", false}, {"deposed-renew", true}} {
+	}{{model.MutantAckAfterRevoke, false}, {model.MutantDeposedRenew, true}} {
 		for _, placement := range []string{"round-robin", "leader"} {
 			for _, seed := range []uint64{1, 2} {
 				s := mutantScenario(seed, placement, c.change)
 				s.Name = fmt.Sprintf("%s-%s", c.mutant, placement)
-				res, desc, run, _ := linCheck(t, s, "")
+				res, desc, run, _ := linCheck(t, s, model.MutantNone)
 				if res != porcupine.Ok || run.Expired == 0 {
 					t.Errorf("%s, honest: %s, %d expired; want Ok with expiries", s.Name, desc, run.Expired)
 				}
@@ -123,7 +124,7 @@ func TestLinearizabilityMutantsCaught(t *testing.T) {
 	}
 	// Each mutant needs its trigger: without a leader change, deposed-renew
 	// behaves like the honest server and is linearizable.
-	if res, desc, _, _ := linCheck(t, mutantScenario(1, "round-robin", false), "deposed-renew"); res != porcupine.Ok {
+	if res, desc, _, _ := linCheck(t, mutantScenario(1, "round-robin", false), model.MutantDeposedRenew); res != porcupine.Ok {
 		t.Errorf("deposed-renew without a leader change: %s", desc)
 	}
 }

@@ -6,7 +6,8 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/spec"
 	"gopkg.in/yaml.v3"
 )
 
@@ -14,7 +15,7 @@ import (
 // leader's busiest one-second bucket stays below it.
 const maxLeaderCPU = 0.9
 
-func specYAML(s scenario.Spec) string {
+func specYAML(s spec.Spec) string {
 	b, err := yaml.Marshal(s)
 	if err != nil {
 		return err.Error()
@@ -33,7 +34,7 @@ func TestP2NoExpiryWithCapacity(t *testing.T) {
 	withChecks(t, 500, func() {
 		rapid.Check(t, func(rt *rapid.T) {
 			s := gen.Draw(rt, "spec")
-			r, err := RunCluster(s, nil, "")
+			r, err := RunCluster(s, nil, model.MutantNone)
 			if err != nil {
 				rt.Fatal(err)
 			}
@@ -62,19 +63,19 @@ func TestP2NoExpiryWithCapacity(t *testing.T) {
 // (the precondition broken) loses leases, and the same scenario with the
 // cores CoresFor gives does not.
 func TestP2Teeth(t *testing.T) {
-	s := scenario.Spec{
-		Name: "teeth", Seed: 7, Duration: scenario.Duration(2 * time.Minute), Server: scenario.ServerCluster,
-		Clients: scenario.ClientsSpec{Count: 2000, TTL: scenario.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "never", StartSpread: scenario.Duration(10 * time.Second)},
-		Cluster: scenario.ClusterSpec{Members: 3, TLS: "rsa"},
+	s := spec.Spec{
+		Name: "teeth", Seed: 7, Duration: spec.Duration(2 * time.Minute), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 2000, TTL: spec.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "never", StartSpread: spec.Duration(10 * time.Second)},
+		Cluster: spec.ClusterSpec{Members: 3, TLS: "rsa"},
 	}
 	s.Cluster.Cores = CoresFor(s.Clients.Count, s.Clients.TTL.D(), s.Clients.StartSpread.D(), "rsa", 4)
-	r, err := RunCluster(s, nil, "")
+	r, err := RunCluster(s, nil, model.MutantNone)
 	if err != nil || r.Expired != 0 {
 		t.Fatalf("fixed client, %v cores: %d leases expired, %v", s.Cluster.Cores, r.Expired, err)
 	}
 	t.Logf("fixed, %v cores: no lease expired, leader CPU peak %.2f", s.Cluster.Cores, r.LeaderCPUPeak)
 	s.Cluster.Cores = 0.1
-	if r, err = RunCluster(s, nil, ""); err != nil {
+	if r, err = RunCluster(s, nil, model.MutantNone); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("fixed, 0.1 cores: %d leases expired, leader CPU peak %.2f", r.Expired, r.LeaderCPUPeak)

@@ -6,7 +6,8 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // P4: with Promote, no lease expires across leader changes whose elections
@@ -19,7 +20,7 @@ func TestP4LeaderChangeNoExpiry(t *testing.T) {
 	withChecks(t, 500, func() {
 		rapid.Check(t, func(rt *rapid.T) {
 			s := gen.Draw(rt, "spec")
-			r, err := RunCluster(s, nil, "")
+			r, err := RunCluster(s, nil, model.MutantNone)
 			if err != nil {
 				rt.Fatal(err)
 			}
@@ -39,23 +40,23 @@ func TestP4LeaderChangeNoExpiry(t *testing.T) {
 // stop renewing, and the leases expire after Promote), or when the leader's
 // CPU stalls for 3 x TTL.
 func TestP4Teeth(t *testing.T) {
-	base := scenario.Spec{
-		Name: "teeth", Seed: 3, Duration: scenario.Duration(2 * time.Minute), Server: scenario.ServerCluster,
-		Clients: scenario.ClientsSpec{Count: 300, TTL: scenario.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain"},
-		Cluster: scenario.ClusterSpec{Members: 3, Cores: 2, TLS: "off"},
+	base := spec.Spec{
+		Name: "teeth", Seed: 3, Duration: spec.Duration(2 * time.Minute), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 300, TTL: spec.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 2, TLS: "off"},
 	}
 	for _, c := range []struct {
 		name  string
-		fault scenario.FaultSpec
+		fault spec.FaultSpec
 		want  bool // leases expire
 	}{
-		{"election 900ms", scenario.FaultSpec{At: scenario.Duration(30 * time.Second), Kind: "leader-change", To: 1, Duration: scenario.Duration(900 * time.Millisecond)}, false},
-		{"election 15s", scenario.FaultSpec{At: scenario.Duration(30 * time.Second), Kind: "leader-change", To: 1, Duration: scenario.Duration(15 * time.Second)}, true},
-		{"leader stall 15s", scenario.FaultSpec{At: scenario.Duration(30 * time.Second), Kind: "leader-stall", Duration: scenario.Duration(15 * time.Second)}, true},
+		{"election 900ms", spec.FaultSpec{At: spec.Duration(30 * time.Second), Kind: "leader-change", To: 1, Duration: spec.Duration(900 * time.Millisecond)}, false},
+		{"election 15s", spec.FaultSpec{At: spec.Duration(30 * time.Second), Kind: "leader-change", To: 1, Duration: spec.Duration(15 * time.Second)}, true},
+		{"leader stall 15s", spec.FaultSpec{At: spec.Duration(30 * time.Second), Kind: "leader-stall", Duration: spec.Duration(15 * time.Second)}, true},
 	} {
 		s := base
-		s.Faults = []scenario.FaultSpec{c.fault}
-		r, err := RunCluster(s, nil, "")
+		s.Faults = []spec.FaultSpec{c.fault}
+		r, err := RunCluster(s, nil, model.MutantNone)
 		if err != nil {
 			t.Fatal(err)
 		}

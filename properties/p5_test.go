@@ -7,6 +7,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // p5Machine is the state of P5's stateful test: a cluster driven action by
@@ -45,21 +46,19 @@ const (
 func TestP5Stateful(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		ttl := time.Duration(rapid.SampledFrom([]int{10, 20, 60}).Draw(t, "ttl_s")) * time.Second
-		c := scenario.Spec{
-			Name: "p5", Seed: rapid.Uint64Range(1, 1<<20).Draw(t, "seed"), Duration: scenario.Duration(p5Duration),
-			Server: scenario.ServerCluster,
-			Clients: scenario.ClientsSpec{Count: p5Clients, TTL: scenario.Duration(ttl),
+		c := spec.Spec{
+			Name: "p5", Seed: rapid.Uint64Range(1, 1<<20).Draw(t, "seed"), Duration: spec.Duration(p5Duration),
+			Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: p5Clients, TTL: spec.Duration(ttl),
 				Version: rapid.SampledFrom(FixedVersions).Draw(t, "version"), Consumer: "drain"},
-			Cluster: scenario.ClusterSpec{Members: p5Members, Cores: 2,
+			Cluster: spec.ClusterSpec{Members: p5Members, Cores: 2,
 				Transport: rapid.SampledFrom([]string{"http1", "http2"}).Draw(t, "transport")},
 		}
 		r, err := c.Resolve()
 		if err != nil {
 			t.Fatal(err)
 		}
-		cl := *r.Cluster
-		cl.Deferred = true
-		sm, err := cl.Start(nil)
+		sm, err := scenario.StartCluster(*r.Cluster, scenario.Options{Deferred: true}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

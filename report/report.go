@@ -18,6 +18,7 @@ import (
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 	"github.com/leasesim/leasesim/sweep"
 	"gonum.org/v1/plot"
 )
@@ -25,7 +26,7 @@ import (
 // Run is one simulated run: the base scenario or a what-if.
 type Run struct {
 	Label   string
-	Spec    scenario.Spec
+	Spec    spec.Spec
 	Outcome scenario.Outcome
 }
 
@@ -67,7 +68,7 @@ func (in Input) normalized() Input {
 }
 
 // count prints n with thousands separators.
-func count(n int64) string { return scenario.Thousands(n) }
+func count(n int64) string { return spec.Thousands(n) }
 
 func pct(f float64) string { return fmt.Sprintf("%.0f %%", 100*f) }
 
@@ -85,7 +86,7 @@ func versionKind(v string) string {
 
 // configLabel names a knee configuration for a sentence: "the buggy client
 // v3.2.23" or "transport=http2".
-func configLabel(values map[string]string, base scenario.Spec) string {
+func configLabel(values map[string]string, base spec.Spec) string {
 	var parts []string
 	for _, k := range slices.Sorted(mapKeys(values)) {
 		if k == "client-version" {
@@ -115,7 +116,7 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 }
 
 // clusterDesc is "7 members x 4 cores, HTTP/1.1 peers with RSA TLS".
-func clusterDesc(s scenario.Spec) string {
+func clusterDesc(s spec.Spec) string {
 	if s.IsIdeal() {
 		return "an idealised server"
 	}
@@ -131,7 +132,7 @@ func clusterDesc(s scenario.Spec) string {
 	return fmt.Sprintf("%d members × %g cores, %s peers with %s", c.Members, c.Cores, tr, tls)
 }
 
-func ok(s scenario.Spec, o scenario.Outcome, target float64) (bool, float64) {
+func ok(s spec.Spec, o scenario.Outcome, target float64) (bool, float64) {
 	cpu := o.Peaks[sweep.LeaderCPUMetric(s)]
 	return o.Summary.KeysLost == 0 && o.Summary.LeasesExpired == 0 && (s.IsIdeal() || cpu < target), cpu
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 	"github.com/leasesim/leasesim/sweep"
 )
 
@@ -16,15 +17,15 @@ import (
 const hostile = `tiny <script>alert("x")</script> & "co"`
 
 // apply is the CLI's flag -> field mapping.
-var apply = scenario.ApplyFlag
+var apply = spec.ApplyFlag
 
-func tiny() scenario.Spec {
-	return scenario.Spec{
+func tiny() spec.Spec {
+	return spec.Spec{
 		Name: hostile, Description: "Description with <b>markup</b> & <img src=x onerror=alert(1)>.",
-		Seed: 3, Duration: scenario.Duration(time.Minute), Server: scenario.ServerCluster,
-		Clients: scenario.ClientsSpec{Count: 800, TTL: scenario.Duration(5 * time.Second), Version: "v3.2.23",
-			Consumer: "never", StartSpread: scenario.Duration(5 * time.Second)},
-		Cluster: scenario.ClusterSpec{Members: 3, Cores: 0.5},
+		Seed: 3, Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 800, TTL: spec.Duration(5 * time.Second), Version: "v3.2.23",
+			Consumer: "never", StartSpread: spec.Duration(5 * time.Second)},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 0.5},
 	}
 }
 
@@ -32,8 +33,8 @@ func tiny() scenario.Spec {
 // search over the client version.
 func smallInput(t testing.TB) Input {
 	base := tiny()
-	run := func(label string, s scenario.Spec) Run {
-		o, err := s.Run(nil)
+	run := func(label string, s spec.Spec) Run {
+		o, err := scenario.Run(context.Background(), s, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

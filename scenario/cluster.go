@@ -10,89 +10,24 @@ import (
 	"github.com/leasesim/leasesim/netsim"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/sim"
+	"github.com/leasesim/leasesim/spec"
 )
 
-// Cluster is a resolved cluster scenario: clients with one lease each, spread
-// over the members of an etcd cluster whose leader has finite CPU, followers
-// that forward renewals to the leader over the peer transport, and faults.
-//
-// The data path it wires, after etcd v3.7.3 (server/v3):
-//   - each client's keepalive stream lives on its member; the member handles it
-//     one request at a time: Recv, LeaseRenew, Send (etcdserver/api/v3rpc/lease.go
-//     leaseKeepAlive, :111-160); requests that arrive meanwhile wait in the
-//     stream's receive buffer, unbounded (gRPC recvBuffer);
-//   - LeaseRenew on the leader renews in its lessor (v3_server.go:496-531);
-//   - on a follower it forwards with leasehttp.RenewHTTP, an HTTP/1.1 POST to
-//     the leader's /leases over the peer round tripper, retrying every 50 ms
-//     until ReqTimeout (v3_server.go:538-560); when that runs out LeaseRenew
-//     fails, the stream handler returns the error and the client's stream breaks;
-//   - the leader's lessor expires leases and revokes at most 500 per 500 ms.
-//
-// Unlike the idealised server, the cluster treats requests one by one (queues,
-// connection pools), so every client is simulated on its own.
-type Cluster struct {
-	Name         string
-	Seed         uint64
-	Duration     time.Duration
-	Bucket       time.Duration
-	Clients      int
-	TTL          time.Duration
-	Version      clientmodel.Version
-	Consumer     clientmodel.Consumer
-	StartSpread  time.Duration
-	ConnectDelay time.Duration
-	ScanOverrun  time.Duration // clientmodel.Config.ScanOverrun
-	Placement    string        // round-robin | leader | followers | member:N
-	KeysPerLease int
-	ClientRTT    time.Duration
-
-	Members         int
-	Cores           float64
-	Leader          int
-	PeerRTT         time.Duration
-	PeerJitter      time.Duration
-	HTTP2           bool
-	TLS             string // rsa | ecdsa | off
-	TLSResumption   bool
-	MaxIdle         int
-	LeaderQueue     int // 0: unbounded
-	ElectionTimeout time.Duration
-	Prober          bool
-	SharedCPU       bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
-	// TLSCloseTimeWait: closing an established peer connection leaves the
-	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
-	// otherwise the close ends in a reset and leaves nothing.
-	TLSCloseTimeWait bool
-	Costs            Costs
-	Faults           []Fault
-	MaxEvents        uint64
-	// Deferred: no client calls KeepAlive until Sim.AddClient (stateful tests).
-	Deferred bool
-
+// Options are the run-time hooks of a cluster run that are not part of a
+// scenario: what a test or 'leasesim check' adds to a spec.Cluster.
+type Options struct {
 	// History, if set, receives the lease-API operations of the run, for
 	// linearizability checking (package properties).
-	RenewNum, RenewDen int64 // the renew-fraction what-if (clientmodel.Config)
-
 	History func(recorder.Op)
-	// Mutant deliberately breaks the server, to show that checkers catch it:
-	//   "ack-after-revoke": the leader answers a renewal of a revoked lease
-	//     with its TTL instead of 0 (what filling the response header before
-	//     renewing guards against, v3rpc/lease.go);
-	//   "deposed-renew": a deposed leader still renews and answers.
-	Mutant string
+	// Mutant deliberately breaks the server, to show that checkers catch it
+	// (model.Mutant); model.MutantNone is etcd's behaviour.
+	Mutant model.Mutant
+	// Deferred: no client calls KeepAlive until Sim.AddClient (stateful tests).
+	Deferred bool
 	// RecordRTT keeps every answered keepalive's send time and round trip
 	// (ClusterResult.RTTs), for comparison with a real cluster's (leasesim
 	// calibrate). Off by default: it costs memory per request.
 	RecordRTT bool
-}
-
-// Fault is a resolved fault.
-type Fault struct {
-	At       time.Duration
-	Kind     string // leader-change | leader-stall | partition
-	To       int    // leader-change: the new leader
-	Member   int    // partition: the follower cut off
-	Duration time.Duration
 }
 
 // ClusterResult is what a cluster run produced.
@@ -103,11 +38,11 @@ type ClusterResult struct {
 	// Peak and final values of the headline gauges, for reports and tests.
 	Peaks  map[recorder.MetricName]float64
 	Finals map[recorder.MetricName]float64
-	// RTTs (with Cluster.RecordRTT): per answered keepalive, its send time
+	// RTTs (with Options.RecordRTT): per answered keepalive, its send time
 	// and its round trip as the client saw them, in ns, split by whether the
 	// client's member was the leader when the answer came.
 	RTTs struct{ Direct, Forwarded [][2]int64 }
-	// Sends (with Cluster.RecordRTT): every keepalive each client sent, in ns.
+	// Sends (with Options.RecordRTT): every keepalive each client sent, in ns.
 	Sends [][]int64
 }
 
@@ -142,7 +77,8 @@ type clusterClient struct {
 }
 
 type clusterSim struct {
-	cfg     Cluster
+	cfg     spec.Cluster
+	opts    Options
 	k       *sim.Kernel[event]
 	rec     *recorder.Recorder
 	ser     *recorder.Series
@@ -151,8 +87,8 @@ type clusterSim struct {
 	net     *netsim.Network
 	lessor  *model.Lessor
 	leader  int                                    // -1 during an election
-	rtts    struct{ Direct, Forwarded [][2]int64 } // with cfg.RecordRTT
-	sends   [][]int64                              // with cfg.RecordRTT, per client
+	rtts    struct{ Direct, Forwarded [][2]int64 } // with opts.RecordRTT
+	sends   [][]int64                              // with opts.RecordRTT, per client
 	peaks   map[recorder.MetricName]float64
 
 	// Output buffers, one per depth of the (depth-first) routing of outputs.
@@ -173,37 +109,25 @@ type seriesHandles struct {
 	received                                                                   []int
 }
 
-// Validate checks a resolved cluster scenario.
-func (c Cluster) Validate() error {
-	switch {
-	case c.Clients < 1 || c.Clients > MaxClients:
-		return fmt.Errorf("clients.count: %d is out of range; allowed 1 to %d", c.Clients, MaxClients)
-	case c.TTL < model.MinTTL || c.TTL%time.Second != 0:
-		return fmt.Errorf("clients.ttl: %v is not allowed; whole seconds >= %v (etcd's minimum with default election settings)", c.TTL, model.MinTTL)
-	case c.Members < 1 || c.Members > 15:
-		return fmt.Errorf("cluster.members: %d is out of range; allowed 1 to 15", c.Members)
-	case c.Cores <= 0:
-		return fmt.Errorf("cluster.cores: %v must be > 0", c.Cores)
-	case c.SharedCPU && c.LeaderQueue > 0:
-		return fmt.Errorf("cluster.leader_queue_limit cannot be combined with cluster.shared_cpu: the members share one queue")
-	case c.SharedCPU && c.Costs.IdleCores*float64(c.Members) >= c.Cores:
-		return fmt.Errorf("costs.idle_cores: %v per member leaves no shared CPU (cluster.cores %v) for requests", c.Costs.IdleCores, c.Cores)
-	case c.Costs.IdleCores < 0 || c.Costs.IdleCores >= c.Cores:
-		return fmt.Errorf("costs.idle_cores: %v is out of range; allowed 0 up to below cluster.cores (%v), or the member has no CPU left for requests", c.Costs.IdleCores, c.Cores)
-	case c.Leader < 0 || c.Leader >= c.Members:
-		return fmt.Errorf("cluster.leader: %d is not a member (0-%d)", c.Leader, c.Members-1)
-	case c.Duration <= 0 || c.Duration > MaxDuration:
-		return fmt.Errorf("duration: %v is out of range; allowed > 0 up to %v", c.Duration, MaxDuration)
-	case c.Bucket <= 0:
-		return fmt.Errorf("bucket: %v must be > 0", c.Bucket)
-	}
-	return nil
-}
-
-// Run simulates the cluster scenario; trace, if not nil, receives the
-// JSON-lines trace.
-func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
-	m, err := c.Start(trace)
+// RunCluster simulates the cluster scenario c, which spec.Spec.Resolve made
+// (and so validated); trace, if not nil, receives the JSON-lines trace.
+//
+// The data path it wires, after etcd v3.7.3 (server/v3):
+//   - each client's keepalive stream lives on its member; the member handles it
+//     one request at a time: Recv, LeaseRenew, Send (etcdserver/api/v3rpc/lease.go
+//     leaseKeepAlive, :111-160); requests that arrive meanwhile wait in the
+//     stream's receive buffer, unbounded (gRPC recvBuffer);
+//   - LeaseRenew on the leader renews in its lessor (v3_server.go:496-531);
+//   - on a follower it forwards with leasehttp.RenewHTTP, an HTTP/1.1 POST to
+//     the leader's /leases over the peer round tripper, retrying every 50 ms
+//     until ReqTimeout (v3_server.go:538-560); when that runs out LeaseRenew
+//     fails, the stream handler returns the error and the client's stream breaks;
+//   - the leader's lessor expires leases and revokes at most 500 per 500 ms.
+//
+// Unlike the idealised server, the cluster treats requests one by one (queues,
+// connection pools), so every client is simulated on its own.
+func RunCluster(c spec.Cluster, opts Options, trace io.Writer) (ClusterResult, error) {
+	m, err := StartCluster(c, opts, trace)
 	if err != nil {
 		return ClusterResult{}, err
 	}
@@ -215,21 +139,15 @@ func (c Cluster) Run(trace io.Writer) (ClusterResult, error) {
 
 // Sim is a cluster simulation driven step by step: a stateful test's actions
 // (add and cancel clients, stop and resume reading, change the leader,
-// partition a member) interleave with Advance. Run is Start, Advance to the
-// duration, Finish.
+// partition a member) interleave with Advance. RunCluster is StartCluster,
+// Advance to the duration, Finish.
 type Sim struct{ s *clusterSim }
 
-// Start builds the simulation at time 0. With Deferred set, no client calls
-// KeepAlive until AddClient.
-func (c Cluster) Start(trace io.Writer) (*Sim, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	mutant, err := model.ParseMutant(c.Mutant)
-	if err != nil {
-		return nil, err
-	}
-	s := &clusterSim{cfg: c, leader: c.Leader, peaks: map[recorder.MetricName]float64{}}
+// StartCluster builds the simulation of c at time 0. With opts.Deferred set,
+// no client calls KeepAlive until AddClient.
+func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
+	assertCluster(c)
+	s := &clusterSim{cfg: c, opts: opts, leader: c.Leader, peaks: map[recorder.MetricName]float64{}}
 	s.clientRoute.s = s
 	s.k = sim.New[event]()
 	if c.MaxEvents > 0 {
@@ -248,7 +166,7 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 		Costs: model.Costs{DirectRenewal: c.Costs.DirectRenewal, FollowerRenewal: c.Costs.FollowerRenewal,
 			LeaderForwarded: c.Costs.LeaderForwarded, QueuedRequestBytes: c.Costs.QueuedRequestBytes},
 		ReqTimeout: model.ReqTimeout(c.ElectionTimeout), LeaderQueue: c.LeaderQueue,
-		TTL: c.TTL, Mutant: mutant, ElectionTimeout: c.ElectionTimeout,
+		TTL: c.TTL, Mutant: opts.Mutant, ElectionTimeout: c.ElectionTimeout,
 	}
 	for m := 0; m < c.Members; m++ {
 		cpu := shared
@@ -285,7 +203,7 @@ func (c Cluster) Start(trace io.Writer) (*Sim, error) {
 			slot:   s.members[m].AddClient(i),
 		}
 		s.net.AddSlot(m)
-		if !c.Deferred {
+		if !opts.Deferred {
 			s.k.Schedule(starts[i], event{to: toClient, index: int32(i), client: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
 		}
 	}
@@ -472,8 +390,8 @@ func (s *clusterSim) record(now sim.Time, k recorder.Kind, c int32, reason strin
 }
 
 func (s *clusterSim) op(o recorder.Op) {
-	if s.cfg.History != nil {
-		s.cfg.History(o)
+	if s.opts.History != nil {
+		s.opts.History(o)
 	}
 }
 
@@ -509,11 +427,11 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	}
 	if in.Kind == clientmodel.InResponse {
 		s.record(now, recorder.Response, c, "")
-		if (s.cfg.History != nil || s.cfg.RecordRTT) && len(cl.sent) > 0 {
-			if s.cfg.History != nil {
+		if (s.opts.History != nil || s.opts.RecordRTT) && len(cl.sent) > 0 {
+			if s.opts.History != nil {
 				s.op(recorder.Op{Kind: recorder.OpKeepAlive, Lease: int64(c) + 1, Call: int64(cl.sent[0]), Return: int64(now), TTL: in.TTL})
 			}
-			if s.cfg.RecordRTT {
+			if s.opts.RecordRTT {
 				x := [2]int64{int64(cl.sent[0]), int64(now - cl.sent[0])}
 				if int(cl.member) == s.leader {
 					s.rtts.Direct = append(s.rtts.Direct, x)
@@ -545,10 +463,10 @@ func (r *clusterClientRoute) OpenStream(now sim.Time, gen uint32) {
 func (r *clusterClientRoute) Send(now sim.Time, gen uint32) {
 	s, c, cl := r.s, r.c, &r.s.clients[r.c]
 	s.record(now, recorder.Request, c, "")
-	if s.cfg.History != nil || s.cfg.RecordRTT {
+	if s.opts.History != nil || s.opts.RecordRTT {
 		cl.sent = append(cl.sent, now)
 	}
-	if s.cfg.RecordRTT {
+	if s.opts.RecordRTT {
 		if s.sends == nil {
 			s.sends = make([][]int64, len(s.clients))
 		}
@@ -674,13 +592,13 @@ func (s *clusterSim) netOutput(now sim.Time, o *netsim.Output) {
 func (s *clusterSim) fault(now sim.Time, i int) {
 	f := s.cfg.Faults[i]
 	switch f.Kind {
-	case "leader-stall":
+	case spec.FaultLeaderStall:
 		if s.leader >= 0 {
 			s.members[s.leader].CPU().Stall(now, f.Duration)
 		}
-	case "partition":
+	case spec.FaultPartition:
 		s.stepNet(now, netsim.Input{Kind: netsim.InPartition, From: int8(f.Member), Until: now + sim.Time(f.Duration)})
-	case "leader-change":
+	case spec.FaultLeaderChange:
 		s.leaderChange(now, f.To, f.Duration)
 	}
 }

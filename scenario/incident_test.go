@@ -1,6 +1,7 @@
 package scenario_test
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"math"
@@ -11,20 +12,21 @@ import (
 
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/ goldens")
 
-func runBuiltin(t *testing.T, name string, mutate func(*scenario.Spec)) scenario.Outcome {
+func runBuiltin(t *testing.T, name string, mutate func(*spec.Spec)) scenario.Outcome {
 	t.Helper()
-	s, err := scenario.Builtin(name)
+	s, err := spec.Builtin(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if mutate != nil {
 		mutate(&s)
 	}
-	o, err := s.Run(nil)
+	o, err := scenario.Run(context.Background(), s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,21 +94,21 @@ func TestIncident2018Chain(t *testing.T) {
 // peer TLS the leader is still busy but loses no lease.
 func TestIncident2018Counterfactuals(t *testing.T) {
 	t.Parallel()
-	fixed := runBuiltin(t, "incident-2018", func(s *scenario.Spec) { s.Clients.Version = "v3.7.3" })
+	fixed := runBuiltin(t, "incident-2018", func(s *spec.Spec) { s.Clients.Version = "v3.7.3" })
 	if fixed.Summary.LeasesExpired != 0 || fixed.Summary.First500msS != nil {
 		t.Errorf("fixed client: %d expired, collapse %v", fixed.Summary.LeasesExpired, fixed.Summary.First500msS)
 	}
 	if p := peakOf(fixed, recorder.CPUUtilisation(0)); p > 0.3 {
 		t.Errorf("fixed client: leader CPU peak %.2f, want low", p)
 	}
-	noTLS := runBuiltin(t, "incident-2018", func(s *scenario.Spec) { s.Cluster.TLS = "off" })
+	noTLS := runBuiltin(t, "incident-2018", func(s *spec.Spec) { s.Cluster.TLS = "off" })
 	if noTLS.Summary.LeasesExpired != 0 || peakOf(noTLS, recorder.TLSHandshakes) != 0 {
 		t.Errorf("TLS off: %d expired, %v handshakes", noTLS.Summary.LeasesExpired, peakOf(noTLS, recorder.TLSHandshakes))
 	}
 	if p := peakOf(noTLS, recorder.CPUUtilisation(0)); p < 0.8 || p >= 0.99 {
 		t.Errorf("TLS off: leader CPU peak %.2f, want still high (>= 80 %%) but not saturated", p)
 	}
-	h2 := runBuiltin(t, "incident-2018", func(s *scenario.Spec) { s.Cluster.Transport = "http2" })
+	h2 := runBuiltin(t, "incident-2018", func(s *spec.Spec) { s.Cluster.Transport = "http2" })
 	if h2.Summary.LeasesExpired != 0 || peakOf(h2, recorder.NewPeerConnections) > 20 {
 		t.Errorf("HTTP/2 peers: %d expired, %v new connections/s", h2.Summary.LeasesExpired, peakOf(h2, recorder.NewPeerConnections))
 	}
@@ -147,15 +149,15 @@ func golden(t *testing.T, name string, o scenario.Outcome) {
 // side), the leader's sockets sit in CLOSE-WAIT until it gets to them, and the
 // forwards fail and retry.
 func TestHandshakeTimeoutLeavesCloseWait(t *testing.T) {
-	s := scenario.Spec{
-		Name: "slow-handshakes", Duration: scenario.Duration(60e9), Server: scenario.ServerCluster,
-		Clients: scenario.ClientsSpec{Count: 60, TTL: scenario.Duration(30e9), Version: "v3.7.3", Consumer: "drain", Placement: "followers"},
-		Cluster: scenario.ClusterSpec{Members: 3, Cores: 1},
+	s := spec.Spec{
+		Name: "slow-handshakes", Duration: spec.Duration(60e9), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 60, TTL: spec.Duration(30e9), Version: "v3.7.3", Consumer: "drain", Placement: "followers"},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 1},
 		// 2 s of leader CPU per handshake on one core: handshakes queue up behind
 		// each other (and their retries), so most cannot finish within 10 s.
-		Costs: scenario.CostsSpec{TLSServerFull: scenario.Duration(2e9)},
+		Costs: spec.CostsSpec{TLSServerFull: spec.Duration(2e9)},
 	}
-	o, err := s.Run(nil)
+	o, err := scenario.Run(context.Background(), s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,15 +174,15 @@ func TestHandshakeTimeoutLeavesCloseWait(t *testing.T) {
 // their leases expire once the partition outlasts the TTL; the other members'
 // clients are untouched.
 func TestPartitionedFollowerLosesItsLeases(t *testing.T) {
-	spec := func(d scenario.Duration) scenario.Spec {
-		return scenario.Spec{
-			Name: "partition", Duration: scenario.Duration(90e9), Server: scenario.ServerCluster,
-			Clients: scenario.ClientsSpec{Count: 90, TTL: scenario.Duration(5e9), Version: "v3.7.3", Consumer: "drain"},
-			Cluster: scenario.ClusterSpec{Members: 3, Cores: 2},
-			Faults:  []scenario.FaultSpec{{At: scenario.Duration(20e9), Kind: "partition", Member: 2, Duration: d}},
+	mk := func(d spec.Duration) spec.Spec {
+		return spec.Spec{
+			Name: "partition", Duration: spec.Duration(90e9), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 90, TTL: spec.Duration(5e9), Version: "v3.7.3", Consumer: "drain"},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2},
+			Faults:  []spec.FaultSpec{{At: spec.Duration(20e9), Kind: "partition", Member: 2, Duration: d}},
 		}
 	}
-	long, err := spec(scenario.Duration(30e9)).Run(nil)
+	long, err := scenario.Run(context.Background(), mk(spec.Duration(30e9)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,14 +190,14 @@ func TestPartitionedFollowerLosesItsLeases(t *testing.T) {
 	if long.Summary.LeasesExpired != 30 || peakOf(long, recorder.ClientStreamErrors) == 0 {
 		t.Fatalf("30 s partition: %d expired, %v stream errors/s", long.Summary.LeasesExpired, peakOf(long, recorder.ClientStreamErrors))
 	}
-	short, err := spec(scenario.Duration(2e9)).Run(nil)
+	short, err := scenario.Run(context.Background(), mk(spec.Duration(2e9)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if short.Summary.LeasesExpired != 0 {
 		t.Fatalf("2 s partition: %d expired", short.Summary.LeasesExpired)
 	}
-	bad := spec(1)
+	bad := mk(1)
 	bad.Faults[0].Member = 0 // the leader
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "faults[0].member") {
 		t.Fatalf("partitioning the leader: %v", err)

@@ -1,8 +1,17 @@
-// Package scenario is the wiring: it turns a scenario description into
+// Package scenario is the wiring: it turns a resolved scenario (package
+// spec: a spec.Ideal or spec.Cluster that spec.Spec.Resolve validated) into
 // components (client models, servers), routes their outputs through the sim
 // kernel, and feeds their facts to the recorder. It is the only place that
 // knows how the pieces fit; swapping the pre-fix client for the fixed one is a
-// field here.
+// field of the spec.
+//
+// Terms: a run simulates one resolved scenario from virtual time 0 to its
+// duration (Run, RunIdeal, RunCluster); a Sim is a cluster run driven step
+// by step (StartCluster, Advance, Finish); Options are what a caller adds
+// to a run that is not part of the scenario (a history recorder, a test
+// mutant); an Outcome is what a run of a spec.Spec produced. The package
+// does not validate: it asserts its preconditions and panics on a resolved
+// value that Resolve would not have made.
 package scenario
 
 import (
@@ -16,74 +25,8 @@ import (
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/sim"
+	"github.com/leasesim/leasesim/spec"
 )
-
-// Ideal is a scenario of N clients, one lease each, against one idealised server
-// (fixed round-trip time, no capacity limit).
-type Ideal struct {
-	Clients  int
-	TTL      time.Duration // whole seconds, >= 1 s
-	Version  clientmodel.Version
-	Consumer clientmodel.Consumer // Stall From/To are relative to each client's KeepAlive
-	Duration time.Duration
-	RTT      time.Duration // client -> server -> client; the server renews at RTT/2
-	// ConnectDelay is the time from KeepAlive to its stream's first scan (see
-	// clientmodel.Config.ConnectDelay): > 0 on any real clock.
-	ConnectDelay time.Duration
-	ScanOverrun  time.Duration // clientmodel.Config.ScanOverrun
-	StartSpread  time.Duration // client start times are uniform over [0, StartSpread), at 1 ms resolution
-	Seed         uint64
-	Bucket       time.Duration // metrics bucket, default 1 s
-	MaxEvents    uint64        // 0: no limit
-	// RenewNum/RenewDen: the renew-fraction what-if (clientmodel.Config).
-	RenewNum, RenewDen int64
-
-	ctx context.Context // RunContext: stop when it ends
-}
-
-// Limits on what a scenario may ask for, so a typo cannot eat the machine.
-const (
-	MaxClients  = 10_000_000
-	MaxDuration = 7 * 24 * time.Hour
-	// StartResolution is the grain of client start times: clients that start in
-	// the same millisecond are simulated as one lockstep cohort.
-	StartResolution = time.Millisecond
-)
-
-// Validate checks every field and names the first bad one.
-func (c Ideal) Validate() error {
-	switch {
-	case c.Clients < 1 || c.Clients > MaxClients:
-		return fmt.Errorf("clients: %d is out of range; allowed 1 to %d", c.Clients, MaxClients)
-	case c.TTL < time.Second || c.TTL%time.Second != 0:
-		return fmt.Errorf("ttl: %v is not allowed; etcd TTLs are whole seconds >= 1s (etcd itself raises TTLs below its minimum, 2s with default election settings)", c.TTL)
-	case c.Duration <= 0 || c.Duration > MaxDuration:
-		return fmt.Errorf("duration: %v is out of range; allowed > 0 up to %v", c.Duration, MaxDuration)
-	case c.RTT < 0 || c.RTT > time.Minute:
-		return fmt.Errorf("rtt: %v is out of range; allowed 0 to 1m", c.RTT)
-	case c.ConnectDelay < 0 || c.ConnectDelay > time.Minute:
-		return fmt.Errorf("connect-delay: %v is out of range; allowed 0 to 1m", c.ConnectDelay)
-	case c.StartSpread < 0 || c.StartSpread > c.Duration:
-		return fmt.Errorf("start-spread: %v is out of range; allowed 0 up to the duration (%v)", c.StartSpread, c.Duration)
-	case c.Bucket < 0:
-		return fmt.Errorf("bucket: %v must be positive", c.Bucket)
-	}
-	switch c.Consumer.Kind {
-	case clientmodel.Rate:
-		if c.Consumer.Period <= 0 {
-			return fmt.Errorf("consumer: rate must be > 0 reads per second")
-		}
-	case clientmodel.StopAfter:
-		if c.Consumer.K < 0 {
-			return fmt.Errorf("consumer: stop-after count must be >= 0")
-		}
-	case clientmodel.Stall:
-		if c.Consumer.From < 0 || c.Consumer.To <= c.Consumer.From {
-			return fmt.Errorf("consumer: stall needs 0 <= from < to, got %v-%v", time.Duration(c.Consumer.From), time.Duration(c.Consumer.To))
-		}
-	}
-	return nil
-}
 
 // cohort is a group of clients that start at the same instant and so stay in
 // lockstep: the idealised server treats every request alike, so their inputs,
@@ -114,15 +57,15 @@ type Result struct {
 	Cohorts int
 }
 
-// Run simulates c; trace, if not nil, receives the JSON-lines trace.
-func (c Ideal) Run(trace io.Writer) (Result, error) {
-	if err := c.Validate(); err != nil {
-		return Result{}, err
-	}
+// RunIdeal simulates c, which spec.Spec.Resolve made (and so validated);
+// trace, if not nil, receives the JSON-lines trace. It stops, with ctx's
+// error, soon after ctx ends (it checks between seconds of virtual time).
+func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error) {
+	assertIdeal(c)
 	if c.Bucket == 0 {
 		c.Bucket = time.Second
 	}
-	cohorts := c.cohorts()
+	cohorts := cohorts(c)
 	rec := recorder.New(c.Bucket, c.Duration, len(cohorts), trace)
 	srv := model.NewIdealServer(len(cohorts))
 	k := sim.New[idealEvent]()
@@ -170,8 +113,8 @@ func (c Ideal) Run(trace io.Writer) (Result, error) {
 	// Run a second of virtual time at a time, so that a cancelled context stops
 	// the run soon.
 	for t := sim.Time(0); t < sim.Time(c.Duration); {
-		if c.ctx != nil && c.ctx.Err() != nil {
-			return Result{}, c.ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
 		}
 		t = min(t+sim.Time(time.Second), sim.Time(c.Duration))
 		if err := k.RunUntil(t, handle); err != nil {
@@ -230,15 +173,15 @@ func clientFact(o clientmodel.Output) (recorder.Kind, string) {
 }
 
 // startTimes draws n client start times, uniform over [0, spread) at
-// StartResolution, from the seed's "client-start" stream, sorted (client i is
+// spec.StartResolution, from the seed's "client-start" stream, sorted (client i is
 // the i-th to start); all 0 without a spread.
 func startTimes(seed uint64, n int, spread time.Duration) []sim.Time {
 	starts := make([]sim.Time, n)
 	if spread > 0 {
 		r := sim.NewRand(seed, "client-start")
-		slots := int64(spread / StartResolution)
+		slots := int64(spread / spec.StartResolution)
 		for i := range starts {
-			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(StartResolution)
+			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(spec.StartResolution)
 		}
 		slices.Sort(starts)
 	}
@@ -246,7 +189,7 @@ func startTimes(seed uint64, n int, spread time.Duration) []sim.Time {
 }
 
 // cohorts draws client start times and groups clients that start together.
-func (c Ideal) cohorts() []cohort {
+func cohorts(c spec.Ideal) []cohort {
 	starts := startTimes(c.Seed, c.Clients, c.StartSpread)
 	var out []cohort
 	for i := 0; i < len(starts); {

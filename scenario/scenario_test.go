@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 func version(t testing.TB, s string) clientmodel.Version {
@@ -23,8 +23,8 @@ func version(t testing.TB, s string) clientmodel.Version {
 	return v
 }
 
-func incident(t testing.TB, v string) scenario.Ideal {
-	return scenario.Ideal{
+func incident(t testing.TB, v string) spec.Ideal {
+	return spec.Ideal{
 		Clients: 20000, TTL: 600 * time.Second, Version: version(t, v),
 		Consumer: clientmodel.Consumer{Kind: clientmodel.Never},
 		Duration: 2 * time.Hour, RTT: time.Millisecond, ConnectDelay: 100 * time.Microsecond, Seed: 1,
@@ -35,7 +35,7 @@ func incident(t testing.TB, v string) scenario.Ideal {
 // (the report: started 21:10:42, collapse 22:04:05, 53 min 23 s) and then renews
 // every lease twice a second: ~40,000 renewals/s for 20,000 agents.
 func TestIncidentPreFixCollapsesAfter53Minutes(t *testing.T) {
-	res, err := incident(t, "v3.2.23").Run(nil)
+	res, err := scenario.RunIdeal(context.Background(), incident(t, "v3.2.23"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestIncidentPreFixCollapsesAfter53Minutes(t *testing.T) {
 }
 
 func TestIncidentFixedClientStaysAtTTLThird(t *testing.T) {
-	res, err := incident(t, "v3.7.3").Run(nil)
+	res, err := scenario.RunIdeal(context.Background(), incident(t, "v3.7.3"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,18 +79,18 @@ func TestIncidentFixedClientStaysAtTTLThird(t *testing.T) {
 // Cohorts are an optimisation, not a model change: 300 clients started in 300
 // different milliseconds give exactly the totals of 300 separate simulations.
 func TestCohortsWeighLikeSeparateClients(t *testing.T) {
-	base := scenario.Ideal{
+	base := spec.Ideal{
 		Clients: 1, TTL: 10 * time.Second, Version: version(t, "v3.2.23"),
 		Consumer: clientmodel.Consumer{Kind: clientmodel.StopAfter, K: 3}, Duration: 5 * time.Minute,
 		RTT: 2 * time.Millisecond, ConnectDelay: 100 * time.Microsecond,
 	}
-	one, err := base.Run(nil)
+	one, err := scenario.RunIdeal(context.Background(), base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	many := base
 	many.Clients = 300
-	res, err := many.Run(nil)
+	res, err := scenario.RunIdeal(context.Background(), many, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +102,12 @@ func TestCohortsWeighLikeSeparateClients(t *testing.T) {
 
 // A lease whose client stops renewing expires at the server after its TTL.
 func TestServerExpiresLeasesThatAreNotRenewed(t *testing.T) {
-	c := scenario.Ideal{
+	c := spec.Ideal{
 		Clients: 10, TTL: 5 * time.Second, Version: version(t, "v3.7.3"),
 		Consumer: clientmodel.Consumer{Kind: clientmodel.Drain}, Duration: time.Minute,
 		RTT: 6 * time.Second, // every response comes after the 5 s first-keepalive deadline
 	}
-	res, err := c.Run(nil)
+	res, err := scenario.RunIdeal(context.Background(), c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,37 +116,18 @@ func TestServerExpiresLeasesThatAreNotRenewed(t *testing.T) {
 	}
 }
 
-func TestValidateNamesTheField(t *testing.T) {
-	ok := incident(t, "v3.7.3")
-	for field, mutate := range map[string]func(*scenario.Ideal){
-		"clients:":       func(c *scenario.Ideal) { c.Clients = 0 },
-		"ttl:":           func(c *scenario.Ideal) { c.TTL = 1500 * time.Millisecond },
-		"duration:":      func(c *scenario.Ideal) { c.Duration = -time.Second },
-		"rtt:":           func(c *scenario.Ideal) { c.RTT = -1 },
-		"start-spread:":  func(c *scenario.Ideal) { c.StartSpread = 3 * time.Hour },
-		"connect-delay:": func(c *scenario.Ideal) { c.ConnectDelay = -1 },
-	} {
-		c := ok
-		mutate(&c)
-		err := c.Validate()
-		if err == nil || !strings.HasPrefix(err.Error(), field) {
-			t.Errorf("%s: got %v", field, err)
-		}
-	}
-}
-
 // The trace is one JSON line per fact, and is the same on every run.
 func TestTraceIsDeterministic(t *testing.T) {
-	c := scenario.Ideal{
+	c := spec.Ideal{
 		Clients: 50, TTL: 3 * time.Second, Version: version(t, "v3.3.8"),
 		Consumer: clientmodel.Consumer{Kind: clientmodel.Never}, Duration: 2 * time.Minute,
 		RTT: time.Millisecond, StartSpread: 5 * time.Second, Seed: 7,
 	}
 	var a, b bytes.Buffer
-	if _, err := c.Run(&a); err != nil {
+	if _, err := scenario.RunIdeal(context.Background(), c, &a); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Run(&b); err != nil {
+	if _, err := scenario.RunIdeal(context.Background(), c, &b); err != nil {
 		t.Fatal(err)
 	}
 	if a.Len() == 0 || !bytes.Equal(a.Bytes(), b.Bytes()) {
@@ -166,7 +147,7 @@ func BenchmarkIncidentPerClient(b *testing.B) {
 	c.StartSpread = 10 * time.Second
 	var events uint64
 	for i := 0; i < b.N; i++ {
-		res, err := c.Run(nil)
+		res, err := scenario.RunIdeal(context.Background(), c, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -179,13 +160,13 @@ func BenchmarkIncidentPerClient(b *testing.B) {
 // with TTL 600 s for 2 h of virtual time (the quiet hour, the collapse at
 // ~53 min, the connection storm). Run with: make bench-incident.
 func BenchmarkIncident2018TTL600(b *testing.B) {
-	s, err := scenario.Builtin("incident-2018-ttl600")
+	s, err := spec.Builtin("incident-2018-ttl600")
 	if err != nil {
 		b.Fatal(err)
 	}
 	var events uint64
 	for i := 0; i < b.N; i++ {
-		o, err := s.Run(nil)
+		o, err := scenario.Run(context.Background(), s, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -201,9 +182,9 @@ func TestRenewAtTwoThirds(t *testing.T) {
 		renewAt string
 		wantMs  float64
 	}{{"", 3500}, {"1/3", 3500}, {"2/3", 6500}} {
-		s := scenario.Spec{Duration: scenario.Duration(60e9), Server: scenario.ServerIdeal,
-			Clients: scenario.ClientsSpec{Count: 10, TTL: scenario.Duration(9e9), Version: "v3.7.3", Consumer: "drain", RenewAt: c.renewAt}}
-		o, err := s.Run(nil)
+		s := spec.Spec{Duration: spec.Duration(60e9), Server: spec.ServerIdeal,
+			Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(9e9), Version: "v3.7.3", Consumer: "drain", RenewAt: c.renewAt}}
+		o, err := scenario.Run(context.Background(), s, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,8 +192,8 @@ func TestRenewAtTwoThirds(t *testing.T) {
 			t.Errorf("renew_at %q: interval %v ms, want %v; expired %d", c.renewAt, o.Summary.IntervalMs.P50, c.wantMs, o.Summary.LeasesExpired)
 		}
 	}
-	bad := scenario.Spec{Duration: scenario.Duration(60e9), Server: scenario.ServerIdeal,
-		Clients: scenario.ClientsSpec{Count: 1, TTL: scenario.Duration(9e9), Version: "v3.7.3", Consumer: "drain", RenewAt: "3/2"}}
+	bad := spec.Spec{Duration: spec.Duration(60e9), Server: spec.ServerIdeal,
+		Clients: spec.ClientsSpec{Count: 1, TTL: spec.Duration(9e9), Version: "v3.7.3", Consumer: "drain", RenewAt: "3/2"}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "clients.renew_at") {
 		t.Fatalf("renew_at 3/2: %v", err)
 	}
@@ -223,40 +204,13 @@ func TestRunContextStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, name := range []string{"incident-2018", "incident-2018-client"} {
-		s, err := scenario.Builtin(name)
+		s, err := spec.Builtin(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RunContext(ctx, nil); !errors.Is(err, context.Canceled) {
+		if _, err := scenario.Run(ctx, s, nil); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v, want context.Canceled", name, err)
 		}
-	}
-}
-
-// Every flag in Overrides is understood by ApplyFlag, and nothing else is.
-func TestApplyFlagCoversOverrides(t *testing.T) {
-	samples := map[string]string{"clients": "5", "ttl": "10s", "client-version": "v3.7.3", "consumer": "drain",
-		"start-spread": "1s", "connect-delay": "1ms", "scan-overrun": "600us", "rtt": "2ms", "placement": "leader", "renew-at": "2/3",
-		"duration": "1m", "seed": "3", "bucket": "2s", "server": "cluster", "max-events": "100", "members": "3",
-		"cores": "2.5", "leader": "1", "transport": "http2", "tls": "ecdsa", "tls-resumption": "true",
-		"leader-queue-limit": "10", "max-idle-conns": "8", "peer-rtt": "1ms", "params": "reference-2core"}
-	for _, o := range scenario.Overrides {
-		v, ok := samples[o.Flag]
-		if !ok {
-			t.Errorf("no sample value for --%s", o.Flag)
-			continue
-		}
-		var s scenario.Spec
-		if err := scenario.ApplyFlag(&s, o.Flag, v); err != nil {
-			t.Errorf("--%s=%s: %v", o.Flag, v, err)
-		}
-		if reflect.DeepEqual(s, scenario.Spec{}) {
-			t.Errorf("--%s=%s set nothing", o.Flag, v)
-		}
-	}
-	var s scenario.Spec
-	if err := scenario.ApplyFlag(&s, "colour", "blue"); err == nil {
-		t.Error("an unknown flag was accepted")
 	}
 }
 
@@ -265,24 +219,26 @@ func TestApplyFlagCoversOverrides(t *testing.T) {
 // 20th scan (10.012 s) already finds it due; on the exact grid it waits for
 // the 21st (10.5 s). A slow answer (RTT 20 ms) misses the 20th scan either way.
 func TestScanOverrunMovesTheRenewal(t *testing.T) {
+	ms := func(n float64) *spec.Duration { return new(spec.Duration(n * float64(time.Millisecond))) }
 	for _, c := range []struct {
-		overrun, rtt time.Duration
-		want         float64 // interval p50, ms
+		overrun time.Duration
+		rtt     *spec.Duration // nil: the default, 1 ms
+		want    float64        // interval p50, ms
 	}{
-		{0, time.Millisecond, 10500},
-		{600 * time.Microsecond, time.Millisecond, 10012},
-		{600 * time.Microsecond, 20 * time.Millisecond, 10512.6},
-		{600 * time.Microsecond, 0, 10012},
+		{0, ms(1), 10500},
+		{600 * time.Microsecond, ms(1), 10012},
+		{600 * time.Microsecond, ms(20), 10512.6},
+		{600 * time.Microsecond, nil, 10012},
 	} {
-		s := scenario.Spec{Name: "overrun", Seed: 1, Duration: scenario.Duration(2 * time.Minute), Server: "ideal",
-			Clients: scenario.ClientsSpec{Count: 3, TTL: scenario.Duration(30 * time.Second), Version: "v3.7.3", Consumer: "drain",
-				ScanOverrun: scenario.Duration(c.overrun), RTT: scenario.Duration(c.rtt)}}
-		out, err := s.Run(nil)
+		s := spec.Spec{Name: "overrun", Seed: 1, Duration: spec.Duration(2 * time.Minute), Server: "ideal",
+			Clients: spec.ClientsSpec{Count: 3, TTL: spec.Duration(30 * time.Second), Version: "v3.7.3", Consumer: "drain",
+				ScanOverrun: spec.Duration(c.overrun), RTT: c.rtt}}
+		out, err := scenario.Run(context.Background(), s, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := out.Summary.IntervalMs.P50; math.Abs(got-c.want) > 0.001 {
-			t.Errorf("overrun %v, rtt %v: interval p50 %v ms, want %v", c.overrun, c.rtt, got, c.want)
+			t.Errorf("overrun %v, rtt %v: interval p50 %v ms, want %v", c.overrun, s.Clients.RTT, got, c.want)
 		}
 	}
 }
@@ -292,10 +248,10 @@ func TestScanOverrunMovesTheRenewal(t *testing.T) {
 // "time-wait" (or plaintext) leaves the closed ones in TIME-WAIT.
 func TestTLSCloseDecidesTimeWait(t *testing.T) {
 	run := func(tls, closeMode string) scenario.Outcome {
-		s := scenario.Spec{Name: "tls-close", Seed: 1, Duration: scenario.Duration(2 * time.Minute), Server: "cluster",
-			Clients: scenario.ClientsSpec{Count: 300, TTL: scenario.Duration(30 * time.Second), Version: "v3.7.3", Consumer: "drain", Placement: "followers"},
-			Cluster: scenario.ClusterSpec{Members: 3, Cores: 2, TLS: tls, TLSClose: closeMode}}
-		out, err := s.Run(nil)
+		s := spec.Spec{Name: "tls-close", Seed: 1, Duration: spec.Duration(2 * time.Minute), Server: "cluster",
+			Clients: spec.ClientsSpec{Count: 300, TTL: spec.Duration(30 * time.Second), Version: "v3.7.3", Consumer: "drain", Placement: "followers"},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2, TLS: tls, TLSClose: closeMode}}
+		out, err := scenario.Run(context.Background(), s, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

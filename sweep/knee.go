@@ -13,6 +13,7 @@ import (
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // KneeConfig is a knee search: for every configuration of the grid (which
@@ -130,7 +131,7 @@ func Knees(ctx context.Context, kc KneeConfig) (Result, error) {
 type probe struct {
 	row Row
 	out scenario.Outcome
-	sp  scenario.Spec
+	sp  spec.Spec
 }
 
 func (kc KneeConfig) search(ctx context.Context, i, per int, tick func()) (Knee, error) {
@@ -169,7 +170,7 @@ func (kc KneeConfig) search(ctx context.Context, i, per int, tick func()) (Knee,
 					errs[j] = err
 					return
 				}
-				o, err := s.RunContext(ctx, nil)
+				o, err := scenario.Run(ctx, s, nil)
 				if err != nil {
 					errs[j] = fmt.Errorf("%d clients: %w", n, err)
 					return
@@ -303,7 +304,7 @@ func firstResource(cs []Crossing) string {
 // ephemeral ports (dial errors), TLS handshake timeouts, requests shed by a
 // bounded queue, client streams broken by ReqTimeout, the lessor's revoke
 // rate, and leases expiring. Ties keep that order.
-func Saturation(s scenario.Spec, o scenario.Outcome, cpuTarget float64) []Crossing {
+func Saturation(s spec.Spec, o scenario.Outcome, cpuTarget float64) []Crossing {
 	bucket := s.Bucket.D()
 	if bucket <= 0 {
 		bucket = time.Second

@@ -17,12 +17,13 @@ import (
 
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // ApplyFunc sets the scenario field that the CLI flag called flag sets, from
 // its textual value (the CLI passes its own applyFlag, so a grid axis accepts
 // exactly what the flag accepts).
-type ApplyFunc func(spec *scenario.Spec, flag, value string) error
+type ApplyFunc func(spec *spec.Spec, flag, value string) error
 
 // DefaultCPUTarget is the leader CPU (fraction of its cores, peak 1 s bucket) a
 // run must stay under to be "ok".
@@ -102,7 +103,7 @@ func (g Grid) Point(i int) []string {
 
 // Validate checks that no flag is varied twice and that apply accepts every
 // value on base (so a bad value is an error before anything runs).
-func (g Grid) Validate(base scenario.Spec, apply ApplyFunc) error {
+func (g Grid) Validate(base spec.Spec, apply ApplyFunc) error {
 	seen := map[string]bool{}
 	for _, a := range g {
 		if seen[a.Flag] {
@@ -199,7 +200,7 @@ type Result struct {
 
 // Config is what a sweep runs.
 type Config struct {
-	Base      scenario.Spec
+	Base      spec.Spec
 	Grid      Grid
 	Apply     ApplyFunc
 	Shard     Shard
@@ -235,9 +236,9 @@ func (c Config) Indexes() []int {
 }
 
 // Spec returns the scenario of grid point i.
-func (c Config) Spec(i int) (scenario.Spec, error) {
+func (c Config) Spec(i int) (spec.Spec, error) {
 	s := c.Base
-	s.Faults = append([]scenario.FaultSpec(nil), c.Base.Faults...)
+	s.Faults = append([]spec.FaultSpec(nil), c.Base.Faults...)
 	if c.Base.Cluster.Prober != nil {
 		p := *c.Base.Cluster.Prober
 		s.Cluster.Prober = &p
@@ -283,7 +284,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 }
 
 // errorRow is the row of grid point i that could not be run.
-func errorRow(base scenario.Spec, g Grid, i int, err error) Row {
+func errorRow(base spec.Spec, g Grid, i int, err error) Row {
 	r := Row{Index: i, Values: map[string]string{}, Seed: base.Seed, Verdict: VerdictError, Error: err.Error()}
 	for k, v := range g.Point(i) {
 		r.Values[g[k].Flag] = v
@@ -369,15 +370,15 @@ func collect[T any](r []*T) []T {
 }
 
 // RunPoint runs one scenario and summarises it as grid point i's row.
-func RunPoint(ctx context.Context, s scenario.Spec, g Grid, i int, cpuTarget float64) (Row, error) {
-	o, err := s.RunContext(ctx, nil)
+func RunPoint(ctx context.Context, s spec.Spec, g Grid, i int, cpuTarget float64) (Row, error) {
+	o, err := scenario.Run(ctx, s, nil)
 	if err != nil {
 		return Row{}, err
 	}
 	return rowOf(s, o, g, i, cpuTarget), nil
 }
 
-func rowOf(s scenario.Spec, o scenario.Outcome, g Grid, i int, cpuTarget float64) Row {
+func rowOf(s spec.Spec, o scenario.Outcome, g Grid, i int, cpuTarget float64) Row {
 	r := Row{Index: i, Values: map[string]string{}, Seed: s.Seed}
 	for k, v := range g.Point(i) {
 		r.Values[g[k].Flag] = v
@@ -408,6 +409,6 @@ func rowOf(s scenario.Spec, o scenario.Outcome, g Grid, i int, cpuTarget float64
 }
 
 // LeaderCPUMetric names the initial leader's CPU utilisation series.
-func LeaderCPUMetric(s scenario.Spec) recorder.MetricName {
+func LeaderCPUMetric(s spec.Spec) recorder.MetricName {
 	return recorder.CPUUtilisation(s.Cluster.Leader)
 }

@@ -9,19 +9,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // testApply is the CLI's flag -> field mapping.
-var testApply = scenario.ApplyFlag
+var testApply = spec.ApplyFlag
 
 // small is a small cluster scenario: runs take well under a second.
-func small() scenario.Spec {
-	return scenario.Spec{
-		Name: "small", Seed: 7, Duration: scenario.Duration(time.Minute), Server: scenario.ServerCluster,
-		Clients: scenario.ClientsSpec{Count: 200, TTL: scenario.Duration(5 * time.Second), Version: "v3.2.23",
-			Consumer: "never", StartSpread: scenario.Duration(5 * time.Second)},
-		Cluster: scenario.ClusterSpec{Members: 3, Cores: 0.5},
+func small() spec.Spec {
+	return spec.Spec{
+		Name: "small", Seed: 7, Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 200, TTL: spec.Duration(5 * time.Second), Version: "v3.2.23",
+			Consumer: "never", StartSpread: spec.Duration(5 * time.Second)},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 0.5},
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/leasesim/leasesim/calibrate"
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 const calibrateUsage = `Usage: leasesim calibrate [flags]
@@ -40,7 +40,7 @@ with the members' and clients' logs.
 Examples:
   leasesim calibrate                                   # the CI-sized set: 30 clients, TTL 5s
   leasesim calibrate --clients 500 --ttl 5s --window 30s --placement followers
-  leasesim calibrate --set full --fit scenario/params/default.yaml
+  leasesim calibrate --set full --fit spec/params/default.yaml
   leasesim calibrate --set reference --json > ref.json
   leasesim calibrate --from ref.json --params reference-2core   # same data, other parameters
 
@@ -118,7 +118,7 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 		defer out.abort()
 	}
 	if *params != "" {
-		if _, err := scenario.LoadParams(*params); err != nil {
+		if _, err := spec.LoadParams(*params); err != nil {
 			return usagef("calibrate: --params: %v", err)
 		}
 	}

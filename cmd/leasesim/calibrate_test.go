@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/calibrate"
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 func TestCalibrateBadFlags(t *testing.T) {
@@ -73,7 +73,7 @@ func TestCalibrateFromSavedMeasurements(t *testing.T) {
 	if code := run([]string{"calibrate", "--from", in, "--fit", fit}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	p, err := scenario.LoadParams(fit)
+	p, err := spec.LoadParams(fit)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/clientmodel/scripted"
+	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/properties"
 )
 
@@ -64,10 +65,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--client-version: %v", err)
 	}
-	switch *mutant {
-	case "", "ack-after-revoke", "deposed-renew":
-	default:
-		return usagef("--mutant: %q is not allowed; allowed: ack-after-revoke, deposed-renew", *mutant)
+	mut, err := model.ParseMutant(*mutant)
+	if err != nil {
+		return usagef("--mutant: %v", err)
 	}
 	want := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
@@ -110,7 +110,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		if want["P2"] {
-			run, err := properties.RunCluster(capacity.Example(s), nil, *mutant)
+			run, err := properties.RunCluster(capacity.Example(s), nil, mut)
 			if err != nil {
 				return err
 			}
@@ -120,7 +120,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		}
 		if want["LIN"] {
 			h := &properties.History{}
-			if _, err := properties.RunCluster(stress.Example(s), h.Record, *mutant); err != nil {
+			if _, err := properties.RunCluster(stress.Example(s), h.Record, mut); err != nil {
 				return err
 			}
 			{

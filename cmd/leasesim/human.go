@@ -9,7 +9,7 @@ import (
 
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // dur prints a duration without noise: 53m29s, 500ms, 3m20.5s.
@@ -23,7 +23,7 @@ func dur(d time.Duration) string {
 func secs(p *float64) time.Duration { return time.Duration(*p * float64(time.Second)) }
 
 // count prints an integer with thousands separators.
-func count(n uint64) string { return scenario.Thousands(n) }
+func count(n uint64) string { return spec.Thousands(n) }
 
 func rate(r float64) string {
 	switch {
@@ -78,7 +78,7 @@ func printOne(w io.Writer, o outcome) {
 	v, _ := clientmodel.ParseVersion(sp.Clients.Version)
 	title := "leasesim run"
 	if sp.Name != "" {
-		title += " --scenario " + sp.Name
+		title += " --scenario " + spec.Printable(sp.Name)
 	}
 	fmt.Fprintf(w, "%s (seed %d)\n", title, sp.Seed)
 	fmt.Fprintln(w, wrap(o.Description, 88, "  "))

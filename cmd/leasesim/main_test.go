@@ -12,6 +12,7 @@ import (
 
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite golden outputs in testdata/")
@@ -99,7 +100,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--client-version", "v3.0.17"}, "v3.2.0 - v3.2.23"},
 		{[]string{"--client-version", "banana"}, "is not of the form vMAJOR.MINOR.PATCH"},
 		{[]string{"--consumer", "sometimes"}, "allowed: drain, never, rate:N, stop-after:K, stall:FROM-TO"},
-		{[]string{"--consumer", "rate:-1"}, "rate:N with 0 < N"},
+		{[]string{"--consumer", "rate:-1"}, "rate:N with 1e-9 <= N"},
 		{[]string{"--consumer", "stall:20m-10m"}, "stall:FROM-TO"},
 		{[]string{"--scenario", "nope"}, `"nope" is neither a built-in scenario (calibration-500, incident-2018`},
 		{[]string{"--what-if", "ttl"}, "must be FLAG=VALUE"},
@@ -249,9 +250,9 @@ func TestCheckCommand(t *testing.T) {
 // trigger and staying there means recovered; still high at the end means not.
 func TestRecoveryVerdict(t *testing.T) {
 	mk := func(queue []float64) outcome {
-		spec := scenario.Spec{Duration: scenario.Duration(time.Duration(len(queue)) * time.Second),
-			Faults: []scenario.FaultSpec{{At: scenario.Duration(60 * time.Second), Kind: "leader-stall", Duration: scenario.Duration(2 * time.Second)}}}
-		return outcome{spec: spec, res: scenario.Outcome{Metrics: []recorder.Metric{{Name: recorder.LeaderQueueRequests, Values: queue}}}}
+		sc := spec.Spec{Duration: spec.Duration(time.Duration(len(queue)) * time.Second),
+			Faults: []spec.FaultSpec{{At: spec.Duration(60 * time.Second), Kind: "leader-stall", Duration: spec.Duration(2 * time.Second)}}}
+		return outcome{spec: sc, res: scenario.Outcome{Metrics: []recorder.Metric{{Name: recorder.LeaderQueueRequests, Values: queue}}}}
 	}
 	q := make([]float64, 120)
 	for i := range q {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/leasesim/leasesim/report"
+	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/sweep"
 )
 
@@ -105,7 +107,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	for i := range runs {
 		wg.Go(func() {
-			o, err := runs[i].Spec.Run(nil)
+			o, err := scenario.Run(context.Background(), runs[i].Spec, nil)
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", runs[i].Label, err)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,6 +17,7 @@ import (
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 var errHelp = errors.New("help shown")
@@ -55,15 +57,15 @@ Consumers (--consumer): drain | never | rate:N (reads N responses per second) |
 Flags (each overrides the scenario field named in brackets):
 `
 
-// overrides and fieldOf: see scenario.Overrides.
-var overrides = scenario.Overrides
+// overrides and fieldOf: see spec.Overrides.
+var overrides = spec.Overrides
 
-func fieldOf(flagName string) string { return scenario.FieldOf(flagName) }
+func fieldOf(flagName string) string { return spec.FieldOf(flagName) }
 
 func cmdScenarios(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSERVER\tWHAT")
-	for _, s := range scenario.Builtins() {
+	for _, s := range spec.Builtins() {
 		d := strings.Join(strings.Fields(s.Description), " ")
 		if i := strings.Index(d, ". "); i > 0 {
 			d = d[:i+1]
@@ -75,7 +77,7 @@ func cmdScenarios(w io.Writer) error {
 }
 
 func cmdShow(name string, w io.Writer) error {
-	src, err := scenario.BuiltinSource(name)
+	src, err := spec.BuiltinSource(name)
 	if err != nil {
 		return usagef("scenarios --show: %v", err)
 	}
@@ -91,7 +93,7 @@ func cmdVersions(w io.Writer) error {
 
 // runFlags is one parse of the run command's flags.
 type runFlags struct {
-	spec    scenario.Spec
+	spec    spec.Spec
 	jsonOut bool
 	trace   string
 	csvDir  string
@@ -104,10 +106,10 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // baseSpec is the scenario when no --scenario is given: the flags' defaults.
-func baseSpec() scenario.Spec {
-	return scenario.Spec{
-		Name: "", Seed: 1, Duration: scenario.Duration(10 * time.Minute), Server: scenario.ServerIdeal,
-		Clients: scenario.ClientsSpec{Count: 1000, TTL: scenario.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+func baseSpec() spec.Spec {
+	return spec.Spec{
+		Name: "", Seed: 1, Duration: spec.Duration(10 * time.Minute), Server: spec.ServerIdeal,
+		Clients: spec.ClientsSpec{Count: 1000, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"},
 	}
 }
 
@@ -132,7 +134,7 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 		{"placement", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
 		{"renew-at", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
 		{"bucket", "1s", "metrics time-series bucket"},
-		{"max-events", "2000000000", "stop with an error after this many events"},
+		{"max-events", "2000000000", "stop with an error after this many events (0: no limit)"},
 		{"server", "ideal", "ideal (fixed RTT, no capacity limit) | cluster (a modelled etcd cluster)"},
 		{"members", "3", "cluster: members"},
 		{"cores", "4", "cluster: CPU cores per member"},
@@ -144,7 +146,7 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 		{"max-idle-conns", "1024", "cluster: idle peer connections kept per member pair (etcd: 1024)"},
 		{"peer-rtt", "500us", "cluster: member <-> member round-trip time"},
 		{"params", "", "cluster: CPU cost parameters ('leasesim calibrate --fit'): built-in `NAME` (" +
-			strings.Join(scenario.BuiltinParams(), ", ") + ") or YAML FILE; costs: in the scenario still override them"},
+			strings.Join(spec.BuiltinParams(), ", ") + ") or YAML FILE; costs: in the scenario still override them"},
 	} {
 		help := f.help
 		if field := fieldOf(f.name); field != "" {
@@ -157,7 +159,7 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 	fs.StringVar(&rf.csvDir, "csv", "", "write the metrics time series as CSV files into `DIR`")
 	fs.Var((*multiFlag)(&rf.whatIfs), "what-if", "`FLAG=VALUE`: also run with this flag changed, and compare (repeatable)")
 
-	trailer := fmt.Sprintf("\nBuilt-in scenarios: %s\n", strings.Join(scenario.BuiltinNames(), ", "))
+	trailer := fmt.Sprintf("\nBuilt-in scenarios: %s\n", strings.Join(spec.BuiltinNames(), ", "))
 	if err := parseFlags(fs, "run", runUsage, trailer, args, stderr); err != nil {
 		return rf, err
 	}
@@ -165,29 +167,29 @@ func parseRun(args []string, stderr io.Writer) (runFlags, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	spec := baseSpec()
+	sc := baseSpec()
 	if name != "" {
 		var err error
-		if spec, err = scenario.Load(name); err != nil {
+		if sc, err = spec.Load(name); err != nil {
 			return rf, usagef("--scenario: %v", err)
 		}
-	} else if set["server"] && *str["server"] == scenario.ServerCluster {
-		spec.Server = scenario.ServerCluster
-		spec.Cluster = scenario.ClusterSpec{Members: 3, Cores: 4}
+	} else if set["server"] && *str["server"] == spec.ServerCluster {
+		sc.Server = spec.ServerCluster
+		sc.Cluster = spec.ClusterSpec{Members: 3, Cores: 4}
 	}
 	// Every flag given on the command line overrides its field.
 	for _, o := range overrides {
 		if !set[o.Flag] {
 			continue
 		}
-		if err := applyFlag(&spec, o.Flag, *str[o.Flag]); err != nil {
+		if err := applyFlag(&sc, o.Flag, *str[o.Flag]); err != nil {
 			return rf, err
 		}
 	}
-	if _, err := spec.Resolve(); err != nil {
+	if _, err := sc.Resolve(); err != nil {
 		return rf, usagef("%s", flagHints(err.Error()))
 	}
-	rf.spec = spec
+	rf.spec = sc
 	return rf, nil
 }
 
@@ -200,8 +202,8 @@ func flagHints(msg string) string {
 }
 
 // applyFlag sets the scenario field of flag name; a bad value is a usage error.
-func applyFlag(s *scenario.Spec, name, v string) error {
-	if err := scenario.ApplyFlag(s, name, v); err != nil {
+func applyFlag(s *spec.Spec, name, v string) error {
+	if err := spec.ApplyFlag(s, name, v); err != nil {
 		return usageError{err}
 	}
 	return nil
@@ -218,7 +220,7 @@ type outcome struct {
 	Cohorts     int    `json:"cohorts"`
 	recorder.Summary
 	Metrics []recorder.Metric `json:"metrics,omitempty"`
-	spec    scenario.Spec
+	spec    spec.Spec
 	res     scenario.Outcome
 }
 
@@ -261,7 +263,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			tw = out.traceW
 		}
 		wg.Go(func() {
-			res, err := rf.spec.Run(tw)
+			res, err := scenario.Run(context.Background(), rf.spec, tw)
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", labels[i], err)
 				return
@@ -290,11 +292,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func serverOf(s scenario.Spec) string {
+func serverOf(s spec.Spec) string {
 	if s.IsIdeal() {
-		return scenario.ServerIdeal
+		return spec.ServerIdeal
 	}
-	return scenario.ServerCluster
+	return spec.ServerCluster
 }
 
 func overrideFlags() string {

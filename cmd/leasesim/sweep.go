@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 	"github.com/leasesim/leasesim/sweep"
 )
 
@@ -52,7 +52,7 @@ Flags:
 `
 
 // cliApply is the ApplyFunc for sweeps and knee searches: the run command's flags.
-func cliApply(s *scenario.Spec, name, v string) error {
+func cliApply(s *spec.Spec, name, v string) error {
 	if fieldOf(name) == "" {
 		return usagef("--%s is not a scenario flag; flags: %s", name, overrideFlags())
 	}
@@ -73,7 +73,7 @@ func parseCPUTarget(v string) (float64, error) {
 
 // baseFromFlags loads --scenario and applies every --set FLAG=VALUE (and
 // --duration) to it, as 'leasesim run' would.
-func baseFromFlags(cmd, name string, sets []string, duration string) (scenario.Spec, []string, error) {
+func baseFromFlags(cmd, name string, sets []string, duration string) (spec.Spec, []string, error) {
 	var args []string
 	if name != "" {
 		args = append(args, "--scenario", name)
@@ -82,7 +82,7 @@ func baseFromFlags(cmd, name string, sets []string, duration string) (scenario.S
 		k, v, ok := strings.Cut(s, "=")
 		k = strings.TrimLeft(k, "-")
 		if !ok || fieldOf(k) == "" {
-			return scenario.Spec{}, nil, usagef("--set: %q must be FLAG=VALUE naming a scenario flag; flags: %s", s, overrideFlags())
+			return spec.Spec{}, nil, usagef("--set: %q must be FLAG=VALUE naming a scenario flag; flags: %s", s, overrideFlags())
 		}
 		args = append(args, "--"+k+"="+v)
 	}
@@ -91,7 +91,7 @@ func baseFromFlags(cmd, name string, sets []string, duration string) (scenario.S
 	}
 	rf, err := parseRun(args, io.Discard)
 	if err != nil {
-		return scenario.Spec{}, nil, usagef("%s: %v", cmd, strings.TrimPrefix(err.Error(), "run: "))
+		return spec.Spec{}, nil, usagef("%s: %v", cmd, strings.TrimPrefix(err.Error(), "run: "))
 	}
 	return rf.spec, args, nil
 }

@@ -1,4 +1,4 @@
-package scenario
+package spec
 
 import (
 	"fmt"
@@ -13,6 +13,16 @@ import (
 	"github.com/leasesim/leasesim/sim"
 )
 
+// The range of rate:N. Below MinRate the period, 1s/N, would not fit the
+// simulator's time arithmetic: at N < ~1.08e-10 it overflows int64
+// nanoseconds, and the client adds it to start times of up to MaxDuration. At
+// 1e-9 (one read per ~31.7 years) a period plus twice MaxDuration still fits
+// with room to spare; any rate below one read per run behaves as "never".
+const (
+	MinRate = 1e-9
+	MaxRate = 1e6
+)
+
 // ConsumerForms lists the consumer syntax, for error messages and help text.
 const ConsumerForms = "drain, never, rate:N, stop-after:K, stall:FROM-TO"
 
@@ -20,10 +30,10 @@ const ConsumerForms = "drain, never, rate:N, stop-after:K, stall:FROM-TO"
 //
 //	drain           reads every response as soon as it is delivered
 //	never           never reads (the 2018 agents)
-//	rate:N          reads N responses per second, 0 < N <= 1e6
+//	rate:N          reads N responses per second, 1e-9 <= N <= 1e6
 //	stop-after:K    reads K >= 0 responses, then stops
 //	stall:FROM-TO   stops reading between FROM and TO after its KeepAlive
-//	                (Go durations, 0 <= FROM < TO, e.g. stall:10m-20m)
+//	                (Go durations, 0 <= FROM < TO <= 168h, e.g. stall:10m-20m)
 //
 // The syntax and checks are those of the --consumer flag. Errors quote the
 // value and name the allowed forms; they carry no field name, so callers
@@ -45,8 +55,8 @@ func ParseConsumer(s string) (clientmodel.Consumer, error) {
 		}
 	case clientmodel.Rate:
 		n, err := strconv.ParseFloat(arg, 64)
-		if err != nil || !(n > 0 && n <= 1e6) { // !(...) also rejects NaN
-			return bad("rate:N with 0 < N <= 1e6 reads per second")
+		if err != nil || !(n >= MinRate && n <= MaxRate) { // !(...) also rejects NaN
+			return bad("rate:N with 1e-9 <= N <= 1e6 reads per second")
 		}
 		c.Period = time.Duration(float64(time.Second) / n)
 	case clientmodel.StopAfter:
@@ -59,8 +69,8 @@ func ParseConsumer(s string) (clientmodel.Consumer, error) {
 		a, b, ok := strings.Cut(arg, "-")
 		from, err1 := time.ParseDuration(a)
 		to, err2 := time.ParseDuration(b)
-		if !ok || err1 != nil || err2 != nil || from < 0 || to <= from {
-			return bad("stall:FROM-TO with durations 0 <= FROM < TO, e.g. stall:10m-20m")
+		if !ok || err1 != nil || err2 != nil || from < 0 || to <= from || to > MaxDuration {
+			return bad("stall:FROM-TO with durations 0 <= FROM < TO <= 168h, e.g. stall:10m-20m")
 		}
 		c.From, c.To = sim.Time(from), sim.Time(to)
 	}

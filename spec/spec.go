@@ -1,13 +1,14 @@
-package scenario
+package spec
 
 import (
 	"time"
 )
 
-// Spec is a scenario as users write it (YAML, see scenario/builtin/*.yaml) and
-// as flags override it. Durations are Go duration strings ("10s", "1m30s");
-// sizes are plain numbers. Load parses and validates it; Build turns it into a
-// runnable simulation.
+// Spec is a scenario as users write it (YAML, see spec/builtin/*.yaml) and
+// as flags override it (ApplyFlag). Durations are Go duration strings ("10s",
+// "1m30s"); sizes are plain numbers. Load parses and validates it; Resolve
+// validates it and turns it into plain data (Resolved) that package scenario
+// runs.
 type Spec struct {
 	Name        string      `yaml:"name"`
 	Description string      `yaml:"description,omitempty"`
@@ -26,16 +27,33 @@ type Spec struct {
 	Costs  CostsSpec   `yaml:"costs,omitempty"`
 	Faults []FaultSpec `yaml:"faults,omitempty"`
 	Limits LimitsSpec  `yaml:"limits,omitempty"`
+
+	// paramsFile is Params resolved against the scenario file's directory
+	// (set by the loaders for a relative path), the file that is read; Params
+	// keeps the text as written, which is what the summary shows, so that no
+	// output depends on how the scenario's path was typed. "": read Params.
+	paramsFile string
+}
+
+// paramsRef is the params file to read: Params, resolved against the
+// scenario file's directory when a loader read it from a file.
+func (s Spec) paramsRef() string {
+	if s.paramsFile != "" {
+		return s.paramsFile
+	}
+	return s.Params
 }
 
 // ClientsSpec is the client population: one lease each.
 type ClientsSpec struct {
-	Count        int      `yaml:"count"`
-	TTL          Duration `yaml:"ttl"`
-	Version      string   `yaml:"version"`  // e.g. v3.2.23
-	Consumer     string   `yaml:"consumer"` // drain | never | rate:N | stop-after:K | stall:FROM-TO
-	StartSpread  Duration `yaml:"start_spread,omitempty"`
-	ConnectDelay Duration `yaml:"connect_delay,omitempty"` // default 100us
+	Count       int      `yaml:"count"`
+	TTL         Duration `yaml:"ttl"`
+	Version     string   `yaml:"version"`  // e.g. v3.2.23
+	Consumer    string   `yaml:"consumer"` // drain | never | rate:N | stop-after:K | stall:FROM-TO
+	StartSpread Duration `yaml:"start_spread,omitempty"`
+	// ConnectDelay: time from KeepAlive to its stream's first scan. Left out
+	// (nil): DefaultConnectDelay, 100us; "connect_delay: 0s" asks for 0.
+	ConnectDelay *Duration `yaml:"connect_delay,omitempty"`
 	// Placement: "round-robin" (default) over all members, "leader", "followers",
 	// or "member:N" (all on member N).
 	Placement    string `yaml:"placement,omitempty"`
@@ -49,16 +67,19 @@ type ClientsSpec struct {
 	// default) is the exact grid. A params file measured by leasesim calibrate
 	// supplies it when the scenario does not.
 	ScanOverrun Duration `yaml:"scan_overrun,omitempty"`
-	// RTT between a client and its member. Default 1ms.
-	RTT Duration `yaml:"rtt,omitempty"`
+	// RTT between a client and its member. Left out (nil): DefaultClientRTT,
+	// 1ms; "rtt: 0s" asks for 0.
+	RTT *Duration `yaml:"rtt,omitempty"`
 }
 
 // ClusterSpec is the etcd cluster.
 type ClusterSpec struct {
-	Members int      `yaml:"members"`            // 1 to 15
-	Cores   float64  `yaml:"cores"`              // per member
-	Leader  int      `yaml:"leader,omitempty"`   // initial leader, 0-based
-	PeerRTT Duration `yaml:"peer_rtt,omitempty"` // member <-> member, default 500us
+	Members int     `yaml:"members"`          // 1 to 15
+	Cores   float64 `yaml:"cores"`            // per member
+	Leader  int     `yaml:"leader,omitempty"` // initial leader, 0-based
+	// PeerRTT: member <-> member round trip. Left out (nil): DefaultPeerRTT,
+	// 500us; "peer_rtt: 0s" asks for 0.
+	PeerRTT *Duration `yaml:"peer_rtt,omitempty"`
 	// PeerJitter: each one-way peer message takes PeerRTT/2 plus uniform [0, PeerJitter).
 	PeerJitter Duration `yaml:"peer_jitter,omitempty"`
 	// Transport: "http1" (etcd's peer round tripper, default) or "http2" (one
@@ -120,8 +141,8 @@ type CostsSpec struct {
 
 // FaultSpec is something that happens at a time.
 type FaultSpec struct {
-	At   Duration `yaml:"at"`
-	Kind string   `yaml:"kind"` // leader-change | leader-stall | partition
+	At   Duration  `yaml:"at"`
+	Kind FaultKind `yaml:"kind"` // leader-change | leader-stall | partition
 	// To: the new leader (leader-change).
 	To int `yaml:"to,omitempty"`
 	// Member: the follower cut off from every other member (partition). Its
@@ -135,7 +156,10 @@ type FaultSpec struct {
 
 // LimitsSpec bounds a run.
 type LimitsSpec struct {
-	MaxEvents uint64 `yaml:"max_events,omitempty"` // default 2e9
+	// MaxEvents: a run stops with an error after this many kernel events.
+	// Left out (nil): DefaultMaxEvents, 2,000,000,000; "max_events: 0" is
+	// no limit.
+	MaxEvents *uint64 `yaml:"max_events,omitempty"`
 }
 
 // Duration is a time.Duration that YAML reads as "10s".

@@ -1,4 +1,4 @@
-package scenario
+package spec
 
 import (
 	"fmt"
@@ -46,6 +46,16 @@ func ApplyFlag(s *Spec, name, v string) error {
 		*dst = d
 		return nil
 	}
+	// optDur sets an optional duration: a new pointer, never a write through
+	// one a copy of s may share.
+	optDur := func(dst **Duration) error {
+		d, err := parseFlagDur(name, v)
+		if err != nil {
+			return err
+		}
+		*dst = &d
+		return nil
+	}
 	integer := func(dst *int) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -66,11 +76,11 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "start-spread":
 		return dur(&s.Clients.StartSpread)
 	case "connect-delay":
-		return dur(&s.Clients.ConnectDelay)
+		return optDur(&s.Clients.ConnectDelay)
 	case "scan-overrun":
 		return dur(&s.Clients.ScanOverrun)
 	case "rtt":
-		return dur(&s.Clients.RTT)
+		return optDur(&s.Clients.RTT)
 	case "placement":
 		s.Clients.Placement = v
 	case "renew-at":
@@ -87,10 +97,10 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return dur(&s.Bucket)
 	case "max-events":
 		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || n == 0 {
-			return bad("a positive whole number")
+		if err != nil {
+			return bad("a whole number >= 0 (0: no limit)")
 		}
-		s.Limits.MaxEvents = n
+		s.Limits.MaxEvents = &n
 	case "server":
 		s.Server = v
 	case "members":
@@ -118,11 +128,11 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "max-idle-conns":
 		return integer(&s.Cluster.MaxIdleConnsPerHost)
 	case "peer-rtt":
-		return dur(&s.Cluster.PeerRTT)
+		return optDur(&s.Cluster.PeerRTT)
 	case "params":
 		// A built-in name or a path (relative to the working directory);
 		// LoadParams checks it when the scenario is validated.
-		s.Params = v
+		s.Params, s.paramsFile = v, ""
 	default:
 		return fmt.Errorf("--%s is not a scenario flag (see 'leasesim help run')", name)
 	}

@@ -1,4 +1,4 @@
-package scenario
+package spec
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 
@@ -19,7 +18,7 @@ import (
 // flag --params): its costs replace DefaultCosts field by field, and the
 // scenario's own costs section replaces the parameter file's.
 //
-// Built-in parameter files are the YAML files in scenario/params/, compiled
+// Built-in parameter files are the YAML files in spec/params/, compiled
 // in: adding a file there is all it takes to add one (its name is the file
 // name without .yaml).
 
@@ -115,7 +114,7 @@ type ParamsRun struct {
 //go:embed params/*.yaml
 var paramsFS embed.FS
 
-// BuiltinParams lists the built-in parameter files (scenario/params/*.yaml,
+// BuiltinParams lists the built-in parameter files (spec/params/*.yaml,
 // without .yaml), sorted.
 func BuiltinParams() []string { return yamlNames(paramsFS, "params") }
 
@@ -140,7 +139,7 @@ func LoadParams(ref string) (Params, error) {
 		}
 		return ParseParams(data, file)
 	}
-	data, err := os.ReadFile(ref)
+	data, err := readFile(ref, "parameter file")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if isPath {
@@ -148,7 +147,7 @@ func LoadParams(ref string) (Params, error) {
 			}
 			return Params{}, fmt.Errorf("%q is neither a built-in parameter file (%s) nor a file", ref, builtin)
 		}
-		return Params{}, fmt.Errorf("parameter file: %w", err)
+		return Params{}, err
 	}
 	return ParseParams(data, ref)
 }
@@ -257,7 +256,7 @@ func (p Params) Validate() error {
 const paramsHeader = `# leasesim cost parameters (kind: leasesim/params), as 'leasesim calibrate --fit'
 # writes them. Use them in a scenario with "params: FILE" or on the command line
 # with 'leasesim run --params FILE'. The costs replace leasesim's defaults
-# (scenario/costs.go) field by field; a field left out keeps its default, and a
+# (spec/costs.go) field by field; a field left out keeps its default, and a
 # scenario's own costs section overrides these. Durations are CPU time per
 # operation; idle_cores is cores per member.
 `

@@ -1,4 +1,4 @@
-package scenario_test
+package spec_test
 
 import (
 	"os"
@@ -11,8 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/leasesim/leasesim/recorder"
-	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // paramsBase is a valid parameter file; the error cases edit it.
@@ -51,7 +50,7 @@ func TestLoadParamsErrors(t *testing.T) {
 		}
 		return strings.Replace(paramsBase, old, new, 1)
 	}
-	if _, err := scenario.LoadParams(writeFile(t, t.TempDir(), "ok.yaml", paramsBase)); err != nil {
+	if _, err := spec.LoadParams(writeFile(t, t.TempDir(), "ok.yaml", paramsBase)); err != nil {
 		t.Fatalf("the base file: %v", err)
 	}
 	for _, c := range []struct {
@@ -79,7 +78,7 @@ func TestLoadParamsErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := writeFile(t, t.TempDir(), "p.yaml", c.file)
-			_, err := scenario.LoadParams(path)
+			_, err := spec.LoadParams(path)
 			if err == nil {
 				t.Fatalf("no error for\n%s", c.file)
 			}
@@ -100,19 +99,19 @@ func TestLoadParamsErrors(t *testing.T) {
 		{"nope", `"nope" is neither a built-in parameter file (default, reference-2core`},
 		{"", "no parameter file named; want a built-in name (default, reference-2core"},
 	} {
-		if _, err := scenario.LoadParams(c.ref); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := spec.LoadParams(c.ref); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("LoadParams(%q): %v, want %q", c.ref, err, c.want)
 		}
 	}
 }
 
 func TestBuiltinParams(t *testing.T) {
-	names := scenario.BuiltinParams()
+	names := spec.BuiltinParams()
 	if !slices.Contains(names, "reference-2core") || !slices.IsSorted(names) {
 		t.Fatalf("built-in parameter files %v", names)
 	}
 	for _, n := range names {
-		p, err := scenario.LoadParams(n)
+		p, err := spec.LoadParams(n)
 		if err != nil {
 			t.Fatalf("%s: %v", n, err)
 		}
@@ -121,7 +120,7 @@ func TestBuiltinParams(t *testing.T) {
 		}
 	}
 	// The reference figures of the calibration issue, which are the defaults.
-	p, err := scenario.LoadParams("reference-2core")
+	p, err := spec.LoadParams("reference-2core")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,40 +132,40 @@ func TestBuiltinParams(t *testing.T) {
 	if !strings.Contains(p.Machine.Description, "not measured by leasesim") || p.Versions.Etcd != "v3.7.3" || p.Versions.PeerTLS != "rsa" {
 		t.Errorf("reference-2core machine %+v versions %+v", p.Machine, p.Versions)
 	}
-	d := scenario.DefaultCosts("rsa")
+	d := spec.DefaultCosts("rsa")
 	if got := c.Apply(d); got != d {
 		t.Errorf("reference-2core moves the defaults:\n got %+v\nwant %+v", got, d)
 	}
-	if _, err := scenario.BuiltinParamsSource("nope"); err == nil || !strings.Contains(err.Error(), "reference-2core") {
+	if _, err := spec.BuiltinParamsSource("nope"); err == nil || !strings.Contains(err.Error(), "reference-2core") {
 		t.Errorf("BuiltinParamsSource(nope): %v", err)
 	}
 }
 
 func TestParamsMarshalRoundTrip(t *testing.T) {
-	ref, err := scenario.LoadParams("reference-2core")
+	ref, err := spec.LoadParams("reference-2core")
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := scenario.Params{
-		Machine: scenario.ParamsMachine{Description: "a box", CPU: "AMD EPYC 7B13", Cores: 2, Kernel: "6.8.0",
+	full := spec.Params{
+		Machine: spec.ParamsMachine{Description: "a box", CPU: "AMD EPYC 7B13", Cores: 2, Kernel: "6.8.0",
 			Go: "go1.26.0", OS: "linux", Arch: "amd64"},
-		Versions: scenario.ParamsVersions{Etcd: "v3.7.3", Client: "v3.7.3", PeerTLS: "ecdsa"},
+		Versions: spec.ParamsVersions{Etcd: "v3.7.3", Client: "v3.7.3", PeerTLS: "ecdsa"},
 		Measured: "2026-03-01", Notes: "two lines\nof notes\n",
-		Fit: []scenario.ParamsRun{
-			{Name: "a", Clients: 500, TTL: scenario.Duration(5 * time.Second), Placement: "leader", Members: 3,
-				Duration: scenario.Duration(time.Minute), DirectPerS: 250, ServerCPUCores: 0.05, HandshakesPerS: 1.5},
-			{Name: "b", Clients: 500, TTL: scenario.Duration(5 * time.Second), Placement: "followers",
+		Fit: []spec.ParamsRun{
+			{Name: "a", Clients: 500, TTL: spec.Duration(5 * time.Second), Placement: "leader", Members: 3,
+				Duration: spec.Duration(time.Minute), DirectPerS: 250, ServerCPUCores: 0.05, HandshakesPerS: 1.5},
+			{Name: "b", Clients: 500, TTL: spec.Duration(5 * time.Second), Placement: "followers",
 				ForwardedPerS: 250.5, ServerCPUCores: 0.09},
 		},
-		Costs: scenario.CostsSpec{
-			DirectRenewal: scenario.Duration(91500 * time.Nanosecond), FollowerRenewal: scenario.Duration(170 * time.Microsecond),
-			LeaderForwarded: scenario.Duration(80 * time.Microsecond), TLSServerFull: scenario.Duration(1100 * time.Microsecond),
-			TLSClientFull: scenario.Duration(1 * time.Millisecond), TLSServerResumed: scenario.Duration(30 * time.Microsecond),
-			TLSClientResumed: scenario.Duration(31 * time.Microsecond), TCPAccept: scenario.Duration(9 * time.Microsecond),
+		Costs: spec.CostsSpec{
+			DirectRenewal: spec.Duration(91500 * time.Nanosecond), FollowerRenewal: spec.Duration(170 * time.Microsecond),
+			LeaderForwarded: spec.Duration(80 * time.Microsecond), TLSServerFull: spec.Duration(1100 * time.Microsecond),
+			TLSClientFull: spec.Duration(1 * time.Millisecond), TLSServerResumed: spec.Duration(30 * time.Microsecond),
+			TLSClientResumed: spec.Duration(31 * time.Microsecond), TCPAccept: spec.Duration(9 * time.Microsecond),
 			QueuedRequestBytes: 300, TLSFactor: 1.5, PeerConnBytes: 50000, IdleCores: new(0.0),
 		},
 	}
-	for _, p := range []scenario.Params{ref, full} {
+	for _, p := range []spec.Params{ref, full} {
 		data, err := p.Marshal()
 		if err != nil {
 			t.Fatal(err)
@@ -175,11 +174,11 @@ func TestParamsMarshalRoundTrip(t *testing.T) {
 			!strings.Contains(string(data), "# CPU each member burns with no load") {
 			t.Errorf("not the readable layout:\n%s", data)
 		}
-		got, err := scenario.LoadParams(writeFile(t, t.TempDir(), "p.yaml", string(data)))
+		got, err := spec.LoadParams(writeFile(t, t.TempDir(), "p.yaml", string(data)))
 		if err != nil {
 			t.Fatalf("%v\n%s", err, data)
 		}
-		p.Kind = scenario.ParamsKind // Marshal fills it in
+		p.Kind = spec.ParamsKind // Marshal fills it in
 		if !reflect.DeepEqual(got, p) {
 			t.Errorf("round trip\n got %+v\nwant %+v\n%s", got, p, data)
 		}
@@ -196,16 +195,16 @@ func TestParamsMarshalRoundTrip(t *testing.T) {
 	}
 }
 
-// clusterSpec is a small valid cluster scenario.
-func clusterSpec() scenario.Spec {
-	return scenario.Spec{
-		Name: "p", Duration: scenario.Duration(10 * time.Second), Server: scenario.ServerCluster,
-		Clients: scenario.ClientsSpec{Count: 10, TTL: scenario.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain"},
-		Cluster: scenario.ClusterSpec{Members: 3, Cores: 2},
+// clusterSpec is a small valid cluster spec.
+func clusterSpec() spec.Spec {
+	return spec.Spec{
+		Name: "p", Duration: spec.Duration(10 * time.Second), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 2},
 	}
 }
 
-func resolvedCosts(t *testing.T, s scenario.Spec) scenario.Costs {
+func resolvedCosts(t *testing.T, s spec.Spec) spec.Costs {
 	t.Helper()
 	r, err := s.Resolve()
 	if err != nil {
@@ -224,7 +223,7 @@ costs:
   tls_factor: 2
   idle_cores: 0.05
 `)
-	def := scenario.DefaultCosts("rsa")
+	def := spec.DefaultCosts("rsa")
 	if def.IdleCores != 0.0087 {
 		t.Fatalf("default idle cores %v, want 0.0087", def.IdleCores)
 	}
@@ -244,7 +243,7 @@ costs:
 	}
 
 	// The scenario pins single values; the rest stay the params file's.
-	s.Costs = scenario.CostsSpec{DirectRenewal: scenario.Duration(50 * time.Microsecond), TLSFactor: 1, IdleCores: new(0.0)}
+	s.Costs = spec.CostsSpec{DirectRenewal: spec.Duration(50 * time.Microsecond), TLSFactor: 1, IdleCores: new(0.0)}
 	got = resolvedCosts(t, s)
 	want.DirectRenewal, want.IdleCores = 50*time.Microsecond, 0
 	want.TLSServerFull, want.TLSClientFull, want.TLSServerResumed, want.TLSClientResumed =
@@ -270,7 +269,7 @@ func TestScenarioParamsField(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "fits"), "box.yaml", "kind: leasesim/params\ncosts:\n  direct_renewal: 123us\n")
 	path := writeFile(t, dir, "s.yaml", base+"params: fits/box.yaml\n")
-	s, err := scenario.LoadFile(path)
+	s, err := spec.LoadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +292,7 @@ func TestScenarioParamsField(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "fits"), "bad.yaml", "kind: leasesim/params\ncosts:\n  direct_renewal: -1us\n")
-			_, err := scenario.LoadFile(writeFile(t, dir, "bad-scenario.yaml", c.file))
+			_, err := spec.LoadFile(writeFile(t, dir, "bad-spec.yaml", c.file))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -334,47 +333,15 @@ func TestIdleCoresLeaveCapacity(t *testing.T) {
 	}
 }
 
-// Idle CPU shows in every member's utilisation and takes its capacity: with
-// no requests at all on the followers (clients on the leader, no TLS, no
-// prober), a follower's utilisation is IdleCores / Cores in every bucket, and
-// the leader's is that plus its renewals' work.
-func TestIdleCoresInUtilisation(t *testing.T) {
-	off := false
-	s := clusterSpec()
-	s.Clients.Placement = "leader"
-	s.Cluster.Cores, s.Cluster.TLS, s.Cluster.Prober = 1, "off", &off
-	s.Costs.IdleCores = new(0.5)
-	o, err := s.Run(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, u := range o.Metric(recorder.CPUUtilisation(1)) {
-		if u != 0.5 {
-			t.Fatalf("follower utilisation in bucket %d: %v, want 0.5", i, u)
-		}
-	}
-	s.Costs.IdleCores = new(0.0)
-	quiet, err := s.Run(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	busy, idle := quiet.Metric(recorder.CPUUtilisation(0)), o.Metric(recorder.CPUUtilisation(0))
-	for i := range busy {
-		if d := idle[i] - busy[i]; d < 0.5-1e-9 || d > 0.5+1e-9 {
-			t.Fatalf("leader utilisation in bucket %d: %v with idle 0.5, %v without", i, idle[i], busy[i])
-		}
-	}
-}
-
 // --params goes through ApplyFlag like any scenario flag (and so do
 // --what-if params=... and sweep grids).
 func TestParamsFlag(t *testing.T) {
-	if scenario.FieldOf("params") != "params" {
-		t.Fatalf("--params sets %q", scenario.FieldOf("params"))
+	if spec.FieldOf("params") != "params" {
+		t.Fatalf("--params sets %q", spec.FieldOf("params"))
 	}
 	file := writeFile(t, t.TempDir(), "fit.yaml", "kind: leasesim/params\ncosts:\n  leader_forwarded_renewal: 77us\n")
 	s := clusterSpec()
-	if err := scenario.ApplyFlag(&s, "params", file); err != nil {
+	if err := spec.ApplyFlag(&s, "params", file); err != nil {
 		t.Fatal(err)
 	}
 	if s.Params != file {
@@ -383,7 +350,7 @@ func TestParamsFlag(t *testing.T) {
 	if got := resolvedCosts(t, s); got.LeaderForwarded != 77*time.Microsecond {
 		t.Fatalf("leader forwarded %v, want 77us", got.LeaderForwarded)
 	}
-	if err := scenario.ApplyFlag(&s, "params", "nope"); err != nil {
+	if err := spec.ApplyFlag(&s, "params", "nope"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Resolve(); err == nil || !strings.HasPrefix(err.Error(), `params: "nope" is neither a built-in parameter file (default, reference-2core`) {
@@ -400,7 +367,7 @@ func TestSpecParamsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := scenario.Parse(data, "p.yaml")
+	got, err := spec.Parse(data, "p.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

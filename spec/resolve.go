@@ -1,46 +1,17 @@
-package scenario
+package spec
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
-	"github.com/leasesim/leasesim/recorder"
 )
 
-// Outcome is what a run of a Spec produced, whichever server it simulated.
-type Outcome struct {
-	Summary recorder.Summary
-	Metrics []recorder.Metric // per-bucket series (cluster runs)
-	Events  uint64
-	Cohorts int
-	Peaks   map[recorder.MetricName]float64 // peak of each metric
-	Finals  map[recorder.MetricName]float64 // last bucket of each metric
-}
-
-// Metric returns the series called name, or nil.
-func (o Outcome) Metric(name recorder.MetricName) []float64 {
-	for _, m := range o.Metrics {
-		if m.Name == name {
-			return m.Values
-		}
-	}
-	return nil
-}
-
-// Resolved is a validated Spec turned into what runs: exactly one of Ideal
-// and Cluster is set.
-type Resolved struct {
-	Ideal   *Ideal
-	Cluster *Cluster
-}
-
-// Resolve applies defaults, validates, and builds the runnable scenario. The
+// Resolve applies defaults, validates (Validate: the one validator), and
+// turns s into plain data for the simulator (package scenario). The
 // cluster's CPU costs are DefaultCosts for its TLS mode, then the costs of the
 // params file (if any), then the scenario's own costs section, each replacing
 // the fields it sets (see MergeCosts).
@@ -65,8 +36,8 @@ func (s Spec) Resolve() (Resolved, error) {
 	if s.Server == ServerIdeal {
 		return Resolved{Ideal: &Ideal{
 			Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
-			Duration: s.Duration.D(), RTT: s.Clients.RTT.D(), ConnectDelay: s.Clients.ConnectDelay.D(), ScanOverrun: s.Clients.ScanOverrun.D(),
-			StartSpread: s.Clients.StartSpread.D(), Seed: s.Seed, Bucket: s.Bucket.D(), MaxEvents: s.Limits.MaxEvents,
+			Duration: s.Duration.D(), RTT: deref(s.Clients.RTT).D(), ConnectDelay: deref(s.Clients.ConnectDelay).D(), ScanOverrun: s.Clients.ScanOverrun.D(),
+			StartSpread: s.Clients.StartSpread.D(), Seed: s.Seed, Bucket: s.Bucket.D(), MaxEvents: deref(s.Limits.MaxEvents),
 			RenewNum: num, RenewDen: den,
 		}}, nil
 	}
@@ -79,13 +50,13 @@ func (s Spec) Resolve() (Resolved, error) {
 	cl := &Cluster{
 		Name: s.Name, Seed: s.Seed, Duration: s.Duration.D(), Bucket: s.Bucket.D(),
 		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
-		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: s.Clients.ConnectDelay.D(), ScanOverrun: overrun.D(),
-		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: s.Clients.RTT.D(),
-		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: k.PeerRTT.D(), PeerJitter: k.PeerJitter.D(),
+		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: deref(s.Clients.ConnectDelay).D(), ScanOverrun: overrun.D(),
+		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: deref(s.Clients.RTT).D(),
+		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
 		SharedCPU: k.SharedCPU, TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
-		Costs: costs, MaxEvents: s.Limits.MaxEvents, RenewNum: num, RenewDen: den,
+		Costs: costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
 	}
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
@@ -139,46 +110,6 @@ func (c CostsSpec) Apply(costs Costs) Costs {
 	return costs
 }
 
-// Run resolves s and simulates it; trace, if not nil, receives the JSON-lines trace.
-func (s Spec) Run(trace io.Writer) (Outcome, error) {
-	return s.RunContext(context.Background(), trace)
-}
-
-// RunContext is Run that stops, with ctx's error, soon after ctx ends (it
-// checks between seconds of virtual time).
-func (s Spec) RunContext(ctx context.Context, trace io.Writer) (Outcome, error) {
-	r, err := s.Resolve()
-	if err != nil {
-		return Outcome{}, err
-	}
-	if r.Ideal != nil {
-		r.Ideal.ctx = ctx
-		res, err := r.Ideal.Run(trace)
-		if err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{Summary: res.Summary, Events: res.Events, Cohorts: res.Cohorts}, nil
-	}
-	m, err := r.Cluster.Start(trace)
-	if err != nil {
-		return Outcome{}, err
-	}
-	for m.Now() < r.Cluster.Duration {
-		if err := ctx.Err(); err != nil {
-			return Outcome{}, err
-		}
-		if err := m.Advance(time.Second); err != nil {
-			return Outcome{}, err
-		}
-	}
-	res, err := m.Finish()
-	if err != nil {
-		return Outcome{}, err
-	}
-	return Outcome{Summary: res.Summary, Metrics: res.Metrics, Events: res.Events, Cohorts: r.Cluster.Clients,
-		Peaks: res.Peaks, Finals: res.Finals}, nil
-}
-
 // IsIdeal reports whether s runs against the idealised server.
 func (s Spec) IsIdeal() bool { return strings.EqualFold(s.Server, ServerIdeal) }
 
@@ -200,7 +131,17 @@ func ParseRenewAt(v string) (num, den int64, err error) {
 	n, err1 := strconv.ParseInt(a, 10, 64)
 	d, err2 := strconv.ParseInt(b, 10, 64)
 	if !ok || err1 != nil || err2 != nil || n <= 0 || d <= 0 || n >= d || d > 1000 {
-		return 0, 0, fmt.Errorf("%q is not a fraction N/D between 0 and 1 (e.g. 1/3, the real client's, or 2/3)", v)
+		return 0, 0, fmt.Errorf("%q is not allowed; allowed a fraction N/D between 0 and 1 with D <= 1000 (e.g. 1/3, the real client's, or 2/3)", v)
 	}
 	return n, d, nil
+}
+
+// deref is *p, or the zero value for nil (an optional field left out, before
+// ApplyDefaults fills it in).
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }

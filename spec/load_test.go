@@ -1,4 +1,4 @@
-package scenario_test
+package spec_test
 
 import (
 	"errors"
@@ -13,8 +13,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/leasesim/leasesim/clientmodel"
-	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/sim"
+	"github.com/leasesim/leasesim/spec"
 )
 
 var builtinNames = []string{
@@ -23,16 +23,16 @@ var builtinNames = []string{
 }
 
 func TestBuiltinsParseAndValidate(t *testing.T) {
-	if got := scenario.BuiltinNames(); !slices.Equal(got, builtinNames) {
+	if got := spec.BuiltinNames(); !slices.Equal(got, builtinNames) {
 		t.Fatalf("built-in names %v, want %v", got, builtinNames)
 	}
-	all := scenario.Builtins()
+	all := spec.Builtins()
 	if len(all) != len(builtinNames) {
 		t.Fatalf("%d built-ins, want %d", len(all), len(builtinNames))
 	}
 	for i, name := range builtinNames {
 		t.Run(name, func(t *testing.T) {
-			s, err := scenario.Builtin(name)
+			s, err := spec.Builtin(name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func TestBuiltinsParseAndValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw, err := scenario.Parse(data, name+".yaml")
+			raw, err := spec.Parse(data, name+".yaml")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestBuiltinContents(t *testing.T) {
 		"calibration-500":            {"cluster", "v3.7.3", "drain", 500, 3, 2, 5 * time.Second, 0, 10 * time.Minute, 0},
 		"metastable-trigger":         {"cluster", "v3.2.23", "never", 20000, 7, 8, 10 * time.Second, time.Minute, 10 * time.Minute, 1},
 	} {
-		s, err := scenario.Builtin(name)
+		s, err := spec.Builtin(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,59 +95,59 @@ func TestBuiltinContents(t *testing.T) {
 			t.Errorf("%s: transport %s, tls %s, placement %s", name, s.Cluster.Transport, s.Cluster.TLS, s.Clients.Placement)
 		}
 	}
-	m, _ := scenario.Builtin("metastable-trigger")
+	m, _ := spec.Builtin("metastable-trigger")
 	if f := m.Faults[0]; f.Kind != "leader-stall" || f.At.D() != 5*time.Minute || f.Duration.D() != 2*time.Second {
 		t.Errorf("metastable-trigger fault %+v", f)
 	}
 }
 
 func TestBuiltinUnknownListsNames(t *testing.T) {
-	_, err := scenario.Builtin("incident-2019")
+	_, err := spec.Builtin("incident-2019")
 	if err == nil || !strings.Contains(err.Error(), `"incident-2019"`) || !strings.Contains(err.Error(), "incident-2018-client-ttl10") {
 		t.Fatalf("got %v", err)
 	}
 }
 
-func fullSpec() scenario.Spec {
+func fullSpec() spec.Spec {
 	off := false
-	return scenario.Spec{
+	return spec.Spec{
 		Name: "full", Description: "every field set", Seed: 42,
-		Duration: scenario.Duration(90 * time.Minute), Bucket: scenario.Duration(500 * time.Millisecond),
+		Duration: spec.Duration(90 * time.Minute), Bucket: spec.Duration(500 * time.Millisecond),
 		Server: "cluster",
-		Clients: scenario.ClientsSpec{
-			Count: 1234, TTL: scenario.Duration(60 * time.Second), Version: "v3.3.8", Consumer: "stall:10m-20m",
-			StartSpread: scenario.Duration(1500 * time.Millisecond), ConnectDelay: scenario.Duration(250 * time.Microsecond),
-			Placement: "member:2", KeysPerLease: 3, RTT: scenario.Duration(2 * time.Millisecond),
+		Clients: spec.ClientsSpec{
+			Count: 1234, TTL: spec.Duration(60 * time.Second), Version: "v3.3.8", Consumer: "stall:10m-20m",
+			StartSpread: spec.Duration(1500 * time.Millisecond), ConnectDelay: new(spec.Duration(250 * time.Microsecond)),
+			Placement: "member:2", KeysPerLease: 3, RTT: new(spec.Duration(2 * time.Millisecond)),
 		},
-		Cluster: scenario.ClusterSpec{
-			Members: 5, Cores: 2.5, Leader: 1, PeerRTT: scenario.Duration(300 * time.Microsecond),
-			PeerJitter: scenario.Duration(50 * time.Microsecond), Transport: "http2", TLS: "ecdsa", TLSResumption: true,
-			MaxIdleConnsPerHost: 100, LeaderQueueLimit: 5000, ElectionTimeout: scenario.Duration(2 * time.Second), Prober: &off,
+		Cluster: spec.ClusterSpec{
+			Members: 5, Cores: 2.5, Leader: 1, PeerRTT: new(spec.Duration(300 * time.Microsecond)),
+			PeerJitter: spec.Duration(50 * time.Microsecond), Transport: "http2", TLS: "ecdsa", TLSResumption: true,
+			MaxIdleConnsPerHost: 100, LeaderQueueLimit: 5000, ElectionTimeout: spec.Duration(2 * time.Second), Prober: &off,
 		},
-		Costs: scenario.CostsSpec{
-			DirectRenewal: scenario.Duration(90 * time.Microsecond), FollowerRenewal: scenario.Duration(160 * time.Microsecond),
-			LeaderForwarded: scenario.Duration(95 * time.Microsecond), TLSServerFull: scenario.Duration(1500 * time.Microsecond),
-			TLSClientFull: scenario.Duration(900 * time.Microsecond), TLSServerResumed: scenario.Duration(100 * time.Microsecond),
-			TLSClientResumed: scenario.Duration(110 * time.Microsecond), TCPAccept: scenario.Duration(12 * time.Microsecond),
+		Costs: spec.CostsSpec{
+			DirectRenewal: spec.Duration(90 * time.Microsecond), FollowerRenewal: spec.Duration(160 * time.Microsecond),
+			LeaderForwarded: spec.Duration(95 * time.Microsecond), TLSServerFull: spec.Duration(1500 * time.Microsecond),
+			TLSClientFull: spec.Duration(900 * time.Microsecond), TLSServerResumed: spec.Duration(100 * time.Microsecond),
+			TLSClientResumed: spec.Duration(110 * time.Microsecond), TCPAccept: spec.Duration(12 * time.Microsecond),
 			QueuedRequestBytes: 300, PeerConnBytes: 50000,
 		},
-		Faults: []scenario.FaultSpec{
-			{At: scenario.Duration(5 * time.Minute), Kind: "leader-stall", Duration: scenario.Duration(2 * time.Second)},
-			{At: scenario.Duration(10 * time.Minute), Kind: "leader-change", To: 3, Duration: scenario.Duration(time.Second)},
-			{At: scenario.Duration(20 * time.Minute), Kind: "leader-change", To: 0},
+		Faults: []spec.FaultSpec{
+			{At: spec.Duration(5 * time.Minute), Kind: "leader-stall", Duration: spec.Duration(2 * time.Second)},
+			{At: spec.Duration(10 * time.Minute), Kind: "leader-change", To: 3, Duration: spec.Duration(time.Second)},
+			{At: spec.Duration(20 * time.Minute), Kind: "leader-change", To: 0},
 		},
-		Limits: scenario.LimitsSpec{MaxEvents: 123456789},
+		Limits: spec.LimitsSpec{MaxEvents: new(uint64(123456789))},
 	}
 }
 
 func TestParseRoundTrip(t *testing.T) {
-	specs := append(scenario.Builtins(), fullSpec(), scenario.Spec{Name: "sparse", Clients: scenario.ClientsSpec{Count: 1}})
+	specs := append(spec.Builtins(), fullSpec(), spec.Spec{Name: "sparse", Clients: spec.ClientsSpec{Count: 1}})
 	for _, s := range specs {
 		data, err := yaml.Marshal(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := scenario.Parse(data, s.Name+".yaml")
+		got, err := spec.Parse(data, s.Name+".yaml")
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", s.Name, err, data)
 		}
@@ -199,7 +199,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"too many members", repl("members: 7", "members: 16"), []string{"cluster.members: 16 is out of range; allowed 1 to 15"}},
 		{"zero cores", repl("cores: 8", "cores: 0"), []string{"cluster.cores: 0 is out of range"}},
 		{"leader not a member", base + "  leader: 7\n", []string{"cluster.leader: 7 is not a member; allowed 0 to 6"}},
-		{"placement on a missing member", repl("  consumer: never", "  consumer: never\n  placement: member:9"), []string{`line 8: clients.placement: "member:9" names a member that does not exist (members 0-6)`}},
+		{"placement on a missing member", repl("  consumer: never", "  consumer: never\n  placement: member:9"), []string{`line 8: clients.placement: "member:9" names a member that does not exist; allowed members 0-6`}},
 		{"unknown placement", repl("  consumer: never", "  consumer: never\n  placement: random"), []string{`clients.placement: "random" is not allowed; allowed: round-robin, leader, followers, member:N`}},
 		{"unknown transport", base + "  transport: http3\n", []string{`line 11: cluster.transport: "http3" is not allowed; allowed: http1, http2`}},
 		{"unknown tls", base + "  tls: dsa\n", []string{`cluster.tls: "dsa" is not allowed; allowed: rsa, ecdsa, off`}},
@@ -207,8 +207,8 @@ func TestLoadBadFiles(t *testing.T) {
 		{"ideal with a cluster", base + "server: ideal\n", []string{"cluster: is set, but server: ideal has no cluster"}},
 		{"ideal with faults", repl("cluster:\n  members: 7\n  cores: 8\n", "server: ideal\nfaults:\n  - at: 1m\n    kind: leader-stall\n    duration: 1s\n"), []string{"faults: server: ideal has no leader to fault"}},
 		{"unknown fault kind", base + "faults:\n  - at: 1m\n    kind: network-partition\n", []string{`line 13: faults[0].kind: "network-partition" is not allowed; allowed: leader-change, leader-stall`}},
-		{"fault after the duration", base + "faults:\n  - at: 11m\n    kind: leader-stall\n    duration: 1s\n", []string{"line 12: faults[0].at: 11m is not within the run (duration 10m)"}},
-		{"faults out of order", base + "faults:\n  - at: 5m\n    kind: leader-stall\n    duration: 1s\n  - at: 1m\n    kind: leader-stall\n    duration: 1s\n", []string{"faults[1].at: 1m is before faults[0].at (5m); list faults in time order"}},
+		{"fault after the duration", base + "faults:\n  - at: 11m\n    kind: leader-stall\n    duration: 1s\n", []string{"line 12: faults[0].at: 11m is not within the run; allowed 0 up to below the duration (10m)"}},
+		{"faults out of order", base + "faults:\n  - at: 5m\n    kind: leader-stall\n    duration: 1s\n  - at: 1m\n    kind: leader-stall\n    duration: 1s\n", []string{"faults[1].at: 1m is before faults[0].at (5m); allowed: faults listed in time order"}},
 		{"leader change to the leader", base + "  leader: 2\nfaults:\n  - at: 1m\n    kind: leader-change\n    to: 2\n", []string{"line 15: faults[0].to: 2 is already the leader at 1m"}},
 		{"leader change to the new leader", base + "faults:\n  - at: 1m\n    kind: leader-change\n    to: 3\n  - at: 2m\n    kind: leader-change\n    to: 3\n", []string{"faults[1].to: 3 is already the leader at 2m"}},
 		{"leader change to no member", base + "faults:\n  - at: 1m\n    kind: leader-change\n    to: 7\n", []string{"faults[0].to: 7 is not a member; allowed 0 to 6"}},
@@ -240,7 +240,7 @@ func TestLoadBadFiles(t *testing.T) {
 			if err := os.WriteFile(path, []byte(c.file), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := scenario.LoadFile(path)
+			_, err := spec.LoadFile(path)
 			if err == nil {
 				t.Fatalf("no error for\n%s", c.file)
 			}
@@ -259,7 +259,7 @@ func TestLoadBadFiles(t *testing.T) {
 
 // A longer election timeout raises etcd's minimum TTL: ceil(1.5 x 3 s) = 5 s.
 func TestSpecMinTTLFollowsElectionTimeout(t *testing.T) {
-	s, err := scenario.Parse([]byte(strings.Replace(base, "ttl: 10s", "ttl: 4s", 1)+"  election_timeout: 3s\n"), "t.yaml")
+	s, err := spec.Parse([]byte(strings.Replace(base, "ttl: 10s", "ttl: 4s", 1)+"  election_timeout: 3s\n"), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestSpecMinTTLFollowsElectionTimeout(t *testing.T) {
 
 // Validate reports every problem, each a *FieldError with its path.
 func TestSpecValidateReportsEveryField(t *testing.T) {
-	s, err := scenario.Parse([]byte(base), "t.yaml")
+	s, err := spec.Parse([]byte(base), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestSpecValidateReportsEveryField(t *testing.T) {
 	}
 	var paths []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var fe *scenario.FieldError
+		var fe *spec.FieldError
 		if !errors.As(e, &fe) {
 			t.Fatalf("%T is not a *FieldError", e)
 		}
@@ -300,24 +300,24 @@ func TestSpecValidateReportsEveryField(t *testing.T) {
 }
 
 func TestSpecApplyDefaults(t *testing.T) {
-	s, err := scenario.Parse([]byte(base), "t.yaml")
+	s, err := spec.Parse([]byte(base), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.ApplyDefaults()
 	on := true
-	want := scenario.Spec{
-		Name: "t", Seed: 1, Duration: scenario.Duration(10 * time.Minute), Bucket: scenario.Duration(time.Second), Server: "cluster",
-		Clients: scenario.ClientsSpec{
-			Count: 100, TTL: scenario.Duration(10 * time.Second), Version: "v3.2.23", Consumer: "never",
-			ConnectDelay: scenario.Duration(scenario.DefaultConnectDelay), Placement: "round-robin", KeysPerLease: 1,
-			RTT: scenario.Duration(time.Millisecond),
+	want := spec.Spec{
+		Name: "t", Seed: 1, Duration: spec.Duration(10 * time.Minute), Bucket: spec.Duration(time.Second), Server: "cluster",
+		Clients: spec.ClientsSpec{
+			Count: 100, TTL: spec.Duration(10 * time.Second), Version: "v3.2.23", Consumer: "never",
+			ConnectDelay: new(spec.Duration(spec.DefaultConnectDelay)), Placement: "round-robin", KeysPerLease: 1,
+			RTT: new(spec.Duration(time.Millisecond)),
 		},
-		Cluster: scenario.ClusterSpec{
-			Members: 7, Cores: 8, PeerRTT: scenario.Duration(500 * time.Microsecond), Transport: "http1", TLS: "rsa", TLSClose: "reset",
-			MaxIdleConnsPerHost: 1024, ElectionTimeout: scenario.Duration(time.Second), Prober: &on,
+		Cluster: spec.ClusterSpec{
+			Members: 7, Cores: 8, PeerRTT: new(spec.Duration(500 * time.Microsecond)), Transport: "http1", TLS: "rsa", TLSClose: "reset",
+			MaxIdleConnsPerHost: 1024, ElectionTimeout: spec.Duration(time.Second), Prober: &on,
 		},
-		Limits: scenario.LimitsSpec{MaxEvents: 2_000_000_000},
+		Limits: spec.LimitsSpec{MaxEvents: new(uint64(2_000_000_000))},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", s, want)
@@ -328,17 +328,17 @@ func TestSpecApplyDefaults(t *testing.T) {
 		t.Fatal("ApplyDefaults is not idempotent")
 	}
 	// An ideal server gets no cluster defaults, so it stays valid.
-	ideal, err := scenario.Builtin("incident-2018-client")
+	ideal, err := spec.Builtin("incident-2018-client")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ideal.Cluster != (scenario.ClusterSpec{}) || ideal.Clients.RTT.D() != time.Millisecond {
+	if ideal.Cluster != (spec.ClusterSpec{}) || ideal.Clients.RTT.D() != time.Millisecond {
 		t.Fatalf("ideal after defaults: %+v", ideal)
 	}
 }
 
 func TestLoadNameOrPath(t *testing.T) {
-	s, err := scenario.Load("incident-2018")
+	s, err := spec.Load("incident-2018")
 	if err != nil || s.Name != "incident-2018" {
 		t.Fatalf("built-in: %v %v", s.Name, err)
 	}
@@ -347,22 +347,22 @@ func TestLoadNameOrPath(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Replace(base, "name: t\n", "", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err = scenario.Load(path)
+	s, err = spec.Load(path)
 	if err != nil || s.Name != "mine" {
 		t.Fatalf("file: name %q, %v", s.Name, err)
 	}
-	_, err = scenario.Load("incident-2019")
+	_, err = spec.Load("incident-2019")
 	if err == nil || !strings.Contains(err.Error(), `"incident-2019" is neither a built-in scenario`) || !strings.Contains(err.Error(), "incident-2018,") {
 		t.Fatalf("unknown name: %v", err)
 	}
-	_, err = scenario.Load(filepath.Join(dir, "missing.yaml"))
+	_, err = spec.Load(filepath.Join(dir, "missing.yaml"))
 	if err == nil || !strings.Contains(err.Error(), "missing.yaml does not exist") || !strings.Contains(err.Error(), "built-in scenarios:") {
 		t.Fatalf("missing file: %v", err)
 	}
 }
 
 func TestSpecSummary(t *testing.T) {
-	s, err := scenario.Builtin("metastable-trigger")
+	s, err := spec.Builtin("metastable-trigger")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestSpecSummary(t *testing.T) {
 			t.Errorf("summary lacks %q: %s", w, sum)
 		}
 	}
-	ideal, _ := scenario.Builtin("incident-2018-client")
+	ideal, _ := spec.Builtin("incident-2018-client")
 	if sum := ideal.Summary(); !strings.Contains(sum, "idealised server") || !strings.Contains(sum, "TTL 600s") {
 		t.Errorf("ideal summary: %s", sum)
 	}
@@ -392,8 +392,10 @@ func TestParseConsumer(t *testing.T) {
 		{"stop-after:16", clientmodel.Consumer{Kind: clientmodel.StopAfter, K: 16}},
 		{"stall:10m-20m", clientmodel.Consumer{Kind: clientmodel.Stall, From: sim.Time(10 * time.Minute), To: sim.Time(20 * time.Minute)}},
 		{"stall:0s-1ms", clientmodel.Consumer{Kind: clientmodel.Stall, To: sim.Time(time.Millisecond)}},
+		{"rate:1e-9", clientmodel.Consumer{Kind: clientmodel.Rate, Period: 1e18}},
+		{"stall:0s-168h", clientmodel.Consumer{Kind: clientmodel.Stall, To: sim.Time(168 * time.Hour)}},
 	} {
-		got, err := scenario.ParseConsumer(c.in)
+		got, err := spec.ParseConsumer(c.in)
 		if err != nil || got != c.want {
 			t.Errorf("%s: %+v, %v; want %+v", c.in, got, err, c.want)
 		}
@@ -404,19 +406,25 @@ func TestParseConsumer(t *testing.T) {
 		{"Drain", `"Drain" is unknown; allowed:`},
 		{"drain:1", `"drain:1" must be of the form drain`},
 		{"never:", `"never:" must be of the form never`},
-		{"rate", `"rate" must be of the form rate:N with 0 < N <= 1e6`},
+		{"rate", `"rate" must be of the form rate:N with 1e-9 <= N <= 1e6`},
 		{"rate:0", `must be of the form rate:N`},
 		{"rate:-1", `must be of the form rate:N`},
 		{"rate:2e6", `must be of the form rate:N`},
 		{"rate:NaN", `must be of the form rate:N`},
+		// Below 1e-9 the period (1s/N) does not fit the simulator's int64
+		// nanoseconds with a run's start times added (issue 15: rate:1e-10
+		// overflowed and a cluster run panicked).
+		{"rate:1e-10", `must be of the form rate:N with 1e-9 <= N <= 1e6`},
+		{"rate:5e-324", `must be of the form rate:N`},
+		{"stall:0s-169h", `must be of the form stall:FROM-TO with durations 0 <= FROM < TO <= 168h`},
 		{"stop-after:-1", `"stop-after:-1" must be of the form stop-after:K with K >= 0`},
 		{"stop-after:x", `must be of the form stop-after:K`},
-		{"stall:20m-10m", `"stall:20m-10m" must be of the form stall:FROM-TO with durations 0 <= FROM < TO, e.g. stall:10m-20m`},
+		{"stall:20m-10m", `"stall:20m-10m" must be of the form stall:FROM-TO with durations 0 <= FROM < TO <= 168h, e.g. stall:10m-20m`},
 		{"stall:10m", `must be of the form stall:FROM-TO`},
 		{"stall:10-20", `must be of the form stall:FROM-TO`},
 		{"stall:5m-5m", `must be of the form stall:FROM-TO`},
 	} {
-		_, err := scenario.ParseConsumer(c.in)
+		_, err := spec.ParseConsumer(c.in)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got %v, want %q", c.in, err, c.want)
 		}
@@ -432,11 +440,11 @@ func TestParseDurationYAML(t *testing.T) {
 		{90 * time.Second, "1m30s"}, {10 * time.Minute, "10m"}, {2 * time.Hour, "2h"}, {2*time.Hour + 30*time.Minute, "2h30m"},
 		{time.Hour + time.Second, "1h0m1s"}, {-10 * time.Second, "-10s"}, {-time.Hour, "-1h"},
 	} {
-		d := scenario.Duration(c.d)
+		d := spec.Duration(c.d)
 		if got := d.String(); got != c.text {
 			t.Errorf("String(%v) = %q, want %q", c.d, got, c.text)
 		}
-		var back scenario.Duration
+		var back spec.Duration
 		if err := yaml.Unmarshal([]byte(c.text), &back); err != nil || back != d {
 			t.Errorf("unmarshal %q = %v, %v", c.text, back, err)
 		}
@@ -451,7 +459,7 @@ func TestParseDurationYAML(t *testing.T) {
 		{"ten seconds", `"ten seconds" is not a duration`},
 		{"[1s]", "a list is not a duration"},
 	} {
-		var d scenario.Duration
+		var d spec.Duration
 		err := yaml.Unmarshal([]byte(c.in), &d)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got %v, want %q", c.in, err, c.want)
@@ -459,7 +467,7 @@ func TestParseDurationYAML(t *testing.T) {
 	}
 	// Unit-less zero is unambiguous and accepted; µs is read like us.
 	for in, want := range map[string]time.Duration{"0": 0, "100µs": 100 * time.Microsecond} {
-		var d scenario.Duration
+		var d spec.Duration
 		if err := yaml.Unmarshal([]byte(in), &d); err != nil || d.D() != want {
 			t.Errorf("%q: %v, %v", in, d, err)
 		}

@@ -1,4 +1,4 @@
-package scenario
+package spec
 
 import (
 	"bytes"
@@ -97,10 +97,15 @@ const (
 	DefaultSeed = 1
 )
 
-// Limits Validate enforces besides MaxClients and MaxDuration (scenario.go).
+// Limits Validate enforces besides MaxClients and MaxDuration (resolved.go).
 const (
 	MaxMembers = 15   // etcd clusters are small; 15 is far beyond any recommended size
 	MaxCores   = 1024 // per member
+	// MinCores: the least CPU a member may have for requests, after its idle
+	// CPU: a request's CPU time is its cost / cores, and the costs go up to
+	// 10 s (specMaxCost), so 10 s / 0.001 = 10^4 s per request keeps a
+	// member's backlog far inside the simulator's int64 nanoseconds.
+	MinCores = 0.001
 	// MaxBuckets bounds the metrics time series: duration / bucket.
 	MaxBuckets = 1_000_000
 	// MaxLeaseTTL is etcd's maximum lease TTL (lease.MaxLeaseTTL, 9,000,000,000 s).
@@ -120,13 +125,6 @@ const (
 	specMaxKeysPerLease = 1_000_000
 	specMaxIdleConns    = 1_000_000
 	specMaxElection     = Duration(50e9) // etcd refuses election timeouts >= 50 s
-)
-
-// Fault kinds.
-const (
-	FaultLeaderChange = "leader-change"
-	FaultLeaderStall  = "leader-stall"
-	FaultPartition    = "partition"
 )
 
 // ---------------------------------------------------------------------------
@@ -352,17 +350,88 @@ func (w *nodeWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	if t.Kind() == reflect.String {
 		return // any scalar reads as its text
 	}
-	// yaml.v3 truncates a float decoded into an integer; refuse a fraction.
-	if strings.HasPrefix(want, "a whole number") && n.ShortTag() == "!!float" {
-		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-		if err != nil || f != math.Trunc(f) {
-			w.add(n, path, "%s is not %s", n.Value, want)
-			return
-		}
+	if strings.HasPrefix(want, "a whole number") {
+		w.integer(n, t, path, want)
+		return
 	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
 		w.add(n, path, "%q is not %s", n.Value, want)
 	}
+}
+
+// integer checks a whole number for an integer field: yaml.v3 truncates a
+// float decoded into an integer and wraps one beyond the type's range
+// ("seed: 18446744073709551616" became 9223372036854775808), so a fraction
+// and a value outside the type are refused here, with the field's range.
+func (w *nodeWalker) integer(n *yaml.Node, t reflect.Type, path, want string) {
+	allowed := intRange(path, t)
+	if n.ShortTag() == "!!float" {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		switch {
+		case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+			w.add(n, path, "%s is not %s; allowed %s", n.Value, want, allowed)
+			return
+		case f != math.Trunc(f):
+			w.add(n, path, "%s is not %s; allowed %s", n.Value, want, allowed)
+			return
+		}
+		// 2^63 and 2^64 are exact in float64; a whole float below them fits.
+		if (t.Kind() == reflect.Uint64 && !(f >= 0 && f < 1<<64)) || (t.Kind() != reflect.Uint64 && !(f >= -(1<<63) && f < 1<<63)) {
+			w.add(n, path, "%s is out of range; allowed %s", n.Value, allowed)
+			return
+		}
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		negUint := t.Kind() == reflect.Uint64 && strings.HasPrefix(strings.TrimSpace(n.Value), "-")
+		if n.ShortTag() == "!!int" && !negUint { // a whole number the field's type cannot hold
+			w.add(n, path, "%s is out of range; allowed %s", n.Value, allowed)
+			return
+		}
+		w.add(n, path, "%q is not %s; allowed %s", n.Value, want, allowed)
+	}
+}
+
+// intRanges are the allowed ranges of the integer fields, as the validator
+// checks them, for the parse errors of values no integer can hold.
+var intRanges = map[string]string{
+	"seed":                            "0 (the default, 1) to 18446744073709551615",
+	"clients.count":                   "1 to " + Thousands(MaxClients),
+	"clients.keys_per_lease":          "1 to " + Thousands(specMaxKeysPerLease),
+	"cluster.members":                 fmt.Sprintf("1 to %d", MaxMembers),
+	"cluster.leader":                  "a member number, 0 to members-1",
+	"cluster.max_idle_conns_per_host": "0 (the default, 1024) to " + Thousands(specMaxIdleConns),
+	"cluster.leader_queue_limit":      "0 (unbounded) or a positive request count",
+	"costs.queued_request_bytes":      fmt.Sprintf("0 (the default) to %d bytes", specMaxCostBytes),
+	"costs.peer_conn_bytes":           fmt.Sprintf("0 (the default) to %d bytes", specMaxCostBytes),
+	"faults.to":                       "a member number, 0 to members-1",
+	"faults.member":                   "a member number, 0 to members-1",
+	"limits.max_events":               "0 (no limit) to 18446744073709551615",
+	"fit.clients":                     "0 to " + Thousands(MaxClients),
+	"fit.members":                     fmt.Sprintf("0 (not known) to %d", MaxMembers),
+}
+
+// intRange is the allowed range of the integer field at path ("faults[2].to"
+// looks up "faults.to"), else its Go type's.
+func intRange(path string, t reflect.Type) string {
+	key := path
+	for {
+		i := strings.IndexByte(key, '[')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(key[i:], ']')
+		if j < 0 {
+			break
+		}
+		key = key[:i] + key[i+j+1:]
+	}
+	if r, ok := intRanges[key]; ok {
+		return r
+	}
+	if t.Kind() == reflect.Uint64 {
+		return "0 to 18446744073709551615"
+	}
+	return "-9223372036854775808 to 9223372036854775807"
 }
 
 // yamlFieldNames lists t's YAML field names in declaration order.
@@ -546,12 +615,13 @@ func Builtins() []Spec {
 
 // LoadFile reads, parses, completes (ApplyDefaults) and validates a scenario
 // file. A file without a name is named after the file ("x.yaml" -> "x"); a
-// relative params path in it is made relative to the file's directory.
-// Errors name the file and, where the file sets the field, its line.
+// relative params path in it is read relative to the file's directory (Params
+// keeps it as written). Errors name the file and, where the file sets the
+// field, its line. A file larger than MaxFileSize is refused unread.
 func LoadFile(path string) (Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, "scenario file")
 	if err != nil {
-		return Spec{}, fmt.Errorf("scenario file: %w", err)
+		return Spec{}, err
 	}
 	return load(data, path, filepath.Dir(path))
 }
@@ -565,7 +635,7 @@ func Load(nameOrPath string) (Spec, error) {
 	if !isPath && slices.Contains(BuiltinNames(), nameOrPath) {
 		return Builtin(nameOrPath)
 	}
-	data, err := os.ReadFile(nameOrPath)
+	data, err := readFile(nameOrPath, "scenario file")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if isPath {
@@ -573,9 +643,44 @@ func Load(nameOrPath string) (Spec, error) {
 			}
 			return Spec{}, fmt.Errorf("%q is neither a built-in scenario (%s) nor a scenario file", nameOrPath, strings.Join(BuiltinNames(), ", "))
 		}
-		return Spec{}, fmt.Errorf("scenario file: %w", err)
+		return Spec{}, err
 	}
 	return load(data, nameOrPath, filepath.Dir(nameOrPath))
+}
+
+// MaxFileSize bounds a scenario or parameter file: the largest built-in is a
+// few KiB, and reading stops here, so that "--scenario /dev/zero" fails at
+// once instead of filling the memory.
+const MaxFileSize = 1 << 20
+
+// readFile reads at most MaxFileSize bytes of a file; what ("scenario file",
+// "parameter file") names it in errors. A file not found is an error that
+// errors.Is fs.ErrNotExist.
+func readFile(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s %s is larger than 1 MiB (%d bytes), the limit for a %s", what, path, MaxFileSize, what)
+	}
+	return data, nil
+}
+
+// LoadBytes parses, completes and validates a scenario document read by the
+// caller (from standard input, a network, a fuzzer); source names it in
+// errors. A relative params path is taken relative to the working directory.
+// Data larger than MaxFileSize is refused, as a file would be.
+func LoadBytes(data []byte, source string) (Spec, error) {
+	if len(data) > MaxFileSize {
+		return Spec{}, fmt.Errorf("%s is larger than 1 MiB (%d bytes), the limit for a scenario", source, MaxFileSize)
+	}
+	return load(data, source, "")
 }
 
 // looksLikePath: an argument with a path separator or a .yaml/.yml suffix is
@@ -599,7 +704,7 @@ func load(data []byte, source, dir string) (Spec, error) {
 		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	if dir != "" && looksLikePath(s.Params) && !filepath.IsAbs(s.Params) {
-		s.Params = filepath.Join(dir, s.Params)
+		s.paramsFile = filepath.Join(dir, s.Params)
 	}
 	s.ApplyDefaults()
 	if err := s.Validate(); err != nil {
@@ -660,9 +765,10 @@ func unjoin(err error) []error {
 //
 // Cost fields stay zero (idle_cores nil): a zero cost means "the params
 // file's value, else the default for this TLS mode" (DefaultCosts), resolved
-// when the scenario is built. Because zero means "default", a file cannot
-// ask for a zero connect_delay, rtt, peer_rtt or max_events. ApplyDefaults is
-// idempotent.
+// when the scenario is built. connect_delay, rtt, peer_rtt and max_events
+// are pointers: left out (nil) they get the default, and an explicit 0 stays
+// 0 (max_events: 0 is no limit). ApplyDefaults is idempotent, and it never
+// writes through a pointer it did not allocate (copies of a Spec share them).
 func (s *Spec) ApplyDefaults() {
 	if s.Seed == 0 {
 		s.Seed = DefaultSeed
@@ -674,8 +780,8 @@ func (s *Spec) ApplyDefaults() {
 		s.Server = ServerCluster
 	}
 	c := &s.Clients
-	if c.ConnectDelay == 0 {
-		c.ConnectDelay = Duration(DefaultConnectDelay)
+	if c.ConnectDelay == nil {
+		c.ConnectDelay = new(Duration(DefaultConnectDelay))
 	}
 	if c.Placement == "" {
 		c.Placement = DefaultPlacement
@@ -683,18 +789,18 @@ func (s *Spec) ApplyDefaults() {
 	if c.KeysPerLease == 0 {
 		c.KeysPerLease = DefaultKeysPerLease
 	}
-	if c.RTT == 0 {
-		c.RTT = DefaultClientRTT
+	if c.RTT == nil {
+		c.RTT = new(DefaultClientRTT)
 	}
-	if s.Limits.MaxEvents == 0 {
-		s.Limits.MaxEvents = DefaultMaxEvents
+	if s.Limits.MaxEvents == nil {
+		s.Limits.MaxEvents = new(uint64(DefaultMaxEvents))
 	}
 	if s.Server != ServerCluster {
 		return
 	}
 	k := &s.Cluster
-	if k.PeerRTT == 0 {
-		k.PeerRTT = DefaultPeerRTT
+	if k.PeerRTT == nil {
+		k.PeerRTT = new(DefaultPeerRTT)
 	}
 	if k.Transport == "" {
 		k.Transport = DefaultTransport
@@ -729,6 +835,12 @@ func (s *Spec) ApplyDefaults() {
 //
 // A params file is loaded to check it (its errors come under "params") and
 // the idle CPU it leaves against cluster.cores.
+//
+// It is leasesim's only validator: the loaders, Resolve (so scenario.Run),
+// flag-built scenarios, what-ifs and sweep points all go through it, and the
+// simulator does not check again. Every numeric field is held to the range
+// on which the model's arithmetic is defined (TestEveryNumericFieldAtItsExtremes
+// in package scenario walks them all).
 func (s Spec) Validate() error {
 	_, err := s.validate()
 	return err
@@ -755,7 +867,7 @@ func (s Spec) validate() (Params, error) {
 	case s.Bucket <= 0:
 		v.add("bucket", "%v is out of range; allowed > 0", s.Bucket)
 	case durOK && s.Bucket > dur:
-		v.add("bucket", "%v is longer than the duration (%v)", s.Bucket, dur)
+		v.add("bucket", "%v is longer than the duration (%v); allowed > 0 up to the duration", s.Bucket, dur)
 	case durOK && (dur+s.Bucket-1)/s.Bucket > MaxBuckets:
 		v.add("bucket", "%v makes %d buckets over %v; allowed at most %d (use a longer bucket)", s.Bucket, (dur+s.Bucket-1)/s.Bucket, dur, MaxBuckets)
 	}
@@ -788,7 +900,7 @@ func (s Spec) validate() (Params, error) {
 	if cluster {
 		costsOK := v.costs(s.Costs)
 		if s.Params != "" {
-			p, err := LoadParams(s.Params)
+			p, err := LoadParams(s.paramsRef())
 			if err != nil {
 				costsOK = false
 				for _, e := range unjoin(err) {
@@ -798,8 +910,8 @@ func (s Spec) validate() (Params, error) {
 				params, paramsCosts = p, p.Costs
 			}
 		}
-		if k := s.Cluster.Cores; costsOK && k > 0 && k <= MaxCores {
-			v.idle(k, s.Params, paramsCosts, s.Costs)
+		if k := s.Cluster.Cores; costsOK && k >= MinCores && k <= MaxCores {
+			v.idle(s.Cluster, s.Params, paramsCosts, s.Costs)
 		}
 		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members)
 	}
@@ -841,7 +953,7 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 	case c.TTL == 0:
 		v.add("clients.ttl", "0s (or missing) is not allowed; allowed whole seconds from %v (etcd's minimum lease TTL) up to %v", minTTL, MaxLeaseTTL)
 	case c.TTL%Duration(1e9) != 0:
-		v.add("clients.ttl", "%v is not a whole number of seconds; etcd lease TTLs are whole seconds", c.TTL)
+		v.add("clients.ttl", "%v is not a whole number of seconds; allowed whole seconds from %v (etcd's minimum lease TTL) up to %v", c.TTL, minTTL, MaxLeaseTTL)
 	case c.TTL < minTTL:
 		v.add("clients.ttl", "%v is below etcd's minimum lease TTL of %v (%s)", c.TTL, minTTL, settings)
 	case c.TTL > MaxLeaseTTL:
@@ -867,9 +979,9 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 	case c.StartSpread > 0 && c.StartSpread.D() < StartResolution:
 		v.add("clients.start_spread", "%v is below the start resolution; allowed 0 or %v up to the duration", c.StartSpread, StartResolution)
 	}
-	v.between("clients.connect_delay", c.ConnectDelay, 0, specMaxNetDelay)
+	v.between("clients.connect_delay", deref(c.ConnectDelay), 0, specMaxNetDelay)
 	v.between("clients.scan_overrun", c.ScanOverrun, 0, specMaxScanOverrun)
-	v.between("clients.rtt", c.RTT, 0, specMaxNetDelay)
+	v.between("clients.rtt", deref(c.RTT), 0, specMaxNetDelay)
 	if c.KeysPerLease < 1 || c.KeysPerLease > specMaxKeysPerLease {
 		v.add("clients.keys_per_lease", "%d is out of range; allowed 1 to %s", c.KeysPerLease, Thousands(specMaxKeysPerLease))
 	}
@@ -896,7 +1008,7 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 		if err != nil {
 			v.add("clients.placement", "%q is not allowed; member:N takes a member number, e.g. member:0", p)
 		} else if membersOK && (n < 0 || n >= members) {
-			v.add("clients.placement", "%q names a member that does not exist (%s)", p, memberRange)
+			v.add("clients.placement", "%q names a member that does not exist; allowed %s", p, memberRange)
 		}
 	default:
 		v.add("clients.placement", "%q is not allowed; allowed: round-robin, leader, followers, member:N", p)
@@ -908,15 +1020,15 @@ func (v *validator) cluster(k ClusterSpec) {
 	if !membersOK {
 		v.add("cluster.members", "%d is out of range; allowed 1 to %d", k.Members, MaxMembers)
 	}
-	if !(k.Cores > 0 && k.Cores <= MaxCores) {
-		v.add("cluster.cores", "%v is out of range; allowed > 0 up to %d cores per member", k.Cores, MaxCores)
+	if !(k.Cores >= MinCores && k.Cores <= MaxCores) {
+		v.add("cluster.cores", "%v is out of range; allowed %v up to %d cores per member", k.Cores, MinCores, MaxCores)
 	}
 	if membersOK && (k.Leader < 0 || k.Leader >= k.Members) {
 		v.add("cluster.leader", "%d is not a member; allowed 0 to %d", k.Leader, k.Members-1)
 	} else if k.Leader < 0 {
 		v.add("cluster.leader", "%d is negative; members are numbered from 0", k.Leader)
 	}
-	v.between("cluster.peer_rtt", k.PeerRTT, 0, specMaxNetDelay)
+	v.between("cluster.peer_rtt", deref(k.PeerRTT), 0, specMaxNetDelay)
 	v.between("cluster.peer_jitter", k.PeerJitter, 0, specMaxNetDelay)
 	if k.Transport != "http1" && k.Transport != "http2" {
 		v.add("cluster.transport", "%q is not allowed; allowed: http1, http2", k.Transport)
@@ -934,9 +1046,11 @@ func (v *validator) cluster(k ClusterSpec) {
 	}
 	if k.LeaderQueueLimit < 0 {
 		v.add("cluster.leader_queue_limit", "%d is negative; allowed 0 (unbounded, as etcd) or a positive request count", k.LeaderQueueLimit)
+	} else if k.LeaderQueueLimit > 0 && k.SharedCPU {
+		v.add("cluster.leader_queue_limit", "%d cannot be combined with cluster.shared_cpu: the members share one CPU queue; allowed 0 (unbounded) with shared_cpu", k.LeaderQueueLimit)
 	}
 	if lo := 5 * specHeartbeat; k.ElectionTimeout < lo || k.ElectionTimeout >= specMaxElection {
-		v.add("cluster.election_timeout", "%v is out of range; etcd allows %v (5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
+		v.add("cluster.election_timeout", "%v is out of range; allowed %v (etcd's minimum: 5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
 	}
 }
 
@@ -983,11 +1097,18 @@ func (v *validator) costs(c CostsSpec) bool {
 
 // idle checks that the idle CPU each member burns (the default, else the
 // params file's, else the scenario's own costs.idle_cores) leaves some of
-// cluster.cores for requests, and blames whichever set it.
-func (v *validator) idle(cores float64, params string, fromParams, own CostsSpec) {
+// cluster.cores for requests, and blames whichever set it. With shared_cpu
+// the members burn it together on one machine's cores.
+func (v *validator) idle(k ClusterSpec, params string, fromParams, own CostsSpec) {
+	cores, n := k.Cores, 1.0
+	per := ""
+	if k.SharedCPU && k.Members > 1 && k.Members <= MaxMembers {
+		n = float64(k.Members)
+		per = fmt.Sprintf(" x %d members sharing cluster.cores (shared_cpu)", k.Members)
+	}
 	if own.IdleCores != nil {
-		if idle := *own.IdleCores; idle >= cores {
-			v.add("costs.idle_cores", "%g leaves no CPU for requests on cluster.cores %g; allowed 0 up to below the cores", idle, cores)
+		if idle := *own.IdleCores; idle*n > cores-MinCores {
+			v.add("costs.idle_cores", "%g%s leaves no CPU for requests on cluster.cores %g; allowed 0 up to %v below the cores", idle, per, cores, MinCores)
 		}
 		return
 	}
@@ -995,8 +1116,8 @@ func (v *validator) idle(cores float64, params string, fromParams, own CostsSpec
 	if fromParams.IdleCores != nil {
 		idle, from = *fromParams.IdleCores, "the idle CPU of params "+params
 	}
-	if idle >= cores {
-		v.add("cluster.cores", "%g leaves no CPU for requests: each member burns %g cores with no load (%s, costs.idle_cores); allowed more than that, or set costs.idle_cores lower", cores, idle, from)
+	if idle*n > cores-MinCores {
+		v.add("cluster.cores", "%g leaves no CPU for requests: each member burns %g cores with no load%s (%s, costs.idle_cores); allowed at least %v more than that, or set costs.idle_cores lower", cores, idle, per, from, MinCores)
 	}
 }
 
@@ -1006,11 +1127,11 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 		p := fmt.Sprintf("faults[%d]", i)
 		switch {
 		case f.At < 0:
-			v.add(p+".at", "%v is negative; faults happen from 0 up to the duration", f.At)
+			v.add(p+".at", "%v is negative; allowed 0 up to below the duration", f.At)
 		case durOK && f.At >= dur:
-			v.add(p+".at", "%v is not within the run (duration %v)", f.At, dur)
+			v.add(p+".at", "%v is not within the run; allowed 0 up to below the duration (%v)", f.At, dur)
 		case i > 0 && f.At < prev:
-			v.add(p+".at", "%v is before faults[%d].at (%v); list faults in time order", f.At, i-1, prev)
+			v.add(p+".at", "%v is before faults[%d].at (%v); allowed: faults listed in time order", f.At, i-1, prev)
 		}
 		prev = max(prev, f.At)
 		switch f.Kind {
@@ -1020,38 +1141,38 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 				if membersOK {
 					v.add(p+".to", "%d is not a member; allowed 0 to %d", f.To, members-1)
 				} else {
-					v.add(p+".to", "%d is not a member", f.To)
+					v.add(p+".to", "%d is not a member; allowed a member number from 0", f.To)
 				}
 			case f.To == leader:
-				v.add(p+".to", "%d is already the leader at %v; a leader change must name another member", f.To, f.At)
+				v.add(p+".to", "%d is already the leader at %v; allowed: another member (a leader change moves the leadership)", f.To, f.At)
 			default:
 				leader = f.To
 			}
 			if f.Duration < 0 || (durOK && f.Duration > dur) {
-				v.add(p+".duration", "%v is out of range; the election takes 0 up to the run's duration (%v)", f.Duration, dur)
+				v.add(p+".duration", "%v is out of range; allowed 0 up to the run's duration (%v) for the election", f.Duration, dur)
 			}
 		case FaultLeaderStall:
 			if f.To != 0 {
-				v.add(p+".to", "%d is set, but only a %s has a target; remove it", f.To, FaultLeaderChange)
+				v.add(p+".to", "%d is set, but only a %s has a target; allowed: left out", f.To, FaultLeaderChange)
 			}
 			if f.Duration <= 0 || (durOK && f.Duration > dur) {
-				v.add(p+".duration", "%v is out of range; a stall lasts > 0 up to the run's duration (%v)", f.Duration, dur)
+				v.add(p+".duration", "%v is out of range; allowed > 0 up to the run's duration (%v) for a stall", f.Duration, dur)
 			}
 		case FaultPartition:
 			switch {
 			case f.Member < 0 || (membersOK && f.Member >= members):
 				v.add(p+".member", "%d is not a member; allowed 0 to %d", f.Member, members-1)
 			case f.Member == leader:
-				v.add(p+".member", "%d is the leader at %v; leasesim partitions followers only (model a partitioned leader as a %s)", f.Member, f.At, FaultLeaderChange)
+				v.add(p+".member", "%d is the leader at %v; allowed: a follower (leasesim partitions followers only; model a partitioned leader as a %s)", f.Member, f.At, FaultLeaderChange)
 			}
 			if f.Duration <= 0 || (durOK && f.Duration > dur) {
-				v.add(p+".duration", "%v is out of range; a partition lasts > 0 up to the run's duration (%v)", f.Duration, dur)
+				v.add(p+".duration", "%v is out of range; allowed > 0 up to the run's duration (%v) for a partition", f.Duration, dur)
 			}
 		default:
 			v.add(p+".kind", "%q is not allowed; allowed: %s, %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall, FaultPartition)
 		}
 		if f.Kind != FaultPartition && f.Member != 0 {
-			v.add(p+".member", "%d is set, but only a %s has a member; remove it", f.Member, FaultPartition)
+			v.add(p+".member", "%d is set, but only a %s has a member; allowed: left out", f.Member, FaultPartition)
 		}
 	}
 }
@@ -1089,7 +1210,8 @@ func Thousands[T int | int64 | uint64](n T) string {
 
 // Summary describes the scenario in one paragraph, for humans: who the
 // clients are, what they talk to and what happens. It reads the scenario as
-// ApplyDefaults completes it and does not require it to be valid.
+// ApplyDefaults completes it and does not require it to be valid. The text is
+// Printable: a name's control characters do not reach a terminal.
 func (s Spec) Summary() string {
 	s.ApplyDefaults() // on a copy
 	c := s.Clients
@@ -1121,11 +1243,11 @@ func (s Spec) Summary() string {
 	}
 	switch s.Server {
 	case ServerIdeal:
-		fmt.Fprintf(&b, " against an idealised server (round trip %v, no capacity limit).", c.RTT)
+		fmt.Fprintf(&b, " against an idealised server (round trip %v, no capacity limit).", deref(c.RTT))
 	case ServerCluster:
 		k := s.Cluster
 		fmt.Fprintf(&b, ", placed %s, against a %d-member etcd cluster with %v cores per member (initial leader: member %d; client round trip %v, peer round trip %v",
-			placementPhrase(c.Placement), k.Members, k.Cores, k.Leader, c.RTT, k.PeerRTT)
+			placementPhrase(c.Placement), k.Members, k.Cores, k.Leader, deref(c.RTT), deref(k.PeerRTT))
 		if k.PeerJitter > 0 {
 			fmt.Fprintf(&b, " + up to %v jitter", k.PeerJitter)
 		}
@@ -1196,7 +1318,7 @@ func (s Spec) Summary() string {
 		fmt.Fprintf(&b, " Faults: %s.", strings.Join(fs, "; "))
 	}
 	fmt.Fprintf(&b, " Simulated for %v (seed %d).", s.Duration, s.Seed)
-	return b.String()
+	return Printable(b.String())
 }
 
 func consumerPhrase(s string) string {

@@ -1,0 +1,66 @@
+package scenario
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/spec"
+)
+
+// Outcome is what a run of a spec.Spec produced, whichever server it simulated.
+type Outcome struct {
+	Summary recorder.Summary
+	Metrics []recorder.Metric // per-bucket series (cluster runs)
+	Events  uint64
+	Cohorts int
+	Peaks   map[recorder.MetricName]float64 // peak of each metric
+	Finals  map[recorder.MetricName]float64 // last bucket of each metric
+}
+
+// Metric returns the series called name, or nil.
+func (o Outcome) Metric(name recorder.MetricName) []float64 {
+	for _, m := range o.Metrics {
+		if m.Name == name {
+			return m.Values
+		}
+	}
+	return nil
+}
+
+// Run resolves s (spec.Spec.Resolve: defaults, the one validator) and
+// simulates it; trace, if not nil, receives the JSON-lines trace. It stops,
+// with ctx's error, soon after ctx ends (it checks between seconds of
+// virtual time). An invalid s is an error from the validator, naming the field.
+func Run(ctx context.Context, s spec.Spec, trace io.Writer) (Outcome, error) {
+	r, err := s.Resolve()
+	if err != nil {
+		return Outcome{}, err
+	}
+	if r.Ideal != nil {
+		res, err := RunIdeal(ctx, *r.Ideal, trace)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Summary: res.Summary, Events: res.Events, Cohorts: res.Cohorts}, nil
+	}
+	m, err := StartCluster(*r.Cluster, Options{}, trace)
+	if err != nil {
+		return Outcome{}, err
+	}
+	for m.Now() < r.Cluster.Duration {
+		if err := ctx.Err(); err != nil {
+			return Outcome{}, err
+		}
+		if err := m.Advance(time.Second); err != nil {
+			return Outcome{}, err
+		}
+	}
+	res, err := m.Finish()
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Summary: res.Summary, Metrics: res.Metrics, Events: res.Events, Cohorts: r.Cluster.Clients,
+		Peaks: res.Peaks, Finals: res.Finals}, nil
+}

@@ -1,0 +1,35 @@
+package spec_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/leasesim/leasesim/spec"
+)
+
+// Every flag in Overrides is understood by ApplyFlag, and nothing else is.
+func TestApplyFlagCoversOverrides(t *testing.T) {
+	samples := map[string]string{"clients": "5", "ttl": "10s", "client-version": "v3.7.3", "consumer": "drain",
+		"start-spread": "1s", "connect-delay": "1ms", "scan-overrun": "600us", "rtt": "2ms", "placement": "leader", "renew-at": "2/3",
+		"duration": "1m", "seed": "3", "bucket": "2s", "server": "cluster", "max-events": "100", "members": "3",
+		"cores": "2.5", "leader": "1", "transport": "http2", "tls": "ecdsa", "tls-resumption": "true",
+		"leader-queue-limit": "10", "max-idle-conns": "8", "peer-rtt": "1ms", "params": "reference-2core"}
+	for _, o := range spec.Overrides {
+		v, ok := samples[o.Flag]
+		if !ok {
+			t.Errorf("no sample value for --%s", o.Flag)
+			continue
+		}
+		var s spec.Spec
+		if err := spec.ApplyFlag(&s, o.Flag, v); err != nil {
+			t.Errorf("--%s=%s: %v", o.Flag, v, err)
+		}
+		if reflect.DeepEqual(s, spec.Spec{}) {
+			t.Errorf("--%s=%s set nothing", o.Flag, v)
+		}
+	}
+	var s spec.Spec
+	if err := spec.ApplyFlag(&s, "colour", "blue"); err == nil {
+		t.Error("an unknown flag was accepted")
+	}
+}

@@ -1,0 +1,110 @@
+package spec
+
+import (
+	"time"
+
+	"github.com/leasesim/leasesim/clientmodel"
+)
+
+// Limits on what a scenario may ask for, so a typo cannot eat the machine.
+const (
+	MaxClients  = 10_000_000
+	MaxDuration = 7 * 24 * time.Hour
+	// StartResolution is the grain of client start times: clients that start in
+	// the same millisecond are simulated as one lockstep cohort.
+	StartResolution = time.Millisecond
+)
+
+// Resolved is a validated Spec turned into plain data for the simulator:
+// exactly one of Ideal and Cluster is set. Spec.Resolve makes it; package
+// scenario runs it.
+type Resolved struct {
+	Ideal   *Ideal
+	Cluster *Cluster
+}
+
+// Ideal is a resolved scenario of N clients, one lease each, against one
+// idealised server (fixed round-trip time, no capacity limit).
+type Ideal struct {
+	Clients  int
+	TTL      time.Duration // whole seconds, >= 1 s
+	Version  clientmodel.Version
+	Consumer clientmodel.Consumer // Stall From/To are relative to each client's KeepAlive
+	Duration time.Duration
+	RTT      time.Duration // client -> server -> client; the server renews at RTT/2
+	// ConnectDelay is the time from KeepAlive to its stream's first scan (see
+	// clientmodel.Config.ConnectDelay).
+	ConnectDelay time.Duration
+	ScanOverrun  time.Duration // clientmodel.Config.ScanOverrun
+	StartSpread  time.Duration // client start times are uniform over [0, StartSpread), at StartResolution
+	Seed         uint64
+	Bucket       time.Duration // metrics bucket; 0 means 1 s
+	MaxEvents    uint64        // 0: no limit
+	// RenewNum/RenewDen: the renew-fraction what-if (clientmodel.Config).
+	RenewNum, RenewDen int64
+}
+
+// Cluster is a resolved cluster scenario: clients with one lease each, spread
+// over the members of an etcd cluster whose leader has finite CPU, followers
+// that forward renewals to the leader over the peer transport, and faults.
+// Package scenario wires it (scenario.RunCluster); the run-time hooks that
+// are not part of a scenario (a history recorder, test mutants) are
+// scenario.Options.
+type Cluster struct {
+	Name         string
+	Seed         uint64
+	Duration     time.Duration
+	Bucket       time.Duration
+	Clients      int
+	TTL          time.Duration
+	Version      clientmodel.Version
+	Consumer     clientmodel.Consumer
+	StartSpread  time.Duration
+	ConnectDelay time.Duration
+	ScanOverrun  time.Duration // clientmodel.Config.ScanOverrun
+	Placement    string        // round-robin | leader | followers | member:N
+	KeysPerLease int
+	ClientRTT    time.Duration
+
+	Members         int
+	Cores           float64
+	Leader          int
+	PeerRTT         time.Duration
+	PeerJitter      time.Duration
+	HTTP2           bool
+	TLS             string // rsa | ecdsa | off
+	TLSResumption   bool
+	MaxIdle         int
+	LeaderQueue     int // 0: unbounded
+	ElectionTimeout time.Duration
+	Prober          bool
+	SharedCPU       bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
+	// TLSCloseTimeWait: closing an established peer connection leaves the
+	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
+	// otherwise the close ends in a reset and leaves nothing.
+	TLSCloseTimeWait bool
+	Costs            Costs
+	Faults           []Fault
+	MaxEvents        uint64 // 0: no limit
+	// RenewNum/RenewDen: the renew-fraction what-if (clientmodel.Config).
+	RenewNum, RenewDen int64
+}
+
+// FaultKind is what a fault does.
+type FaultKind string
+
+// Fault kinds.
+const (
+	FaultLeaderChange FaultKind = "leader-change"
+	FaultLeaderStall  FaultKind = "leader-stall"
+	FaultPartition    FaultKind = "partition"
+)
+
+// Fault is a resolved fault.
+type Fault struct {
+	At       time.Duration
+	Kind     FaultKind
+	To       int // leader-change: the new leader
+	Member   int // partition: the follower cut off
+	Duration time.Duration
+}

@@ -1,0 +1,38 @@
+package spec_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/spec"
+)
+
+// The idealised server's fields go through the same validator as the
+// cluster's (this replaces the ideal server's own Validate).
+func TestIdealValidateNamesTheField(t *testing.T) {
+	ok := func() spec.Spec {
+		return spec.Spec{Name: "i", Duration: spec.Duration(time.Hour), Server: spec.ServerIdeal,
+			Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"}}
+	}
+	if err := ok().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for field, mutate := range map[string]func(*spec.Spec){
+		"clients.count: 0 is out of range":            func(s *spec.Spec) { s.Clients.Count = 0 },
+		"clients.ttl: 1.5s is not a whole number":     func(s *spec.Spec) { s.Clients.TTL = spec.Duration(1500 * time.Millisecond) },
+		"duration: -1s is out of range":               func(s *spec.Spec) { s.Duration = spec.Duration(-time.Second) },
+		"clients.rtt: -1ns is out of range":           func(s *spec.Spec) { s.Clients.RTT = new(spec.Duration(-1)) },
+		"clients.start_spread: 3h is longer":          func(s *spec.Spec) { s.Clients.StartSpread = spec.Duration(3 * time.Hour) },
+		"clients.connect_delay: -1ns is out of range": func(s *spec.Spec) { s.Clients.ConnectDelay = new(spec.Duration(-1)) },
+	} {
+		s := ok()
+		mutate(&s)
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v", field, err)
+		}
+		if _, err := s.Resolve(); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: Resolve got %v", field, err)
+		}
+	}
+}
