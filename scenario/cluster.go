@@ -160,48 +160,23 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 
 	var shared *model.CPU
 	if c.SharedCPU {
-		shared = model.NewCPU(model.CPUConfig{Cores: c.Cores, Idle: c.Costs.IdleCores * float64(c.Members), Bucket: c.Bucket, Duration: c.Duration})
-	}
-	memberCfg := model.MemberConfig{
-		Costs: model.Costs{DirectRenewal: c.Costs.DirectRenewal, FollowerRenewal: c.Costs.FollowerRenewal,
-			LeaderForwarded: c.Costs.LeaderForwarded, QueuedRequestBytes: c.Costs.QueuedRequestBytes},
-		ReqTimeout: model.ReqTimeout(c.ElectionTimeout), LeaderQueue: c.LeaderQueue,
-		TTL: c.TTL, Mutant: opts.Mutant, ElectionTimeout: c.ElectionTimeout,
+		shared = model.NewCPU(c.CPU())
 	}
 	for m := 0; m < c.Members; m++ {
 		cpu := shared
 		if cpu == nil {
-			// Idle: background work (heartbeats, the prober, the runtime).
-			cpu = model.NewCPU(model.CPUConfig{Cores: c.Cores, Idle: c.Costs.IdleCores, Bucket: c.Bucket, Duration: c.Duration})
+			cpu = model.NewCPU(c.CPU())
 		}
-		memberCfg.ID = m
-		s.members = append(s.members, model.NewMember(memberCfg, cpu, s.lessor, c.Leader))
+		s.members = append(s.members, model.NewMember(c.Member(m, opts.Mutant), cpu, s.lessor, c.Leader))
 	}
-	s.net = netsim.NewNetwork(netsim.NetworkConfig{
-		Members: c.Members, PeerRTT: c.PeerRTT, PeerJitter: c.PeerJitter, MaxIdle: c.MaxIdle, HTTP2: c.HTTP2,
-		TLS: c.TLS != "off", TLSResumption: c.TLSResumption, TLSCloseTimeWait: c.TLSCloseTimeWait,
-		DialTimeout: model.PeerDialTimeout(c.ElectionTimeout),
-		Costs: netsim.Costs{TLSServerFull: c.Costs.TLSServerFull, TLSClientFull: c.Costs.TLSClientFull,
-			TLSServerResumed: c.Costs.TLSServerResumed, TLSClientResumed: c.Costs.TLSClientResumed,
-			TCPAccept: c.Costs.TCPAccept, PeerConnBytes: c.Costs.PeerConnBytes},
-	}, sim.NewRand(c.Seed, "peer-jitter"))
+	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
-	starts := startTimes(c.Seed, c.Clients, c.StartSpread)
+	starts := spec.StartTimes(c.Seed, c.Clients, c.StartSpread)
 	s.clients = make([]clusterClient, c.Clients)
 	for i := range s.clients {
-		cons := c.Consumer
-		if cons.Kind == clientmodel.Stall {
-			cons.From += starts[i]
-			cons.To += starts[i]
-		}
-		m := s.placement(i)
-		s.clients[i] = clusterClient{
-			client: *clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay, ScanOverrun: c.ScanOverrun,
-				RenewNum: c.RenewNum, RenewDen: c.RenewDen}),
-			member: int32(m),
-			slot:   s.members[m].AddClient(i),
-		}
+		m := c.MemberOf(i)
+		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(starts[i])), member: int32(m), slot: s.members[m].AddClient(i)}
 		s.net.AddSlot(m)
 		if !opts.Deferred {
 			s.k.Schedule(starts[i], event{to: toClient, index: int32(i), client: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
@@ -357,28 +332,6 @@ func (s *clusterSim) setupSeries() {
 	for m := 0; m < s.cfg.Members; m++ {
 		h.received = append(h.received, x.Counter(recorder.KeepalivesReceived(m)))
 	}
-}
-
-func (s *clusterSim) placement(i int) int {
-	c := s.cfg
-	switch {
-	case c.Placement == "leader":
-		return c.Leader
-	case c.Placement == "followers":
-		if c.Members == 1 {
-			return 0
-		}
-		f := i % (c.Members - 1)
-		if f >= c.Leader {
-			f++
-		}
-		return f
-	case len(c.Placement) > 7 && c.Placement[:7] == "member:":
-		var m int
-		fmt.Sscanf(c.Placement[7:], "%d", &m)
-		return m
-	}
-	return i % c.Members
 }
 
 // clientOneWay is the client link's one-way delay.

@@ -18,7 +18,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
@@ -172,41 +171,16 @@ func clientFact(o clientmodel.Output) (recorder.Kind, string) {
 	panic(fmt.Sprintf("scenario: client output %v is not a fact", o.Kind))
 }
 
-// startTimes draws n client start times, uniform over [0, spread) at
-// spec.StartResolution, from the seed's "client-start" stream, sorted (client i is
-// the i-th to start); all 0 without a spread.
-func startTimes(seed uint64, n int, spread time.Duration) []sim.Time {
-	starts := make([]sim.Time, n)
-	if spread > 0 {
-		r := sim.NewRand(seed, "client-start")
-		slots := int64(spread / spec.StartResolution)
-		for i := range starts {
-			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(spec.StartResolution)
-		}
-		slices.Sort(starts)
-	}
-	return starts
-}
-
 // cohorts draws client start times and groups clients that start together.
 func cohorts(c spec.Ideal) []cohort {
-	starts := startTimes(c.Seed, c.Clients, c.StartSpread)
+	starts := spec.StartTimes(c.Seed, c.Clients, c.StartSpread)
 	var out []cohort
 	for i := 0; i < len(starts); {
 		j := i
 		for j < len(starts) && starts[j] == starts[i] {
 			j++
 		}
-		cons := c.Consumer
-		if cons.Kind == clientmodel.Stall {
-			cons.From += starts[i]
-			cons.To += starts[i]
-		}
-		out = append(out, cohort{
-			client: clientmodel.New(clientmodel.Config{Rule: c.Version.Rule, Consumer: cons, ConnectDelay: c.ConnectDelay, ScanOverrun: c.ScanOverrun,
-				RenewNum: c.RenewNum, RenewDen: c.RenewDen}),
-			n: uint64(j - i), first: int64(i + 1), start: starts[i],
-		})
+		out = append(out, cohort{client: clientmodel.New(c.Client(starts[i])), n: uint64(j - i), first: int64(i + 1), start: starts[i]})
 		i = j
 	}
 	return out

@@ -1,0 +1,107 @@
+package spec
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/sim"
+)
+
+// What a resolved cluster scenario means for each component: the wiring
+// (package scenario) builds the components from these and connects them.
+
+// CPU is member m's CPU, or with SharedCPU the one machine every member runs
+// on (m is then ignored). Idle is background work: heartbeats, the prober,
+// the runtime.
+func (c Cluster) CPU() model.CPUConfig {
+	idle := c.Costs.IdleCores
+	if c.SharedCPU {
+		idle *= float64(c.Members)
+	}
+	return model.CPUConfig{Cores: c.Cores, Idle: idle, Bucket: c.Bucket, Duration: c.Duration}
+}
+
+// Member is member m's configuration.
+func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
+	return model.MemberConfig{
+		ID: m,
+		Costs: model.Costs{DirectRenewal: c.Costs.DirectRenewal, FollowerRenewal: c.Costs.FollowerRenewal,
+			LeaderForwarded: c.Costs.LeaderForwarded, QueuedRequestBytes: c.Costs.QueuedRequestBytes},
+		ReqTimeout: model.ReqTimeout(c.ElectionTimeout), LeaderQueue: c.LeaderQueue,
+		TTL: c.TTL, Mutant: mutant, ElectionTimeout: c.ElectionTimeout,
+	}
+}
+
+// Network is the peer network's configuration.
+func (c Cluster) Network() netsim.NetworkConfig {
+	return netsim.NetworkConfig{
+		Members: c.Members, PeerRTT: c.PeerRTT, PeerJitter: c.PeerJitter, MaxIdle: c.MaxIdle, HTTP2: c.HTTP2,
+		TLS: c.TLS != "off", TLSResumption: c.TLSResumption, TLSCloseTimeWait: c.TLSCloseTimeWait,
+		DialTimeout: model.PeerDialTimeout(c.ElectionTimeout),
+		Costs: netsim.Costs{TLSServerFull: c.Costs.TLSServerFull, TLSClientFull: c.Costs.TLSClientFull,
+			TLSServerResumed: c.Costs.TLSServerResumed, TLSClientResumed: c.Costs.TLSClientResumed,
+			TCPAccept: c.Costs.TCPAccept, PeerConnBytes: c.Costs.PeerConnBytes},
+	}
+}
+
+// Client is the configuration of a client whose KeepAlive starts at start
+// (a stall consumer's window is relative to it).
+func (c Cluster) Client(start sim.Time) clientmodel.Config {
+	return clientConfig(c.Version, c.Consumer, c.ConnectDelay, c.ScanOverrun, c.RenewNum, c.RenewDen, start)
+}
+
+// Client is the configuration of a cohort of clients whose KeepAlive starts
+// at start.
+func (c Ideal) Client(start sim.Time) clientmodel.Config {
+	return clientConfig(c.Version, c.Consumer, c.ConnectDelay, c.ScanOverrun, c.RenewNum, c.RenewDen, start)
+}
+
+func clientConfig(v clientmodel.Version, cons clientmodel.Consumer, connect, overrun time.Duration, num, den int64, start sim.Time) clientmodel.Config {
+	if cons.Kind == clientmodel.Stall {
+		cons.From += start
+		cons.To += start
+	}
+	return clientmodel.Config{Rule: v.Rule, Consumer: cons, ConnectDelay: connect, ScanOverrun: overrun, RenewNum: num, RenewDen: den}
+}
+
+// MemberOf is the member client i connects to (Placement).
+func (c Cluster) MemberOf(i int) int {
+	switch {
+	case c.Placement == "leader":
+		return c.Leader
+	case c.Placement == "followers":
+		if c.Members == 1 {
+			return 0
+		}
+		f := i % (c.Members - 1)
+		if f >= c.Leader {
+			f++
+		}
+		return f
+	case len(c.Placement) > 7 && c.Placement[:7] == "member:":
+		var m int
+		fmt.Sscanf(c.Placement[7:], "%d", &m)
+		return m
+	}
+	return i % c.Members
+}
+
+// StartTimes draws n client start times, uniform over [0, spread) at
+// StartResolution, from the seed's "client-start" stream, sorted (client i is
+// the i-th to start); all 0 without a spread.
+func StartTimes(seed uint64, n int, spread time.Duration) []sim.Time {
+	starts := make([]sim.Time, n)
+	if spread > 0 {
+		r := sim.NewRand(seed, "client-start")
+		slots := int64(spread / StartResolution)
+		for i := range starts {
+			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(StartResolution)
+		}
+		slices.Sort(starts)
+	}
+	return starts
+}
