@@ -13,7 +13,7 @@ FUZZMINIMIZETIME ?= 5s
 help:
 	@echo "make run          the main job: the 2018 incident's clients, with the fixed client as a what-if"
 	@echo "make test         every test: main module + the legacy (v3.3.8 / v3.3.9) module  [README's test command]"
-	@echo "make bench        kernel, TLS-cost and scenario benchmarks (events/s, wall time, memory)"
+	@echo "make bench        kernel (beside a binary heap), TLS-cost and scenario benchmarks: events/s, ns and events per keepalive, wall time, peak RSS (~15 min)"
 	@echo "make bench-incident  incident-2018-ttl600, 2 h of virtual time: wall time and peak memory"
 	@echo "make lint         gofmt + go vet, both modules"
 	@echo "make check-long   the differential test, the properties and 'leasesim check' with CHECKS=$(CHECKS)"
@@ -44,6 +44,7 @@ test-legacy:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./sim ./netsim
 	$(GO) test -run '^$$' -bench 'IncidentPerClient' -benchmem ./scenario
+	$(GO) test -run '^$$' -bench 'Incident2018TTL600|MillionFixedClients' -benchtime 1x -timeout 60m ./scenario
 
 bench-incident:
 	$(GO) test -c -o bin/scenario.test ./scenario

@@ -156,25 +156,6 @@ func BenchmarkIncidentPerClient(b *testing.B) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
 
-// BenchmarkIncident2018TTL600 is the cluster issue's target: incident-2018
-// with TTL 600 s for 2 h of virtual time (the quiet hour, the collapse at
-// ~53 min, the connection storm). Run with: make bench-incident.
-func BenchmarkIncident2018TTL600(b *testing.B) {
-	s, err := spec.Builtin("incident-2018-ttl600")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var events uint64
-	for i := 0; i < b.N; i++ {
-		o, err := scenario.Run(context.Background(), s, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		events += o.Events
-	}
-	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
-}
-
 // The renew-at what-if: fixed clients renewing at 2/3 of a 9 s TTL send every
 // 6.5 s (6 s after the answer, rounded up to the 500 ms scan) instead of 3.5 s.
 func TestRenewAtTwoThirds(t *testing.T) {
