@@ -22,6 +22,7 @@ package clientmodel
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -57,9 +58,14 @@ const (
 	Rate                          // at start+Phase+k*Period, k>=1, takes one buffered response if any
 	StopAfter                     // reads like Drain until it has read K responses, then stops
 	Stall                         // reads like Drain except in [From, To); at To it drains the buffer
+	// Pace is the usual application loop: it blocks in a receive, handles the
+	// response, then sleeps Period (for r := range ch { ...; time.Sleep(p) }).
+	// Unlike Rate, whose reads fall on a fixed grid, its sleeps start at its
+	// reads.
+	Pace
 )
 
-var consumerNames = [...]string{"drain", "never", "rate", "stop-after", "stall"}
+var consumerNames = [...]string{"drain", "never", "rate", "stop-after", "stall", "pace"}
 
 func (k ConsumerKind) String() string { return consumerNames[k] }
 
@@ -70,13 +76,13 @@ func ParseConsumerKind(s string) (ConsumerKind, error) {
 			return ConsumerKind(i), nil
 		}
 	}
-	return 0, fmt.Errorf("consumer %q is unknown; allowed: drain, never, rate, stop-after, stall", s)
+	return 0, fmt.Errorf("consumer %q is unknown; allowed: %s", s, strings.Join(consumerNames[:], ", "))
 }
 
 // Consumer is the application's reading behaviour.
 type Consumer struct {
 	Kind     ConsumerKind
-	Period   time.Duration // Rate
+	Period   time.Duration // Rate, Pace
 	Phase    time.Duration // Rate
 	K        int           // StopAfter
 	From, To sim.Time      // Stall, absolute
@@ -212,7 +218,7 @@ type Client struct {
 	scanAt        sim.Time // pending scan, or -1
 	deadlineEpoch uint32
 	deadlineAt    sim.Time // pending deadline tick, or -1
-	consumerAt    sim.Time // Rate: pending tick, or -1
+	consumerAt    sim.Time // Rate: the pending tick; Pace: the end of its sleep; or -1
 
 	closed    bool // the channel is closed
 	closeSeen bool
@@ -406,6 +412,9 @@ func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Ou
 		return c.openStream(now, out)
 	case TimerConsumer:
 		c.consumerAt = -1
+		if c.cfg.Consumer.Kind == Pace {
+			return c.paceWakes(now, out)
+		}
 		if c.cfg.Consumer.Kind != Rate {
 			return out // switched away from Rate (InConsumer)
 		}
@@ -453,8 +462,33 @@ func (c *Client) readsNow() bool {
 		return c.reads < c.cfg.Consumer.K
 	case Stall:
 		return !c.stalled
+	case Pace:
+		return c.consumerAt < 0 // blocked in the receive, not asleep
 	}
 	return false
+}
+
+// paceSleep: a Pace consumer has just read; it sleeps Period.
+func (c *Client) paceSleep(now sim.Time, out []Output) []Output {
+	c.consumerAt = now + sim.Time(c.cfg.Consumer.Period)
+	return append(out, Output{Kind: OutTimer, Timer: TimerConsumer, At: c.consumerAt})
+}
+
+// paceWakes: a Pace consumer's sleep ended; it receives again: a buffered
+// response at once (then sleeps again), the close if the channel is closed
+// and empty, else it blocks until the next delivery.
+func (c *Client) paceWakes(now sim.Time, out []Output) []Output {
+	switch {
+	case c.buffered > 0:
+		c.buffered--
+		c.reads++
+		out = append(out, Output{Kind: OutRead})
+		return c.paceSleep(now, out)
+	case c.closed && !c.closeSeen:
+		c.closeSeen = true
+		return append(out, Output{Kind: OutCloseSeen})
+	}
+	return out
 }
 
 // response is recvKeepAlive (lease.go:519-558).
@@ -477,6 +511,9 @@ func (c *Client) response(now sim.Time, gen uint32, ttl int64, out []Output) []O
 		if c.readsNow() {
 			c.reads++
 			out = append(out, Output{Kind: OutRead})
+			if c.cfg.Consumer.Kind == Pace {
+				out = c.paceSleep(now, out)
+			}
 		} else {
 			c.buffered++
 			if c.cfg.Consumer.Kind == Rate {

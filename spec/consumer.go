@@ -24,13 +24,16 @@ const (
 )
 
 // ConsumerForms lists the consumer syntax, for error messages and help text.
-const ConsumerForms = "drain, never, rate:N, stop-after:K, stall:FROM-TO"
+const ConsumerForms = "drain, never, rate:N, pace:N, stop-after:K, stall:FROM-TO"
 
 // ParseConsumer parses how the application reads its KeepAlive channel:
 //
 //	drain           reads every response as soon as it is delivered
 //	never           never reads (the 2018 agents)
-//	rate:N          reads N responses per second, 1e-9 <= N <= 1e6
+//	rate:N          reads N responses per second, 1e-9 <= N <= 1e6, on a
+//	                fixed grid (a ticker; non-blocking)
+//	pace:N          reads a response as soon as there is one, then sleeps
+//	                1/N s (the usual loop: for r := range ch { ...; Sleep })
 //	stop-after:K    reads K >= 0 responses, then stops
 //	stall:FROM-TO   stops reading between FROM and TO after its KeepAlive
 //	                (Go durations, 0 <= FROM < TO <= 168h, e.g. stall:10m-20m)
@@ -53,10 +56,10 @@ func ParseConsumer(s string) (clientmodel.Consumer, error) {
 		if hasArg {
 			return bad(kindName)
 		}
-	case clientmodel.Rate:
+	case clientmodel.Rate, clientmodel.Pace:
 		n, err := strconv.ParseFloat(arg, 64)
 		if err != nil || !(n >= MinRate && n <= MaxRate) { // !(...) also rejects NaN
-			return bad("rate:N with 1e-9 <= N <= 1e6 reads per second")
+			return bad(kindName + ":N with 1e-9 <= N <= 1e6 reads per second")
 		}
 		c.Period = time.Duration(float64(time.Second) / n)
 	case clientmodel.StopAfter:

@@ -1335,6 +1335,8 @@ func consumerPhrase(s string) string {
 	switch {
 	case strings.HasPrefix(s, "rate:"):
 		return fmt.Sprintf("reads %s responses per second", strings.TrimPrefix(s, "rate:"))
+	case strings.HasPrefix(s, "pace:"):
+		return fmt.Sprintf("reads a response, then sleeps 1/%s s", strings.TrimPrefix(s, "pace:"))
 	case strings.HasPrefix(s, "stop-after:"):
 		return fmt.Sprintf("reads %d responses, then stops", c.K)
 	case strings.HasPrefix(s, "stall:"):

@@ -225,7 +225,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"spread beyond the run", repl("  consumer: never", "  consumer: never\n  start_spread: 11m"), []string{"clients.start_spread: 11m is longer than the duration (10m)"}},
 		{"bad version", repl("v3.2.23", "v3.0.17"), []string{`clients.version: client version "v3.0.17" is not modelled`}},
 		{"missing version", repl("  version: v3.2.23\n", ""), []string{"clients.version: missing"}},
-		{"bad consumer", repl("consumer: never", "consumer: sometimes"), []string{`clients.consumer: "sometimes" is unknown; allowed: drain, never, rate:N, stop-after:K, stall:FROM-TO`}},
+		{"bad consumer", repl("consumer: never", "consumer: sometimes"), []string{`clients.consumer: "sometimes" is unknown; allowed: drain, never, rate:N, pace:N, stop-after:K, stall:FROM-TO`}},
 		{"zero clients", repl("count: 100", "count: 0"), []string{"clients.count: 0 is out of range; allowed 1 to 10,000,000"}},
 		{"negative cost", base + "costs:\n  direct_renewal: -1us\n", []string{"costs.direct_renewal: -1us is out of range"}},
 		{"negative seed", base + "seed: -1\n", []string{`seed: "-1" is not a whole number >= 0`}},
@@ -401,8 +401,8 @@ func TestParseConsumer(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ in, want string }{
-		{"", `"" is unknown; allowed: drain, never, rate:N, stop-after:K, stall:FROM-TO`},
-		{"sometimes", `"sometimes" is unknown; allowed: drain, never, rate:N, stop-after:K, stall:FROM-TO`},
+		{"", `"" is unknown; allowed: drain, never, rate:N, pace:N, stop-after:K, stall:FROM-TO`},
+		{"sometimes", `"sometimes" is unknown; allowed: drain, never, rate:N, pace:N, stop-after:K, stall:FROM-TO`},
 		{"Drain", `"Drain" is unknown; allowed:`},
 		{"drain:1", `"drain:1" must be of the form drain`},
 		{"never:", `"never:" must be of the form never`},

@@ -269,6 +269,15 @@ func (h *harness) consume(ctx context.Context, l *srvLease, ch <-chan *clientv3.
 			default:
 			}
 		}
+	case ConsumerPace:
+		// The usual application loop: handle a response, then sleep.
+		for range ch {
+			h.read(l)
+			if !h.sleepUntil(ctx, time.Since(h.t0).Nanoseconds()+c.PeriodNs) {
+				return
+			}
+		}
+		h.close(l)
 	case ConsumerStopAfter:
 		for n := 0; n < c.K; n++ {
 			if _, ok := <-ch; !ok {

@@ -332,3 +332,36 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+// The read-then-sleep consumer against a grid-reading one: TTL 3 s, 0.3
+// reads/s, replies after 1 µs. With v3.3.8 the channel fills and the lease
+// collapses to a renewal on every 500 ms scan; a pace consumer (sleeps start
+// at its reads) delays that by 3 s: the first renewal 500 ms after the one
+// before comes at 45.501 s (+ the 50 ns connect offset), against 42.501 s with rate:0.3. The main module's
+// model gives the same instants (scripted.TestPaceCollapseLaterThanRate);
+// v3.3.9 never collapses.
+func TestPaceCollapseV338(t *testing.T) {
+	v := version(t)
+	first500 := func(c Consumer) int64 {
+		got := RunScript(t, Script{Name: "pace-vs-rate", DurationNs: 90 * s, Leases: []Lease{
+			{ID: 1, TTLs: 3, ConnectDelayNs: 1*ms + 50, DelaysNs: []int64{1001}, Consumer: c}}}, v)
+		req := Expand(got.Leases[0].Requests)
+		for i := 1; i < len(req); i++ {
+			if req[i]-req[i-1] <= 500*ms {
+				return req[i]
+			}
+		}
+		return -1
+	}
+	const period = 3_333_333_333 // 1/0.3 s
+	rate := first500(Consumer{Kind: ConsumerRate, PeriodNs: period, PhaseNs: 7})
+	pace := first500(Consumer{Kind: ConsumerPace, PeriodNs: period})
+	t.Logf("%s: first 500 ms renewal: rate %d ns, pace %d ns", v, rate, pace)
+	wantRate, wantPace := int64(42501*ms+50), int64(45501*ms+50)
+	if v == "v3.3.9" {
+		wantRate, wantPace = -1, -1
+	}
+	if rate != wantRate || pace != wantPace {
+		t.Fatalf("%s: first 500 ms renewal: rate %d, pace %d; want %d, %d", v, rate, pace, wantRate, wantPace)
+	}
+}

@@ -19,6 +19,7 @@ const (
 	ConsumerRate      = "rate"
 	ConsumerStopAfter = "stop-after"
 	ConsumerStall     = "stall"
+	ConsumerPace      = "pace"
 )
 
 // Consumer mirrors scripted.Consumer.

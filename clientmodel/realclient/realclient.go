@@ -400,6 +400,15 @@ func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *client
 			default:
 			}
 		}
+	case scripted.ConsumerPace:
+		// The usual application loop: handle a response, then sleep.
+		for range ch {
+			ls.recordRead(h)
+			if !h.sleepUntil(ctx, h.now()+c.PeriodNs) {
+				return
+			}
+		}
+		ls.recordClosed(h)
 	case scripted.ConsumerStopAfter:
 		for n := 0; n < c.K; n++ {
 			if _, ok := <-ch; !ok {

@@ -88,3 +88,19 @@ func Corpus(n int) []Script {
 	}
 	return out
 }
+
+// GenPace generates scripts like Gen whose consumers are all Pace (read, then
+// sleep): kept apart from Gen so that Gen's draws, and so the committed
+// corpus and the legacy goldens, stay as they are. Sleeps are whole
+// milliseconds + 3 ns, so a wake-up never ties with a response (whole ms +
+// 1001 ns after a scan) or a scan.
+func GenPace() *rapid.Generator[Script] {
+	return rapid.Custom(func(t *rapid.T) Script {
+		s := Gen().Draw(t, "script")
+		for i := range s.Leases {
+			period := rapid.Int64Range(1, 60_000).Draw(t, fmt.Sprintf("lease%d.pace_period_ms", i+1))
+			s.Leases[i].Consumer = Consumer{Kind: ConsumerPace, PeriodNs: period*ms + 3}
+		}
+		return s
+	})
+}

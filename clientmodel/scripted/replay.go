@@ -194,6 +194,10 @@ func (s Script) Validate() error {
 			}
 		}
 		switch l.Consumer.Kind {
+		case ConsumerPace:
+			if l.Consumer.PeriodNs <= 0 {
+				return fmt.Errorf("script %q lease %d: pace consumer needs period_ns > 0", s.Name, l.ID)
+			}
 		case ConsumerRate:
 			if l.Consumer.PeriodNs <= 0 || l.Consumer.PhaseNs < 0 {
 				return fmt.Errorf("script %q lease %d: rate consumer needs period_ns > 0, phase_ns >= 0", s.Name, l.ID)

@@ -50,12 +50,13 @@ const (
 	ConsumerRate      = "rate"       // at StartNs+PhaseNs+k*PeriodNs (k>=1) takes one buffered response, if any (non-blocking)
 	ConsumerStopAfter = "stop-after" // reads like drain until it has read K responses, then never again
 	ConsumerStall     = "stall"      // reads like drain, except in [FromNs, ToNs); at ToNs it drains the buffer
+	ConsumerPace      = "pace"       // blocks in a receive, reads, then sleeps PeriodNs (for range ch { sleep })
 )
 
 // Consumer says how the application reads the channel KeepAlive returned.
 type Consumer struct {
 	Kind     string `json:"kind"`
-	PeriodNs int64  `json:"period_ns,omitempty"` // rate
+	PeriodNs int64  `json:"period_ns,omitempty"` // rate, pace
 	PhaseNs  int64  `json:"phase_ns,omitempty"`  // rate
 	K        int    `json:"k,omitempty"`         // stop-after
 	FromNs   int64  `json:"from_ns,omitempty"`   // stall, absolute (since scenario start)

@@ -99,7 +99,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--ttl", "ten"}, `--ttl: "ten" is not a duration`},
 		{[]string{"--client-version", "v3.0.17"}, "v3.2.0 - v3.2.23"},
 		{[]string{"--client-version", "banana"}, "is not of the form vMAJOR.MINOR.PATCH"},
-		{[]string{"--consumer", "sometimes"}, "allowed: drain, never, rate:N, stop-after:K, stall:FROM-TO"},
+		{[]string{"--consumer", "sometimes"}, "allowed: drain, never, rate:N, pace:N, stop-after:K, stall:FROM-TO"},
 		{[]string{"--consumer", "rate:-1"}, "rate:N with 1e-9 <= N"},
 		{[]string{"--consumer", "stall:20m-10m"}, "stall:FROM-TO"},
 		{[]string{"--scenario", "nope"}, `"nope" is neither a built-in scenario (calibration-500, incident-2018`},
