@@ -39,6 +39,10 @@ type Input struct {
 	CPUTarget float64
 	// Command, if set, is shown as how the report was made.
 	Command string
+	// Version and Commit of leasesim, and the Date (YYYY-MM-DD) the report
+	// was made, for the footer. The caller passes the date (the CLI: today,
+	// or --date) so that a test or a --date run is byte-reproducible.
+	Version, Commit, Date string
 }
 
 func (in Input) target() float64 {
@@ -317,7 +321,9 @@ type page struct {
 	Knees       []tableRow
 	KneeHead    []string
 	Command     string
-	Generated   string
+	Version     string
+	Commit      string
+	Date        string
 }
 
 // Render writes the report.
@@ -338,7 +344,8 @@ func build(in Input) (page, error) {
 		title += ": " + in.Base.Spec.Name
 	}
 	pg := page{Title: title, Verdict: Verdict(in), Scenario: in.Base.Spec.Name,
-		Description: strings.Join(strings.Fields(in.Base.Spec.Description), " "), Command: in.Command}
+		Description: strings.Join(strings.Fields(in.Base.Spec.Description), " "), Command: in.Command,
+		Version: in.Version, Commit: in.Commit, Date: in.Date}
 	s := in.Base.Spec
 	pg.Settings = []tableRow{
 		{"server", []string{clusterDesc(s)}},

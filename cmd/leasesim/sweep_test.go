@@ -85,9 +85,9 @@ func TestSweepBadFlags(t *testing.T) {
 		}
 	}
 	for _, cmd := range []string{"sweep", "merge", "report"} {
-		_, stderr, code := runChild(t, "1", cmd, "--help")
-		if code != 0 || !strings.Contains(stderr, "Examples:") {
-			t.Errorf("%s --help: exit %d: %.200s", cmd, code, stderr)
+		stdout, stderr, code := runChild(t, "1", cmd, "--help")
+		if code != 0 || !strings.Contains(stdout, "Examples:") || stderr != "" {
+			t.Errorf("%s --help: exit %d: %.200s %.200s", cmd, code, stdout, stderr)
 		}
 	}
 }
