@@ -212,6 +212,26 @@ func (r *Recorder) Summary(keysPerLease uint64) Summary {
 	return s
 }
 
+// PercentilesOf is the percentiles of a sample of durations in nanoseconds,
+// by the same nearest-rank rule as a run's renew intervals (calibrate uses it
+// for measured intervals and RTTs, so measured and predicted figures are
+// comparable): the one percentile implementation of leasesim.
+func PercentilesOf(ns []int64) Percentiles {
+	s := slices.Clone(ns)
+	slices.Sort(s)
+	var runs [][2]int64
+	for _, v := range s {
+		if n := len(runs); n > 0 && runs[n-1][0] == v {
+			runs[n-1][1]++
+			continue
+		}
+		runs = append(runs, [2]int64{v, 1})
+	}
+	return percentiles(runs)
+}
+
+// percentiles of a weighted sample: (value ns, weight) pairs sorted by value.
+// Nearest rank: the smallest value with at least q of the weight at or below it.
 func percentiles(sorted [][2]int64) Percentiles {
 	var p Percentiles
 	for _, kv := range sorted {
