@@ -373,7 +373,7 @@ func Saturation(s scenario.Spec, o scenario.Outcome, cpuTarget float64) []Crossi
 		add(b, "leader queue limit (requests shed)", "the bounded leader queue shed requests", false)
 	}
 	if b, ok := first(recorder.ClientStreamErrors, func(_ int, v float64) bool { return v > 0 }); ok {
-		add(b, "forward timeouts (client streams broken)", fmt.Sprintf("a forwarded renewal ran out of ReqTimeout (%s)", model.ReqTimeout(electionTimeout(s))), false)
+		add(b, "forward timeouts (client streams broken)", fmt.Sprintf("a forwarded renewal ran out of ReqTimeout (%g s)", model.ReqTimeout(electionTimeout(s)).Seconds()), false)
 	}
 	kpl := float64(max(1, s.Clients.KeysPerLease))
 	if b, ok := first(recorder.KeysLost, func(_ int, v float64) bool { return v/kpl >= 0.99*model.LeaseRevokeRate }); ok {

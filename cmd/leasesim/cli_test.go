@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/scenario"
 )
 
 // Every command's --help prints to stdout, with examples, nothing on
@@ -123,5 +126,17 @@ func TestFailOn(t *testing.T) {
 	_, stderr, code = runChild(t, "2", "run", "--scenario", "incident-2018", "--duration", "2m", "--fail-on", "cpu>50")
 	if code != exitVerdict || !strings.Contains(stderr, "cpu>50: leader CPU peaked at") {
 		t.Fatalf("cpu>50: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// ReqTimeout follows the election timeout (etcd: 5 s + 2 x election timeout).
+func TestReqTimeoutFollowsElection(t *testing.T) {
+	var s scenario.Spec
+	if got := reqTimeout(s); got != 7*time.Second {
+		t.Errorf("default election timeout: %v, want 7s", got)
+	}
+	s.Cluster.ElectionTimeout = scenario.Duration(2 * time.Second)
+	if got := reqTimeout(s); got != 9*time.Second {
+		t.Errorf("2 s election timeout: %v, want 9s", got)
 	}
 }

@@ -122,7 +122,7 @@ func printOne(w io.Writer, o outcome) {
 			evs = append(evs, event{t, "first TLS handshake timeout (10 s): the follower closes, CLOSE-WAIT on the leader"})
 		}
 		if t, ok := firstAt(o.res.Metric(recorder.ClientStreamErrors), bucket, func(x float64) bool { return x > 0 }); ok {
-			evs = append(evs, event{t, fmt.Sprintf("first client stream broken: a forward ran out of ReqTimeout (%s)", dur(reqTimeout(sp)))})
+			evs = append(evs, event{t, fmt.Sprintf("first client stream broken: a forward ran out of ReqTimeout (%g s)", reqTimeout(sp).Seconds())})
 		}
 	}
 	if s.FirstExpiryS != nil {
