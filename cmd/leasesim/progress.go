@@ -13,7 +13,7 @@ import (
 
 // progress is the one progress display of every long command (run with
 // what-ifs, sweep, knee, check, report, calibrate): on a terminal, a
-// schollz/progressbar bar with count, rate and ETA on stderr; otherwise
+// schollz/progressbar bar with count, elapsed time and ETA on stderr; otherwise
 // (stderr redirected to a log, CI) plain lines — at most one per 10 % or
 // per 10 s — with the same count, elapsed time and ETA. A nil *progress
 // does nothing, so callers need not check.
@@ -45,10 +45,8 @@ func newProgress(w io.Writer, total int, desc, unit string) *progress {
 	if isTerminal(w) {
 		p.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription(desc),
+			progressbar.OptionSetDescription(desc+" "+unit),
 			progressbar.OptionShowCount(),
-			progressbar.OptionSetItsString(unit),
-			progressbar.OptionShowIts(),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionShowElapsedTimeOnFinish(),
 			progressbar.OptionSetWidth(30),
