@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -86,6 +88,22 @@ func TestWriteOutAndAliases(t *testing.T) {
 	}
 	if outputs["--json"] != outputs["-w json"] || outputs["--json"] != outputs["--write-out=json"] || !strings.HasPrefix(outputs["--json"], "{\n \"runs\": [") {
 		t.Fatalf("-w json differs from --json:\n%.300s\nvs\n%.300s", outputs["-w json"], outputs["--json"])
+	}
+	// ... and both equal the --json of the leasesim before the move to cobra
+	// (testdata/json-output.json was written by that binary; rewrite with
+	// -update when the model changes the figures).
+	golden := filepath.Join("testdata", "json-output.json")
+	if *update {
+		if err := os.WriteFile(golden, []byte(outputs["-w json"]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outputs["-w json"] != string(want) {
+		t.Fatalf("-w json differs from %s (rewrite with -update if the model changed)", golden)
 	}
 	lines := strings.Split(strings.TrimSpace(outputs["-w csv"]), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "run,scenario,seed,events,renewals_total") ||
