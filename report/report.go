@@ -652,8 +652,8 @@ func sweepCharts(r sweep.Result, target float64) ([]Chart, error) {
 				minX, maxX = min(minX, x), max(maxX, x)
 			}
 		}
-		if minX > 0 && maxX/minX >= 20 {
-			p.logX() // e.g. 100 to 160,000 clients: a linear axis squeezes the small counts into a sliver
+		if minX > 0 && maxX/minX >= 10 {
+			p.logX() // e.g. 10,000 to 160,000 clients: a linear axis squeezes the small counts into a sliver
 		}
 		var err error
 		if len(r.Knees) > 0 {
@@ -668,6 +668,7 @@ func sweepCharts(r sweep.Result, target float64) ([]Chart, error) {
 			if err := hline(p, 100*target, max(minX, 1), maxX, "target "+pct(target)); err != nil {
 				return nil, err
 			}
+			p.Y.Max = max(p.Y.Max, 105) // room for the probes at 100 %
 		}
 		if err := markKnees(p, cs, m.f); err != nil {
 			return nil, err
