@@ -24,8 +24,11 @@ help:
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
 
+# The commit is stamped by -ldflags too, for builds where the toolchain does
+# not stamp VCS information (GOFLAGS=-buildvcs=false, a worktree, a tarball).
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 build:
-	$(GO) build -o bin/leasesim ./cmd/leasesim
+	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o bin/leasesim ./cmd/leasesim
 
 run:
 	$(GO) run ./cmd/leasesim run --scenario incident-2018 --what-if client-version=v3.7.3

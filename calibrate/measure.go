@@ -16,6 +16,7 @@ import (
 
 	"github.com/leasesim/leasesim/calibrate/procstat"
 	"github.com/leasesim/leasesim/calibrate/sampler"
+	"github.com/leasesim/leasesim/recorder"
 )
 
 // Config is one calibration run: a client population against a real cluster.
@@ -182,19 +183,11 @@ type Quantiles struct {
 	Max   float64 `json:"max"`
 }
 
-// quantiles uses the nearest-rank rule, as recorder.Percentiles does, so
-// measured and predicted figures are comparable.
+// quantiles are recorder.PercentilesOf's (nearest rank, the rule of a run's
+// renew intervals), so measured and predicted figures are comparable.
 func quantiles(ns []int64) Quantiles {
-	if len(ns) == 0 {
-		return Quantiles{}
-	}
-	s := slices.Clone(ns)
-	slices.Sort(s)
-	rank := func(q float64) float64 {
-		i := int(q*float64(len(s))+0.999999) - 1
-		return float64(s[max(i, 0)]) / 1e6
-	}
-	return Quantiles{Count: len(s), Min: float64(s[0]) / 1e6, P50: rank(0.5), P99: rank(0.99), Max: float64(s[len(s)-1]) / 1e6}
+	p := recorder.PercentilesOf(ns)
+	return Quantiles{Count: int(p.Count), Min: p.Min, P50: p.P50, P99: p.P99, Max: p.Max}
 }
 
 // probe is one sample of the host and the cluster.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"golang.org/x/mod/semver"
 )
 
 // Rule is when the lessor moves a lease's nextKeepAlive forward after a response.
@@ -81,28 +83,26 @@ func KnownVersions() string {
 }
 
 // ParseVersion maps a release such as "v3.2.23" (the "v" is optional) to its
-// behaviour. Unknown or malformed versions are errors that list the known ranges.
+// behaviour. Unknown or malformed versions are errors that list the known
+// ranges. Versions are parsed and compared with golang.org/x/mod/semver; a
+// pre-release or build suffix, or a shorthand like v3.2, is refused.
 func ParseVersion(s string) (Version, error) {
-	t := strings.TrimPrefix(strings.TrimSpace(s), "v")
-	parts := strings.Split(t, ".")
+	v := "v" + strings.TrimPrefix(strings.TrimSpace(s), "v")
 	bad := func(why string) (Version, error) {
 		return Version{}, fmt.Errorf("client version %q %s; known versions:\n%s", s, why, KnownVersions())
 	}
-	if len(parts) != 3 {
+	if !semver.IsValid(v) || semver.Canonical(v) != v || semver.Prerelease(v) != "" {
 		return bad("is not of the form vMAJOR.MINOR.PATCH")
 	}
-	var n [3]int
-	for i, p := range parts {
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 0 {
-			return bad("is not of the form vMAJOR.MINOR.PATCH")
-		}
-		n[i] = v
-	}
 	for _, r := range knownVersions {
-		if r.major == n[0] && r.minor == n[1] && n[2] >= r.fromPatch && (r.toPatch < 0 || n[2] <= r.toPatch) {
-			return Version{Name: fmt.Sprintf("v%d.%d.%d", n[0], n[1], n[2]), Rule: r.rule}, nil
+		from := fmt.Sprintf("v%d.%d.%d", r.major, r.minor, r.fromPatch)
+		if semver.MajorMinor(v) != semver.MajorMinor(from) || semver.Compare(v, from) < 0 {
+			continue
 		}
+		if r.toPatch >= 0 && semver.Compare(v, fmt.Sprintf("v%d.%d.%d", r.major, r.minor, r.toPatch)) > 0 {
+			continue
+		}
+		return Version{Name: v, Rule: r.rule}, nil
 	}
 	return bad("is not modelled")
 }

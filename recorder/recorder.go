@@ -1,6 +1,6 @@
 // Package recorder turns the facts a simulation reports into what users read:
 // per-bucket time series, renew-interval percentiles, first occurrences, and the
-// JSON-lines trace. It never reaches into components; the wiring calls Record.
+// trace (Chrome/Perfetto trace-event JSON, trace.go). It never reaches into components; the wiring calls Record.
 //
 // A fact concerns n identical leases at once: the wiring may simulate a cohort of
 // clients that are in lockstep (same start, same behaviour) as one, and reports
@@ -9,11 +9,9 @@
 package recorder
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -55,13 +53,12 @@ type Recorder struct {
 	runN     uint64
 	lastReq  []sim.Time // per cohort, -1 before the first request
 	first500 sim.Time   // first renew interval <= 500 ms
-	trace    *bufio.Writer
-	traceErr error
-	line     []byte
+	trace    *tracer
 }
 
 // New returns a recorder for a run of the given duration with the given number
-// of cohorts; trace, if not nil, receives one JSON line per fact.
+// of cohorts; trace, if not nil, receives the trace: one trace event per fact
+// (a *TraceWriter there carries TraceOptions).
 func New(bucket, duration time.Duration, cohorts int, trace io.Writer) *Recorder {
 	n := int((duration + bucket - 1) / bucket)
 	r := &Recorder{
@@ -79,7 +76,7 @@ func New(bucket, duration time.Duration, cohorts int, trace io.Writer) *Recorder
 		r.lastReq[i] = -1
 	}
 	if trace != nil {
-		r.trace = bufio.NewWriterSize(trace, 1<<20)
+		r.trace = newTracer(trace)
 	}
 	return r
 }
@@ -118,47 +115,18 @@ func (r *Recorder) Record(now sim.Time, k Kind, c int, first int64, n uint64, re
 	case Closed:
 		r.reasons[reason] += n
 	}
-	if r.trace != nil && r.traceErr == nil {
-		r.writeTrace(now, k, first, n, reason)
+	if r.trace != nil {
+		r.trace.record(int64(now), k, first, n, reason)
 	}
 }
 
-func (r *Recorder) writeTrace(now sim.Time, k Kind, first int64, n uint64, reason string) {
-	l := r.line[:0]
-	l = append(l, `{"t_ns":`...)
-	l = strconv.AppendInt(l, int64(now), 10)
-	l = append(l, `,"t":"`...)
-	l = append(l, time.Duration(now).String()...)
-	l = append(l, `","lease":`...)
-	l = strconv.AppendInt(l, first, 10)
-	if n != 1 {
-		l = append(l, `,"n":`...)
-		l = strconv.AppendUint(l, n, 10)
-	}
-	l = append(l, `,"kind":"`...)
-	l = append(l, kindNames[k]...)
-	l = append(l, '"')
-	if reason != "" {
-		l = append(l, `,"reason":"`...)
-		l = append(l, reason...)
-		l = append(l, '"')
-	}
-	l = append(l, "}\n"...)
-	r.line = l
-	if _, err := r.trace.Write(l); err != nil {
-		r.traceErr = err
-	}
-}
-
-// Flush writes out the buffered trace and reports the first write error.
+// Flush ends the trace (closing its JSON document: call it once, at the end
+// of the run), writes it out and reports the first write error.
 func (r *Recorder) Flush() error {
 	if r.trace == nil {
 		return nil
 	}
-	if r.traceErr != nil {
-		return r.traceErr
-	}
-	return r.trace.Flush()
+	return r.trace.close()
 }
 
 // Percentiles of the renew interval, in milliseconds.
@@ -244,6 +212,26 @@ func (r *Recorder) Summary(keysPerLease uint64) Summary {
 	return s
 }
 
+// PercentilesOf is the percentiles of a sample of durations in nanoseconds,
+// by the same nearest-rank rule as a run's renew intervals (calibrate uses it
+// for measured intervals and RTTs, so measured and predicted figures are
+// comparable): the one percentile implementation of leasesim.
+func PercentilesOf(ns []int64) Percentiles {
+	s := slices.Clone(ns)
+	slices.Sort(s)
+	var runs [][2]int64
+	for _, v := range s {
+		if n := len(runs); n > 0 && runs[n-1][0] == v {
+			runs[n-1][1]++
+			continue
+		}
+		runs = append(runs, [2]int64{v, 1})
+	}
+	return percentiles(runs)
+}
+
+// percentiles of a weighted sample: (value ns, weight) pairs sorted by value.
+// Nearest rank: the smallest value with at least q of the weight at or below it.
 func percentiles(sorted [][2]int64) Percentiles {
 	var p Percentiles
 	for _, kv := range sorted {

@@ -2,6 +2,8 @@ package recorder_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -59,19 +61,78 @@ func TestRatesAndWindows(t *testing.T) {
 	}
 }
 
-func TestTraceLines(t *testing.T) {
-	var b bytes.Buffer
-	r := recorder.New(time.Second, time.Second, 1, &b)
-	r.Record(1500, recorder.Closed, 0, 7, 1, "deadline")
-	r.Record(2000, recorder.Request, 0, 7, 3, "")
-	if err := r.Flush(); err != nil {
+// The trace is Chrome trace-event JSON: it parses, names each lease's track,
+// has one instant event per fact at the exact virtual time in microseconds,
+// and is byte-stable.
+func TestTraceEvents(t *testing.T) {
+	write := func(opts recorder.TraceOptions) []byte {
+		var b bytes.Buffer
+		r := recorder.New(time.Second, time.Second, 1, recorder.NewTraceWriter(&b, opts))
+		r.Record(1500, recorder.Closed, 0, 7, 1, "deadline")
+		r.Record(2000, recorder.Request, 0, 7, 3, "")
+		r.Record(3_000_000, recorder.Renewal, 0, 9, 1, "")
+		if err := r.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	type event struct {
+		Name string         `json:"name"`
+		Ph   string         `json:"ph"`
+		S    string         `json:"s"`
+		Ts   float64        `json:"ts"`
+		Pid  int            `json:"pid"`
+		Tid  int64          `json:"tid"`
+		Args map[string]any `json:"args"`
+	}
+	var doc struct {
+		TraceEvents []event `json:"traceEvents"`
+	}
+	all := write(recorder.TraceOptions{})
+	if err := json.Unmarshal(all, &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, all)
+	}
+	var facts []event
+	tracks := map[int64]string{}
+	for _, e := range doc.TraceEvents {
+		switch e.Ph {
+		case "M":
+			if e.Name == "thread_name" {
+				tracks[e.Tid] = e.Args["name"].(string)
+			}
+		case "i":
+			facts = append(facts, e)
+		default:
+			t.Errorf("unexpected phase %q", e.Ph)
+		}
+	}
+	if tracks[7] != "lease 7" || tracks[9] != "lease 9" || len(tracks) != 2 {
+		t.Errorf("tracks %v", tracks)
+	}
+	want := []event{
+		{Name: "closed", Ph: "i", S: "t", Ts: 1.5, Pid: 1, Tid: 7, Args: map[string]any{"reason": "deadline"}},
+		{Name: "request", Ph: "i", S: "t", Ts: 2, Pid: 1, Tid: 7, Args: map[string]any{"n": 3.0}},
+		{Name: "renewal", Ph: "i", S: "t", Ts: 3000, Pid: 1, Tid: 9},
+	}
+	if !reflect.DeepEqual(facts, want) {
+		t.Errorf("events\n%+v\nwant\n%+v", facts, want)
+	}
+	if again := write(recorder.TraceOptions{}); !bytes.Equal(again, all) {
+		t.Error("the same facts gave different bytes")
+	}
+	// Sampling: only the first lease to appear keeps its facts.
+	one := write(recorder.TraceOptions{MaxLeases: 1})
+	doc.TraceEvents = nil
+	if err := json.Unmarshal(one, &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"t_ns":1500,"t":"1.5µs","lease":7,"kind":"closed","reason":"deadline"}
-{"t_ns":2000,"t":"2µs","lease":7,"n":3,"kind":"request"}
-`
-	if b.String() != want {
-		t.Fatalf("got\n%s", b.String())
+	for _, e := range doc.TraceEvents {
+		if e.Tid == 9 {
+			t.Errorf("--trace-clients 1 kept lease 9: %+v", e)
+		}
+	}
+	if n := bytes.Count(one, []byte(`"ph":"i"`)); n != 2 {
+		t.Errorf("sampled trace has %d facts, want 2", n)
 	}
 }
 
@@ -89,5 +150,36 @@ func TestSeriesCountersAndGauges(t *testing.T) {
 	}
 	if !strings.Contains(ms[1].Kind, "gauge") {
 		t.Fatal(ms[1].Kind)
+	}
+}
+
+// PercentilesOf and a run's renew intervals share one nearest-rank rule.
+func TestPercentilesOf(t *testing.T) {
+	ms := int64(time.Millisecond)
+	var ns []int64
+	for i := int64(100); i >= 1; i-- {
+		ns = append(ns, i*ms)
+	}
+	p := recorder.PercentilesOf(ns)
+	if p.Count != 100 || p.Min != 1 || p.P50 != 50 || p.P99 != 99 || p.Max != 100 {
+		t.Fatalf("%+v", p)
+	}
+	if p := recorder.PercentilesOf([]int64{5 * ms}); p.P50 != 5 || p.P99 != 5 {
+		t.Fatalf("one value: %+v", p)
+	}
+	if p := recorder.PercentilesOf(nil); p.Count != 0 {
+		t.Fatalf("empty: %+v", p)
+	}
+	// The same sample through a recorder: one cohort of one lease renewing
+	// at those intervals gives the same figures.
+	r := recorder.New(time.Second, time.Hour, 1, nil)
+	now := int64(0)
+	r.Record(0, recorder.Request, 0, 1, 1, "")
+	for _, d := range ns {
+		now += d
+		r.Record(sim.Time(now), recorder.Request, 0, 1, 1, "")
+	}
+	if got := r.Summary(1).IntervalMs; got != p {
+		t.Fatalf("recorder %+v, PercentilesOf %+v", got, p)
 	}
 }

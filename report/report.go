@@ -10,17 +10,19 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 	"github.com/leasesim/leasesim/sweep"
-	"gonum.org/v1/plot"
 )
 
 // Run is one simulated run: the base scenario or a what-if.
@@ -40,6 +42,10 @@ type Input struct {
 	CPUTarget float64
 	// Command, if set, is shown as how the report was made.
 	Command string
+	// Version and Commit of leasesim, and the Date (YYYY-MM-DD) the report
+	// was made, for the footer. The caller passes the date (the CLI: today,
+	// or --date) so that a test or a --date run is byte-reproducible.
+	Version, Commit, Date string
 }
 
 func (in Input) target() float64 {
@@ -67,8 +73,9 @@ func (in Input) normalized() Input {
 	return in
 }
 
-// count prints n with thousands separators.
-func count(n int64) string { return spec.Thousands(n) }
+// count prints n with thousands separators (go-humanize; spec.Thousands
+// stays for the scenario language's own messages).
+func count(n int64) string { return humanize.Comma(n) }
 
 func pct(f float64) string { return fmt.Sprintf("%.0f %%", 100*f) }
 
@@ -318,7 +325,9 @@ type page struct {
 	Knees       []tableRow
 	KneeHead    []string
 	Command     string
-	Generated   string
+	Version     string
+	Commit      string
+	Date        string
 }
 
 // Render writes the report.
@@ -339,7 +348,8 @@ func build(in Input) (page, error) {
 		title += ": " + in.Base.Spec.Name
 	}
 	pg := page{Title: title, Verdict: Verdict(in), Scenario: in.Base.Spec.Name,
-		Description: strings.Join(strings.Fields(in.Base.Spec.Description), " "), Command: in.Command}
+		Description: strings.Join(strings.Fields(in.Base.Spec.Description), " "), Command: in.Command,
+		Version: in.Version, Commit: in.Commit, Date: in.Date}
 	s := in.Base.Spec
 	pg.Settings = []tableRow{
 		{"server", []string{clusterDesc(s)}},
@@ -464,7 +474,6 @@ func timeCharts(runs []Run, target float64) ([]Chart, error) {
 	}
 	specs = append(specs, spec{"keys-lost", "Leases expired and keys lost (cumulative)", "keys lost", "keys_lost_cum", "Keys deleted because their lease expired, running total.", 1})
 	for _, sp := range specs {
-		p := newPlot(sp.title, "time (s)", sp.ylabel)
 		var lines []line
 		for _, r := range runs {
 			var l line
@@ -481,29 +490,61 @@ func timeCharts(runs []Run, target float64) ([]Chart, error) {
 			}
 			lines = append(lines, l)
 		}
-		if err := addLines(p, lines, false); err != nil {
-			return nil, err
+		// Runs whose peaks differ by two orders of magnitude or more get a
+		// chart each (split axes): on one linear axis the small one is a
+		// flat line at zero.
+		groups := [][]line{lines}
+		if sp.metric != "cpu" && spread(lines) >= 100 {
+			groups = nil
+			for _, l := range lines {
+				groups = append(groups, []line{l})
+			}
 		}
-		if sp.metric == "cpu" {
-			if err := hline(p, 100*target, 0, runs[0].Spec.Duration.D().Seconds(), "target "+pct(target)); err != nil {
+		for gi, g := range groups {
+			title, id := sp.title, sp.id
+			if len(groups) > 1 {
+				title += ": " + g[0].name
+				id = fmt.Sprintf("%s-%d", sp.id, gi)
+			}
+			p := newPlot(title, "time (s)", sp.ylabel)
+			p.timeAxis()
+			if err := addLines(p, g, false); err != nil {
 				return nil, err
 			}
-			p.Y.Max = 105
+			if sp.metric == "cpu" {
+				if err := hline(p, 100*target, 0, runs[0].Spec.Duration.D().Seconds(), "target "+pct(target)); err != nil {
+					return nil, err
+				}
+				p.Y.Max = 105
+			}
+			caption := sp.caption
+			if len(groups) > 1 {
+				caption += " One chart per run: their peaks differ by two orders of magnitude or more."
+			}
+			c, err := render(p, id, title, caption)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
 		}
-		c, err := render(p, sp.id, sp.title, sp.caption)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
 	}
 	if cluster {
 		for i, r := range runs {
 			label := orDefault(r.Label, "base")
 			p := newPlot("Peer connections by state: "+label, "time (s)", "connections")
+			p.timeAxis()
 			var lines []line
-			for _, m := range []recorder.MetricName{recorder.PeerEstablished, recorder.TimeWaitLeader, recorder.TimeWaitFollowers, recorder.CloseWaitLeader} {
-				l := series(r, m)
-				l.name = string(m)
+			for _, m := range []struct {
+				metric recorder.MetricName
+				name   string
+			}{
+				{recorder.PeerEstablished, "established"},
+				{recorder.TimeWaitLeader, "TIME-WAIT on the leader"},
+				{recorder.TimeWaitFollowers, "TIME-WAIT on followers"},
+				{recorder.CloseWaitLeader, "CLOSE-WAIT on the leader"},
+			} {
+				l := series(r, m.metric)
+				l.name = m.name
 				lines = append(lines, l)
 			}
 			if err := addLines(p, lines, false); err != nil {
@@ -525,7 +566,7 @@ func timeCharts(runs []Run, target float64) ([]Chart, error) {
 		iv := r.Outcome.Summary.IntervalMs
 		p50, p99, mx = append(p50, iv.P50), append(p99, iv.P99), append(mx, iv.Max)
 	}
-	p, err := barChart("Renew interval per lease", "ms", names, []line{{name: "p50", ys: p50}, {name: "p99", ys: p99}, {name: "max", ys: mx}})
+	p, err := barChart("Renew interval per lease", "ms", names, []line{{name: "median (p50)", ys: p50}, {name: "99th percentile", ys: p99}, {name: "longest", ys: mx}})
 	if err != nil {
 		return nil, err
 	}
@@ -534,6 +575,26 @@ func timeCharts(runs []Run, target float64) ([]Chart, error) {
 		return nil, err
 	}
 	return append(out, c), nil
+}
+
+// spread is the ratio of the largest to the smallest peak of the lines
+// (0 if a line is all zero: nothing to squeeze).
+func spread(lines []line) float64 {
+	lo, hi := math.Inf(1), 0.0
+	for _, l := range lines {
+		pk := 0.0
+		for _, y := range l.ys {
+			pk = max(pk, y)
+		}
+		if pk <= 0 {
+			return 0
+		}
+		lo, hi = min(lo, pk), max(hi, pk)
+	}
+	if len(lines) < 2 {
+		return 0
+	}
+	return hi / lo
 }
 
 func cumulativeKeys(r Run) line {
@@ -581,22 +642,34 @@ func sweepCharts(r sweep.Result, target float64) ([]Chart, error) {
 	} {
 		p := newPlot(m.title, "clients", m.ylabel)
 		var lines []line
-		maxX := 0.0
+		minX, maxX := math.Inf(1), 0.0
 		for _, c := range cs {
 			l := line{name: c.name, xs: c.clients}
 			for _, row := range c.rows {
 				l.ys = append(l.ys, m.f(row))
 			}
 			lines = append(lines, l)
-			maxX = max(maxX, slices.Max(append([]float64{0}, c.clients...)))
+			for _, x := range c.clients {
+				minX, maxX = min(minX, x), max(maxX, x)
+			}
 		}
-		if err := addLines(p, lines, true); err != nil {
+		if minX > 0 && maxX/minX >= 10 {
+			p.logX() // e.g. 10,000 to 160,000 clients: a linear axis squeezes the small counts into a sliver
+		}
+		var err error
+		if len(r.Knees) > 0 {
+			err = addPoints(p, lines) // probes of a bisection: points, not a curve
+		} else {
+			err = addLines(p, lines, true)
+		}
+		if err != nil {
 			return nil, err
 		}
 		if m.target {
-			if err := hline(p, 100*target, 0, maxX, "target "+pct(target)); err != nil {
+			if err := hline(p, 100*target, max(minX, 1), maxX, "target "+pct(target)); err != nil {
 				return nil, err
 			}
+			p.Y.Max = max(p.Y.Max, 105) // room for the probes at 100 %
 		}
 		if err := markKnees(p, cs, m.f); err != nil {
 			return nil, err
@@ -611,7 +684,7 @@ func sweepCharts(r sweep.Result, target float64) ([]Chart, error) {
 	return out, nil
 }
 
-func markKnees(p *plot.Plot, cs []curve, f func(sweep.Row) float64) error {
+func markKnees(p chart, cs []curve, f func(sweep.Row) float64) error {
 	for i, c := range cs {
 		if c.knee <= 0 || !c.marked {
 			continue

@@ -83,9 +83,13 @@ func TestReportEscapesAndIsSelfContained(t *testing.T) {
 		t.Errorf("%d chart figures, %d inline SVGs", figs, svgs)
 	}
 	for _, id := range []string{"renewals", "leader-cpu", "queue-memory", "handshakes", "keys-lost", "conn-states-0", "conn-states-1", "intervals", "sweep-cpu", "sweep-keys"} {
-		if !strings.Contains(html, `id="chart-`+id+`"`) {
+		if !strings.Contains(html, `id="chart-`+id) {
 			t.Errorf("chart %s missing", id)
 		}
+	}
+	// Legends sit in their own strip, outside the plot; one sans font.
+	if strings.Count(html, `<g class="legend"`) != figs || strings.Contains(html, "Serif") {
+		t.Error("a chart without its legend strip, or a serif font")
 	}
 	// Deterministic.
 	if again := renderString(t, in); again != html {
@@ -136,5 +140,55 @@ func TestSweepCurves(t *testing.T) {
 	}
 	if !strings.Contains(string(ch[0].SVG), "knee client-version=v3.2.23") {
 		t.Error("the knee is not marked in the legend")
+	}
+}
+
+// The footer names the version, commit, date and command; a print
+// stylesheet is there.
+func TestFooterAndPrint(t *testing.T) {
+	in := smallInput(t)
+	in.Version, in.Commit, in.Date = "v1.2.3", "abcdef012345", "2026-01-01"
+	html := renderString(t, in)
+	for _, want := range []string{"leasesim v1.2.3 (commit abcdef012345) on 2026-01-01", "Command: <code>leasesim report --scenario &#34;&lt;x&gt;&#34;</code>", "@media print"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// Ticks: a 180 s time axis every 30 s; thousands separators; no needless decimals.
+func TestTicks(t *testing.T) {
+	var labels []string
+	for _, tk := range (timeTicks{}).Ticks(0, 180) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if strings.Join(labels, " ") != "0 30 60 90 120 150 180" {
+		t.Errorf("180 s: %v", labels)
+	}
+	labels = nil
+	for _, tk := range (timeTicks{}).Ticks(0, 3600) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if strings.Join(labels, " ") != "0 600 1,200 1,800 2,400 3,000 3,600" {
+		t.Errorf("1 h: %v", labels)
+	}
+	for _, c := range []struct {
+		v, step float64
+		want    string
+	}{{50, 10, "50"}, {160000, 20000, "160,000"}, {0.5, 0.25, "0.5"}, {1.25, 0.25, "1.25"}} {
+		if got := numLabel(c.v, c.step); got != c.want {
+			t.Errorf("numLabel(%v, %v) = %q, want %q", c.v, c.step, got, c.want)
+		}
+	}
+	labels = nil
+	for _, tk := range (logTicks{}).Ticks(100, 160000) {
+		labels = append(labels, tk.Label)
+	}
+	if strings.Join(labels, " ") != "100 200 500 1,000 2,000 5,000 10,000 20,000 50,000 100,000" {
+		t.Errorf("log ticks: %v", labels)
 	}
 }

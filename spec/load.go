@@ -87,7 +87,7 @@ const (
 	// DefaultTLS: RSA-2048 mutual TLS between peers, as in the incident.
 	DefaultTLS = "rsa"
 	// DefaultMaxIdleConnsPerHost: etcd's peer transport keeps up to 1024 idle
-	// connections per host (incident.md, "The chain of causes" 3).
+	// connections per host (docs/incident-2018.md).
 	DefaultMaxIdleConnsPerHost = 1024
 	// DefaultElectionTimeout: etcd's --election-timeout default, 1000 ms.
 	DefaultElectionTimeout = Duration(1e9)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -110,12 +111,13 @@ func Knees(ctx context.Context, kc KneeConfig) (Result, error) {
 	cfg.Progress = nil
 	var mu sync.Mutex
 	probes := 0
+	estimate := kc.EstimatedProbes()
 	knees, err := runPoints(ctx, cfg, idx, func(i int) (Knee, error) {
 		return kc.search(ctx, i, per, func() {
 			if progress != nil {
 				mu.Lock()
 				probes++
-				progress(probes, 0)
+				progress(probes, max(estimate, probes))
 				mu.Unlock()
 			}
 		})
@@ -126,6 +128,27 @@ func Knees(ctx context.Context, kc KneeConfig) (Result, error) {
 	res.Complete = err == nil
 	res.Interrupted = errors.Is(err, ErrInterrupted)
 	return res, err
+}
+
+// EstimatedProbes is about how many runs Knees makes (the search is
+// adaptive: the exact number is known only at the end): per configuration,
+// the probe at --at, about two doublings or halvings to bracket the knee,
+// and the bisection to the tolerance.
+func (kc KneeConfig) EstimatedProbes() int {
+	tol := kc.Tolerance
+	if tol <= 0 {
+		tol = 0.02
+	}
+	per := 1 + 2 + int(math.Ceil(math.Log2(1/tol)))
+	return per * len(kc.Indexes())
+}
+
+// electionTimeout is the scenario's election timeout, etcd's default if unset.
+func electionTimeout(s spec.Spec) time.Duration {
+	if e := s.Cluster.ElectionTimeout.D(); e > 0 {
+		return e
+	}
+	return spec.DefaultElectionTimeout.D()
 }
 
 type probe struct {
@@ -353,7 +376,7 @@ func Saturation(s spec.Spec, o scenario.Outcome, cpuTarget float64) []Crossing {
 		add(b, "leader queue limit (requests shed)", "the bounded leader queue shed requests", false)
 	}
 	if b, ok := first(recorder.ClientStreamErrors, func(_ int, v float64) bool { return v > 0 }); ok {
-		add(b, "forward timeouts (client streams broken)", "a forwarded renewal ran out of ReqTimeout (7 s)", false)
+		add(b, "forward timeouts (client streams broken)", fmt.Sprintf("a forwarded renewal ran out of ReqTimeout (%g s)", model.ReqTimeout(electionTimeout(s)).Seconds()), false)
 	}
 	kpl := float64(max(1, s.Clients.KeysPerLease))
 	if b, ok := first(recorder.KeysLost, func(_ int, v float64) bool { return v/kpl >= 0.99*model.LeaseRevokeRate }); ok {

@@ -22,7 +22,7 @@ var rowColumns = []string{"seed", "renewals_per_s", "leader_cpu_peak", "leases_e
 // kneeColumns are the knee CSV's columns after index and the varied flags.
 var kneeColumns = []string{"max_clients", "bracketed", "at", "at_verdict", "headroom", "first_saturating"}
 
-func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // WriteCSV writes one row per grid point (or, for a knee search, one per
 // configuration): index, the varied flags, then the measurements.

@@ -206,7 +206,8 @@ type Config struct {
 	Shard     Shard
 	Workers   int     // 0: runtime.GOMAXPROCS
 	CPUTarget float64 // 0: DefaultCPUTarget
-	// Progress, if set, is called (from one goroutine at a time) after each point.
+	// Progress, if set, is called (from one goroutine at a time) after each point
+	// (a knee search: after each probe, with total its estimate, EstimatedProbes).
 	Progress func(done, total int)
 }
 

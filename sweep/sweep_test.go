@@ -292,3 +292,23 @@ func TestKnee(t *testing.T) {
 		t.Fatal("a knee search over clients: no error")
 	}
 }
+
+// The CSV writes numbers one way: plain decimals, never an exponent
+// (3538944, not 3.538944e+06), and they read back exactly.
+func TestCSVNumberFormat(t *testing.T) {
+	r := Result{Scenario: "s", Seed: 1, CPUTarget: 0.7, Grid: Grid{{Flag: "clients", Values: []string{"100"}}}, Complete: true,
+		Rows: []Row{{Index: 0, Values: map[string]string{"clients": "100"}, Seed: 1, RenewalsPerS: 100.0 / 3,
+			LeaderCPUPeak: 0.0414735, PeakQueueBytes: 3538944, PeakNewConnsPerS: 1e-7, Verdict: "ok"}}}
+	var b bytes.Buffer
+	if err := r.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.String(); strings.Contains(s, "e+") || strings.Contains(s, "e-") || !strings.Contains(s, ",3538944,") ||
+		!strings.Contains(s, ",33.333333333333336,") || !strings.Contains(s, ",0.0000001,") {
+		t.Fatalf("CSV:\n%s", s)
+	}
+	back, err := Read(b.Bytes())
+	if err != nil || back.Rows[0].PeakQueueBytes != 3538944 || back.Rows[0].RenewalsPerS != 100.0/3 {
+		t.Fatalf("read back: %v %+v", err, back.Rows)
+	}
+}

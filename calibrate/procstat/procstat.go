@@ -8,6 +8,13 @@
 // configurable root, so that tests can point FS at fixture directories
 // instead of the live /proc.
 //
+// ProcessCPU reads through prometheus/procfs. The socket table and the TCP
+// counters keep their own parsers, because procfs lacks what they need:
+// its NetTCP decodes addresses as little-endian whatever the host (these
+// parsers use the host's byte order, tested both ways) and reports errors
+// without line or column; its Snmp is per process only and holds counters
+// as float64, inexact above 2^53 (the kernel's are 64-bit).
+//
 // Field positions follow the kernel's own documentation:
 // Documentation/filesystems/proc.rst (Table 1-4 for /proc/PID/stat),
 // Documentation/networking/proc_net_tcp.rst (for /proc/net/tcp{,6}) and
@@ -21,6 +28,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // FS is a proc filesystem mounted at Root. The zero value reads the live
@@ -41,25 +51,33 @@ func (fsys FS) path(elem ...string) string {
 
 // ProcessCPU returns the user and system CPU time consumed so far by process
 // pid, all of its threads included. pid 0 means the calling process
-// ("/proc/self").
+// ("/proc/self", a symbolic link to its pid's directory).
+//
+// It reads /proc/PID/stat with prometheus/procfs (ProcStat's UTime and
+// STime, in USER_HZ ticks); ParseStat is the same reading for callers that
+// hold the file's bytes, and a test checks that the two agree.
 func (fsys FS) ProcessCPU(pid int) (CPUTimes, error) {
 	if pid < 0 {
 		return CPUTimes{}, fmt.Errorf("procstat: invalid pid %d", pid)
 	}
-	dir := "self"
-	if pid != 0 {
-		dir = strconv.Itoa(pid)
-	}
-	p := fsys.path(dir, "stat")
-	data, err := os.ReadFile(p)
+	pfs, err := procfs.NewFS(fsys.path())
 	if err != nil {
 		return CPUTimes{}, fmt.Errorf("procstat: %w", err)
 	}
-	t, err := ParseStat(data)
-	if err != nil {
-		return CPUTimes{}, fmt.Errorf("%s: %w", p, err)
+	var proc procfs.Proc
+	if pid == 0 {
+		proc, err = pfs.Self()
+	} else {
+		proc, err = pfs.Proc(pid)
 	}
-	return t, nil
+	if err != nil {
+		return CPUTimes{}, fmt.Errorf("procstat: %w", err)
+	}
+	st, err := proc.Stat()
+	if err != nil {
+		return CPUTimes{}, fmt.Errorf("%s: %w", fsys.path(strconv.Itoa(proc.PID), "stat"), err)
+	}
+	return CPUTimes{User: time.Duration(st.UTime) * tick, System: time.Duration(st.STime) * tick}, nil
 }
 
 // Sockets returns every TCP socket in the network namespace: the IPv4 table

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 // statLine builds a /proc/PID/stat line with the given comm and the given
 // utime and stime, with every other field copied from a real line.
 func statLine(comm, utime, stime string) string {
-	// Fields 3..52 of testdata/proc/self/stat, with 14 and 15 replaced.
+	// Fields 3..52 of testdata/proc/5320/stat, with 14 and 15 replaced.
 	after := strings.Fields("S 5287 5283 3854 0 -1 4194560 361 0 0 0 29 1 0 0 20 0 5 0 796744 1561640960 1121 18446744073709551615 4194304 5181696 140726621894848 0 0 0 0 0 2143420159 0 0 0 17 1 0 0 0 0 0 6479872 6527584 503300096 140726621903289 140726621903325 140726621903325 140726621904852 0")
 	after[statFieldUtime-statFieldState] = utime
 	after[statFieldStime-statFieldState] = stime
@@ -34,7 +35,7 @@ func TestParseStat(t *testing.T) {
 		user, sys time.Duration
 	}{
 		// A Go process that had burnt about 0.3 s of CPU (utime 29, stime 1).
-		{"real go process", readFixture("proc/self/stat"), 290 * time.Millisecond, 10 * time.Millisecond},
+		{"real go process", readFixture("proc/5320/stat"), 290 * time.Millisecond, 10 * time.Millisecond},
 		// A copy of sleep(1) named "my (weird) proc"; it had used no CPU yet.
 		{"real comm with spaces and parens", readFixture("proc/4961/stat"), 0, 0},
 		// A name made of numbers would shift every field if split on spaces.
@@ -100,7 +101,8 @@ func TestProcessCPU(t *testing.T) {
 		pid  int
 		want CPUTimes
 	}{
-		{0, CPUTimes{User: 290 * time.Millisecond, System: 10 * time.Millisecond}}, // self/stat
+		{0, CPUTimes{User: 290 * time.Millisecond, System: 10 * time.Millisecond}}, // self -> 5320/stat
+		{5320, CPUTimes{User: 290 * time.Millisecond, System: 10 * time.Millisecond}},
 		{4961, CPUTimes{}}, // 4961/stat
 	}
 	for _, tc := range tests {
@@ -132,5 +134,25 @@ func TestProcessCPU(t *testing.T) {
 	_, err := FS{Root: root}.ProcessCPU(7)
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(root, "7", "stat")) {
 		t.Errorf("ProcessCPU(7) on a truncated file: error %v, want one naming the file", err)
+	}
+}
+
+// ProcessCPU (through prometheus/procfs) and ParseStat read the same
+// fixtures the same way.
+func TestProcessCPUAgreesWithParseStat(t *testing.T) {
+	fsys := FS{Root: filepath.Join("testdata", "proc")}
+	for _, pid := range []int{5320, 4961} {
+		data, err := os.ReadFile(filepath.Join("testdata", "proc", strconv.Itoa(pid), "stat"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ParseStat(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fsys.ProcessCPU(pid)
+		if err != nil || got != want {
+			t.Errorf("pid %d: ProcessCPU %+v, %v; ParseStat %+v", pid, got, err, want)
+		}
 	}
 }

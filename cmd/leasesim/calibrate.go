@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,14 +12,14 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/leasesim/leasesim/calibrate"
 	"github.com/leasesim/leasesim/spec"
 )
 
-const calibrateUsage = `Usage: leasesim calibrate [flags]
-
-Starts a real 3-member etcd cluster (go.etcd.io/etcd/server/v3 embed, on
+const calibrateLong = `Starts a real 3-member etcd cluster (go.etcd.io/etcd/server/v3 embed, on
 127.0.0.1 only, peer mutual TLS with certificates made for the run), runs real
 go.etcd.io/etcd/client/v3 clients against it in a child process, measures
 renewals, renew intervals, RTTs, server CPU (/proc), peer connections to the
@@ -35,21 +34,23 @@ differently (--set full has leader-only, followers-only and spread runs).
 
 Everything it starts (members, the client process, temporary directories) is
 removed when it ends, also on error and Ctrl-C; --keep leaves the directory
-with the members' and clients' logs.
+with the members' and clients' logs.`
 
-Examples:
-  leasesim calibrate                                   # the CI-sized set: 30 clients, TTL 5s
+const calibrateExample = `  leasesim calibrate                                   # the CI-sized set: 30 clients, TTL 5s
   leasesim calibrate --clients 500 --ttl 5s --window 30s --placement followers
   leasesim calibrate --set full --fit spec/params/default.yaml
-  leasesim calibrate --set reference --json > ref.json
-  leasesim calibrate --from ref.json --params reference-2core   # same data, other parameters
+  leasesim calibrate --set reference -w json > ref.json
+  leasesim calibrate --from ref.json --params reference-2core   # same data, other parameters`
 
-Flags:
-`
-
-func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "calibrate [flags]",
+		Short:   "Measure a real etcd cluster and print it beside leasesim's prediction",
+		Long:    calibrateLong,
+		Example: calibrateExample,
+		Args:    noArgs,
+	}
+	fs := cmd.Flags()
 	set := fs.String("set", "", "run a named set of runs: "+strings.Join(calibrate.SetNames(), ", ")+" (without it: one run from the flags below, whose defaults are the ci run)")
 	clients := fs.Int("clients", 30, "clients, one lease and one key each")
 	ttl := fs.Duration("ttl", 5*time.Second, "lease TTL (whole seconds, >= 2s)")
@@ -62,15 +63,27 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	tls := fs.String("tls", "rsa", "peer mTLS key type: rsa | ecdsa")
 	seed := fs.Uint64("seed", 1, "seed of the start spread and of the simulation")
 	params := fs.String("params", "default", "model parameters for the predictions: a built-in parameter file (default, measured on this project's machines by make calibrate; reference-2core, the issue's reference VM) or a file")
-	fit := fs.String("fit", "", "fit CPU costs to the runs and write a parameter file to `FILE`")
-	asJSON := fs.Bool("json", false, "print JSON instead of tables")
+	fit := fs.String("fit", "", "fit CPU costs to the runs and write a parameter file to FILE")
+	var wo writeOut
+	addWriteOut(fs, &wo, "table", "table", "json")
 	keep := fs.Bool("keep", false, "keep the temporary directory (member and client logs)")
-	from := fs.String("from", "", "measure nothing: read the measurements of an earlier --json output `FILE` and only fit and predict (to try model changes or parameters on the same data)")
-	if err := parseFlags(fs, "calibrate", calibrateUsage, "", args, stderr); err != nil {
-		return err
+	from := fs.String("from", "", "measure nothing: read the measurements of an earlier -w json output FILE and only fit and predict (to try model changes or parameters on the same data)")
+	quiet := fs.BoolP("quiet", "q", false, "no progress display on stderr")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		format, err := wo.resolve(fs)
+		if err != nil {
+			return err
+		}
+		asJSON := format == "json"
+		return cmdCalibrate(fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet)
 	}
+	return cmd
+}
+
+func cmdCalibrate(fs *pflag.FlagSet, stdout, stderr io.Writer, set *string, clients *int, ttl *time.Duration, consumer, placement *string,
+	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool) error {
 	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	fs.Visit(func(f *pflag.Flag) { explicit[f.Name] = true })
 	var runs []calibrate.Config
 	var ms []calibrate.Measurement
 	if *from != "" {
@@ -126,11 +139,16 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	clk := clock.New()
+	var bar *progress
+	if *from == "" && !*quiet {
+		bar = newProgress(stderr, len(runs), "calibrate", "runs")
+	}
 	for _, r := range runs {
 		if *from != "" {
 			break
 		}
 		m, err := calibrate.Measure(ctx, clk, r, *keep, stderr)
+		bar.add(1)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("calibrate: interrupted during %s; the cluster, the client process and the temporary directory are cleaned up", r.Name)
@@ -139,6 +157,7 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 		}
 		ms = append(ms, m)
 	}
+	bar.finish()
 	use := *params
 	var fitted *calibrate.Fit
 	if *fit != "" {
@@ -205,7 +224,7 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
 func onlyPredictionFlags(set map[string]bool) bool {
 	for name := range set {
 		switch name {
-		case "from", "params", "fit", "json":
+		case "from", "params", "fit", "json", "write-out", "quiet":
 		default:
 			return false
 		}

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/anishathalye/porcupine"
 
@@ -18,9 +18,7 @@ import (
 	"github.com/leasesim/leasesim/properties"
 )
 
-const checkUsage = `Usage: leasesim check [flags]
-
-Runs N seeded random scenarios through leasesim's properties (package
+const checkLong = `Runs N seeded random scenarios through leasesim's properties (package
 properties) and prints, for each failure, its seed and a one-line command that
 replays it exactly:
 
@@ -33,28 +31,44 @@ replays it exactly:
        linearizable (porcupine).
 
 Seed i runs the i-th draw of each generator, so a seed is a complete recipe.
+Any failure exits 1.`
 
-Examples:
-  leasesim check -n 200
+const checkExample = `  leasesim check -n 200
   leasesim check --seed 17 -n 1 --html /tmp/lin      # replay one seed, keep porcupine's HTML
   leasesim check -n 50 --mutant ack-after-revoke       # a broken server: LIN must fail
-  leasesim check -n 50 --client-version v3.2.23        # the buggy client: P1 must fail
+  leasesim check -n 50 --client-version v3.2.23        # the buggy client: P1 must fail`
 
-Flags:
-`
+type checkOpts struct {
+	n, seed                     int
+	version, mutant, html, only string
+	quiet                       bool
+}
 
-func cmdCheck(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	n := fs.Int("n", 100, "number of seeds to check")
-	seed := fs.Int("seed", 0, "first seed")
-	version := fs.String("client-version", "v3.7.3", "client version for P1 (a pre-fix one makes P1 fail)")
-	mutant := fs.String("mutant", "", "break the cluster's server on purpose: ack-after-revoke | deposed-renew")
-	htmlDir := fs.String("html", "", "write porcupine's visualisation of each LIN failure into `DIR`")
-	only := fs.String("only", "P1,P2,LIN", "comma-separated properties to check")
-	if err := parseFlags(fs, "check", checkUsage, "", args, stderr); err != nil {
-		return err
+func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &checkOpts{}
+	cmd := &cobra.Command{
+		Use:     "check [flags]",
+		Short:   "Check properties and linearizability over N seeded random scenarios",
+		Long:    checkLong,
+		Example: checkExample,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmdCheck(o, stdout, stderr)
+		},
 	}
+	fs := cmd.Flags()
+	fs.IntVarP(&o.n, "n", "n", 100, "number of seeds to check")
+	fs.IntVar(&o.seed, "seed", 0, "first seed")
+	fs.StringVar(&o.version, "client-version", "v3.7.3", "client version for P1 (a pre-fix one makes P1 fail)")
+	fs.StringVar(&o.mutant, "mutant", "", "break the cluster's server on purpose: ack-after-revoke | deposed-renew")
+	fs.StringVar(&o.html, "html", "", "write porcupine's visualisation of each LIN failure into DIR")
+	fs.StringVar(&o.only, "only", "P1,P2,LIN", "comma-separated properties to check")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr")
+	return cmd
+}
+
+func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
+	n, seed, version, mutant, htmlDir, only := &o.n, &o.seed, &o.version, &o.mutant, &o.html, &o.only
 	if *n < 1 || *n > 1_000_000 {
 		return usagef("check: -n %d is out of range; allowed 1 to 1,000,000", *n)
 	}
@@ -95,7 +109,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		failures++
 		fmt.Fprintf(stdout, "FAIL seed %d %s: %s\n  replay: %s\n", s, prop, msg, replay(s))
 	}
-	bar := newCheckProgress(stderr, *n)
+	var bar *progress
+	if !o.quiet {
+		bar = newProgress(stderr, *n, "check", "seeds")
+	}
 	for i := 0; i < *n; i++ {
 		s := *seed + i
 		if want["P1"] {
@@ -145,52 +162,12 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
-		bar.step(i+1, failures)
+		bar.add(1)
 	}
-	bar.done()
+	bar.finish()
 	fmt.Fprintf(stdout, "%d seeds (%d-%d) checked: %d failure(s)\n", *n, *seed, *seed+*n-1, failures)
 	if failures > 0 {
 		return errFailed
 	}
 	return nil
-}
-
-var errFailed = errors.New("checks failed")
-
-// checkProgress draws a one-line checkProgress bar on a terminal, and a line every 10 %
-// otherwise, so logs stay readable.
-type checkProgress struct {
-	w        io.Writer
-	n        int
-	terminal bool
-	lastTen  int
-}
-
-func newCheckProgress(w io.Writer, n int) *checkProgress {
-	p := &checkProgress{w: w, n: n, lastTen: -1}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.terminal = true
-		}
-	}
-	return p
-}
-
-func (p *checkProgress) step(i, failures int) {
-	if p.terminal {
-		const width = 30
-		done := width * i / p.n
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d seeds, %d failure(s)", strings.Repeat("#", done), strings.Repeat(".", width-done), i, p.n, failures)
-		return
-	}
-	if ten := 10 * i / p.n; ten != p.lastTen {
-		p.lastTen = ten
-		fmt.Fprintf(p.w, "check: %d/%d seeds, %d failure(s)\n", i, p.n, failures)
-	}
-}
-
-func (p *checkProgress) done() {
-	if p.terminal {
-		fmt.Fprintln(p.w)
-	}
 }

@@ -7,7 +7,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/spec"
 )
@@ -22,8 +25,19 @@ func dur(d time.Duration) string {
 
 func secs(p *float64) time.Duration { return time.Duration(*p * float64(time.Second)) }
 
-// count prints an integer with thousands separators.
-func count(n uint64) string { return spec.Thousands(n) }
+// count prints an integer with thousands separators (go-humanize; the
+// scenario language keeps its own spec.Thousands for its messages).
+func count(n uint64) string { return humanize.Comma(int64(n)) }
+
+// reqTimeout is the ReqTimeout of the scenario's cluster (it depends on the
+// election timeout).
+func reqTimeout(s spec.Spec) time.Duration {
+	e := s.Cluster.ElectionTimeout.D()
+	if e <= 0 {
+		e = spec.DefaultElectionTimeout.D()
+	}
+	return model.ReqTimeout(e)
+}
 
 func rate(r float64) string {
 	switch {
@@ -108,7 +122,7 @@ func printOne(w io.Writer, o outcome) {
 			evs = append(evs, event{t, "first TLS handshake timeout (10 s): the follower closes, CLOSE-WAIT on the leader"})
 		}
 		if t, ok := firstAt(o.res.Metric(recorder.ClientStreamErrors), bucket, func(x float64) bool { return x > 0 }); ok {
-			evs = append(evs, event{t, "first client stream broken: a forward ran out of ReqTimeout (7 s)"})
+			evs = append(evs, event{t, fmt.Sprintf("first client stream broken: a forward ran out of ReqTimeout (%g s)", reqTimeout(sp).Seconds())})
 		}
 	}
 	if s.FirstExpiryS != nil {

@@ -1,41 +1,35 @@
 // Command leasesim simulates etcd lease keepalive traffic deterministically and
-// answers what-if questions about it. Run `leasesim help` for usage.
+// answers what-if questions about it. Run `leasesim --help` for usage.
+//
+// The command line is built with spf13/cobra and pflag, as etcdctl's is:
+// --long flags, help on stdout, shell completion, -w/--write-out.
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/leasesim/leasesim/calibrate"
 )
 
-// exitUsage is the exit status for bad flags or input.
-const exitUsage = 2
+// Exit statuses. They are listed in the root command's help.
+const (
+	exitError   = 1 // the command failed (or 'check' found failures)
+	exitUsage   = 2 // bad flags or input: the error names the flag or field
+	exitVerdict = 3 // the run completed but its verdict failed a --fail-on criterion
+)
 
-const topUsage = `leasesim — a deterministic simulator of etcd lease keepalive traffic
-
-Usage:
-  leasesim run [flags]        simulate a scenario and print what happened
-  leasesim scenarios          list the built-in scenarios (--show NAME prints one)
-  leasesim versions           list the client versions leasesim models
-  leasesim sweep [flags]      run a grid of scenarios in parallel, or --knee: the largest client count that holds
-  leasesim merge FILES...     combine the outputs of sharded sweeps (--shard i/n)
-  leasesim report [flags]     write a self-contained HTML capacity report
-  leasesim check [flags]      check properties and linearizability over N seeded random scenarios
-  leasesim calibrate [flags]  measure a real etcd cluster and print it beside leasesim's prediction
-  leasesim help [command]     show help
-
-Same scenario + same seed = byte-identical output, on any machine.
-
-Examples:
-  leasesim run --scenario incident-2018
-  leasesim run --scenario incident-2018 --what-if client-version=v3.7.3 --what-if transport=http2
-  leasesim run --clients 500 --ttl 5s --client-version v3.7.3 --consumer drain --duration 10m --json
-  leasesim sweep --scenario incident-2018 --duration 3m --knee --grid client-version=v3.2.23,v3.7.3 --out knee.json
-  leasesim report --scenario incident-2018 --sweep knee.json --what-if client-version=v3.7.3 --out report.html
+const exitCodesHelp = `Exit status:
+  0  success (also for --help)
+  1  the command failed, or 'leasesim check' found failures
+  2  bad flags or input; the message names the flag or scenario field
+  3  'leasesim run --fail-on ...': the run completed but failed a criterion
 `
 
 func main() {
@@ -53,87 +47,138 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-// parseFlags parses a subcommand's flags: --help prints usage, the flag
-// defaults and trailer (if any) and returns errHelp; a bad flag or a stray
-// argument is a usage error that names the command.
-func parseFlags(fs *flag.FlagSet, cmd, usage, trailer string, args []string, stderr io.Writer) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usage)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			fmt.Fprint(stderr, trailer)
-			return errHelp
-		}
-		return usagef("%s: %v (see 'leasesim help %s')", cmd, err, cmd)
+// errFailed: the failures are printed already (exit 1).
+var errFailed = errors.New("checks failed")
+
+// verdictError: a --fail-on criterion failed (exit 3).
+type verdictError struct{ msg string }
+
+func (e verdictError) Error() string { return e.msg }
+
+// newRoot builds the command tree for the command line args; a fresh tree
+// per invocation keeps tests independent (cobra commands hold their parsed
+// flags).
+func newRoot(args []string, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "leasesim",
+		Short: "A deterministic simulator of etcd lease keepalive traffic",
+		Long: `leasesim — a deterministic simulator of etcd lease keepalive traffic.
+
+Same scenario + same seed = byte-identical output, on any machine.`,
+		Example: `  leasesim run --scenario incident-2018
+  leasesim run --scenario incident-2018 --what-if client-version=v3.7.3 --what-if transport=http2
+  leasesim run --clients 500 --ttl 5s --client-version v3.7.3 --consumer drain --duration 10m -w json
+  leasesim run --scenario incident-2018 --fail-on 'lost-keys,cpu>90'   # exit 3 if it loses keys
+  leasesim sweep --scenario incident-2018 --duration 3m --knee --grid client-version=v3.2.23,v3.7.3 --out knee.json
+  leasesim report --scenario incident-2018 --sweep knee.json --what-if client-version=v3.7.3 --out report.html
+  source <(leasesim completion bash)`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
 	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q (see 'leasesim help %s')", cmd, fs.Arg(0), cmd)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%s: %v (see 'leasesim %s --help')", c.Name(), err, strings.TrimPrefix(c.CommandPath(), "leasesim "))
+	})
+	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitCodesHelp)
+	root.AddCommand(
+		newRunCmd(stdout, stderr),
+		newScenariosCmd(stdout),
+		newClientVersionsCmd(stdout),
+		newSweepCmd(stdout, stderr),
+		newMergeCmd(stdout, stderr),
+		newReportCmd(args, stdout, stderr),
+		newCheckCmd(stdout, stderr),
+		newCalibrateCmd(stdout, stderr),
+		newVersionCmd(stdout),
+	)
+	// cobra's own commands, with examples like every other.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Example = "  leasesim help run\n  leasesim help sweep"
+		case "completion":
+			c.Example = `  source <(leasesim completion bash)                      # this shell
+  leasesim completion bash > /etc/bash_completion.d/leasesim
+  leasesim completion zsh > "${fpath[1]}/_leasesim"
+  leasesim completion fish > ~/.config/fish/completions/leasesim.fish`
+			for _, sh := range c.Commands() {
+				sh.Example = "  source <(leasesim completion " + sh.Name() + ")"
+				if sh.Name() == "fish" {
+					sh.Example = "  leasesim completion fish | source"
+				} else if sh.Name() == "powershell" {
+					sh.Example = "  leasesim completion powershell | Out-String | Invoke-Expression"
+				}
+			}
+		}
+	}
+	return root
+}
+
+// noArgs is cobra.NoArgs as a usage error that names the command.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s: unexpected argument %q (see 'leasesim %s --help')", cmd.Name(), args[0], cmd.Name())
 	}
 	return nil
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, topUsage)
-		return exitUsage
-	}
-	var err error
-	switch args[0] {
-	case "run":
-		err = cmdRun(args[1:], stdout, stderr)
-	case "scenarios":
-		if len(args) == 3 && (args[1] == "--show" || args[1] == "-show") {
-			err = cmdShow(args[2], stdout)
-		} else if len(args) > 1 {
-			err = usagef("scenarios: usage: leasesim scenarios [--show NAME]")
-		} else {
-			err = cmdScenarios(stdout)
-		}
-	case "versions":
-		err = cmdVersions(stdout)
-	case "sweep":
-		err = cmdSweep(args[1:], stdout, stderr)
-	case "merge":
-		err = cmdMerge(args[1:], stdout, stderr)
-	case "report":
-		err = cmdReport(args[1:], stdout, stderr)
-	case "check":
-		err = cmdCheck(args[1:], stdout, stderr)
-	case "calibrate":
-		err = cmdCalibrate(args[1:], stdout, stderr)
-	case "help", "-h", "--help", "-help":
-		if len(args) > 1 && args[1] == "run" {
-			err = cmdRun([]string{"--help"}, stdout, stderr)
-		} else if len(args) > 1 && args[1] == "sweep" {
-			err = cmdSweep([]string{"--help"}, stdout, stderr)
-		} else if len(args) > 1 && args[1] == "merge" {
-			err = cmdMerge([]string{"--help"}, stdout, stderr)
-		} else if len(args) > 1 && args[1] == "report" {
-			err = cmdReport([]string{"--help"}, stdout, stderr)
-		} else if len(args) > 1 && args[1] == "check" {
-			err = cmdCheck([]string{"--help"}, stdout, stderr)
-		} else if len(args) > 1 && args[1] == "calibrate" {
-			err = cmdCalibrate([]string{"--help"}, stdout, stderr)
-		} else {
-			fmt.Fprint(stdout, topUsage)
-		}
-	default:
-		err = usagef("unknown command %q; commands: run, scenarios, versions, sweep, merge, report, check, calibrate, help", args[0])
-	}
+	root := newRoot(args, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
 	if err == nil {
 		return 0
 	}
-	if errors.Is(err, errHelp) {
-		return 0
-	}
 	if errors.Is(err, errFailed) {
-		return 1 // the failures are printed already
+		return exitError // the failures are printed already
+	}
+	if v, ok := errors.AsType[verdictError](err); ok {
+		fmt.Fprintf(stderr, "leasesim: %s\n", v.msg)
+		return exitVerdict
 	}
 	fmt.Fprintf(stderr, "leasesim: %v\n", err)
-	var ue usageError
-	if errors.As(err, &ue) {
+	if _, ok := errors.AsType[usageError](err); ok || isCobraUsage(err) {
 		return exitUsage
 	}
-	return 1
+	return exitError
+}
+
+// isCobraUsage recognises the errors cobra itself raises for a bad command
+// line (an unknown command; a flag error goes through SetFlagErrorFunc).
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "unknown flag") ||
+		strings.HasPrefix(s, "unknown shorthand flag") || strings.Contains(s, "invalid argument")
+}
+
+// writeOut is the -w/--write-out flag, with --json kept as its alias.
+type writeOut struct {
+	format  string
+	allowed []string
+	json    bool
+}
+
+func addWriteOut(fs *pflag.FlagSet, w *writeOut, def string, allowed ...string) {
+	w.allowed = allowed
+	fs.StringVarP(&w.format, "write-out", "w", def, "output format: "+strings.Join(allowed, " | "))
+	fs.BoolVar(&w.json, "json", false, "alias of -w json")
+}
+
+// resolve returns the chosen format, or a usage error.
+func (w *writeOut) resolve(fs *pflag.FlagSet) (string, error) {
+	if w.json {
+		if fs.Changed("write-out") && w.format != "json" {
+			return "", usagef("--json and -w %s disagree; give one of them", w.format)
+		}
+		w.format = "json"
+	}
+	for _, a := range w.allowed {
+		if w.format == a {
+			return a, nil
+		}
+	}
+	return "", usagef("-w/--write-out: %q is not allowed; allowed: %s", w.format, strings.Join(w.allowed, ", "))
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -58,7 +60,7 @@ func checkDeterministic(t *testing.T, args ...string) {
 	dir := t.TempDir()
 	var outs, traces []string
 	for _, procs := range []string{"1", "2"} {
-		trace := filepath.Join(dir, "trace-"+procs+".jsonl")
+		trace := filepath.Join(dir, "trace-"+procs+".json.gz")
 		stdout, stderr, code := runChild(t, procs, append(args, "--trace", trace)...)
 		if code != 0 {
 			t.Fatalf("GOMAXPROCS=%s: exit %d: %s", procs, code, stderr)
@@ -66,6 +68,17 @@ func checkDeterministic(t *testing.T, args ...string) {
 		b, err := os.ReadFile(trace)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The trace is gzipped trace-event JSON with one instant event per fact.
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			TraceEvents []struct{ Ph string } `json:"traceEvents"`
+		}
+		if err := json.NewDecoder(zr).Decode(&doc); err != nil || len(doc.TraceEvents) < 1000 {
+			t.Fatalf("trace: %v, %d events", err, len(doc.TraceEvents))
 		}
 		outs, traces = append(outs, stdout), append(traces, string(b))
 	}
@@ -105,7 +118,12 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--scenario", "nope"}, `"nope" is neither a built-in scenario (calibration-500, incident-2018`},
 		{[]string{"--what-if", "ttl"}, "must be FLAG=VALUE"},
 		{[]string{"--what-if", "ttl=0s"}, "--what-if ttl=0s"},
-		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--fail-on", "slow"}, `--fail-on: "slow" is not a criterion`},
+		{[]string{"--fail-on", "cpu>150"}, "cpu>X needs X a percentage"},
+		{[]string{"--fail-on", "cpu>90"}, "needs a cluster scenario"},
+		{[]string{"-w", "yaml"}, `-w/--write-out: "yaml" is not allowed`},
+		{[]string{"-w", "csv", "--json"}, "--json and -w csv disagree"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		dir := t.TempDir()
@@ -133,8 +151,9 @@ func TestHelpHasExamples(t *testing.T) {
 	if code := run([]string{"run", "--help"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"Examples:", "--what-if", "-client-version", "incident-2018", "[clients.ttl]"} {
-		if !strings.Contains(errb.String(), want) {
+	for _, want := range []string{"Examples:", "--what-if", "--client-version string", "--clients int", "--ttl duration",
+		"--tls-resumption ", "incident-2018", "[clients.ttl]", "--fail-on", "-w, --write-out"} {
+		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
 	}
@@ -192,11 +211,64 @@ func TestCSVOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 21 || !strings.HasPrefix(lines[0], "time_s,renewals_per_s,renewals_at_leader,forwarded_renewals") {
+	if len(lines) != 21 || !strings.HasPrefix(lines[0], "t_s,renewals_per_s,renewals_at_leader_per_s,forwarded_renewals_per_s") {
 		t.Fatalf("%d lines; header %q", len(lines), lines[0])
 	}
 	if _, err := os.Stat(filepath.Join(dir, "metrics-transport_http2.csv")); err != nil {
 		t.Fatal(err)
+	}
+	for _, l := range lines[1:] {
+		if strings.ContainsAny(l, "eE") {
+			t.Fatalf("a number in exponent notation: %s", l)
+		}
+	}
+}
+
+// --prom writes OpenMetrics for every run, timestamped from --prom-start;
+// --trace-clients keeps that many leases' tracks.
+func TestPromAndTraceExports(t *testing.T) {
+	dir := t.TempDir()
+	prom, trace := filepath.Join(dir, "m.om"), filepath.Join(dir, "t.json")
+	var out, errb bytes.Buffer
+	code := run([]string{"run", "--server", "cluster", "--members", "3", "--cores", "2", "--clients", "30",
+		"--ttl", "5s", "--duration", "20s", "--what-if", "transport=http2", "--prom", prom, "--prom-start", "2018-06-01T00:00:00Z",
+		"--trace", trace, "--trace-clients", "5"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	b, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	// 2018-06-01T00:00:10Z is 1527811210 s (expfmt writes it 1.52781121e+09).
+	for _, want := range []string{"# TYPE leasesim_renewals_at_leader_per_second gauge\n", `leasesim_cpu_utilisation_ratio{run="base",member="0"} `,
+		`run="transport=http2"`, " 1.52781121e+09\n", "# EOF\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("--prom output lacks %q", want)
+		}
+	}
+	tb, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		TraceEvents []struct {
+			Ph  string
+			Tid int64
+		} `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(tb, &doc); err != nil {
+		t.Fatal(err)
+	}
+	tids := map[int64]bool{}
+	for _, e := range doc.TraceEvents {
+		if e.Ph == "i" {
+			tids[e.Tid] = true
+		}
+	}
+	if len(tids) != 5 {
+		t.Fatalf("--trace-clients 5 kept %d leases", len(tids))
 	}
 }
 

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,55 +14,650 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/export"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
+	"github.com/leasesim/leasesim/sweep"
 )
 
-var errHelp = errors.New("help shown")
-
-const runUsage = `Usage: leasesim run [--scenario NAME|FILE] [flags]
-
-Simulates clients, each holding one lease kept alive with clientv3's KeepAlive,
+const runLong = `Simulates clients, each holding one lease kept alive with clientv3's KeepAlive,
 and prints what happened: renewals per second, renew-interval percentiles,
 dropped responses, lease expirations and keys lost — and, against a modelled
 etcd cluster, leader CPU, forwarded renewals, peer connections by TCP state,
 TLS handshakes and queue memory.
 
 --scenario takes a built-in scenario (see 'leasesim scenarios') or a YAML file;
-flags given on the command line override its fields. Without --scenario, the
-flags describe clients against an idealised server (fixed round trip, no
-capacity limit), or a cluster with --server cluster.
+flags given on the command line override its fields (each flag's help names
+the field in brackets). Without --scenario, the flags describe clients against
+an idealised server (fixed round trip, no capacity limit), or a cluster with
+--server cluster.
+
 --what-if FLAG=VALUE reruns with one flag changed and prints the runs side by
 side (repeatable).
 
-Examples:
-  # The 2018 incident end to end: 7 members, 20,000 agents on v3.2.23, TTL 10 s
-  leasesim run --scenario incident-2018
-
-  # ... and what the fixed client, HTTP/2 peers or ECDSA certificates change
-  leasesim run --scenario incident-2018 --what-if client-version=v3.7.3 --what-if transport=http2
-
-  # The client alone: the collapse to 500 ms renewals after ~53 min at TTL 600 s
-  leasesim run --clients 20000 --ttl 600s --client-version v3.2.23 --consumer never --duration 2h
-
-  # Your own scenario file, as JSON, with metrics as CSV and a full event trace
-  leasesim run --scenario my.yaml --json --csv out/ --trace out/trace.jsonl
+--fail-on makes the verdict an exit status, for CI: lost-keys (a key was
+deleted), expired (a lease expired), cpu>X (the leader's CPU peak second went
+over X percent of its cores; quote it from the shell: 'cpu>90'); repeatable or
+a comma list. It judges the base
+run only — the run the flags describe; what-ifs are shown for comparison, not
+judged. To gate on the fixed client, give its flag: --client-version v3.7.3.
+A failed criterion exits 3 (after all output is written), naming it.
 
 Consumers (--consumer): drain | never | rate:N (reads N responses per second) |
   stop-after:K (reads K responses, then stops) | stall:FROM-TO (stops reading
   between FROM and TO after its KeepAlive, e.g. stall:10m-20m)
 
-Flags (each overrides the scenario field named in brackets):
-`
+Exports: --csv DIR (metrics.csv per run; t_s = seconds from the run's start to
+each bucket's start, units in the column names), --prom FILE (OpenMetrics text,
+every sample timestamped --prom-start + t_s), --trace FILE (Chrome/Perfetto
+trace-event JSON, open it in ui.perfetto.dev; gzipped if FILE ends in .gz;
+--trace-clients N keeps the first N leases).`
+
+const runExample = `  # The 2018 incident end to end: 7 members, 20,000 agents on v3.2.23, TTL 10 s
+  leasesim run --scenario incident-2018
+
+  # ... and what the fixed client, HTTP/2 peers or ECDSA certificates change
+  leasesim run --scenario incident-2018 --what-if client-version=v3.7.3 --what-if transport=http2
+
+  # CI: fail (exit 3) if the scenario loses a key or the leader passes 90 % CPU
+  leasesim run --scenario incident-2018 --client-version v3.7.3 --fail-on 'lost-keys,cpu>90'
+
+  # The client alone: the collapse to 500 ms renewals after ~53 min at TTL 600 s
+  leasesim run --clients 20000 --ttl 600s --client-version v3.2.23 --consumer never --duration 2h
+
+  # Your own scenario file, as JSON, with metrics as CSV and OpenMetrics, and a trace of 50 leases
+  leasesim run --scenario my.yaml -w json --csv out/ --prom out/metrics.om --trace out/trace.json.gz --trace-clients 50`
 
 // overrides and fieldOf: see spec.Overrides.
 var overrides = spec.Overrides
 
 func fieldOf(flagName string) string { return spec.FieldOf(flagName) }
 
-func cmdScenarios(w io.Writer) error {
+// flagSpec is a scenario flag of 'run': its pflag type (for help and
+// completion), default and help.
+type flagSpec struct{ name, typ, def, help string }
+
+var runFlagSpecs = []flagSpec{
+	{"clients", "int", "1000", "number of clients, one lease each"},
+	{"ttl", "duration", "10s", "lease TTL (whole seconds)"},
+	{"client-version", "string", "v3.7.3", "clientv3 release, e.g. v3.2.23 (pre-fix) or v3.7.3; see 'leasesim client-versions'"},
+	{"consumer", "string", "drain", "how the application reads the KeepAlive channel (see above)"},
+	{"duration", "duration", "10m", "virtual time to simulate"},
+	{"seed", "uint", "1", "root random seed"},
+	{"rtt", "duration", "1ms", "client <-> server round-trip time"},
+	{"connect-delay", "duration", "100us", "time from KeepAlive to its stream's first scan (> 0 on a real clock: the first keepalive goes out at once)"},
+	{"scan-overrun", "duration", "0s", "how late each 500 ms keepalive scan fires after the previous one on a real machine (calibrate measures it; 0 = exact grid)"},
+	{"start-spread", "duration", "0s", "clients call KeepAlive at uniform random times in [0, this) (1 ms grain); 0 = all at once"},
+	{"placement", "string", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
+	{"renew-at", "fraction", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
+	{"bucket", "duration", "1s", "metrics time-series bucket"},
+	{"max-events", "int", "2000000000", "stop with an error after this many events (0: no limit)"},
+	{"server", "string", "ideal", "ideal (fixed RTT, no capacity limit) | cluster (a modelled etcd cluster)"},
+	{"members", "int", "3", "cluster: members"},
+	{"cores", "float", "4", "cluster: CPU cores per member"},
+	{"leader", "int", "0", "cluster: initial leader"},
+	{"transport", "string", "http1", "cluster: peer transport for forwarded renewals: http1 | http2"},
+	{"tls", "string", "rsa", "cluster: peer TLS: rsa | ecdsa | off"},
+	{"tls-resumption", "bool", "false", "cluster: resume TLS sessions (etcd does not)"},
+	{"leader-queue-limit", "int", "0", "cluster: bound the leader's queue to this many requests and shed the rest (0 = unbounded, as etcd)"},
+	{"max-idle-conns", "int", "1024", "cluster: idle peer connections kept per member pair (etcd: 1024)"},
+	{"peer-rtt", "duration", "500us", "cluster: member <-> member round-trip time"},
+	{"params", "string", "", "cluster: CPU cost parameters ('leasesim calibrate --fit'): a built-in NAME or YAML FILE; costs: in the scenario still override them"},
+}
+
+// specValue is a scenario flag's value: typed for help and completion, kept
+// as given, and parsed by spec.ApplyFlag, whose errors name the flag and
+// what it allows.
+type specValue struct{ typ, val string }
+
+func (v *specValue) String() string     { return v.val }
+func (v *specValue) Set(s string) error { v.val = s; return nil }
+func (v *specValue) Type() string       { return v.typ }
+
+// scenarioFlags are the scenario flags of one command's flag set.
+type scenarioFlags struct {
+	fs   *pflag.FlagSet
+	vals map[string]*specValue
+}
+
+func addScenarioFlags(fs *pflag.FlagSet) *scenarioFlags {
+	sf := &scenarioFlags{fs: fs, vals: map[string]*specValue{}}
+	for _, f := range runFlagSpecs {
+		help := f.help
+		if f.name == "params" {
+			help = strings.Replace(help, "a built-in NAME", "a built-in NAME ("+strings.Join(spec.BuiltinParams(), ", ")+")", 1)
+		}
+		if field := fieldOf(f.name); field != "" {
+			help += " [" + field + "]"
+		}
+		v := &specValue{typ: f.typ, val: f.def}
+		sf.vals[f.name] = v
+		fl := fs.VarPF(v, f.name, "", help)
+		fl.DefValue = f.def
+		if f.typ == "bool" {
+			fl.NoOptDefVal = "true"
+		}
+	}
+	return sf
+}
+
+// given returns the scenario flags set on the command line.
+func (sf *scenarioFlags) given() map[string]string {
+	set := map[string]string{}
+	for name, v := range sf.vals {
+		if sf.fs.Changed(name) {
+			set[name] = v.val
+		}
+	}
+	return set
+}
+
+// baseSpec is the scenario when no --scenario is given: the flags' defaults.
+func baseSpec() spec.Spec {
+	return spec.Spec{
+		Name: "", Seed: 1, Duration: spec.Duration(10 * time.Minute), Server: spec.ServerIdeal,
+		Clients: spec.ClientsSpec{Count: 1000, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+	}
+}
+
+// specFor loads name (or the flags' defaults) and applies the flags in set,
+// in spec.Overrides order, as 'leasesim run' does.
+func specFor(name string, set map[string]string) (spec.Spec, error) {
+	sc := baseSpec()
+	if name != "" {
+		var err error
+		if sc, err = spec.Load(name); err != nil {
+			return sc, usagef("--scenario: %v", err)
+		}
+	} else if set["server"] == spec.ServerCluster {
+		sc.Server = spec.ServerCluster
+		sc.Cluster = spec.ClusterSpec{Members: 3, Cores: 4}
+	}
+	for _, o := range overrides {
+		v, ok := set[o.Flag]
+		if !ok {
+			continue
+		}
+		if err := applyFlag(&sc, o.Flag, v); err != nil {
+			return sc, err
+		}
+	}
+	if _, err := sc.Resolve(); err != nil {
+		return sc, usagef("%s", flagHints(err.Error()))
+	}
+	return sc, nil
+}
+
+// flagHints adds the flag that sets each field named in a scenario error.
+func flagHints(msg string) string {
+	for _, o := range overrides {
+		msg = strings.ReplaceAll(msg, o.Field+":", fmt.Sprintf("%s (--%s):", o.Field, o.Flag))
+	}
+	return msg
+}
+
+// applyFlag sets the scenario field of flag name; a bad value is a usage error.
+func applyFlag(s *spec.Spec, name, v string) error {
+	if err := spec.ApplyFlag(s, name, v); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// whatIfSpecs parses every --what-if FLAG=VALUE against the base's flags.
+func whatIfSpecs(name string, set map[string]string, whatIfs []string) ([]string, []spec.Spec, error) {
+	var labels []string
+	var specs []spec.Spec
+	for _, w := range whatIfs {
+		flagName, val, ok := strings.Cut(w, "=")
+		flagName = strings.TrimLeft(flagName, "-")
+		if !ok || flagName == "" || fieldOf(flagName) == "" {
+			return nil, nil, usagef("--what-if: %q must be FLAG=VALUE naming a scenario flag (e.g. client-version=v3.7.3); flags: %s", w, overrideFlags())
+		}
+		s2 := map[string]string{flagName: val}
+		for k, v := range set {
+			if k != flagName {
+				s2[k] = v
+			}
+		}
+		sp, err := specFor(name, s2)
+		if err != nil {
+			return nil, nil, usagef("--what-if %s: %v", w, err)
+		}
+		labels = append(labels, flagName+"="+val)
+		specs = append(specs, sp)
+	}
+	return labels, specs, nil
+}
+
+// runOpts are the run command's non-scenario flags.
+type runOpts struct {
+	sf           *scenarioFlags
+	scenario     string
+	out          writeOut
+	trace        string
+	traceClients int
+	csvDir       string
+	prom         string
+	promStart    string
+	whatIfs      []string
+	failOn       []string
+}
+
+func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &runOpts{}
+	cmd := &cobra.Command{
+		Use:     "run [--scenario NAME|FILE] [flags]",
+		Short:   "Simulate a scenario and print what happened",
+		Long:    runLong,
+		Example: runExample,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmdRun(cmd, o, stdout, stderr)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&o.scenario, "scenario", "", "built-in scenario name or YAML FILE (see 'leasesim scenarios')")
+	o.sf = addScenarioFlags(fs)
+	fs.StringArrayVar(&o.whatIfs, "what-if", nil, "FLAG=VALUE: also run with this flag changed, and compare (repeatable)")
+	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 3 if the base run fails: lost-keys | expired | cpu>PERCENT (repeatable or comma list)")
+	addWriteOut(fs, &o.out, "table", "table", "json", "csv")
+	fs.StringVar(&o.csvDir, "csv", "", "write the metrics time series as CSV files into DIR")
+	fs.StringVar(&o.prom, "prom", "", "write the metrics as OpenMetrics text with timestamps to FILE")
+	fs.StringVar(&o.promStart, "prom-start", "1970-01-01T00:00:00Z", "--prom: the wall-clock time (RFC 3339) the run's t=0 is stamped with")
+	fs.StringVar(&o.trace, "trace", "", "write the facts as Chrome/Perfetto trace-event JSON to FILE (gzipped if it ends in .gz)")
+	fs.IntVar(&o.traceClients, "trace-clients", 0, "--trace: keep only the first N leases (0 = all)")
+	_ = cmd.RegisterFlagCompletionFunc("scenario", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return spec.BuiltinNames(), cobra.ShellCompDirectiveDefault
+	})
+	_ = cmd.RegisterFlagCompletionFunc("write-out", cobra.FixedCompletions([]string{"table", "json", "csv"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"lost-keys", "expired", "cpu>"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// criterion is one --fail-on test of the base run.
+type criterion struct {
+	name string
+	cpu  float64 // cpu>X: the fraction
+}
+
+func parseFailOn(vals []string) ([]criterion, error) {
+	var cs []criterion
+	for _, v := range vals {
+		v = strings.TrimSpace(v)
+		switch {
+		case v == "lost-keys" || v == "expired":
+			cs = append(cs, criterion{name: v})
+		case strings.HasPrefix(v, "cpu>"):
+			f, err := parseCPUTarget(strings.TrimPrefix(v, "cpu>"))
+			if err != nil {
+				return nil, usagef("--fail-on: %q: cpu>X needs X a percentage in (0, 100], e.g. cpu>90", v)
+			}
+			cs = append(cs, criterion{name: v, cpu: f})
+		default:
+			return nil, usagef("--fail-on: %q is not a criterion; allowed: lost-keys, expired, cpu>PERCENT", v)
+		}
+	}
+	return cs, nil
+}
+
+// judge returns the failed criteria of a run, each saying why.
+func judge(cs []criterion, o outcome) []string {
+	var failed []string
+	for _, c := range cs {
+		switch {
+		case c.name == "lost-keys" && o.KeysLost > 0:
+			failed = append(failed, fmt.Sprintf("lost-keys: %s keys lost", count(o.KeysLost)))
+		case c.name == "expired" && o.LeasesExpired > 0:
+			failed = append(failed, fmt.Sprintf("expired: %s leases expired", count(o.LeasesExpired)))
+		case c.cpu > 0:
+			if p := o.res.Peaks[sweep.LeaderCPUMetric(o.spec)]; p > c.cpu {
+				failed = append(failed, fmt.Sprintf("%s: leader CPU peaked at %.0f%%", c.name, 100*p))
+			}
+		}
+	}
+	return failed
+}
+
+// outcome is one run's result with its description.
+type outcome struct {
+	Label       string `json:"label"`
+	Scenario    string `json:"scenario"`
+	Description string `json:"description"`
+	Server      string `json:"server"`
+	Seed        uint64 `json:"seed"`
+	Events      uint64 `json:"events"`
+	Cohorts     int    `json:"cohorts"`
+	recorder.Summary
+	Metrics []recorder.Metric `json:"metrics,omitempty"`
+	spec    spec.Spec
+	res     scenario.Outcome
+}
+
+func cmdRun(cmd *cobra.Command, o *runOpts, stdout, stderr io.Writer) error {
+	format, err := o.out.resolve(cmd.Flags())
+	if err != nil {
+		return err
+	}
+	crit, err := parseFailOn(o.failOn)
+	if err != nil {
+		return err
+	}
+	if o.traceClients < 0 {
+		return usagef("--trace-clients: %d is not a number of leases", o.traceClients)
+	}
+	promStart, err := time.Parse(time.RFC3339, o.promStart)
+	if err != nil {
+		return usagef("--prom-start: %q is not an RFC 3339 time (e.g. 2018-06-01T00:00:00Z)", o.promStart)
+	}
+	set := o.sf.given()
+	base, err := specFor(o.scenario, set)
+	if err != nil {
+		return err
+	}
+	for _, c := range crit {
+		if c.cpu > 0 && base.IsIdeal() {
+			return usagef("--fail-on %s needs a cluster scenario (server: cluster): the idealised server has no CPU", c.name)
+		}
+	}
+	// Every what-if is parsed before anything runs, so a bad one writes nothing.
+	labels, specs, err := whatIfSpecs(o.scenario, set, o.whatIfs)
+	if err != nil {
+		return err
+	}
+	specs = append([]spec.Spec{base}, specs...)
+	labels = append([]string{"base"}, labels...)
+
+	out := &outputs{trace: o.trace, traceClients: o.traceClients, csvDir: o.csvDir, prom: o.prom, promStart: promStart}
+	if err := out.prepare(); err != nil {
+		return err
+	}
+	defer out.cleanup()
+
+	// The runs are independent and each is single-threaded and deterministic:
+	// run them side by side, and report them in order.
+	var bar *progress
+	if len(specs) > 1 {
+		bar = newProgress(stderr, len(specs), "run", "runs")
+	}
+	outs := make([]outcome, len(specs))
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, sp := range specs {
+		var tw io.Writer
+		if i == 0 {
+			tw = out.traceW
+		}
+		wg.Go(func() {
+			res, err := scenario.Run(context.Background(), sp, tw)
+			bar.add(1)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", labels[i], err)
+				return
+			}
+			outs[i] = outcome{Label: labels[i], Scenario: sp.Name, Description: sp.Summary(), Server: serverOf(sp),
+				Seed: sp.Seed, Events: res.Events, Cohorts: res.Cohorts, Summary: res.Summary, Metrics: res.Metrics,
+				spec: sp, res: res}
+		})
+	}
+	wg.Wait()
+	bar.finish()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := out.commit(outs); err != nil {
+		return err
+	}
+	switch format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		if len(outs) == 1 {
+			err = enc.Encode(outs[0])
+		} else {
+			err = enc.Encode(map[string]any{"runs": outs})
+		}
+	case "csv":
+		err = writeRunsCSV(stdout, outs)
+	default:
+		printHuman(stdout, outs)
+	}
+	if err != nil {
+		return err
+	}
+	if failed := judge(crit, outs[0]); len(failed) > 0 {
+		return verdictError{"--fail-on: the run failed: " + strings.Join(failed, "; ")}
+	}
+	return nil
+}
+
+// writeRunsCSV: one row per run (base, then what-ifs), the summary figures
+// with their units in the column names.
+func writeRunsCSV(w io.Writer, outs []outcome) error {
+	cols := []string{"run", "scenario", "seed", "events", "renewals_total", "requests_total", "responses_dropped",
+		"leases_expired", "keys_lost", "interval_p50_ms", "interval_p99_ms", "interval_max_ms",
+		"first_drop_s", "first_500ms_interval_s", "first_expiry_s", "leader_cpu_peak_ratio"}
+	tw := &strings.Builder{}
+	tw.WriteString(strings.Join(cols, ",") + "\n")
+	opt := func(p *float64) string {
+		if p == nil {
+			return ""
+		}
+		return export.Num(*p)
+	}
+	for _, o := range outs {
+		cpu := ""
+		if !o.spec.IsIdeal() {
+			cpu = export.Num(o.res.Peaks[sweep.LeaderCPUMetric(o.spec)])
+		}
+		row := []string{csvQuote(o.Label), csvQuote(o.Scenario), fmt.Sprint(o.Seed), fmt.Sprint(o.Events),
+			fmt.Sprint(o.RenewalsTotal), fmt.Sprint(o.RequestsTotal), fmt.Sprint(o.Dropped), fmt.Sprint(o.LeasesExpired),
+			fmt.Sprint(o.KeysLost), export.Num(o.IntervalMs.P50), export.Num(o.IntervalMs.P99), export.Num(o.IntervalMs.Max),
+			opt(o.FirstDropS), opt(o.First500msS), opt(o.FirstExpiryS), cpu}
+		tw.WriteString(strings.Join(row, ",") + "\n")
+	}
+	_, err := io.WriteString(w, tw.String())
+	return err
+}
+
+func csvQuote(s string) string {
+	if strings.ContainsAny(s, ",\"\n") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+func serverOf(s spec.Spec) string {
+	if s.IsIdeal() {
+		return spec.ServerIdeal
+	}
+	return spec.ServerCluster
+}
+
+func overrideFlags() string {
+	var n []string
+	for _, o := range overrides {
+		n = append(n, o.Flag)
+	}
+	return strings.Join(n, ", ")
+}
+
+// outputs writes --trace, --csv and --prom atomically: into temporary files
+// that are renamed into place only when every run succeeded.
+type outputs struct {
+	trace, csvDir, prom string
+	traceClients        int
+	promStart           time.Time
+	traceTmp            *os.File
+	traceGz             *gzip.Writer
+	traceW              io.Writer
+	tmpFiles            []string
+}
+
+func (o *outputs) prepare() error {
+	if o.trace != "" {
+		dir := filepath.Dir(o.trace)
+		f, err := os.CreateTemp(dir, ".leasesim-trace-*")
+		if err != nil {
+			return usagef("--trace: cannot write in %s: %v", dir, err)
+		}
+		f.Chmod(0o644) // CreateTemp makes 0600; outputs are for sharing
+		o.traceTmp = f
+		o.tmpFiles = append(o.tmpFiles, f.Name())
+		var w io.Writer = f
+		if strings.HasSuffix(o.trace, ".gz") {
+			// A zero gzip header (no name, no time): the same run gives the same bytes.
+			o.traceGz = gzip.NewWriter(f)
+			w = o.traceGz
+		}
+		o.traceW = recorder.NewTraceWriter(w, recorder.TraceOptions{MaxLeases: o.traceClients})
+	}
+	if o.csvDir != "" {
+		if st, err := os.Stat(o.csvDir); err == nil && !st.IsDir() {
+			return usagef("--csv: %s exists and is not a directory", o.csvDir)
+		}
+	}
+	if o.prom != "" {
+		if st, err := os.Stat(o.prom); err == nil && st.IsDir() {
+			return usagef("--prom: %s is a directory", o.prom)
+		}
+		if _, err := os.Stat(filepath.Dir(o.prom)); err != nil {
+			return usagef("--prom: cannot write in %s: %v", filepath.Dir(o.prom), err)
+		}
+	}
+	return nil
+}
+
+func (o *outputs) cleanup() {
+	if o.traceTmp != nil {
+		o.traceTmp.Close()
+	}
+	for _, f := range o.tmpFiles {
+		os.Remove(f) // a no-op for files already renamed
+	}
+}
+
+// writeAtomic writes data to path through a temporary file in its directory.
+func (o *outputs) writeAtomic(flagName, path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".leasesim-"+flagName+"-*")
+	if err != nil {
+		return fmt.Errorf("--%s: %w", flagName, err)
+	}
+	tmp.Chmod(0o644)
+	o.tmpFiles = append(o.tmpFiles, tmp.Name())
+	werr := write(tmp)
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil {
+		return fmt.Errorf("--%s: %w", flagName, errors.Join(werr, cerr))
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("--%s: %w", flagName, err)
+	}
+	return nil
+}
+
+func seriesOf(oc outcome) export.Series {
+	return export.Series{Run: oc.Label, BucketSeconds: oc.BucketSeconds, RenewalsPerS: oc.RenewalsPerS, Metrics: oc.Metrics}
+}
+
+func (o *outputs) commit(outs []outcome) error {
+	if o.traceTmp != nil {
+		if o.traceGz != nil {
+			if err := o.traceGz.Close(); err != nil {
+				return fmt.Errorf("--trace: %w", err)
+			}
+		}
+		if err := o.traceTmp.Close(); err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		o.traceTmp = nil
+		if err := os.Rename(o.tmpFiles[0], o.trace); err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+	}
+	if o.prom != "" {
+		var ss []export.Series
+		for _, oc := range outs {
+			ss = append(ss, seriesOf(oc))
+		}
+		if err := o.writeAtomic("prom", o.prom, func(w io.Writer) error { return export.WriteOpenMetrics(w, ss, o.promStart) }); err != nil {
+			return err
+		}
+	}
+	if o.csvDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(o.csvDir, 0o755); err != nil {
+		return fmt.Errorf("--csv: %w", err)
+	}
+	for _, oc := range outs {
+		name := "metrics.csv"
+		if oc.Label != "base" {
+			name = "metrics-" + safeName(oc.Label) + ".csv"
+		}
+		if err := o.writeAtomic("csv", filepath.Join(o.csvDir, name), func(w io.Writer) error { return export.WriteCSV(w, seriesOf(oc)) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func newScenariosCmd(stdout io.Writer) *cobra.Command {
+	var show string
+	var wo writeOut
+	cmd := &cobra.Command{
+		Use:   "scenarios [--show NAME]",
+		Short: "List the built-in scenarios (--show NAME prints one)",
+		Example: `  leasesim scenarios
+  leasesim scenarios --show incident-2018 > my.yaml   # a starting point for your own
+  leasesim scenarios -w json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := wo.resolve(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if show != "" {
+				return cmdShow(show, stdout)
+			}
+			return cmdScenarios(stdout, format)
+		},
+	}
+	cmd.Flags().StringVar(&show, "show", "", "print the built-in scenario NAME's whole YAML file")
+	addWriteOut(cmd.Flags(), &wo, "table", "table", "json")
+	return cmd
+}
+
+func cmdScenarios(w io.Writer, format string) error {
+	if format == "json" {
+		type entry struct {
+			Name        string `json:"name"`
+			Server      string `json:"server"`
+			Description string `json:"description"`
+		}
+		var es []entry
+		for _, s := range spec.Builtins() {
+			es = append(es, entry{s.Name, s.Server, strings.Join(strings.Fields(s.Description), " ")})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		return enc.Encode(es)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSERVER\tWHAT")
 	for _, s := range spec.Builtins() {
@@ -85,329 +680,21 @@ func cmdShow(name string, w io.Writer) error {
 	return err
 }
 
-func cmdVersions(w io.Writer) error {
-	fmt.Fprint(w, "Client versions leasesim models (pre-fix: nextKeepAlive advances only when the response fits in the channel):\n")
-	fmt.Fprint(w, clientmodel.KnownVersions())
-	return nil
-}
-
-// runFlags is one parse of the run command's flags.
-type runFlags struct {
-	spec    spec.Spec
-	jsonOut bool
-	trace   string
-	csvDir  string
-	whatIfs []string
-}
-
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-// baseSpec is the scenario when no --scenario is given: the flags' defaults.
-func baseSpec() spec.Spec {
-	return spec.Spec{
-		Name: "", Seed: 1, Duration: spec.Duration(10 * time.Minute), Server: spec.ServerIdeal,
-		Clients: spec.ClientsSpec{Count: 1000, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"},
-	}
-}
-
-func parseRun(args []string, stderr io.Writer) (runFlags, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var rf runFlags
-	var name string
-	str := map[string]*string{}
-	for _, f := range []struct{ name, def, help string }{
-		{"scenario", "", "built-in scenario name or YAML `FILE`"},
-		{"clients", "1000", "number of clients, one lease each"},
-		{"ttl", "10s", "lease TTL (whole seconds)"},
-		{"client-version", "v3.7.3", "clientv3 release, e.g. v3.2.23 (pre-fix) or v3.7.3; see 'leasesim versions'"},
-		{"consumer", "drain", "how the application reads the KeepAlive channel (see above)"},
-		{"duration", "10m", "virtual time to simulate"},
-		{"seed", "1", "root random seed"},
-		{"rtt", "1ms", "client <-> server round-trip time"},
-		{"connect-delay", "100us", "time from KeepAlive to its stream's first scan (> 0 on a real clock: the first keepalive goes out at once)"},
-		{"scan-overrun", "0s", "how late each 500 ms keepalive scan fires after the previous one on a real machine (calibrate measures it; 0 = exact grid)"},
-		{"start-spread", "0s", "clients call KeepAlive at uniform random times in [0, this) (1 ms grain); 0 = all at once"},
-		{"placement", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
-		{"renew-at", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
-		{"bucket", "1s", "metrics time-series bucket"},
-		{"max-events", "2000000000", "stop with an error after this many events (0: no limit)"},
-		{"server", "ideal", "ideal (fixed RTT, no capacity limit) | cluster (a modelled etcd cluster)"},
-		{"members", "3", "cluster: members"},
-		{"cores", "4", "cluster: CPU cores per member"},
-		{"leader", "0", "cluster: initial leader"},
-		{"transport", "http1", "cluster: peer transport for forwarded renewals: http1 | http2"},
-		{"tls", "rsa", "cluster: peer TLS: rsa | ecdsa | off"},
-		{"tls-resumption", "false", "cluster: resume TLS sessions (etcd does not)"},
-		{"leader-queue-limit", "0", "cluster: bound the leader's queue to this many requests and shed the rest (0 = unbounded, as etcd)"},
-		{"max-idle-conns", "1024", "cluster: idle peer connections kept per member pair (etcd: 1024)"},
-		{"peer-rtt", "500us", "cluster: member <-> member round-trip time"},
-		{"params", "", "cluster: CPU cost parameters ('leasesim calibrate --fit'): built-in `NAME` (" +
-			strings.Join(spec.BuiltinParams(), ", ") + ") or YAML FILE; costs: in the scenario still override them"},
-	} {
-		help := f.help
-		if field := fieldOf(f.name); field != "" {
-			help += " [" + field + "]"
-		}
-		str[f.name] = fs.String(f.name, f.def, help)
-	}
-	fs.BoolVar(&rf.jsonOut, "json", false, "print a JSON summary instead of text")
-	fs.StringVar(&rf.trace, "trace", "", "write every event as a JSON line to `FILE`")
-	fs.StringVar(&rf.csvDir, "csv", "", "write the metrics time series as CSV files into `DIR`")
-	fs.Var((*multiFlag)(&rf.whatIfs), "what-if", "`FLAG=VALUE`: also run with this flag changed, and compare (repeatable)")
-
-	trailer := fmt.Sprintf("\nBuilt-in scenarios: %s\n", strings.Join(spec.BuiltinNames(), ", "))
-	if err := parseFlags(fs, "run", runUsage, trailer, args, stderr); err != nil {
-		return rf, err
-	}
-	name = *str["scenario"]
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	sc := baseSpec()
-	if name != "" {
-		var err error
-		if sc, err = spec.Load(name); err != nil {
-			return rf, usagef("--scenario: %v", err)
-		}
-	} else if set["server"] && *str["server"] == spec.ServerCluster {
-		sc.Server = spec.ServerCluster
-		sc.Cluster = spec.ClusterSpec{Members: 3, Cores: 4}
-	}
-	// Every flag given on the command line overrides its field.
-	for _, o := range overrides {
-		if !set[o.Flag] {
-			continue
-		}
-		if err := applyFlag(&sc, o.Flag, *str[o.Flag]); err != nil {
-			return rf, err
-		}
-	}
-	if _, err := sc.Resolve(); err != nil {
-		return rf, usagef("%s", flagHints(err.Error()))
-	}
-	rf.spec = sc
-	return rf, nil
-}
-
-// flagHints adds the flag that sets each field named in a scenario error.
-func flagHints(msg string) string {
-	for _, o := range overrides {
-		msg = strings.ReplaceAll(msg, o.Field+":", fmt.Sprintf("%s (--%s):", o.Field, o.Flag))
-	}
-	return msg
-}
-
-// applyFlag sets the scenario field of flag name; a bad value is a usage error.
-func applyFlag(s *spec.Spec, name, v string) error {
-	if err := spec.ApplyFlag(s, name, v); err != nil {
-		return usageError{err}
-	}
-	return nil
-}
-
-// outcome is one run's result with its description.
-type outcome struct {
-	Label       string `json:"label"`
-	Scenario    string `json:"scenario"`
-	Description string `json:"description"`
-	Server      string `json:"server"`
-	Seed        uint64 `json:"seed"`
-	Events      uint64 `json:"events"`
-	Cohorts     int    `json:"cohorts"`
-	recorder.Summary
-	Metrics []recorder.Metric `json:"metrics,omitempty"`
-	spec    spec.Spec
-	res     scenario.Outcome
-}
-
-func cmdRun(args []string, stdout, stderr io.Writer) error {
-	base, err := parseRun(args, stderr)
-	if err != nil {
-		return err
-	}
-	// Every what-if is parsed before anything runs, so a bad one writes nothing.
-	runs := []runFlags{base}
-	labels := []string{"base"}
-	for _, w := range base.whatIfs {
-		name, val, ok := strings.Cut(w, "=")
-		name = strings.TrimLeft(name, "-")
-		if !ok || name == "" || fieldOf(name) == "" {
-			return usagef("--what-if: %q must be FLAG=VALUE naming a scenario flag (e.g. client-version=v3.7.3); flags: %s", w, overrideFlags())
-		}
-		v, err := parseRun(append(append([]string{}, args...), "--"+name+"="+val), io.Discard)
-		if err != nil {
-			return usagef("--what-if %s: %v", w, err)
-		}
-		runs = append(runs, v)
-		labels = append(labels, name+"="+val)
-	}
-
-	out := newOutputs(base)
-	if err := out.prepare(); err != nil {
-		return err
-	}
-	defer out.cleanup()
-
-	// The runs are independent and each is single-threaded and deterministic:
-	// run them side by side, and report them in order.
-	outs := make([]outcome, len(runs))
-	errs := make([]error, len(runs))
-	var wg sync.WaitGroup
-	for i, rf := range runs {
-		var tw io.Writer
-		if i == 0 {
-			tw = out.traceW
-		}
-		wg.Go(func() {
-			res, err := scenario.Run(context.Background(), rf.spec, tw)
-			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w", labels[i], err)
-				return
-			}
-			outs[i] = outcome{Label: labels[i], Scenario: rf.spec.Name, Description: rf.spec.Summary(), Server: serverOf(rf.spec),
-				Seed: rf.spec.Seed, Events: res.Events, Cohorts: res.Cohorts, Summary: res.Summary, Metrics: res.Metrics,
-				spec: rf.spec, res: res}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if err := out.commit(outs); err != nil {
-		return err
-	}
-	if base.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", " ")
-		if len(outs) == 1 {
-			return enc.Encode(outs[0])
-		}
-		return enc.Encode(map[string]any{"runs": outs})
-	}
-	printHuman(stdout, outs)
-	return nil
-}
-
-func serverOf(s spec.Spec) string {
-	if s.IsIdeal() {
-		return spec.ServerIdeal
-	}
-	return spec.ServerCluster
-}
-
-func overrideFlags() string {
-	var n []string
-	for _, o := range overrides {
-		n = append(n, o.Flag)
-	}
-	return strings.Join(n, ", ")
-}
-
-// outputs writes --trace and --csv atomically: into temporary files that are
-// renamed into place only when every run succeeded.
-type outputs struct {
-	trace, csvDir string
-	traceTmp      *os.File
-	traceW        io.Writer
-	tmpFiles      []string
-}
-
-func newOutputs(rf runFlags) *outputs { return &outputs{trace: rf.trace, csvDir: rf.csvDir} }
-
-func (o *outputs) prepare() error {
-	if o.trace != "" {
-		dir := filepath.Dir(o.trace)
-		f, err := os.CreateTemp(dir, ".leasesim-trace-*")
-		if err != nil {
-			return usagef("--trace: cannot write in %s: %v", dir, err)
-		}
-		f.Chmod(0o644) // CreateTemp makes 0600; outputs are for sharing
-		o.traceTmp, o.traceW = f, f
-		o.tmpFiles = append(o.tmpFiles, f.Name())
-	}
-	if o.csvDir != "" {
-		if st, err := os.Stat(o.csvDir); err == nil && !st.IsDir() {
-			return usagef("--csv: %s exists and is not a directory", o.csvDir)
-		}
-	}
-	return nil
-}
-
-func (o *outputs) cleanup() {
-	if o.traceTmp != nil {
-		o.traceTmp.Close()
-	}
-	for _, f := range o.tmpFiles {
-		os.Remove(f) // a no-op for files already renamed
-	}
-}
-
-func (o *outputs) commit(outs []outcome) error {
-	if o.traceTmp != nil {
-		if err := o.traceTmp.Close(); err != nil {
-			return fmt.Errorf("--trace: %w", err)
-		}
-		o.traceTmp = nil
-		if err := os.Rename(o.tmpFiles[0], o.trace); err != nil {
-			return fmt.Errorf("--trace: %w", err)
-		}
-	}
-	if o.csvDir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(o.csvDir, 0o755); err != nil {
-		return fmt.Errorf("--csv: %w", err)
-	}
-	for _, oc := range outs {
-		name := "metrics.csv"
-		if oc.Label != "base" {
-			name = "metrics-" + safeName(oc.Label) + ".csv"
-		}
-		var b strings.Builder
-		writeCSV(&b, oc)
-		tmp, err := os.CreateTemp(o.csvDir, ".leasesim-csv-*")
-		if err != nil {
-			return fmt.Errorf("--csv: %w", err)
-		}
-		tmp.Chmod(0o644)
-		o.tmpFiles = append(o.tmpFiles, tmp.Name())
-		_, werr := tmp.WriteString(b.String())
-		cerr := tmp.Close()
-		if werr != nil || cerr != nil {
-			return fmt.Errorf("--csv: %v %v", werr, cerr)
-		}
-		if err := os.Rename(tmp.Name(), filepath.Join(o.csvDir, name)); err != nil {
-			return fmt.Errorf("--csv: %w", err)
-		}
-	}
-	return nil
-}
-
-func safeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
-			return r
-		}
-		return '_'
-	}, s)
-}
-
-// writeCSV: one row per bucket: time_s, renewals_per_s, then every metric.
-func writeCSV(b *strings.Builder, o outcome) {
-	b.WriteString("time_s,renewals_per_s")
-	for _, m := range o.Metrics {
-		b.WriteString("," + string(m.Name))
-	}
-	b.WriteString("\n")
-	for i, r := range o.RenewalsPerS {
-		fmt.Fprintf(b, "%g,%g", float64(i)*o.BucketSeconds, r)
-		for _, m := range o.Metrics {
-			fmt.Fprintf(b, ",%g", m.Values[i])
-		}
-		b.WriteString("\n")
+func newClientVersionsCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:     "client-versions",
+		Aliases: []string{"versions"},
+		Short:   "List the clientv3 versions leasesim models, and their keepalive rule",
+		Long: `Lists the etcd client (clientv3) releases leasesim models and which keepalive
+rule each implements. These are client library versions, for --client-version;
+'leasesim version' prints leasesim's own version.`,
+		Example: `  leasesim client-versions
+  leasesim run --scenario incident-2018 --client-version v3.3.9`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprint(stdout, "Client versions leasesim models (pre-fix: nextKeepAlive advances only when the response fits in the channel):\n")
+			fmt.Fprint(stdout, clientmodel.KnownVersions())
+			return nil
+		},
 	}
 }

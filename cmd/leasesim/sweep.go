@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,17 +12,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/leasesim/leasesim/spec"
 	"github.com/leasesim/leasesim/sweep"
 )
 
-const sweepUsage = `Usage: leasesim sweep --scenario NAME|FILE --grid FLAG=V1,V2,... [flags]
-
-Runs the scenario at every point of a grid of flag values (the flags of
+const sweepLong = `Runs the scenario at every point of a grid of flag values (the flags of
 'leasesim run', e.g. clients, ttl, client-version, members, cores, transport,
 tls), each a deterministic run with the scenario's seed, in parallel over -j
 workers, and writes one row per point: the varied values, renewals/s (last 10 %
@@ -35,21 +35,19 @@ verdict: ok when no lease expired and the leader CPU peak stayed under
 vary clients), the largest client count that is ok, by bisection; it reports
 the headroom at --at clients and the first resource to saturate (leader CPU on
 renewals or on TLS handshakes, queue memory, ephemeral ports, handshake
-timeouts, revoke rate ...). Keep probes short with --duration.
+timeouts, revoke rate ...). Keep probes short with --duration. Its progress
+total is an estimate (the search is adaptive).
 
 --shard i/n runs the points whose index is i modulo n (0 <= i < n), so n
 machines can share a sweep; 'leasesim merge' combines their outputs.
-Ctrl-C stops: the finished rows are written, marked incomplete.
+Ctrl-C stops: the finished rows are written, marked incomplete.`
 
-Examples:
-  leasesim sweep --scenario incident-2018 --duration 3m \
+const sweepExample = `  leasesim sweep --scenario incident-2018 --duration 3m \
       --grid clients=5000,10000,20000,40000 --grid client-version=v3.2.23,v3.7.3 --out sweep.csv
   leasesim sweep --scenario incident-2018 --duration 3m --knee \
       --grid client-version=v3.2.23,v3.7.3 --at 20000 --out knee.json
-  leasesim sweep --scenario incident-2018 --grid clients=5000,10000 --shard 0/2 --json --out part0.json
-
-Flags:
-`
+  leasesim sweep --scenario incident-2018 --grid clients=5000,10000 --shard 0/2 -w json --out part0.json
+  leasesim sweep --scenario calibration-500 --duration 1m --grid clients=100,300,600 -w table`
 
 // cliApply is the ApplyFunc for sweeps and knee searches: the run command's flags.
 func cliApply(s *spec.Spec, name, v string) error {
@@ -72,28 +70,26 @@ func parseCPUTarget(v string) (float64, error) {
 }
 
 // baseFromFlags loads --scenario and applies every --set FLAG=VALUE (and
-// --duration) to it, as 'leasesim run' would.
-func baseFromFlags(cmd, name string, sets []string, duration string) (spec.Spec, []string, error) {
-	var args []string
-	if name != "" {
-		args = append(args, "--scenario", name)
-	}
+// --duration) to it, as 'leasesim run' would; it returns the flags applied,
+// for what-ifs.
+func baseFromFlags(cmd, name string, sets []string, duration string) (spec.Spec, map[string]string, error) {
+	set := map[string]string{}
 	for _, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
 		k = strings.TrimLeft(k, "-")
 		if !ok || fieldOf(k) == "" {
 			return spec.Spec{}, nil, usagef("--set: %q must be FLAG=VALUE naming a scenario flag; flags: %s", s, overrideFlags())
 		}
-		args = append(args, "--"+k+"="+v)
+		set[k] = v
 	}
 	if duration != "" {
-		args = append(args, "--duration="+duration)
+		set["duration"] = duration
 	}
-	rf, err := parseRun(args, io.Discard)
+	sc, err := specFor(name, set)
 	if err != nil {
-		return spec.Spec{}, nil, usagef("%s: %v", cmd, strings.TrimPrefix(err.Error(), "run: "))
+		return spec.Spec{}, nil, usagef("%s: %v", cmd, err)
 	}
-	return rf.spec, args, nil
+	return sc, set, nil
 }
 
 // atomicFile is an output written to a temporary file in its directory and
@@ -161,89 +157,113 @@ func outFormat(out string, jsonFlag bool) (string, error) {
 func encodeResult(r sweep.Result, format string) ([]byte, error) {
 	var b bytes.Buffer
 	var err error
-	if format == "json" {
+	switch format {
+	case "json":
 		err = r.WriteJSON(&b)
-	} else {
+	case "table":
+		err = r.WriteCSV(&b)
+		if err == nil {
+			return csvTable(b.Bytes())
+		}
+	default:
 		err = r.WriteCSV(&b)
 	}
 	return b.Bytes(), err
 }
 
-// progress prints one updating line on stderr.
-type progress struct {
-	w     io.Writer
-	start time.Time
-	mu    sync.Mutex
-	wrote bool
+// sweepOpts are the sweep command's flags.
+type sweepOpts struct {
+	scenario, duration, shard, out, cpu string
+	grids, sets                         []string
+	wo                                  writeOut
+	knee, quiet                         bool
+	at, kneeMax, workers                int
+	tol                                 float64
 }
 
-func (p *progress) update(format string, a ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r%s  %s elapsed   ", fmt.Sprintf(format, a...), time.Since(p.start).Round(time.Second))
-	p.wrote = true
-}
-
-func (p *progress) done() {
-	if p.wrote {
-		fmt.Fprintln(p.w)
+func newSweepCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &sweepOpts{}
+	cmd := &cobra.Command{
+		Use:     "sweep --scenario NAME|FILE --grid FLAG=V1,V2,... [flags]",
+		Short:   "Run a grid of scenarios in parallel, or --knee: the largest client count that holds",
+		Long:    sweepLong,
+		Example: sweepExample,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmdSweep(cmd, o, stdout, stderr)
+		},
 	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&o.scenario, "scenario", "", "built-in scenario name or YAML FILE (required)")
+	fs.StringArrayVar(&o.grids, "grid", nil, "FLAG=V1,V2,...: vary a scenario flag over these values (repeatable; axes multiply)")
+	fs.StringArrayVar(&o.sets, "set", nil, "FLAG=VALUE: override a scenario flag for every run (repeatable)")
+	fs.StringVar(&o.duration, "duration", "", "override every run's virtual duration (e.g. 3m: short knee probes)")
+	fs.StringVar(&o.shard, "shard", "", "i/n: run only the grid points whose index is i modulo n")
+	fs.StringVar(&o.out, "out", "", "write the results to FILE (.csv or .json); default stdout")
+	addWriteOut(fs, &o.wo, "csv", "csv", "json", "table")
+	fs.BoolVar(&o.knee, "knee", false, "search the largest ok client count for each configuration of the grid")
+	fs.StringVar(&o.cpu, "cpu-target", "70", "leader CPU peak (percent of its cores) a run must stay under to be ok")
+	fs.IntVar(&o.at, "at", 0, "knee: report the headroom at this many clients (default: the scenario's count)")
+	fs.IntVar(&o.kneeMax, "knee-max", 1_000_000, "knee: largest client count to try")
+	fs.Float64Var(&o.tol, "knee-tolerance", 0.02, "knee: relative precision of the result")
+	fs.IntVarP(&o.workers, "jobs", "j", 0, "parallel runs (default: GOMAXPROCS, all cores)")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr")
+	return cmd
 }
 
-func cmdSweep(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var grids, sets multiFlag
-	scen := fs.String("scenario", "", "built-in scenario name or YAML `FILE` (required)")
-	fs.Var(&grids, "grid", "`FLAG=V1,V2,...`: vary a scenario flag over these values (repeatable; axes multiply)")
-	fs.Var(&sets, "set", "`FLAG=VALUE`: override a scenario flag for every run (repeatable)")
-	duration := fs.String("duration", "", "override every run's virtual duration (e.g. 3m: short knee probes)")
-	shardS := fs.String("shard", "", "`i/n`: run only the grid points whose index is i modulo n")
-	out := fs.String("out", "", "write the results to `FILE` (.csv or .json); default stdout")
-	jsonOut := fs.Bool("json", false, "JSON instead of CSV")
-	knee := fs.Bool("knee", false, "search the largest ok client count for each configuration of the grid")
-	cpuS := fs.String("cpu-target", "70", "leader CPU peak (percent of its cores) a run must stay under to be ok")
-	at := fs.Int("at", 0, "knee: report the headroom at this many clients (default: the scenario's count)")
-	kneeMax := fs.Int("knee-max", 1_000_000, "knee: largest client count to try")
-	tol := fs.Float64("knee-tolerance", 0.02, "knee: relative precision of the result")
-	workers := fs.Int("j", 0, "parallel runs (default: GOMAXPROCS, all cores)")
-	quiet := fs.Bool("quiet", false, "no progress line on stderr")
-	trailer := fmt.Sprintf("\nScenario flags for --grid and --set: %s\n", overrideFlags())
-	if err := parseFlags(fs, "sweep", sweepUsage, trailer, args, stderr); err != nil {
-		return err
+// resultFormat is the sweep's output format from -w/--json and --out's extension.
+func resultFormat(fs *pflag.FlagSet, wo *writeOut, out string) (string, error) {
+	f, err := wo.resolve(fs)
+	if err != nil {
+		return "", err
 	}
-	if *scen == "" {
+	explicit := fs.Changed("write-out") || wo.json
+	if f == "table" {
+		if out != "" {
+			return "", usagef("-w table prints to the terminal; --out takes .csv or .json")
+		}
+		return "table", nil
+	}
+	if explicit && f == "csv" && strings.EqualFold(filepath.Ext(out), ".json") {
+		return "", usagef("-w csv with --out %s: the file's extension says JSON", out)
+	}
+	return outFormat(out, explicit && f == "json")
+}
+
+func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error {
+	if o.scenario == "" {
 		return usagef("sweep: --scenario is required (see 'leasesim sweep --help')")
 	}
-	cpu, err := parseCPUTarget(*cpuS)
+	cpu, err := parseCPUTarget(o.cpu)
 	if err != nil {
 		return err
 	}
 	var shard sweep.Shard
-	if *shardS != "" {
-		if shard, err = sweep.ParseShard(*shardS); err != nil {
+	if o.shard != "" {
+		if shard, err = sweep.ParseShard(o.shard); err != nil {
 			return usagef("--shard: %v", err)
 		}
 	}
-	if *workers < 0 {
-		return usagef("-j: %d is not a number of workers", *workers)
+	if o.workers < 0 {
+		return usagef("-j: %d is not a number of workers", o.workers)
 	}
-	if *at < 0 || *kneeMax < 1 || *tol <= 0 || *tol >= 1 {
+	if o.at < 0 || o.kneeMax < 1 || o.tol <= 0 || o.tol >= 1 {
 		return usagef("--at, --knee-max, --knee-tolerance: need --at >= 0, --knee-max >= 1, 0 < --knee-tolerance < 1")
 	}
-	if !*knee && (*at != 0 || *kneeMax != 1_000_000 || *tol != 0.02) {
+	if !o.knee && (o.at != 0 || o.kneeMax != 1_000_000 || o.tol != 0.02) {
 		return usagef("--at, --knee-max and --knee-tolerance need --knee")
 	}
-	format, err := outFormat(*out, *jsonOut)
+	format, err := resultFormat(cmd.Flags(), &o.wo, o.out)
 	if err != nil {
 		return err
 	}
-	base, _, err := baseFromFlags("sweep", *scen, sets, *duration)
+	base, _, err := baseFromFlags("sweep", o.scenario, o.sets, o.duration)
 	if err != nil {
 		return err
 	}
 	var grid sweep.Grid
-	for _, g := range grids {
+	for _, g := range o.grids {
 		a, err := sweep.ParseAxis(g)
 		if err != nil {
 			return usagef("--grid: %v", err)
@@ -259,7 +279,7 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 		}
 		return usagef("%s", flagHints(err.Error()))
 	}
-	if *knee {
+	if o.knee {
 		for _, a := range grid {
 			if a.Flag == "clients" {
 				return usagef("--grid clients=...: --knee searches the client count itself; vary other flags")
@@ -268,17 +288,17 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 		if base.IsIdeal() {
 			return usagef("--knee needs a cluster scenario (server: cluster): the idealised server has no leader CPU")
 		}
-		n := *at
+		n := o.at
 		if n == 0 {
 			n = base.Clients.Count
 		}
-		if n > *kneeMax {
-			return usagef("--at %d is above --knee-max %d", n, *kneeMax)
+		if n > o.kneeMax {
+			return usagef("--at %d is above --knee-max %d", n, o.kneeMax)
 		}
 	}
 	var file *atomicFile
-	if *out != "" {
-		if file, err = createAtomic("out", *out); err != nil {
+	if o.out != "" {
+		if file, err = createAtomic("out", o.out); err != nil {
 			return err
 		}
 		defer file.abort()
@@ -286,24 +306,25 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	pr := &progress{w: stderr, start: time.Now()}
-	if *quiet {
-		pr.w = io.Discard
-	}
-	cfg := sweep.Config{Base: base, Grid: grid, Apply: cliApply, Shard: shard, Workers: *workers, CPUTarget: cpu}
+	cfg := sweep.Config{Base: base, Grid: grid, Apply: cliApply, Shard: shard, Workers: o.workers, CPUTarget: cpu}
 	var res sweep.Result
 	var runErr error
-	if *knee {
-		n := len(cfg.Indexes())
-		cfg.Progress = func(probes, _ int) { pr.update("knee: %d configurations, %d runs so far", n, probes) }
-		res, runErr = sweep.Knees(ctx, sweep.KneeConfig{Config: cfg, At: *at, Max: *kneeMax, Tolerance: *tol})
+	var bar *progress
+	if o.knee {
+		kc := sweep.KneeConfig{Config: cfg, At: o.at, Max: o.kneeMax, Tolerance: o.tol}
+		if !o.quiet {
+			bar = newProgress(stderr, kc.EstimatedProbes(), fmt.Sprintf("knee (%d configurations)", len(cfg.Indexes())), "probes")
+			kc.Progress = func(done, total int) { bar.setTotal(total); bar.add(1) }
+		}
+		res, runErr = sweep.Knees(ctx, kc)
 	} else {
-		cfg.Progress = func(done, total int) {
-			pr.update("sweep: %d/%d points (%.0f%%)", done, total, 100*float64(done)/float64(total))
+		if !o.quiet {
+			bar = newProgress(stderr, len(cfg.Indexes()), "sweep", "points")
+			cfg.Progress = func(done, total int) { bar.add(1) }
 		}
 		res, runErr = sweep.Run(ctx, cfg)
 	}
-	pr.done()
+	bar.finish()
 	if runErr != nil && !errors.Is(runErr, sweep.ErrInterrupted) {
 		return runErr
 	}
@@ -320,73 +341,44 @@ func cmdSweep(args []string, stdout, stderr io.Writer) error {
 	}
 	if runErr != nil {
 		where := "stdout"
-		if *out != "" {
-			where = *out
+		if o.out != "" {
+			where = o.out
 		}
 		return fmt.Errorf("%w; the finished rows are in %s, marked incomplete", runErr, where)
 	}
 	return nil
 }
 
-const mergeUsage = `Usage: leasesim merge FILE... [--out FILE.csv|FILE.json] [--json] [--allow-partial]
-
-Combines the outputs of 'leasesim sweep --shard i/n' (or any outputs of the same
+func newMergeCmd(stdout, stderr io.Writer) *cobra.Command {
+	var out string
+	var wo writeOut
+	var partial bool
+	cmd := &cobra.Command{
+		Use:   "merge FILE... [--out FILE.csv|FILE.json] [-w csv|json] [--allow-partial]",
+		Short: "Combine the outputs of sharded sweeps (--shard i/n)",
+		Long: `Combines the outputs of 'leasesim sweep --shard i/n' (or any outputs of the same
 sweep) into one, ordered by grid index: the same rows, byte for byte, as the
 unsharded sweep. The parts must come from the same scenario, seed, CPU target
 and grid; a point in several parts must have the same result. A merge of JSON
 parts that lacks grid points is an error naming them, unless --allow-partial.
-Knee results merge from JSON only.
-
-Examples:
-  leasesim merge part-*.json --out sweep.json
-  leasesim merge part-0.csv part-1.csv --out sweep.csv
-`
-
-func cmdMerge(args []string, stdout, stderr io.Writer) error {
-	var files []string
-	var out string
-	var jsonOut, partial bool
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			files = append(files, a)
-			continue
-		}
-		switch name {
-		case "h", "help":
-			fmt.Fprint(stderr, mergeUsage)
-			return errHelp
-		case "out":
-			if !hasVal {
-				if i+1 >= len(args) {
-					return usagef("merge: --out needs a FILE")
-				}
-				i++
-				val = args[i]
-			}
-			out = val
-		case "json", "allow-partial":
-			b := true
-			if hasVal {
-				var err error
-				if b, err = strconv.ParseBool(val); err != nil {
-					return usagef("merge: --%s: %q is not true or false", name, val)
-				}
-			}
-			if name == "json" {
-				jsonOut = b
-			} else {
-				partial = b
-			}
-		default:
-			return usagef("merge: unknown flag %s (see 'leasesim merge --help')", a)
-		}
+Knee results merge from JSON only.`,
+		Example: `  leasesim merge part-*.json --out sweep.json
+  leasesim merge part-0.csv part-1.csv --out sweep.csv`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmdMerge(cmd, args, out, &wo, partial, stdout, stderr)
+		},
 	}
+	cmd.Flags().StringVar(&out, "out", "", "write the merged result to FILE (.csv or .json); default stdout")
+	addWriteOut(cmd.Flags(), &wo, "csv", "csv", "json")
+	cmd.Flags().BoolVar(&partial, "allow-partial", false, "merge JSON parts even if grid points are missing")
+	return cmd
+}
+
+func cmdMerge(cmd *cobra.Command, files []string, out string, wo *writeOut, partial bool, stdout, stderr io.Writer) error {
 	if len(files) == 0 {
 		return usagef("merge: no input files (see 'leasesim merge --help')")
 	}
-	format, err := outFormat(out, jsonOut)
+	format, err := resultFormat(cmd.Flags(), wo, out)
 	if err != nil {
 		return err
 	}
@@ -426,6 +418,21 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 	}
 	defer f.abort()
 	return f.commit(data)
+}
+
+// csvTable lays CSV out as aligned columns for a terminal.
+func csvTable(data []byte) ([]byte, error) {
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, r := range recs {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	err = tw.Flush()
+	return b.Bytes(), err
 }
 
 func intList(v []int, maxN int) string {

@@ -44,12 +44,19 @@ func TestSweepMergeReportCommands(t *testing.T) {
 	}
 	html := filepath.Join(dir, "r.html")
 	stdout, stderr, code := runChild(t, "2", "report", "--scenario", "calibration-500", "--duration", "1m",
-		"--sweep", whole, "--what-if", "client-version=v3.2.23", "--out", html)
+		"--sweep", whole, "--what-if", "client-version=v3.2.23", "--date", "2026-01-01", "--out", html)
 	if code != 0 || !strings.Contains(stdout, "wrote "+html) {
 		t.Fatalf("report: exit %d: %s %s", code, stdout, stderr)
 	}
 	if st, err := os.Stat(html); err != nil || st.Size() < 10000 {
 		t.Fatalf("report file: %v", err)
+	}
+	// The footer: the date given, and the exact command.
+	page, _ := os.ReadFile(html)
+	for _, want := range []string{" on 2026-01-01,", "Command: <code>leasesim report --scenario calibration-500 --duration 1m --sweep " + whole} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }
 
@@ -74,6 +81,8 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"merge", filepath.Join(dir, "missing.json"), "--out", out}, "missing.json"},
 		{[]string{"report", "--scenario", "calibration-500", "--what-if", "nope=1", "--out", filepath.Join(dir, "r.html")}, "--what-if"},
 		{[]string{"report", "--scenario", "calibration-500"}, "--out"},
+		{[]string{"report", "--scenario", "calibration-500", "--date", "yesterday", "--out", filepath.Join(dir, "r.html")}, `--date: "yesterday"`},
+		{[]string{"sweep", "--scenario", "calibration-500", "-w", "table", "--out", out}, "-w table prints to the terminal"},
 	} {
 		_, stderr, code := runChild(t, "1", c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
@@ -85,9 +94,9 @@ func TestSweepBadFlags(t *testing.T) {
 		}
 	}
 	for _, cmd := range []string{"sweep", "merge", "report"} {
-		_, stderr, code := runChild(t, "1", cmd, "--help")
-		if code != 0 || !strings.Contains(stderr, "Examples:") {
-			t.Errorf("%s --help: exit %d: %.200s", cmd, code, stderr)
+		stdout, stderr, code := runChild(t, "1", cmd, "--help")
+		if code != 0 || !strings.Contains(stdout, "Examples:") || stderr != "" {
+			t.Errorf("%s --help: exit %d: %.200s %.200s", cmd, code, stdout, stderr)
 		}
 	}
 }
