@@ -211,7 +211,7 @@ func (h *memberHarness) step(in Input) {
 			if o.At < h.now {
 				panic(fmt.Sprintf("wake-up in the past: %v < %v", o.At, h.now))
 			}
-			h.wakes = append(h.wakes, queuedWake{at: o.At, seq: h.seq, in: o.Wake})
+			h.wakes = append(h.wakes, queuedWake{at: o.At, seq: h.seq, in: o.WakeInput()})
 			h.seq++
 		}
 	}
@@ -303,7 +303,7 @@ func fmtOutput(o Output) string {
 	case OutStreamError:
 		return fmt.Sprintf("stream-error client=%d slot=%d gen=%d", o.Client, o.Slot, o.Gen)
 	case OutWake:
-		return fmt.Sprintf("wake at=%v %s", o.At, fmtInput(o.Wake))
+		return fmt.Sprintf("wake at=%v %s", o.At, fmtInput(o.WakeInput()))
 	case OutForward:
 		return fmt.Sprintf("forward to=%d slot=%d client=%d attempt=%d", o.To, o.Slot, o.Client, o.Attempt)
 	case OutCancel, OutAbandon:
@@ -313,7 +313,7 @@ func fmtOutput(o Output) string {
 		if o.NotLeader {
 			answer = "not-leader"
 		}
-		return fmt.Sprintf("reply to=%d slot=%d client=%d attempt=%d %s arrived=%v", o.To, o.Slot, o.Client, o.Attempt, answer, o.At)
+		return fmt.Sprintf("reply to=%d slot=%d client=%d attempt=%d %s arrived=%v", o.To, o.Slot, o.Client, o.Attempt, answer, o.Since)
 	case OutShed:
 		return fmt.Sprintf("shed to=%d slot=%d client=%d attempt=%d", o.To, o.Slot, o.Client, o.Attempt)
 	case OutFact:

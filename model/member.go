@@ -192,20 +192,39 @@ var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-
 
 func (f Fact) String() string { return factNames[f] }
 
-// Output is one thing a Member asks for or reports.
+// Output is one thing a Member asks for or reports. It is kept small (the
+// wiring routes several per keepalive): a wake-up's input travels in its
+// own fields (WakeInput rebuilds it).
 type Output struct {
 	Kind      OutputKind
 	Fact      Fact
 	NotLeader bool // OutReply: ErrNotPrimary (no longer the leader)
-	To        int8 // OutForward: the leader; OutReply, OutShed: the follower the request came from
-	Slot      int32
-	Client    int32
-	Attempt   uint32
-	Gen       uint32
-	TTL       int64
-	N, Keys   int      // FactExpired
-	At        sim.Time // OutWake: when; OutReply: when the request arrived
-	Wake      Input    // OutWake
+	// To: OutForward: the leader; OutReply, OutShed: the follower the
+	// request came from; OutWake of a forwarded request's CPU work: that follower.
+	To       int8
+	WakeKind InputKind // OutWake: the input to deliver
+	Work     Work      // OutWake of InCPUDone
+	Slot     int32
+	Client   int32
+	Attempt  uint32
+	Gen      uint32
+	N, Keys  int32 // FactExpired
+	TTL      int64
+	At       sim.Time // OutWake: when
+	// Since: when the forwarded request arrived at the leader (OutReply, and
+	// the OutWake of its CPU work).
+	Since sim.Time
+}
+
+// wake is an OutWake that delivers in at at.
+func wake(at sim.Time, in Input) Output {
+	return Output{Kind: OutWake, At: at, WakeKind: in.Kind, Work: in.Work, To: in.From, Slot: in.Slot,
+		Client: in.Client, Attempt: in.Attempt, Since: in.At}
+}
+
+// WakeInput is the input an OutWake asks to have delivered at At.
+func (o *Output) WakeInput() Input {
+	return Input{Kind: o.WakeKind, Work: o.Work, From: o.To, Slot: o.Slot, Client: o.Client, Attempt: o.Attempt, At: o.Since}
 }
 
 // NewMember returns member cfg.ID believing that leader leads, with no clients.
@@ -289,8 +308,7 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 		}
 		if in.Err { // an error answer or a failed dial: sleep and retry
 			s.phase = PhaseRetrySleep
-			out = append(out, Output{Kind: OutWake, At: now + sim.Time(ForwardRetry),
-				Wake: Input{Kind: InRetry, Slot: in.Slot, Client: s.client, Attempt: in.Attempt}})
+			out = append(out, wake(now + sim.Time(ForwardRetry), Input{Kind: InRetry, Slot: in.Slot, Client: s.client, Attempt: in.Attempt}))
 			return out
 		}
 		out = m.answer(now, in.Slot, in.TTL, out)
@@ -303,15 +321,15 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 				Output{Kind: OutShed, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt})
 			return out
 		}
-		out = append(out, Output{Kind: OutWake, At: done, Wake: Input{Kind: InCPUDone, Work: WorkForwarded,
-			From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, At: now}})
+		out = append(out, wake(done, Input{Kind: InCPUDone, Work: WorkForwarded,
+			From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, At: now}))
 	case InLeaderLost:
 		m.leader = -1
 	case InElected:
 		out = m.elected(now, int(in.From), out)
 	case InRevokeTick:
 		for _, r := range m.lessor.RevokeExpired(now, nil) {
-			out = append(out, Output{Kind: OutFact, Fact: FactExpired, Client: int32(r.I), N: r.N, Keys: r.Keys})
+			out = append(out, Output{Kind: OutFact, Fact: FactExpired, Client: int32(r.I), N: int32(r.N), Keys: int32(r.Keys)})
 		}
 	}
 	return out
@@ -343,7 +361,7 @@ func (m *Member) cpuDone(now sim.Time, in Input, out []Output) []Output {
 		ttl, out := m.renew(now, s.client, out)
 		return m.answer(now, in.Slot, ttl, out)
 	default: // WorkForwarded: the leader's handler for a forwarded renewal has run
-		reply := Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, At: in.At}
+		reply := Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, Since: in.At}
 		switch {
 		case m.IsLeader():
 			reply.TTL, out = m.renew(now, in.Client, out)
@@ -385,7 +403,7 @@ func (m *Member) startNext(now sim.Time, slot int32, out []Output) []Output {
 	}
 	done := m.cpu.Force(now, m.cfg.Costs.FollowerRenewal, 1, int64(m.cfg.Costs.QueuedRequestBytes))
 	s.phase = PhaseCPU
-	return append(out, Output{Kind: OutWake, At: done, Wake: Input{Kind: InCPUDone, Work: WorkFollower, Slot: slot, Client: s.client, Attempt: s.attempt}})
+	return append(out, wake(done, Input{Kind: InCPUDone, Work: WorkFollower, Slot: slot, Client: s.client, Attempt: s.attempt}))
 }
 
 // submitDirect queues a renewal on the leader's own CPU.
@@ -397,7 +415,7 @@ func (m *Member) submitDirect(now sim.Time, slot int32, out []Output) []Output {
 		return m.failStream(slot, out) // the bounded queue refuses it: LeaseRenew fails
 	}
 	s.phase = PhaseLeaderCPU
-	return append(out, Output{Kind: OutWake, At: done, Wake: Input{Kind: InCPUDone, Work: WorkDirect, Slot: slot, Client: s.client, Attempt: s.attempt}})
+	return append(out, wake(done, Input{Kind: InCPUDone, Work: WorkDirect, Slot: slot, Client: s.client, Attempt: s.attempt}))
 }
 
 // answer sends LeaseRenew's result to the client and serves the next request.
@@ -440,7 +458,7 @@ func (m *Member) armDeadline(now sim.Time, slot int32, out []Output) []Output {
 	m.deadlines = append(m.deadlines, deadline{at: at, slot: slot, attempt: m.streams[slot].attempt})
 	if !m.dlArmed {
 		m.dlArmed = true
-		out = append(out, Output{Kind: OutWake, At: at, Wake: Input{Kind: InDeadlines}})
+		out = append(out, wake(at, Input{Kind: InDeadlines}))
 	}
 	return out
 }
@@ -466,7 +484,7 @@ func (m *Member) fireDeadlines(now sim.Time, out []Output) []Output {
 		m.dlArmed = false
 		return out
 	}
-	return append(out, Output{Kind: OutWake, At: m.deadlines[0].at, Wake: Input{Kind: InDeadlines}})
+	return append(out, wake(m.deadlines[0].at, Input{Kind: InDeadlines}))
 }
 
 // deadlineExpired: ReqTimeout ran out for a forwarding LeaseRenew.

@@ -196,7 +196,7 @@ func (h *netHarness) step(in Input) {
 		line := fmtNetOutput(o)
 		switch o.Kind {
 		case OutDeliver:
-			h.push(o.At, o.Deliver, false)
+			h.push(o.At, o.Msg, false)
 		case OutCPU:
 			c := &h.cpus[o.Member]
 			done := max(o.At, c.freeAt) + sim.Time(o.Work)
@@ -205,7 +205,7 @@ func (h *netHarness) step(in Input) {
 			c.bytes += o.Bytes
 			line += fmt.Sprintf(" (done at %v)", done)
 			if o.HasThen {
-				h.push(done, o.Then, false)
+				h.push(done, o.Msg, false)
 			}
 		case OutCPURelease:
 			c := &h.cpus[o.Member]
@@ -355,7 +355,7 @@ func fmtNetInput(in Input) string {
 func fmtNetOutput(o Output) string {
 	switch o.Kind {
 	case OutDeliver:
-		return fmt.Sprintf("deliver at=%v %s", o.At, fmtNetInput(o.Deliver))
+		return fmt.Sprintf("deliver at=%v %s", o.At, fmtNetInput(o.Msg))
 	case OutRequest:
 		return fmt.Sprintf("request from=%d to=%d slot=%d client=%d attempt=%d", o.From, o.To, o.Slot, o.Client, o.Attempt)
 	case OutResult:
@@ -367,7 +367,7 @@ func fmtNetOutput(o Output) string {
 	case OutCPU:
 		s := fmt.Sprintf("cpu member=%d at=%v work=%v bytes=%d", o.Member, o.At, o.Work, o.Bytes)
 		if o.HasThen {
-			s += " then " + fmtNetInput(o.Then)
+			s += " then " + fmtNetInput(o.Msg)
 		}
 		return s
 	case OutCPURelease:

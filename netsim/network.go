@@ -165,10 +165,10 @@ type Input struct {
 type OutputKind uint8
 
 const (
-	OutDeliver    OutputKind = iota // deliver Deliver to me at At
+	OutDeliver    OutputKind = iota // deliver Msg to me at At
 	OutRequest                      // the forward (From, Slot, Client, Attempt) reached member To: hand it to that member now
 	OutResult                       // the forward of (From, Slot, Attempt) ended: Err (retry), else TTL; tell member From now
-	OutCPU                          // charge Work x 1 on member Member's CPU at At, holding Bytes; then deliver Then (if HasThen) when done
+	OutCPU                          // charge Work x 1 on member Member's CPU at At, holding Bytes; then deliver Msg (if HasThen) when done
 	OutCPURelease                   // release 1 request and Bytes of memory on member Member's CPU
 	OutFact                         // for the recorder
 )
@@ -207,8 +207,9 @@ type Output struct {
 	Bytes    int64
 	Work     time.Duration // OutCPU
 	At       sim.Time      // OutDeliver, OutCPU
-	Deliver  Input         // OutDeliver
-	Then     Input         // OutCPU
+	// Msg: OutDeliver: the message to deliver at At; OutCPU with HasThen:
+	// the message to deliver when the work is done.
+	Msg Input
 }
 
 // NewNetwork returns the network of cfg.Members members with every pool
@@ -277,7 +278,7 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 			cost = n.cfg.Costs.TCPAccept + n.cfg.Costs.TLSServerResumed
 		}
 		return append(out, Output{Kind: OutCPU, Member: d.to, At: now, Work: cost, Bytes: int64(n.cfg.Costs.PeerConnBytes),
-			HasThen: true, Then: Input{Kind: InDialServerDone, Dial: in.Dial}})
+			HasThen: true, Msg: Input{Kind: InDialServerDone, Dial: in.Dial}})
 	case InDialServerDone:
 		return n.dialServerDone(now, in.Dial, out)
 	case InDialFlight:
@@ -289,7 +290,7 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 		if n.resumed() {
 			cost = n.cfg.Costs.TLSClientResumed
 		}
-		return append(out, Output{Kind: OutCPU, Member: d.from, At: now, Work: cost, HasThen: true, Then: Input{Kind: InDialClientDone, Dial: in.Dial}})
+		return append(out, Output{Kind: OutCPU, Member: d.from, At: now, Work: cost, HasThen: true, Msg: Input{Kind: InDialClientDone, Dial: in.Dial}})
 	case InDialClientDone:
 		d := &n.dials[in.Dial]
 		if n.cfg.TLS {
@@ -319,7 +320,7 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 }
 
 func (n *Network) deliver(out []Output, at sim.Time, in Input) []Output {
-	return append(out, Output{Kind: OutDeliver, At: at, Deliver: in})
+	return append(out, Output{Kind: OutDeliver, At: at, Msg: in})
 }
 
 // oneWay is a one-way peer message delay.

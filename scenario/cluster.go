@@ -46,28 +46,6 @@ type ClusterResult struct {
 	Sends [][]int64
 }
 
-// target names the component an event is for.
-type target uint8
-
-const (
-	toClient  target = iota // client index: its clientmodel.Client
-	toMember                // member index: its model.Member
-	toNetwork               // the netsim.Network
-	toRevoke                // the leader lessor's runLoop pass
-	toFault                 // index: the scenario's fault
-	toElected               // index: the election's winner
-	toSample                // the end of a metrics bucket
-)
-
-// event is one kernel event: a message for one component.
-type event struct {
-	to     target
-	index  int32
-	client clientmodel.Input
-	member model.Input
-	net    netsim.Input
-}
-
 // clusterClient is one client process and where it is served.
 type clusterClient struct {
 	client clientmodel.Client // inline: the hot loop walks clients, keep them near
@@ -179,7 +157,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(starts[i])), member: int32(m), slot: s.members[m].AddClient(i)}
 		s.net.AddSlot(m)
 		if !opts.Deferred {
-			s.k.Schedule(starts[i], event{to: toClient, index: int32(i), client: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+			s.k.Schedule(starts[i], clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
 		}
 	}
 	s.k.Schedule(sim.Time(model.RevokeInterval), event{to: toRevoke})
@@ -196,7 +174,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 			for b := 0; b < c.Members; b++ {
 				if a != b {
 					s.k.Schedule(sim.Time(netsim.ProberInterval)*sim.Time(i+1)/sim.Time(pairs),
-						event{to: toNetwork, net: netsim.Input{Kind: netsim.InProbe, From: int8(a), To: int8(b)}})
+						netEvent(netsim.Input{Kind: netsim.InProbe, From: int8(a), To: int8(b)}))
 					i++
 				}
 			}
@@ -234,7 +212,7 @@ func (m *Sim) SetReading(i int, reading bool) {
 }
 
 func (m *Sim) clientNow(i int, in clientmodel.Input) {
-	m.s.k.Schedule(m.s.k.Now(), event{to: toClient, index: int32(i), client: in})
+	m.s.k.Schedule(m.s.k.Now(), clientEvent(int32(i), in))
 }
 
 // LeaderChange starts an election now that makes member to the leader after election.
@@ -351,11 +329,11 @@ func (s *clusterSim) op(o recorder.Op) {
 func (s *clusterSim) handle(now sim.Time, e event) {
 	switch e.to {
 	case toClient:
-		s.clientInput(now, e.index, e.client)
+		s.clientInput(now, e.index, e.clientInput())
 	case toMember:
-		s.stepMember(now, int(e.index), e.member)
+		s.stepMember(now, int(e.index), e.memberInput())
 	case toNetwork:
-		s.stepNet(now, e.net)
+		s.stepNet(now, e.netInput())
 	case toRevoke:
 		if s.leader >= 0 {
 			s.stepMember(now, s.leader, model.Input{Kind: model.InRevokeTick})
@@ -425,12 +403,11 @@ func (r *clusterClientRoute) Send(now sim.Time, gen uint32) {
 		}
 		s.sends[c] = append(s.sends[c], int64(now))
 	}
-	s.k.Schedule(now+s.clientOneWay(), event{to: toMember, index: cl.member,
-		member: model.Input{Kind: model.InRecv, Slot: cl.slot, Client: c, Gen: gen}})
+	s.k.Schedule(now+s.clientOneWay(), memberEvent(cl.member, model.Input{Kind: model.InRecv, Slot: cl.slot, Client: c, Gen: gen}))
 }
 
 func (r *clusterClientRoute) Wake(at sim.Time, in clientmodel.Input) {
-	r.s.k.Schedule(at, event{to: toClient, index: r.c, client: in})
+	r.s.k.Schedule(at, clientEvent(r.c, in))
 }
 
 func (r *clusterClientRoute) Report(now sim.Time, o clientmodel.Output) {
@@ -458,13 +435,11 @@ func (s *clusterSim) stepMember(now sim.Time, m int, in model.Input) {
 func (s *clusterSim) memberOutput(now sim.Time, m int, o *model.Output) {
 	switch o.Kind {
 	case model.OutRespond:
-		s.k.Schedule(now+s.clientOneWay(), event{to: toClient, index: o.Client,
-			client: clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}})
+		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}))
 	case model.OutStreamError:
-		s.k.Schedule(now+s.clientOneWay(), event{to: toClient, index: o.Client,
-			client: clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen}})
+		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen}))
 	case model.OutWake:
-		s.k.Schedule(o.At, event{to: toMember, index: int32(m), member: o.Wake})
+		s.k.Schedule(o.At, memberEvent(int32(m), o.WakeInput()))
 	case model.OutForward:
 		s.stepNet(now, netsim.Input{Kind: netsim.InForward, From: int8(m), To: o.To, Slot: o.Slot, Client: o.Client, Attempt: o.Attempt})
 	case model.OutCancel:
@@ -520,7 +495,7 @@ func (s *clusterSim) stepNet(now sim.Time, in netsim.Input) {
 func (s *clusterSim) netOutput(now sim.Time, o *netsim.Output) {
 	switch o.Kind {
 	case netsim.OutDeliver:
-		s.k.Schedule(o.At, event{to: toNetwork, net: o.Deliver})
+		s.k.Schedule(o.At, netEvent(o.Msg))
 	case netsim.OutRequest:
 		s.stepMember(now, int(o.To), model.Input{Kind: model.InForwardRequest, From: o.From, Slot: o.Slot, Client: o.Client, Attempt: o.Attempt})
 	case netsim.OutResult:
@@ -528,7 +503,7 @@ func (s *clusterSim) netOutput(now sim.Time, o *netsim.Output) {
 	case netsim.OutCPU:
 		done := s.members[o.Member].CPU().Force(o.At, o.Work, 1, o.Bytes)
 		if o.HasThen {
-			s.k.Schedule(done, event{to: toNetwork, net: o.Then})
+			s.k.Schedule(done, netEvent(o.Msg))
 		}
 	case netsim.OutCPURelease:
 		s.members[o.Member].CPU().Done(1, o.Bytes)

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -75,12 +73,12 @@ func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
 			return err
 		}
 		asJSON := format == "json"
-		return cmdCalibrate(fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet)
+		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet)
 	}
 	return cmd
 }
 
-func cmdCalibrate(fs *pflag.FlagSet, stdout, stderr io.Writer, set *string, clients *int, ttl *time.Duration, consumer, placement *string,
+func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writer, set *string, clients *int, ttl *time.Duration, consumer, placement *string,
 	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool) error {
 	explicit := map[string]bool{}
 	fs.Visit(func(f *pflag.Flag) { explicit[f.Name] = true })
@@ -136,8 +134,6 @@ func cmdCalibrate(fs *pflag.FlagSet, stdout, stderr io.Writer, set *string, clie
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	clk := clock.New()
 	var bar *progress
 	if *from == "" && !*quiet {

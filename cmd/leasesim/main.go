@@ -6,11 +6,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -23,6 +26,9 @@ const (
 	exitError   = 1 // the command failed (or 'check' found failures)
 	exitUsage   = 2 // bad flags or input: the error names the flag or field
 	exitVerdict = 3 // the run completed but its verdict failed a --fail-on criterion
+	// exitInterrupted: SIGINT or SIGTERM stopped the command; what was complete
+	// is kept (and marked incomplete), temporary files are removed.
+	exitInterrupted = 130
 )
 
 const exitCodesHelp = `Exit status:
@@ -30,6 +36,8 @@ const exitCodesHelp = `Exit status:
   1  the command failed, or 'leasesim check' found failures
   2  bad flags or input; the message names the flag or scenario field
   3  'leasesim run --fail-on ...': the run completed but failed a criterion
+  130  interrupted (SIGINT, SIGTERM): temporary files removed; a sweep keeps
+       its finished rows, marked incomplete
 `
 
 func main() {
@@ -126,11 +134,20 @@ func noArgs(cmd *cobra.Command, args []string) error {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// One signal path for every command: SIGINT and SIGTERM cancel the
+	// command's context; each command stops, removes its temporary files and
+	// keeps (and marks) what is complete.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	root := newRoot(args, stdout, stderr)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	if _, ok := errors.AsType[interruptedError](err); ok || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+		fmt.Fprintf(stderr, "leasesim: %v\n", err)
+		return exitInterrupted
 	}
 	if errors.Is(err, errFailed) {
 		return exitError // the failures are printed already

@@ -120,6 +120,20 @@ func cmdReport(o *reportOpts, argv []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return usagef("--sweep %s: %v", sweepFile, err)
 		}
+		// A verdict needs every point: an interrupted or partial sweep would
+		// state one for configurations never probed.
+		if !r.Complete {
+			why := "it lacks grid points"
+			if r.Interrupted {
+				why = "its run was interrupted"
+			} else if miss := r.Missing(); len(miss) > 0 {
+				why = fmt.Sprintf("it lacks grid points %s", intList(miss, 20))
+			}
+			return usagef("--sweep %s is incomplete (%s): run the sweep to completion, or merge every shard", sweepFile, why)
+		}
+		if n := r.Failed(); n > 0 {
+			return usagef("--sweep %s has %d grid point(s) that could not run (verdict %q): fix them and run it again", sweepFile, n, sweep.VerdictError)
+		}
 		sw = &r
 	}
 	file, err := createAtomic("out", out)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/export"
+	"github.com/leasesim/leasesim/outfile"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
@@ -247,6 +247,7 @@ type runOpts struct {
 	promStart    string
 	whatIfs      []string
 	failOn       []string
+	force        bool
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -266,6 +267,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&o.scenario, "scenario", "", "built-in scenario name or YAML FILE (see 'leasesim scenarios')")
 	o.sf = addScenarioFlags(fs)
 	fs.StringArrayVar(&o.whatIfs, "what-if", nil, "FLAG=VALUE: also run with this flag changed, and compare (repeatable)")
+	fs.BoolVar(&o.force, "force", false, "run even if the resource estimate says it will not fit in this machine's memory")
 	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 3 if the base run fails: lost-keys | expired | cpu>PERCENT (repeatable or comma list)")
 	addWriteOut(fs, &o.out, "table", "table", "json", "csv")
 	fs.StringVar(&o.csvDir, "csv", "", "write the metrics time series as CSV files into DIR")
@@ -374,11 +376,15 @@ func cmdRun(cmd *cobra.Command, o *runOpts, stdout, stderr io.Writer) error {
 	specs = append([]spec.Spec{base}, specs...)
 	labels = append([]string{"base"}, labels...)
 
+	if err := checkMemory(specs, len(specs), o.force, "--clients, --duration or fewer --what-if"); err != nil {
+		return err
+	}
 	out := &outputs{trace: o.trace, traceClients: o.traceClients, csvDir: o.csvDir, prom: o.prom, promStart: promStart}
-	if err := out.prepare(); err != nil {
+	if err := out.prepare(stdout); err != nil {
 		return err
 	}
 	defer out.cleanup()
+	ctx := cmd.Context()
 
 	// The runs are independent and each is single-threaded and deterministic:
 	// run them side by side, and report them in order.
@@ -395,7 +401,7 @@ func cmdRun(cmd *cobra.Command, o *runOpts, stdout, stderr io.Writer) error {
 			tw = out.traceW
 		}
 		wg.Go(func() {
-			res, err := scenario.Run(context.Background(), sp, tw)
+			res, err := scenario.Run(ctx, sp, tw)
 			bar.add(1)
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", labels[i], err)
@@ -408,6 +414,9 @@ func cmdRun(cmd *cobra.Command, o *runOpts, stdout, stderr io.Writer) error {
 	}
 	wg.Wait()
 	bar.finish()
+	if ctx.Err() != nil {
+		return interrupted("no output written")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -488,28 +497,25 @@ func overrideFlags() string {
 	return strings.Join(n, ", ")
 }
 
-// outputs writes --trace, --csv and --prom atomically: into temporary files
-// that are renamed into place only when every run succeeded.
+// outputs writes --trace, --csv and --prom through one outfile.Set: into
+// temporary files beside their targets, committed together only when every
+// run succeeded (a device, a FIFO or "-" is streamed; nothing is clobbered).
 type outputs struct {
 	trace, csvDir, prom string
 	traceClients        int
 	promStart           time.Time
-	traceTmp            *os.File
+	files               *outfile.Set
 	traceGz             *gzip.Writer
 	traceW              io.Writer
-	tmpFiles            []string
 }
 
-func (o *outputs) prepare() error {
+func (o *outputs) prepare(stdout io.Writer) error {
+	o.files = outfile.New(stdout)
 	if o.trace != "" {
-		dir := filepath.Dir(o.trace)
-		f, err := os.CreateTemp(dir, ".leasesim-trace-*")
+		f, err := o.files.Create(o.trace)
 		if err != nil {
-			return usagef("--trace: cannot write in %s: %v", dir, err)
+			return usagef("--trace: %v", err)
 		}
-		f.Chmod(0o644) // CreateTemp makes 0600; outputs are for sharing
-		o.traceTmp = f
-		o.tmpFiles = append(o.tmpFiles, f.Name())
 		var w io.Writer = f
 		if strings.HasSuffix(o.trace, ".gz") {
 			// A zero gzip header (no name, no time): the same run gives the same bytes.
@@ -534,50 +540,28 @@ func (o *outputs) prepare() error {
 	return nil
 }
 
-func (o *outputs) cleanup() {
-	if o.traceTmp != nil {
-		o.traceTmp.Close()
-	}
-	for _, f := range o.tmpFiles {
-		os.Remove(f) // a no-op for files already renamed
-	}
-}
-
-// writeAtomic writes data to path through a temporary file in its directory.
-func (o *outputs) writeAtomic(flagName, path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".leasesim-"+flagName+"-*")
-	if err != nil {
-		return fmt.Errorf("--%s: %w", flagName, err)
-	}
-	tmp.Chmod(0o644)
-	o.tmpFiles = append(o.tmpFiles, tmp.Name())
-	werr := write(tmp)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil {
-		return fmt.Errorf("--%s: %w", flagName, errors.Join(werr, cerr))
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("--%s: %w", flagName, err)
-	}
-	return nil
-}
+// cleanup removes every temporary file (a no-op after commit).
+func (o *outputs) cleanup() { o.files.Abort() }
 
 func seriesOf(oc outcome) export.Series {
 	return export.Series{Run: oc.Label, BucketSeconds: oc.BucketSeconds, RenewalsPerS: oc.RenewalsPerS, Metrics: oc.Metrics}
 }
 
+// write adds path to the set with write's output.
+func (o *outputs) write(flagName, path string, write func(io.Writer) error) error {
+	f, err := o.files.Create(path)
+	if err != nil {
+		return fmt.Errorf("--%s: %w", flagName, err)
+	}
+	if err := write(f); err != nil {
+		return fmt.Errorf("--%s: %w", flagName, err)
+	}
+	return nil
+}
+
 func (o *outputs) commit(outs []outcome) error {
-	if o.traceTmp != nil {
-		if o.traceGz != nil {
-			if err := o.traceGz.Close(); err != nil {
-				return fmt.Errorf("--trace: %w", err)
-			}
-		}
-		if err := o.traceTmp.Close(); err != nil {
-			return fmt.Errorf("--trace: %w", err)
-		}
-		o.traceTmp = nil
-		if err := os.Rename(o.tmpFiles[0], o.trace); err != nil {
+	if o.traceGz != nil {
+		if err := o.traceGz.Close(); err != nil {
 			return fmt.Errorf("--trace: %w", err)
 		}
 	}
@@ -586,26 +570,25 @@ func (o *outputs) commit(outs []outcome) error {
 		for _, oc := range outs {
 			ss = append(ss, seriesOf(oc))
 		}
-		if err := o.writeAtomic("prom", o.prom, func(w io.Writer) error { return export.WriteOpenMetrics(w, ss, o.promStart) }); err != nil {
+		if err := o.write("prom", o.prom, func(w io.Writer) error { return export.WriteOpenMetrics(w, ss, o.promStart) }); err != nil {
 			return err
 		}
 	}
-	if o.csvDir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(o.csvDir, 0o755); err != nil {
-		return fmt.Errorf("--csv: %w", err)
-	}
-	for _, oc := range outs {
-		name := "metrics.csv"
-		if oc.Label != "base" {
-			name = "metrics-" + safeName(oc.Label) + ".csv"
+	if o.csvDir != "" {
+		if err := os.MkdirAll(o.csvDir, 0o755); err != nil {
+			return fmt.Errorf("--csv: %w", err)
 		}
-		if err := o.writeAtomic("csv", filepath.Join(o.csvDir, name), func(w io.Writer) error { return export.WriteCSV(w, seriesOf(oc)) }); err != nil {
-			return err
+		for _, oc := range outs {
+			name := "metrics.csv"
+			if oc.Label != "base" {
+				name = "metrics-" + safeName(oc.Label) + ".csv"
+			}
+			if err := o.write("csv", filepath.Join(o.csvDir, name), func(w io.Writer) error { return export.WriteCSV(w, seriesOf(oc)) }); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return o.files.Commit()
 }
 
 func safeName(s string) string {

@@ -2,22 +2,21 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/leasesim/leasesim/outfile"
 	"github.com/leasesim/leasesim/spec"
 	"github.com/leasesim/leasesim/sweep"
 )
@@ -92,33 +91,31 @@ func baseFromFlags(cmd, name string, sets []string, duration string) (spec.Spec,
 	return sc, set, nil
 }
 
-// atomicFile is an output written to a temporary file in its directory and
-// renamed into place on commit, so a failed or refused command writes nothing.
+// atomicFile is one output written through an outfile.Set: to a temporary
+// file beside its target, renamed into place on commit (a device, a FIFO or
+// a symlink's target is written as such), so a failed, refused or
+// interrupted command writes nothing.
 type atomicFile struct {
-	path, flag string
-	tmp        *os.File
+	flag  string
+	files *outfile.Set
+	f     *outfile.File
 }
 
 func createAtomic(flagName, path string) (*atomicFile, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return nil, usagef("--%s: %s is a directory", flagName, path)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".leasesim-"+flagName+"-*")
+	files := outfile.New(os.Stdout)
+	f, err := files.Create(path)
 	if err != nil {
-		return nil, usagef("--%s: cannot write in %s: %v", flagName, filepath.Dir(path), err)
+		return nil, usagef("--%s: %v", flagName, err)
 	}
-	f.Chmod(0o644) // CreateTemp makes 0600; outputs are for sharing
-	return &atomicFile{path: path, flag: flagName, tmp: f}, nil
+	return &atomicFile{flag: flagName, files: files, f: f}, nil
 }
 
 func (a *atomicFile) commit(data []byte) error {
-	if _, err := a.tmp.Write(data); err != nil {
+	if _, err := a.f.Write(data); err != nil {
+		a.files.Abort()
 		return fmt.Errorf("--%s: %w", a.flag, err)
 	}
-	if err := a.tmp.Close(); err != nil {
-		return fmt.Errorf("--%s: %w", a.flag, err)
-	}
-	if err := os.Rename(a.tmp.Name(), a.path); err != nil {
+	if err := a.files.Commit(); err != nil {
 		return fmt.Errorf("--%s: %w", a.flag, err)
 	}
 	return nil
@@ -126,8 +123,7 @@ func (a *atomicFile) commit(data []byte) error {
 
 func (a *atomicFile) abort() {
 	if a != nil {
-		a.tmp.Close()
-		os.Remove(a.tmp.Name()) // a no-op after commit
+		a.files.Abort() // a no-op after commit
 	}
 }
 
@@ -176,7 +172,7 @@ type sweepOpts struct {
 	scenario, duration, shard, out, cpu string
 	grids, sets                         []string
 	wo                                  writeOut
-	knee, quiet                         bool
+	knee, quiet, force                  bool
 	at, kneeMax, workers                int
 	tol                                 float64
 }
@@ -209,6 +205,7 @@ func newSweepCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.Float64Var(&o.tol, "knee-tolerance", 0.02, "knee: relative precision of the result")
 	fs.IntVarP(&o.workers, "jobs", "j", 0, "parallel runs (default: GOMAXPROCS, all cores)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr")
+	fs.BoolVar(&o.force, "force", false, "run even if the resource estimate says the parallel runs will not fit in this machine's memory")
 	return cmd
 }
 
@@ -304,9 +301,21 @@ func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error 
 		defer file.abort()
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 	cfg := sweep.Config{Base: base, Grid: grid, Apply: cliApply, Shard: shard, Workers: o.workers, CPUTarget: cpu}
+	var points []spec.Spec
+	for _, i := range cfg.Indexes() {
+		if sp, err := cfg.Spec(i); err == nil {
+			points = append(points, sp)
+		}
+	}
+	workers := o.workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if err := checkMemory(points, min(workers, len(points)), o.force, "-j 1, fewer clients or a shorter --duration"); err != nil {
+		return err
+	}
 	var res sweep.Result
 	var runErr error
 	var bar *progress
@@ -344,7 +353,10 @@ func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error 
 		if o.out != "" {
 			where = o.out
 		}
-		return fmt.Errorf("%w; the finished rows are in %s, marked incomplete", runErr, where)
+		return interrupted(fmt.Sprintf("%v; the finished rows are in %s, marked incomplete", runErr, where))
+	}
+	if n := res.Failed(); n > 0 {
+		return fmt.Errorf("%d grid point(s) could not run: their rows say verdict %q and why", n, sweep.VerdictError)
 	}
 	return nil
 }
