@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -85,10 +86,17 @@ const (
 // Kernel is a discrete-event scheduler for payloads of type P.
 // The zero value is not usable; call New.
 type Kernel[P any] struct {
-	now     Time
-	seq     uint64
-	cur     int64   // the current slot number (time >> slotShift)
-	heap    []entry // events due in slots <= cur: 4-ary min-heap on (at, seq)
+	now Time
+	seq uint64
+	cur int64 // the current slot number (time >> slotShift)
+	// Events due in slots <= cur: the current slot's wheel events, sorted
+	// when the wheel turned to it (run[runHead:]), and a 4-ary min-heap on
+	// (at, seq) of the events scheduled into it since. The next event is the
+	// earlier of their heads.
+	run     []entry
+	runHead int
+	scratch []entry // sortRun's buffer
+	heap    []entry
 	wheel   [wheelSlots][]entry
 	inWheel int
 	occ     [wheelSlots / 64]uint64 // bit i: wheel slot i holds events
@@ -170,10 +178,10 @@ func (k *Kernel[P]) file(e entry) {
 	}
 }
 
-// fill makes the current heap non-empty by turning the wheel, if any event is
+// fill makes the current slot non-empty by turning the wheel, if any event is
 // queued at all; it reports whether one is.
 func (k *Kernel[P]) fill() bool {
-	for len(k.heap) == 0 {
+	for len(k.heap) == 0 && k.runHead == len(k.run) {
 		if k.inWheel == 0 {
 			if len(k.over) == 0 {
 				return false
@@ -191,13 +199,14 @@ func (k *Kernel[P]) fill() bool {
 		i := k.cur & wheelMask
 		w := &k.wheel[i]
 		if len(*w) > 0 {
+			// A sorted slot pops in O(1); sorting it at once is cheaper than
+			// sifting a heap of it event by event.
 			k.inWheel -= len(*w)
-			k.heap = append(k.heap, (*w)...)
+			k.run = append(k.run[:0], (*w)...)
+			k.runHead = 0
 			*w = (*w)[:0]
 			k.occ[i>>6] &^= 1 << (i & 63)
-			for j := (len(k.heap) - 2) / 4; j >= 0; j-- {
-				down(k.heap, j)
-			}
+			k.sortRun()
 		}
 		// The slot cur+wheelSlots-1 has just come onto the wheel.
 		for len(k.over) > 0 && int64(k.over[0].at)>>slotShift < k.cur+wheelSlots {
@@ -228,7 +237,76 @@ func (k *Kernel[P]) Peek() (Time, bool) {
 	if !k.fill() {
 		return 0, false
 	}
-	return k.heap[0].at, true
+	return k.head().at, true
+}
+
+// head is the next event; fill must have reported one.
+func (k *Kernel[P]) head() *entry {
+	if k.runHead == len(k.run) {
+		return &k.heap[0]
+	}
+	if len(k.heap) > 0 && k.heap[0].before(&k.run[k.runHead]) {
+		return &k.heap[0]
+	}
+	return &k.run[k.runHead]
+}
+
+// pop removes the next event; fill must have reported one.
+func (k *Kernel[P]) pop() entry {
+	if k.runHead < len(k.run) && (len(k.heap) == 0 || !k.heap[0].before(&k.run[k.runHead])) {
+		e := k.run[k.runHead]
+		k.runHead++
+		return e
+	}
+	e := k.heap[0]
+	popTop(&k.heap)
+	return e
+}
+
+// sortRun sorts the slot just taken off the wheel into (at, seq) order. A
+// wheel slot's events are in seq order already (direct schedules come after
+// the ones pulled from the overflow, which come in (at, seq) order), so a
+// stable sort on the time within the slot (17 bits) is enough: an insertion
+// sort for a few events, else two stable counting passes of 9 and 8 bits.
+func (k *Kernel[P]) sortRun() {
+	r := k.run
+	if len(r) <= 48 {
+		for i := 1; i < len(r); i++ {
+			e := r[i]
+			j := i
+			for j > 0 && r[j-1].at > e.at {
+				r[j] = r[j-1]
+				j--
+			}
+			r[j] = e
+		}
+		return
+	}
+	base := r[0].at >> slotShift << slotShift
+	k.scratch = slices.Grow(k.scratch[:0], len(r))[:len(r)]
+	countingPass(r, k.scratch, base, 0, 9)
+	countingPass(k.scratch, r, base, 9, 8)
+}
+
+// countingPass stably sorts src into dst by bits [shift, shift+width) of
+// the time within the slot.
+func countingPass(src, dst []entry, base Time, shift, width uint) {
+	var count [1 << 9]int
+	mask := Time(1)<<width - 1
+	for i := range src {
+		count[(src[i].at-base)>>shift&mask]++
+	}
+	pos := 0
+	for b := range count[:1<<width] {
+		c := count[b]
+		count[b] = pos
+		pos += c
+	}
+	for i := range src {
+		b := (src[i].at - base) >> shift & mask
+		dst[count[b]] = src[i]
+		count[b]++
+	}
 }
 
 // Step removes the next event, advances the clock to its time and returns it.
@@ -238,8 +316,7 @@ func (k *Kernel[P]) Step() (Time, P, bool) {
 	if !k.fill() {
 		return k.now, zero, false
 	}
-	top := k.heap[0]
-	popTop(&k.heap)
+	top := k.pop()
 	k.n--
 	slot := top.slot()
 	p := k.slab[slot]
@@ -254,7 +331,7 @@ func (k *Kernel[P]) Step() (Time, P, bool) {
 // sets the clock to end. Events that handle schedules are delivered too if they
 // fall before end. It returns ErrEventLimit if the step budget runs out.
 func (k *Kernel[P]) RunUntil(end Time, handle func(now Time, p P)) error {
-	for k.fill() && k.heap[0].at < end {
+	for k.fill() && k.head().at < end {
 		if k.limit > 0 && k.steps >= k.limit {
 			return ErrEventLimit
 		}
