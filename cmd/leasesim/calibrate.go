@@ -32,7 +32,13 @@ differently (--set full has leader-only, followers-only and spread runs).
 
 Everything it starts (members, the client process, temporary directories) is
 removed when it ends, also on error and Ctrl-C; --keep leaves the directory
-with the members' and clients' logs.`
+with the members' and clients' logs.
+
+Exposure: the members' client ports are plain gRPC on 127.0.0.1 (the peer
+links, which are what is measured, use mutual TLS). While a calibration runs,
+any user of this machine can connect to them and read or write the test
+cluster's keys; it holds nothing but the calibration's own leases and keys,
+and it is gone when the command ends. Run it on a machine you trust.`
 
 const calibrateExample = `  leasesim calibrate                                   # the CI-sized set: 30 clients, TTL 5s
   leasesim calibrate --clients 500 --ttl 5s --window 30s --placement followers

@@ -138,3 +138,15 @@ func TestInterruptedRunLeavesNoTemporaryFiles(t *testing.T) {
 		t.Fatalf("left behind: %v", es)
 	}
 }
+
+// Issue 15, defect 7: 'sweep --cpu-target NaN' silently became 70 %.
+func TestCPUTargetNaNRefused(t *testing.T) {
+	for _, v := range []string{"NaN", "nan", "0", "-5", "101", "x"} {
+		if _, err := parseCPUTarget(v); err == nil {
+			t.Errorf("--cpu-target %s accepted", v)
+		}
+	}
+	if f, err := parseCPUTarget("70"); err != nil || f != 0.7 {
+		t.Fatalf("70: %v %v", f, err)
+	}
+}

@@ -59,7 +59,7 @@ func cliApply(s *spec.Spec, name, v string) error {
 // parseCPUTarget reads 70, 70% or 0.7.
 func parseCPUTarget(v string) (float64, error) {
 	f, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), "%"), 64)
-	if err != nil || f <= 0 || f > 100 {
+	if err != nil || !(f > 0 && f <= 100) { // !(...): NaN is refused too
 		return 0, usagef("--cpu-target: %q is not a percentage in (0, 100] (e.g. 70)", v)
 	}
 	if f > 1 || strings.HasSuffix(v, "%") {
