@@ -308,7 +308,7 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 		}
 		if in.Err { // an error answer or a failed dial: sleep and retry
 			s.phase = PhaseRetrySleep
-			out = append(out, wake(now + sim.Time(ForwardRetry), Input{Kind: InRetry, Slot: in.Slot, Client: s.client, Attempt: in.Attempt}))
+			out = append(out, wake(now+sim.Time(ForwardRetry), Input{Kind: InRetry, Slot: in.Slot, Client: s.client, Attempt: in.Attempt}))
 			return out
 		}
 		out = m.answer(now, in.Slot, in.TTL, out)
