@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -106,12 +107,36 @@ type Kernel[P any] struct {
 	free    []uint32
 	steps   uint64
 	limit   uint64 // 0 = no limit on delivered events
-	maxHeap int    // 0 = no limit on queued events
+	// clearSlots: P holds pointers, so a delivered payload's slot is zeroed
+	// to let the garbage collector free what it referenced.
+	clearSlots bool
+	maxHeap    int // 0 = no limit on queued events
 }
 
 // New returns a kernel at time 0 with an empty queue.
 func New[P any]() *Kernel[P] {
-	return &Kernel[P]{heap: make([]entry, 0, 1024), slab: make([]P, 0, 1024)}
+	return &Kernel[P]{heap: make([]entry, 0, 1024), slab: make([]P, 0, 1024), clearSlots: hasPointers(reflect.TypeFor[P]())}
+}
+
+// hasPointers reports whether values of t can hold references the garbage
+// collector must see (a delivered payload's slab slot is then cleared).
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return false
+	case reflect.Array:
+		return t.Len() > 0 && hasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // SetLimits bounds the number of events the kernel will deliver (maxSteps) and
@@ -320,7 +345,9 @@ func (k *Kernel[P]) Step() (Time, P, bool) {
 	k.n--
 	slot := top.slot()
 	p := k.slab[slot]
-	k.slab[slot] = zero // drop references held by the payload
+	if k.clearSlots {
+		k.slab[slot] = zero // drop references held by the payload
+	}
 	k.free = append(k.free, slot)
 	k.now = top.at
 	k.steps++
