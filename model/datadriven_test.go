@@ -285,7 +285,7 @@ func fmtInput(in Input) string {
 	switch in.Kind {
 	case InCPUDone:
 		if in.Work == WorkForwarded {
-			return fmt.Sprintf("cpu-done work=%v from=%d slot=%d client=%d attempt=%d arrived=%v", in.Work, in.From, in.Slot, in.Client, in.Attempt, in.At)
+			return fmt.Sprintf("cpu-done work=%v from=%d slot=%d client=%d attempt=%d", in.Work, in.From, in.Slot, in.Client, in.Attempt)
 		}
 		return fmt.Sprintf("cpu-done work=%v slot=%d client=%d attempt=%d", in.Work, in.Slot, in.Client, in.Attempt)
 	case InRetry:
@@ -313,7 +313,7 @@ func fmtOutput(o Output) string {
 		if o.NotLeader {
 			answer = "not-leader"
 		}
-		return fmt.Sprintf("reply to=%d slot=%d client=%d attempt=%d %s arrived=%v", o.To, o.Slot, o.Client, o.Attempt, answer, o.Since)
+		return fmt.Sprintf("reply to=%d slot=%d client=%d attempt=%d %s", o.To, o.Slot, o.Client, o.Attempt, answer)
 	case OutShed:
 		return fmt.Sprintf("shed to=%d slot=%d client=%d attempt=%d", o.To, o.Slot, o.Client, o.Attempt)
 	case OutFact:

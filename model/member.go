@@ -117,7 +117,7 @@ const (
 	InRetry                           // the ForwardRetry sleep of attempt Attempt ended
 	InDeadlines                       // the head of the deadline queue is due
 	InForwardResult                   // the transport's outcome of the forward of attempt Attempt: Err, or TTL
-	InForwardRequest                  // (leader) a forwarded keepalive from member From arrived; At: when
+	InForwardRequest                  // (leader) a forwarded keepalive from member From arrived
 	InLeaderLost                      // the leader stepped down: an election begins
 	InElected                         // the election ended: member Leader leads
 	InRevokeTick                      // the lessor's runLoop pass (RevokeInterval)
@@ -152,9 +152,8 @@ type Input struct {
 	Slot    int32
 	Client  int32
 	Attempt uint32
-	Gen     uint32   // InStreamOpen, InRecv
-	TTL     int64    // InForwardResult
-	At      sim.Time // InCPUDone of WorkForwarded: when the request arrived
+	Gen     uint32 // InStreamOpen, InRecv
+	TTL     int64  // InForwardResult
 }
 
 // OutputKind names what a Member asks for or reports.
@@ -211,20 +210,17 @@ type Output struct {
 	N, Keys  int32 // FactExpired
 	TTL      int64
 	At       sim.Time // OutWake: when
-	// Since: when the forwarded request arrived at the leader (OutReply, and
-	// the OutWake of its CPU work).
-	Since sim.Time
 }
 
 // wake is an OutWake that delivers in at at.
 func wake(at sim.Time, in Input) Output {
 	return Output{Kind: OutWake, At: at, WakeKind: in.Kind, Work: in.Work, To: in.From, Slot: in.Slot,
-		Client: in.Client, Attempt: in.Attempt, Since: in.At}
+		Client: in.Client, Attempt: in.Attempt}
 }
 
 // WakeInput is the input an OutWake asks to have delivered at At.
 func (o *Output) WakeInput() Input {
-	return Input{Kind: o.WakeKind, Work: o.Work, From: o.To, Slot: o.Slot, Client: o.Client, Attempt: o.Attempt, At: o.Since}
+	return Input{Kind: o.WakeKind, Work: o.Work, From: o.To, Slot: o.Slot, Client: o.Client, Attempt: o.Attempt}
 }
 
 // NewMember returns member cfg.ID believing that leader leads, with no clients.
@@ -322,7 +318,7 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 			return out
 		}
 		out = append(out, wake(done, Input{Kind: InCPUDone, Work: WorkForwarded,
-			From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, At: now}))
+			From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}))
 	case InLeaderLost:
 		m.leader = -1
 	case InElected:
@@ -361,7 +357,7 @@ func (m *Member) cpuDone(now sim.Time, in Input, out []Output) []Output {
 		ttl, out := m.renew(now, s.client, out)
 		return m.answer(now, in.Slot, ttl, out)
 	default: // WorkForwarded: the leader's handler for a forwarded renewal has run
-		reply := Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, Since: in.At}
+		reply := Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}
 		switch {
 		case m.IsLeader():
 			reply.TTL, out = m.renew(now, in.Client, out)

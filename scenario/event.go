@@ -64,12 +64,12 @@ func (e *event) clientInput() clientmodel.Input {
 
 func memberEvent(member int32, in model.Input) event {
 	return event{to: toMember, index: member, kind: uint8(in.Kind), small: uint8(in.Work), flags: flagIf(in.Err, flagErr),
-		from: in.From, a: uint32(in.Slot), b: uint32(in.Client), c: in.Attempt, d: in.Gen, x: in.TTL, y: int64(in.At)}
+		from: in.From, a: uint32(in.Slot), b: uint32(in.Client), c: in.Attempt, d: in.Gen, x: in.TTL}
 }
 
 func (e *event) memberInput() model.Input {
 	return model.Input{Kind: model.InputKind(e.kind), Work: model.Work(e.small), Err: e.flags&flagErr != 0,
-		From: e.from, Slot: int32(e.a), Client: int32(e.b), Attempt: e.c, Gen: e.d, TTL: e.x, At: sim.Time(e.y)}
+		From: e.from, Slot: int32(e.a), Client: int32(e.b), Attempt: e.c, Gen: e.d, TTL: e.x}
 }
 
 func netEvent(in netsim.Input) event {

@@ -53,13 +53,9 @@ func TestOutputsDoNotReplaceSpecialFiles(t *testing.T) {
 // starts, with the estimate and the flags that would make it fit.
 func TestRunThatCannotFitIsRefused(t *testing.T) {
 	var out, errb bytes.Buffer
-	start := time.Now()
 	code := run([]string{"run", "--server", "cluster", "--clients", "10000000", "--duration", "10m"}, &out, &errb)
 	if code != exitUsage || !strings.Contains(errb.String(), "of memory") || !strings.Contains(errb.String(), "--force") {
 		t.Fatalf("exit %d: %s", code, errb.String())
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("refusing took %v: it should not have started", d)
 	}
 	// The estimate multiplies by the runs that go side by side: one run fits
 	// where two in parallel do not.
