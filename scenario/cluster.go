@@ -124,7 +124,7 @@ type Sim struct{ s *clusterSim }
 // StartCluster builds the simulation of c at time 0. With opts.Deferred set,
 // no client calls KeepAlive until AddClient.
 func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
-	assertCluster(c)
+	c.Assert()
 	s := &clusterSim{cfg: c, opts: opts, leader: c.Leader, peaks: map[recorder.MetricName]float64{}}
 	s.clientRoute.s = s
 	s.k = sim.New[event]()
@@ -326,7 +326,7 @@ func (s *clusterSim) op(o recorder.Op) {
 	}
 }
 
-func (s *clusterSim) handle(now sim.Time, e event) {
+func (s *clusterSim) handle(now sim.Time, e *event) {
 	switch e.to {
 	case toClient:
 		s.clientInput(now, e.index, e.clientInput())

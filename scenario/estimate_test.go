@@ -22,7 +22,7 @@ func TestEstimateBoundsARun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := scenario.EstimateOf(r)
+		e := r.Estimate()
 		runtime.GC()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)

@@ -60,7 +60,7 @@ type Result struct {
 // trace, if not nil, receives the JSON-lines trace. It stops, with ctx's
 // error, soon after ctx ends (it checks between seconds of virtual time).
 func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error) {
-	assertIdeal(c)
+	c.Assert()
 	if c.Bucket == 0 {
 		c.Bucket = time.Second
 	}
@@ -79,7 +79,7 @@ func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error
 	}
 	var out []clientmodel.Output
 	r := &idealRoute{k: k, rec: rec, cohorts: cohorts, half: half}
-	handle := func(now sim.Time, e idealEvent) {
+	handle := func(now sim.Time, e *idealEvent) {
 		i := e.cohort
 		co := &cohorts[i]
 		switch e.kind {

@@ -44,9 +44,9 @@ func TestRunUntilIsExclusiveAndAdvancesClock(t *testing.T) {
 	k.Schedule(10, "a")
 	k.Schedule(20, "b")
 	var got []string
-	handle := func(now sim.Time, p string) {
-		got = append(got, fmt.Sprintf("%s@%d", p, now))
-		if p == "a" {
+	handle := func(now sim.Time, p *string) {
+		got = append(got, fmt.Sprintf("%s@%d", *p, now))
+		if *p == "a" {
 			k.Schedule(now+5, "a2") // scheduled from a handler, due before end
 		}
 	}
@@ -67,8 +67,8 @@ func TestRunUntilIsExclusiveAndAdvancesClock(t *testing.T) {
 func TestEventLimit(t *testing.T) {
 	k := sim.New[int]()
 	k.SetLimits(3, 0)
-	var loop func(now sim.Time, p int)
-	loop = func(now sim.Time, p int) { k.Schedule(now+1, p+1) }
+	var loop func(now sim.Time, p *int)
+	loop = func(now sim.Time, p *int) { k.Schedule(now+1, *p+1) }
 	k.Schedule(0, 0)
 	if err := k.RunUntil(100, loop); !errors.Is(err, sim.ErrEventLimit) {
 		t.Fatalf("err = %v, want ErrEventLimit", err)
@@ -129,8 +129,8 @@ func Example() {
 	k.Schedule(sim.At(1500e6), "scan")
 	k.Schedule(sim.At(1000e6), "deadline tick")
 	k.Schedule(sim.At(1000e6), "second at the same instant")
-	_ = k.RunUntil(sim.At(2e9), func(now sim.Time, p string) {
-		fmt.Println(now, p)
+	_ = k.RunUntil(sim.At(2e9), func(now sim.Time, p *string) {
+		fmt.Println(now, *p)
 	})
 	// Output:
 	// 1s deadline tick

@@ -63,7 +63,7 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 		clientmodel.Route(now, out, r)
 	}
 
-	err := k.RunUntil(sim.Time(s.DurationNs), func(now sim.Time, e event) {
+	err := k.RunUntil(sim.Time(s.DurationNs), func(now sim.Time, e *event) {
 		i := e.lease
 		sv := &servers[i]
 		l := s.Leases[i]

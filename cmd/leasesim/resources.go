@@ -4,7 +4,6 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/prometheus/procfs"
 
-	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -26,19 +25,19 @@ var availableMemory = func() uint64 {
 	return *mi.MemAvailable << 10
 }
 
-// checkMemory estimates the largest of specs' runs (scenario.EstimateOf),
+// checkMemory estimates the largest of specs' runs (spec.Resolved.Estimate),
 // times the runs that go side by side, against the machine's available
 // memory, and refuses a plan that does not fit, naming what to change (hint,
 // or --force) instead of letting the kernel's OOM killer end it with every
 // result lost.
 func checkMemory(specs []spec.Spec, parallel int, force bool, hint string) error {
-	var worst scenario.Estimate
+	var worst spec.Estimate
 	for _, s := range specs {
 		r, err := s.Resolve()
 		if err != nil {
 			return usagef("%v", err)
 		}
-		if e := scenario.EstimateOf(r); e.Bytes > worst.Bytes {
+		if e := r.Estimate(); e.Bytes > worst.Bytes {
 			worst = e
 		}
 	}

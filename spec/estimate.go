@@ -1,4 +1,4 @@
-package scenario
+package spec
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/leasesim/leasesim/clientmodel"
-	"github.com/leasesim/leasesim/spec"
 )
 
 // Estimate is what a run will cost, worked out before it starts: an upper
@@ -34,17 +33,17 @@ const (
 	eventsPerRenewal  = 8
 )
 
-// EstimateOf bounds r's cost: every client renews every TTL/3, and a
-// pre-fix client as if its channel were never read (one keepalive per 500 ms
-// scan once ChannelCapacity responses have filled it).
-func EstimateOf(r spec.Resolved) Estimate {
+// Estimate bounds the cost of running r: every client renews every TTL/3,
+// and a pre-fix client as if its channel were never read (one keepalive per
+// 500 ms scan once ChannelCapacity responses have filled it).
+func (r Resolved) Estimate() Estimate {
 	var clients int
 	var ttl, d time.Duration
 	var cohorts int
 	var rule clientmodel.Rule
 	if r.Ideal != nil {
 		clients, ttl, d, rule = r.Ideal.Clients, r.Ideal.TTL, r.Ideal.Duration, r.Ideal.Version.Rule
-		cohorts = min(clients, int(r.Ideal.StartSpread/spec.StartResolution)+1)
+		cohorts = min(clients, int(r.Ideal.StartSpread/StartResolution)+1)
 	} else {
 		clients, ttl, d, rule = r.Cluster.Clients, r.Cluster.TTL, r.Cluster.Duration, r.Cluster.Version.Rule
 		cohorts = clients
