@@ -261,6 +261,20 @@ func (m *Member) Queued() int {
 	return n
 }
 
+// CheckInvariants checks the member's bookkeeping: no count of queued work,
+// memory or buffered requests is negative.
+func (m *Member) CheckInvariants() error {
+	if m.cpu.Jobs() < 0 || m.cpu.Bytes() < 0 {
+		return fmt.Errorf("member %d: CPU jobs %d, bytes %d", m.cfg.ID, m.cpu.Jobs(), m.cpu.Bytes())
+	}
+	for slot := range m.streams {
+		if q := m.streams[slot].queue; q < 0 {
+			return fmt.Errorf("member %d slot %d: stream queue %d", m.cfg.ID, slot, q)
+		}
+	}
+	return nil
+}
+
 // Stream reports a slot's stream state, for invariant checks and transcripts.
 func (m *Member) Stream(slot int32) (gen uint32, queue int, busy bool, phase Phase, attempt uint32) {
 	s := &m.streams[slot]

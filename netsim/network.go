@@ -639,6 +639,24 @@ func (n *Network) probe(now sim.Time, a, b int8, out []Output) []Output {
 	return n.deliver(out, now+sim.Time(ProberInterval), Input{Kind: InProbe, From: a, To: b})
 }
 
+// StartProber arms rafthttp's prober (see probe) at time 0: each member
+// probes each other member every ProberInterval, the ordered pairs staggered
+// evenly over the interval.
+func (n *Network) StartProber(out []Output) []Output {
+	pairs := n.cfg.Members * (n.cfg.Members - 1)
+	i := 0
+	for a := 0; a < n.cfg.Members; a++ {
+		for b := 0; b < n.cfg.Members; b++ {
+			if a != b {
+				i++
+				out = append(out, Output{Kind: OutDeliver, At: sim.Time(ProberInterval) * sim.Time(i) / sim.Time(pairs),
+					Msg: Input{Kind: InProbe, From: int8(a), To: int8(b)}})
+			}
+		}
+	}
+	return out
+}
+
 // Totals are the network's connection counts over every pair, as `ss` on
 // the members would count them.
 type Totals struct {

@@ -94,3 +94,17 @@ func (s *Series) Get(name MetricName) []float64 {
 	}
 	return nil
 }
+
+// PeaksAndFinals are each metric's largest value and its last bucket's.
+func PeaksAndFinals(ms []Metric) (peaks, finals map[MetricName]float64) {
+	peaks, finals = map[MetricName]float64{}, map[MetricName]float64{}
+	for _, m := range ms {
+		for _, v := range m.Values {
+			peaks[m.Name] = max(peaks[m.Name], v)
+		}
+		if len(m.Values) > 0 {
+			finals[m.Name] = m.Values[len(m.Values)-1]
+		}
+	}
+	return peaks, finals
+}

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -50,11 +51,14 @@ type ClusterResult struct {
 type clusterClient struct {
 	client clientmodel.Client // inline: the hot loop walks clients, keep them near
 	member int32
-	slot   int32      // its stream's slot on its member
-	sent   []sim.Time // History, RecordRTT: send times of keepalives not yet answered, oldest first
+	slot   int32 // its stream's slot on its member
 }
 
-type clusterSim struct {
+// Sim is a cluster simulation driven step by step: a stateful test's actions
+// (add and cancel clients, stop and resume reading, change the leader,
+// partition a member) interleave with Advance. RunCluster is StartCluster,
+// Advance to the duration, Finish.
+type Sim struct {
 	cfg     spec.Cluster
 	opts    Options
 	k       *sim.Kernel[event]
@@ -64,10 +68,8 @@ type clusterSim struct {
 	members []*model.Member
 	net     *netsim.Network
 	lessor  *model.Lessor
-	leader  int                                    // -1 during an election
-	rtts    struct{ Direct, Forwarded [][2]int64 } // with opts.RecordRTT
-	sends   [][]int64                              // with opts.RecordRTT, per client
-	peaks   map[recorder.MetricName]float64
+	leader  int              // -1 during an election
+	ledger  *recorder.Ledger // with opts.History or opts.RecordRTT
 
 	// Output buffers, one per depth of the (depth-first) routing of outputs.
 	clientOut             []clientmodel.Output
@@ -88,22 +90,12 @@ type seriesHandles struct {
 }
 
 // RunCluster simulates the cluster scenario c, which spec.Spec.Resolve made
-// (and so validated); trace, if not nil, receives the JSON-lines trace.
-//
-// The data path it wires, after etcd v3.7.3 (server/v3):
-//   - each client's keepalive stream lives on its member; the member handles it
-//     one request at a time: Recv, LeaseRenew, Send (etcdserver/api/v3rpc/lease.go
-//     leaseKeepAlive, :111-160); requests that arrive meanwhile wait in the
-//     stream's receive buffer, unbounded (gRPC recvBuffer);
-//   - LeaseRenew on the leader renews in its lessor (v3_server.go:496-531);
-//   - on a follower it forwards with leasehttp.RenewHTTP, an HTTP/1.1 POST to
-//     the leader's /leases over the peer round tripper, retrying every 50 ms
-//     until ReqTimeout (v3_server.go:538-560); when that runs out LeaseRenew
-//     fails, the stream handler returns the error and the client's stream breaks;
-//   - the leader's lessor expires leases and revokes at most 500 per 500 ms.
-//
-// Unlike the idealised server, the cluster treats requests one by one (queues,
-// connection pools), so every client is simulated on its own.
+// (and so validated); trace, if not nil, receives the JSON-lines trace. The
+// data path is model.Member's (after etcd v3.7.3: the v3rpc keepalive stream,
+// LeaseRenew on the leader and forwarded from a follower) over
+// netsim.Network's peer transport. Unlike the idealised server, the cluster
+// treats requests one by one (queues, connection pools), so every client is
+// simulated on its own.
 func RunCluster(c spec.Cluster, opts Options, trace io.Writer) (ClusterResult, error) {
 	m, err := StartCluster(c, opts, trace)
 	if err != nil {
@@ -115,23 +107,18 @@ func RunCluster(c spec.Cluster, opts Options, trace io.Writer) (ClusterResult, e
 	return m.Finish()
 }
 
-// Sim is a cluster simulation driven step by step: a stateful test's actions
-// (add and cancel clients, stop and resume reading, change the leader,
-// partition a member) interleave with Advance. RunCluster is StartCluster,
-// Advance to the duration, Finish.
-type Sim struct{ s *clusterSim }
-
 // StartCluster builds the simulation of c at time 0. With opts.Deferred set,
 // no client calls KeepAlive until AddClient.
 func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	c.Assert()
-	s := &clusterSim{cfg: c, opts: opts, leader: c.Leader, peaks: map[recorder.MetricName]float64{}}
+	s := &Sim{cfg: c, opts: opts, leader: c.Leader}
 	s.clientRoute.s = s
 	s.k = sim.New[event]()
 	if c.MaxEvents > 0 {
 		s.k.SetLimits(c.MaxEvents, 0)
 	}
 	s.rec = recorder.New(c.Bucket, c.Duration, c.Clients, trace)
+	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewSeries(c.Bucket, c.Duration)
 	s.setupSeries()
 	s.lessor = model.NewLessor(c.Clients, c.KeysPerLease)
@@ -166,127 +153,97 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	}
 	s.k.Schedule(sim.Time(c.Bucket)-1, event{to: toSample})
 	if c.Prober && c.TLS != "off" {
-		// Each member probes each other member over a new connection every
-		// ProberInterval; stagger the pairs over the interval.
-		pairs := c.Members * (c.Members - 1)
-		i := 0
-		for a := 0; a < c.Members; a++ {
-			for b := 0; b < c.Members; b++ {
-				if a != b {
-					s.k.Schedule(sim.Time(netsim.ProberInterval)*sim.Time(i+1)/sim.Time(pairs),
-						netEvent(netsim.Input{Kind: netsim.InProbe, From: int8(a), To: int8(b)}))
-					i++
-				}
-			}
+		for _, o := range s.net.StartProber(nil) {
+			s.k.Schedule(o.At, netEvent(o.Msg))
 		}
 	}
-	return &Sim{s}, nil
+	return s, nil
 }
 
 // Now is the simulation's virtual time.
-func (m *Sim) Now() time.Duration { return time.Duration(m.s.k.Now()) }
+func (s *Sim) Now() time.Duration { return time.Duration(s.k.Now()) }
 
 // Advance runs the simulation for d more virtual time (not past the duration).
-func (m *Sim) Advance(d time.Duration) error {
-	s := m.s
-	end := min(s.k.Now()+sim.Time(d), sim.Time(s.cfg.Duration))
-	if err := s.k.RunUntil(end, s.handle); err != nil {
-		return fmt.Errorf("after %d events at %v of virtual time: %w (raise limits.max_events)", s.k.Steps(), s.k.Now(), err)
-	}
-	return nil
+func (s *Sim) Advance(d time.Duration) error {
+	return runInSeconds(context.Background(), s.k, min(s.k.Now()+sim.Time(d), sim.Time(s.cfg.Duration)), s.handle)
 }
 
 // AddClient makes client i call KeepAlive now (Deferred scenarios).
-func (m *Sim) AddClient(i int) { m.clientNow(i, clientmodel.Input{Kind: clientmodel.InKeepAlive}) }
+func (s *Sim) AddClient(i int) { s.clientNow(i, clientmodel.Input{Kind: clientmodel.InKeepAlive}) }
 
 // CancelClient cancels client i's KeepAlive context now: it stops renewing.
-func (m *Sim) CancelClient(i int) { m.clientNow(i, clientmodel.Input{Kind: clientmodel.InCancel}) }
+func (s *Sim) CancelClient(i int) { s.clientNow(i, clientmodel.Input{Kind: clientmodel.InCancel}) }
 
 // SetReading makes client i's application read its channel (drain) or stop.
-func (m *Sim) SetReading(i int, reading bool) {
+func (s *Sim) SetReading(i int, reading bool) {
 	k := clientmodel.Never
 	if reading {
 		k = clientmodel.Drain
 	}
-	m.clientNow(i, clientmodel.Input{Kind: clientmodel.InConsumer, Consumer: k})
+	s.clientNow(i, clientmodel.Input{Kind: clientmodel.InConsumer, Consumer: k})
 }
 
-func (m *Sim) clientNow(i int, in clientmodel.Input) {
-	m.s.k.Schedule(m.s.k.Now(), clientEvent(int32(i), in))
+func (s *Sim) clientNow(i int, in clientmodel.Input) {
+	s.k.Schedule(s.k.Now(), clientEvent(int32(i), in))
 }
 
 // LeaderChange starts an election now that makes member to the leader after election.
-func (m *Sim) LeaderChange(to int, election time.Duration) {
-	m.s.leaderChange(m.s.k.Now(), to, election)
+func (s *Sim) LeaderChange(to int, election time.Duration) {
+	s.leaderChange(s.k.Now(), to, election)
 }
 
 // Partition cuts member off from the others for d from now.
-func (m *Sim) Partition(member int, d time.Duration) {
-	now := m.s.k.Now()
-	m.s.stepNet(now, netsim.Input{Kind: netsim.InPartition, From: int8(member), Until: now + sim.Time(d)})
+func (s *Sim) Partition(member int, d time.Duration) {
+	now := s.k.Now()
+	s.stepNet(now, netsim.Input{Kind: netsim.InPartition, From: int8(member), Until: now + sim.Time(d)})
 }
 
 // Leader is the current leader, or -1 during an election.
-func (m *Sim) Leader() int { return m.s.leader }
+func (s *Sim) Leader() int { return s.leader }
 
 // LeaseAlive reports whether client i's lease still exists at the leader.
-func (m *Sim) LeaseAlive(i int) bool { return m.s.lessor.Alive(i) }
+func (s *Sim) LeaseAlive(i int) bool { return s.lessor.Alive(i) }
 
 // Active reports whether client i's keepalive still runs.
-func (m *Sim) Active(i int) bool { return m.s.clients[i].client.Active() }
+func (s *Sim) Active(i int) bool { return s.clients[i].client.Active() }
 
 // CheckInvariants checks the components' bookkeeping: no count of
 // connections, sockets, queued work or buffered responses is negative or over
 // its bound.
-func (m *Sim) CheckInvariants() error {
-	s := m.s
-	for a, mb := range s.members {
-		if cpu := mb.CPU(); cpu.Jobs() < 0 || cpu.Bytes() < 0 {
-			return fmt.Errorf("member %d: CPU jobs %d, bytes %d", a, cpu.Jobs(), cpu.Bytes())
+func (s *Sim) CheckInvariants() error {
+	for _, mb := range s.members {
+		if err := mb.CheckInvariants(); err != nil {
+			return err
 		}
 	}
 	if err := s.net.CheckInvariants(); err != nil {
 		return err
 	}
 	for i := range s.clients {
-		cl := &s.clients[i]
-		_, queue, _, _, _ := s.members[cl.member].Stream(cl.slot)
-		if queue < 0 || cl.client.Buffered() < 0 || cl.client.Buffered() > clientmodel.ChannelCapacity {
-			return fmt.Errorf("client %d: stream queue %d, channel %d", i, queue, cl.client.Buffered())
+		if n := s.clients[i].client.Buffered(); n < 0 || n > clientmodel.ChannelCapacity {
+			return fmt.Errorf("client %d: %d responses in its channel", i, n)
 		}
 	}
 	return nil
 }
 
 // Finish ends the run and reports it.
-func (m *Sim) Finish() (ClusterResult, error) {
-	s := m.s
+func (s *Sim) Finish() (ClusterResult, error) {
 	if err := s.rec.Flush(); err != nil {
 		return ClusterResult{}, fmt.Errorf("trace: %w", err)
 	}
 	for a, mb := range s.members {
 		s.ser.Put(recorder.CPUUtilisation(a), mb.CPU().Utilisation())
 	}
-	res := ClusterResult{
-		Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)),
-		Metrics: s.ser.Metrics(),
-		Events:  s.k.Steps(),
-		Peaks:   map[recorder.MetricName]float64{},
-		Finals:  map[recorder.MetricName]float64{},
+	res := ClusterResult{Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)), Metrics: s.ser.Metrics(), Events: s.k.Steps()}
+	if s.ledger != nil {
+		res.RTTs, res.Sends = s.ledger.RTTs, s.ledger.Sends
 	}
-	res.RTTs, res.Sends = s.rtts, s.sends
-	for _, mt := range res.Metrics {
-		for _, v := range mt.Values {
-			res.Peaks[mt.Name] = max(res.Peaks[mt.Name], v)
-		}
-		if len(mt.Values) > 0 {
-			res.Finals[mt.Name] = mt.Values[len(mt.Values)-1]
-		}
-	}
+	res.Peaks, res.Finals = recorder.PeaksAndFinals(res.Metrics)
 	return res, nil
 }
 
-func (s *clusterSim) setupSeries() {
+func (s *Sim) setupSeries() {
 	x, h := s.ser, &s.series
 	h.renewals = x.Counter(recorder.RenewalsAtLeader)
 	h.forwarded = x.Counter(recorder.ForwardedRenewals)
@@ -313,20 +270,14 @@ func (s *clusterSim) setupSeries() {
 }
 
 // clientOneWay is the client link's one-way delay.
-func (s *clusterSim) clientOneWay() sim.Time { return sim.Time(s.cfg.ClientRTT / 2) }
+func (s *Sim) clientOneWay() sim.Time { return sim.Time(s.cfg.ClientRTT / 2) }
 
 // record records one fact about client c's lease.
-func (s *clusterSim) record(now sim.Time, k recorder.Kind, c int32, reason string) {
+func (s *Sim) record(now sim.Time, k recorder.Kind, c int32, reason string) {
 	s.rec.Record(now, k, int(c), int64(c)+1, 1, reason)
 }
 
-func (s *clusterSim) op(o recorder.Op) {
-	if s.opts.History != nil {
-		s.opts.History(o)
-	}
-}
-
-func (s *clusterSim) handle(now sim.Time, e *event) {
+func (s *Sim) handle(now sim.Time, e *event) {
 	switch e.to {
 	case toClient:
 		s.clientInput(now, e.index, e.clientInput())
@@ -349,29 +300,16 @@ func (s *clusterSim) handle(now sim.Time, e *event) {
 }
 
 // clientInput steps client c and routes its outputs.
-func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
+func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	cl := &s.clients[c]
 	if in.Kind == clientmodel.InKeepAlive {
 		// The agent grants its lease and calls KeepAlive at once.
 		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
-		s.op(recorder.Op{Kind: recorder.OpGrant, Lease: int64(c) + 1, Call: int64(now), Return: int64(now), TTL: int64(s.cfg.TTL / time.Second)})
+		s.ledger.Grant(now, int(c), s.cfg.TTL)
 	}
 	if in.Kind == clientmodel.InResponse {
 		s.record(now, recorder.Response, c, "")
-		if (s.opts.History != nil || s.opts.RecordRTT) && len(cl.sent) > 0 {
-			if s.opts.History != nil {
-				s.op(recorder.Op{Kind: recorder.OpKeepAlive, Lease: int64(c) + 1, Call: int64(cl.sent[0]), Return: int64(now), TTL: in.TTL})
-			}
-			if s.opts.RecordRTT {
-				x := [2]int64{int64(cl.sent[0]), int64(now - cl.sent[0])}
-				if int(cl.member) == s.leader {
-					s.rtts.Direct = append(s.rtts.Direct, x)
-				} else {
-					s.rtts.Forwarded = append(s.rtts.Forwarded, x)
-				}
-			}
-			cl.sent = cl.sent[1:]
-		}
+		s.ledger.Answered(now, int(c), in.TTL, int(cl.member) == s.leader)
 	}
 	s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
 	s.clientRoute.c = c
@@ -381,28 +319,20 @@ func (s *clusterSim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 // clusterClientRoute takes one client's outputs (clientmodel.Route): its
 // stream opens on its member, its requests travel the client link to it.
 type clusterClientRoute struct {
-	s *clusterSim
+	s *Sim
 	c int32
 }
 
 func (r *clusterClientRoute) OpenStream(now sim.Time, gen uint32) {
 	s, cl := r.s, &r.s.clients[r.c]
-	cl.sent = cl.sent[:0]
+	s.ledger.StreamOpened(int(r.c))
 	s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: r.c, Gen: gen})
 }
 
 func (r *clusterClientRoute) Send(now sim.Time, gen uint32) {
 	s, c, cl := r.s, r.c, &r.s.clients[r.c]
 	s.record(now, recorder.Request, c, "")
-	if s.opts.History != nil || s.opts.RecordRTT {
-		cl.sent = append(cl.sent, now)
-	}
-	if s.opts.RecordRTT {
-		if s.sends == nil {
-			s.sends = make([][]int64, len(s.clients))
-		}
-		s.sends[c] = append(s.sends[c], int64(now))
-	}
+	s.ledger.Sent(now, int(c))
 	s.k.Schedule(now+s.clientOneWay(), memberEvent(cl.member, model.Input{Kind: model.InRecv, Slot: cl.slot, Client: c, Gen: gen}))
 }
 
@@ -411,14 +341,14 @@ func (r *clusterClientRoute) Wake(at sim.Time, in clientmodel.Input) {
 }
 
 func (r *clusterClientRoute) Report(now sim.Time, o clientmodel.Output) {
-	kind, reason := clientFact(o)
+	kind, reason := recorder.ClientFact(o)
 	r.s.record(now, kind, r.c, reason)
 }
 
 // stepMember steps member m and routes its outputs, depth first: an output
 // that is another component's input is applied before the next output, as a
 // function call would.
-func (s *clusterSim) stepMember(now sim.Time, m int, in model.Input) {
+func (s *Sim) stepMember(now sim.Time, m int, in model.Input) {
 	d := s.memberDepth
 	if d == len(s.memberOut) {
 		s.memberOut = append(s.memberOut, nil)
@@ -432,7 +362,7 @@ func (s *clusterSim) stepMember(now sim.Time, m int, in model.Input) {
 	s.memberDepth--
 }
 
-func (s *clusterSim) memberOutput(now sim.Time, m int, o *model.Output) {
+func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
 	switch o.Kind {
 	case model.OutRespond:
 		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}))
@@ -456,7 +386,7 @@ func (s *clusterSim) memberOutput(now sim.Time, m int, o *model.Output) {
 	}
 }
 
-func (s *clusterSim) memberFact(now sim.Time, m int, o *model.Output) {
+func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
 	h := &s.series
 	switch o.Fact {
 	case model.FactReceived:
@@ -471,14 +401,14 @@ func (s *clusterSim) memberFact(now sim.Time, m int, o *model.Output) {
 	case model.FactStreamError:
 		s.ser.Add(h.streamErrors, now, 1)
 	case model.FactExpired:
-		s.op(recorder.Op{Kind: recorder.OpExpire, Lease: int64(o.Client) + 1, Call: int64(now), Return: int64(now)})
+		s.ledger.Expired(now, int(o.Client))
 		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
 		s.ser.Add(h.keysLost, now, float64(o.Keys))
 	}
 }
 
 // stepNet steps the peer network and routes its outputs, depth first.
-func (s *clusterSim) stepNet(now sim.Time, in netsim.Input) {
+func (s *Sim) stepNet(now sim.Time, in netsim.Input) {
 	d := s.netDepth
 	if d == len(s.netOut) {
 		s.netOut = append(s.netOut, nil)
@@ -492,7 +422,7 @@ func (s *clusterSim) stepNet(now sim.Time, in netsim.Input) {
 	s.netDepth--
 }
 
-func (s *clusterSim) netOutput(now sim.Time, o *netsim.Output) {
+func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
 	switch o.Kind {
 	case netsim.OutDeliver:
 		s.k.Schedule(o.At, netEvent(o.Msg))
@@ -517,7 +447,7 @@ func (s *clusterSim) netOutput(now sim.Time, o *netsim.Output) {
 
 // ---- faults, elections, sampling ----
 
-func (s *clusterSim) fault(now sim.Time, i int) {
+func (s *Sim) fault(now sim.Time, i int) {
 	f := s.cfg.Faults[i]
 	switch f.Kind {
 	case spec.FaultLeaderStall:
@@ -533,7 +463,7 @@ func (s *clusterSim) fault(now sim.Time, i int) {
 
 // leaderChange: the leader steps down now; member to wins the election after
 // election. (Raft is not simulated: elections are scripted faults.)
-func (s *clusterSim) leaderChange(now sim.Time, to int, election time.Duration) {
+func (s *Sim) leaderChange(now sim.Time, to int, election time.Duration) {
 	s.leader = -1
 	for m := range s.members {
 		s.stepMember(now, m, model.Input{Kind: model.InLeaderLost})
@@ -541,14 +471,14 @@ func (s *clusterSim) leaderChange(now sim.Time, to int, election time.Duration) 
 	s.k.Schedule(now+sim.Time(election), event{to: toElected, index: int32(to)})
 }
 
-func (s *clusterSim) elected(now sim.Time, to int) {
+func (s *Sim) elected(now sim.Time, to int) {
 	s.leader = to
 	for m := range s.members {
 		s.stepMember(now, m, model.Input{Kind: model.InElected, From: int8(to)})
 	}
 }
 
-func (s *clusterSim) sample(now sim.Time) {
+func (s *Sim) sample(now sim.Time) {
 	h := &s.series
 	t := s.net.Totals(now)
 	estab := t.Established

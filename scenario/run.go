@@ -2,10 +2,12 @@ package scenario
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/sim"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -49,13 +51,8 @@ func Run(ctx context.Context, s spec.Spec, trace io.Writer) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	for m.Now() < r.Cluster.Duration {
-		if err := ctx.Err(); err != nil {
-			return Outcome{}, err
-		}
-		if err := m.Advance(time.Second); err != nil {
-			return Outcome{}, err
-		}
+	if err := runInSeconds(ctx, m.k, sim.Time(r.Cluster.Duration), m.handle); err != nil {
+		return Outcome{}, err
 	}
 	res, err := m.Finish()
 	if err != nil {
@@ -63,4 +60,18 @@ func Run(ctx context.Context, s spec.Spec, trace io.Writer) (Outcome, error) {
 	}
 	return Outcome{Summary: res.Summary, Metrics: res.Metrics, Events: res.Events, Cohorts: r.Cluster.Clients,
 		Peaks: res.Peaks, Finals: res.Finals}, nil
+}
+
+// runInSeconds runs k until end, a second of virtual time at a time, so that
+// it stops, with ctx's error, soon after ctx ends.
+func runInSeconds[P any](ctx context.Context, k *sim.Kernel[P], end sim.Time, handle func(sim.Time, *P)) error {
+	for k.Now() < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := k.RunUntil(min(k.Now()+sim.Time(time.Second), end), handle); err != nil {
+			return fmt.Errorf("after %d events at %v of virtual time: %w (raise limits.max_events, or --max-events)", k.Steps(), k.Now(), err)
+		}
+	}
+	return nil
 }

@@ -27,14 +27,10 @@ import (
 	"github.com/leasesim/leasesim/spec"
 )
 
-// cohort is a group of clients that start at the same instant and so stay in
-// lockstep: the idealised server treats every request alike, so their inputs,
-// and hence their outputs, are identical.
+// cohort is a spec.Cohort of clients in lockstep, simulated as one client.
 type cohort struct {
+	spec.Cohort
 	client *clientmodel.Client
-	n      uint64
-	first  int64 // lease IDs first .. first+n-1
-	start  sim.Time
 }
 
 type idealEvent struct {
@@ -75,7 +71,7 @@ func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error
 	rest := sim.Time(c.RTT) - half
 
 	for i, co := range cohorts {
-		k.Schedule(co.start, idealEvent{kind: evClient, cohort: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+		k.Schedule(co.Start, idealEvent{kind: evClient, cohort: int32(i), in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
 	}
 	var out []clientmodel.Output
 	r := &idealRoute{k: k, rec: rec, cohorts: cohorts, half: half}
@@ -89,7 +85,7 @@ func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error
 				k.Schedule(srv.Grant(now, int(i), c.TTL), idealEvent{kind: evExpiry, cohort: i})
 			}
 			if e.in.Kind == clientmodel.InResponse {
-				rec.Record(now, recorder.Response, int(i), co.first, co.n, "")
+				rec.Record(now, recorder.Response, int(i), co.First, uint64(co.N), "")
 			}
 			out = co.client.Step(now, e.in, out[:0])
 			r.i = i
@@ -97,28 +93,20 @@ func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error
 		case evArrive:
 			ttl := srv.Renew(now, int(i))
 			if ttl > 0 {
-				rec.Record(now, recorder.Renewal, int(i), co.first, co.n, "")
+				rec.Record(now, recorder.Renewal, int(i), co.First, uint64(co.N), "")
 			}
 			k.Schedule(now+rest, idealEvent{kind: evClient, cohort: i, in: clientmodel.Input{Kind: clientmodel.InResponse, Gen: e.in.Gen, TTL: ttl}})
 		case evExpiry:
 			expired, again := srv.Check(now, int(i))
 			if expired {
-				rec.Record(now, recorder.Expired, int(i), co.first, co.n, "")
+				rec.Record(now, recorder.Expired, int(i), co.First, uint64(co.N), "")
 			} else if again >= 0 {
 				k.Schedule(again, idealEvent{kind: evExpiry, cohort: i})
 			}
 		}
 	}
-	// Run a second of virtual time at a time, so that a cancelled context stops
-	// the run soon.
-	for t := sim.Time(0); t < sim.Time(c.Duration); {
-		if err := ctx.Err(); err != nil {
-			return Result{}, err
-		}
-		t = min(t+sim.Time(time.Second), sim.Time(c.Duration))
-		if err := k.RunUntil(t, handle); err != nil {
-			return Result{}, fmt.Errorf("after %d events at %v of virtual time: %w (raise --max-events)", k.Steps(), k.Now(), err)
-		}
+	if err := runInSeconds(ctx, k, sim.Time(c.Duration), handle); err != nil {
+		return Result{}, err
 	}
 	if err := rec.Flush(); err != nil {
 		return Result{}, fmt.Errorf("trace: %w", err)
@@ -140,7 +128,7 @@ func (r *idealRoute) OpenStream(sim.Time, uint32) {} // the server serves any st
 
 func (r *idealRoute) Send(now sim.Time, gen uint32) {
 	co := &r.cohorts[r.i]
-	r.rec.Record(now, recorder.Request, int(r.i), co.first, co.n, "")
+	r.rec.Record(now, recorder.Request, int(r.i), co.First, uint64(co.N), "")
 	r.k.Schedule(now+r.half, idealEvent{kind: evArrive, cohort: r.i, in: clientmodel.Input{Gen: gen}})
 }
 
@@ -150,38 +138,15 @@ func (r *idealRoute) Wake(at sim.Time, in clientmodel.Input) {
 
 func (r *idealRoute) Report(now sim.Time, o clientmodel.Output) {
 	co := &r.cohorts[r.i]
-	kind, reason := clientFact(o)
-	r.rec.Record(now, kind, int(r.i), co.first, co.n, reason)
+	kind, reason := recorder.ClientFact(o)
+	r.rec.Record(now, kind, int(r.i), co.First, uint64(co.N), reason)
 }
 
-// clientFact is the recorder's name for a client's reported output.
-func clientFact(o clientmodel.Output) (recorder.Kind, string) {
-	switch o.Kind {
-	case clientmodel.OutDelivered:
-		return recorder.Delivered, ""
-	case clientmodel.OutDropped:
-		return recorder.Dropped, ""
-	case clientmodel.OutRead:
-		return recorder.Read, ""
-	case clientmodel.OutClosed:
-		return recorder.Closed, o.Reason.String()
-	case clientmodel.OutCloseSeen:
-		return recorder.CloseSeen, ""
-	}
-	panic(fmt.Sprintf("scenario: client output %v is not a fact", o.Kind))
-}
-
-// cohorts draws client start times and groups clients that start together.
+// cohorts are c's cohorts (spec.Ideal.Cohorts), each with its client.
 func cohorts(c spec.Ideal) []cohort {
-	starts := spec.StartTimes(c.Seed, c.Clients, c.StartSpread)
 	var out []cohort
-	for i := 0; i < len(starts); {
-		j := i
-		for j < len(starts) && starts[j] == starts[i] {
-			j++
-		}
-		out = append(out, cohort{client: clientmodel.New(c.Client(starts[i])), n: uint64(j - i), first: int64(i + 1), start: starts[i]})
-		i = j
+	for _, co := range c.Cohorts() {
+		out = append(out, cohort{co, clientmodel.New(c.Client(co.Start))})
 	}
 	return out
 }

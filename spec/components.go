@@ -105,3 +105,28 @@ func StartTimes(seed uint64, n int, spread time.Duration) []sim.Time {
 	}
 	return starts
 }
+
+// Cohort is a group of the idealised server's clients that start at the same
+// instant and so stay in lockstep: the server treats every request alike, so
+// their inputs, and hence their outputs, are identical.
+type Cohort struct {
+	Start sim.Time
+	N     int   // clients
+	First int64 // their lease IDs are First .. First+N-1
+}
+
+// Cohorts draws the clients' start times (StartTimes) and groups the clients
+// that start together.
+func (c Ideal) Cohorts() []Cohort {
+	starts := StartTimes(c.Seed, c.Clients, c.StartSpread)
+	var out []Cohort
+	for i := 0; i < len(starts); {
+		j := i
+		for j < len(starts) && starts[j] == starts[i] {
+			j++
+		}
+		out = append(out, Cohort{Start: starts[i], N: j - i, First: int64(i + 1)})
+		i = j
+	}
+	return out
+}
