@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"time"
-
 )
 
 // Spec.Resolve is the one validator, and its errors name the field and the
