@@ -200,7 +200,7 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		Mutant:          mutant,
 		ElectionTimeout: dur(t, d, "election-timeout", DefaultElectionTimeout).Duration(),
 	}
-	h.m = NewMember(cfg, cpu, NewLessor(h.leases, num(t, d, "keys", 1)), num(t, d, "leader", 0))
+	h.m = NewMember(cfg, cpu, NewLessor(h.leases, LessorConfig{KeysPerLease: num(t, d, "keys", 1), RateLimited: true}), num(t, d, "leader", 0))
 }
 
 // step applies one input at now, prints its outputs and queues its wake-ups.

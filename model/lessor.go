@@ -2,6 +2,7 @@ package model
 
 import (
 	"container/heap"
+	"math"
 	"slices"
 	"time"
 
@@ -16,7 +17,18 @@ import (
 type Lessor struct {
 	leases []lessorLease
 	q      expiryQueue
-	keys   int
+	cfg    LessorConfig
+}
+
+// LessorConfig is what differs between lessors (LessorConfigFor: by etcd
+// release).
+type LessorConfig struct {
+	KeysPerLease int
+	// RateLimited: runLoop revokes at most LeaseRevokeRate/2 leases per pass,
+	// and Promote spreads expiries (etcd 3.2.2 and later); otherwise every
+	// expired lease is revoked on the next pass and Promote refreshes every
+	// lease to its full TTL.
+	RateLimited bool
 }
 
 type lessorLease struct {
@@ -28,8 +40,8 @@ type lessorLease struct {
 }
 
 // NewLessor returns a lessor for n lease entries, none granted.
-func NewLessor(n, keysPerLease int) *Lessor {
-	l := &Lessor{leases: make([]lessorLease, n), keys: keysPerLease}
+func NewLessor(n int, cfg LessorConfig) *Lessor {
+	l := &Lessor{leases: make([]lessorLease, n), cfg: cfg}
 	for i := range l.leases {
 		l.leases[i].revoked = true
 	}
@@ -68,9 +80,13 @@ type Revoked struct {
 }
 
 // RevokeExpired is one pass of runLoop: it revokes up to LeaseRevokeRate/2
-// expired leases (lessor.go:640-660) and returns them.
+// expired leases (lessor.go:640-660), or every expired lease if the lessor
+// is not RateLimited, and returns them.
 func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 	budget := LeaseRevokeRate / 2
+	if !l.cfg.RateLimited {
+		budget = math.MaxInt
+	}
 	for budget > 0 && l.q.Len() > 0 && l.q[0].at <= now {
 		it := heap.Pop(&l.q).(expiryItem)
 		e := &l.leases[it.i]
@@ -84,7 +100,7 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 		}
 		take := min(budget, e.n)
 		budget -= take
-		out = append(out, Revoked{I: it.i, N: take, Keys: take * l.keys})
+		out = append(out, Revoked{I: it.i, N: take, Keys: take * l.cfg.KeysPerLease})
 		e.n -= take
 		if e.n == 0 {
 			e.revoked = true
@@ -96,9 +112,9 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 }
 
 // Promote is lessor.Promote on a new leader (lessor.go:480-530): every lease's
-// expiry becomes now + extend + TTL; with LeaseRevokeRate or more leases, those
-// that would expire within a second of one another are spread out so that no
-// more than 3/4 of the revoke rate expire per second.
+// expiry becomes now + extend + TTL; if RateLimited, with LeaseRevokeRate or
+// more leases, those that would expire within a second of one another are
+// spread out so that no more than 3/4 of the revoke rate expire per second.
 func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 	var live []int
 	total := 0
@@ -109,7 +125,7 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 			total += l.leases[i].n
 		}
 	}
-	if total >= LeaseRevokeRate {
+	if l.cfg.RateLimited && total >= LeaseRevokeRate {
 		slices.SortStableFunc(live, func(a, b int) int {
 			return int(l.leases[a].expiry - l.leases[b].expiry)
 		})

@@ -61,7 +61,7 @@ func TestCPUStallDelaysQueuedWork(t *testing.T) {
 // Renewals push the expiry out; an expired lease is revoked at the next pass,
 // at most 500 per pass; renewing it afterwards answers TTL 0.
 func TestLessorExpiryAndRevokeRate(t *testing.T) {
-	l := model.NewLessor(3, 1)
+	l := model.NewLessor(3, model.LessorConfig{KeysPerLease: 1, RateLimited: true})
 	ttl := 10 * time.Second
 	l.Grant(0, 0, 1, ttl)
 	l.Grant(0, 1, 1, ttl)
@@ -98,7 +98,7 @@ func TestLessorExpiryAndRevokeRate(t *testing.T) {
 // Promote gives every lease a full TTL plus the election timeout, and with
 // 1,000 or more leases spreads their expiries to at most 750/s.
 func TestLessorPromote(t *testing.T) {
-	l := model.NewLessor(2000, 1)
+	l := model.NewLessor(2000, model.LessorConfig{KeysPerLease: 1, RateLimited: true})
 	for i := 0; i < 2000; i++ {
 		l.Grant(0, i, 1, 10*time.Second)
 	}
@@ -160,5 +160,50 @@ func TestCPUIdleTakesCapacity(t *testing.T) {
 	}
 	if u := d.Utilisation()[0]; u < 1-1e-9 || u > 1+1e-9 {
 		t.Errorf("saturated utilisation %v, want 1", u)
+	}
+}
+
+// Before etcd 3.2.2 (#8096/#8097): Promote gives every lease its full TTL
+// and nothing spreads or limits the revocations, so 2,000 leases renewed by
+// one Promote are all revoked in the same runLoop pass.
+func TestLessorBefore322RevokesAllAtOnce(t *testing.T) {
+	v, err := model.ParseEtcdVersion("3.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := model.NewLessor(2000, model.LessorConfigFor(v, 1))
+	for i := 0; i < 2000; i++ {
+		l.Grant(sim.Time(i)*ms, i, 1, 10*time.Second) // created over 2 s
+	}
+	now := sim.Time(8 * time.Second)
+	l.Promote(now, time.Second)
+	if got := l.RevokeExpired(now+sim.Time(11*time.Second)-1, nil); len(got) != 0 {
+		t.Fatalf("%d revoked before the refreshed expiry", len(got))
+	}
+	n := 0
+	for _, r := range l.RevokeExpired(now+sim.Time(11*time.Second), nil) {
+		n += r.N
+	}
+	if n != 2000 {
+		t.Fatalf("revoked %d in the first pass after the refreshed expiry, want all 2000", n)
+	}
+}
+
+func TestParseEtcdVersion(t *testing.T) {
+	for in, want := range map[string]string{"3.7.3": "3.7.3", "v3.2.1": "3.2.1", "3.5.17": "3.5.17"} {
+		v, err := model.ParseEtcdVersion(in)
+		if err != nil || v.String() != want {
+			t.Errorf("%q: %v, %v", in, v, err)
+		}
+	}
+	for _, in := range []string{"", "3.1.0", "3.8.0", "2.3.8", "3.7", "3.x.1", "3.7.-1"} {
+		if _, err := model.ParseEtcdVersion(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+	old, _ := model.ParseEtcdVersion("3.2.1")
+	fixed, _ := model.ParseEtcdVersion("3.2.2")
+	if model.LessorConfigFor(old, 1).RateLimited || !model.LessorConfigFor(fixed, 1).RateLimited || !model.LessorConfigFor(model.DefaultEtcdVersion, 1).RateLimited {
+		t.Error("rate limit and Promote spreading are in 3.2.2 and later, not before")
 	}
 }

@@ -121,7 +121,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewSeries(c.Bucket, c.Duration)
 	s.setupSeries()
-	s.lessor = model.NewLessor(c.Clients, c.KeysPerLease)
+	s.lessor = model.NewLessor(c.Clients, c.Lessor())
 
 	var shared *model.CPU
 	if c.SharedCPU {
@@ -306,6 +306,9 @@ func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 		// The agent grants its lease and calls KeepAlive at once.
 		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
 		s.ledger.Grant(now, int(c), s.cfg.TTL)
+		if s.cfg.GrantOnly {
+			return // its process never calls KeepAlive
+		}
 	}
 	if in.Kind == clientmodel.InResponse {
 		s.record(now, recorder.Response, c, "")

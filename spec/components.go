@@ -68,6 +68,11 @@ func clientConfig(v clientmodel.Version, cons clientmodel.Consumer, connect, ove
 	return clientmodel.Config{Rule: v.Rule, Consumer: cons, ConnectDelay: connect, ScanOverrun: overrun, RenewNum: num, RenewDen: den}
 }
 
+// Lessor is the configuration of the leader's lessor (by etcd release).
+func (c Cluster) Lessor() model.LessorConfig {
+	return model.LessorConfigFor(c.Etcd, c.KeysPerLease)
+}
+
 // MemberOf is the member client i connects to (Placement).
 func (c Cluster) MemberOf(i int) int {
 	switch {

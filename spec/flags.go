@@ -15,7 +15,7 @@ var Overrides = []Override{
 	{"clients", "clients.count"}, {"ttl", "clients.ttl"}, {"client-version", "clients.version"},
 	{"consumer", "clients.consumer"}, {"start-spread", "clients.start_spread"},
 	{"connect-delay", "clients.connect_delay"}, {"scan-overrun", "clients.scan_overrun"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
-	{"renew-at", "clients.renew_at"},
+	{"renew-at", "clients.renew_at"}, {"client-kind", "clients.kind"}, {"etcd-version", "cluster.etcd_version"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
@@ -85,6 +85,10 @@ func ApplyFlag(s *Spec, name, v string) error {
 		s.Clients.Placement = v
 	case "renew-at":
 		s.Clients.RenewAt = v
+	case "client-kind":
+		s.Clients.Kind = v
+	case "etcd-version":
+		s.Cluster.EtcdVersion = v
 	case "duration":
 		return dur(&s.Duration)
 	case "seed":

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
 )
 
 // A scenario file is one YAML document: a mapping with the fields of Spec
@@ -751,6 +752,7 @@ func unjoin(err error) []error {
 //	clients.keys_per_lease          1
 //	clients.rtt                     1ms
 //	clients.scan_overrun            0 (the exact 500 ms scan grid; a params file may supply it)
+//	clients.kind                    "" (keepalive; left empty so that outputs name it only when set)
 //	limits.max_events               2,000,000,000
 //
 // and, for server: cluster only (an ideal server has no cluster section):
@@ -762,6 +764,7 @@ func unjoin(err error) []error {
 //	cluster.max_idle_conns_per_host 1024 (etcd's peer transport)
 //	cluster.election_timeout        1s (etcd's default)
 //	cluster.prober                  true (rafthttp's prober is always on in etcd)
+//	cluster.etcd_version            "" (model.DefaultEtcdVersion, 3.7.3; left empty, as clients.kind)
 //
 // Cost fields stay zero (idle_cores nil): a zero cost means "the params
 // file's value, else the default for this TLS mode" (DefaultCosts), resolved
@@ -935,6 +938,15 @@ func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, members
 	if _, _, err := ParseRenewAt(c.RenewAt); err != nil {
 		v.add("clients.renew_at", "%v", err)
 	}
+	switch c.Kind {
+	case "", ClientKeepAlive:
+	case ClientGrantOnly:
+		if !cluster {
+			v.add("clients.kind", "%q needs server: cluster; an ideal server takes only %s", c.Kind, ClientKeepAlive)
+		}
+	default:
+		v.add("clients.kind", "%q is not allowed; allowed: %s, %s", c.Kind, ClientKeepAlive, ClientGrantOnly)
+	}
 	if c.Count < 1 || c.Count > MaxClients {
 		v.add("clients.count", "%d is out of range; allowed 1 to %s", c.Count, Thousands(MaxClients))
 	}
@@ -1048,6 +1060,11 @@ func (v *validator) cluster(k ClusterSpec) {
 		v.add("cluster.leader_queue_limit", "%d is negative; allowed 0 (unbounded, as etcd) or a positive request count", k.LeaderQueueLimit)
 	} else if k.LeaderQueueLimit > 0 && k.SharedCPU {
 		v.add("cluster.leader_queue_limit", "%d cannot be combined with cluster.shared_cpu: the members share one CPU queue; allowed 0 (unbounded) with shared_cpu", k.LeaderQueueLimit)
+	}
+	if k.EtcdVersion != "" {
+		if _, err := model.ParseEtcdVersion(k.EtcdVersion); err != nil {
+			v.add("cluster.etcd_version", "%v", err)
+		}
 	}
 	if lo := 5 * specHeartbeat; k.ElectionTimeout < lo || k.ElectionTimeout >= specMaxElection {
 		v.add("cluster.election_timeout", "%v is out of range; allowed %v (etcd's minimum: 5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
@@ -1235,7 +1252,11 @@ func (s Spec) Summary() string {
 	if c.KeysPerLease > 1 {
 		fmt.Fprintf(&b, " and %d keys", c.KeysPerLease)
 	}
-	fmt.Fprintf(&b, " kept alive by KeepAlive; the application %s", consumerPhrase(c.Consumer))
+	if c.Kind == ClientGrantOnly {
+		b.WriteString(" granted and never renewed")
+	} else {
+		fmt.Fprintf(&b, " kept alive by KeepAlive; the application %s", consumerPhrase(c.Consumer))
+	}
 	if c.StartSpread > 0 {
 		fmt.Fprintf(&b, ". They start at random over the first %v", c.StartSpread)
 	} else {
@@ -1288,6 +1309,9 @@ func (s Spec) Summary() string {
 		}
 		if k.Prober != nil && !*k.Prober {
 			b.WriteString("; raft probing is off")
+		}
+		if k.EtcdVersion != "" {
+			fmt.Fprintf(&b, "; the members run etcd %s", k.EtcdVersion)
 		}
 		b.WriteString(".")
 		if s.Params != "" {

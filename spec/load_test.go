@@ -19,7 +19,7 @@ import (
 
 var builtinNames = []string{
 	"calibration-500", "incident-2018", "incident-2018-client", "incident-2018-client-ttl10",
-	"incident-2018-ttl600", "metastable-trigger",
+	"incident-2018-ttl600", "lease-promote-expiry", "metastable-trigger",
 }
 
 func TestBuiltinsParseAndValidate(t *testing.T) {
@@ -81,6 +81,7 @@ func TestBuiltinContents(t *testing.T) {
 		"incident-2018-client-ttl10": {"ideal", "v3.2.23", "never", 20000, 0, 0, 10 * time.Second, 0, 10 * time.Minute, 0},
 		"calibration-500":            {"cluster", "v3.7.3", "drain", 500, 3, 2, 5 * time.Second, 0, 10 * time.Minute, 0},
 		"metastable-trigger":         {"cluster", "v3.2.23", "never", 20000, 7, 8, 10 * time.Second, time.Minute, 10 * time.Minute, 1},
+		"lease-promote-expiry":       {"cluster", "v3.7.3", "drain", 2000, 3, 4, 30 * time.Second, 20 * time.Second, 90 * time.Second, 1},
 	} {
 		s, err := spec.Builtin(name)
 		if err != nil {

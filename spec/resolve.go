@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
 )
 
 // Resolve applies defaults, validates (Validate: the one validator), and
@@ -42,6 +43,12 @@ func (s Spec) Resolve() (Resolved, error) {
 		}}, nil
 	}
 	k := s.Cluster
+	etcd := model.DefaultEtcdVersion
+	if k.EtcdVersion != "" {
+		if etcd, err = model.ParseEtcdVersion(k.EtcdVersion); err != nil {
+			return Resolved{}, fmt.Errorf("cluster.etcd_version: %w", err)
+		}
+	}
 	costs := MergeCosts(params.Costs, s.Costs).Apply(DefaultCosts(k.TLS))
 	overrun := s.Clients.ScanOverrun
 	if overrun == 0 {
@@ -52,6 +59,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
 		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: deref(s.Clients.ConnectDelay).D(), ScanOverrun: overrun.D(),
 		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: deref(s.Clients.RTT).D(),
+		GrantOnly: s.Clients.Kind == ClientGrantOnly, Etcd: etcd,
 		Members: k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
 )
 
 // Limits on what a scenario may ask for, so a typo cannot eat the machine.
@@ -65,6 +66,9 @@ type Cluster struct {
 	Placement    string        // round-robin | leader | followers | member:N
 	KeysPerLease int
 	ClientRTT    time.Duration
+	// GrantOnly: the clients grant their leases and never renew them
+	// (ClientsSpec.Kind "grant-only").
+	GrantOnly bool
 
 	Members         int
 	Cores           float64
@@ -77,6 +81,8 @@ type Cluster struct {
 	MaxIdle         int
 	LeaderQueue     int // 0: unbounded
 	ElectionTimeout time.Duration
+	// Etcd is the release whose server-side lease behaviour the members follow.
+	Etcd model.EtcdVersion
 	Prober          bool
 	SharedCPU       bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
 	// TLSCloseTimeWait: closing an established peer connection leaves the

@@ -58,6 +58,11 @@ type ClientsSpec struct {
 	// or "member:N" (all on member N).
 	Placement    string `yaml:"placement,omitempty"`
 	KeysPerLease int    `yaml:"keys_per_lease,omitempty"` // default 1
+	// Kind is what each client does with its lease: "keepalive" (the
+	// default, also written "") grants it and keeps it alive with KeepAlive;
+	// "grant-only" grants it, attaches its keys and never renews it, as a
+	// lease for Kubernetes events or for one write does (server: cluster).
+	Kind string `yaml:"kind,omitempty"`
 	// RenewAt: when a lease is renewed after a response, as a fraction of its
 	// TTL: "1/3" (default: what every clientv3 does, lease.go:542) or e.g.
 	// "2/3" (a what-if: no released client does it).
@@ -71,6 +76,12 @@ type ClientsSpec struct {
 	// 1ms; "rtt: 0s" asks for 0.
 	RTT *Duration `yaml:"rtt,omitempty"`
 }
+
+// Client kinds (ClientsSpec.Kind).
+const (
+	ClientKeepAlive = "keepalive"
+	ClientGrantOnly = "grant-only"
+)
 
 // ClusterSpec is the etcd cluster.
 type ClusterSpec struct {
@@ -111,6 +122,11 @@ type ClusterSpec struct {
 	// in an in-process or single-host test cluster (leasesim calibrate's);
 	// the cpu_utilisation.mN series then all show that machine.
 	SharedCPU bool `yaml:"shared_cpu,omitempty"`
+	// EtcdVersion: the etcd release whose server-side lease behaviour the
+	// members follow, "3.N.M" from 3.2.0 (the default, also written "", is
+	// DefaultEtcdVersion, 3.7.3). What differs by release is listed at
+	// model.LessorConfigFor.
+	EtcdVersion string `yaml:"etcd_version,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),

@@ -36,3 +36,31 @@ func TestIdealValidateNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// clients.kind and cluster.etcd_version: bad values name the field and what
+// it allows; grant-only needs the cluster.
+func TestClientKindAndEtcdVersionValidated(t *testing.T) {
+	ok := func() spec.Spec {
+		return spec.Spec{Name: "k", Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain", Kind: spec.ClientGrantOnly},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2, EtcdVersion: "3.2.1"}}
+	}
+	r, err := ok().Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Cluster.GrantOnly || r.Cluster.Etcd.String() != "3.2.1" || r.Cluster.Lessor().RateLimited {
+		t.Fatalf("resolved %+v %v", r.Cluster.Etcd, r.Cluster.GrantOnly)
+	}
+	for field, mutate := range map[string]func(*spec.Spec){
+		`clients.kind: "lock" is not allowed; allowed: keepalive, grant-only`: func(s *spec.Spec) { s.Clients.Kind = "lock" },
+		`clients.kind: "grant-only" needs server: cluster`:                    func(s *spec.Spec) { s.Server = spec.ServerIdeal; s.Cluster = spec.ClusterSpec{} },
+		`cluster.etcd_version: "3.1.0" is not an etcd release; allowed 3.2.0`: func(s *spec.Spec) { s.Cluster.EtcdVersion = "3.1.0" },
+	} {
+		s := ok()
+		mutate(&s)
+		if _, err := s.Resolve(); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: Resolve got %v", field, err)
+		}
+	}
+}

@@ -181,7 +181,10 @@ func whyText(o outcome, v clientmodel.Version) string {
 		if o.res.Peaks[recorder.TimeWaitLeader] > 0 {
 			parts = append(parts, "Handlers that finish more than 5 s after their request was read lose their connection (the peer listener's read deadline), and idle connections are closed by the leader after ~9 s: TIME-WAIT on the leader.")
 		}
-		if s.LeasesExpired > 0 {
+		switch {
+		case s.LeasesExpired > 0 && o.spec.Clients.Kind == spec.ClientGrantOnly:
+			parts = append(parts, "Nobody renews these leases: each expires a TTL after its grant, or after the last leader change (Promote gives every lease a full TTL again), and the leader's lessor revokes it, deleting its keys.")
+		case s.LeasesExpired > 0:
 			parts = append(parts, "Renewals that wait longer than the TTL arrive too late: the leader's lessor expires those leases and revokes them (at most 1,000/s), deleting their keys.")
 		}
 	}
@@ -292,6 +295,7 @@ func printCompare(w io.Writer, outs []outcome) {
 		row("leader memory (peak)", peak(recorder.LeaderQueueBytes, bytesStr))
 		row("TIME-WAIT on leader (peak)", peak(recorder.TimeWaitLeader, num))
 		row("CLOSE-WAIT on leader (peak)", peak(recorder.CloseWaitLeader, num))
+		row("keys deleted/s (peak)", peak(recorder.KeysLost, num))
 	}
 	row("leases expired", func(o outcome) string { return count(o.LeasesExpired) })
 	row("keys lost", func(o outcome) string { return count(o.KeysLost) })

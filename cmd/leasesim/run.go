@@ -94,6 +94,8 @@ var runFlagSpecs = []flagSpec{
 	{"scan-overrun", "duration", "0s", "how late each 500 ms keepalive scan fires after the previous one on a real machine (calibrate measures it; 0 = exact grid)"},
 	{"start-spread", "duration", "0s", "clients call KeepAlive at uniform random times in [0, this) (1 ms grain); 0 = all at once"},
 	{"placement", "string", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
+	{"client-kind", "string", "keepalive", "keepalive (grant a lease, keep it alive) | grant-only (grant it, attach keys, never renew: event and per-write leases; cluster)"},
+	{"etcd-version", "string", "3.7.3", "cluster: etcd release whose lease behaviour the members follow, 3.2.0 to 3.7.x (before 3.2.2: no revoke rate limit, no Promote spreading)"},
 	{"renew-at", "fraction", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
 	{"bucket", "duration", "1s", "metrics time-series bucket"},
 	{"max-events", "int", "2000000000", "stop with an error after this many events (0: no limit)"},

@@ -1,0 +1,59 @@
+package model
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// EtcdVersion is an etcd server release, 3.Minor.Patch: the lease behaviour
+// of the members follows it (LessorConfigFor).
+type EtcdVersion struct{ Minor, Patch int }
+
+// DefaultEtcdVersion is the release this package's behaviour and citations
+// follow unless a scenario names another.
+var DefaultEtcdVersion = EtcdVersion{Minor: 7, Patch: 3}
+
+// The releases a scenario may name: the 3.2 series (the 2018 incident's) to
+// the 3.7 series (the calibrated one).
+const (
+	MinEtcdMinor = 2
+	MaxEtcdMinor = 7
+)
+
+// ParseEtcdVersion parses "3.N.M" (a leading "v" is allowed) for N from
+// MinEtcdMinor to MaxEtcdMinor.
+func ParseEtcdVersion(s string) (EtcdVersion, error) {
+	parts := strings.Split(strings.TrimPrefix(s, "v"), ".")
+	bad := fmt.Errorf("%q is not an etcd release; allowed 3.%d.0 to 3.%d.x, e.g. 3.7.3", s, MinEtcdMinor, MaxEtcdMinor)
+	if len(parts) != 3 || parts[0] != "3" {
+		return EtcdVersion{}, bad
+	}
+	minor, err1 := strconv.Atoi(parts[1])
+	patch, err2 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil || minor < MinEtcdMinor || minor > MaxEtcdMinor || patch < 0 || patch > 99 {
+		return EtcdVersion{}, bad
+	}
+	return EtcdVersion{Minor: minor, Patch: patch}, nil
+}
+
+func (v EtcdVersion) String() string { return fmt.Sprintf("3.%d.%d", v.Minor, v.Patch) }
+
+// AtLeast reports whether v is 3.minor.patch or later.
+func (v EtcdVersion) AtLeast(minor, patch int) bool {
+	return v.Minor > minor || (v.Minor == minor && v.Patch >= patch)
+}
+
+// LessorConfigFor is the lessor behaviour of release v. What differs, with
+// its source (the etcd repository at each tag):
+//   - Revoke rate limit and Promote spreading, from 3.2.2: before, runLoop
+//     handed every expired lease to the server for revocation on each pass
+//     (v3.2.1 lease/lessor.go:412-442, findExpiredLeases without a limit) and
+//     Promote refreshed every lease to its full TTL (lessor.go:317-327), so
+//     leases renewed by one Promote all expired in the same pass (etcd issues
+//     #8096, #8097). v3.2.2 backports PRs #8099 (at most leaseRevokeRate/2
+//     per 500 ms pass) and #8149 (Promote spreads expiries to 3/4 of the
+//     revoke rate once there are leaseRevokeRate leases or more).
+func LessorConfigFor(v EtcdVersion, keysPerLease int) LessorConfig {
+	return LessorConfig{KeysPerLease: keysPerLease, RateLimited: v.AtLeast(2, 2)}
+}
