@@ -18,6 +18,9 @@ type Lessor struct {
 	leases []lessorLease
 	q      expiryQueue
 	cfg    LessorConfig
+	// backlog: leases that were due at the last runLoop pass but left for a
+	// later one (the revoke limit ran out).
+	backlog int
 }
 
 // LessorConfig is what differs between lessors (LessorConfigFor: by etcd
@@ -29,6 +32,19 @@ type LessorConfig struct {
 	// expired lease is revoked on the next pass and Promote refreshes every
 	// lease to its full TTL.
 	RateLimited bool
+	// RevokeRate is leaseRevokeRate, leases per second (0: etcd's
+	// LeaseRevokeRate). No released etcd lets an operator set it
+	// (lessor.go:205, an unexported field "configurable for tests"): another
+	// value is a what-if, a patched server.
+	RevokeRate int
+}
+
+// revokeRate is the configured leaseRevokeRate.
+func (c LessorConfig) revokeRate() int {
+	if c.RevokeRate > 0 {
+		return c.RevokeRate
+	}
+	return LeaseRevokeRate
 }
 
 type lessorLease struct {
@@ -74,19 +90,23 @@ func (l *Lessor) Renew(now sim.Time, i int) int64 {
 	return int64(e.ttl / time.Second)
 }
 
-// Revoked is one revocation: entry I, N leases, their keys deleted.
+// Revoked is one revocation: entry I, N leases, their keys deleted, and the
+// instant they had expired (the keys outlived the lease from then until the
+// revocation).
 type Revoked struct {
 	I, N, Keys int
+	Expiry     sim.Time
 }
 
 // RevokeExpired is one pass of runLoop: it revokes up to LeaseRevokeRate/2
 // expired leases (lessor.go:640-660), or every expired lease if the lessor
 // is not RateLimited, and returns them.
 func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
-	budget := LeaseRevokeRate / 2
+	budget := l.cfg.revokeRate() / 2
 	if !l.cfg.RateLimited {
 		budget = math.MaxInt
 	}
+	defer func() { l.backlog = l.due(now) }()
 	for budget > 0 && l.q.Len() > 0 && l.q[0].at <= now {
 		it := heap.Pop(&l.q).(expiryItem)
 		e := &l.leases[it.i]
@@ -100,7 +120,7 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 		}
 		take := min(budget, e.n)
 		budget -= take
-		out = append(out, Revoked{I: it.i, N: take, Keys: take * l.cfg.KeysPerLease})
+		out = append(out, Revoked{I: it.i, N: take, Keys: take * l.cfg.KeysPerLease, Expiry: e.expiry})
 		e.n -= take
 		if e.n == 0 {
 			e.revoked = true
@@ -125,14 +145,14 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 			total += l.leases[i].n
 		}
 	}
-	if l.cfg.RateLimited && total >= LeaseRevokeRate {
+	if l.cfg.RateLimited && total >= l.cfg.revokeRate() {
 		slices.SortStableFunc(live, func(a, b int) int {
 			return int(l.leases[a].expiry - l.leases[b].expiry)
 		})
 		base := l.leases[live[0]].expiry - now
 		next := base + sim.Time(time.Second)
 		expires := 0
-		target := (3 * LeaseRevokeRate) / 4
+		target := (3 * l.cfg.revokeRate()) / 4
 		for _, i := range live {
 			e := &l.leases[i]
 			remaining := e.expiry - now
@@ -154,6 +174,30 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 		l.leases[i].queued = false
 		l.push(i)
 	}
+}
+
+// Backlog is the number of leases that were due at the last runLoop pass
+// and not revoked by it: the revoke limit left them for later passes.
+func (l *Lessor) Backlog() int { return l.backlog }
+
+// due counts the expired, unrevoked leases queued at or before now: a walk
+// of the heap that descends only below items due by now, so it costs the
+// backlog, not the lease count.
+func (l *Lessor) due(now sim.Time) int {
+	n := 0
+	var walk func(i int)
+	walk = func(i int) {
+		if i >= len(l.q) || l.q[i].at > now {
+			return // the heap's order: nothing below is due either
+		}
+		if e := &l.leases[l.q[i].i]; !e.revoked && e.expiry <= now {
+			n += e.n
+		}
+		walk(2*i + 1)
+		walk(2*i + 2)
+	}
+	walk(0)
+	return n
 }
 
 // Alive reports whether entry i still has leases.

@@ -184,7 +184,7 @@ const (
 	FactForwarded               // a forwarded keepalive reached the leader
 	FactShed                    // a bounded leader queue refused a request
 	FactStreamError             // a client's stream broke (LeaseRenew failed)
-	FactExpired                 // the lessor revoked N expired leases from entry Client, deleting Keys keys
+	FactExpired                 // the lessor revoked N leases from entry Client that had expired At, deleting Keys keys
 )
 
 var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-error", "expired"}
@@ -209,7 +209,7 @@ type Output struct {
 	Gen      uint32
 	N, Keys  int32 // FactExpired
 	TTL      int64
-	At       sim.Time // OutWake: when
+	At       sim.Time // OutWake: when; FactExpired: when the leases had expired
 }
 
 // wake is an OutWake that delivers in at at.
@@ -339,7 +339,7 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 		out = m.elected(now, int(in.From), out)
 	case InRevokeTick:
 		for _, r := range m.lessor.RevokeExpired(now, nil) {
-			out = append(out, Output{Kind: OutFact, Fact: FactExpired, Client: int32(r.I), N: int32(r.N), Keys: int32(r.Keys)})
+			out = append(out, Output{Kind: OutFact, Fact: FactExpired, Client: int32(r.I), N: int32(r.N), Keys: int32(r.Keys), At: r.Expiry})
 		}
 	}
 	return out

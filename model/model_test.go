@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -171,7 +172,7 @@ func TestLessorBefore322RevokesAllAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := model.NewLessor(2000, model.LessorConfigFor(v, 1))
+	l := model.NewLessor(2000, model.LessorConfigFor(v, 1, 0))
 	for i := 0; i < 2000; i++ {
 		l.Grant(sim.Time(i)*ms, i, 1, 10*time.Second) // created over 2 s
 	}
@@ -203,7 +204,34 @@ func TestParseEtcdVersion(t *testing.T) {
 	}
 	old, _ := model.ParseEtcdVersion("3.2.1")
 	fixed, _ := model.ParseEtcdVersion("3.2.2")
-	if model.LessorConfigFor(old, 1).RateLimited || !model.LessorConfigFor(fixed, 1).RateLimited || !model.LessorConfigFor(model.DefaultEtcdVersion, 1).RateLimited {
+	if model.LessorConfigFor(old, 1, 0).RateLimited || !model.LessorConfigFor(fixed, 1, 0).RateLimited || !model.LessorConfigFor(model.DefaultEtcdVersion, 1, 0).RateLimited {
 		t.Error("rate limit and Promote spreading are in 3.2.2 and later, not before")
+	}
+}
+
+// Leases the revoke limit leaves for later passes are the backlog; each
+// revocation names when its leases had expired. A raised leaseRevokeRate
+// (a what-if) clears them in one pass.
+func TestLessorBacklogAndRevokeRate(t *testing.T) {
+	at := sim.Time(10 * time.Second)
+	for _, c := range []struct {
+		rate    int
+		backlog []int // after each pass
+	}{{0, []int{700, 200, 0}}, {4000, []int{0, 0, 0}}} {
+		l := model.NewLessor(1, model.LessorConfigFor(model.DefaultEtcdVersion, 1, c.rate))
+		l.Grant(0, 0, 1200, 10*time.Second)
+		var got []int
+		for pass := 0; pass < 3; pass++ {
+			now := at + sim.Time(pass)*500*ms
+			for _, r := range l.RevokeExpired(now, nil) {
+				if r.Expiry != at {
+					t.Fatalf("rate %d: revoked leases expired at %v, want %v", c.rate, r.Expiry, at)
+				}
+			}
+			got = append(got, l.Backlog())
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.backlog) {
+			t.Errorf("rate %d: backlog after each pass %v, want %v", c.rate, got, c.backlog)
+		}
 	}
 }

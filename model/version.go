@@ -54,6 +54,8 @@ func (v EtcdVersion) AtLeast(minor, patch int) bool {
 //     #8096, #8097). v3.2.2 backports PRs #8099 (at most leaseRevokeRate/2
 //     per 500 ms pass) and #8149 (Promote spreads expiries to 3/4 of the
 //     revoke rate once there are leaseRevokeRate leases or more).
-func LessorConfigFor(v EtcdVersion, keysPerLease int) LessorConfig {
-	return LessorConfig{KeysPerLease: keysPerLease, RateLimited: v.AtLeast(2, 2)}
+//
+// revokeRate is leaseRevokeRate (0: etcd's; see LessorConfig.RevokeRate).
+func LessorConfigFor(v EtcdVersion, keysPerLease, revokeRate int) LessorConfig {
+	return LessorConfig{KeysPerLease: keysPerLease, RateLimited: v.AtLeast(2, 2), RevokeRate: revokeRate}
 }

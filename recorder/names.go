@@ -33,6 +33,8 @@ const (
 	PeerIdleConnections   MetricName = "peer_idle_connections"           // pooled idle connections
 	PeerBusyConnections   MetricName = "peer_busy_connections"           // connections carrying a forward
 	ForwardsWaitingOnConn MetricName = "forwards_waiting_for_connection" // forwards waiting for a connection
+	RevokesPending        MetricName = "revokes_pending"                 // expired leases the last runLoop pass left for later (revoke limit)
+	RevokeLagMax          MetricName = "revoke_lag_max_s"                // the longest a revoked lease's keys outlived it, among the bucket's revocations
 )
 
 // CPUUtilisation is member m's CPU utilisation (0-1 of its cores, idle work included).

@@ -56,6 +56,13 @@ func (s *Series) Set(h int, now sim.Time, v float64) {
 	}
 }
 
+// Max raises gauge h's value for the bucket containing now to v, if v is larger.
+func (s *Series) Max(h int, now sim.Time, v float64) {
+	if b := int(time.Duration(now) / s.bucket); b < s.n {
+		s.vals[h][b] = max(s.vals[h][b], v)
+	}
+}
+
 // Put sets a whole series at once (e.g. CPU utilisation computed elsewhere).
 func (s *Series) Put(name MetricName, vals []float64) {
 	h := s.Gauge(name)

@@ -86,6 +86,7 @@ type seriesHandles struct {
 	renewals, forwarded, newConns, handshakes, handshakeTimeouts, dialErrors   int
 	streamErrors, shed, queueRequests, queueBytes, established, timeWaitLeader int
 	timeWaitFollowers, closeWait, idle, busy, waiting, keysLost, probes        int
+	revokesPending, revokeLag                                                  int
 	received                                                                   []int
 }
 
@@ -264,6 +265,8 @@ func (s *Sim) setupSeries() {
 	h.idle = x.Gauge(recorder.PeerIdleConnections)
 	h.busy = x.Gauge(recorder.PeerBusyConnections)
 	h.waiting = x.Gauge(recorder.ForwardsWaitingOnConn)
+	h.revokesPending = x.Gauge(recorder.RevokesPending)
+	h.revokeLag = x.Gauge(recorder.RevokeLagMax)
 	for m := 0; m < s.cfg.Members; m++ {
 		h.received = append(h.received, x.Counter(recorder.KeepalivesReceived(m)))
 	}
@@ -407,6 +410,7 @@ func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
 		s.ledger.Expired(now, int(o.Client))
 		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
 		s.ser.Add(h.keysLost, now, float64(o.Keys))
+		s.ser.Max(h.revokeLag, now, time.Duration(now-o.At).Seconds())
 	}
 }
 
@@ -503,5 +507,6 @@ func (s *Sim) sample(now sim.Time) {
 	s.ser.Set(h.idle, now, float64(t.Idle))
 	s.ser.Set(h.busy, now, float64(t.Busy))
 	s.ser.Set(h.waiting, now, float64(t.Waiting))
+	s.ser.Set(h.revokesPending, now, float64(s.lessor.Backlog()))
 	s.k.Schedule(now+sim.Time(s.cfg.Bucket), event{to: toSample})
 }

@@ -16,6 +16,7 @@ var Overrides = []Override{
 	{"consumer", "clients.consumer"}, {"start-spread", "clients.start_spread"},
 	{"connect-delay", "clients.connect_delay"}, {"scan-overrun", "clients.scan_overrun"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
 	{"renew-at", "clients.renew_at"}, {"client-kind", "clients.kind"}, {"etcd-version", "cluster.etcd_version"},
+	{"lease-revoke-rate", "cluster.lease_revoke_rate"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
@@ -89,6 +90,8 @@ func ApplyFlag(s *Spec, name, v string) error {
 		s.Clients.Kind = v
 	case "etcd-version":
 		s.Cluster.EtcdVersion = v
+	case "lease-revoke-rate":
+		return integer(&s.Cluster.LeaseRevokeRate)
 	case "duration":
 		return dur(&s.Duration)
 	case "seed":

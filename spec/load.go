@@ -125,6 +125,7 @@ const (
 	specMaxCostBytes    = 1 << 30
 	specMaxKeysPerLease = 1_000_000
 	specMaxIdleConns    = 1_000_000
+	specMaxRevokeRate   = 10_000_000
 	specMaxElection     = Duration(50e9) // etcd refuses election timeouts >= 50 s
 )
 
@@ -1066,6 +1067,10 @@ func (v *validator) cluster(k ClusterSpec) {
 			v.add("cluster.etcd_version", "%v", err)
 		}
 	}
+	if k.LeaseRevokeRate < 0 || k.LeaseRevokeRate == 1 || k.LeaseRevokeRate > specMaxRevokeRate {
+		v.add("cluster.lease_revoke_rate", "%d is out of range; allowed 0 (etcd's %s/s) or 2 to %s leases per second (runLoop revokes rate/2 per 500 ms pass)",
+			k.LeaseRevokeRate, Thousands(model.LeaseRevokeRate), Thousands(specMaxRevokeRate))
+	}
 	if lo := 5 * specHeartbeat; k.ElectionTimeout < lo || k.ElectionTimeout >= specMaxElection {
 		v.add("cluster.election_timeout", "%v is out of range; allowed %v (etcd's minimum: 5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
 	}
@@ -1312,6 +1317,9 @@ func (s Spec) Summary() string {
 		}
 		if k.EtcdVersion != "" {
 			fmt.Fprintf(&b, "; the members run etcd %s", k.EtcdVersion)
+		}
+		if k.LeaseRevokeRate > 0 {
+			fmt.Fprintf(&b, "; the leader revokes up to %s expired leases/s", Thousands(k.LeaseRevokeRate))
 		}
 		b.WriteString(".")
 		if s.Params != "" {

@@ -82,9 +82,10 @@ type Cluster struct {
 	LeaderQueue     int // 0: unbounded
 	ElectionTimeout time.Duration
 	// Etcd is the release whose server-side lease behaviour the members follow.
-	Etcd      model.EtcdVersion
-	Prober    bool
-	SharedCPU bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
+	Etcd            model.EtcdVersion
+	LeaseRevokeRate int // 0: etcd's
+	Prober          bool
+	SharedCPU       bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
 	// TLSCloseTimeWait: closing an established peer connection leaves the
 	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
 	// otherwise the close ends in a reset and leaves nothing.

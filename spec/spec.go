@@ -127,6 +127,10 @@ type ClusterSpec struct {
 	// DefaultEtcdVersion, 3.7.3). What differs by release is listed at
 	// model.LessorConfigFor.
 	EtcdVersion string `yaml:"etcd_version,omitempty"`
+	// LeaseRevokeRate: the leader revokes at most this many expired leases
+	// per second (0: etcd's 1,000, lease/lessor.go:46). No etcd release lets
+	// an operator change it: another value is a what-if (a patched server).
+	LeaseRevokeRate int `yaml:"lease_revoke_rate,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),

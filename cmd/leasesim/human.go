@@ -296,6 +296,8 @@ func printCompare(w io.Writer, outs []outcome) {
 		row("TIME-WAIT on leader (peak)", peak(recorder.TimeWaitLeader, num))
 		row("CLOSE-WAIT on leader (peak)", peak(recorder.CloseWaitLeader, num))
 		row("keys deleted/s (peak)", peak(recorder.KeysLost, num))
+		row("revokes pending (peak)", peak(recorder.RevokesPending, num))
+		row("keys outlived lease (max)", peak(recorder.RevokeLagMax, func(x float64) string { return dur(time.Duration(x * float64(time.Second)).Round(time.Millisecond)) }))
 	}
 	row("leases expired", func(o outcome) string { return count(o.LeasesExpired) })
 	row("keys lost", func(o outcome) string { return count(o.KeysLost) })

@@ -96,6 +96,7 @@ var runFlagSpecs = []flagSpec{
 	{"placement", "string", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
 	{"client-kind", "string", "keepalive", "keepalive (grant a lease, keep it alive) | grant-only (grant it, attach keys, never renew: event and per-write leases; cluster)"},
 	{"etcd-version", "string", "3.7.3", "cluster: etcd release whose lease behaviour the members follow, 3.2.0 to 3.7.x (before 3.2.2: no revoke rate limit, no Promote spreading)"},
+	{"lease-revoke-rate", "int", "1000", "cluster what-if: expired leases the leader revokes per second (etcd: 1,000, not configurable)"},
 	{"renew-at", "fraction", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
 	{"bucket", "duration", "1s", "metrics time-series bucket"},
 	{"max-events", "int", "2000000000", "stop with an error after this many events (0: no limit)"},
