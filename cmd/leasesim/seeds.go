@@ -115,17 +115,24 @@ type SeedFigures struct {
 	Events          uint64   `json:"events"`
 }
 
+// stormed is one run's storm verdict (see the terms above).
+func stormed(o outcome) bool {
+	if o.spec.IsIdeal() {
+		return o.First500msS != nil
+	}
+	return reconnectStorm(o)
+}
+
 func figuresOf(o outcome) *SeedFigures {
 	d := o.spec.Duration.D()
 	f := &SeedFigures{
 		RenewalsPerS: o.MeanRenewalsPerS(d*9/10, d), IntervalP50Ms: o.IntervalMs.P50, IntervalP99Ms: o.IntervalMs.P99,
 		LeasesExpired: o.LeasesExpired, KeysLost: o.KeysLost, FirstExpiryS: o.FirstExpiryS, Events: o.Events,
 	}
+	f.Storm = stormed(o)
 	if o.spec.IsIdeal() {
-		f.Storm = o.First500msS != nil
 		return f
 	}
-	f.Storm = reconnectStorm(o)
 	cpu, conns, tw := o.res.Peaks[sweep.LeaderCPUMetric(o.spec)], o.res.Peaks[recorder.NewPeerConnections], o.res.Peaks[recorder.TimeWaitLeader]
 	f.LeaderCPUPeak, f.PeakNewConnsS, f.PeakTimeWaitLdr = &cpu, &conns, &tw
 	if len(o.spec.Faults) > 0 {

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -192,5 +195,34 @@ func TestSeedsInterrupted(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"interrupted": true`) || strings.Count(out.String(), `"status": "interrupted"`) != 2 {
 		t.Fatalf("output:\n%s", out.String())
+	}
+}
+
+// A storm: on a cluster, more than 10 new peer connections (or handshakes) in
+// the busiest second, whatever the renew interval did; on the idealised
+// server, the renew interval falling to 500 ms.
+func TestStormDefinition(t *testing.T) {
+	at := 9.0
+	cluster := spec.Spec{Server: spec.ServerCluster, Duration: spec.Duration(time.Minute)}
+	ideal := spec.Spec{Server: spec.ServerIdeal, Duration: spec.Duration(time.Minute)}
+	mk := func(sp spec.Spec, first500 *float64, conns, handshakes float64) outcome {
+		return outcome{spec: sp, Summary: recorder.Summary{First500msS: first500},
+			res: scenario.Outcome{Peaks: map[recorder.MetricName]float64{recorder.NewPeerConnections: conns, recorder.TLSHandshakes: handshakes}}}
+	}
+	for _, c := range []struct {
+		name string
+		o    outcome
+		want bool
+	}{
+		{"cluster, 11 new conns/s", mk(cluster, nil, 11, 0), true},
+		{"cluster, 11 handshakes/s", mk(cluster, nil, 0, 11), true},
+		{"cluster, 10 new conns/s", mk(cluster, nil, 10, 10), false},
+		{"cluster, 500 ms renewals without reconnects", mk(cluster, &at, 4, 4), false},
+		{"ideal, 500 ms renewals", mk(ideal, &at, 0, 0), true},
+		{"ideal, steady", mk(ideal, nil, 0, 0), false},
+	} {
+		if got := stormed(c.o); got != c.want {
+			t.Errorf("%s: storm %v, want %v", c.name, got, c.want)
+		}
 	}
 }
