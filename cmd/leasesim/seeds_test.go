@@ -45,6 +45,15 @@ func TestSeedsDeterministicAcrossJobs(t *testing.T) {
 		if format == "csv" && !strings.Contains(outs[0], "\nbase,,2,done,false,") {
 			t.Fatalf("CSV rows:\n%s", outs[0])
 		}
+		if format == "json" {
+			// ... and whatever GOMAXPROCS (-j defaults to it).
+			for _, procs := range []string{"1", "2"} {
+				out, errs, code := runChild(t, procs, append(append([]string{}, seedsArgs...), "--seed", "2", "--seeds", "3", "--json")...)
+				if code != 0 || out != outs[0] {
+					t.Fatalf("GOMAXPROCS=%s: exit %d (%s), output differs:\n%s", procs, code, errs, out)
+				}
+			}
+		}
 	}
 }
 
@@ -223,6 +232,29 @@ func TestStormDefinition(t *testing.T) {
 	} {
 		if got := stormed(c.o); got != c.want {
 			t.Errorf("%s: storm %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// The memory check counts the seeds' runs that go side by side: -j of them,
+// at most as many as there are runs.
+func TestSeedsMemoryCountsParallelRuns(t *testing.T) {
+	saved := availableMemory
+	defer func() { availableMemory = saved }()
+	availableMemory = func() uint64 { return 1 << 30 } // one of these runs fits, two do not
+	args := []string{"run", "--server", "cluster", "--clients", "300000", "--duration", "1m"}
+	var out, errb bytes.Buffer
+	if code := run(append(args, "--seeds", "2", "-j", "2"), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "2 run(s) side by side") {
+		t.Fatalf("--seeds 2 -j 2: exit %d: %s", code, errb.String())
+	}
+	// These pass the check; a cancelled context then stops them before they run.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, extra := range [][]string{{"--seeds", "2", "-j", "1"}, {"--seeds", "1", "-j", "2"}} {
+		root := newRoot(nil, &out, &errb)
+		root.SetArgs(append(append([]string{}, args...), extra...))
+		if _, ok := errors.AsType[interruptedError](root.ExecuteContext(ctx)); !ok {
+			t.Fatalf("%v: refused or failed: %s", extra, errb.String())
 		}
 	}
 }
