@@ -56,7 +56,8 @@ storm, do not recover from a fault, expire leases and lose keys, and the spread
 cluster, the busiest second dialled more than 10 new peer connections or
 finished more than 10 TLS handshakes (a reconnect storm); against the
 idealised server, the renew interval fell to 500 ms. -w json gives every
-seed's figures and the summary; -w csv one row per seed. With --seeds,
+seed's figures and the summary; -w csv one row per seed (--trace, --csv DIR
+and --prom take one run: not with --seeds). With --seeds,
 --fail-on fails (exit 3) if any seed of the base run fails a criterion, naming
 the seeds. An interrupted --seeds run prints the seeds that finished, marks the
 others, and exits 130.

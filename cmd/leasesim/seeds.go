@@ -275,7 +275,6 @@ type SeedsVariant struct {
 	Summary SeedsSummary `json:"summary"`
 	Runs    []SeedRow    `json:"runs"`
 	faults  bool
-	ideal   bool
 }
 
 // SeedsResult is the output of 'run --seeds N' (its -w json document).
@@ -310,7 +309,7 @@ func runSeeds(ctx context.Context, labels []string, specs []spec.Spec, seeds [][
 	vs := make([]SeedsVariant, len(specs))
 	var jobs []seedJob
 	for v, sp := range specs {
-		vs[v] = SeedsVariant{Label: labels[v], Runs: make([]SeedRow, len(seeds[v])), faults: len(sp.Faults) > 0, ideal: sp.IsIdeal()}
+		vs[v] = SeedsVariant{Label: labels[v], Runs: make([]SeedRow, len(seeds[v])), faults: len(sp.Faults) > 0}
 		for i, s := range seeds[v] {
 			vs[v].Runs[i] = SeedRow{Seed: s, Status: seedInterrupted}
 			jobs = append(jobs, seedJob{v, i})
