@@ -292,10 +292,9 @@ type SeedsResult struct {
 	Variants    []SeedsVariant `json:"runs"`
 }
 
-const (
-	seedRuleText  = "scenario seed + i, i = 0 .. seeds-1"
-	stormRuleText = "cluster: peak new peer connections/s or TLS handshakes/s above 10; idealised server: renew interval at or below 500 ms"
-)
+const seedRuleText = "scenario seed + i, i = 0 .. seeds-1"
+
+var stormRuleText = fmt.Sprintf("cluster: peak new peer connections/s or TLS handshakes/s above %d; idealised server: renew interval at or below 500 ms", stormPerS)
 
 // seedJob is one (variant, seed) run.
 type seedJob struct{ v, i int }
