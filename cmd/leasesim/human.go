@@ -175,7 +175,7 @@ func whyText(o outcome, v clientmodel.Version) string {
 		parts = append(parts, fmt.Sprintf("clientv3 %s advances nextKeepAlive only when the response fits in the KeepAlive channel (fixed in v3.1.19/v3.2.24/v3.3.9). Nobody empties it, so after %d responses every 500 ms scan renews each lease again: 2 renewals/s per lease, whatever the TTL.", v.Name, clientmodel.ChannelCapacity))
 	}
 	if len(o.Metrics) > 0 {
-		if o.res.Peaks[recorder.NewPeerConnections] > 10 || o.res.Peaks[recorder.TLSHandshakes] > 10 {
+		if reconnectStorm(o) {
 			parts = append(parts, "Followers forward each renewal to the leader over HTTP/1.1, one request per connection at a time; when more are in flight than idle connections, each extra one dials a new TCP connection and a full TLS handshake, paid in leader CPU.")
 		}
 		if o.res.Peaks[recorder.TimeWaitLeader] > 0 {
@@ -333,16 +333,39 @@ func wrap(text string, width int, prefix string) string {
 	return b.String()
 }
 
-// recoveryLines says, for each fault, whether the cluster returned to the
-// state it was in before the trigger once the trigger ended: the leader's
-// queue back to (at most twice) its level in the minute before, and staying
-// there to the end of the run.
-func recoveryEvents(o outcome, bucket time.Duration) []event {
+// stormPerS is the rate of new peer connections (or TLS handshakes), in a
+// run's busiest second, above which the run is a reconnect storm: forwarded
+// renewals no longer find idle peer connections and dial new ones, each with a
+// full TLS handshake paid in leader CPU. A healthy cluster dials a handful at
+// start-up and then none (its forwards reuse idle connections).
+const stormPerS = 10
+
+// reconnectStorm reports whether a cluster run went into a reconnect storm
+// (stormPerS); the "Why" of the human output explains it, and 'run --seeds'
+// counts the seeds that do.
+func reconnectStorm(o outcome) bool {
+	return o.res.Peaks[recorder.NewPeerConnections] > stormPerS || o.res.Peaks[recorder.TLSHandshakes] > stormPerS
+}
+
+// recovery is whether the cluster came back from one fault: the leader's
+// queue back to (at most twice, or 100 requests above) its peak in the minute
+// before the trigger, and staying there to the end of the run. A fault that
+// does not recover is a metastable failure.
+type recovery struct {
+	fault     spec.FaultSpec
+	recovered bool
+	at        time.Duration // recovered: from this bucket on
+	pre, last float64       // the queue's peak before the trigger, its last value
+}
+
+// recoveries judges each fault whose minute before and aftermath both lie in
+// the run; faults too close to the run's ends are left out.
+func recoveries(o outcome, bucket time.Duration) []recovery {
 	q := o.res.Metric(recorder.LeaderQueueRequests)
-	if len(q) == 0 {
+	if len(q) == 0 || bucket <= 0 {
 		return nil
 	}
-	var out []event
+	var out []recovery
 	for _, f := range o.spec.Faults {
 		at := f.At.D()
 		end := at + f.Duration.D()
@@ -357,6 +380,9 @@ func recoveryEvents(o outcome, bucket time.Duration) []event {
 		}
 		limit := max(2*pre, pre+100)
 		from := int(end / bucket)
+		if from >= len(q) {
+			continue
+		}
 		rec := -1
 		for i := len(q) - 1; i >= from && i >= 0; i-- {
 			if q[i] > limit {
@@ -364,17 +390,30 @@ func recoveryEvents(o outcome, bucket time.Duration) []event {
 			}
 			rec = i
 		}
-		what := fmt.Sprintf("%s at %s for %s", f.Kind, dur(at), dur(f.Duration.D()))
-		switch {
-		case from >= len(q):
-			continue
-		case rec < 0 || rec >= len(q)-1 && q[len(q)-1] > limit:
-			out = append(out, event{o.spec.Duration.D(), fmt.Sprintf("%s: did not recover by the end of the run (leader queue %s, %s before the trigger): a metastable failure",
-				what, count(uint64(q[len(q)-1])), count(uint64(pre)))})
-		default:
-			out = append(out, event{time.Duration(rec) * bucket, fmt.Sprintf("%s: recovered %s after the trigger ended (leader queue back to its level before it)",
-				what, dur(time.Duration(rec)*bucket-end))})
+		r := recovery{fault: f, pre: pre, last: q[len(q)-1]}
+		if !(rec < 0 || rec >= len(q)-1 && q[len(q)-1] > limit) {
+			r.recovered, r.at = true, time.Duration(rec)*bucket
 		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// recoveryEvents says, for each fault, whether the cluster returned to the
+// state it was in before the trigger once the trigger ended (recoveries).
+func recoveryEvents(o outcome, bucket time.Duration) []event {
+	var out []event
+	for _, r := range recoveries(o, bucket) {
+		f := r.fault
+		end := f.At.D() + f.Duration.D()
+		what := fmt.Sprintf("%s at %s for %s", f.Kind, dur(f.At.D()), dur(f.Duration.D()))
+		if !r.recovered {
+			out = append(out, event{o.spec.Duration.D(), fmt.Sprintf("%s: did not recover by the end of the run (leader queue %s, %s before the trigger): a metastable failure",
+				what, count(uint64(r.last)), count(uint64(r.pre)))})
+			continue
+		}
+		out = append(out, event{r.at, fmt.Sprintf("%s: recovered %s after the trigger ended (leader queue back to its level before it)",
+			what, dur(r.at-end))})
 	}
 	return out
 }

@@ -3,6 +3,10 @@
 //
 // The command line is built with spf13/cobra and pflag, as etcdctl's is:
 // --long flags, help on stdout, shell completion, -w/--write-out.
+//
+// 'run --seeds N' reports distributions over seeds; its terms (a variant's
+// seeds S..S+N-1, a storm, a fault not recovered, a figure's spread) are
+// defined at the top of seeds.go.
 package main
 
 import (
