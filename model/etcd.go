@@ -10,6 +10,9 @@ const (
 	// (defaultLeaseRevokeRate, lease/lessor.go:46), as LeaseRevokeRate/2 per
 	// 500 ms pass of runLoop (lessor.go:620-636, 644).
 	LeaseRevokeRate = 1000
+	// CheckpointInterval: with checkpointing on, a lease's remaining TTL is
+	// checkpointed this often (defaultLeaseCheckpointInterval, lessor.go:52).
+	CheckpointInterval = 5 * time.Minute
 	// RevokeInterval is the lessor runLoop's period (lessor.go:623, a 500 ms ticker).
 	RevokeInterval = 500 * time.Millisecond
 	// DefaultElectionTimeout: etcd's default --election-timeout (1000 ms);

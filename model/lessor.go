@@ -17,6 +17,7 @@ import (
 type Lessor struct {
 	leases []lessorLease
 	q      expiryQueue
+	cps    expiryQueue // scheduled checkpoints (Checkpointing)
 	cfg    LessorConfig
 	// backlog: leases that were due at the last runLoop pass but left for a
 	// later one (the revoke limit ran out).
@@ -37,6 +38,12 @@ type LessorConfig struct {
 	// (lessor.go:205, an unexported field "configurable for tests"): another
 	// value is a what-if, a patched server.
 	RevokeRate int
+	// Checkpointing: the leader checkpoints every lease whose remaining TTL
+	// is over CheckpointInterval, every CheckpointInterval, through raft, and
+	// a new leader's Promote gives a checkpointed lease its remaining TTL
+	// instead of a full one (etcd 3.4+, --experimental-enable-lease-checkpoint;
+	// the LeaseCheckpoint feature gate from 3.6; off by default).
+	Checkpointing bool
 }
 
 // revokeRate is the configured leaseRevokeRate.
@@ -48,11 +55,23 @@ func (c LessorConfig) revokeRate() int {
 }
 
 type lessorLease struct {
-	ttl     time.Duration
-	expiry  sim.Time
-	n       int // identical leases in this entry (a lockstep cohort)
-	revoked bool
-	queued  bool
+	ttl    time.Duration
+	expiry sim.Time
+	n      int32 // identical leases in this entry (a lockstep cohort)
+	// remaining: the last checkpointed remaining TTL, whole seconds (0:
+	// none, or cleared by a renewal): Promote restores it (lease.go:76-89).
+	remaining int32
+	revoked   bool
+	queued    bool
+}
+
+// promoteTTL is the TTL a Promote gives e: its checkpointed remaining TTL,
+// else its full TTL (lease.go getRemainingTTL).
+func (e *lessorLease) promoteTTL() time.Duration {
+	if e.remaining > 0 {
+		return time.Duration(e.remaining) * time.Second
+	}
+	return e.ttl
 }
 
 // NewLessor returns a lessor for n lease entries, none granted.
@@ -66,8 +85,41 @@ func NewLessor(n int, cfg LessorConfig) *Lessor {
 
 // Grant creates entry i (n identical leases) with ttl at now.
 func (l *Lessor) Grant(now sim.Time, i, n int, ttl time.Duration) {
-	l.leases[i] = lessorLease{ttl: ttl, expiry: now + sim.Time(ttl), n: n}
+	l.leases[i] = lessorLease{ttl: ttl, expiry: now + sim.Time(ttl), n: int32(n)}
 	l.push(i)
+	l.scheduleCheckpoint(now, i)
+}
+
+// scheduleCheckpoint is scheduleCheckpointIfNeeded (lessor.go:753-770): a
+// lease with more than CheckpointInterval to live is checkpointed one
+// interval from now.
+func (l *Lessor) scheduleCheckpoint(now sim.Time, i int) {
+	if l.cfg.Checkpointing && l.leases[i].promoteTTL() > CheckpointInterval {
+		heap.Push(&l.cps, expiryItem{at: now + sim.Time(CheckpointInterval), i: i})
+	}
+}
+
+// checkpoint is checkpointScheduledLeases (lessor.go:667-688, 772-806): each
+// due checkpoint records the lease's remaining TTL, rounded up to whole
+// seconds, unless the lease is gone, expired or has its full TTL left (a
+// lease skipped so is not scheduled again until the next Promote); applying
+// it schedules the next (Checkpoint, lessor.go:367-381). At most
+// leaseCheckpointRate/2 batches of 1,000 per pass: no limit at this
+// model's scale. Raft is not simulated: a checkpoint applies at once.
+func (l *Lessor) checkpoint(now sim.Time) {
+	for len(l.cps) > 0 && l.cps[0].at <= now {
+		it := heap.Pop(&l.cps).(expiryItem)
+		e := &l.leases[it.i]
+		if e.revoked || now >= e.expiry {
+			continue
+		}
+		remaining := (e.expiry - now + sim.Time(time.Second) - 1) / sim.Time(time.Second)
+		if time.Duration(remaining)*time.Second >= e.ttl {
+			continue
+		}
+		e.remaining = int32(remaining)
+		l.scheduleCheckpoint(now, it.i)
+	}
 }
 
 func (l *Lessor) push(i int) {
@@ -86,6 +138,9 @@ func (l *Lessor) Renew(now sim.Time, i int) int64 {
 	if e.revoked || now >= e.expiry {
 		return 0
 	}
+	// A renewal clears a checkpointed remaining TTL (through raft, at once
+	// here), so the next Promote gives the full TTL (lessor.go:426-433).
+	e.remaining = 0
 	e.expiry = now + sim.Time(e.ttl)
 	return int64(e.ttl / time.Second)
 }
@@ -100,8 +155,10 @@ type Revoked struct {
 
 // RevokeExpired is one pass of runLoop: it revokes up to LeaseRevokeRate/2
 // expired leases (lessor.go:640-660), or every expired lease if the lessor
-// is not RateLimited, and returns them.
+// is not RateLimited, and returns them; then it applies the due checkpoints
+// (lessor.go:627-628).
 func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
+	defer l.checkpoint(now)
 	budget := l.cfg.revokeRate() / 2
 	if !l.cfg.RateLimited {
 		budget = math.MaxInt
@@ -118,10 +175,10 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 			l.push(it.i)
 			continue
 		}
-		take := min(budget, e.n)
+		take := min(budget, int(e.n))
 		budget -= take
 		out = append(out, Revoked{I: it.i, N: take, Keys: take * l.cfg.KeysPerLease, Expiry: e.expiry})
-		e.n -= take
+		e.n -= int32(take)
 		if e.n == 0 {
 			e.revoked = true
 		} else {
@@ -132,17 +189,22 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 }
 
 // Promote is lessor.Promote on a new leader (lessor.go:480-530): every lease's
-// expiry becomes now + extend + TTL; if RateLimited, with LeaseRevokeRate or
-// more leases, those that would expire within a second of one another are
-// spread out so that no more than 3/4 of the revoke rate expire per second.
+// expiry becomes now + extend + TTL (its checkpointed remaining TTL, if it
+// has one); if RateLimited, with LeaseRevokeRate or more leases, those that
+// would expire within a second of one another are spread out so that no more
+// than 3/4 of the revoke rate expire per second. The checkpoints the old
+// leader had scheduled are dropped (Demote) and each lease's is scheduled
+// anew.
 func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 	var live []int
 	total := 0
+	l.cps = l.cps[:0]
 	for i := range l.leases {
-		if !l.leases[i].revoked {
-			l.leases[i].expiry = now + sim.Time(extend+l.leases[i].ttl)
+		if e := &l.leases[i]; !e.revoked {
+			e.expiry = now + sim.Time(extend+e.promoteTTL())
 			live = append(live, i)
-			total += l.leases[i].n
+			total += int(e.n)
+			l.scheduleCheckpoint(now, i)
 		}
 	}
 	if l.cfg.RateLimited && total >= l.cfg.revokeRate() {
@@ -157,16 +219,16 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 			e := &l.leases[i]
 			remaining := e.expiry - now
 			if remaining > next {
-				base, next, expires = remaining, remaining+sim.Time(time.Second), e.n
+				base, next, expires = remaining, remaining+sim.Time(time.Second), int(e.n)
 				continue
 			}
-			expires += e.n
+			expires += int(e.n)
 			if expires <= target {
 				continue
 			}
 			rateDelay := float64(time.Second)*(float64(expires)/float64(target)) - float64(remaining-base)
 			next = base + sim.Time(rateDelay)
-			e.expiry = now + sim.Time(rateDelay) + sim.Time(extend+e.ttl)
+			e.expiry = now + sim.Time(rateDelay) + sim.Time(extend+e.promoteTTL())
 		}
 	}
 	l.q = l.q[:0]
@@ -191,7 +253,7 @@ func (l *Lessor) due(now sim.Time) int {
 			return // the heap's order: nothing below is due either
 		}
 		if e := &l.leases[l.q[i].i]; !e.revoked && e.expiry <= now {
-			n += e.n
+			n += int(e.n)
 		}
 		walk(2*i + 1)
 		walk(2*i + 2)

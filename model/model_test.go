@@ -172,7 +172,7 @@ func TestLessorBefore322RevokesAllAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := model.NewLessor(2000, model.LessorConfigFor(v, 1, 0))
+	l := model.NewLessor(2000, model.LessorConfig{KeysPerLease: 1, RateLimited: v.RevokeRateLimited()})
 	for i := 0; i < 2000; i++ {
 		l.Grant(sim.Time(i)*ms, i, 1, 10*time.Second) // created over 2 s
 	}
@@ -204,7 +204,7 @@ func TestParseEtcdVersion(t *testing.T) {
 	}
 	old, _ := model.ParseEtcdVersion("3.2.1")
 	fixed, _ := model.ParseEtcdVersion("3.2.2")
-	if model.LessorConfigFor(old, 1, 0).RateLimited || !model.LessorConfigFor(fixed, 1, 0).RateLimited || !model.LessorConfigFor(model.DefaultEtcdVersion, 1, 0).RateLimited {
+	if old.RevokeRateLimited() || !fixed.RevokeRateLimited() || !model.DefaultEtcdVersion.RevokeRateLimited() {
 		t.Error("rate limit and Promote spreading are in 3.2.2 and later, not before")
 	}
 }
@@ -218,7 +218,7 @@ func TestLessorBacklogAndRevokeRate(t *testing.T) {
 		rate    int
 		backlog []int // after each pass
 	}{{0, []int{700, 200, 0}}, {4000, []int{0, 0, 0}}} {
-		l := model.NewLessor(1, model.LessorConfigFor(model.DefaultEtcdVersion, 1, c.rate))
+		l := model.NewLessor(1, model.LessorConfig{KeysPerLease: 1, RateLimited: true, RevokeRate: c.rate})
 		l.Grant(0, 0, 1200, 10*time.Second)
 		var got []int
 		for pass := 0; pass < 3; pass++ {
@@ -233,5 +233,44 @@ func TestLessorBacklogAndRevokeRate(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(c.backlog) {
 			t.Errorf("rate %d: backlog after each pass %v, want %v", c.rate, got, c.backlog)
 		}
+	}
+}
+
+// Checkpointing (etcd 3.4+): every 5 minutes the leader records a lease's
+// remaining TTL, and a new leader's Promote gives it that instead of a full
+// TTL; without it, or after a renewal clears the checkpoint, Promote gives
+// the full TTL again (etcd #9395, kubernetes #65497).
+func TestLessorCheckpointSurvivesPromote(t *testing.T) {
+	expiryAfterPromote := func(checkpointing, renew bool) sim.Time {
+		l := model.NewLessor(1, model.LessorConfig{KeysPerLease: 1, RateLimited: true, Checkpointing: checkpointing})
+		l.Grant(0, 0, 1, time.Hour)
+		for now := sim.Time(0); now <= sim.Time(30*time.Minute); now += 500 * ms {
+			if renew && now == sim.Time(20*time.Minute) {
+				l.Renew(now, 0)
+			}
+			l.RevokeExpired(now, nil)
+		}
+		promote := sim.Time(30*time.Minute) + sim.Time(time.Second)
+		l.Promote(promote, time.Second)
+		// Find the expiry: the first pass that revokes the lease.
+		for now := promote; now < promote+sim.Time(2*time.Hour); now += 500 * ms {
+			if r := l.RevokeExpired(now, nil); len(r) > 0 {
+				return r[0].Expiry
+			}
+		}
+		return -1
+	}
+	// The checkpoint at 30 min recorded 30 min left: 30m1s + 1s + 30m.
+	if got, want := expiryAfterPromote(true, false), sim.Time(time.Hour+2*time.Second); got != want {
+		t.Errorf("checkpointed: expires at %v after the Promote, want %v", got, want)
+	}
+	if got, want := expiryAfterPromote(false, false), sim.Time(90*time.Minute+2*time.Second); got != want {
+		t.Errorf("no checkpointing: expires at %v, want a full TTL after the Promote, %v", got, want)
+	}
+	// Renewed at 20 min: the renewal clears the checkpoint, and the one due
+	// at 20 min sees the full TTL left (skipped, and not scheduled again), so
+	// the Promote gives the full TTL.
+	if got, want := expiryAfterPromote(true, true), sim.Time(90*time.Minute+2*time.Second); got != want {
+		t.Errorf("renewed: expires at %v, want %v", got, want)
 	}
 }

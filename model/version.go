@@ -44,18 +44,23 @@ func (v EtcdVersion) AtLeast(minor, patch int) bool {
 	return v.Minor > minor || (v.Minor == minor && v.Patch >= patch)
 }
 
-// LessorConfigFor is the lessor behaviour of release v. What differs, with
-// its source (the etcd repository at each tag):
-//   - Revoke rate limit and Promote spreading, from 3.2.2: before, runLoop
-//     handed every expired lease to the server for revocation on each pass
-//     (v3.2.1 lease/lessor.go:412-442, findExpiredLeases without a limit) and
-//     Promote refreshed every lease to its full TTL (lessor.go:317-327), so
-//     leases renewed by one Promote all expired in the same pass (etcd issues
-//     #8096, #8097). v3.2.2 backports PRs #8099 (at most leaseRevokeRate/2
-//     per 500 ms pass) and #8149 (Promote spreads expiries to 3/4 of the
-//     revoke rate once there are leaseRevokeRate leases or more).
-//
-// revokeRate is leaseRevokeRate (0: etcd's; see LessorConfig.RevokeRate).
-func LessorConfigFor(v EtcdVersion, keysPerLease, revokeRate int) LessorConfig {
-	return LessorConfig{KeysPerLease: keysPerLease, RateLimited: v.AtLeast(2, 2), RevokeRate: revokeRate}
-}
+// What differs by release, with its source (the etcd repository at each tag):
+//   - Revoke rate limit and Promote spreading, from 3.2.2 (RevokeRateLimited):
+//     before, runLoop handed every expired lease to the server for revocation
+//     on each pass (v3.2.1 lease/lessor.go:412-442, findExpiredLeases without
+//     a limit) and Promote refreshed every lease to its full TTL
+//     (lessor.go:317-327), so leases renewed by one Promote all expired in
+//     the same pass (etcd issues #8096, #8097). v3.2.2 backports PRs #8099
+//     (at most leaseRevokeRate/2 per 500 ms pass) and #8149 (Promote spreads
+//     expiries to 3/4 of the revoke rate once there are leaseRevokeRate
+//     leases or more).
+//   - Lease checkpointing, from 3.4.0 (Checkpoints): PR #9924 added
+//     --experimental-enable-lease-checkpoint (off by default; the
+//     LeaseCheckpoint feature gate from 3.6).
+
+// RevokeRateLimited reports whether release v limits revocations and
+// spreads Promote's expiries (3.2.2 and later).
+func (v EtcdVersion) RevokeRateLimited() bool { return v.AtLeast(2, 2) }
+
+// Checkpoints reports whether release v can checkpoint leases (3.4.0 and later).
+func (v EtcdVersion) Checkpoints() bool { return v.AtLeast(4, 0) }

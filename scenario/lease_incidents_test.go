@@ -89,3 +89,45 @@ func TestLeaseRevokeBacklog9360(t *testing.T) {
 		t.Errorf("with 50,000 revocations/s keys outlived their lease by %.1f s, want < 1 s", lag)
 	}
 }
+
+// kubernetes #65497 / etcd #9888 (spec/builtin/lease-ttl-reset.yaml). The
+// figure: event leases (TTL 1 h, never renewed) "will be renewed
+// indefinitely" when leader elections come more often than the TTL. Here
+// the leader changes every 30 minutes for 3 hours: no lease expires. With
+// checkpointing (PR #9924) every lease expires, an hour after its grant plus
+// at most one checkpoint interval (5 min) and the election timeout (1 s) per
+// leader change before it — two changes, and grants over the first minute:
+// between 3,600 s and 3,600 + 2 x 301 + 60 s.
+func TestLeaseTTLResetOnLeaderChange9888(t *testing.T) {
+	s, err := spec.Builtin("lease-ttl-reset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := scenario.Run(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Summary.LeasesExpired != 0 {
+		t.Errorf("without checkpointing %d leases expired in 3 h, want none (each Promote gives a full hour)", o.Summary.LeasesExpired)
+	}
+	s.Cluster.LeaseCheckpoint = true
+	if o, err = scenario.Run(context.Background(), s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if o.Summary.LeasesExpired != 1000 {
+		t.Fatalf("with checkpointing %d leases expired, want all 1,000", o.Summary.LeasesExpired)
+	}
+	deleted := o.Metric(recorder.KeysLost)
+	first, last := -1, -1
+	for i, v := range deleted {
+		if v > 0 {
+			last = i
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	if first < 3600 || last > 3600+2*301+60 {
+		t.Errorf("with checkpointing leases expired from %d s to %d s, want within 3,600-4,262 s", first, last)
+	}
+}

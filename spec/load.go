@@ -1067,6 +1067,9 @@ func (v *validator) cluster(k ClusterSpec) {
 			v.add("cluster.etcd_version", "%v", err)
 		}
 	}
+	if ev, err := model.ParseEtcdVersion(k.EtcdVersion); k.LeaseCheckpoint && k.EtcdVersion != "" && err == nil && !ev.Checkpoints() {
+		v.add("cluster.lease_checkpoint", "true needs etcd 3.4.0 or later (PR #9924); cluster.etcd_version is %s", ev)
+	}
 	if k.LeaseRevokeRate < 0 || k.LeaseRevokeRate == 1 || k.LeaseRevokeRate > specMaxRevokeRate {
 		v.add("cluster.lease_revoke_rate", "%d is out of range; allowed 0 (etcd's %s/s) or 2 to %s leases per second (runLoop revokes rate/2 per 500 ms pass)",
 			k.LeaseRevokeRate, Thousands(model.LeaseRevokeRate), Thousands(specMaxRevokeRate))
@@ -1320,6 +1323,9 @@ func (s Spec) Summary() string {
 		}
 		if k.LeaseRevokeRate > 0 {
 			fmt.Fprintf(&b, "; the leader revokes up to %s expired leases/s", Thousands(k.LeaseRevokeRate))
+		}
+		if k.LeaseCheckpoint {
+			b.WriteString("; lease checkpointing is on")
 		}
 		b.WriteString(".")
 		if s.Params != "" {

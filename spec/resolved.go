@@ -83,7 +83,8 @@ type Cluster struct {
 	ElectionTimeout time.Duration
 	// Etcd is the release whose server-side lease behaviour the members follow.
 	Etcd            model.EtcdVersion
-	LeaseRevokeRate int // 0: etcd's
+	LeaseRevokeRate int  // 0: etcd's
+	LeaseCheckpoint bool // the leader checkpoints remaining TTLs (ClusterSpec.LeaseCheckpoint)
 	Prober          bool
 	SharedCPU       bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
 	// TLSCloseTimeWait: closing an established peer connection leaves the

@@ -131,6 +131,11 @@ type ClusterSpec struct {
 	// per second (0: etcd's 1,000, lease/lessor.go:46). No etcd release lets
 	// an operator change it: another value is a what-if (a patched server).
 	LeaseRevokeRate int `yaml:"lease_revoke_rate,omitempty"`
+	// LeaseCheckpoint: the leader checkpoints each lease's remaining TTL
+	// every 5 minutes, so that a new leader does not give it a full TTL
+	// again (--experimental-enable-lease-checkpoint, etcd 3.4+; the
+	// LeaseCheckpoint feature gate from 3.6). Off by default, as in etcd.
+	LeaseCheckpoint bool `yaml:"lease_checkpoint,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),
