@@ -44,6 +44,9 @@ type LessorConfig struct {
 	// instead of a full one (etcd 3.4+, --experimental-enable-lease-checkpoint;
 	// the LeaseCheckpoint feature gate from 3.6; off by default).
 	Checkpointing bool
+	// Mutant: MutantPromoteFullTTL breaks Promote (see Mutant); the other
+	// mutants are the Member's.
+	Mutant Mutant
 }
 
 // revokeRate is the configured leaseRevokeRate.
@@ -67,8 +70,8 @@ type lessorLease struct {
 
 // promoteTTL is the TTL a Promote gives e: its checkpointed remaining TTL,
 // else its full TTL (lease.go getRemainingTTL).
-func (e *lessorLease) promoteTTL() time.Duration {
-	if e.remaining > 0 {
+func (l *Lessor) promoteTTL(e *lessorLease) time.Duration {
+	if e.remaining > 0 && l.cfg.Mutant != MutantPromoteFullTTL {
 		return time.Duration(e.remaining) * time.Second
 	}
 	return e.ttl
@@ -94,7 +97,7 @@ func (l *Lessor) Grant(now sim.Time, i, n int, ttl time.Duration) {
 // lease with more than CheckpointInterval to live is checkpointed one
 // interval from now.
 func (l *Lessor) scheduleCheckpoint(now sim.Time, i int) {
-	if l.cfg.Checkpointing && l.leases[i].promoteTTL() > CheckpointInterval {
+	if l.cfg.Checkpointing && l.promoteTTL(&l.leases[i]) > CheckpointInterval {
 		heap.Push(&l.cps, expiryItem{at: now + sim.Time(CheckpointInterval), i: i})
 	}
 }
@@ -201,7 +204,7 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 	l.cps = l.cps[:0]
 	for i := range l.leases {
 		if e := &l.leases[i]; !e.revoked {
-			e.expiry = now + sim.Time(extend+e.promoteTTL())
+			e.expiry = now + sim.Time(extend+l.promoteTTL(e))
 			live = append(live, i)
 			total += int(e.n)
 			l.scheduleCheckpoint(now, i)
@@ -228,7 +231,7 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 			}
 			rateDelay := float64(time.Second)*(float64(expires)/float64(target)) - float64(remaining-base)
 			next = base + sim.Time(rateDelay)
-			e.expiry = now + sim.Time(rateDelay) + sim.Time(extend+e.promoteTTL())
+			e.expiry = now + sim.Time(rateDelay) + sim.Time(extend+l.promoteTTL(e))
 		}
 	}
 	l.q = l.q[:0]

@@ -17,9 +17,14 @@ const (
 	// MutantDeposedRenew: a deposed leader still renews in its own lessor and
 	// answers (etcd #12528: a lessor not demoted with raft).
 	MutantDeposedRenew
+	// MutantPromoteFullTTL: a new leader's Promote ignores the checkpointed
+	// remaining TTLs and gives every lease its full TTL again, as before lease
+	// checkpointing (etcd #9888) or with checkpoints lost (etcd #17132).
+	MutantPromoteFullTTL
 )
 
-var mutantNames = [...]string{MutantNone: "", MutantAckAfterRevoke: "ack-after-revoke", MutantDeposedRenew: "deposed-renew"}
+var mutantNames = [...]string{MutantNone: "", MutantAckAfterRevoke: "ack-after-revoke", MutantDeposedRenew: "deposed-renew",
+	MutantPromoteFullTTL: "promote-full-ttl"}
 
 // String is the mutant's name as --mutant takes it ("" for MutantNone).
 func (m Mutant) String() string {
@@ -30,7 +35,7 @@ func (m Mutant) String() string {
 }
 
 // MutantForms lists the mutants' names, for help and error messages.
-const MutantForms = "ack-after-revoke, deposed-renew"
+const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl"
 
 // ParseMutant reads a mutant's name; "" is MutantNone.
 func ParseMutant(s string) (Mutant, error) {

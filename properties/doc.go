@@ -21,6 +21,11 @@
 //     bug: one client that never reads, the 18th request 500 ms after the 17th.
 //   - P4: with Promote, no lease expires across a leader change shorter than the
 //     election timeout.
+//   - P6 (lease checkpointing): a lease nobody renews (TTL over 5 min) is
+//     revoked no earlier than its TTL after its grant and no later than that
+//     plus P6Slack per leader change during its life. GenP6 draws the leader
+//     churn, CheckP6 decides it from the history; the promote-full-ttl
+//     mutant (a Promote that ignores checkpoints) fails it.
 //   - Linearizability: LeaseModel is a sequential specification of Grant,
 //     KeepAlive and the lessor's Expire over recorder.Op histories, partitioned
 //     by lease; CheckHistory runs porcupine on a recorded history.

@@ -122,7 +122,9 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewSeries(c.Bucket, c.Duration)
 	s.setupSeries()
-	s.lessor = model.NewLessor(c.Clients, c.Lessor())
+	lessor := c.Lessor()
+	lessor.Mutant = opts.Mutant
+	s.lessor = model.NewLessor(c.Clients, lessor)
 
 	var shared *model.CPU
 	if c.SharedCPU {

@@ -28,7 +28,10 @@ replays it exactly:
   P2   with enough capacity no lease expires, whatever the consumer does
        (cluster model);
   LIN  the cluster's lease-API history (Grant, KeepAlive, Expire) is
-       linearizable (porcupine).
+       linearizable (porcupine);
+  P6   with lease checkpointing, a lease nobody renews is revoked no earlier
+       than its TTL and no later than its TTL + ~5 min per leader change
+       (cluster model, grant-only leases, leader churn).
 
 Seed i runs the i-th draw of each generator, so a seed is a complete recipe.
 Any failure exits 1.`
@@ -36,7 +39,8 @@ Any failure exits 1.`
 const checkExample = `  leasesim check -n 200
   leasesim check --seed 17 -n 1 --html /tmp/lin      # replay one seed, keep porcupine's HTML
   leasesim check -n 50 --mutant ack-after-revoke       # a broken server: LIN must fail
-  leasesim check -n 50 --client-version v3.2.23        # the buggy client: P1 must fail`
+  leasesim check -n 50 --client-version v3.2.23        # the buggy client: P1 must fail
+  leasesim check -n 50 --only P6 --mutant promote-full-ttl  # leader changes reset TTLs: P6 must fail`
 
 type checkOpts struct {
 	n, seed                     int
@@ -62,7 +66,7 @@ func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&o.version, "client-version", "v3.7.3", "client version for P1 (a pre-fix one makes P1 fail)")
 	fs.StringVar(&o.mutant, "mutant", "", "break the cluster's server on purpose: ack-after-revoke | deposed-renew")
 	fs.StringVar(&o.html, "html", "", "write porcupine's visualisation of each LIN failure into DIR")
-	fs.StringVar(&o.only, "only", "P1,P2,LIN", "comma-separated properties to check")
+	fs.StringVar(&o.only, "only", "P1,P2,LIN,P6", "comma-separated properties to check")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr")
 	return cmd
 }
@@ -86,8 +90,8 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(strings.ToUpper(p))
-		if p != "P1" && p != "P2" && p != "LIN" {
-			return usagef("--only: %q is not a property; allowed: P1, P2, LIN", p)
+		if p != "P1" && p != "P2" && p != "LIN" && p != "P6" {
+			return usagef("--only: %q is not a property; allowed: P1, P2, LIN, P6", p)
 		}
 		want[p] = true
 	}
@@ -97,6 +101,7 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 	// (scarce CPU, long elections and stalls), so each has its generator.
 	capacity := properties.GenCluster(properties.ClusterGen{MaxClients: 300, Headroom: 4, LeaderChanges: 1})
 	stress := properties.GenLin()
+	churn := properties.GenP6()
 	replay := func(s int) string {
 		cmd := fmt.Sprintf("leasesim check --seed %d -n 1 --client-version %s --only %s", s, v.Name, *only)
 		if *mutant != "" {
@@ -160,6 +165,15 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 					}
 					report(s, "LIN", msg)
 				}
+			}
+		}
+		if want["P6"] {
+			bad, err := properties.RunP6(churn.Example(s), mut)
+			if err != nil {
+				return err
+			}
+			if len(bad) > 0 {
+				report(s, "P6", fmt.Sprintf("%s (%d lease(s))", bad[0], len(bad)))
 			}
 		}
 		bar.add(1)
