@@ -154,6 +154,10 @@ func (h *memberHarness) cmd(t *testing.T, d *datadriven.TestData) (result string
 				h.printLease(i)
 			}
 		}
+		fmt.Fprintf(&h.out, "backlog=%d\n", h.m.lessor.Backlog())
+	case "renew":
+		c := num(t, d, "c", 0)
+		fmt.Fprintf(&h.out, "renew lease %d: ttl=%d\n", c, h.m.lessor.Renew(h.now, c))
 	case "state":
 		h.printMember()
 	default:
@@ -200,7 +204,18 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		Mutant:          mutant,
 		ElectionTimeout: dur(t, d, "election-timeout", DefaultElectionTimeout).Duration(),
 	}
-	h.m = NewMember(cfg, cpu, NewLessor(h.leases, LessorConfig{KeysPerLease: num(t, d, "keys", 1), RateLimited: true}), num(t, d, "leader", 0))
+	etcd := DefaultEtcdVersion
+	if d.HasArg("etcd") {
+		var s string
+		d.ScanArgs(t, "etcd", &s)
+		var err error
+		if etcd, err = ParseEtcdVersion(s); err != nil {
+			d.Fatalf(t, "%v", err)
+		}
+	}
+	lc := LessorConfig{KeysPerLease: num(t, d, "keys", 1), RateLimited: etcd.RevokeRateLimited(),
+		RevokeRate: num(t, d, "revoke-rate", 0), Checkpointing: d.HasArg("checkpoint"), Mutant: mutant}
+	h.m = NewMember(cfg, cpu, NewLessor(h.leases, lc), num(t, d, "leader", 0))
 }
 
 // step applies one input at now, prints its outputs and queues its wake-ups.
@@ -268,7 +283,11 @@ func (h *memberHarness) printLease(i int) {
 	} else if h.now >= e.expiry {
 		state = "expired"
 	}
-	fmt.Fprintf(&h.out, "lease %d: ttl=%v expiry=%v n=%d %s\n", i, e.ttl, e.expiry, e.n, state)
+	remaining := ""
+	if e.remaining > 0 {
+		remaining = fmt.Sprintf(" checkpointed-remaining=%ds", e.remaining)
+	}
+	fmt.Fprintf(&h.out, "lease %d: ttl=%v expiry=%v n=%d %s%s\n", i, e.ttl, e.expiry, e.n, state, remaining)
 }
 
 func (h *memberHarness) printMember() {
@@ -318,7 +337,7 @@ func fmtOutput(o Output) string {
 		return fmt.Sprintf("shed to=%d slot=%d client=%d attempt=%d", o.To, o.Slot, o.Client, o.Attempt)
 	case OutFact:
 		if o.Fact == FactExpired {
-			return fmt.Sprintf("fact expired client=%d n=%d keys=%d", o.Client, o.N, o.Keys)
+			return fmt.Sprintf("fact expired client=%d n=%d keys=%d expired-at=%v", o.Client, o.N, o.Keys, o.At)
 		}
 		return fmt.Sprintf("fact %v client=%d", o.Fact, o.Client)
 	}
