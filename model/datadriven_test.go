@@ -133,6 +133,8 @@ func (h *memberHarness) cmd(t *testing.T, d *datadriven.TestData) (result string
 		h.step(Input{Kind: InElected, From: int8(num(t, d, "leader", 0))})
 	case "revoke-tick":
 		h.step(Input{Kind: InRevokeTick})
+	case "apply-stall":
+		h.step(Input{Kind: InApplyStall, Until: dur(t, d, "until", 0)})
 	case "stall":
 		h.m.cpu.Stall(h.now, dur(t, d, "d", 0).Duration())
 		h.printCPU()
@@ -203,6 +205,7 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		TTL:             dur(t, d, "ttl", 10*time.Second).Duration(),
 		Mutant:          mutant,
 		ElectionTimeout: dur(t, d, "election-timeout", DefaultElectionTimeout).Duration(),
+		ApplyWaitDirect: d.HasArg("apply-wait-direct"),
 	}
 	etcd := DefaultEtcdVersion
 	if d.HasArg("etcd") {
@@ -311,6 +314,11 @@ func fmtInput(in Input) string {
 		return fmt.Sprintf("retry slot=%d client=%d attempt=%d", in.Slot, in.Client, in.Attempt)
 	case InDeadlines:
 		return "deadlines"
+	case InApplied, InApplyTimeout:
+		if in.Work == WorkForwarded {
+			return fmt.Sprintf("%v work=%v from=%d slot=%d client=%d attempt=%d", in.Kind, in.Work, in.From, in.Slot, in.Client, in.Attempt)
+		}
+		return fmt.Sprintf("%v work=%v slot=%d client=%d attempt=%d", in.Kind, in.Work, in.Slot, in.Client, in.Attempt)
 	}
 	return fmt.Sprintf("%v %+v", in.Kind, in) // not a wake-up the member asks for
 }
@@ -329,8 +337,8 @@ func fmtOutput(o Output) string {
 		return fmt.Sprintf("%v slot=%d client=%d attempt=%d", o.Kind, o.Slot, o.Client, o.Attempt)
 	case OutReply:
 		answer := fmt.Sprintf("ttl=%d", o.TTL)
-		if o.NotLeader {
-			answer = "not-leader"
+		if o.ErrStatus {
+			answer = "error-status"
 		}
 		return fmt.Sprintf("reply to=%d slot=%d client=%d attempt=%d %s", o.To, o.Slot, o.Client, o.Attempt, answer)
 	case OutShed:

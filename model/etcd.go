@@ -10,6 +10,11 @@ const (
 	// (defaultLeaseRevokeRate, lease/lessor.go:46), as LeaseRevokeRate/2 per
 	// 500 ms pass of runLoop (lessor.go:620-636, 644).
 	LeaseRevokeRate = 1000
+	// ApplyTimeout: a renewal waits at most this long for the applied index
+	// (applyTimeout, etcdserver/v3_server.go:58 and lease/leasehttp/http.go:37);
+	// then LeaseRenew fails (ErrTimeoutWaitAppliedIndex) or the forward is
+	// answered 408 and the follower retries.
+	ApplyTimeout = time.Second
 	// CheckpointInterval: with checkpointing on, a lease's remaining TTL is
 	// checkpointed this often (defaultLeaseCheckpointInterval, lessor.go:52).
 	CheckpointInterval = 5 * time.Minute

@@ -22,6 +22,10 @@ type MemberConfig struct {
 	Mutant Mutant
 	// ElectionTimeout: a new leader's lessor extends every lease by it (Promote).
 	ElectionTimeout time.Duration
+	// ApplyWaitDirect: LeaseRenew for a client of the leader waits for the
+	// applied index (EtcdVersion.RenewWaitsForApply, unless
+	// FastLeaseKeepAlive). A forwarded renewal always waits.
+	ApplyWaitDirect bool
 }
 
 // Costs are the member CPU a keepalive costs (see spec.Costs for their sources).
@@ -72,6 +76,10 @@ type Member struct {
 	deadlines []deadline
 	dlArmed   bool
 	waitLead  []int32 // slots whose LeaseRenew waits for a leader
+	// applyStalledUntil: while the leader's apply loop stalls, the applied
+	// index lags the committed one (a steady write load is assumed), so a
+	// renewal that waits for it waits until then (at most ApplyTimeout).
+	applyStalledUntil sim.Time
 }
 
 // stream is one client's keepalive stream on this member, and the LeaseRenew
@@ -101,9 +109,10 @@ const (
 	PhaseWaitLeader              // no leader: waits for an election to end
 	PhaseRetrySleep              // sleeping ForwardRetry before forwarding again
 	PhaseLeaderCPU               // the leader's CPU works on a direct renewal
+	PhaseApplyWait               // the leader's LeaseRenew waits for the applied index
 )
 
-var phaseNames = [...]string{"idle", "cpu", "forwarding", "wait-leader", "retry-sleep", "leader-cpu"}
+var phaseNames = [...]string{"idle", "cpu", "forwarding", "wait-leader", "retry-sleep", "leader-cpu", "apply-wait"}
 
 func (p Phase) String() string { return phaseNames[p] }
 
@@ -121,10 +130,13 @@ const (
 	InLeaderLost                      // the leader stepped down: an election begins
 	InElected                         // the election ended: member Leader leads
 	InRevokeTick                      // the lessor's runLoop pass (RevokeInterval)
+	InApplyStall                      // the leader's apply loop stalls until Until
+	InApplied                         // the applied index caught up: the renewal of Work waits no more
+	InApplyTimeout                    // ApplyTimeout ran out for the renewal of Work
 )
 
 var inputNames = [...]string{"stream-open", "recv", "cpu-done", "retry", "deadlines", "forward-result",
-	"forward-request", "leader-lost", "elected", "revoke-tick"}
+	"forward-request", "leader-lost", "elected", "revoke-tick", "apply-stall", "applied", "apply-timeout"}
 
 func (k InputKind) String() string { return inputNames[k] }
 
@@ -152,8 +164,9 @@ type Input struct {
 	Slot    int32
 	Client  int32
 	Attempt uint32
-	Gen     uint32 // InStreamOpen, InRecv
-	TTL     int64  // InForwardResult
+	Gen     uint32   // InStreamOpen, InRecv
+	TTL     int64    // InForwardResult
+	Until   sim.Time // InApplyStall
 }
 
 // OutputKind names what a Member asks for or reports.
@@ -166,7 +179,7 @@ const (
 	OutForward                       // transport: send attempt Attempt of slot Slot's keepalive to member To
 	OutCancel                        // transport: attempt Attempt of slot Slot was cancelled (ReqTimeout)
 	OutAbandon                       // transport: slot Slot's stream is gone; its forward (if any) is not wanted
-	OutReply                         // transport: the leader handled the forward of (From, Slot, Attempt): TTL, or NotLeader
+	OutReply                         // transport: the leader handled the forward of (From, Slot, Attempt): TTL, or an ErrStatus
 	OutShed                          // transport: the leader's bounded queue refused the forward of (From, Slot, Attempt)
 	OutFact                          // for the recorder: Fact about client Client (N leases, Keys keys)
 )
@@ -195,9 +208,12 @@ func (f Fact) String() string { return factNames[f] }
 // wiring routes several per keepalive): a wake-up's input travels in its
 // own fields (WakeInput rebuilds it).
 type Output struct {
-	Kind      OutputKind
-	Fact      Fact
-	NotLeader bool // OutReply: ErrNotPrimary (no longer the leader)
+	Kind OutputKind
+	Fact Fact
+	// ErrStatus: OutReply: an error status instead of a TTL: ErrNotPrimary
+	// (no longer the leader) or 408 (the applied index did not catch up
+	// within ApplyTimeout); RenewHTTP fails and the follower retries.
+	ErrStatus bool
 	// To: OutForward: the leader; OutReply, OutShed: the follower the
 	// request came from; OutWake of a forwarded request's CPU work: that follower.
 	To       int8
@@ -303,7 +319,14 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 			out = m.startNext(now, in.Slot, out)
 		}
 	case InCPUDone:
-		out = m.cpuDone(now, in, out)
+		m.cpu.Done(1, int64(m.cfg.Costs.QueuedRequestBytes))
+		out = m.renewWork(now, in, true, out)
+	case InApplied:
+		out = m.renewWork(now, in, false, out)
+	case InApplyTimeout:
+		out = m.applyTimeout(in, out)
+	case InApplyStall:
+		m.applyStalledUntil = max(m.applyStalledUntil, in.Until)
 	case InRetry:
 		s := &m.streams[in.Slot]
 		if in.Attempt == s.attempt && s.phase == PhaseRetrySleep {
@@ -345,8 +368,10 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 	return out
 }
 
-func (m *Member) cpuDone(now sim.Time, in Input, out []Output) []Output {
-	m.cpu.Done(1, int64(m.cfg.Costs.QueuedRequestBytes))
+// renewWork goes on with a request whose CPU work is done: a follower
+// forwards it, the leader renews it, first waiting for the applied index if
+// the renewal waits for it and mayWait (not yet waited).
+func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) []Output {
 	switch in.Work {
 	case WorkFollower:
 		s := &m.streams[in.Slot]
@@ -368,9 +393,16 @@ func (m *Member) cpuDone(now sim.Time, in Input, out []Output) []Output {
 			out = m.armDeadline(now, in.Slot, out)
 			return m.tryForward(now, in.Slot, out)
 		}
+		if mayWait && m.cfg.ApplyWaitDirect && now < m.applyStalledUntil {
+			s.phase = PhaseApplyWait
+			return m.waitApply(now, in, out)
+		}
 		ttl, out := m.renew(now, s.client, out)
 		return m.answer(now, in.Slot, ttl, out)
 	default: // WorkForwarded: the leader's handler for a forwarded renewal has run
+		if mayWait && m.IsLeader() && now < m.applyStalledUntil {
+			return m.waitApply(now, in, out) // leasehttp waits for the applied index
+		}
 		reply := Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}
 		switch {
 		case m.IsLeader():
@@ -380,10 +412,36 @@ func (m *Member) cpuDone(now sim.Time, in Input, out []Output) []Output {
 			// leader's never hears of it.
 			reply.TTL = int64(m.cfg.TTL / time.Second)
 		default:
-			reply.NotLeader = true // ErrNotPrimary
+			reply.ErrStatus = true // ErrNotPrimary
 		}
 		return append(out, reply)
 	}
+}
+
+// waitApply: the renewal of in waits for the applied index (ApplyWaitCommit):
+// it goes on when the apply stall ends, or fails when ApplyTimeout runs out
+// first (v3_server.go:459-469; leasehttp/http.go:84-88).
+func (m *Member) waitApply(now sim.Time, in Input, out []Output) []Output {
+	w := Input{Work: in.Work, From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}
+	if m.applyStalledUntil <= now+sim.Time(ApplyTimeout) {
+		w.Kind = InApplied
+		return append(out, wake(m.applyStalledUntil, w))
+	}
+	w.Kind = InApplyTimeout
+	return append(out, wake(now+sim.Time(ApplyTimeout), w))
+}
+
+// applyTimeout: the applied index did not catch up in time. A client of the
+// leader gets ErrTimeoutWaitAppliedIndex and its stream breaks; a forward is
+// answered 408 and its follower retries.
+func (m *Member) applyTimeout(in Input, out []Output) []Output {
+	if in.Work == WorkForwarded {
+		return append(out, Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt, ErrStatus: true})
+	}
+	if in.Attempt != m.streams[in.Slot].attempt {
+		return out // the stream was reset meanwhile
+	}
+	return m.failStream(in.Slot, out)
 }
 
 // renew is the leader lessor's Renew, or a mutant of it.

@@ -62,5 +62,19 @@ func (v EtcdVersion) AtLeast(minor, patch int) bool {
 // spreads Promote's expiries (3.2.2 and later).
 func (v EtcdVersion) RevokeRateLimited() bool { return v.AtLeast(2, 2) }
 
+// HasFastLeaseKeepAlive reports whether release v has the FastLeaseKeepAlive
+// feature gate (3.7.0 and later, on by default: server/features, PR #20589).
+func (v EtcdVersion) HasFastLeaseKeepAlive() bool { return v.AtLeast(7, 0) }
+
+// RenewWaitsForApply reports whether release v's LeaseRenew on the leader
+// waits for the applied index to reach the committed index, up to
+// ApplyTimeout (etcd #13675, PRs #13690/#13932: 3.4.20+, 3.5.3+ and 3.6;
+// in 3.7 unless FastLeaseKeepAlive, v3_server.go:508-522). A forwarded
+// renewal waits in every release (leasehttp's handler, lease/leasehttp/
+// http.go:84-88, since 3.2).
+func (v EtcdVersion) RenewWaitsForApply() bool {
+	return (v.Minor == 4 && v.Patch >= 20) || (v.Minor == 5 && v.Patch >= 3) || v.Minor >= 6
+}
+
 // Checkpoints reports whether release v can checkpoint leases (3.4.0 and later).
 func (v EtcdVersion) Checkpoints() bool { return v.AtLeast(4, 0) }

@@ -30,7 +30,7 @@ import (
 //	forward from=1 to=0 slot=0 [client=slot] attempt=1
 //	cancel from=1 slot=0 attempt=1      (ReqTimeout)
 //	abandon from=1 slot=0
-//	reply from=1 to=0 slot=0 attempt=1 (ttl=10 | not-leader)
+//	reply from=1 to=0 slot=0 attempt=1 (ttl=10 | error-status)
 //	shed from=1 to=0 slot=0 attempt=1
 //	partition member=1 until=5s
 //	probe from=0 to=1
@@ -116,7 +116,7 @@ func (h *netHarness) cmd(t *testing.T, d *datadriven.TestData) (result string) {
 		if d.Cmd == "shed" {
 			in.Kind, in.TTL = InShed, 0
 		}
-		in.NotLeader = d.HasArg("not-leader")
+		in.ErrStatus = d.HasArg("error-status")
 		h.step(in)
 	case "partition":
 		h.step(Input{Kind: InPartition, From: int8(dnum(t, d, "member", 1)), Until: ddur(t, d, "until", 0)})
@@ -326,8 +326,8 @@ func fmtNetInput(in Input) string {
 		}
 		if in.Kind == InReply || in.Kind == InResponse {
 			switch {
-			case in.NotLeader:
-				b.WriteString(" not-leader")
+			case in.ErrStatus:
+				b.WriteString(" error-status")
 			case in.Err:
 				b.WriteString(" err")
 			default:

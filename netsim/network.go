@@ -125,7 +125,7 @@ const (
 	InCancel                          // member From cancelled slot Slot's forward (ReqTimeout)
 	InAbandon                         // member From dropped slot Slot's stream: its forward is not wanted
 	InArrive                          // the forward of (From, Slot, Attempt) reaches member To (Lost: it waited for a partition to heal)
-	InReply                           // member To handled the forward of (From, Slot, Attempt): TTL, or NotLeader
+	InReply                           // member To handled the forward of (From, Slot, Attempt): TTL, or an ErrStatus
 	InShed                            // member To refused the forward of (From, Slot, Attempt)
 	InResponse                        // the answer to (From, Slot, Attempt) reaches member From (Err, Closed, TTL)
 	InDialTCP                         // dial Dial's ClientHello reaches the server
@@ -151,7 +151,7 @@ type Input struct {
 	Lost      bool // InArrive
 	Err       bool // InResponse: an error status (the follower retries)
 	Closed    bool // InResponse: the server closed the connection after answering
-	NotLeader bool // InReply
+	ErrStatus bool // InReply: an error status (the follower retries), not a TTL
 	From, To  int8
 	Slot      int32
 	Client    int32
@@ -394,7 +394,7 @@ func (n *Network) reply(now sim.Time, in Input, out []Output) []Output {
 		return out
 	}
 	f.answered = true
-	resp := Input{Kind: InResponse, From: in.From, To: in.To, Slot: in.Slot, Attempt: in.Attempt, TTL: in.TTL, Err: in.NotLeader}
+	resp := Input{Kind: InResponse, From: in.From, To: in.To, Slot: in.Slot, Attempt: in.Attempt, TTL: in.TTL, Err: in.ErrStatus}
 	if now-f.arrivedAt > sim.Time(ConnReadTimeout) && !n.cfg.HTTP2 {
 		resp.Closed = true
 		n.timeWait(now, &p.serverTW, 1)

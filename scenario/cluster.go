@@ -386,7 +386,7 @@ func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
 		s.stepNet(now, netsim.Input{Kind: netsim.InAbandon, From: int8(m), Slot: o.Slot})
 	case model.OutReply:
 		s.stepNet(now, netsim.Input{Kind: netsim.InReply, From: o.To, To: int8(m), Slot: o.Slot, Client: o.Client,
-			Attempt: o.Attempt, TTL: o.TTL, NotLeader: o.NotLeader})
+			Attempt: o.Attempt, TTL: o.TTL, ErrStatus: o.ErrStatus})
 	case model.OutShed:
 		s.stepNet(now, netsim.Input{Kind: netsim.InShed, From: o.To, To: int8(m), Slot: o.Slot, Client: o.Client, Attempt: o.Attempt})
 	case model.OutFact:
@@ -462,6 +462,10 @@ func (s *Sim) fault(now sim.Time, i int) {
 	case spec.FaultLeaderStall:
 		if s.leader >= 0 {
 			s.members[s.leader].CPU().Stall(now, f.Duration)
+		}
+	case spec.FaultApplyStall:
+		if s.leader >= 0 {
+			s.stepMember(now, s.leader, model.Input{Kind: model.InApplyStall, Until: now + sim.Time(f.Duration)})
 		}
 	case spec.FaultPartition:
 		s.stepNet(now, netsim.Input{Kind: netsim.InPartition, From: int8(f.Member), Until: now + sim.Time(f.Duration)})

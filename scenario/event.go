@@ -43,7 +43,7 @@ const (
 	flagErr uint8 = 1 << iota
 	flagLost
 	flagClosed
-	flagNotLeader
+	flagErrStatus
 )
 
 func flagIf(b bool, f uint8) uint8 {
@@ -64,22 +64,22 @@ func (e *event) clientInput() clientmodel.Input {
 
 func memberEvent(member int32, in model.Input) event {
 	return event{to: toMember, index: member, kind: uint8(in.Kind), small: uint8(in.Work), flags: flagIf(in.Err, flagErr),
-		from: in.From, a: uint32(in.Slot), b: uint32(in.Client), c: in.Attempt, d: in.Gen, x: in.TTL}
+		from: in.From, a: uint32(in.Slot), b: uint32(in.Client), c: in.Attempt, d: in.Gen, x: in.TTL, y: int64(in.Until)}
 }
 
 func (e *event) memberInput() model.Input {
 	return model.Input{Kind: model.InputKind(e.kind), Work: model.Work(e.small), Err: e.flags&flagErr != 0,
-		From: e.from, Slot: int32(e.a), Client: int32(e.b), Attempt: e.c, Gen: e.d, TTL: e.x}
+		From: e.from, Slot: int32(e.a), Client: int32(e.b), Attempt: e.c, Gen: e.d, TTL: e.x, Until: sim.Time(e.y)}
 }
 
 func netEvent(in netsim.Input) event {
 	return event{to: toNetwork, kind: uint8(in.Kind), small: uint8(in.To), from: in.From,
-		flags: flagIf(in.Err, flagErr) | flagIf(in.Lost, flagLost) | flagIf(in.Closed, flagClosed) | flagIf(in.NotLeader, flagNotLeader),
+		flags: flagIf(in.Err, flagErr) | flagIf(in.Lost, flagLost) | flagIf(in.Closed, flagClosed) | flagIf(in.ErrStatus, flagErrStatus),
 		a:     uint32(in.Slot), b: uint32(in.Client), c: in.Attempt, d: in.Dial, x: in.TTL, y: int64(in.Until)}
 }
 
 func (e *event) netInput() netsim.Input {
 	return netsim.Input{Kind: netsim.InputKind(e.kind), To: int8(e.small), From: e.from,
-		Err: e.flags&flagErr != 0, Lost: e.flags&flagLost != 0, Closed: e.flags&flagClosed != 0, NotLeader: e.flags&flagNotLeader != 0,
+		Err: e.flags&flagErr != 0, Lost: e.flags&flagLost != 0, Closed: e.flags&flagClosed != 0, ErrStatus: e.flags&flagErrStatus != 0,
 		Slot: int32(e.a), Client: int32(e.b), Attempt: e.c, Dial: e.d, TTL: e.x, Until: sim.Time(e.y)}
 }

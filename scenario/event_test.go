@@ -31,7 +31,7 @@ func TestEventRoundTrips(t *testing.T) {
 			Kind: model.InputKind(rapid.Uint8().Draw(t, "mkind")), Work: model.Work(rapid.Uint8().Draw(t, "work")),
 			Err: rapid.Bool().Draw(t, "err"), From: rapid.Int8().Draw(t, "from"), Slot: rapid.Int32().Draw(t, "slot"),
 			Client: rapid.Int32().Draw(t, "mclient"), Attempt: rapid.Uint32().Draw(t, "attempt"), Gen: rapid.Uint32().Draw(t, "mgen"),
-			TTL: rapid.Int64().Draw(t, "mttl"),
+			TTL: rapid.Int64().Draw(t, "mttl"), Until: sim.Time(rapid.Int64().Draw(t, "muntil")),
 		}
 		e = memberEvent(rapid.Int32().Draw(t, "member"), m)
 		if got := e.memberInput(); got != m {
@@ -39,7 +39,7 @@ func TestEventRoundTrips(t *testing.T) {
 		}
 		n := netsim.Input{
 			Kind: netsim.InputKind(rapid.Uint8().Draw(t, "nkind")), Lost: rapid.Bool().Draw(t, "lost"), Err: rapid.Bool().Draw(t, "nerr"),
-			Closed: rapid.Bool().Draw(t, "closed"), NotLeader: rapid.Bool().Draw(t, "notleader"),
+			Closed: rapid.Bool().Draw(t, "closed"), ErrStatus: rapid.Bool().Draw(t, "notleader"),
 			From: rapid.Int8().Draw(t, "nfrom"), To: rapid.Int8().Draw(t, "to"), Slot: rapid.Int32().Draw(t, "nslot"),
 			Client: rapid.Int32().Draw(t, "nclient"), Attempt: rapid.Uint32().Draw(t, "nattempt"), Dial: rapid.Uint32().Draw(t, "dial"),
 			TTL: rapid.Int64().Draw(t, "nttl"), Until: sim.Time(rapid.Int64().Draw(t, "until")),

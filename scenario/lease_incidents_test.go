@@ -3,6 +3,7 @@ package scenario_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
@@ -129,5 +130,35 @@ func TestLeaseTTLResetOnLeaderChange9888(t *testing.T) {
 	}
 	if first < 3600 || last > 3600+2*301+60 {
 		t.Errorf("with checkpointing leases expired from %d s to %d s, want within 3,600-4,262 s", first, last)
+	}
+}
+
+// etcd #13675 (spec/builtin/lease-apply-stall.yaml). The figure: with a slow
+// apply "leases expire cluster-wide". Here the leader's apply loop stalls
+// for 8 s, longer than the 5 s TTL, on etcd 3.5.17: every lease expires. On
+// etcd 3.7.3 (FastLeaseKeepAlive on) the leader's own clients (every third,
+// round-robin) renew without waiting and keep their leases; the forwarded
+// renewals still wait in leasehttp and the other 1,000 leases expire.
+// Without the stall (or with one shorter than ApplyTimeout) none expires.
+func TestLeaseApplyStall13675(t *testing.T) {
+	s, err := spec.Builtin("lease-apply-stall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		etcd  string
+		stall time.Duration
+		want  uint64
+	}{{"3.5.17", 8 * time.Second, 1500}, {"3.7.3", 8 * time.Second, 1000}, {"3.5.17", 900 * time.Millisecond, 0}} {
+		s := s
+		s.Cluster.EtcdVersion = c.etcd
+		s.Faults = []spec.FaultSpec{{At: spec.Duration(30 * time.Second), Kind: spec.FaultApplyStall, Duration: spec.Duration(c.stall)}}
+		o, err := scenario.Run(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Summary.LeasesExpired != c.want {
+			t.Errorf("etcd %s, apply stall %v: %d leases expired, want %d", c.etcd, c.stall, o.Summary.LeasesExpired, c.want)
+		}
 	}
 }

@@ -17,6 +17,7 @@ var Overrides = []Override{
 	{"connect-delay", "clients.connect_delay"}, {"scan-overrun", "clients.scan_overrun"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
 	{"renew-at", "clients.renew_at"}, {"client-kind", "clients.kind"}, {"etcd-version", "cluster.etcd_version"},
 	{"lease-revoke-rate", "cluster.lease_revoke_rate"}, {"lease-checkpoint", "cluster.lease_checkpoint"},
+	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
@@ -92,6 +93,12 @@ func ApplyFlag(s *Spec, name, v string) error {
 		s.Cluster.EtcdVersion = v
 	case "lease-revoke-rate":
 		return integer(&s.Cluster.LeaseRevokeRate)
+	case "fast-lease-keepalive":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return bad("true or false")
+		}
+		s.Cluster.FastLeaseKeepAlive = &b
 	case "lease-checkpoint":
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -1067,6 +1067,9 @@ func (v *validator) cluster(k ClusterSpec) {
 			v.add("cluster.etcd_version", "%v", err)
 		}
 	}
+	if ev, err := model.ParseEtcdVersion(k.EtcdVersion); k.FastLeaseKeepAlive != nil && k.EtcdVersion != "" && err == nil && !ev.HasFastLeaseKeepAlive() {
+		v.add("cluster.fast_lease_keepalive", "is set, but etcd %s has no FastLeaseKeepAlive feature gate (3.7.0 and later); allowed: left out", ev)
+	}
 	if ev, err := model.ParseEtcdVersion(k.EtcdVersion); k.LeaseCheckpoint && k.EtcdVersion != "" && err == nil && !ev.Checkpoints() {
 		v.add("cluster.lease_checkpoint", "true needs etcd 3.4.0 or later (PR #9924); cluster.etcd_version is %s", ev)
 	}
@@ -1176,7 +1179,7 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 			if f.Duration < 0 || (durOK && f.Duration > dur) {
 				v.add(p+".duration", "%v is out of range; allowed 0 up to the run's duration (%v) for the election", f.Duration, dur)
 			}
-		case FaultLeaderStall:
+		case FaultLeaderStall, FaultApplyStall:
 			if f.To != 0 {
 				v.add(p+".to", "%d is set, but only a %s has a target; allowed: left out", f.To, FaultLeaderChange)
 			}
@@ -1194,7 +1197,7 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 				v.add(p+".duration", "%v is out of range; allowed > 0 up to the run's duration (%v) for a partition", f.Duration, dur)
 			}
 		default:
-			v.add(p+".kind", "%q is not allowed; allowed: %s, %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall, FaultPartition)
+			v.add(p+".kind", "%q is not allowed; allowed: %s, %s, %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall, FaultApplyStall, FaultPartition)
 		}
 		if f.Kind != FaultPartition && f.Member != 0 {
 			v.add(p+".member", "%d is set, but only a %s has a member; allowed: left out", f.Member, FaultPartition)
@@ -1347,6 +1350,8 @@ func (s Spec) Summary() string {
 				fs = append(fs, fmt.Sprintf("at %v the leadership moves to member %d after %v without a leader", f.At, f.To, f.Duration))
 			case FaultLeaderStall:
 				fs = append(fs, fmt.Sprintf("at %v the leader stalls for %v", f.At, f.Duration))
+			case FaultApplyStall:
+				fs = append(fs, fmt.Sprintf("at %v the leader's apply loop stalls for %v", f.At, f.Duration))
 			case FaultPartition:
 				fs = append(fs, fmt.Sprintf("at %v member %d is cut off from the others for %v", f.At, f.Member, f.Duration))
 			default:

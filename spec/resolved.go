@@ -85,8 +85,11 @@ type Cluster struct {
 	Etcd            model.EtcdVersion
 	LeaseRevokeRate int  // 0: etcd's
 	LeaseCheckpoint bool // the leader checkpoints remaining TTLs (ClusterSpec.LeaseCheckpoint)
-	Prober          bool
-	SharedCPU       bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
+	// FastLeaseKeepAlive: the leader's LeaseRenew does not wait for the
+	// applied index (etcd 3.7's feature gate, on by default there).
+	FastLeaseKeepAlive bool
+	Prober             bool
+	SharedCPU          bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
 	// TLSCloseTimeWait: closing an established peer connection leaves the
 	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
 	// otherwise the close ends in a reset and leaves nothing.
@@ -106,6 +109,10 @@ const (
 	FaultLeaderChange FaultKind = "leader-change"
 	FaultLeaderStall  FaultKind = "leader-stall"
 	FaultPartition    FaultKind = "partition"
+	// FaultApplyStall: the leader's apply loop stalls (a slow transaction, a
+	// slow disk under the backend): entries committed meanwhile wait, and so
+	// does every renewal that waits for the applied index.
+	FaultApplyStall FaultKind = "apply-stall"
 )
 
 // Fault is a resolved fault.

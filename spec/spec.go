@@ -136,6 +136,10 @@ type ClusterSpec struct {
 	// again (--experimental-enable-lease-checkpoint, etcd 3.4+; the
 	// LeaseCheckpoint feature gate from 3.6). Off by default, as in etcd.
 	LeaseCheckpoint bool `yaml:"lease_checkpoint,omitempty"`
+	// FastLeaseKeepAlive: etcd 3.7's feature gate (on by default): the
+	// leader's LeaseRenew for its own clients does not wait for the applied
+	// index. Left out: the release's default. Only for etcd 3.7+.
+	FastLeaseKeepAlive *bool `yaml:"fast_lease_keepalive,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),

@@ -56,6 +56,9 @@ func TestClientKindAndEtcdVersionValidated(t *testing.T) {
 		`clients.kind: "lock" is not allowed; allowed: keepalive, grant-only`: func(s *spec.Spec) { s.Clients.Kind = "lock" },
 		`clients.kind: "grant-only" needs server: cluster`:                    func(s *spec.Spec) { s.Server = spec.ServerIdeal; s.Cluster = spec.ClusterSpec{} },
 		`cluster.etcd_version: "3.1.0" is not an etcd release; allowed 3.2.0`: func(s *spec.Spec) { s.Cluster.EtcdVersion = "3.1.0" },
+		`cluster.lease_checkpoint: true needs etcd 3.4.0 or later`:            func(s *spec.Spec) { s.Cluster.LeaseCheckpoint = true },
+		`cluster.fast_lease_keepalive: is set, but etcd 3.2.1 has no`:         func(s *spec.Spec) { s.Cluster.FastLeaseKeepAlive = new(true) },
+		`cluster.lease_revoke_rate: 1 is out of range`:                        func(s *spec.Spec) { s.Cluster.LeaseRevokeRate = 1 },
 	} {
 		s := ok()
 		mutate(&s)
