@@ -66,6 +66,14 @@ func ApplyFlag(s *Spec, name, v string) error {
 		*dst = n
 		return nil
 	}
+	boolean := func(dst *bool) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return bad("true or false")
+		}
+		*dst = b
+		return nil
+	}
 	switch name {
 	case "clients":
 		return integer(&s.Clients.Count)
@@ -94,17 +102,13 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "lease-revoke-rate":
 		return integer(&s.Cluster.LeaseRevokeRate)
 	case "fast-lease-keepalive":
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return bad("true or false")
+		var b bool
+		if err := boolean(&b); err != nil {
+			return err
 		}
-		s.Cluster.FastLeaseKeepAlive = &b
+		s.Cluster.FastLeaseKeepAlive = &b // a new pointer: copies of s may share the old one
 	case "lease-checkpoint":
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return bad("true or false")
-		}
-		s.Cluster.LeaseCheckpoint = b
+		return boolean(&s.Cluster.LeaseCheckpoint)
 	case "duration":
 		return dur(&s.Duration)
 	case "seed":
@@ -138,11 +142,7 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "tls":
 		s.Cluster.TLS = v
 	case "tls-resumption":
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return bad("true or false")
-		}
-		s.Cluster.TLSResumption = b
+		return boolean(&s.Cluster.TLSResumption)
 	case "leader-queue-limit":
 		return integer(&s.Cluster.LeaderQueueLimit)
 	case "max-idle-conns":
