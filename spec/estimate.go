@@ -35,7 +35,8 @@ const (
 
 // Estimate bounds the cost of running r: every client renews every TTL/3,
 // and a pre-fix client as if its channel were never read (one keepalive per
-// 500 ms scan once ChannelCapacity responses have filled it).
+// 500 ms scan once ChannelCapacity responses have filled it); grant-only
+// clients never renew.
 func (r Resolved) Estimate() Estimate {
 	var clients int
 	var ttl, d time.Duration
@@ -58,6 +59,9 @@ func (r Resolved) Estimate() Estimate {
 		if d > calm {
 			perClient += math.Ceil((d - calm).Seconds() / clientmodel.ScanInterval.Seconds())
 		}
+	}
+	if r.Cluster != nil && r.Cluster.GrantOnly {
+		perClient = 0 // nobody renews
 	}
 	e := Estimate{Renewals: uint64(perClient * float64(clients))}
 	e.Events = e.Renewals * eventsPerRenewal
