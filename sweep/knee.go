@@ -425,16 +425,26 @@ func (kc KneeConfig) search(ctx context.Context, i int, slots chan struct{}, tic
 	// The scan: a bisection sees one boundary; a metastable fleet has
 	// passing counts above a failing one (or failing below a passing one),
 	// so probe a few counts on each side, at 2, 4, 8 ... x the tolerance.
+	// A count within half the tolerance of one already probed tells
+	// nothing new (the doubling's 120,000 and the scan's 120,450).
+	near := func(n int) bool {
+		for m := range ks.runs {
+			if math.Abs(float64(n-m)) < tol/2*float64(m) {
+				return true
+			}
+		}
+		return false
+	}
 	var scan []int
 	for j := 1; j <= ScanSteps; j++ {
 		step := tol * float64(int(1)<<j)
 		if hi > 0 {
-			if n := int(math.Round(float64(hi) * (1 + step))); n > hi && n <= kc.Max {
+			if n := int(math.Round(float64(hi) * (1 + step))); n > hi && n <= kc.Max && !near(n) {
 				scan = append(scan, n)
 			}
 		}
 		if lo > 0 && step < 1 {
-			if n := int(math.Round(float64(lo) * (1 - step))); n < lo && n >= kc.Min {
+			if n := int(math.Round(float64(lo) * (1 - step))); n < lo && n >= kc.Min && !near(n) {
 				scan = append(scan, n)
 			}
 		}

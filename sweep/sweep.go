@@ -34,7 +34,8 @@
 // The search, per configuration: probe --at; double (or halve) until a count
 // with a failing seed and one with none bracket the boundary; bisect on "any
 // seed fails" to the tolerance; then scan ScanSteps counts above the failing
-// edge and below the passing edge, at 2, 4, 8, 16 x the tolerance away (a
+// edge and below the passing edge, at 2, 4, 8, 16 x the tolerance away,
+// leaving out those within half the tolerance of a count already probed (a
 // bisection sees one boundary, and a fleet that fails at 91,000 clients may
 // hold at 100,000); if that shows a band, probe the midpoints of its widest
 // gaps (at most ScanSteps). What is probed next depends only on the results
