@@ -45,13 +45,16 @@ func Horizon(s spec.Spec, margin time.Duration) (time.Duration, error) {
 // Settled is when every lease of c has reached its steady behaviour, the
 // moment after which a probe's verdict no longer changes for want of time:
 //
-//   - a pre-fix client (clientmodel.AdvanceOnDelivery) whose channel fills:
-//     the last client to start (StartSpread) plus the time its 16-slot channel
-//     (clientmodel.ChannelCapacity; clientv3 lease.go's leaseResponseChSize)
-//     takes to fill, after which it renews on every 500 ms scan. With a
-//     consumer that never reads, that is 16 renewal intervals, each at most
-//     the renew period (TTL/3, or --renew-at) plus one scan (the next scan
-//     after nextKeepAlive sends it) plus the client's round trip: at TTL 10 s,
+//   - a pre-fix client (clientmodel.AdvanceOnDelivery: nextKeepAlive moves
+//     only when the response fit in the channel, coreos/etcd v3.3.8
+//     clientv3/lease.go:514-520) whose channel fills: the last client to
+//     start (StartSpread) plus the time its 16-slot channel
+//     (clientmodel.ChannelCapacity: leaseResponseChSize, v3.3.8
+//     clientv3/lease.go:81) takes to fill, after which it renews on every
+//     500 ms scan. With a consumer that never reads, that is 16 renewal
+//     intervals, each at most the renew period (TTL/3, lease.go:542, or
+//     --renew-at) plus one scan (the first scan after nextKeepAlive sends
+//     it, clientmodel.ScanInterval) plus the client's round trip: at TTL 10 s,
 //     16 x 3.834 s = 61.3 s; at TTL 600 s, 16 x 200.5 s = 53.5 min, the
 //     reporter's collapse. A consumer that reads for a while first (stop-after,
 //     stall) or reads slower than the renewals (rate, pace) delays the fill
