@@ -22,7 +22,7 @@ func addKnee(c chart, x, y float64, i int, name string) error {
 }
 
 // shadeBands shades each curve's metastable band, from 0 to ymax, in the
-// curve's colour, and names it in the legend. A band of one count gets 1 %
+// curve's colour, and gives its range in the legend. A band of one count gets 1 %
 // of width on either side, so it shows.
 func shadeBands(c chart, cs []curve, ymax float64) error {
 	for i, cv := range cs {
@@ -41,7 +41,8 @@ func shadeBands(c chart, cs []curve, ymax float64) error {
 		pg.Color = color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0x33}
 		pg.LineStyle.Width = 0
 		c.Add(pg)
-		c.addLegend(fmt.Sprintf("metastable %s: %s – %s", cv.name, count(int64(cv.bandLow)), count(int64(cv.bandHigh))), pg)
+		// The colour says whose band it is; the name would not fit the strip.
+		c.addLegend(fmt.Sprintf("metastable: %s – %s", count(int64(cv.bandLow)), count(int64(cv.bandHigh))), pg)
 	}
 	return nil
 }

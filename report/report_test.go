@@ -184,7 +184,7 @@ func TestKneeBandShaded(t *testing.T) {
 		t.Fatalf("sweep charts: %d, %v", len(ch), err)
 	}
 	svg := string(ch[0].SVG)
-	if !strings.Contains(svg, "metastable client-version=v3.7.3: 90,000 – 100,000") || !strings.Contains(svg, "fill-opacity:0.2") {
+	if !strings.Contains(svg, "metastable: 90,000 – 100,000") || !strings.Contains(svg, "fill-opacity:0.2") {
 		t.Errorf("the band is not shaded and named:\n%.3000s", svg)
 	}
 	if !strings.Contains(ch[0].Caption, "metastable band") {
