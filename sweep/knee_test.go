@@ -270,3 +270,35 @@ func TestKneeSummary(t *testing.T) {
 		t.Fatalf("%+v", k)
 	}
 }
+
+// The horizon is what makes the verdict hold: a pre-fix fleet at TTL 30 s
+// renews every ~10.5 s until its channels fill (16 renewals, ~170 s in),
+// then every 500 ms. A 2-minute probe sees the quiet phase and says ok; the
+// horizon's probe sees the collapse.
+func TestHorizonSeesTheCollapse(t *testing.T) {
+	s := small()
+	s.Clients.Count = 2000
+	s.Clients.TTL = spec.Duration(30 * time.Second)
+	short := s
+	short.Duration = spec.Duration(2 * time.Minute)
+	r, _, err := RunProbe(context.Background(), short, DefaultCPUTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != VerdictOK {
+		t.Fatalf("2 min probe: %+v; want ok (the channels are not full yet)", r)
+	}
+	h, err := Horizon(s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Duration = spec.Duration(h)
+	r, cs, err := RunProbe(context.Background(), s, DefaultCPUTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != VerdictFail || len(cs) == 0 || cs[0].AtS < 160 {
+		t.Fatalf("%v probe: %+v, crossings %+v; want a failure after the channels fill (~170 s)", h, r, cs)
+	}
+	t.Logf("horizon %v: %s at %g s", h, cs[0].Resource, cs[0].AtS)
+}
