@@ -66,10 +66,12 @@ func Horizon(s spec.Spec, margin time.Duration) (time.Duration, error) {
 //     TTL/3) and the renewal load is at its periodic steady rate, which is
 //     what the leader's CPU peak and any expiry depend on.
 //
-// Faults count too: Settled is never before the last fault has ended.
+// Leases nobody renews (grant-only) settle like a fixed client's: by then
+// each has expired once. Faults count too: Settled is never before the last
+// fault has ended.
 func Settled(c *spec.Cluster) time.Duration {
 	t := c.StartSpread + c.TTL
-	if fill, ok := FillTime(c); ok && c.Version.Rule == clientmodel.AdvanceOnDelivery {
+	if fill, ok := FillTime(c); ok && c.Version.Rule == clientmodel.AdvanceOnDelivery && !c.GrantOnly {
 		t = max(t, c.StartSpread+fill)
 	}
 	for _, f := range c.Faults {

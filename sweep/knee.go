@@ -44,7 +44,7 @@ type KneeConfig struct {
 // DefaultSeeds is how many seeds each knee probe runs with.
 const DefaultSeeds = 3
 
-// MaxSeeds bounds --seeds.
+// MaxSeeds bounds --seeds: each seed multiplies the ~20 counts of a search.
 const MaxSeeds = 100
 
 // ScanSteps is how many counts the search probes on each side of the
@@ -135,28 +135,21 @@ const QueueMemoryLimit = 1 << 30
 // handshakes" rather than "leader CPU on renewals".
 const HandshakeShare = 0.25
 
-// SeedsFor returns the n seeds of a knee probe: the base seed first (so the
-// first seed's run is the one 'leasesim run --clients N' makes), then the
-// next n-1 outputs of SplitMix64 seeded with the base seed. Every client
-// count of a search runs with the same seeds, so that neighbouring counts
-// differ in the count, not in their luck.
-func SeedsFor(base uint64, n int) []uint64 {
-	seeds := []uint64{base}
-	state := base
-	for len(seeds) < n {
-		state += 0x9e3779b97f4a7c15
-		seeds = append(seeds, splitMix64(state))
+// SeedsFor returns the n seeds of a knee probe: the base seed S and the n-1
+// after it, S, S+1, ..., S+n-1, as 'leasesim run --seeds n' runs them, so
+// any probe can be rerun alone with 'leasesim run --clients N --seed S+k'
+// (sim.NewRand hashes the seed with SHA-256: consecutive seeds are unrelated
+// draws). Every client count of a search runs with the same seeds, so that
+// neighbouring counts differ in the count, not in their luck. ok is false
+// when the seeds would pass 2^64-1.
+func SeedsFor(base uint64, n int) (seeds []uint64, ok bool) {
+	if n > 0 && base > math.MaxUint64-uint64(n-1) {
+		return nil, false
 	}
-	return seeds[:n]
-}
-
-// splitMix64 is the output function of Steele, Lea and Flood's SplitMix64
-// (Vigna's public-domain splitmix64.c): well-spread 64-bit values from
-// consecutive states, so nearby base seeds give unrelated seed lists.
-func splitMix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	for k := range n {
+		seeds = append(seeds, base+uint64(k))
+	}
+	return seeds, true
 }
 
 func (kc KneeConfig) seeds() int {
@@ -201,6 +194,9 @@ func Knees(ctx context.Context, kc KneeConfig) (Result, error) {
 	}
 	if kc.Seeds < 0 || kc.Seeds > MaxSeeds {
 		return Result{}, fmt.Errorf("--seeds %d: allowed 1 to %d", kc.Seeds, MaxSeeds)
+	}
+	if _, ok := SeedsFor(kc.Base.Seed, kc.seeds()); !ok {
+		return Result{}, fmt.Errorf("--seeds %d: the seeds from %d on pass 2^64-1; give a smaller --seed", kc.seeds(), kc.Base.Seed)
 	}
 	res := Result{Scenario: kc.Base.Name, Seed: kc.Base.Seed, CPUTarget: kc.target(), Grid: kc.Grid,
 		GridSize: kc.Grid.Size(), Shard: kc.Shard.String(), Knees: []Knee{}}
@@ -370,7 +366,11 @@ func (kc KneeConfig) search(ctx context.Context, i int, slots chan struct{}, tic
 	if margin <= 0 {
 		margin = DefaultMargin(base.Clients.TTL.D())
 	}
-	ks := &kneeSearch{kc: kc, base: base, seeds: SeedsFor(base.Seed, kc.seeds()), vals: map[string]string{}, runs: map[int][]run{}}
+	seeds, ok := SeedsFor(base.Seed, kc.seeds())
+	if !ok {
+		return Knee{}, fmt.Errorf("--seeds %d: the seeds from %d on pass 2^64-1; give a smaller --seed", kc.seeds(), base.Seed)
+	}
+	ks := &kneeSearch{kc: kc, base: base, seeds: seeds, vals: map[string]string{}, runs: map[int][]run{}}
 	for n, v := range kc.Grid.Point(i) {
 		ks.vals[kc.Grid[n].Flag] = v
 	}

@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -52,7 +53,8 @@ func metastableSearch(t *testing.T, workers int) (Result, *metastableFleet) {
 	t.Helper()
 	base := small()
 	base.Clients.Version = "v3.7.3"
-	f := &metastableFleet{seeds: SeedsFor(base.Seed, 3), durations: map[time.Duration]int{}}
+	seeds, _ := SeedsFor(base.Seed, 3)
+	f := &metastableFleet{seeds: seeds, durations: map[time.Duration]int{}}
 	res, err := Knees(context.Background(), KneeConfig{
 		Config: Config{Base: base, Apply: testApply, Workers: workers},
 		At:     92_000, Max: 1_000_000, probe: f.probe,
@@ -164,15 +166,23 @@ func TestKneeStepHasNoBand(t *testing.T) {
 	}
 }
 
-// Seeds: the first is the scenario's, the rest distinct and a function of
-// the base seed alone.
+// Seeds: the scenario's and the ones after it, as 'leasesim run --seeds';
+// none past 2^64-1.
 func TestSeedsFor(t *testing.T) {
-	s := SeedsFor(7, 4)
-	if len(s) != 4 || s[0] != 7 || !slices.Equal(SeedsFor(7, 4), s) || !slices.Equal(SeedsFor(7, 2), s[:2]) {
-		t.Fatalf("SeedsFor(7, 4) = %v", s)
+	s, ok := SeedsFor(7, 4)
+	if !ok || !slices.Equal(s, []uint64{7, 8, 9, 10}) {
+		t.Fatalf("SeedsFor(7, 4) = %v %v", s, ok)
 	}
-	if slices.Contains(s[1:], 7) || s[1] == s[2] || s[2] == s[3] || slices.Contains(SeedsFor(8, 4), s[1]) {
-		t.Fatalf("seeds not distinct: %v %v", s, SeedsFor(8, 4))
+	if _, ok := SeedsFor(math.MaxUint64-1, 3); ok {
+		t.Fatal("seeds past 2^64-1")
+	}
+	if s, ok := SeedsFor(math.MaxUint64-2, 3); !ok || s[2] != math.MaxUint64 {
+		t.Fatalf("the last seeds: %v %v", s, ok)
+	}
+	base := small()
+	base.Seed = math.MaxUint64
+	if _, err := Knees(context.Background(), KneeConfig{Config: Config{Base: base, Apply: testApply}, Seeds: 2}); err == nil || !strings.Contains(err.Error(), "2^64-1") {
+		t.Fatalf("seeds past 2^64-1: %v", err)
 	}
 }
 
@@ -225,7 +235,8 @@ func TestHorizonCoversChannelFill(t *testing.T) {
 
 	// The search runs every probe for the horizon of its configuration.
 	base := small()
-	f := &metastableFleet{seeds: SeedsFor(base.Seed, 3), durations: map[time.Duration]int{}}
+	seeds, _ := SeedsFor(base.Seed, 3)
+	f := &metastableFleet{seeds: seeds, durations: map[time.Duration]int{}}
 	_, err = Knees(context.Background(), KneeConfig{
 		Config: Config{Base: base, Apply: testApply, Grid: Grid{{"client-version", []string{"v3.2.23", "v3.7.3"}}}},
 		At:     92_000, probe: f.probe,

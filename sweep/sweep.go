@@ -11,8 +11,8 @@
 // cluster carries. Terms:
 //
 //   - probe: the runs at one client count, one per seed. Every count runs
-//     with the same seeds (SeedsFor: the scenario's seed, then SplitMix64
-//     outputs seeded with it; --seeds, default 3).
+//     with the same seeds (SeedsFor: the scenario's seed S and the ones after
+//     it, S, S+1, ..., as 'leasesim run --seeds'; --seeds, default 3).
 //   - horizon: how long each run lasts (Horizon): until the fleet has settled
 //     (Settled: for a pre-fix client that never reads, the last start plus 16
 //     renewal intervals, when its 16-slot channel is full and it renews on

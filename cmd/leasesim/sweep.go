@@ -33,7 +33,8 @@ verdict: ok when no lease expired and the leader CPU peak stayed under
 
 --knee instead searches, for every configuration of the grid (which must not
 vary clients), the client counts the cluster carries. Each probed count runs
-with --seeds seeds (the scenario's, then SplitMix64 outputs seeded with it),
+with --seeds seeds (the scenario's seed S and the ones after it, S+1, ...,
+as 'leasesim run --seeds'),
 for the horizon where the fleet's behaviour shows: until every lease has
 settled (a pre-fix client that never reads: its last start plus 16 renewal
 intervals, when its 16-slot channel is full and it renews every 500 ms; a
@@ -324,6 +325,9 @@ func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error 
 		}
 		if base.IsIdeal() {
 			return usagef("--knee needs a cluster scenario (server: cluster): the idealised server has no leader CPU")
+		}
+		if _, ok := sweep.SeedsFor(base.Seed, o.seeds); !ok {
+			return usagef("--seeds %d: the seeds from %d on pass 2^64-1; give a smaller --seed", o.seeds, base.Seed)
 		}
 		n := o.at
 		if n == 0 {

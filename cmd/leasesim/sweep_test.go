@@ -88,6 +88,7 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"sweep", "--scenario", "calibration-500", "--knee", "--knee-margin", "-1s", "--out", out}, "--knee-margin"},
 		{[]string{"sweep", "--scenario", "calibration-500", "--knee", "--duration", "3m", "--out", out}, "--duration with --knee"},
 		{[]string{"sweep", "--scenario", "calibration-500", "--seeds", "5", "--out", out}, "need --knee"},
+		{[]string{"sweep", "--scenario", "calibration-500", "--knee", "--set", "seed=18446744073709551615", "--out", out}, "--seeds 3: the seeds from 18446744073709551615 on pass 2^64-1"},
 	} {
 		_, stderr, code := runChild(t, "1", c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
