@@ -487,9 +487,18 @@ func cmdMerge(cmd *cobra.Command, files []string, out string, wo *writeOut, part
 	return f.commit(data)
 }
 
-// csvTable lays CSV out as aligned columns for a terminal.
+// csvTable lays CSV out as aligned columns for a terminal; its comment
+// lines (errors of points, the trailer) follow the table as they are.
 func csvTable(data []byte) ([]byte, error) {
-	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	var body, comments bytes.Buffer
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if strings.HasPrefix(line, "#") {
+			comments.WriteString(line)
+		} else {
+			body.WriteString(line)
+		}
+	}
+	recs, err := csv.NewReader(&body).ReadAll()
 	if err != nil {
 		return nil, err
 	}
@@ -499,6 +508,7 @@ func csvTable(data []byte) ([]byte, error) {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	err = tw.Flush()
+	b.Write(comments.Bytes())
 	return b.Bytes(), err
 }
 

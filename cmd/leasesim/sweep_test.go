@@ -123,6 +123,11 @@ func TestKneeCommandDeterministic(t *testing.T) {
 	if one != two {
 		t.Fatalf("GOMAXPROCS 1 and 2 differ:\n%s\nvs\n%s", one, two)
 	}
+	// -w table: aligned columns, then the trailer (it failed on the trailer).
+	table, stderr, code := runChild(t, "2", append(args, "-w", "table")...)
+	if code != 0 || !strings.Contains(table, "fail_fractions") || !strings.Contains(table, "# leasesim sweep: grid_size=1") {
+		t.Fatalf("-w table: exit %d: %s\n%s", code, stderr, table)
+	}
 	// 16 renewals of 5s/3 + a scan + 1 ms, and the 30 s margin: 65 s.
 	if !strings.Contains(one, "fail_fractions") || !strings.Contains(one, ",2,65,") {
 		t.Fatalf("no band columns or horizon:\n%s", one)
