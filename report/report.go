@@ -180,7 +180,11 @@ func Verdict(in Input) string {
 			} else if k.MaxClients == 0 {
 				n = "not even 1"
 			}
-			parts = append(parts, fmt.Sprintf("%s agents with %s (first to give out: %s)", n, configLabel(k.Values, in.Base.Spec), k.FirstSaturating))
+			band := ""
+			if k.Metastable {
+				band = fmt.Sprintf("; metastable from %s to %s clients, where some seeds fail and some hold", count(int64(k.BandLow)), count(int64(k.BandHigh)))
+			}
+			parts = append(parts, fmt.Sprintf("%s agents with %s (first to give out: %s%s)", n, configLabel(k.Values, in.Base.Spec), k.FirstSaturating, band))
 		}
 		s := subject + " could have carried " + joinAnd(parts) +
 			fmt.Sprintf(", keeping every key and leader CPU under %s", pct(t))
@@ -232,6 +236,8 @@ type curve struct {
 	rows    []sweep.Row
 	knee    int // largest ok count below the first failure (0: none)
 	marked  bool
+	// bandLow, bandHigh: a knee search's metastable band (0: none).
+	bandLow, bandHigh int
 }
 
 // curves groups a sweep's rows (or a knee search's probes) into lines over clients.
@@ -246,6 +252,9 @@ func curves(r sweep.Result) []curve {
 				c.rows = append(c.rows, p)
 			}
 			c.knee, c.marked = k.MaxClients, true
+			if k.Metastable {
+				c.bandLow, c.bandHigh = k.BandLow, k.BandHigh
+			}
 			out = append(out, c)
 		}
 		return out
@@ -407,14 +416,24 @@ func build(in Input) (page, error) {
 		}
 		pg.SweepCharts = sc
 		if len(in.Sweep.Knees) > 0 {
-			pg.KneeHead = []string{"configuration", "max clients", "headroom at " + count(int64(in.Sweep.Knees[0].At)), "first to saturate", "probes"}
+			pg.KneeHead = []string{"configuration", "max clients", "headroom at " + count(int64(in.Sweep.Knees[0].At)), "first to saturate", "probes",
+				"seeds", "probe horizon", "metastable band", "failing seeds by clients"}
 			for _, k := range in.Sweep.Knees {
 				mc := count(int64(k.MaxClients))
 				if !k.Bracketed {
 					mc = "≥ " + mc
 				}
+				band := "none seen"
+				if k.Metastable {
+					band = count(int64(k.BandLow)) + " – " + count(int64(k.BandHigh))
+				}
+				var fr []string
+				for _, p := range k.Points {
+					fr = append(fr, fmt.Sprintf("%s: %d/%d", count(int64(p.Clients)), p.Failed, p.Seeds))
+				}
 				pg.Knees = append(pg.Knees, tableRow{Name: valuesLabel(k.Values, ""), Cells: []string{mc,
-					fmt.Sprintf("%+.0f %%", 100*k.Headroom), k.FirstSaturating, strconv.Itoa(len(k.Probes))}})
+					fmt.Sprintf("%+.0f %%", 100*k.Headroom), k.FirstSaturating, strconv.Itoa(len(k.Probes)),
+					strconv.Itoa(len(k.Seeds)), (time.Duration(k.HorizonS) * time.Second).String(), band, strings.Join(fr, ", ")}})
 			}
 		}
 	}
@@ -658,6 +677,19 @@ func sweepCharts(r sweep.Result, target float64) ([]Chart, error) {
 		}
 		var err error
 		if len(r.Knees) > 0 {
+			// The bands first, beneath the points.
+			ymax := 0.0
+			for _, l := range lines {
+				for _, y := range l.ys {
+					ymax = max(ymax, y)
+				}
+			}
+			if m.target {
+				ymax = max(ymax, 105)
+			}
+			if err := shadeBands(p, cs, max(ymax, 1)); err != nil {
+				return nil, err
+			}
 			err = addPoints(p, lines) // probes of a bisection: points, not a curve
 		} else {
 			err = addLines(p, lines, true)
@@ -675,6 +707,9 @@ func sweepCharts(r sweep.Result, target float64) ([]Chart, error) {
 			return nil, err
 		}
 		caption := "Each point is one run; a ringed point marks the knee: the largest client count with no key lost and leader CPU under the target."
+		if len(r.Knees) > 0 {
+			caption = "Each point is one run (one seed at one client count); a ringed point marks the knee: the largest client count whose every seed lost no key and kept leader CPU under the target, below the lowest count with a failing seed. A shaded span is a metastable band: from the lowest count with a failing seed to the highest with an ok one."
+		}
 		ch, err := render(p, m.id, m.title, caption)
 		if err != nil {
 			return nil, err

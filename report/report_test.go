@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,27 +33,46 @@ func tiny() spec.Spec {
 }
 
 // smallInput: a tiny cluster, the fixed client as a what-if, and a knee
-// search over the client version.
+// search over the client version, with two seeds. Made once: the knee
+// search is the slow part, and the tests only read it.
 func smallInput(t testing.TB) Input {
+	smallOnce.Do(func() { smallIn, smallErr = makeSmallInput() })
+	if smallErr != nil {
+		t.Fatal(smallErr)
+	}
+	in := smallIn
+	in.WhatIfs = slices.Clone(in.WhatIfs)
+	return in
+}
+
+var (
+	smallOnce sync.Once
+	smallIn   Input
+	smallErr  error
+)
+
+func makeSmallInput() (Input, error) {
 	base := tiny()
+	var err error
 	run := func(label string, s spec.Spec) Run {
-		o, err := scenario.Run(context.Background(), s, nil)
-		if err != nil {
-			t.Fatal(err)
+		o, e := scenario.Run(context.Background(), s, nil)
+		if e != nil {
+			err = e
 		}
 		return Run{Label: label, Spec: s, Outcome: o}
 	}
 	fixed := base
 	fixed.Clients.Version = "v3.7.3"
-	kr, err := sweep.Knees(context.Background(), sweep.KneeConfig{
+	kr, kerr := sweep.Knees(context.Background(), sweep.KneeConfig{
 		Config: sweep.Config{Base: base, Grid: sweep.Grid{{Flag: "client-version", Values: []string{"v3.2.23", "v3.7.3"}}}, Apply: apply},
-		At:     800, Tolerance: 0.05, Max: 20000,
+		At:     800, Tolerance: 0.05, Max: 20000, Seeds: 2,
 	})
-	if err != nil {
-		t.Fatal(err)
+	if kerr != nil {
+		return Input{}, kerr
 	}
-	return Input{Base: run("base", base), WhatIfs: []Run{run(`client-version=v3.7.3 <i>`, fixed)}, Sweep: &kr,
+	in := Input{Base: run("base", base), WhatIfs: []Run{run(`client-version=v3.7.3 <i>`, fixed)}, Sweep: &kr,
 		Command: `leasesim report --scenario "<x>"`}
+	return in, err
 }
 
 func renderString(t testing.TB, in Input) string {
@@ -140,6 +162,46 @@ func TestSweepCurves(t *testing.T) {
 	}
 	if !strings.Contains(string(ch[0].SVG), "knee client-version=v3.2.23") {
 		t.Error("the knee is not marked in the legend")
+	}
+}
+
+// A knee search's probes are points, not lines, and its metastable band is
+// shaded, named in the legend, the table and the verdict.
+func TestKneeBandShaded(t *testing.T) {
+	probe := func(n int, verdict string, cpu float64) sweep.Row {
+		return sweep.Row{Values: map[string]string{"clients": strconv.Itoa(n), "client-version": "v3.7.3"}, Verdict: verdict, LeaderCPUPeak: cpu}
+	}
+	k := sweep.Knee{Values: map[string]string{"client-version": "v3.7.3"}, MaxClients: 80_000, Bracketed: true, FirstFail: 90_000, At: 20_000,
+		Headroom: 3, FirstSaturating: "leader CPU on TLS handshakes", Seeds: []uint64{1, 2}, HorizonS: 100, MarginS: 30,
+		LowestFail: 90_000, HighestPass: 100_000, Metastable: true, BandLow: 90_000, BandHigh: 100_000,
+		Points: []sweep.KneePoint{{Clients: 80_000, Seeds: 2, Class: "pass"}, {Clients: 90_000, Seeds: 2, Failed: 2, FailFraction: 1, Class: "fail"},
+			{Clients: 100_000, Seeds: 2, Failed: 1, FailFraction: 0.5, Class: "metastable"}, {Clients: 120_000, Seeds: 2, Failed: 2, FailFraction: 1, Class: "fail"}},
+		Probes: []sweep.Row{probe(80_000, "ok", 0.5), probe(80_000, "ok", 0.52), probe(90_000, "fail", 1), probe(90_000, "fail", 1),
+			probe(100_000, "ok", 0.65), probe(100_000, "fail", 0.8), probe(120_000, "fail", 1), probe(120_000, "fail", 1)}}
+	r := sweep.Result{Scenario: "s", CPUTarget: 0.7, Grid: sweep.Grid{{Flag: "client-version", Values: []string{"v3.7.3"}}}, GridSize: 1, Knees: []sweep.Knee{k}}
+	ch, err := sweepCharts(r, 0.7)
+	if err != nil || len(ch) != 3 {
+		t.Fatalf("sweep charts: %d, %v", len(ch), err)
+	}
+	svg := string(ch[0].SVG)
+	if !strings.Contains(svg, "metastable: 90,000 – 100,000") || !strings.Contains(svg, "fill-opacity:0.2") {
+		t.Errorf("the band is not shaded and named:\n%.3000s", svg)
+	}
+	if !strings.Contains(ch[0].Caption, "metastable band") {
+		t.Errorf("caption: %s", ch[0].Caption)
+	}
+	// Points only: no polyline through the 8 probes (a line would be one
+	// path with 7 segments).
+	if regexp.MustCompile(`d="M[^"]*(L[^"]*){7}"`).MatchString(svg) {
+		t.Error("the probes are joined by a line")
+	}
+	in := smallInput(t)
+	in.Sweep = &r
+	html := renderString(t, in)
+	for _, want := range []string{"90,000 – 100,000", "100,000: 1/2", "failing seeds by clients", "metastable from 90,000 to 100,000 clients"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }
 

@@ -20,7 +20,20 @@ var rowColumns = []string{"seed", "renewals_per_s", "leader_cpu_peak", "leases_e
 	"peak_new_conns_per_s", "peak_handshakes_per_s", "peak_queue_bytes", "peak_time_wait", "peak_dial_errors_per_s", "verdict"}
 
 // kneeColumns are the knee CSV's columns after index and the varied flags.
-var kneeColumns = []string{"max_clients", "bracketed", "at", "at_verdict", "headroom", "first_saturating"}
+// The columns after first_saturating came with the multi-seed search:
+// at_verdict is the first seed's, at_class all seeds'; fail_fractions lists
+// every probed count as COUNT:FAILED/SEEDS, space-separated, in order.
+var kneeColumns = []string{"max_clients", "bracketed", "at", "at_verdict", "headroom", "first_saturating",
+	"seeds", "horizon_s", "lowest_fail", "highest_pass", "metastable", "band_low", "band_high", "at_class", "fail_fractions"}
+
+// FailFractions is a knee's probed counts as "COUNT:FAILED/SEEDS ...".
+func (k Knee) FailFractions() string {
+	var parts []string
+	for _, p := range k.Points {
+		parts = append(parts, fmt.Sprintf("%d:%d/%d", p.Clients, p.Failed, p.Seeds))
+	}
+	return strings.Join(parts, " ")
+}
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
@@ -37,7 +50,9 @@ func (r Result) WriteCSV(w io.Writer) error {
 				rec = append(rec, k.Values[f])
 			}
 			rec = append(rec, strconv.Itoa(k.MaxClients), strconv.FormatBool(k.Bracketed), strconv.Itoa(k.At),
-				k.AtRow.Verdict, num(k.Headroom), k.FirstSaturating)
+				k.AtRow.Verdict, num(k.Headroom), k.FirstSaturating,
+				strconv.Itoa(len(k.Seeds)), num(k.HorizonS), strconv.Itoa(k.LowestFail), strconv.Itoa(k.HighestPass),
+				strconv.FormatBool(k.Metastable), strconv.Itoa(k.BandLow), strconv.Itoa(k.BandHigh), k.AtClass, k.FailFractions())
 			cw.Write(rec)
 		}
 	} else {

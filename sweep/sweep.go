@@ -3,8 +3,44 @@
 // each a deterministic run with the base scenario's seed, in parallel over a
 // worker pool, with results ordered by grid index so output never depends on
 // scheduling. A grid can be cut into deterministic shards (--shard i/n) that run
-// on different machines and are combined with Merge. Knee search (knee.go) finds
-// the largest client count a configuration carries.
+// on different machines and are combined with Merge.
+//
+// # Knee search
+//
+// Knees (knee.go) finds, per configuration of the grid, the client counts a
+// cluster carries. Terms:
+//
+//   - probe: the runs at one client count, one per seed. Every count runs
+//     with the same seeds (SeedsFor: the scenario's seed S and the ones after
+//     it, S, S+1, ..., as 'leasesim run --seeds'; --seeds, default 3).
+//   - horizon: how long each run lasts (Horizon): until the fleet has settled
+//     (Settled: for a pre-fix client that never reads, the last start plus 16
+//     renewal intervals, when its 16-slot channel is full and it renews on
+//     every 500 ms scan; for a fixed client, the last start plus one TTL),
+//     plus a margin (DefaultMargin: 2 x TTL, at least 30 s; --knee-margin). A
+//     shorter run would judge the quiet hour before a TTL-600 fleet collapses.
+//   - a run is ok when no lease expired and the leader's CPU peak stayed
+//     under the target; a count is pass (every seed ok), fail (every seed
+//     failed) or metastable (some of each).
+//   - lowest failing count: the lowest probed count with any failing seed;
+//     highest passing count: the highest with any ok seed. When the highest
+//     passing count is not below the lowest failing one, the outcome is not a
+//     step in the client count: the metastable band is [lowest failing,
+//     highest passing]. A band is evidence; no band is not proof that none
+//     exists between the probed counts.
+//   - knee (MaxClients): the largest probed count below the lowest failing
+//     count on which every seed was ok.
+//
+// The search, per configuration: probe --at; double (or halve) until a count
+// with a failing seed and one with none bracket the boundary; bisect on "any
+// seed fails" to the tolerance; then scan ScanSteps counts above the failing
+// edge and below the passing edge, at 2, 4, 8, 16 x the tolerance away,
+// leaving out those within half the tolerance of a count already probed (a
+// bisection sees one boundary, and a fleet that fails at 91,000 clients may
+// hold at 100,000); if that shows a band, probe the midpoints of its widest
+// gaps (at most ScanSteps). What is probed next depends only on the results
+// so far, never on -j or on which run ends first, so the output is the same
+// on any GOMAXPROCS.
 package sweep
 
 import (

@@ -257,7 +257,7 @@ func TestKnee(t *testing.T) {
 	base := small()
 	res, err := Knees(context.Background(), KneeConfig{
 		Config: Config{Base: base, Grid: Grid{{"client-version", []string{"v3.2.23", "v3.7.3"}}}, Apply: testApply, Workers: 2},
-		At:     1000, Duration: "1m", Tolerance: 0.05, Max: 20000,
+		At:     1000, Tolerance: 0.05, Max: 20000, Seeds: 2,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -267,23 +267,31 @@ func TestKnee(t *testing.T) {
 	}
 	buggy, fixed := res.Knees[0], res.Knees[1]
 	for _, k := range res.Knees {
-		t.Logf("%v: max %d clients (first fail %d, %s), headroom at %d: %+.0f%%, %d probes",
-			k.Values, k.MaxClients, k.FirstFail, k.FirstSaturating, k.At, 100*k.Headroom, len(k.Probes))
+		t.Logf("%v: max %d clients (first fail %d, %s), headroom at %d: %+.0f%%, %d probes, horizon %gs, %s",
+			k.Values, k.MaxClients, k.FirstFail, k.FirstSaturating, k.At, 100*k.Headroom, len(k.Probes), k.HorizonS, k.FailFractions())
 		if !k.Bracketed || k.MaxClients <= 0 || k.FirstFail <= k.MaxClients {
 			t.Fatalf("not bracketed: %+v", k)
 		}
-		if float64(k.FirstFail-k.MaxClients) > max(1, 0.05*float64(k.MaxClients)) {
-			t.Fatalf("knee not within 5%%: %d..%d", k.MaxClients, k.FirstFail)
+		if len(k.Seeds) != 2 || len(k.Probes) != 2*len(k.Points) {
+			t.Fatalf("%d seeds, %d probes of %d points", len(k.Seeds), len(k.Probes), len(k.Points))
 		}
 		for _, p := range k.Probes {
 			n, _ := strconv.Atoi(p.Values["clients"])
-			if (n <= k.MaxClients) != (p.Verdict == "ok") {
-				t.Fatalf("probe at %d clients is %s but the knee is %d", n, p.Verdict, k.MaxClients)
+			if n < k.LowestFail && p.Verdict != "ok" {
+				t.Fatalf("probe at %d clients is %s below the lowest failing count %d", n, p.Verdict, k.LowestFail)
 			}
 		}
 		if !strings.HasPrefix(k.FirstSaturating, "leader CPU") {
 			t.Fatalf("first saturating: %q (%+v)", k.FirstSaturating, k.Saturation)
 		}
+	}
+	if float64(buggy.FirstFail-buggy.MaxClients) > max(1, 0.05*float64(buggy.MaxClients)) {
+		t.Fatalf("buggy knee not within 5%%: %d..%d", buggy.MaxClients, buggy.FirstFail)
+	}
+	// The pre-fix fleet runs until its channels are full (5 s spread + 16
+	// renewals of ~2.2 s) and 30 s more; the fixed one for spread + TTL + 30 s.
+	if buggy.HorizonS != 70 || fixed.HorizonS != 40 {
+		t.Fatalf("horizons %g s, %g s; want 70 s, 40 s", buggy.HorizonS, fixed.HorizonS)
 	}
 	if r := float64(fixed.MaxClients) / float64(buggy.MaxClients); r < 2.5 || r > 6 {
 		t.Fatalf("fixed/buggy knee ratio %.2f, want about 4", r)

@@ -81,7 +81,7 @@ Same scenario + same seed = byte-identical output, on any machine.`,
   leasesim run --scenario incident-2018 --what-if client-version=v3.7.3 --what-if transport=http2
   leasesim run --clients 500 --ttl 5s --client-version v3.7.3 --consumer drain --duration 10m -w json
   leasesim run --scenario incident-2018 --fail-on 'lost-keys,cpu>90'   # exit 3 if it loses keys
-  leasesim sweep --scenario incident-2018 --duration 3m --knee --grid client-version=v3.2.23,v3.7.3 --out knee.json
+  leasesim sweep --scenario incident-2018 --knee --grid client-version=v3.2.23,v3.7.3 --out knee.json
   leasesim report --scenario incident-2018 --sweep knee.json --what-if client-version=v3.7.3 --out report.html
   source <(leasesim completion bash)`,
 		SilenceErrors: true,

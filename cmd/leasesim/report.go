@@ -24,12 +24,13 @@ the verdict in one sentence, the scenario, the runs compared, and charts over
 time: renewals/s at the leader, leader CPU, queue memory, handshakes/s, new
 connections/s, keys lost, connections by state, renew-interval percentiles.
 --sweep adds a 'leasesim sweep' output (CSV or JSON): capacity curves with the
-knee marked, and, for a --knee search, the verdict says how many clients each
-configuration carries and what gives out first. The footer records leasesim's
+knee marked, and, for a --knee search, the probes as points with the
+metastable band shaded, and the verdict says how many clients each
+configuration carries, what gives out first, and where seeds disagree. The footer records leasesim's
 version and commit, the date (--date, default today) and the exact command.`
 
 const reportExample = `  # How many agents could the 2018 cluster have carried, buggy vs fixed client?
-  leasesim sweep --scenario incident-2018 --duration 3m --knee \
+  leasesim sweep --scenario incident-2018 --knee \
       --grid client-version=v3.2.23,v3.7.3 --at 20000 --out knee.json
   leasesim report --scenario incident-2018 --sweep knee.json \
       --what-if client-version=v3.7.3 --what-if transport=http2 --what-if tls=ecdsa --out report.html

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,10 +32,23 @@ verdict: ok when no lease expired and the leader CPU peak stayed under
 --cpu-target.
 
 --knee instead searches, for every configuration of the grid (which must not
-vary clients), the largest client count that is ok, by bisection; it reports
-the headroom at --at clients and the first resource to saturate (leader CPU on
+vary clients), the client counts the cluster carries. Each probed count runs
+with --seeds seeds (the scenario's seed S and the ones after it, S+1, ...,
+as 'leasesim run --seeds'),
+for the horizon where the fleet's behaviour shows: until every lease has
+settled (a pre-fix client that never reads: its last start plus 16 renewal
+intervals, when its 16-slot channel is full and it renews every 500 ms; a
+fixed client: the last start plus one TTL), plus --knee-margin (default 2 x
+TTL, at least 30 s). A count is pass (every seed ok), fail (every seed
+failed) or metastable. The search bisects on "any seed fails", then probes 4
+counts above and below the boundary (2, 4, 8, 16 x --knee-tolerance away) and,
+if the outcome is not a step, midpoints inside the band. It reports the knee
+(the largest count below the lowest failing one with every seed ok), the
+headroom at --at clients, the first resource to saturate (leader CPU on
 renewals or on TLS handshakes, queue memory, ephemeral ports, handshake
-timeouts, revoke rate ...). Keep probes short with --duration. Its progress
+timeouts, revoke rate ...), the lowest count with a failing seed, the highest
+with an ok seed, the metastable band between them when they overlap, and every
+probed count's fail fraction. The output does not depend on -j. Its progress
 total is an estimate (the search is adaptive).
 
 --shard i/n runs the points whose index is i modulo n (0 <= i < n), so n
@@ -43,8 +57,9 @@ Ctrl-C stops: the finished rows are written, marked incomplete.`
 
 const sweepExample = `  leasesim sweep --scenario incident-2018 --duration 3m \
       --grid clients=5000,10000,20000,40000 --grid client-version=v3.2.23,v3.7.3 --out sweep.csv
-  leasesim sweep --scenario incident-2018 --duration 3m --knee \
+  leasesim sweep --scenario incident-2018 --knee \
       --grid client-version=v3.2.23,v3.7.3 --at 20000 --out knee.json
+  leasesim sweep --scenario incident-2018-ttl600 --knee --seeds 5 --knee-margin 5m --out knee600.json
   leasesim sweep --scenario incident-2018 --grid clients=5000,10000 --shard 0/2 -w json --out part0.json
   leasesim sweep --scenario calibration-500 --duration 1m --grid clients=100,300,600 -w table`
 
@@ -167,13 +182,27 @@ func encodeResult(r sweep.Result, format string) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// parseMargin reads --knee-margin: "auto" (0: sweep.DefaultMargin) or a
+// positive Go duration.
+func parseMargin(v string) (time.Duration, error) {
+	if v == "auto" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > spec.MaxDuration {
+		return 0, usagef("--knee-margin: %q is not auto or a duration in (0, %v] (e.g. 30s, 20m)", v, spec.MaxDuration)
+	}
+	return d, nil
+}
+
 // sweepOpts are the sweep command's flags.
 type sweepOpts struct {
 	scenario, duration, shard, out, cpu string
 	grids, sets                         []string
 	wo                                  writeOut
+	margin                              string
 	knee, quiet, force                  bool
-	at, kneeMax, workers                int
+	at, kneeMax, workers, seeds         int
 	tol                                 float64
 }
 
@@ -194,7 +223,7 @@ func newSweepCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&o.scenario, "scenario", "", "built-in scenario name or YAML FILE (required)")
 	fs.StringArrayVar(&o.grids, "grid", nil, "FLAG=V1,V2,...: vary a scenario flag over these values (repeatable; axes multiply)")
 	fs.StringArrayVar(&o.sets, "set", nil, "FLAG=VALUE: override a scenario flag for every run (repeatable)")
-	fs.StringVar(&o.duration, "duration", "", "override every run's virtual duration (e.g. 3m: short knee probes)")
+	fs.StringVar(&o.duration, "duration", "", "override every run's virtual duration (not with --knee: see --knee-margin)")
 	fs.StringVar(&o.shard, "shard", "", "i/n: run only the grid points whose index is i modulo n")
 	fs.StringVar(&o.out, "out", "", "write the results to FILE (.csv or .json); default stdout")
 	addWriteOut(fs, &o.wo, "csv", "csv", "json", "table")
@@ -203,6 +232,8 @@ func newSweepCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.IntVar(&o.at, "at", 0, "knee: report the headroom at this many clients (default: the scenario's count)")
 	fs.IntVar(&o.kneeMax, "knee-max", 1_000_000, "knee: largest client count to try")
 	fs.Float64Var(&o.tol, "knee-tolerance", 0.02, "knee: relative precision of the result")
+	fs.IntVar(&o.seeds, "seeds", sweep.DefaultSeeds, fmt.Sprintf("knee: seeds per probed client count (1 to %d)", sweep.MaxSeeds))
+	fs.StringVar(&o.margin, "knee-margin", "auto", "knee: how long each probe runs past the time every lease has settled (auto: 2 x TTL, at least 30s)")
 	fs.IntVarP(&o.workers, "jobs", "j", 0, "parallel runs (default: GOMAXPROCS, all cores)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr")
 	fs.BoolVar(&o.force, "force", false, "run even if the resource estimate says the parallel runs will not fit in this machine's memory")
@@ -248,8 +279,18 @@ func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error 
 	if o.at < 0 || o.kneeMax < 1 || o.tol <= 0 || o.tol >= 1 {
 		return usagef("--at, --knee-max, --knee-tolerance: need --at >= 0, --knee-max >= 1, 0 < --knee-tolerance < 1")
 	}
-	if !o.knee && (o.at != 0 || o.kneeMax != 1_000_000 || o.tol != 0.02) {
-		return usagef("--at, --knee-max and --knee-tolerance need --knee")
+	if o.seeds < 1 || o.seeds > sweep.MaxSeeds {
+		return usagef("--seeds: %d is not a number of seeds; allowed 1 to %d", o.seeds, sweep.MaxSeeds)
+	}
+	margin, err := parseMargin(o.margin)
+	if err != nil {
+		return err
+	}
+	if !o.knee && (o.at != 0 || o.kneeMax != 1_000_000 || o.tol != 0.02 || o.seeds != sweep.DefaultSeeds || margin != 0) {
+		return usagef("--at, --knee-max, --knee-tolerance, --seeds and --knee-margin need --knee")
+	}
+	if o.knee && o.duration != "" {
+		return usagef("--duration with --knee: a knee probe runs until every lease has settled, plus --knee-margin; lengthen it with --knee-margin")
 	}
 	format, err := resultFormat(cmd.Flags(), &o.wo, o.out)
 	if err != nil {
@@ -285,6 +326,9 @@ func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error 
 		if base.IsIdeal() {
 			return usagef("--knee needs a cluster scenario (server: cluster): the idealised server has no leader CPU")
 		}
+		if _, ok := sweep.SeedsFor(base.Seed, o.seeds); !ok {
+			return usagef("--seeds %d: the seeds from %d on pass 2^64-1; give a smaller --seed", o.seeds, base.Seed)
+		}
 		n := o.at
 		if n == 0 {
 			n = base.Clients.Count
@@ -306,6 +350,13 @@ func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error 
 	var points []spec.Spec
 	for _, i := range cfg.Indexes() {
 		if sp, err := cfg.Spec(i); err == nil {
+			if o.knee {
+				h, err := sweep.Horizon(sp, margin)
+				if err != nil {
+					return usagef("--knee: %v", err)
+				}
+				sp.Duration = spec.Duration(h)
+			}
 			points = append(points, sp)
 		}
 	}
@@ -313,14 +364,18 @@ func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error 
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	if err := checkMemory(points, min(workers, len(points)), o.force, "-j 1, fewer clients or a shorter --duration"); err != nil {
+	parallel, hint := min(workers, len(points)), "-j 1, fewer clients or a shorter --duration"
+	if o.knee {
+		parallel, hint = workers, "-j 1, a lower --at or a shorter --knee-margin" // seeds and configurations side by side
+	}
+	if err := checkMemory(points, parallel, o.force, hint); err != nil {
 		return err
 	}
 	var res sweep.Result
 	var runErr error
 	var bar *progress
 	if o.knee {
-		kc := sweep.KneeConfig{Config: cfg, At: o.at, Max: o.kneeMax, Tolerance: o.tol}
+		kc := sweep.KneeConfig{Config: cfg, At: o.at, Max: o.kneeMax, Tolerance: o.tol, Seeds: o.seeds, Margin: margin}
 		if !o.quiet {
 			bar = newProgress(stderr, kc.EstimatedProbes(), fmt.Sprintf("knee (%d configurations)", len(cfg.Indexes())), "probes")
 			kc.Progress = func(done, total int) { bar.setTotal(total); bar.add(1) }
@@ -432,9 +487,18 @@ func cmdMerge(cmd *cobra.Command, files []string, out string, wo *writeOut, part
 	return f.commit(data)
 }
 
-// csvTable lays CSV out as aligned columns for a terminal.
+// csvTable lays CSV out as aligned columns for a terminal; its comment
+// lines (errors of points, the trailer) follow the table as they are.
 func csvTable(data []byte) ([]byte, error) {
-	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	var body, comments bytes.Buffer
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if strings.HasPrefix(line, "#") {
+			comments.WriteString(line)
+		} else {
+			body.WriteString(line)
+		}
+	}
+	recs, err := csv.NewReader(&body).ReadAll()
 	if err != nil {
 		return nil, err
 	}
@@ -444,6 +508,7 @@ func csvTable(data []byte) ([]byte, error) {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	err = tw.Flush()
+	b.Write(comments.Bytes())
 	return b.Bytes(), err
 }
 

@@ -83,6 +83,12 @@ func TestSweepBadFlags(t *testing.T) {
 		{[]string{"report", "--scenario", "calibration-500"}, "--out"},
 		{[]string{"report", "--scenario", "calibration-500", "--date", "yesterday", "--out", filepath.Join(dir, "r.html")}, `--date: "yesterday"`},
 		{[]string{"sweep", "--scenario", "calibration-500", "-w", "table", "--out", out}, "-w table prints to the terminal"},
+		{[]string{"sweep", "--scenario", "calibration-500", "--knee", "--seeds", "0", "--out", out}, "--seeds: 0 is not a number of seeds; allowed 1 to 100"},
+		{[]string{"sweep", "--scenario", "calibration-500", "--knee", "--knee-margin", "soon", "--out", out}, `--knee-margin: "soon" is not auto or a duration`},
+		{[]string{"sweep", "--scenario", "calibration-500", "--knee", "--knee-margin", "-1s", "--out", out}, "--knee-margin"},
+		{[]string{"sweep", "--scenario", "calibration-500", "--knee", "--duration", "3m", "--out", out}, "--duration with --knee"},
+		{[]string{"sweep", "--scenario", "calibration-500", "--seeds", "5", "--out", out}, "need --knee"},
+		{[]string{"sweep", "--scenario", "calibration-500", "--knee", "--set", "seed=18446744073709551615", "--out", out}, "--seeds 3: the seeds from 18446744073709551615 on pass 2^64-1"},
 	} {
 		_, stderr, code := runChild(t, "1", c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
@@ -98,5 +104,32 @@ func TestSweepBadFlags(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, "Examples:") || stderr != "" {
 			t.Errorf("%s --help: exit %d: %.200s %.200s", cmd, code, stdout, stderr)
 		}
+	}
+}
+
+// A knee search through the CLI: the same bytes under GOMAXPROCS 1 and 2
+// (its runs go side by side), with the band columns and the probe horizon.
+func TestKneeCommandDeterministic(t *testing.T) {
+	args := []string{"sweep", "--scenario", "calibration-500", "--knee", "--set", "cores=0.25", "--set", "client-version=v3.2.23",
+		"--set", "consumer=never", "--at", "300", "--knee-max", "4000", "--knee-tolerance", "0.1", "--seeds", "2", "-q"}
+	one, stderr, code := runChild(t, "1", args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	two, stderr, code := runChild(t, "2", args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if one != two {
+		t.Fatalf("GOMAXPROCS 1 and 2 differ:\n%s\nvs\n%s", one, two)
+	}
+	// -w table: aligned columns, then the trailer (it failed on the trailer).
+	table, stderr, code := runChild(t, "2", append(args, "-w", "table")...)
+	if code != 0 || !strings.Contains(table, "fail_fractions") || !strings.Contains(table, "# leasesim sweep: grid_size=1") {
+		t.Fatalf("-w table: exit %d: %s\n%s", code, stderr, table)
+	}
+	// 16 renewals of 5s/3 + a scan + 1 ms, and the 30 s margin: 65 s.
+	if !strings.Contains(one, "fail_fractions") || !strings.Contains(one, ",2,65,") {
+		t.Fatalf("no band columns or horizon:\n%s", one)
 	}
 }
