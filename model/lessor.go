@@ -24,11 +24,11 @@ type Lessor struct {
 	backlog int
 }
 
-// LessorConfig is what differs between lessors (LessorConfigFor: by etcd
-// release).
+// LessorConfig is what differs between lessors (spec.Cluster.Lessor builds it
+// from the etcd release: EtcdVersion).
 type LessorConfig struct {
 	KeysPerLease int
-	// RateLimited: runLoop revokes at most LeaseRevokeRate/2 leases per pass,
+	// RateLimited: runLoop revokes at most RevokeRate/2 leases per pass,
 	// and Promote spreads expiries (etcd 3.2.2 and later); otherwise every
 	// expired lease is revoked on the next pass and Promote refreshes every
 	// lease to its full TTL.
@@ -68,13 +68,22 @@ type lessorLease struct {
 	queued    bool
 }
 
-// promoteTTL is the TTL a Promote gives e: its checkpointed remaining TTL,
-// else its full TTL (lease.go getRemainingTTL).
-func (l *Lessor) promoteTTL(e *lessorLease) time.Duration {
-	if e.remaining > 0 && l.cfg.Mutant != MutantPromoteFullTTL {
+// remainingTTL is getRemainingTTL (lease.go:76-81): the checkpointed
+// remaining TTL, else the full TTL.
+func (e *lessorLease) remainingTTL() time.Duration {
+	if e.remaining > 0 {
 		return time.Duration(e.remaining) * time.Second
 	}
 	return e.ttl
+}
+
+// promoteTTL is the TTL a Promote gives e (lease.go refresh, :84-89): its
+// remainingTTL, or the full TTL for MutantPromoteFullTTL.
+func (l *Lessor) promoteTTL(e *lessorLease) time.Duration {
+	if l.cfg.Mutant == MutantPromoteFullTTL {
+		return e.ttl
+	}
+	return e.remainingTTL()
 }
 
 // NewLessor returns a lessor for n lease entries, none granted.
@@ -97,7 +106,7 @@ func (l *Lessor) Grant(now sim.Time, i, n int, ttl time.Duration) {
 // lease with more than CheckpointInterval to live is checkpointed one
 // interval from now.
 func (l *Lessor) scheduleCheckpoint(now sim.Time, i int) {
-	if l.cfg.Checkpointing && l.promoteTTL(&l.leases[i]) > CheckpointInterval {
+	if l.cfg.Checkpointing && l.leases[i].remainingTTL() > CheckpointInterval {
 		heap.Push(&l.cps, expiryItem{at: now + sim.Time(CheckpointInterval), i: i})
 	}
 }
@@ -142,7 +151,7 @@ func (l *Lessor) Renew(now sim.Time, i int) int64 {
 		return 0
 	}
 	// A renewal clears a checkpointed remaining TTL (through raft, at once
-	// here), so the next Promote gives the full TTL (lessor.go:426-433).
+	// here), so the next Promote gives the full TTL (lessor.go:411-412, 433-440).
 	e.remaining = 0
 	e.expiry = now + sim.Time(e.ttl)
 	return int64(e.ttl / time.Second)
