@@ -306,6 +306,9 @@ func (h *memberHarness) printMember() {
 func fmtInput(in Input) string {
 	switch in.Kind {
 	case InCPUDone:
+		if in.Work == WorkPromote {
+			return "cpu-done work=promote"
+		}
 		if in.Work == WorkForwarded {
 			return fmt.Sprintf("cpu-done work=%v from=%d slot=%d client=%d attempt=%d", in.Work, in.From, in.Slot, in.Client, in.Attempt)
 		}
@@ -344,6 +347,9 @@ func fmtOutput(o Output) string {
 	case OutShed:
 		return fmt.Sprintf("shed to=%d slot=%d client=%d attempt=%d", o.To, o.Slot, o.Client, o.Attempt)
 	case OutFact:
+		if o.Fact == FactPromoted {
+			return fmt.Sprintf("fact promoted leases=%d until=%v", o.N, o.At)
+		}
 		if o.Fact == FactExpired {
 			return fmt.Sprintf("fact expired client=%d n=%d keys=%d expired-at=%v", o.Client, o.N, o.Keys, o.At)
 		}

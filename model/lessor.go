@@ -206,8 +206,8 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 // would expire within a second of one another are spread out so that no more
 // than 3/4 of the revoke rate expire per second. The checkpoints the old
 // leader had scheduled are dropped (Demote) and each lease's is scheduled
-// anew.
-func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
+// anew. It returns the number of leases.
+func (l *Lessor) Promote(now sim.Time, extend time.Duration) int {
 	var live []int
 	total := 0
 	l.cps = l.cps[:0]
@@ -248,6 +248,7 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) {
 		l.leases[i].queued = false
 		l.push(i)
 	}
+	return total
 }
 
 // Backlog is the number of leases that were due at the last runLoop pass

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -147,9 +148,10 @@ const (
 	WorkFollower  Work = iota // a follower's share of a forwarded keepalive
 	WorkDirect                // a leader's direct renewal
 	WorkForwarded             // a leader's handling of a forwarded keepalive
+	WorkPromote               // a new leader's lessor Promote (PromoteCost)
 )
 
-var workNames = [...]string{"follower", "direct", "forwarded"}
+var workNames = [...]string{"follower", "direct", "forwarded", "promote"}
 
 func (w Work) String() string { return workNames[w] }
 
@@ -198,9 +200,10 @@ const (
 	FactShed                    // a bounded leader queue refused a request
 	FactStreamError             // a client's stream broke (LeaseRenew failed)
 	FactExpired                 // the lessor revoked N leases from entry Client that had expired At, deleting Keys keys
+	FactPromoted                // a new leader's lessor Promoted N leases; its CPU is busy with it until At
 )
 
-var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-error", "expired"}
+var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-error", "expired", "promoted"}
 
 func (f Fact) String() string { return factNames[f] }
 
@@ -225,7 +228,7 @@ type Output struct {
 	Gen      uint32
 	N, Keys  int32 // FactExpired
 	TTL      int64
-	At       sim.Time // OutWake: when; FactExpired: when the leases had expired
+	At       sim.Time // OutWake: when; FactExpired: when the leases had expired; FactPromoted: when Promote's work ends
 }
 
 // wake is an OutWake that delivers in at at.
@@ -319,6 +322,10 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 			out = m.startNext(now, in.Slot, out)
 		}
 	case InCPUDone:
+		if in.Work == WorkPromote {
+			m.cpu.Done(1, 0)
+			return out
+		}
 		m.cpu.Done(1, int64(m.cfg.Costs.QueuedRequestBytes))
 		out = m.renewWork(now, in, true, out)
 	case InApplied:
@@ -579,7 +586,18 @@ func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
 	m.cpu.SetMaxJobs(0)
 	if m.IsLeader() {
 		m.cpu.SetMaxJobs(m.cfg.LeaderQueue)
-		m.lessor.Promote(now, m.cfg.ElectionTimeout)
+		n := m.lessor.Promote(now, m.cfg.ElectionTimeout)
+		// Promote runs in the apply loop, on the new term's first (empty)
+		// entry (etcdserver/server.go:1957-1966), and holds the lessor's lock
+		// while it walks (and sorts) every lease: it is CPU work that
+		// renewals at the new leader queue behind, and an apply stall until
+		// it ends (renewals that wait for the applied index wait for it).
+		if cost := PromoteCost(n); cost > 0 {
+			done := m.cpu.Force(now, cost, 1, 0)
+			m.applyStalledUntil = max(m.applyStalledUntil, done)
+			out = append(out, Output{Kind: OutFact, Fact: FactPromoted, N: int32(min(n, math.MaxInt32)), At: done},
+				wake(done, Input{Kind: InCPUDone, Work: WorkPromote}))
+		}
 	}
 	q := m.waitLead
 	m.waitLead = nil

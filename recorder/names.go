@@ -35,6 +35,7 @@ const (
 	ForwardsWaitingOnConn MetricName = "forwards_waiting_for_connection" // forwards waiting for a connection
 	RevokesPending        MetricName = "revokes_pending"                 // expired leases the last runLoop pass left for later (revoke limit)
 	RevokeLagMax          MetricName = "revoke_lag_max_s"                // the longest a revoked lease's keys outlived it, among the bucket's revocations
+	PromoteTime           MetricName = "promote_s"                       // CPU time of a new leader's lessor Promote, in the bucket of the election
 )
 
 // CPUUtilisation is member m's CPU utilisation (0-1 of its cores, idle work included).

@@ -86,7 +86,7 @@ type seriesHandles struct {
 	renewals, forwarded, newConns, handshakes, handshakeTimeouts, dialErrors   int
 	streamErrors, shed, queueRequests, queueBytes, established, timeWaitLeader int
 	timeWaitFollowers, closeWait, idle, busy, waiting, keysLost, probes        int
-	revokesPending, revokeLag                                                  int
+	revokesPending, revokeLag, promote                                         int
 	received                                                                   []int
 }
 
@@ -269,6 +269,7 @@ func (s *Sim) setupSeries() {
 	h.waiting = x.Gauge(recorder.ForwardsWaitingOnConn)
 	h.revokesPending = x.Gauge(recorder.RevokesPending)
 	h.revokeLag = x.Gauge(recorder.RevokeLagMax)
+	h.promote = x.Gauge(recorder.PromoteTime)
 	for m := 0; m < s.cfg.Members; m++ {
 		h.received = append(h.received, x.Counter(recorder.KeepalivesReceived(m)))
 	}
@@ -413,6 +414,8 @@ func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
 		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
 		s.ser.Add(h.keysLost, now, float64(o.Keys))
 		s.ser.Max(h.revokeLag, now, time.Duration(now-o.At).Seconds())
+	case model.FactPromoted:
+		s.ser.Max(h.promote, now, time.Duration(o.At-now).Seconds())
 	}
 }
 
