@@ -44,8 +44,8 @@ type LessorConfig struct {
 	// instead of a full one (etcd 3.4+, --experimental-enable-lease-checkpoint;
 	// the LeaseCheckpoint feature gate from 3.6; off by default).
 	Checkpointing bool
-	// Mutant: MutantPromoteFullTTL breaks Promote (see Mutant); the other
-	// mutants are the Member's.
+	// Mutant: MutantPromoteFullTTL breaks Promote and MutantRevokeHalfRate
+	// runLoop (see Mutant); the other mutants are the Member's.
 	Mutant Mutant
 }
 
@@ -172,6 +172,9 @@ type Revoked struct {
 func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 	defer l.checkpoint(now)
 	budget := l.cfg.revokeRate() / 2
+	if l.cfg.Mutant == MutantRevokeHalfRate {
+		budget = max(1, budget/2)
+	}
 	if !l.cfg.RateLimited {
 		budget = math.MaxInt
 	}
@@ -183,7 +186,11 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 		if e.revoked {
 			continue
 		}
-		if e.expiry > now { // renewed since it was queued
+		if e.expiry != it.at {
+			// Renewed since it was queued: back in the queue at its expiry,
+			// as etcd's Renew moves it in the expiry heap at once
+			// (RegisterOrUpdate, lessor.go:449-451), so leases are revoked
+			// in expiry order (found by property P7).
 			l.push(it.i)
 			continue
 		}

@@ -21,10 +21,13 @@ const (
 	// remaining TTLs and gives every lease its full TTL again, as before lease
 	// checkpointing (etcd #9888) or with checkpoints lost (etcd #17132).
 	MutantPromoteFullTTL
+	// MutantRevokeHalfRate: runLoop revokes only half the leases its limit
+	// allows, so keys outlive their leases longer than the backlog explains.
+	MutantRevokeHalfRate
 )
 
 var mutantNames = [...]string{MutantNone: "", MutantAckAfterRevoke: "ack-after-revoke", MutantDeposedRenew: "deposed-renew",
-	MutantPromoteFullTTL: "promote-full-ttl"}
+	MutantPromoteFullTTL: "promote-full-ttl", MutantRevokeHalfRate: "revoke-half-rate"}
 
 // String is the mutant's name as --mutant takes it ("" for MutantNone).
 func (m Mutant) String() string {
@@ -35,7 +38,7 @@ func (m Mutant) String() string {
 }
 
 // MutantForms lists the mutants' names, for help and error messages.
-const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl"
+const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl, revoke-half-rate"
 
 // ParseMutant reads a mutant's name; "" is MutantNone.
 func ParseMutant(s string) (Mutant, error) {

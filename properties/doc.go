@@ -26,6 +26,10 @@
 //     plus P6Slack per leader change during its life. GenP6 draws the leader
 //     churn, CheckP6 decides it from the history; the promote-full-ttl
 //     mutant (a Promote that ignores checkpoints) fails it.
+//   - P7 (the revoke limit): keys never outlive their lease by more than the
+//     revoke backlog allows: every runLoop pass revokes min(due, rate/2)
+//     leases, in expiry order (GenP7, CheckP7, on the lessor); the
+//     revoke-half-rate mutant fails it.
 //   - Linearizability: LeaseModel is a sequential specification of Grant,
 //     KeepAlive and the lessor's Expire over recorder.Op histories, partitioned
 //     by lease; CheckHistory runs porcupine on a recorded history.

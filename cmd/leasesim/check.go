@@ -31,7 +31,10 @@ replays it exactly:
        linearizable (porcupine);
   P6   with lease checkpointing, a lease nobody renews is revoked no earlier
        than its TTL and no later than its TTL + ~5 min per leader change
-       (cluster model, grant-only leases, leader churn).
+       (cluster model, grant-only leases, leader churn);
+  P7   keys never outlive their lease by more than the revoke backlog allows:
+       each runLoop pass revokes min(due, rate/2) leases, in expiry order
+       (the leader's lessor).
 
 Seed i runs the i-th draw of each generator, so a seed is a complete recipe.
 Any failure exits 1.`
@@ -66,7 +69,7 @@ func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&o.version, "client-version", "v3.7.3", "client version for P1 (a pre-fix one makes P1 fail)")
 	fs.StringVar(&o.mutant, "mutant", "", "break the cluster's server on purpose: ack-after-revoke | deposed-renew")
 	fs.StringVar(&o.html, "html", "", "write porcupine's visualisation of each LIN failure into DIR")
-	fs.StringVar(&o.only, "only", "P1,P2,LIN,P6", "comma-separated properties to check")
+	fs.StringVar(&o.only, "only", "P1,P2,LIN,P6,P7", "comma-separated properties to check")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr")
 	return cmd
 }
@@ -90,8 +93,8 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(strings.ToUpper(p))
-		if p != "P1" && p != "P2" && p != "LIN" && p != "P6" {
-			return usagef("--only: %q is not a property; allowed: P1, P2, LIN, P6", p)
+		if p != "P1" && p != "P2" && p != "LIN" && p != "P6" && p != "P7" {
+			return usagef("--only: %q is not a property; allowed: P1, P2, LIN, P6, P7", p)
 		}
 		want[p] = true
 	}
@@ -102,6 +105,7 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 	capacity := properties.GenCluster(properties.ClusterGen{MaxClients: 300, Headroom: 4, LeaderChanges: 1})
 	stress := properties.GenLin()
 	churn := properties.GenP6()
+	backlog := properties.GenP7()
 	replay := func(s int) string {
 		cmd := fmt.Sprintf("leasesim check --seed %d -n 1 --client-version %s --only %s", s, v.Name, *only)
 		if *mutant != "" {
@@ -174,6 +178,11 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 			}
 			if len(bad) > 0 {
 				report(s, "P6", fmt.Sprintf("%s (%d lease(s))", bad[0], len(bad)))
+			}
+		}
+		if want["P7"] {
+			if bad := properties.CheckP7(backlog.Example(s), mut); len(bad) > 0 {
+				report(s, "P7", bad[0])
 			}
 		}
 		bar.add(1)
