@@ -384,42 +384,36 @@ func (kc KneeConfig) search(ctx context.Context, i int, slots chan struct{}, tic
 		return Knee{}, err
 	}
 	lo, hi := 0, 0
-	if !ks.anyFail(kc.At) {
-		lo = kc.At
-		for hi == 0 && lo < kc.Max {
-			n := min(lo*2, kc.Max)
-			if err := probe(n); err != nil {
-				return Knee{}, err
-			}
-			if ks.anyFail(n) {
-				hi = n
-			} else {
-				lo = n
-			}
-		}
-	} else {
-		hi = kc.At
-		for lo == 0 && hi > kc.Min {
-			n := max(hi/2, kc.Min)
-			if err := probe(n); err != nil {
-				return Knee{}, err
-			}
-			if ks.anyFail(n) {
-				hi = n
-			} else {
-				lo = n
-			}
-		}
-	}
-	for lo > 0 && hi > 0 && float64(hi-lo) > max(1, tol*float64(lo)) {
-		n := lo + (hi-lo)/2
+	// narrow probes n and moves the failing (hi) or passing (lo) end to it.
+	narrow := func(n int) error {
 		if err := probe(n); err != nil {
-			return Knee{}, err
+			return err
 		}
 		if ks.anyFail(n) {
 			hi = n
 		} else {
 			lo = n
+		}
+		return nil
+	}
+	if !ks.anyFail(kc.At) {
+		lo = kc.At
+		for hi == 0 && lo < kc.Max {
+			if err := narrow(min(lo*2, kc.Max)); err != nil {
+				return Knee{}, err
+			}
+		}
+	} else {
+		hi = kc.At
+		for lo == 0 && hi > kc.Min {
+			if err := narrow(max(hi/2, kc.Min)); err != nil {
+				return Knee{}, err
+			}
+		}
+	}
+	for lo > 0 && hi > 0 && float64(hi-lo) > max(1, tol*float64(lo)) {
+		if err := narrow(lo + (hi-lo)/2); err != nil {
+			return Knee{}, err
 		}
 	}
 	// The scan: a bisection sees one boundary; a metastable fleet has
