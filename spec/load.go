@@ -1062,16 +1062,15 @@ func (v *validator) cluster(k ClusterSpec) {
 	} else if k.LeaderQueueLimit > 0 && k.SharedCPU {
 		v.add("cluster.leader_queue_limit", "%d cannot be combined with cluster.shared_cpu: the members share one CPU queue; allowed 0 (unbounded) with shared_cpu", k.LeaderQueueLimit)
 	}
-	if k.EtcdVersion != "" {
-		if _, err := model.ParseEtcdVersion(k.EtcdVersion); err != nil {
-			v.add("cluster.etcd_version", "%v", err)
+	if ev, err := k.etcd(); err != nil {
+		v.add("cluster.etcd_version", "%v", err)
+	} else {
+		if k.FastLeaseKeepAlive != nil && !ev.HasFastLeaseKeepAlive() {
+			v.add("cluster.fast_lease_keepalive", "is set, but etcd %s has no FastLeaseKeepAlive feature gate (3.7.0 and later); allowed: left out", ev)
 		}
-	}
-	if ev, err := model.ParseEtcdVersion(k.EtcdVersion); k.FastLeaseKeepAlive != nil && k.EtcdVersion != "" && err == nil && !ev.HasFastLeaseKeepAlive() {
-		v.add("cluster.fast_lease_keepalive", "is set, but etcd %s has no FastLeaseKeepAlive feature gate (3.7.0 and later); allowed: left out", ev)
-	}
-	if ev, err := model.ParseEtcdVersion(k.EtcdVersion); k.LeaseCheckpoint && k.EtcdVersion != "" && err == nil && !ev.Checkpoints() {
-		v.add("cluster.lease_checkpoint", "true needs etcd 3.4.0 or later (PR #9924); cluster.etcd_version is %s", ev)
+		if k.LeaseCheckpoint && !ev.Checkpoints() {
+			v.add("cluster.lease_checkpoint", "true needs etcd 3.4.0 or later (PR #9924); cluster.etcd_version is %s", ev)
+		}
 	}
 	if k.LeaseRevokeRate < 0 || k.LeaseRevokeRate == 1 || k.LeaseRevokeRate > specMaxRevokeRate {
 		v.add("cluster.lease_revoke_rate", "%d is out of range; allowed 0 (etcd's %s/s) or 2 to %s leases per second (runLoop revokes rate/2 per 500 ms pass)",

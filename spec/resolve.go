@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
-	"github.com/leasesim/leasesim/model"
 )
 
 // Resolve applies defaults, validates (Validate: the one validator), and
@@ -43,11 +42,9 @@ func (s Spec) Resolve() (Resolved, error) {
 		}}, nil
 	}
 	k := s.Cluster
-	etcd := model.DefaultEtcdVersion
-	if k.EtcdVersion != "" {
-		if etcd, err = model.ParseEtcdVersion(k.EtcdVersion); err != nil {
-			return Resolved{}, fmt.Errorf("cluster.etcd_version: %w", err)
-		}
+	etcd, err := k.etcd()
+	if err != nil {
+		return Resolved{}, fmt.Errorf("cluster.etcd_version: %w", err)
 	}
 	costs := MergeCosts(params.Costs, s.Costs).Apply(DefaultCosts(k.TLS))
 	overrun := s.Clients.ScanOverrun

@@ -2,6 +2,8 @@ package spec
 
 import (
 	"time"
+
+	"github.com/leasesim/leasesim/model"
 )
 
 // Spec is a scenario as users write it (YAML, see spec/builtin/*.yaml) and
@@ -82,6 +84,14 @@ const (
 	ClientKeepAlive = "keepalive"
 	ClientGrantOnly = "grant-only"
 )
+
+// etcd is the release EtcdVersion names ("": model.DefaultEtcdVersion).
+func (k ClusterSpec) etcd() (model.EtcdVersion, error) {
+	if k.EtcdVersion == "" {
+		return model.DefaultEtcdVersion, nil
+	}
+	return model.ParseEtcdVersion(k.EtcdVersion)
+}
 
 // ClusterSpec is the etcd cluster.
 type ClusterSpec struct {
