@@ -26,25 +26,9 @@ type Options struct {
 	// Deferred: no client calls KeepAlive until Sim.AddClient (stateful tests).
 	Deferred bool
 	// RecordRTT keeps every answered keepalive's send time and round trip
-	// (ClusterResult.RTTs), for comparison with a real cluster's (leasesim
+	// (Outcome.RTTs), for comparison with a real cluster's (leasesim
 	// calibrate). Off by default: it costs memory per request.
 	RecordRTT bool
-}
-
-// ClusterResult is what a cluster run produced.
-type ClusterResult struct {
-	Summary recorder.Summary
-	Metrics []recorder.Metric
-	Events  uint64
-	// Peak and final values of the headline gauges, for reports and tests.
-	Peaks  map[recorder.MetricName]float64
-	Finals map[recorder.MetricName]float64
-	// RTTs (with Options.RecordRTT): per answered keepalive, its send time
-	// and its round trip as the client saw them, in ns, split by whether the
-	// client's member was the leader when the answer came.
-	RTTs struct{ Direct, Forwarded [][2]int64 }
-	// Sends (with Options.RecordRTT): every keepalive each client sent, in ns.
-	Sends [][]int64
 }
 
 // clusterClient is one client process and where it is served.
@@ -63,7 +47,7 @@ type Sim struct {
 	opts    Options
 	k       *sim.Kernel[event]
 	rec     *recorder.Recorder
-	ser     *recorder.Series
+	ser     *recorder.ClusterSeries
 	clients []clusterClient
 	members []*model.Member
 	net     *netsim.Network
@@ -71,24 +55,29 @@ type Sim struct {
 	leader  int              // -1 during an election
 	ledger  *recorder.Ledger // with opts.History or opts.RecordRTT
 
-	// Output buffers, one per depth of the (depth-first) routing of outputs.
-	clientOut             []clientmodel.Output
-	clientRoute           clusterClientRoute
-	memberOut             [][]model.Output
-	netOut                [][]netsim.Output
-	memberDepth, netDepth int
-
-	series seriesHandles
+	clientOut   []clientmodel.Output
+	clientRoute clusterClientRoute
+	memberOut   outputs[model.Output]
+	netOut      outputs[netsim.Output]
 }
 
-// seriesHandles are the recorder series the wiring writes.
-type seriesHandles struct {
-	renewals, forwarded, newConns, handshakes, handshakeTimeouts, dialErrors   int
-	streamErrors, shed, queueRequests, queueBytes, established, timeWaitLeader int
-	timeWaitFollowers, closeWait, idle, busy, waiting, keysLost, probes        int
-	revokesPending, revokeLag, promote                                         int
-	received                                                                   []int
+// outputs are a component's output buffers, one per depth of the depth-first
+// routing: an output that is another component's input is applied before the
+// next output, as a function call would.
+type outputs[O any] struct {
+	bufs  [][]O
+	depth int
 }
+
+func (b *outputs[O]) push() []O {
+	if b.depth == len(b.bufs) {
+		b.bufs = append(b.bufs, nil)
+	}
+	b.depth++
+	return b.bufs[b.depth-1][:0]
+}
+
+func (b *outputs[O]) pop(out []O) { b.depth--; b.bufs[b.depth] = out }
 
 // RunCluster simulates the cluster scenario c, which spec.Spec.Resolve made
 // (and so validated); trace, if not nil, receives the JSON-lines trace. The
@@ -97,13 +86,17 @@ type seriesHandles struct {
 // netsim.Network's peer transport. Unlike the idealised server, the cluster
 // treats requests one by one (queues, connection pools), so every client is
 // simulated on its own.
-func RunCluster(c spec.Cluster, opts Options, trace io.Writer) (ClusterResult, error) {
+func RunCluster(c spec.Cluster, opts Options, trace io.Writer) (Outcome, error) {
+	return runCluster(context.Background(), c, opts, trace)
+}
+
+func runCluster(ctx context.Context, c spec.Cluster, opts Options, trace io.Writer) (Outcome, error) {
 	m, err := StartCluster(c, opts, trace)
 	if err != nil {
-		return ClusterResult{}, err
+		return Outcome{}, err
 	}
-	if err := m.Advance(c.Duration); err != nil {
-		return ClusterResult{}, err
+	if err := runInSeconds(ctx, m.k, sim.Time(c.Duration), m.handle); err != nil {
+		return Outcome{}, err
 	}
 	return m.Finish()
 }
@@ -120,23 +113,8 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	}
 	s.rec = recorder.New(c.Bucket, c.Duration, c.Clients, trace)
 	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
-	s.ser = recorder.NewSeries(c.Bucket, c.Duration)
-	s.setupSeries()
-	lessor := c.Lessor()
-	lessor.Mutant = opts.Mutant
-	s.lessor = model.NewLessor(c.Clients, lessor)
-
-	var shared *model.CPU
-	if c.SharedCPU {
-		shared = model.NewCPU(c.CPU())
-	}
-	for m := 0; m < c.Members; m++ {
-		cpu := shared
-		if cpu == nil {
-			cpu = model.NewCPU(c.CPU())
-		}
-		s.members = append(s.members, model.NewMember(c.Member(m, opts.Mutant), cpu, s.lessor, c.Leader))
-	}
+	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
+	s.members, s.lessor = c.Servers(opts.Mutant)
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
@@ -231,48 +209,19 @@ func (s *Sim) CheckInvariants() error {
 }
 
 // Finish ends the run and reports it.
-func (s *Sim) Finish() (ClusterResult, error) {
+func (s *Sim) Finish() (Outcome, error) {
 	if err := s.rec.Flush(); err != nil {
-		return ClusterResult{}, fmt.Errorf("trace: %w", err)
+		return Outcome{}, fmt.Errorf("trace: %w", err)
 	}
 	for a, mb := range s.members {
 		s.ser.Put(recorder.CPUUtilisation(a), mb.CPU().Utilisation())
 	}
-	res := ClusterResult{Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)), Metrics: s.ser.Metrics(), Events: s.k.Steps()}
+	res := Outcome{Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)), Metrics: s.ser.Metrics(), Events: s.k.Steps(), Cohorts: s.cfg.Clients}
 	if s.ledger != nil {
 		res.RTTs, res.Sends = s.ledger.RTTs, s.ledger.Sends
 	}
 	res.Peaks, res.Finals = recorder.PeaksAndFinals(res.Metrics)
 	return res, nil
-}
-
-func (s *Sim) setupSeries() {
-	x, h := s.ser, &s.series
-	h.renewals = x.Counter(recorder.RenewalsAtLeader)
-	h.forwarded = x.Counter(recorder.ForwardedRenewals)
-	h.newConns = x.Counter(recorder.NewPeerConnections)
-	h.handshakes = x.Counter(recorder.TLSHandshakes)
-	h.handshakeTimeouts = x.Counter(recorder.TLSHandshakeTimeouts)
-	h.dialErrors = x.Counter(recorder.DialErrors)
-	h.streamErrors = x.Counter(recorder.ClientStreamErrors)
-	h.shed = x.Counter(recorder.ShedRequests)
-	h.keysLost = x.Counter(recorder.KeysLost)
-	h.probes = x.Counter(recorder.ProberConnections)
-	h.queueRequests = x.Gauge(recorder.LeaderQueueRequests)
-	h.queueBytes = x.Gauge(recorder.LeaderQueueBytes)
-	h.established = x.Gauge(recorder.PeerEstablished)
-	h.timeWaitLeader = x.Gauge(recorder.TimeWaitLeader)
-	h.timeWaitFollowers = x.Gauge(recorder.TimeWaitFollowers)
-	h.closeWait = x.Gauge(recorder.CloseWaitLeader)
-	h.idle = x.Gauge(recorder.PeerIdleConnections)
-	h.busy = x.Gauge(recorder.PeerBusyConnections)
-	h.waiting = x.Gauge(recorder.ForwardsWaitingOnConn)
-	h.revokesPending = x.Gauge(recorder.RevokesPending)
-	h.revokeLag = x.Gauge(recorder.RevokeLagMax)
-	h.promote = x.Gauge(recorder.PromoteTime)
-	for m := 0; m < s.cfg.Members; m++ {
-		h.received = append(h.received, x.Counter(recorder.KeepalivesReceived(m)))
-	}
 }
 
 // clientOneWay is the client link's one-way delay.
@@ -354,21 +303,13 @@ func (r *clusterClientRoute) Report(now sim.Time, o clientmodel.Output) {
 	r.s.record(now, kind, r.c, reason)
 }
 
-// stepMember steps member m and routes its outputs, depth first: an output
-// that is another component's input is applied before the next output, as a
-// function call would.
+// stepMember steps member m and routes its outputs.
 func (s *Sim) stepMember(now sim.Time, m int, in model.Input) {
-	d := s.memberDepth
-	if d == len(s.memberOut) {
-		s.memberOut = append(s.memberOut, nil)
-	}
-	s.memberDepth++
-	out := s.members[m].Step(now, in, s.memberOut[d][:0])
-	s.memberOut[d] = out
+	out := s.members[m].Step(now, in, s.memberOut.push())
 	for i := range out {
 		s.memberOutput(now, m, &out[i])
 	}
-	s.memberDepth--
+	s.memberOut.pop(out)
 }
 
 func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
@@ -396,42 +337,23 @@ func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
 }
 
 func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
-	h := &s.series
+	s.ser.MemberFact(now, m, o)
 	switch o.Fact {
-	case model.FactReceived:
-		s.ser.Add(h.received[m], now, 1)
 	case model.FactRenewed:
 		s.record(now, recorder.Renewal, o.Client, "")
-		s.ser.Add(h.renewals, now, 1)
-	case model.FactForwarded:
-		s.ser.Add(h.forwarded, now, 1)
-	case model.FactShed:
-		s.ser.Add(h.shed, now, 1)
-	case model.FactStreamError:
-		s.ser.Add(h.streamErrors, now, 1)
 	case model.FactExpired:
 		s.ledger.Expired(now, int(o.Client))
 		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
-		s.ser.Add(h.keysLost, now, float64(o.Keys))
-		s.ser.Max(h.revokeLag, now, time.Duration(now-o.At).Seconds())
-	case model.FactPromoted:
-		s.ser.Max(h.promote, now, time.Duration(o.At-now).Seconds())
 	}
 }
 
-// stepNet steps the peer network and routes its outputs, depth first.
+// stepNet steps the peer network and routes its outputs.
 func (s *Sim) stepNet(now sim.Time, in netsim.Input) {
-	d := s.netDepth
-	if d == len(s.netOut) {
-		s.netOut = append(s.netOut, nil)
-	}
-	s.netDepth++
-	out := s.net.Step(now, in, s.netOut[d][:0])
-	s.netOut[d] = out
+	out := s.net.Step(now, in, s.netOut.push())
 	for i := range out {
 		s.netOutput(now, &out[i])
 	}
-	s.netDepth--
+	s.netOut.pop(out)
 }
 
 func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
@@ -450,10 +372,7 @@ func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
 	case netsim.OutCPURelease:
 		s.members[o.Member].CPU().Done(1, o.Bytes)
 	case netsim.OutFact:
-		h := &s.series
-		handle := [...]int{netsim.FactNewConn: h.newConns, netsim.FactDialError: h.dialErrors, netsim.FactHandshake: h.handshakes,
-			netsim.FactHandshakeTimeout: h.handshakeTimeouts, netsim.FactProbe: h.probes}[o.Fact]
-		s.ser.Add(handle, now, 1)
+		s.ser.NetFact(now, o.Fact)
 	}
 }
 
@@ -495,27 +414,12 @@ func (s *Sim) elected(now sim.Time, to int) {
 }
 
 func (s *Sim) sample(now sim.Time) {
-	h := &s.series
-	t := s.net.Totals(now)
-	estab := t.Established
+	f := recorder.Footprint{QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
+		RevokesPending: s.lessor.Backlog()}
 	if s.leader >= 0 {
 		// rafthttp's own connections into the leader, open all the time.
-		estab += netsim.RaftConnsPerPeer * (len(s.members) - 1)
-		lm := s.members[s.leader]
-		streamQueue := lm.Queued()
-		queued := lm.CPU().Jobs() + streamQueue
-		bytes := lm.CPU().Bytes() + int64(streamQueue)*int64(s.cfg.Costs.QueuedRequestBytes)
-		bytes += int64(estab) * int64(s.cfg.Costs.PeerConnBytes)
-		s.ser.Set(h.queueRequests, now, float64(queued))
-		s.ser.Set(h.queueBytes, now, float64(bytes))
+		f.Leader, f.RaftConns = s.members[s.leader], netsim.RaftConnsPerPeer*(len(s.members)-1)
 	}
-	s.ser.Set(h.established, now, float64(estab))
-	s.ser.Set(h.timeWaitLeader, now, float64(t.TimeWaitServer))
-	s.ser.Set(h.timeWaitFollowers, now, float64(t.TimeWaitClient))
-	s.ser.Set(h.closeWait, now, float64(t.CloseWait))
-	s.ser.Set(h.idle, now, float64(t.Idle))
-	s.ser.Set(h.busy, now, float64(t.Busy))
-	s.ser.Set(h.waiting, now, float64(t.Waiting))
-	s.ser.Set(h.revokesPending, now, float64(s.lessor.Backlog()))
+	s.ser.Sample(now, s.net.Totals(now), f)
 	s.k.Schedule(now+sim.Time(s.cfg.Bucket), event{to: toSample})
 }

@@ -19,6 +19,12 @@ type Outcome struct {
 	Cohorts int
 	Peaks   map[recorder.MetricName]float64 // peak of each metric
 	Finals  map[recorder.MetricName]float64 // last bucket of each metric
+	// RTTs (cluster runs with Options.RecordRTT): per answered keepalive, its
+	// send time and its round trip as the client saw them, in ns, split by
+	// whether the client's member was the leader when the answer came.
+	RTTs struct{ Direct, Forwarded [][2]int64 }
+	// Sends (with Options.RecordRTT): every keepalive each client sent, in ns.
+	Sends [][]int64
 }
 
 // Metric returns the series called name, or nil.
@@ -47,19 +53,7 @@ func Run(ctx context.Context, s spec.Spec, trace io.Writer) (Outcome, error) {
 		}
 		return Outcome{Summary: res.Summary, Events: res.Events, Cohorts: res.Cohorts}, nil
 	}
-	m, err := StartCluster(*r.Cluster, Options{}, trace)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if err := runInSeconds(ctx, m.k, sim.Time(r.Cluster.Duration), m.handle); err != nil {
-		return Outcome{}, err
-	}
-	res, err := m.Finish()
-	if err != nil {
-		return Outcome{}, err
-	}
-	return Outcome{Summary: res.Summary, Metrics: res.Metrics, Events: res.Events, Cohorts: r.Cluster.Clients,
-		Peaks: res.Peaks, Finals: res.Finals}, nil
+	return runCluster(ctx, *r.Cluster, Options{}, trace)
 }
 
 // runInSeconds runs k until end, a second of virtual time at a time, so that

@@ -37,6 +37,24 @@ func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
 	}
 }
 
+// Servers builds the cluster's members over one lessor, the leader's (the
+// lessor state is the leader's and travels with leadership), each member with
+// its own CPU or, with SharedCPU, all on one.
+func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
+	cfg := c.Lessor()
+	cfg.Mutant = mutant
+	lessor := model.NewLessor(c.Clients, cfg)
+	var members []*model.Member
+	var cpu *model.CPU
+	for m := 0; m < c.Members; m++ {
+		if cpu == nil || !c.SharedCPU {
+			cpu = model.NewCPU(c.CPU())
+		}
+		members = append(members, model.NewMember(c.Member(m, mutant), cpu, lessor, c.Leader))
+	}
+	return members, lessor
+}
+
 // Network is the peer network's configuration.
 func (c Cluster) Network() netsim.NetworkConfig {
 	return netsim.NetworkConfig{

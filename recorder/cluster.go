@@ -1,0 +1,110 @@
+package recorder
+
+import (
+	"time"
+
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/sim"
+)
+
+// ClusterSeries are a cluster run's metrics (names.go): counters fed by the
+// members' and the peer network's facts, gauges set by a sample at the end of
+// each bucket. The order in which NewClusterSeries names them is their output
+// order.
+type ClusterSeries struct {
+	*Series
+	memberFact                             [model.FactPromoted + 1]int // counter per member fact; -1: none
+	netFact                                [netsim.FactProbe + 1]int   // counter per network fact
+	received                               []int                       // per member: keepalives received
+	keysLost, revokeLag, promote           int
+	queueRequests, queueBytes, established int
+	timeWaitLeader, timeWaitFollowers      int
+	closeWait, idle, busy, waiting         int
+	revokesPending                         int
+}
+
+// NewClusterSeries names a cluster run's metrics, for members members.
+func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSeries {
+	x := NewSeries(bucket, duration)
+	c := &ClusterSeries{Series: x}
+	for i := range c.memberFact {
+		c.memberFact[i] = -1
+	}
+	c.memberFact[model.FactRenewed] = x.Counter(RenewalsAtLeader)
+	c.memberFact[model.FactForwarded] = x.Counter(ForwardedRenewals)
+	c.netFact[netsim.FactNewConn] = x.Counter(NewPeerConnections)
+	c.netFact[netsim.FactHandshake] = x.Counter(TLSHandshakes)
+	c.netFact[netsim.FactHandshakeTimeout] = x.Counter(TLSHandshakeTimeouts)
+	c.netFact[netsim.FactDialError] = x.Counter(DialErrors)
+	c.memberFact[model.FactStreamError] = x.Counter(ClientStreamErrors)
+	c.memberFact[model.FactShed] = x.Counter(ShedRequests)
+	c.keysLost = x.Counter(KeysLost)
+	c.netFact[netsim.FactProbe] = x.Counter(ProberConnections)
+	c.queueRequests = x.Gauge(LeaderQueueRequests)
+	c.queueBytes = x.Gauge(LeaderQueueBytes)
+	c.established = x.Gauge(PeerEstablished)
+	c.timeWaitLeader = x.Gauge(TimeWaitLeader)
+	c.timeWaitFollowers = x.Gauge(TimeWaitFollowers)
+	c.closeWait = x.Gauge(CloseWaitLeader)
+	c.idle = x.Gauge(PeerIdleConnections)
+	c.busy = x.Gauge(PeerBusyConnections)
+	c.waiting = x.Gauge(ForwardsWaitingOnConn)
+	c.revokesPending = x.Gauge(RevokesPending)
+	c.revokeLag = x.Gauge(RevokeLagMax)
+	c.promote = x.Gauge(PromoteTime)
+	for m := 0; m < members; m++ {
+		c.received = append(c.received, x.Counter(KeepalivesReceived(m)))
+	}
+	return c
+}
+
+// MemberFact counts a fact member m reported.
+func (c *ClusterSeries) MemberFact(now sim.Time, m int, o *model.Output) {
+	switch o.Fact {
+	case model.FactReceived:
+		c.Add(c.received[m], now, 1)
+	case model.FactExpired:
+		c.Add(c.keysLost, now, float64(o.Keys))
+		c.Max(c.revokeLag, now, time.Duration(now-o.At).Seconds())
+	case model.FactPromoted:
+		c.Max(c.promote, now, time.Duration(o.At-now).Seconds())
+	default:
+		if h := c.memberFact[o.Fact]; h >= 0 {
+			c.Add(h, now, 1)
+		}
+	}
+}
+
+// NetFact counts a fact the peer network reported.
+func (c *ClusterSeries) NetFact(now sim.Time, f netsim.Fact) { c.Add(c.netFact[f], now, 1) }
+
+// Footprint is what a bucket-end sample needs beside the network's counts:
+// the leader (nil during an election), the bytes one queued request and one
+// peer connection hold, and the leader's own rafthttp connections.
+type Footprint struct {
+	Leader                        *model.Member
+	QueuedRequestBytes, ConnBytes int
+	RaftConns                     int
+	RevokesPending                int
+}
+
+// Sample sets the gauges at the end of a bucket.
+func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, f Footprint) {
+	estab := t.Established
+	if lm := f.Leader; lm != nil {
+		estab += f.RaftConns
+		streamQueue := lm.Queued()
+		bytes := lm.CPU().Bytes() + int64(streamQueue)*int64(f.QueuedRequestBytes) + int64(estab)*int64(f.ConnBytes)
+		c.Set(c.queueRequests, now, float64(lm.CPU().Jobs()+streamQueue))
+		c.Set(c.queueBytes, now, float64(bytes))
+	}
+	c.Set(c.established, now, float64(estab))
+	c.Set(c.timeWaitLeader, now, float64(t.TimeWaitServer))
+	c.Set(c.timeWaitFollowers, now, float64(t.TimeWaitClient))
+	c.Set(c.closeWait, now, float64(t.CloseWait))
+	c.Set(c.idle, now, float64(t.Idle))
+	c.Set(c.busy, now, float64(t.Busy))
+	c.Set(c.waiting, now, float64(t.Waiting))
+	c.Set(c.revokesPending, now, float64(f.RevokesPending))
+}
