@@ -5,8 +5,9 @@ package scripted
 // at once and race for l.mu: sendKeepAliveLoop, whose time.After fired
 // (go.etcd.io/etcd/client/v3 v3.7.3 lease.go:610, then 590-593 read
 // nextKeepAlive), and recvKeepAliveLoop, whose stream.Recv returned (lease.go:472,
-// then recvKeepAlive 526, 542-556 move nextKeepAlive); coreos/etcd v3.3.8/v3.3.9
-// clientv3/lease.go:572 then 554-557 against 444 then 492-523. If the scan
+// then recvKeepAlive 526, 542-556 move nextKeepAlive); coreos/etcd
+// clientv3/lease.go: v3.3.9 572 then 554-557 against 444 then 499-523, v3.3.8
+// 568 then 550-553 against 441 then 496-517. If the scan
 // takes the lock first it still sees the lease due and sends one more request.
 // Who wins is up to the Go scheduler; clientmodel.Version.Tie is the model's
 // choice, and these helpers measure the real libraries' odds.
@@ -19,9 +20,12 @@ const TieReplyNs = 500_000_000
 // a drain consumer, every reply after exactly 500 ms, 2 h (the case).
 // Its connect delay (1 ms + 50 ns) keeps the scans off the 1 s deadline ticks,
 // so the only ties are scan/response ones. Each renewal is one tie: the
-// request due at scan S is answered at S+500 ms, on the next scan; if the scan
-// wins it sends again at S+500 ms (answered at S+1 s, when the lease is no
-// longer due, so that second tie changes nothing).
+// request due at scan S is answered at S+500 ms, on the next scan. If the
+// response wins, the lease is next due at S+500 ms+TTL/3 and renews at the
+// scan S+10.5 s: 686 requests in 2 h. If the scan wins, it sends again at
+// S+500 ms; that answer, at S+1 s (a second tie, but the lease is no longer
+// due then), moves nextKeepAlive once more, so the next renewal is at S+11 s:
+// 2 requests per 11 s, 1,310 in 2 h when the scan wins every tie.
 func TieCase() Script {
 	return Script{Name: "tie-ttl29-drain-reply500ms", DurationNs: 7200e9, Leases: []Lease{{
 		ID: 1, TTLs: 29, ConnectDelayNs: 1e6 + 50, DelaysNs: []int64{TieReplyNs},

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/clientmodel/realclient"
 	"github.com/leasesim/leasesim/clientmodel/scripted"
 )
@@ -57,4 +58,73 @@ func TestMeasureTieOdds(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%s: the scan won %d of %d ties (%.2f %%)", o.Version, o.ScanFirst, o.Ties, 100*float64(o.ScanFirst)/float64(o.Ties))
+}
+
+// The tie rule of each measured version is the order its real library takes
+// most often, and the model breaks every tie of TieCase that way: its
+// request count is the one of a real run in which the scan won every tie (a
+// real run has at most that many) and, for v3.7.3, within 0.2 % of the
+// measured mean.
+func TestTieRuleFollowsMeasuredOdds(t *testing.T) {
+	s := scripted.TieCase()
+	for _, name := range []string{"v3.7.3", "v3.3.8", "v3.3.9"} {
+		odds := loadTieOdds(t, name)
+		v, err := clientmodel.ParseVersion(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if odds.Version != name || odds.Script != s.Name || odds.Runs != len(odds.Requests) || odds.Ties == 0 {
+			t.Fatalf("%s: %+v is not a measurement of %s", tieOddsPath(name), odds, s.Name)
+		}
+		scanWins := 2*odds.ScanFirst > odds.Ties
+		if v.Tie != clientmodel.ScanFirst || !scanWins {
+			t.Errorf("%s: the model's tie order is %v; the real library's scan won %d of %d ties", name, v.Tie, odds.ScanFirst, odds.Ties)
+		}
+		got, err := scripted.Replay(s, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := scripted.CountTies(s, got)
+		n := len(scripted.Expand(got.Leases[0].Requests))
+		if c.Ties == 0 || c.ScanFirst != c.Ties || n != 1310 {
+			t.Errorf("%s: the model's scan won %d of %d ties in %d requests; want all, in 1,310", name, c.ScanFirst, c.Ties, n)
+		}
+		sum, most := 0, 0
+		for _, r := range odds.Requests {
+			sum += r
+			most = max(most, r)
+		}
+		if most > n {
+			t.Errorf("%s: a real run sent %d requests, more than the model's %d", name, most, n)
+		}
+		mean := float64(sum) / float64(odds.Runs)
+		t.Logf("%s: scan first in %.2f %% of %d real ties; requests: model %d, real mean %.1f", name, 100*float64(odds.ScanFirst)/float64(odds.Ties), odds.Ties, n, mean)
+		if name == realclient.Version && float64(n) > mean*1.002 {
+			t.Errorf("%s: model %d requests, real mean %.1f: more than 0.2 %% apart", name, n, mean)
+		}
+	}
+}
+
+// The case against the real v3.7.3 client, now: the model's 1,310
+// requests against one fresh real run, which loses ~0.27 % of its ~655 ties
+// to the response (each lost tie is one request fewer). Before the tie rule
+// the replay let the response win every tie and sent 686.
+func TestTieCaseAgainstRealClient(t *testing.T) {
+	s := scripted.TieCase()
+	v, err := clientmodel.ParseVersion(realclient.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := scripted.Replay(s, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := realclient.Run(t, s)
+	n, want := len(scripted.Expand(got.Leases[0].Requests)), len(scripted.Expand(real.Leases[0].Requests))
+	c := scripted.CountTies(s, real)
+	t.Logf("requests: model %d, real %d (its scan won %d of %d ties)", n, want, c.ScanFirst, c.Ties)
+	// 20 lost ties in one run: p = 0.0027, n = 655, mean 1.8; P(>= 20) < 1e-15.
+	if n < want || n-want > 20 {
+		t.Fatalf("model sent %d requests, the real %s %d", n, realclient.Version, want)
+	}
 }
