@@ -66,6 +66,11 @@ const (
 	// real v3.3.8/v3.3.9 990-1,040 (v3.7.3: 1,306-1,310). Off the exact tie
 	// (any other reply delay) the versions agree with the model to the
 	// nanosecond.
+	//
+	// There is no ResponseFirst: a Client that gets the scan first has sent
+	// by then, so honouring the response at a tie would take the scan
+	// waiting for the instant's other inputs (one more event for every due
+	// scan with an answer outstanding), and no measured version takes it.
 	ScanFirst TieOrder = iota
 )
 
