@@ -53,24 +53,29 @@ type TieOrder uint8
 
 const (
 	// ScanFirst: the scan reads nextKeepAlive before the response moves it, so
-	// a lease that was due sends one more request at that instant. It is the
-	// order the real libraries take most often: v3.7.3 99.73 % of 26,200
-	// ties, v3.3.8 51.41 % of 26,790, v3.3.9 52.27 % of 26,780 (40 runs of
-	// TieCase each). It is also the only order a Client can honour whichever
-	// input its kernel delivers first without an extra event per scan: a scan
-	// that has run cannot be unsent, but a scan that comes second can still
-	// look at the nextKeepAlive the response replaced.
+	// a lease that was due sends one more request at that instant. Measured
+	// on scripted.TieCase (TTL 29 s, every reply after exactly 500 ms, 2 h;
+	// 40 runs each):
 	//
-	// For v3.3.x the choice is a near coin toss: on TieCase (TTL 29 s, every
-	// reply after exactly 500 ms, 2 h) the model sends 1,310 requests, the
-	// real v3.3.8/v3.3.9 990-1,040 (v3.7.3: 1,306-1,310). Off the exact tie
-	// (any other reply delay) the versions agree with the model to the
-	// nanosecond.
+	//	v3.7.3  the scan wins 26,130 of 26,200 ties (99.73 %): scan first
+	//	v3.3.8  13,773 of 26,790 (51.41 %): a coin toss
+	//	v3.3.9  13,999 of 26,780 (52.27 %): a coin toss
 	//
-	// There is no ResponseFirst: a Client that gets the scan first has sent
-	// by then, so honouring the response at a tie would take the scan
-	// waiting for the instant's other inputs (one more event for every due
-	// scan with an answer outstanding), and no measured version takes it.
+	// For v3.7.3 it is the real order. For v3.3.x neither order is: a fresh
+	// 4-run sample gave 49.6 % for v3.3.8 (legacy TestTieOddsStillHold). The
+	// model takes the scan first there too because it is the only order a
+	// Client can honour whichever of the two inputs its kernel delivers first
+	// without an extra event: a scan that has run cannot be unsent, but a
+	// scan that comes second can still read the nextKeepAlive the response
+	// replaced. The cost is on exact ties only: on TieCase the model sends
+	// 1,310 requests, the real v3.3.8/v3.3.9 989-1,040 (v3.7.3: 1,306-1,310).
+	// Off the exact tie (any other reply delay) the versions agree with the
+	// model to the nanosecond.
+	//
+	// There is no ResponseFirst or seeded draw: either needs the scan to wait
+	// for the instant's other inputs (one more event for every due scan with
+	// an answer outstanding), and the idealised server's cohorts, N clients in
+	// lockstep, would draw once for all N.
 	ScanFirst TieOrder = iota
 )
 
