@@ -3,6 +3,7 @@ package scripted_test
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -108,26 +109,36 @@ func TestTieRuleFollowsMeasuredOdds(t *testing.T) {
 	}
 }
 
-// The case against the real v3.7.3 client, now: the model's 1,310
-// requests against one fresh real run, which loses ~0.27 % of its ~655 ties
-// to the response (each lost tie is one request fewer). Before the tie rule
-// the replay let the response win every tie and sent 686.
+// The case against the real v3.7.3 client, and two more on which the
+// first reply lands on a later scan (a reply after 1 s or 1.5 s: the scans
+// in between resend, since the lease is still due). In each, the model's
+// request count is that of a real run in which the scan wins every tie; one
+// fresh real run loses ~0.27 % of its ties to the response, each a cycle of
+// a different length (one to a few requests fewer, and the run's end then
+// falls elsewhere in a cycle: with 1.5 s replies a real run has sent one
+// more). Before the tie rule the replay let the response win every tie: 686,
+// 1,200 and 1,491 requests where the real library sends ~1,309, ~1,661 and
+// ~1,799.
 func TestTieCaseAgainstRealClient(t *testing.T) {
-	s := scripted.TieCase()
 	v, err := clientmodel.ParseVersion(realclient.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := scripted.Replay(s, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	real := realclient.Run(t, s)
-	n, want := len(scripted.Expand(got.Leases[0].Requests)), len(scripted.Expand(real.Leases[0].Requests))
-	c := scripted.CountTies(s, real)
-	t.Logf("requests: model %d, real %d (its scan won %d of %d ties)", n, want, c.ScanFirst, c.Ties)
-	// 20 lost ties in one run: p = 0.0027, n = 655, mean 1.8; P(>= 20) < 1e-15.
-	if n < want || n-want > 20 {
-		t.Fatalf("model sent %d requests, the real %s %d", n, realclient.Version, want)
+	for _, reply := range []int64{500e6, 1000e6, 1500e6} {
+		s := scripted.TieCase()
+		s.Name = fmt.Sprintf("tie-reply-%dms", reply/1e6)
+		s.Leases[0].DelaysNs = []int64{reply}
+		got, err := scripted.Replay(s, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		real := realclient.Run(t, s)
+		n, want := len(scripted.Expand(got.Leases[0].Requests)), len(scripted.Expand(real.Leases[0].Requests))
+		t.Logf("%s: requests: model %d, real %d", s.Name, n, want)
+		// ~650 ties a run at p = 0.0027: 1.8 lost on average; 10 or more
+		// (P < 1e-4) costing up to 3 requests each would be 30.
+		if d := n - want; d < -30 || d > 30 {
+			t.Errorf("%s: the model sent %d requests, the real %s %d", s.Name, n, realclient.Version, want)
+		}
 	}
 }
