@@ -105,9 +105,9 @@ type versionRange struct {
 // computes nextKeepAlive as now + 1ns + (TTL/3 whole seconds)
 // (coreos/etcd v3.0.17 clientv3/lease.go:114-122, 350).
 //
-// The tie order is measured for v3.3.8, v3.3.9 and v3.7.3 (TieOrder); v3.1.x
-// and v3.2.x share v3.3's lessor loops and gRPC generation, v3.4-v3.6 v3.7's,
-// and take the order measured on them (scan first everywhere).
+// The tie order is measured for v3.3.8, v3.3.9 and v3.7.3 only (TieOrder:
+// the harnesses link those); the other releases are not measured and take
+// the same order, scan first, for the reason given there.
 var knownVersions = []versionRange{
 	{3, 1, 0, 18, AdvanceOnDelivery, ScanFirst, "github.com/coreos/etcd/clientv3", "same lessor as v3.2.23 (fix backported in v3.1.19)"},
 	{3, 1, 19, -1, AdvanceAlways, ScanFirst, "github.com/coreos/etcd/clientv3", "fix backported"},
