@@ -19,7 +19,7 @@ help:
 	@echo "make check-long   the differential test, the properties and 'leasesim check' with CHECKS=$(CHECKS)"
 	@echo "make fuzz         each fuzz target for FUZZTIME=$(FUZZTIME): the scenario loader and the flags (each accepted"
 	@echo "                  input is run for 5 s of virtual time), and the consumer syntax ('make test' runs their seeds only)"
-	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json, then legacy-goldens"
+	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json and scripts-pace.json, then legacy-goldens"
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
@@ -73,7 +73,7 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseConsumer$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME)
 
 corpus:
-	$(GO) test -count=1 -run TestCorpusIsCurrent ./clientmodel/scripted -update
+	$(GO) test -count=1 -run 'CorpusIsCurrent' ./clientmodel/scripted -update
 	$(MAKE) legacy-goldens
 
 legacy-goldens:

@@ -90,7 +90,10 @@ type Consumer struct {
 
 // Config is what a Client needs besides its inputs.
 type Config struct {
-	Rule     Rule
+	Rule Rule
+	// Tie is who wins when a response lands on a scan (TieOrder; the
+	// version's Version.Tie).
+	Tie      TieOrder
 	Consumer Consumer
 	// ConnectDelay is the time from the first KeepAlive to its stream being open
 	// and its send loop's first scan: the lazy dial of the connection, or a
@@ -220,6 +223,13 @@ type Client struct {
 	deadlineAt    sim.Time // pending deadline tick, or -1
 	consumerAt    sim.Time // Rate: the pending tick; Pace: the end of its sleep; or -1
 
+	// A response and a scan at the same instant (TieOrder): respAt is the
+	// instant of the last response that moved nextKA, or -1, and
+	// nextKABeforeResp the nextKA it found, which a ScanFirst scan of that
+	// instant reads whichever of the two inputs came first.
+	respAt           sim.Time
+	nextKABeforeResp sim.Time
+
 	closed    bool // the channel is closed
 	closeSeen bool
 	stalled   bool // Stall consumer inside [From, To)
@@ -233,7 +243,7 @@ func New(cfg Config) *Client {
 	if cfg.ChannelCapacity == 0 {
 		cfg.ChannelCapacity = ChannelCapacity
 	}
-	return &Client{cfg: cfg, scanAt: -1, deadlineAt: -1, consumerAt: -1}
+	return &Client{cfg: cfg, scanAt: -1, deadlineAt: -1, consumerAt: -1, respAt: -1}
 }
 
 // nextOnGrid is the first instant anchor + k*period (k >= 1) strictly after x.
@@ -382,10 +392,21 @@ func (c *Client) scan(now sim.Time, out []Output) []Output {
 	if !c.active {
 		return out // the loop keeps waking, but has nothing to send: stop simulating it
 	}
-	if c.nextKA < now { // ka.nextKeepAlive.Before(now), lease.go:593
+	if c.nextKAAtScan(now) < now { // ka.nextKeepAlive.Before(now), lease.go:593
 		out = append(out, Output{Kind: OutSend, Gen: c.stream})
 	}
 	return c.armScan(now, out)
+}
+
+// nextKAAtScan is the nextKeepAlive a scan at now reads. If a response
+// landed at this same instant, the two goroutines raced for the lock; with
+// ScanFirst the scan read the value the response then replaced, even if the
+// simulation delivered the response first. (ScanFirst is the only TieOrder.)
+func (c *Client) nextKAAtScan(now sim.Time) sim.Time {
+	if c.respAt == now && c.cfg.Tie == ScanFirst {
+		return c.nextKABeforeResp
+	}
+	return c.nextKA
 }
 
 func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Output {
@@ -524,6 +545,9 @@ func (c *Client) response(now sim.Time, gen uint32, ttl int64, out []Output) []O
 		out = append(out, Output{Kind: OutDropped})
 	}
 	if delivered || c.cfg.Rule == AdvanceAlways {
+		if c.respAt != now { // the first response of this instant: remember what a tied scan reads
+			c.respAt, c.nextKABeforeResp = now, c.nextKA
+		}
 		c.nextKA = next
 	}
 	// Both clocks only matter at their next grid instant; re-arm if that moved

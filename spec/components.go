@@ -84,7 +84,7 @@ func clientConfig(v clientmodel.Version, cons clientmodel.Consumer, connect, ove
 		cons.From += start
 		cons.To += start
 	}
-	return clientmodel.Config{Rule: v.Rule, Consumer: cons, ConnectDelay: connect, ScanOverrun: overrun, RenewNum: num, RenewDen: den}
+	return clientmodel.Config{Rule: v.Rule, Tie: v.Tie, Consumer: cons, ConnectDelay: connect, ScanOverrun: overrun, RenewNum: num, RenewDen: den}
 }
 
 // Lessor is the configuration of the leader's lessor (by etcd release).

@@ -18,8 +18,9 @@ import (
 var update = flag.Bool("update", false, "rewrite ../scripted/testdata/golden-<version>.json from the real library")
 
 const (
-	scriptsPath = "../scripted/testdata/scripts.json"
-	goldenDir   = "../scripted/testdata"
+	scriptsPath     = "../scripted/testdata/scripts.json"
+	paceScriptsPath = "../scripted/testdata/scripts-pace.json"
+	goldenDir       = "../scripted/testdata"
 
 	ms = int64(time.Millisecond)
 	s  = int64(time.Second)
@@ -200,9 +201,20 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// Golden: every script of the shared corpus, run on the real library, gives
-// exactly ../scripted/testdata/golden-<version>.json; -update rewrites it.
+// Golden: every script of the shared corpora, run on the real library, gives
+// exactly ../scripted/testdata/golden-<version>.json (the main corpus,
+// scripts.json) and golden-pace-<version>.json (the read-then-sleep
+// consumer's, scripts-pace.json); -update rewrites them.
 func TestGolden(t *testing.T) {
+	for _, c := range []struct{ name, scripts, prefix string }{
+		{"main", scriptsPath, "golden-"},
+		{"pace", paceScriptsPath, "golden-pace-"},
+	} {
+		t.Run(c.name, func(t *testing.T) { testGolden(t, c.scripts, c.prefix) })
+	}
+}
+
+func testGolden(t *testing.T, scriptsPath, prefix string) {
 	v := version(t)
 	scripts, err := LoadScripts(scriptsPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -230,7 +242,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(goldenDir, "golden-"+v+".json")
+	path := filepath.Join(goldenDir, prefix+v+".json")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)

@@ -128,3 +128,52 @@ func LoadScripts(path string) ([]Script, error) {
 	}
 	return s, nil
 }
+
+// TieReplyNs mirrors scripted.TieReplyNs.
+const TieReplyNs = 500_000_000
+
+// TieCase mirrors scripted.TieCase: the scan/response tie case (one lease, TTL
+// 29 s, drain, every reply after exactly 500 ms, 2 h).
+func TieCase() Script {
+	return Script{Name: "tie-ttl29-drain-reply500ms", DurationNs: 7200e9, Leases: []Lease{{
+		ID: 1, TTLs: 29, ConnectDelayNs: 1e6 + 50, DelaysNs: []int64{TieReplyNs},
+		Consumer: Consumer{Kind: ConsumerDrain},
+	}}}
+}
+
+// TieCount mirrors scripted.TieCount.
+type TieCount struct {
+	Ties      int `json:"ties"`
+	ScanFirst int `json:"scan_first"`
+}
+
+// CountTies mirrors scripted.CountTies: a renewal (a request not made 500 ms
+// after another) whose reply came before the end is a tie; the scan won it if
+// a request went out when the reply landed.
+func CountTies(s Script, r Result) TieCount {
+	var c TieCount
+	req := Expand(r.Leases[0].Requests)
+	at := make(map[int64]bool, len(req))
+	for _, q := range req {
+		at[q] = true
+	}
+	for _, q := range req {
+		if at[q-TieReplyNs] || q+TieReplyNs >= s.DurationNs {
+			continue
+		}
+		c.Ties++
+		if at[q+TieReplyNs] {
+			c.ScanFirst++
+		}
+	}
+	return c
+}
+
+// TieOdds mirrors scripted.TieOdds.
+type TieOdds struct {
+	Version  string `json:"version"`
+	Script   string `json:"script"`
+	Runs     int    `json:"runs"`
+	Requests []int  `json:"requests"`
+	TieCount
+}

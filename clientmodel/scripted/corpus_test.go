@@ -20,6 +20,12 @@ const corpusSize = 250
 
 const scriptsPath = "testdata/scripts.json"
 
+// The read-then-sleep consumer's corpus (scripted.PaceCorpus) and its size.
+const (
+	paceScriptsPath = "testdata/scripts-pace.json"
+	paceCorpusSize  = 40
+)
+
 // TestMain raises rapid's default budget for this package to the 250 generated
 // scenarios the differential test promises, unless -rapid.checks is given.
 func TestMain(m *testing.M) {
@@ -74,30 +80,63 @@ func TestCorpusIsCurrent(t *testing.T) {
 	}
 }
 
-// legacyGolden loads the timeline recorded from the real legacy library.
+// The committed pace corpus is exactly scripted.PaceCorpus; the legacy
+// goldens golden-pace-<version>.json were recorded on it.
+func TestPaceCorpusIsCurrent(t *testing.T) {
+	want := scripted.PaceCorpus(paceCorpusSize)
+	if *update {
+		if err := writeJSONArray(paceScriptsPath, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := scripted.LoadScripts(paceScriptsPath)
+	if err != nil {
+		t.Fatalf("%v (regenerate with: make corpus)", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s is stale: regenerate it with make corpus (it re-records the legacy goldens)", paceScriptsPath)
+	}
+}
+
+// legacyGolden loads the timeline recorded from the real legacy library on
+// the main corpus.
 func legacyGolden(t *testing.T, version string) ([]scripted.Script, []scripted.Result) {
+	t.Helper()
+	return legacyGoldenOf(t, scriptsPath, "golden-"+version+".json")
+}
+
+// legacyGoldenOf loads the corpus at scripts and the real legacy library's
+// results on it, testdata/golden.
+func legacyGoldenOf(t *testing.T, scriptsPath, golden string) ([]scripted.Script, []scripted.Result) {
 	t.Helper()
 	scripts, err := scripted.LoadScripts(scriptsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	results, err := scripted.LoadResults(filepath.Join("testdata", "golden-"+version+".json"))
+	results, err := scripted.LoadResults(filepath.Join("testdata", golden))
 	if err != nil {
 		t.Fatalf("%v (record it with the nested module: clientmodel/legacy/README.md)", err)
 	}
 	if len(results) != len(scripts) {
-		t.Fatalf("golden-%s.json has %d results for %d scripts", version, len(results), len(scripts))
+		t.Fatalf("%s has %d results for %d scripts", golden, len(results), len(scripts))
 	}
 	return scripts, results
 }
 
 // The model, given the pre-fix (v3.3.8) or fixed (v3.3.9) rule, reproduces the
 // real legacy library's request timeline, consumer reads and close, per lease,
-// on every script of the corpus.
+// on every script of the corpus and of the pace corpus (read-then-sleep
+// consumers, with the TTL 3 s, 0.3 reads/s case).
 func TestModelMatchesLegacyGoldens(t *testing.T) {
-	for _, version := range []string{"v3.3.8", "v3.3.9"} {
-		t.Run(version, func(t *testing.T) {
-			scripts, golden := legacyGolden(t, version)
+	for _, c := range []struct{ version, scripts, golden string }{
+		{"v3.3.8", scriptsPath, "golden-v3.3.8.json"},
+		{"v3.3.9", scriptsPath, "golden-v3.3.9.json"},
+		{"v3.3.8", paceScriptsPath, "golden-pace-v3.3.8.json"},
+		{"v3.3.9", paceScriptsPath, "golden-pace-v3.3.9.json"},
+	} {
+		version := c.version
+		t.Run(c.golden, func(t *testing.T) {
+			scripts, golden := legacyGoldenOf(t, c.scripts, c.golden)
 			v, err := clientmodel.ParseVersion(version)
 			if err != nil {
 				t.Fatal(err)

@@ -104,3 +104,38 @@ func GenPace() *rapid.Generator[Script] {
 		return s
 	})
 }
+
+// PaceTTL3 is the issue's read-then-sleep case: TTL 3 s, 0.3 reads/s, replies
+// after 1 µs, 90 s. With the pre-fix rule (v3.3.8) the channel fills and the
+// lease collapses to a renewal on every 500 ms scan: with a pace consumer the
+// first renewal 500 ms after the one before is at 45.501 s (+ the 50 ns
+// connect offset), with a rate consumer (rateTTL3, the same reads on a grid)
+// at 42.501 s; the second, at 46.001 s and 43.001 s, are the issue's "46.0 s
+// instead of 43.0 s".
+func PaceTTL3() Script {
+	return ttl3Case("pace-ttl3-0.3", Consumer{Kind: ConsumerPace, PeriodNs: 3_333_333_333})
+}
+
+func rateTTL3() Script {
+	return ttl3Case("rate-ttl3-0.3", Consumer{Kind: ConsumerRate, PeriodNs: 3_333_333_333, PhaseNs: 7})
+}
+
+func ttl3Case(name string, c Consumer) Script {
+	return Script{Name: name, DurationNs: 90 * sec, Leases: []Lease{
+		{ID: 1, TTLs: 3, ConnectDelayNs: ms + 50, DelaysNs: []int64{1001}, Consumer: c}}}
+}
+
+// PaceCorpus is the read-then-sleep consumer's corpus (testdata/scripts-pace.json,
+// on which the legacy goldens golden-pace-<version>.json are recorded): the
+// TTL 3 s pair (PaceTTL3 and its rate twin), then n scripts drawn from
+// GenPace with fixed seeds 0..n-1, named pace-NN.
+func PaceCorpus(n int) []Script {
+	out := []Script{PaceTTL3(), rateTTL3()}
+	g := GenPace()
+	for i := range n {
+		s := g.Example(i)
+		s.Name = fmt.Sprintf("pace-%02d", i)
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,7 +1,6 @@
 package scripted_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/leasesim/leasesim/clientmodel"
@@ -10,17 +9,17 @@ import (
 )
 
 // The read-then-sleep consumer (for r := range ch { ...; time.Sleep(p) }),
-// model against the real v3.7.3 client, timestamp for timestamp, on 40 fixed
-// scripts of every other kind of event (delays, resets, revocations).
+// model against the real v3.7.3 client, timestamp for timestamp, on the pace
+// corpus: the TTL 3 s, 0.3 reads/s pair and 40 generated scripts with every
+// other kind of event (delays, resets, revocations). The legacy module
+// records the real v3.3.8 and v3.3.9 on the same corpus
+// (TestModelMatchesLegacyGoldens).
 func TestPaceConsumerMatchesRealClient(t *testing.T) {
 	v, err := clientmodel.ParseVersion(realclient.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen := scripted.GenPace()
-	for seed := range 40 {
-		s := gen.Example(seed)
-		s.Name = fmt.Sprintf("pace-%02d", seed)
+	for _, s := range scripted.PaceCorpus(paceCorpusSize) {
 		want := realclient.Run(t, s)
 		got, err := scripted.Replay(s, v)
 		if err != nil {

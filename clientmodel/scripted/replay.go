@@ -47,7 +47,7 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("lease %d: %w", l.ID, err)
 		}
-		clients[i] = clientmodel.New(clientmodel.Config{Rule: version.Rule, Consumer: c, ConnectDelay: time.Duration(l.ConnectDelayNs)})
+		clients[i] = clientmodel.New(clientmodel.Config{Rule: version.Rule, Tie: version.Tie, Consumer: c, ConnectDelay: time.Duration(l.ConnectDelayNs)})
 		closed[i] = -1
 		k.Schedule(sim.Time(l.StartNs), event{lease: int32(i), kind: evClient, in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
 		for _, r := range l.ResetsNs {

@@ -33,6 +33,10 @@
 //     stream that replaces it scans on that offset;
 //   - consumer ticks and stall edges are at a whole millisecond + 7 ns.
 //
+// TieCase (tie.go) breaks the rule on purpose: every reply lands on a scan,
+// to measure how often each real library lets the scan win
+// (clientmodel.TieOrder).
+//
 // Result times are nanoseconds since the scenario start (the synctest bubble's
 // start in the real harness).
 package scripted
