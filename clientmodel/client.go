@@ -225,14 +225,17 @@ type Client struct {
 
 	// A response and a scan at the same instant (TieOrder): respAt is the
 	// instant of the last response that moved nextKA, or -1, and
-	// nextKABeforeResp the nextKA it found, which a ScanFirst scan of that
-	// instant reads whichever of the two inputs came first.
-	respAt           sim.Time
-	nextKABeforeResp sim.Time
+	// dueBeforeResp whether the nextKA it found was already due then, which
+	// is what a ScanFirst scan of that instant reads whichever of the two
+	// inputs came first. (A bool, not the old nextKA: the client array is
+	// the hot loop's, and a scan only compares nextKA with its own instant.)
+	respAt sim.Time
 
 	closed    bool // the channel is closed
 	closeSeen bool
 	stalled   bool // Stall consumer inside [From, To)
+
+	dueBeforeResp bool
 }
 
 // New returns a Client that has not yet called KeepAlive.
@@ -392,21 +395,22 @@ func (c *Client) scan(now sim.Time, out []Output) []Output {
 	if !c.active {
 		return out // the loop keeps waking, but has nothing to send: stop simulating it
 	}
-	if c.nextKAAtScan(now) < now { // ka.nextKeepAlive.Before(now), lease.go:593
+	if c.dueAtScan(now) { // ka.nextKeepAlive.Before(now), lease.go:593
 		out = append(out, Output{Kind: OutSend, Gen: c.stream})
 	}
 	return c.armScan(now, out)
 }
 
-// nextKAAtScan is the nextKeepAlive a scan at now reads. If a response
-// landed at this same instant, the two goroutines raced for the lock; with
-// ScanFirst the scan read the value the response then replaced, even if the
-// simulation delivered the response first. (ScanFirst is the only TieOrder.)
-func (c *Client) nextKAAtScan(now sim.Time) sim.Time {
+// dueAtScan is whether the nextKeepAlive a scan at now reads is before now.
+// If a response landed at this same instant, the two goroutines raced for
+// the lock; with ScanFirst the scan read the value the response then
+// replaced, even if the simulation delivered the response first.
+// (ScanFirst is the only TieOrder.)
+func (c *Client) dueAtScan(now sim.Time) bool {
 	if c.respAt == now && c.cfg.Tie == ScanFirst {
-		return c.nextKABeforeResp
+		return c.dueBeforeResp
 	}
-	return c.nextKA
+	return c.nextKA < now
 }
 
 func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Output {
@@ -546,7 +550,7 @@ func (c *Client) response(now sim.Time, gen uint32, ttl int64, out []Output) []O
 	}
 	if delivered || c.cfg.Rule == AdvanceAlways {
 		if c.respAt != now { // the first response of this instant: remember what a tied scan reads
-			c.respAt, c.nextKABeforeResp = now, c.nextKA
+			c.respAt, c.dueBeforeResp = now, c.nextKA < now
 		}
 		c.nextKA = next
 	}
