@@ -235,11 +235,11 @@ func (s *Sim) record(now sim.Time, k recorder.Kind, c int32, reason string) {
 func (s *Sim) handle(now sim.Time, e *event) {
 	switch e.to {
 	case toClient:
-		s.clientInput(now, e.index, e.clientInput())
+		s.clientInput(now, e.index, clientmodel.Unpack(&e.msg))
 	case toMember:
-		s.stepMember(now, int(e.index), e.memberInput())
+		s.stepMember(now, int(e.index), model.Unpack(&e.msg))
 	case toNetwork:
-		s.stepNet(now, e.netInput())
+		s.stepNet(now, netsim.Unpack(&e.msg))
 	case toRevoke:
 		if s.leader >= 0 {
 			s.stepMember(now, s.leader, model.Input{Kind: model.InRevokeTick})

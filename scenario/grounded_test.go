@@ -19,11 +19,11 @@ const (
 	leaderCPULow         = 0.80  // "leader CPU 80-90 %"
 	leaderCPUHigh        = 0.90
 	followers            = 6
-	timeWaitSeconds      = 60    // Linux TCP_TIMEWAIT_LEN
-	mathBigFlatTop20     = 0.32  // math/big's flat share in the profile's top 20
-	mathBigCumHigh       = 0.40  // montgomery's 30.2 % cumulative + divLarge's 9.2 %
-	rsaShareLow          = 0.57  // bigmod's share of an etcd peer handshake, Go 1.26 here
-	rsaShareHigh         = 0.64  //   (BenchmarkPeerTLSHandshake/etcd-peer/reload-cert, -cpuprofile)
+	timeWaitSeconds      = 60   // Linux TCP_TIMEWAIT_LEN
+	mathBigFlatTop20     = 0.32 // math/big's flat share in the profile's top 20
+	mathBigCumHigh       = 0.40 // montgomery's 30.2 % cumulative + divLarge's 9.2 %
+	rsaShareLow          = 0.57 // bigmod's share of an etcd peer handshake, Go 1.26 here
+	rsaShareHigh         = 0.64 //   (BenchmarkPeerTLSHandshake/etcd-peer/reload-cert, -cpuprofile)
 	handshakeToday       = 0.96e-3
 	forwardedPerSecond   = 40000.0 * followers / (followers + 1)
 )
