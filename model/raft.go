@@ -345,7 +345,7 @@ func (r *Raft) tick(now sim.Time, m int, out []RaftOutput) []RaftOutput {
 	if n.role != RoleLeader {
 		if !r.scripted && n.electionElapsed >= n.randomizedTimeout {
 			n.electionElapsed = 0
-			return r.campaign(now, m, out)
+			return r.campaign(now, m, r.cfg.PreVote, out)
 		}
 		return out
 	}
@@ -376,15 +376,15 @@ func (r *Raft) tick(now sim.Time, m int, out []RaftOutput) []RaftOutput {
 	return out
 }
 
-// campaign starts a (pre-)vote round on member m (raft.go hup/campaign): a
-// pre-candidate asks at term+1 without taking it; a candidate takes term+1
-// and votes for itself.
-func (r *Raft) campaign(now sim.Time, m int, out []RaftOutput) []RaftOutput {
+// campaign starts a vote round on member m (raft.go hup/campaign): a
+// pre-vote (pre) asks at term+1 without taking it (every election timeout
+// starts one when PreVote is on); a vote takes term+1 and votes for itself.
+func (r *Raft) campaign(now sim.Time, m int, pre bool, out []RaftOutput) []RaftOutput {
 	n := &r.nodes[m]
 	n.randomizedTimeout = r.randomizedTimeout()
 	kind := MsgVote
 	n.lead = -1
-	if r.cfg.PreVote && n.role != RolePreCandidate {
+	if pre {
 		n.role = RolePreCandidate // becomePreCandidate: no new term yet
 		kind = MsgPreVote
 	} else {
@@ -500,7 +500,7 @@ func (r *Raft) win(now sim.Time, m int, kind RaftMsgKind, out []RaftOutput) []Ra
 		return out
 	}
 	if kind == MsgPreVote || kind == MsgPreVoteResp {
-		return r.campaign(now, m, out)
+		return r.campaign(now, m, false, out)
 	}
 	r.becomeLeader(m)
 	n := &r.nodes[m]
