@@ -31,6 +31,9 @@ type raftHarness struct {
 	// leader as the wiring sees it, and the leadership events.
 	leader  int
 	changes []string
+	// onLeadership, if set, sees OutRaftLeaderLost and OutRaftElected after
+	// they are logged (the transcripts feed them to Members).
+	onLeadership func(o RaftOutput)
 }
 
 type raftQueued struct {
@@ -79,6 +82,9 @@ func (h *raftHarness) route(out []RaftOutput) {
 			h.changes = append(h.changes, fmt.Sprintf("%v elected %d", h.now, o.Member))
 			h.leader = int(o.Member)
 		}
+		if h.onLeadership != nil && (o.Kind == OutRaftLeaderLost || o.Kind == OutRaftElected) {
+			h.onLeadership(o)
+		}
 	}
 }
 
@@ -102,9 +108,24 @@ func (h *raftHarness) run(until sim.Time) {
 		q := h.queue[i]
 		h.queue = slices.Delete(h.queue, i, i+1)
 		h.now = q.at
+		if h.verbose {
+			fmt.Fprintf(&h.log, "%v > %s\n", h.now, fmtRaftInput(q.in))
+		}
 		h.route(h.r.Step(h.now, q.in, nil))
 	}
 	h.now = until
+}
+
+func fmtRaftInput(in RaftInput) string {
+	switch in.Kind {
+	case InRaftRecv, InRaftHandle:
+		m := in.Msg
+		return fmt.Sprintf("%v %v %d->%d term=%d%s", in.Kind, m.Kind, m.From, m.To, m.Term, map[bool]string{true: " reject"}[m.Reject])
+	case InRaftStall:
+		return fmt.Sprintf("%v m=%d until=%v", in.Kind, in.Member, in.Until)
+	default:
+		return fmt.Sprintf("%v m=%d", in.Kind, in.Member)
+	}
 }
 
 func (h *raftHarness) step(in RaftInput) { h.route(h.r.Step(h.now, in, nil)) }

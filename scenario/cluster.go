@@ -70,6 +70,7 @@ type Sim struct {
 	lessor  *model.Lessor
 	leader  int              // -1 during an election
 	ledger  *recorder.Ledger // with opts.History or opts.RecordRTT
+	raft    raftWiring       // with cfg.Raft: heartbeats and elections (raft.go)
 
 	// Output buffers, one per depth of the (depth-first) routing of outputs.
 	clientOut             []clientmodel.Output
@@ -155,6 +156,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 		s.k.Schedule(sim.Time(f.At), event{to: toFault, index: int32(i)})
 	}
 	s.k.Schedule(sim.Time(c.Bucket)-1, event{to: toSample})
+	s.startRaft()
 	if c.Prober && c.TLS != "off" {
 		for _, o := range s.net.StartProber(nil) {
 			s.k.Schedule(o.At, netEvent(o.Msg))
@@ -298,10 +300,13 @@ func (s *Sim) handle(now sim.Time, e *event) {
 		s.k.Schedule(now+sim.Time(model.RevokeInterval), event{to: toRevoke})
 	case toFault:
 		s.fault(now, int(e.index))
-	case toElected:
+	case toElected: // a scripted election's end; the raft follows its winner
+		s.stepRaft(now, model.RaftInput{Kind: model.InRaftForce, Member: int8(e.index)})
 		s.elected(now, int(e.index))
 	case toSample:
 		s.sample(now)
+	case toRaft:
+		s.stepRaft(now, e.raftInput())
 	}
 }
 
@@ -465,6 +470,7 @@ func (s *Sim) fault(now sim.Time, i int) {
 	case spec.FaultLeaderStall:
 		if s.leader >= 0 {
 			s.members[s.leader].CPU().Stall(now, f.Duration)
+			s.raftStall(now, s.leader, f.Duration) // the whole process stalls: its raft goroutine too
 		}
 	case spec.FaultApplyStall:
 		if s.leader >= 0 {
@@ -478,16 +484,25 @@ func (s *Sim) fault(now sim.Time, i int) {
 }
 
 // leaderChange: the leader steps down now; member to wins the election after
-// election. (Raft is not simulated: elections are scripted faults.)
+// election (a scripted fault; with cluster.raft the raft holds its own
+// elections meanwhile).
 func (s *Sim) leaderChange(now sim.Time, to int, election time.Duration) {
+	s.stepRaft(now, model.RaftInput{Kind: model.InRaftScripted})
+	s.leaderLost(now)
+	s.k.Schedule(now+sim.Time(election), event{to: toElected, index: int32(to)})
+}
+
+// leaderLost: the leader is gone now (a scripted fault, or the raft's
+// CheckQuorum or a won vote): an election begins.
+func (s *Sim) leaderLost(now sim.Time) {
 	s.leader = -1
 	for m := range s.members {
 		s.stepMember(now, m, model.Input{Kind: model.InLeaderLost})
 	}
-	s.k.Schedule(now+sim.Time(election), event{to: toElected, index: int32(to)})
 }
 
 func (s *Sim) elected(now sim.Time, to int) {
+	s.raftElected(now)
 	s.leader = to
 	for m := range s.members {
 		s.stepMember(now, m, model.Input{Kind: model.InElected, From: int8(to)})
@@ -517,5 +532,6 @@ func (s *Sim) sample(now sim.Time) {
 	s.ser.Set(h.busy, now, float64(t.Busy))
 	s.ser.Set(h.waiting, now, float64(t.Waiting))
 	s.ser.Set(h.revokesPending, now, float64(s.lessor.Backlog()))
+	s.sampleRaft(now)
 	s.k.Schedule(now+sim.Time(s.cfg.Bucket), event{to: toSample})
 }

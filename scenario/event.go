@@ -18,6 +18,7 @@ const (
 	toFault                 // index: the scenario's fault
 	toElected               // index: the election's winner
 	toSample                // the end of a metrics bucket
+	toRaft                  // the cluster's raft (a model.RaftInput; cluster.raft)
 )
 
 // event is one kernel event: a message for one component. The kernel copies
@@ -82,4 +83,14 @@ func (e *event) netInput() netsim.Input {
 	return netsim.Input{Kind: netsim.InputKind(e.kind), To: int8(e.small), From: e.from,
 		Err: e.flags&flagErr != 0, Lost: e.flags&flagLost != 0, Closed: e.flags&flagClosed != 0, ErrStatus: e.flags&flagErrStatus != 0,
 		Slot: int32(e.a), Client: int32(e.b), Attempt: e.c, Dial: e.d, TTL: e.x, Until: sim.Time(e.y)}
+}
+
+func raftEvent(in model.RaftInput) event {
+	return event{to: toRaft, kind: uint8(in.Kind), index: int32(in.Member), small: uint8(in.Msg.Kind),
+		flags: flagIf(in.Msg.Reject, flagErr), from: in.Msg.From, a: uint32(uint8(in.Msg.To)), x: int64(in.Msg.Term), y: int64(in.Until)}
+}
+
+func (e *event) raftInput() model.RaftInput {
+	return model.RaftInput{Kind: model.RaftInputKind(e.kind), Member: int8(e.index), Until: sim.Time(e.y),
+		Msg: model.RaftMsg{Kind: model.RaftMsgKind(e.small), Reject: e.flags&flagErr != 0, From: e.from, To: int8(uint8(e.a)), Term: uint64(e.x)}}
 }

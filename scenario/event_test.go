@@ -48,5 +48,15 @@ func TestEventRoundTrips(t *testing.T) {
 		if got := e.netInput(); got != n {
 			t.Fatalf("network input %+v came back as %+v", n, got)
 		}
+		r := model.RaftInput{
+			Kind: model.RaftInputKind(rapid.Uint8().Draw(t, "rkind")), Member: rapid.Int8().Draw(t, "rmember"),
+			Until: sim.Time(rapid.Int64().Draw(t, "runtil")),
+			Msg: model.RaftMsg{Kind: model.RaftMsgKind(rapid.Uint8().Draw(t, "msg")), Reject: rapid.Bool().Draw(t, "reject"),
+				From: rapid.Int8().Draw(t, "rfrom"), To: rapid.Int8().Draw(t, "rto"), Term: rapid.Uint64().Draw(t, "term")},
+		}
+		e = raftEvent(r)
+		if got := e.raftInput(); got != r {
+			t.Fatalf("raft input %+v came back as %+v", r, got)
+		}
 	})
 }

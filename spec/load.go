@@ -1329,6 +1329,9 @@ func (s Spec) Summary() string {
 		if k.LeaseCheckpoint {
 			b.WriteString("; lease checkpointing is on")
 		}
+		if k.Raft {
+			b.WriteString("; raft heartbeats and elections are simulated")
+		}
 		b.WriteString(".")
 		if s.Params != "" {
 			fmt.Fprintf(&b, " CPU costs from parameter file %s.", s.Params)

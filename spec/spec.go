@@ -150,6 +150,14 @@ type ClusterSpec struct {
 	// leader's LeaseRenew for its own clients does not wait for the applied
 	// index. Left out: the release's default. Only for etcd 3.7+.
 	FastLeaseKeepAlive *bool `yaml:"fast_lease_keepalive,omitempty"`
+	// Raft: simulate raft's heartbeats and elections (model.Raft): the
+	// leader heartbeats every 100 ms, a follower that hears nothing for its
+	// randomized election timeout campaigns (with PreVote from etcd 3.5), a
+	// leader without a quorum steps down (CheckQuorum), so a leader whose
+	// process stalls long enough loses leadership. Off (the default): the
+	// leader changes only by scripted leader-change faults, which work
+	// either way.
+	Raft bool `yaml:"raft,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),

@@ -1,0 +1,103 @@
+package scenario_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
+)
+
+// Raft in the loop (spec/builtin/leader-stall-election.yaml): with
+// cluster.raft, a leader-stall longer than every randomized election timeout
+// (3 s > 2 x 1 s) moves the leadership to a follower, which Promotes; a
+// stall shorter than the election timeout (500 ms) does not. Without
+// cluster.raft the 3 s stall moves nothing either, and the run has no raft
+// series.
+func TestRaftLeaderStallElection(t *testing.T) {
+	base, err := spec.Builtin("leader-stall-election")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(raft bool, stall time.Duration) scenario.Outcome {
+		t.Helper()
+		s := base
+		s.Cluster.Raft = raft
+		s.Faults = []spec.FaultSpec{{At: spec.Duration(20 * time.Second), Kind: spec.FaultLeaderStall, Duration: spec.Duration(stall)}}
+		o, err := scenario.Run(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	sum := func(xs []float64) (n float64) {
+		for _, x := range xs {
+			n += x
+		}
+		return n
+	}
+
+	long := run(true, 3*time.Second)
+	changes := long.Metric(recorder.LeaderChanges)
+	if n := sum(changes); n != 1 {
+		t.Fatalf("raft, 3 s stall: %v leader changes, want 1: %v", n, changes)
+	}
+	// The followers' timers run out 1-2 s after the last heartbeat: the
+	// election ends within the stall.
+	for i, c := range changes {
+		if c > 0 && (i < 21 || i > 22) {
+			t.Errorf("raft, 3 s stall: leader change in bucket %d s, want 21-22 s (1-2 s into the stall)", i)
+		}
+	}
+	leader := long.Metric(recorder.LeaderMember)
+	if l := leader[len(leader)-1]; l != 1 && l != 2 {
+		t.Errorf("raft, 3 s stall: member %v leads at the end, want a former follower (1 or 2)", l)
+	}
+	if p := long.Peaks[recorder.PromoteTime]; p <= 0 {
+		t.Errorf("raft, 3 s stall: no Promote recorded (promote_s peak %v)", p)
+	}
+
+	short := run(true, 500*time.Millisecond)
+	if n := sum(short.Metric(recorder.LeaderChanges)); n != 0 {
+		t.Errorf("raft, 500 ms stall: %v leader changes, want none", n)
+	}
+	if l := short.Finals[recorder.LeaderMember]; l != 0 {
+		t.Errorf("raft, 500 ms stall: member %v leads at the end, want 0", l)
+	}
+
+	off := run(false, 3*time.Second)
+	if off.Metric(recorder.LeaderChanges) != nil || off.Peaks[recorder.PromoteTime] != 0 {
+		t.Errorf("without raft: leader changes %v, promote_s peak %v; want no series and no Promote",
+			off.Metric(recorder.LeaderChanges), off.Peaks[recorder.PromoteTime])
+	}
+}
+
+// Scripted leader changes keep working with cluster.raft: the scripted
+// winner leads after the scripted election, and the raft, held meanwhile,
+// starts no election of its own.
+func TestRaftScriptedLeaderChange(t *testing.T) {
+	s, err := spec.Builtin("leader-stall-election")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Faults = []spec.FaultSpec{{At: spec.Duration(10 * time.Second), Kind: spec.FaultLeaderChange, To: 2, Duration: spec.Duration(3 * time.Second)}}
+	o, err := scenario.Run(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, leader := o.Metric(recorder.LeaderChanges), o.Metric(recorder.LeaderMember)
+	for i := range changes {
+		want := 0.0
+		if i == 13 {
+			want = 1
+		}
+		if changes[i] != want {
+			t.Fatalf("leader changes per second %v, want one at 13 s", changes)
+		}
+	}
+	if leader[11] != -1 || leader[len(leader)-1] != 2 {
+		t.Fatalf("leader per second %v: want none during the election, member 2 after", leader)
+	}
+}
