@@ -70,9 +70,15 @@ func (s *Sim) routeRaft(now sim.Time, out []model.RaftOutput) {
 }
 
 // raftStall: member m's whole process stalls for d from now (the
-// leader-stall fault); its raft goroutine with it.
+// leader-stall fault); its raft goroutine with it. With cluster.shared_cpu
+// the stall is the one machine's (its CPU does nothing), so every member's
+// raft goroutine stalls.
 func (s *Sim) raftStall(now sim.Time, m int, d time.Duration) {
-	s.stepRaft(now, model.RaftInput{Kind: model.InRaftStall, Member: int8(m), Until: now + sim.Time(d)})
+	for a := range s.members {
+		if a == m || s.cfg.SharedCPU {
+			s.stepRaft(now, model.RaftInput{Kind: model.InRaftStall, Member: int8(a), Until: now + sim.Time(d)})
+		}
+	}
 }
 
 // raftElected counts a won election, the raft's or a scripted one.

@@ -59,6 +59,9 @@ func TestClientKindAndEtcdVersionValidated(t *testing.T) {
 		`cluster.lease_checkpoint: true needs etcd 3.4.0 or later`:            func(s *spec.Spec) { s.Cluster.LeaseCheckpoint = true },
 		`cluster.fast_lease_keepalive: is set, but etcd 3.2.1 has no`:         func(s *spec.Spec) { s.Cluster.FastLeaseKeepAlive = new(true) },
 		`cluster.lease_revoke_rate: 1 is out of range`:                        func(s *spec.Spec) { s.Cluster.LeaseRevokeRate = 1 },
+		`cluster: is set, but server: ideal has no cluster`: func(s *spec.Spec) {
+			s.Server, s.Clients.Kind, s.Cluster = spec.ServerIdeal, "", spec.ClusterSpec{Raft: true}
+		},
 	} {
 		s := ok()
 		mutate(&s)
