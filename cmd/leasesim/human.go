@@ -130,6 +130,7 @@ func printOne(w io.Writer, o outcome) {
 	}
 	if cluster {
 		evs = append(evs, recoveryEvents(o, bucket)...)
+		evs = append(evs, leaderChangeEvents(o, bucket)...)
 	}
 	sortEvents(evs)
 	fmt.Fprintln(w, "What happened")
@@ -416,4 +417,30 @@ func recoveryEvents(o outcome, bucket time.Duration) []event {
 			what, dur(r.at-end))})
 	}
 	return out
+}
+
+// leaderChangeEvents are the elections of a run with cluster.raft (the
+// leader_changes series exists only then): the first few, and how many in all.
+func leaderChangeEvents(o outcome, bucket time.Duration) []event {
+	changes, leader := o.res.Metric(recorder.LeaderChanges), o.res.Metric(recorder.LeaderMember)
+	const shown = 3
+	var evs []event
+	total := 0.0
+	for i, n := range changes {
+		if n == 0 {
+			continue
+		}
+		total += n
+		if len(evs) < shown {
+			text := fmt.Sprintf("leader change: member %g leads after an election (raft; its lessor Promotes)", leader[i])
+			if leader[i] < 0 {
+				text = "leader change (raft); another election is under way at the second's end"
+			}
+			evs = append(evs, event{time.Duration(i) * bucket, text})
+		}
+	}
+	if total > shown {
+		evs[len(evs)-1].text += fmt.Sprintf("; %g leader changes in all", total)
+	}
+	return evs
 }
