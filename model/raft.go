@@ -479,10 +479,7 @@ func (r *Raft) handle(now sim.Time, msg RaftMsg, out []RaftOutput) []RaftOutput 
 	case MsgHeartbeatResp:
 		if msg.Term > n.term {
 			r.becomeFollower(m, msg.Term, -1)
-			if r.leader == m {
-				out = r.lost(m, out)
-			}
-			return out
+			return r.lost(m, out)
 		}
 		if n.role == RoleLeader && msg.Term == n.term {
 			n.active[from] = true
@@ -504,7 +501,7 @@ func (r *Raft) win(now sim.Time, m int, kind RaftMsgKind, out []RaftOutput) []Ra
 	}
 	r.becomeLeader(m)
 	n := &r.nodes[m]
-	if r.leader >= 0 && r.leader != m {
+	if r.leader != m {
 		out = r.lost(r.leader, out)
 	}
 	r.leader = m
@@ -524,8 +521,8 @@ func (r *Raft) win(now sim.Time, m int, kind RaftMsgKind, out []RaftOutput) []Ra
 // term stop following the old leader a round trip earlier; the model takes
 // the cluster's leader as lost at the win.)
 func (r *Raft) lost(old int, out []RaftOutput) []RaftOutput {
-	if r.leader < 0 || r.scripted {
-		return out
+	if r.leader != old || r.scripted {
+		return out // a deposed leader stepping down late: the cluster has moved on
 	}
 	r.leader = -1
 	return append(out, RaftOutput{Kind: OutRaftLeaderLost, Member: int8(old)})

@@ -248,3 +248,25 @@ func TestRaftDeterministic(t *testing.T) {
 		t.Fatal("two runs of one seed differ")
 	}
 }
+
+// A deposed leader that steps down late (here: stalled, then cut off, so its
+// CheckQuorum fails before it hears of the new term) does not take the new
+// leader's leadership with it.
+func TestRaftDeposedLeaderStepsDownLate(t *testing.T) {
+	h := newRaftHarness(3, 0, true, 1)
+	h.run(at(2 * time.Second))
+	h.stall(0, 3*time.Second)
+	h.cutOff[0] = at(9 * time.Second) // from 2 s: it never hears of term 2
+	h.run(at(5 * time.Second))
+	if h.leader <= 0 {
+		t.Fatalf("no new leader after the stall: %v", h.changes)
+	}
+	newLeader := h.leader
+	h.run(at(8 * time.Second))
+	if role, _, _, _, _ := h.r.Node(0); role == RoleLeader {
+		t.Fatal("the cut-off old leader did not step down (CheckQuorum)")
+	}
+	if h.leader != newLeader || len(h.changes) != 2 {
+		t.Fatalf("leader %d after the old one stepped down, changes %v; want %d and one election", h.leader, h.changes, newLeader)
+	}
+}
