@@ -405,7 +405,7 @@ func (r *Raft) campaign(now sim.Time, m int, pre bool, out []RaftOutput) []RaftO
 	return out
 }
 
-// handle steps message msg on its receiver (raft.go Step).
+// handle steps message msg on its receiver (raft.go Step, :1090-1300).
 func (r *Raft) handle(now sim.Time, msg RaftMsg, out []RaftOutput) []RaftOutput {
 	m, from := int(msg.To), int(msg.From)
 	n := &r.nodes[m]
@@ -413,23 +413,43 @@ func (r *Raft) handle(now sim.Time, msg RaftMsg, out []RaftOutput) []RaftOutput 
 		out = append(out, RaftOutput{Kind: OutRaftSend, At: now + r.SchedDelay(now, m),
 			Msg: RaftMsg{Kind: kind, From: int8(m), To: int8(from), Term: term, Reject: reject}})
 	}
+	request := msg.Kind == MsgPreVote || msg.Kind == MsgVote
+	// The term first (raft.go:1096-1170).
+	switch {
+	case msg.Term > n.term:
+		// CheckQuorum's lease (raft.go:1103-1112): a member that heard from a
+		// leader less than an election timeout ago ignores a (pre-)vote.
+		if request && n.lead >= 0 && n.electionElapsed < r.cfg.ElectionTicks {
+			return out
+		}
+		// A pre-vote, or a granted pre-vote answer, leaves the term alone;
+		// anything else at a later term makes this member a follower of it.
+		if msg.Kind != MsgPreVote && !(msg.Kind == MsgPreVoteResp && !msg.Reject) {
+			lead := -1
+			if msg.Kind == MsgHeartbeat {
+				lead = from
+			}
+			r.becomeFollower(m, msg.Term, lead)
+			out = r.lost(m, out) // if it was the leader
+		}
+	case msg.Term < n.term:
+		switch msg.Kind {
+		case MsgHeartbeat:
+			// A deposed leader's heartbeat: with CheckQuorum raft answers
+			// with its later term, and that leader steps down
+			// (raft.go:1133-1156).
+			reply(MsgHeartbeatResp, n.term, true)
+		case MsgPreVote:
+			reply(MsgPreVoteResp, n.term, true)
+		}
+		return out // anything else from an older term is ignored
+	}
+
 	switch msg.Kind {
 	case MsgPreVote, MsgVote:
 		resp := MsgPreVoteResp
 		if msg.Kind == MsgVote {
 			resp = MsgVoteResp
-		}
-		// CheckQuorum's lease (raft.go:1103-1112): a member that heard from a
-		// leader less than an election timeout ago ignores the request.
-		if msg.Term > n.term && n.lead >= 0 && n.electionElapsed < r.cfg.ElectionTicks {
-			return out
-		}
-		if msg.Term < n.term {
-			reply(resp, n.term, true)
-			return out
-		}
-		if msg.Kind == MsgVote && msg.Term > n.term {
-			r.becomeFollower(m, msg.Term, -1)
 		}
 		// Logs are taken as equal; canVote (raft.go:1212-1218): a repeat of
 		// its vote, or no vote and no leader in this term, or a pre-vote for
@@ -441,15 +461,11 @@ func (r *Raft) handle(now sim.Time, msg RaftMsg, out []RaftOutput) []RaftOutput 
 		}
 		reply(resp, msg.Term, !grant)
 	case MsgPreVoteResp, MsgVoteResp:
-		want := RolePreCandidate
-		if msg.Kind == MsgVoteResp {
-			want = RoleCandidate
-		}
-		if msg.Kind == MsgVoteResp && msg.Term > n.term {
-			r.becomeFollower(m, msg.Term, -1)
-			return out
-		}
-		if n.role != want || (msg.Kind == MsgVoteResp && msg.Term != n.term) || (msg.Kind == MsgPreVoteResp && msg.Term != n.term+1) {
+		// An answer to this member's current round: a pre-vote round asks at
+		// term+1, a vote at its term.
+		round := n.role == RolePreCandidate && msg.Kind == MsgPreVoteResp && msg.Term == n.term+1 ||
+			n.role == RoleCandidate && msg.Kind == MsgVoteResp && msg.Term == n.term
+		if !round {
 			return out // a late answer to an old round
 		}
 		if msg.Reject {
@@ -464,24 +480,13 @@ func (r *Raft) handle(now sim.Time, msg RaftMsg, out []RaftOutput) []RaftOutput 
 			r.becomeFollower(m, n.term, -1)
 		}
 	case MsgHeartbeat:
-		if msg.Term < n.term {
-			// A deposed leader's heartbeat: with CheckQuorum (or PreVote)
-			// raft answers with its higher term, which makes that leader
-			// step down (raft.go:1133-1156).
-			reply(MsgHeartbeatResp, n.term, true)
-			return out
-		}
-		if msg.Term > n.term || n.role != RoleFollower {
+		if n.role != RoleFollower { // a candidate learns of this term's leader
 			r.becomeFollower(m, msg.Term, from)
 		}
 		n.lead, n.electionElapsed = from, 0
 		reply(MsgHeartbeatResp, n.term, false)
 	case MsgHeartbeatResp:
-		if msg.Term > n.term {
-			r.becomeFollower(m, msg.Term, -1)
-			return r.lost(m, out)
-		}
-		if n.role == RoleLeader && msg.Term == n.term {
+		if n.role == RoleLeader {
 			n.active[from] = true
 		}
 	}
