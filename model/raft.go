@@ -526,7 +526,7 @@ func (r *Raft) win(now sim.Time, m int, kind RaftMsgKind, out []RaftOutput) []Ra
 // term stop following the old leader a round trip earlier; the model takes
 // the cluster's leader as lost at the win.)
 func (r *Raft) lost(old int, out []RaftOutput) []RaftOutput {
-	if r.leader != old || r.scripted {
+	if old < 0 || r.leader != old || r.scripted {
 		return out // a deposed leader stepping down late: the cluster has moved on
 	}
 	r.leader = -1
