@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -84,11 +85,42 @@ type RaftConfig struct {
 	Tick          time.Duration
 	ElectionTicks int
 	PreVote       bool
+	// Wait: how a busy member's CPU delays its raft goroutine (SchedDelay).
+	Wait RaftWait
+}
+
+// RaftWait is how long a busy member's raft goroutine waits for a core, of
+// the work queued on its CPU (see SchedDelay).
+type RaftWait uint8
+
+const (
+	// WaitPreempt: at most Go's preemption slice (the default): the raft
+	// goroutine is woken into its P's runnext slot.
+	WaitPreempt RaftWait = iota
+	// WaitBacklog: the whole backlog, as if it queued behind every request
+	// (a bound from the other side: a goroutine the netpoller wakes joins the
+	// tail of a run queue that, under a deep backlog, holds the requests'
+	// goroutines).
+	WaitBacklog
+)
+
+var raftWaitNames = [...]string{"preempt", "backlog"}
+
+func (w RaftWait) String() string { return raftWaitNames[w] }
+
+// ParseRaftWait parses a RaftWait by its name.
+func ParseRaftWait(s string) (RaftWait, error) {
+	for i, n := range raftWaitNames {
+		if s == n {
+			return RaftWait(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not allowed; allowed: %s", s, strings.Join(raftWaitNames[:], ", "))
 }
 
 // RaftConfigFor is the raft of a cluster of members on etcd release v.
-func RaftConfigFor(v EtcdVersion, members, leader int, electionTimeout time.Duration) RaftConfig {
-	return RaftConfig{Members: members, Leader: leader, Tick: HeartbeatInterval,
+func RaftConfigFor(v EtcdVersion, members, leader int, electionTimeout time.Duration, wait RaftWait) RaftConfig {
+	return RaftConfig{Members: members, Leader: leader, Tick: HeartbeatInterval, Wait: wait,
 		ElectionTicks: int(electionTimeout / HeartbeatInterval), PreVote: v.PreVote()}
 }
 
@@ -321,15 +353,23 @@ func (r *Raft) Step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
 // (runtime/proc.go: goready -> ready(gp, traceskip, true) -> runqput(pp, gp,
 // next), :481-485, :1120-1137), and sysmon preempts a goroutine that has
 // run for forcePreemptNS, 10 ms (proc.go:6628). So it waits for the work
-// queued ahead of it, but at most PreemptSlice; then it does its own work,
-// HeartbeatCost. (This is optimistic for a
-// message's arrival: the stream reader is woken by the netpoller, which puts
-// it at the tail of the P's run queue, runtime/proc.go injectglist:4045-4110;
-// the model gives it the same bound.)
+// queued ahead of it, but at most PreemptSlice (WaitPreempt, the default);
+// then it does its own work, HeartbeatCost.
+//
+// That is optimistic for a message's arrival: rafthttp's stream reader is
+// woken by the netpoller, which puts it at the tail of a P's run queue
+// (runtime/proc.go injectglist:4045-4110, runqputbatch; the global queue
+// when the local one is full), behind the goroutines already runnable there.
+// WaitBacklog takes the other bound: the raft goroutine waits for the whole
+// backlog, as a request would. The truth is between the two; the choice is
+// the scenario's (cluster.raft_wait).
 func (r *Raft) SchedDelay(now sim.Time, m int) sim.Time {
 	stall := time.Duration(max(0, r.nodes[m].stalledUntil-now))
 	queued := max(0, r.cpu[m].Backlog(now)-stall) // a CPU stall counts in its backlog too
-	return sim.Time(stall + min(queued, PreemptSlice) + HeartbeatCost)
+	if r.cfg.Wait == WaitPreempt {
+		queued = min(queued, PreemptSlice)
+	}
+	return sim.Time(stall + queued + HeartbeatCost)
 }
 
 // PreemptSlice: Go's scheduler preempts a goroutine that has run this long

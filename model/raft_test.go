@@ -270,3 +270,18 @@ func TestRaftDeposedLeaderStepsDownLate(t *testing.T) {
 		t.Fatalf("leader %d after the old one stepped down, changes %v; want %d and one election", h.leader, h.changes, newLeader)
 	}
 }
+
+// With RaftWait backlog (the pessimistic bound) the same saturated CPU delays
+// the leader's heartbeats by its whole backlog, and the leadership moves.
+func TestRaftBusyCPUWaitBacklogLosesLeader(t *testing.T) {
+	h := newRaftHarness(3, 0, true, 1)
+	h.r.cfg.Wait = WaitBacklog
+	h.cpus[0].d = 30 * time.Second
+	h.run(at(10 * time.Second))
+	if len(h.changes) == 0 || h.leader == 0 {
+		t.Fatalf("a leader 30 s behind on its CPU kept leading (changes %v)", h.changes)
+	}
+	if d := h.r.SchedDelay(0, 0); d != sim.Time(30*time.Second+HeartbeatCost) {
+		t.Fatalf("SchedDelay with a 30 s backlog: %v", d)
+	}
+}

@@ -33,7 +33,7 @@ func (s *Sim) startRaft() {
 	for m, mb := range s.members {
 		cpus[m] = mb.CPU()
 	}
-	w.r = model.NewRaft(model.RaftConfigFor(s.cfg.Etcd, s.cfg.Members, s.cfg.Leader, s.cfg.ElectionTimeout), cpus,
+	w.r = model.NewRaft(model.RaftConfigFor(s.cfg.Etcd, s.cfg.Members, s.cfg.Leader, s.cfg.ElectionTimeout, s.cfg.RaftWait), cpus,
 		sim.NewRand(s.cfg.Seed, "election"))
 	w.links = sim.NewRand(s.cfg.Seed, "raft-links")
 	w.changes = s.ser.Counter(recorder.LeaderChanges)

@@ -101,3 +101,38 @@ func TestRaftScriptedLeaderChange(t *testing.T) {
 		t.Fatalf("leader per second %v: want none during the election, member 2 after", leader)
 	}
 }
+
+// A storm (1,500 pre-fix clients that never read their channel, 5 members of
+// a quarter core each, etcd 3.2.23: no PreVote) saturates the leader's CPU.
+// With cluster.raft_wait preempt (the default) its raft loop still gets a
+// core within Go's 10 ms slice and it keeps leading; with backlog (the
+// pessimistic bound) its heartbeats wait behind the queue and elections
+// follow.
+func TestRaftStormRaftWait(t *testing.T) {
+	s := spec.Spec{Name: "storm", Seed: 7, Duration: spec.Duration(2 * time.Minute), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 1500, TTL: spec.Duration(5 * time.Second), Version: "v3.2.23", Consumer: "never",
+			StartSpread: spec.Duration(10 * time.Second)},
+		Cluster: spec.ClusterSpec{Members: 5, Cores: 0.25, EtcdVersion: "3.2.23", Raft: true}}
+	changes := func(wait string) (float64, float64) {
+		t.Helper()
+		s := s
+		s.Cluster.RaftWait = wait
+		o, err := scenario.Run(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0.0
+		for _, c := range o.Metric(recorder.LeaderChanges) {
+			n += c
+		}
+		return n, o.Peaks[recorder.CPUUtilisation(0)]
+	}
+	if n, cpu := changes("preempt"); n != 0 || cpu < 0.95 {
+		t.Errorf("raft_wait preempt: %v leader changes (want none), leader CPU peak %v (want saturated)", n, cpu)
+	}
+	n, cpu := changes("backlog")
+	t.Logf("raft_wait backlog: %v leader changes, leader CPU peak %v", n, cpu)
+	if n == 0 {
+		t.Errorf("raft_wait backlog: no leader change under a saturated leader")
+	}
+}

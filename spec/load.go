@@ -1072,6 +1072,11 @@ func (v *validator) cluster(k ClusterSpec) {
 			v.add("cluster.lease_checkpoint", "true needs etcd 3.4.0 or later (PR #9924); cluster.etcd_version is %s", ev)
 		}
 	}
+	if _, err := k.raftWait(); err != nil {
+		v.add("cluster.raft_wait", "%v", err)
+	} else if k.RaftWait != "" && !k.Raft {
+		v.add("cluster.raft_wait", "is set, but cluster.raft is off; allowed: left out, or with cluster.raft: true")
+	}
 	if k.LeaseRevokeRate < 0 || k.LeaseRevokeRate == 1 || k.LeaseRevokeRate > specMaxRevokeRate {
 		v.add("cluster.lease_revoke_rate", "%d is out of range; allowed 0 (etcd's %s/s) or 2 to %s leases per second (runLoop revokes rate/2 per 500 ms pass)",
 			k.LeaseRevokeRate, Thousands(model.LeaseRevokeRate), Thousands(specMaxRevokeRate))
@@ -1331,6 +1336,9 @@ func (s Spec) Summary() string {
 		}
 		if k.Raft {
 			b.WriteString("; raft heartbeats and elections are simulated")
+			if k.RaftWait == "backlog" {
+				b.WriteString(" (a busy member's raft loop waits for its whole CPU backlog)")
+			}
 		}
 		b.WriteString(".")
 		if s.Params != "" {

@@ -158,6 +158,12 @@ type ClusterSpec struct {
 	// leader changes only by scripted leader-change faults, which work
 	// either way.
 	Raft bool `yaml:"raft,omitempty"`
+	// RaftWait (with Raft): how long a busy member's raft goroutine waits for
+	// a core (model.Raft.SchedDelay). "preempt" (default, also written ""):
+	// at most Go's 10 ms preemption slice, as a goroutine woken into its P's
+	// runnext slot; "backlog": the member's whole CPU backlog, as a request
+	// would (the pessimistic bound).
+	RaftWait string `yaml:"raft_wait,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),
@@ -214,3 +220,11 @@ type Duration time.Duration
 
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// raftWait parses cluster.raft_wait ("" is the default, preempt).
+func (k ClusterSpec) raftWait() (model.RaftWait, error) {
+	if k.RaftWait == "" {
+		return model.WaitPreempt, nil
+	}
+	return model.ParseRaftWait(k.RaftWait)
+}
