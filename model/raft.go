@@ -38,9 +38,11 @@ import (
 //     it already voted for another in that term; a candidate with a quorum of
 //     grants leads, one that sees a quorum of rejections goes back to
 //     follower; a message with a higher term makes a leader or candidate a
-//     follower (raft.go:1115-1160).
+//     follower (raft.go:1113-1131), and one with a lower term is ignored,
+//     but for a heartbeat, answered with the higher term so that a deposed
+//     leader steps down, and a pre-vote, rejected (raft.go:1133-1185).
 //
-// CPU. The heartbeat's CPU is tiny (HeartbeatSendCost) and is already in the
+// CPU. The heartbeat's CPU is tiny (HeartbeatCost, measured) and is already in the
 // member's idle CPU (spec.Costs.IdleCores, measured on an idle cluster), so
 // Raft charges nothing to the member's CPU queue. What load does to it is
 // delay: SchedDelay says how long the raft goroutine waits for a core, and a
@@ -454,7 +456,7 @@ func (r *Raft) handle(now sim.Time, msg RaftMsg, out []RaftOutput) []RaftOutput 
 			Msg: RaftMsg{Kind: kind, From: int8(m), To: int8(from), Term: term, Reject: reject}})
 	}
 	request := msg.Kind == MsgPreVote || msg.Kind == MsgVote
-	// The term first (raft.go:1096-1170).
+	// The term first (raft.go:1096-1185).
 	switch {
 	case msg.Term > n.term:
 		// CheckQuorum's lease (raft.go:1103-1112): a member that heard from a
@@ -476,8 +478,8 @@ func (r *Raft) handle(now sim.Time, msg RaftMsg, out []RaftOutput) []RaftOutput 
 		switch msg.Kind {
 		case MsgHeartbeat:
 			// A deposed leader's heartbeat: with CheckQuorum raft answers
-			// with its later term, and that leader steps down
-			// (raft.go:1133-1156).
+			// with its later term (an empty MsgAppResp), and that leader
+			// steps down (raft.go:1133-1156).
 			reply(MsgHeartbeatResp, n.term, true)
 		case MsgPreVote:
 			reply(MsgPreVoteResp, n.term, true)
