@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"pgregory.net/rapid"
+
 	"github.com/leasesim/leasesim/sim"
 )
 
@@ -284,4 +286,60 @@ func TestRaftBusyCPUWaitBacklogLosesLeader(t *testing.T) {
 	if d := h.r.SchedDelay(0, 0); d != sim.Time(30*time.Second+HeartbeatCost) {
 		t.Fatalf("SchedDelay with a 30 s backlog: %v", d)
 	}
+}
+
+// Over random clusters, stalls and partitions: no two members lead in one
+// term (election safety), the leader the wiring was told of is a raft leader
+// (every step-down is reported), and once the faults are over the cluster
+// settles on one leader that every member follows.
+func TestRaftPropertyRandomFaults(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		members := rapid.IntRange(1, 7).Draw(rt, "members")
+		preVote := rapid.Bool().Draw(rt, "prevote")
+		h := newRaftHarness(members, rapid.IntRange(0, members-1).Draw(rt, "leader"), preVote, rapid.Uint64().Draw(rt, "seed"))
+		leaderOf := map[uint64]int{}
+		check := func(when string) {
+			for m := range members {
+				if role, term, _, _, _ := h.r.Node(m); role == RoleLeader {
+					if l, ok := leaderOf[term]; ok && l != m {
+						rt.Fatalf("%s: members %d and %d both led term %d", when, l, m, term)
+					}
+					leaderOf[term] = m
+				}
+			}
+			if l := h.r.Leader(); l >= 0 {
+				if role, _, _, _, _ := h.r.Node(l); role != RoleLeader {
+					rt.Fatalf("%s: the wiring's leader %d is a %v", when, l, role)
+				}
+			}
+			if h.r.Leader() != h.leader {
+				rt.Fatalf("%s: Leader() %d, reported %d", when, h.r.Leader(), h.leader)
+			}
+		}
+		end := sim.Time(0)
+		for i, n := 0, rapid.IntRange(0, 6).Draw(rt, "faults"); i < n; i++ {
+			h.run(h.now + sim.Time(rapid.Int64Range(0, int64(3*time.Second)).Draw(rt, "gap")))
+			check("before a fault")
+			m := rapid.IntRange(0, members-1).Draw(rt, "member")
+			d := time.Duration(rapid.Int64Range(int64(time.Millisecond), int64(5*time.Second)).Draw(rt, "d"))
+			if rapid.Bool().Draw(rt, "stall") {
+				h.stall(m, d)
+			} else {
+				h.cutOff[m] = max(h.cutOff[m], h.now+sim.Time(d))
+			}
+			end = max(end, h.now+sim.Time(d))
+		}
+		for h.now < end+sim.Time(30*time.Second) {
+			h.run(h.now + sim.Time(100*time.Millisecond))
+			check("after the faults")
+		}
+		if h.leader < 0 {
+			rt.Fatalf("no leader 30 s after the faults: %v", h.changes)
+		}
+		for m := range members {
+			if _, _, lead, _, _ := h.r.Node(m); lead != h.leader {
+				rt.Fatalf("member %d follows %d, not the leader %d: %v", m, lead, h.leader, h.changes)
+			}
+		}
+	})
 }
