@@ -20,7 +20,7 @@ import (
 //
 // The command language (durations as Go durations):
 //
-//	raft members=3 leader=0 [prevote=true] [seed=1] [leases=1000]
+//	raft members=3 leader=0 [prevote=true] [seed=1] [leases=1000] [wait=preempt|backlog]
 //	                   a new cluster at time 0: the Raft (election ticks 10 of
 //	                   100 ms, link one-way 250us) and its members; the leases
 //	                   are granted at 0 with TTL 10s
@@ -111,7 +111,16 @@ func newRaftTranscript(t *testing.T, d *datadriven.TestData) (*raftHarness, []*M
 	for m := range members {
 		cpus[m] = members[m].CPU()
 	}
-	h.r = NewRaft(RaftConfig{Members: n, Leader: leader, Tick: HeartbeatInterval, ElectionTicks: 10, PreVote: preVote},
+	wait := WaitPreempt
+	if d.HasArg("wait") {
+		var s string
+		d.ScanArgs(t, "wait", &s)
+		var err error
+		if wait, err = ParseRaftWait(s); err != nil {
+			d.Fatalf(t, "%v", err)
+		}
+	}
+	h.r = NewRaft(RaftConfig{Members: n, Leader: leader, Tick: HeartbeatInterval, ElectionTicks: 10, PreVote: preVote, Wait: wait},
 		cpus, sim.NewRand(uint64(num(t, d, "seed", 1)), "election"))
 	h.onLeadership = func(o RaftOutput) {
 		in := Input{Kind: InLeaderLost}
@@ -125,7 +134,7 @@ func newRaftTranscript(t *testing.T, d *datadriven.TestData) (*raftHarness, []*M
 		}
 	}
 	h.route(h.r.Start(nil))
-	fmt.Fprintf(&h.log, "%d members, leader %d at term 1, PreVote %t, %d leases; tickers start at", n, leader, preVote, leases)
+	fmt.Fprintf(&h.log, "%d members, leader %d at term 1, PreVote %t, raft waits %v, %d leases; tickers start at", n, leader, preVote, wait, leases)
 	for _, q := range h.queue {
 		fmt.Fprintf(&h.log, " %v", q.at)
 	}
