@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +135,43 @@ func TestRaftStormRaftWait(t *testing.T) {
 	t.Logf("raft_wait backlog: %v leader changes, leader CPU peak %v", n, cpu)
 	if n == 0 {
 		t.Errorf("raft_wait backlog: no leader change under a saturated leader")
+	}
+}
+
+// With cluster.raft a partitioned leader is modelled: its followers hear no
+// heartbeat, elect one of themselves, and CheckQuorum deposes it. On etcd
+// 3.7.3 (PreVote) the cut-off member's campaigns change no term and it
+// rejoins quietly: one leader change. On 3.4.0 (no PreVote by default) it
+// raises its term with every campaign while alone (10 s: several), and when
+// the partition heals its answer to the new leader's heartbeat deposes that
+// leader too: another election.
+func TestRaftPartitionedLeader(t *testing.T) {
+	base, err := spec.Builtin("leader-stall-election")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.Faults = []spec.FaultSpec{{At: spec.Duration(20 * time.Second), Kind: spec.FaultPartition, Member: 0, Duration: spec.Duration(10 * time.Second)}}
+	for _, c := range []struct {
+		etcd    string
+		changes float64
+	}{{"3.7.3", 1}, {"3.4.0", 2}} {
+		s := base
+		s.Cluster.EtcdVersion = c.etcd
+		o, err := scenario.Run(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0.0
+		for _, x := range o.Metric(recorder.LeaderChanges) {
+			n += x
+		}
+		leader := o.Metric(recorder.LeaderMember)
+		if n != c.changes || leader[22] <= 0 {
+			t.Errorf("etcd %s: %v leader changes (want %v), leader per second %v (want a former follower from 22 s)", c.etcd, n, c.changes, leader)
+		}
+	}
+	base.Cluster.Raft = false
+	if _, err := scenario.Run(context.Background(), base, nil); err == nil || !strings.Contains(err.Error(), "faults[0].member: 0 is the leader") {
+		t.Errorf("without raft, partitioning the leader: %v; want the validator's refusal", err)
 	}
 }

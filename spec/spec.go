@@ -199,7 +199,8 @@ type FaultSpec struct {
 	// To: the new leader (leader-change).
 	To int `yaml:"to,omitempty"`
 	// Member: the follower cut off from every other member (partition). Its
-	// clients keep talking to it; its forwards to the leader are lost.
+	// clients keep talking to it; its forwards to the leader are lost. With
+	// cluster.raft it may be the leader: its followers elect another.
 	Member int `yaml:"member,omitempty"`
 	// Duration: the election (leader-change: no leader for this long), the
 	// stall (leader-stall: the leader's CPU does nothing for this long) or the
