@@ -211,7 +211,7 @@ type RaftOutputKind uint8
 const (
 	OutRaftWake       RaftOutputKind = iota // deliver In at At
 	OutRaftSend                             // carry Msg from Msg.From to Msg.To, leaving at At (deliver as InRaftRecv, or drop it in a partition)
-	OutRaftLeaderLost                       // the leader is gone (stepped down, or a vote at a higher term began): an election begins
+	OutRaftLeaderLost                       // the leader Member is gone (it stepped down, or another member won a later term): an election begins
 	OutRaftElected                          // member Member won the election of term Term
 )
 
@@ -225,7 +225,7 @@ type RaftOutput struct {
 	At     sim.Time
 	In     RaftInput // OutRaftWake
 	Msg    RaftMsg   // OutRaftSend
-	Member int8      // OutRaftElected, OutRaftLeaderLost (the old leader, or -1)
+	Member int8      // OutRaftElected: the winner; OutRaftLeaderLost: the old leader
 	Term   uint64
 }
 
@@ -302,11 +302,7 @@ func (r *Raft) Step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
 	case InRaftRecv:
 		// rafthttp's stream reader hands the message to the raft goroutine
 		// once it gets a core (SchedDelay), or once its process's stall ends.
-		to := int(in.Msg.To)
-		at := now + r.SchedDelay(now, to)
-		if at == now {
-			return r.handle(now, in.Msg, out)
-		}
+		at := now + r.SchedDelay(now, int(in.Msg.To))
 		return append(out, RaftOutput{Kind: OutRaftWake, At: at, In: RaftInput{Kind: InRaftHandle, Msg: in.Msg}})
 	case InRaftHandle:
 		if now < r.nodes[in.Msg.To].stalledUntil {
@@ -317,11 +313,12 @@ func (r *Raft) Step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
 		n := &r.nodes[in.Member]
 		n.stalledUntil = max(n.stalledUntil, in.Until)
 	case InRaftScripted:
+		// Every member stops following the old leader (which stops leading);
+		// none campaigns until the scripted winner is forced in.
 		r.scripted = true
 		r.leader = -1
 		for m := range r.nodes {
-			n := &r.nodes[m]
-			n.role, n.lead, n.electionElapsed = RoleFollower, -1, 0
+			r.becomeFollower(m, r.nodes[m].term, -1)
 		}
 	case InRaftForce:
 		// The scripted election's winner leads at a new term; every member
