@@ -40,6 +40,7 @@ const (
 	RevokeLagMax          MetricName = "revoke_lag_max_s"                // the longest a revoked lease's keys outlived it, among the bucket's revocations
 	PromoteTime           MetricName = "promote_s"                       // CPU time of a new leader's lessor Promote, in the bucket of the election
 	LeaderMember          MetricName = "leader_member"                   // the member that leads, -1 during an election (with cluster.raft only)
+	LeaderCPUUtilisation  MetricName = "leader_cpu_utilisation"          // CPU utilisation of the member leading at the bucket's end (0 during an election; with cluster.raft only)
 )
 
 // CPUUtilisation is member m's CPU utilisation (0-1 of its cores, idle work included).

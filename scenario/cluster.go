@@ -240,6 +240,7 @@ func (s *Sim) Finish() (ClusterResult, error) {
 	for a, mb := range s.members {
 		s.ser.Put(recorder.CPUUtilisation(a), mb.CPU().Utilisation())
 	}
+	s.finishRaft()
 	res := ClusterResult{Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)), Metrics: s.ser.Metrics(), Events: s.k.Steps()}
 	if s.ledger != nil {
 		res.RTTs, res.Sends = s.ledger.RTTs, s.ledger.Sends

@@ -94,3 +94,24 @@ func (s *Sim) sampleRaft(now sim.Time) {
 		s.ser.Set(s.raft.leaderNow, now, float64(s.leader))
 	}
 }
+
+// finishRaft records, with cluster.raft, the CPU utilisation of whichever
+// member led at the end of each bucket (the initial leader's series says
+// nothing of the leader once the leadership has moved).
+func (s *Sim) finishRaft() {
+	if s.raft.r == nil {
+		return
+	}
+	leader := s.ser.Get(recorder.LeaderMember)
+	cpus := make([][]float64, len(s.members))
+	for m, mb := range s.members {
+		cpus[m] = mb.CPU().Utilisation()
+	}
+	vals := make([]float64, len(leader))
+	for i, l := range leader {
+		if l >= 0 && i < len(cpus[int(l)]) {
+			vals[i] = cpus[int(l)][i]
+		}
+	}
+	s.ser.Put(recorder.LeaderCPUUtilisation, vals)
+}

@@ -56,6 +56,11 @@ func TestRaftLeaderStallElection(t *testing.T) {
 	if l := leader[len(leader)-1]; l != 1 && l != 2 {
 		t.Errorf("raft, 3 s stall: member %v leads at the end, want a former follower (1 or 2)", l)
 	}
+	// The leader's CPU series follows the leadership.
+	if l := int(leader[30]); long.Metric(recorder.LeaderCPUUtilisation)[30] != long.Metric(recorder.CPUUtilisation(l))[30] ||
+		long.Metric(recorder.LeaderCPUUtilisation)[10] != long.Metric(recorder.CPUUtilisation(0))[10] {
+		t.Errorf("leader_cpu_utilisation does not follow the leader")
+	}
 	if p := long.Peaks[recorder.PromoteTime]; p <= 0 {
 		t.Errorf("raft, 3 s stall: no Promote recorded (promote_s peak %v)", p)
 	}

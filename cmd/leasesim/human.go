@@ -112,7 +112,7 @@ func printOne(w io.Writer, o outcome) {
 	}
 	cluster := len(o.Metrics) > 0
 	if cluster {
-		if t, ok := firstAt(o.res.Metric(recorder.CPUUtilisation(sp.Cluster.Leader)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
+		if t, ok := firstAt(o.res.Metric(leaderCPU(o)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
 			evs = append(evs, event{t, "leader CPU saturated (>= 95 %)"})
 		}
 		if t, ok := firstAt(o.res.Metric(recorder.ForwardsWaitingOnConn), bucket, func(x float64) bool { return x > 0 }); ok {
@@ -215,7 +215,7 @@ func printClusterTable(w io.Writer, o outcome, bucket time.Duration) {
 	}{
 		{"renewals/s", recorder.RenewalsAtLeader, "mean", rate},
 		{"forwarded/s", recorder.ForwardedRenewals, "mean", rate},
-		{"leader CPU", recorder.CPUUtilisation(o.spec.Cluster.Leader), "mean", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }},
+		{"leader CPU", leaderCPU(o), "mean", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }},
 		{"new conns/s", recorder.NewPeerConnections, "mean", rate},
 		{"handshakes/s", recorder.TLSHandshakes, "mean", rate},
 		{"queue", recorder.LeaderQueueRequests, "max", func(x float64) string { return count(uint64(x)) }},
@@ -287,7 +287,7 @@ func printCompare(w io.Writer, outs []outcome) {
 		}
 		num := func(x float64) string { return count(uint64(x)) }
 		leaderCPU := func(o outcome) string {
-			return fmt.Sprintf("%.0f%%", 100*o.res.Peaks[recorder.CPUUtilisation(o.spec.Cluster.Leader)])
+			return fmt.Sprintf("%.0f%%", 100*o.res.Peaks[leaderCPU(o)])
 		}
 		row("leader CPU (peak second)", leaderCPU)
 		row("new peer conns/s (peak)", peak(recorder.NewPeerConnections, num))
@@ -443,4 +443,13 @@ func leaderChangeEvents(o outcome, bucket time.Duration) []event {
 		evs[len(evs)-1].text += fmt.Sprintf("; %g leader changes in all", total)
 	}
 	return evs
+}
+
+// leaderCPU is the series of the leader's CPU: with cluster.raft, whichever
+// member led in each second; otherwise the initial leader's.
+func leaderCPU(o outcome) recorder.MetricName {
+	if o.res.Metric(recorder.LeaderCPUUtilisation) != nil {
+		return recorder.LeaderCPUUtilisation
+	}
+	return recorder.CPUUtilisation(o.spec.Cluster.Leader)
 }
