@@ -13,6 +13,7 @@ import (
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/spec"
+	"github.com/leasesim/leasesim/sweep"
 )
 
 // dur prints a duration without noise: 53m29s, 500ms, 3m20.5s.
@@ -445,11 +446,5 @@ func leaderChangeEvents(o outcome, bucket time.Duration) []event {
 	return evs
 }
 
-// leaderCPU is the series of the leader's CPU: with cluster.raft, whichever
-// member led in each second; otherwise the initial leader's.
-func leaderCPU(o outcome) recorder.MetricName {
-	if o.res.Metric(recorder.LeaderCPUUtilisation) != nil {
-		return recorder.LeaderCPUUtilisation
-	}
-	return recorder.CPUUtilisation(o.spec.Cluster.Leader)
-}
+// leaderCPU is the series of the leader's CPU (sweep.LeaderCPUMetric).
+func leaderCPU(o outcome) recorder.MetricName { return sweep.LeaderCPUMetric(o.spec) }
