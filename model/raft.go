@@ -420,16 +420,20 @@ func (r *Raft) tick(now sim.Time, m int, out []RaftOutput) []RaftOutput {
 // starts one when PreVote is on); a vote takes term+1 and votes for itself.
 func (r *Raft) campaign(now sim.Time, m int, pre bool, out []RaftOutput) []RaftOutput {
 	n := &r.nodes[m]
-	n.randomizedTimeout = r.randomizedTimeout()
-	kind := MsgVote
 	n.lead = -1
+	kind := MsgVote
 	if pre {
-		n.role = RolePreCandidate // becomePreCandidate: no new term yet
+		// becomePreCandidate (raft.go:917-931): no new term, no new vote,
+		// and its randomized election timeout stays.
+		n.role = RolePreCandidate
 		kind = MsgPreVote
 	} else {
-		n.role = RoleCandidate // becomeCandidate: a new term, its own vote
+		// becomeCandidate (raft.go:902-915): reset to term+1, which draws a
+		// new randomized timeout, then its own vote.
+		n.role = RoleCandidate
 		n.term++
 		n.vote = m
+		n.electionElapsed, n.randomizedTimeout = 0, r.randomizedTimeout()
 	}
 	n.grants, n.rejects = 1, 0
 	if n.grants >= r.quorum() { // a one-member cluster
