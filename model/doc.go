@@ -18,6 +18,10 @@
 //     rate-limited revocation, Promote on a new leader.
 //   - CPU (cpu.go): a member's cores as a fluid FIFO queue; shared by all
 //     members of one machine when the scenario says so.
+//   - Raft (raft.go): the cluster's raft heartbeats and elections (with
+//     cluster.raft): ticks, heartbeats, CheckQuorum, (pre-)votes; its
+//     leadership outputs feed the members' InLeaderLost / InElected. How a
+//     busy or stalled member delays its raft goroutine is SchedDelay.
 //   - IdealServer (ideal.go): a lease server with no capacity limit and a
 //     fixed round trip, to study the client alone.
 //   - Mutant (mutant.go): a deliberately broken server, for the checkers.
@@ -30,4 +34,6 @@
 // election with Promote, the bounded leader queue, the mutants — and show
 // every output with its time. Rewrite them with
 // `go test ./model -run TestMemberTranscripts -rewrite` and read the diff.
+// testdata/raft/*.txt (TestRaftTranscripts) drive a Raft and its Members:
+// heartbeats, a saturated CPU, a stalled leader, an election and Promote.
 package model

@@ -23,3 +23,19 @@ func TestPackRoundTrips(t *testing.T) {
 		}
 	})
 }
+
+// Every field of a RaftInput survives the kernel's compact form.
+func TestRaftPackRoundTrips(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		in := RaftInput{
+			Kind: RaftInputKind(rapid.Uint8().Draw(t, "kind")), Member: rapid.Int8().Draw(t, "member"),
+			Until: sim.Time(rapid.Int64().Draw(t, "until")),
+			Msg: RaftMsg{Kind: RaftMsgKind(rapid.Uint8().Draw(t, "msg")), Reject: rapid.Bool().Draw(t, "reject"),
+				From: rapid.Int8().Draw(t, "from"), To: rapid.Int8().Draw(t, "to"), Term: rapid.Uint64().Draw(t, "term")},
+		}
+		m := in.Pack()
+		if got := UnpackRaft(&m); got != in {
+			t.Fatalf("%+v came back as %+v", in, got)
+		}
+	})
+}

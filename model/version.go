@@ -78,3 +78,10 @@ func (v EtcdVersion) RenewWaitsForApply() bool {
 
 // Checkpoints reports whether release v can checkpoint leases (3.4.0 and later).
 func (v EtcdVersion) Checkpoints() bool { return v.AtLeast(4, 0) }
+
+// PreVote reports whether release v's members run raft with PreVote by
+// default: not before 3.4 (v3.2.23 etcdserver/raft.go:418-426 sets only
+// CheckQuorum; the --pre-vote flag arrives in 3.4.0, off by default:
+// v3.4.0 embed/config.go:412), on from 3.5.0 (v3.5.0 server/embed/config.go:477;
+// v3.7.1 server/embed/config.go:557). CheckQuorum is on in every release.
+func (v EtcdVersion) PreVote() bool { return v.AtLeast(5, 0) }

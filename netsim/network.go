@@ -704,3 +704,23 @@ func (n *Network) CheckInvariants() error {
 	}
 	return nil
 }
+
+// RaftArrival is when a raft message (a heartbeat, a vote, their answers)
+// sent from member from to member to at now arrives, over the link's delay
+// and jitter (jitter: the caller's stream, so that raft traffic does not
+// shift the forwards' draws), or ok=false if a partition separates them.
+// Raft messages travel on rafthttp's long-lived stream connections, not the
+// forwarding pool (rafthttp/peer.go:337-349 pick: the streamMsg writer), so
+// they cost no dial; across a partition the stream is down and the message
+// is dropped (peer.go:236-262: a full or inactive writer drops it and
+// reports the peer unreachable; raft sends the next heartbeat a tick later).
+func (n *Network) RaftArrival(now sim.Time, from, to int, jitter *sim.Rand) (at sim.Time, ok bool) {
+	if n.healAt(from, to) > now {
+		return 0, false
+	}
+	d := sim.Time(n.cfg.PeerRTT / 2)
+	if n.cfg.PeerJitter > 0 {
+		d += sim.Time(jitter.Int64N(int64(n.cfg.PeerJitter)))
+	}
+	return now + d, true
+}

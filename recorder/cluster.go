@@ -22,6 +22,10 @@ type ClusterSeries struct {
 	timeWaitLeader, timeWaitFollowers      int
 	closeWait, idle, busy, waiting         int
 	revokesPending                         int
+	// With a raft (TrackLeader): leader changes per bucket, and the member
+	// leading at each bucket's end.
+	raft               bool
+	changes, leaderNow int
 }
 
 // NewClusterSeries names a cluster run's metrics, for members members.
@@ -59,6 +63,39 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 	return c
 }
 
+// TrackLeader adds the raft's metrics (cluster.raft): leader changes, the
+// leading member, and (Finish) the leading member's CPU.
+func (c *ClusterSeries) TrackLeader() {
+	c.raft, c.changes, c.leaderNow = true, c.Counter(LeaderChanges), c.Gauge(LeaderMember)
+}
+
+// Elected counts a won election, the raft's or a scripted one (TrackLeader).
+func (c *ClusterSeries) Elected(now sim.Time) {
+	if c.raft {
+		c.Add(c.changes, now, 1)
+	}
+}
+
+// Finish puts each member's CPU utilisation per bucket, cpus[m] and, with
+// TrackLeader, that of whichever member led at each bucket's end (the
+// initial leader's series says nothing of the leader once leadership moved).
+func (c *ClusterSeries) Finish(cpus [][]float64) {
+	for m, u := range cpus {
+		c.Put(CPUUtilisation(m), u)
+	}
+	if !c.raft {
+		return
+	}
+	leader := c.Get(LeaderMember)
+	vals := make([]float64, len(leader))
+	for i, l := range leader {
+		if l >= 0 && i < len(cpus[int(l)]) {
+			vals[i] = cpus[int(l)][i]
+		}
+	}
+	c.Put(LeaderCPUUtilisation, vals)
+}
+
 // MemberFact counts a fact member m reported.
 func (c *ClusterSeries) MemberFact(now sim.Time, m int, o *model.Output) {
 	switch o.Fact {
@@ -80,10 +117,12 @@ func (c *ClusterSeries) MemberFact(now sim.Time, m int, o *model.Output) {
 func (c *ClusterSeries) NetFact(now sim.Time, f netsim.Fact) { c.Add(c.netFact[f], now, 1) }
 
 // Footprint is what a bucket-end sample needs beside the network's counts:
-// the leader (nil during an election), the bytes one queued request and one
-// peer connection hold, and the leader's own rafthttp connections.
+// the leader (nil during an election) and its number (-1), the bytes one
+// queued request and one peer connection hold, and the leader's own rafthttp
+// connections.
 type Footprint struct {
 	Leader                        *model.Member
+	LeaderID                      int
 	QueuedRequestBytes, ConnBytes int
 	RaftConns                     int
 	RevokesPending                int
@@ -107,4 +146,7 @@ func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, f Footprint) {
 	c.Set(c.busy, now, float64(t.Busy))
 	c.Set(c.waiting, now, float64(t.Waiting))
 	c.Set(c.revokesPending, now, float64(f.RevokesPending))
+	if c.raft {
+		c.Set(c.leaderNow, now, float64(f.LeaderID))
+	}
 }

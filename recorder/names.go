@@ -20,6 +20,9 @@ const (
 	ShedRequests         MetricName = "shed_requests"          // requests refused by a bounded leader queue
 	KeysLost             MetricName = "keys_lost"              // keys deleted with revoked leases
 	ProberConnections    MetricName = "prober_connections"     // rafthttp prober connections
+	// LeaderChanges: elections won, scripted or emerging from the raft
+	// (recorded with cluster.raft only, so runs without it keep their series).
+	LeaderChanges MetricName = "leader_changes"
 )
 
 // Gauges: sampled at the end of each bucket.
@@ -36,6 +39,8 @@ const (
 	RevokesPending        MetricName = "revokes_pending"                 // expired leases the last runLoop pass left for later (revoke limit)
 	RevokeLagMax          MetricName = "revoke_lag_max_s"                // the longest a revoked lease's keys outlived it, among the bucket's revocations
 	PromoteTime           MetricName = "promote_s"                       // CPU time of a new leader's lessor Promote, in the bucket of the election
+	LeaderMember          MetricName = "leader_member"                   // the member that leads, -1 during an election (with cluster.raft only)
+	LeaderCPUUtilisation  MetricName = "leader_cpu_utilisation"          // CPU utilisation of the member leading at the bucket's end (0 during an election; with cluster.raft only)
 )
 
 // CPUUtilisation is member m's CPU utilisation (0-1 of its cores, idle work included).

@@ -54,6 +54,7 @@ type Sim struct {
 	lessor  *model.Lessor
 	leader  int              // -1 during an election
 	ledger  *recorder.Ledger // with opts.History or opts.RecordRTT
+	raft    raftWiring       // with cfg.Raft: heartbeats and elections (raft.go)
 
 	clientOut   []clientmodel.Output
 	clientRoute clusterClientRoute
@@ -133,6 +134,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 		s.k.Schedule(sim.Time(f.At), event{to: toFault, index: int32(i)})
 	}
 	s.k.Schedule(sim.Time(c.Bucket)-1, event{to: toSample})
+	s.startRaft()
 	if c.Prober && c.TLS != "off" {
 		for _, o := range s.net.StartProber(nil) {
 			s.k.Schedule(o.At, netEvent(o.Msg))
@@ -213,9 +215,11 @@ func (s *Sim) Finish() (Outcome, error) {
 	if err := s.rec.Flush(); err != nil {
 		return Outcome{}, fmt.Errorf("trace: %w", err)
 	}
-	for a, mb := range s.members {
-		s.ser.Put(recorder.CPUUtilisation(a), mb.CPU().Utilisation())
+	var cpus [][]float64
+	for _, mb := range s.members {
+		cpus = append(cpus, mb.CPU().Utilisation())
 	}
+	s.ser.Finish(cpus)
 	res := Outcome{Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)), Metrics: s.ser.Metrics(), Events: s.k.Steps(), Cohorts: s.cfg.Clients}
 	if s.ledger != nil {
 		res.RTTs, res.Sends = s.ledger.RTTs, s.ledger.Sends
@@ -247,10 +251,13 @@ func (s *Sim) handle(now sim.Time, e *event) {
 		s.k.Schedule(now+sim.Time(model.RevokeInterval), event{to: toRevoke})
 	case toFault:
 		s.fault(now, int(e.index))
-	case toElected:
+	case toElected: // a scripted election's end; the raft follows its winner
+		s.stepRaft(now, model.RaftInput{Kind: model.InRaftForce, Member: int8(e.index)})
 		s.elected(now, int(e.index))
 	case toSample:
 		s.sample(now)
+	case toRaft:
+		s.stepRaft(now, model.UnpackRaft(&e.msg))
 	}
 }
 
@@ -384,6 +391,7 @@ func (s *Sim) fault(now sim.Time, i int) {
 	case spec.FaultLeaderStall:
 		if s.leader >= 0 {
 			s.members[s.leader].CPU().Stall(now, f.Duration)
+			s.raftStall(now, s.leader, f.Duration) // the whole process stalls: its raft goroutine too
 		}
 	case spec.FaultApplyStall:
 		if s.leader >= 0 {
@@ -397,16 +405,25 @@ func (s *Sim) fault(now sim.Time, i int) {
 }
 
 // leaderChange: the leader steps down now; member to wins the election after
-// election. (Raft is not simulated: elections are scripted faults.)
+// election (a scripted fault; with cluster.raft the raft holds its own
+// elections meanwhile).
 func (s *Sim) leaderChange(now sim.Time, to int, election time.Duration) {
+	s.stepRaft(now, model.RaftInput{Kind: model.InRaftScripted})
+	s.leaderLost(now)
+	s.k.Schedule(now+sim.Time(election), event{to: toElected, index: int32(to)})
+}
+
+// leaderLost: the leader is gone now (a scripted fault, or the raft's
+// CheckQuorum or a won vote): an election begins.
+func (s *Sim) leaderLost(now sim.Time) {
 	s.leader = -1
 	for m := range s.members {
 		s.stepMember(now, m, model.Input{Kind: model.InLeaderLost})
 	}
-	s.k.Schedule(now+sim.Time(election), event{to: toElected, index: int32(to)})
 }
 
 func (s *Sim) elected(now sim.Time, to int) {
+	s.ser.Elected(now)
 	s.leader = to
 	for m := range s.members {
 		s.stepMember(now, m, model.Input{Kind: model.InElected, From: int8(to)})
@@ -414,7 +431,7 @@ func (s *Sim) elected(now sim.Time, to int) {
 }
 
 func (s *Sim) sample(now sim.Time) {
-	f := recorder.Footprint{QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
+	f := recorder.Footprint{LeaderID: s.leader, QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
 		RevokesPending: s.lessor.Backlog()}
 	if s.leader >= 0 {
 		// rafthttp's own connections into the leader, open all the time.

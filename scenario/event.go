@@ -18,6 +18,7 @@ const (
 	toFault                 // index: the scenario's fault
 	toElected               // index: the election's winner
 	toSample                // the end of a metrics bucket
+	toRaft                  // the cluster's raft (a model.RaftInput; cluster.raft)
 )
 
 // event is one kernel event: a message for one component, in the kernel's
@@ -39,3 +40,5 @@ func memberEvent(member int32, in model.Input) event {
 }
 
 func netEvent(in netsim.Input) event { return event{to: toNetwork, msg: in.Pack()} }
+
+func raftEvent(in model.RaftInput) event { return event{to: toRaft, msg: in.Pack()} }

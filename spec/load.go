@@ -917,7 +917,7 @@ func (s Spec) validate() (Params, error) {
 		if k := s.Cluster.Cores; costsOK && k >= MinCores && k <= MaxCores {
 			v.idle(s.Cluster, s.Params, paramsCosts, s.Costs)
 		}
-		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members)
+		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members, s.Cluster.Raft)
 	}
 	return params, errors.Join(v.errs...)
 }
@@ -1072,6 +1072,11 @@ func (v *validator) cluster(k ClusterSpec) {
 			v.add("cluster.lease_checkpoint", "true needs etcd 3.4.0 or later (PR #9924); cluster.etcd_version is %s", ev)
 		}
 	}
+	if _, err := k.raftWait(); err != nil {
+		v.add("cluster.raft_wait", "%v", err)
+	} else if k.RaftWait != "" && !k.Raft {
+		v.add("cluster.raft_wait", "is set, but cluster.raft is off; allowed: left out, or with cluster.raft: true")
+	}
 	if k.LeaseRevokeRate < 0 || k.LeaseRevokeRate == 1 || k.LeaseRevokeRate > specMaxRevokeRate {
 		v.add("cluster.lease_revoke_rate", "%d is out of range; allowed 0 (etcd's %s/s) or 2 to %s leases per second (runLoop revokes rate/2 per 500 ms pass)",
 			k.LeaseRevokeRate, Thousands(model.LeaseRevokeRate), Thousands(specMaxRevokeRate))
@@ -1148,7 +1153,7 @@ func (v *validator) idle(k ClusterSpec, params string, fromParams, own CostsSpec
 	}
 }
 
-func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, membersOK bool, members int) {
+func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, membersOK bool, members int, raft bool) {
 	var prev Duration
 	for i, f := range fs {
 		p := fmt.Sprintf("faults[%d]", i)
@@ -1189,8 +1194,10 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 			switch {
 			case f.Member < 0 || (membersOK && f.Member >= members):
 				v.add(p+".member", "%d is not a member; allowed 0 to %d", f.Member, members-1)
-			case f.Member == leader:
-				v.add(p+".member", "%d is the leader at %v; allowed: a follower (leasesim partitions followers only; model a partitioned leader as a %s)", f.Member, f.At, FaultLeaderChange)
+			case f.Member == leader && !raft:
+				// With cluster.raft a partitioned leader is modelled: its
+				// followers elect another, CheckQuorum deposes it.
+				v.add(p+".member", "%d is the leader at %v; allowed: a follower (without cluster.raft leasesim partitions followers only; model a partitioned leader as a %s, or turn cluster.raft on)", f.Member, f.At, FaultLeaderChange)
 			}
 			if f.Duration <= 0 || (durOK && f.Duration > dur) {
 				v.add(p+".duration", "%v is out of range; allowed > 0 up to the run's duration (%v) for a partition", f.Duration, dur)
@@ -1328,6 +1335,12 @@ func (s Spec) Summary() string {
 		}
 		if k.LeaseCheckpoint {
 			b.WriteString("; lease checkpointing is on")
+		}
+		if k.Raft {
+			b.WriteString("; raft heartbeats and elections are simulated")
+			if k.RaftWait == "backlog" {
+				b.WriteString(" (a busy member's raft loop waits for its whole CPU backlog)")
+			}
 		}
 		b.WriteString(".")
 		if s.Params != "" {

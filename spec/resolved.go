@@ -88,8 +88,12 @@ type Cluster struct {
 	// FastLeaseKeepAlive: the leader's LeaseRenew does not wait for the
 	// applied index (etcd 3.7's feature gate, on by default there).
 	FastLeaseKeepAlive bool
-	Prober             bool
-	SharedCPU          bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
+	// Raft: heartbeats and elections are simulated (ClusterSpec.Raft), a
+	// busy member's raft goroutine waiting for a core as RaftWait says.
+	Raft      bool
+	RaftWait  model.RaftWait
+	Prober    bool
+	SharedCPU bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
 	// TLSCloseTimeWait: closing an established peer connection leaves the
 	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
 	// otherwise the close ends in a reset and leaves nothing.

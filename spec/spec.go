@@ -150,6 +150,20 @@ type ClusterSpec struct {
 	// leader's LeaseRenew for its own clients does not wait for the applied
 	// index. Left out: the release's default. Only for etcd 3.7+.
 	FastLeaseKeepAlive *bool `yaml:"fast_lease_keepalive,omitempty"`
+	// Raft: simulate raft's heartbeats and elections (model.Raft): the
+	// leader heartbeats every 100 ms, a follower that hears nothing for its
+	// randomized election timeout campaigns (with PreVote from etcd 3.5), a
+	// leader without a quorum steps down (CheckQuorum), so a leader whose
+	// process stalls long enough loses leadership. Off (the default): the
+	// leader changes only by scripted leader-change faults, which work
+	// either way.
+	Raft bool `yaml:"raft,omitempty"`
+	// RaftWait (with Raft): how long a busy member's raft goroutine waits for
+	// a core (model.Raft.SchedDelay). "preempt" (default, also written ""):
+	// at most Go's 10 ms preemption slice, as a goroutine woken into its P's
+	// runnext slot; "backlog": the member's whole CPU backlog, as a request
+	// would (the pessimistic bound).
+	RaftWait string `yaml:"raft_wait,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),
@@ -185,7 +199,8 @@ type FaultSpec struct {
 	// To: the new leader (leader-change).
 	To int `yaml:"to,omitempty"`
 	// Member: the follower cut off from every other member (partition). Its
-	// clients keep talking to it; its forwards to the leader are lost.
+	// clients keep talking to it; its forwards to the leader are lost. With
+	// cluster.raft it may be the leader: its followers elect another.
 	Member int `yaml:"member,omitempty"`
 	// Duration: the election (leader-change: no leader for this long), the
 	// stall (leader-stall: the leader's CPU does nothing for this long) or the
@@ -206,3 +221,11 @@ type Duration time.Duration
 
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// raftWait parses cluster.raft_wait ("" is the default, preempt).
+func (k ClusterSpec) raftWait() (model.RaftWait, error) {
+	if k.RaftWait == "" {
+		return model.WaitPreempt, nil
+	}
+	return model.ParseRaftWait(k.RaftWait)
+}

@@ -59,6 +59,11 @@ func TestClientKindAndEtcdVersionValidated(t *testing.T) {
 		`cluster.lease_checkpoint: true needs etcd 3.4.0 or later`:            func(s *spec.Spec) { s.Cluster.LeaseCheckpoint = true },
 		`cluster.fast_lease_keepalive: is set, but etcd 3.2.1 has no`:         func(s *spec.Spec) { s.Cluster.FastLeaseKeepAlive = new(true) },
 		`cluster.lease_revoke_rate: 1 is out of range`:                        func(s *spec.Spec) { s.Cluster.LeaseRevokeRate = 1 },
+		`cluster.raft_wait: "fifo" is not allowed; allowed: preempt, backlog`: func(s *spec.Spec) { s.Cluster.Raft, s.Cluster.RaftWait = true, "fifo" },
+		`cluster.raft_wait: is set, but cluster.raft is off`:                  func(s *spec.Spec) { s.Cluster.RaftWait = "backlog" },
+		`cluster: is set, but server: ideal has no cluster`: func(s *spec.Spec) {
+			s.Server, s.Clients.Kind, s.Cluster = spec.ServerIdeal, "", spec.ClusterSpec{Raft: true}
+		},
 	} {
 		s := ok()
 		mutate(&s)

@@ -445,7 +445,12 @@ func rowOf(s spec.Spec, o scenario.Outcome, g Grid, i int, cpuTarget float64) Ro
 	return r
 }
 
-// LeaderCPUMetric names the initial leader's CPU utilisation series.
+// LeaderCPUMetric names the leader's CPU utilisation series: the initial
+// leader's, or with cluster.raft (whose elections move the leadership)
+// whichever member led in each bucket.
 func LeaderCPUMetric(s spec.Spec) recorder.MetricName {
+	if s.Cluster.Raft {
+		return recorder.LeaderCPUUtilisation
+	}
 	return recorder.CPUUtilisation(s.Cluster.Leader)
 }

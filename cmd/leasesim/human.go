@@ -13,6 +13,7 @@ import (
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/spec"
+	"github.com/leasesim/leasesim/sweep"
 )
 
 // dur prints a duration without noise: 53m29s, 500ms, 3m20.5s.
@@ -112,7 +113,7 @@ func printOne(w io.Writer, o outcome) {
 	}
 	cluster := len(o.Metrics) > 0
 	if cluster {
-		if t, ok := firstAt(o.res.Metric(recorder.CPUUtilisation(sp.Cluster.Leader)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
+		if t, ok := firstAt(o.res.Metric(leaderCPU(o)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
 			evs = append(evs, event{t, "leader CPU saturated (>= 95 %)"})
 		}
 		if t, ok := firstAt(o.res.Metric(recorder.ForwardsWaitingOnConn), bucket, func(x float64) bool { return x > 0 }); ok {
@@ -130,6 +131,7 @@ func printOne(w io.Writer, o outcome) {
 	}
 	if cluster {
 		evs = append(evs, recoveryEvents(o, bucket)...)
+		evs = append(evs, leaderChangeEvents(o, bucket)...)
 	}
 	sortEvents(evs)
 	fmt.Fprintln(w, "What happened")
@@ -214,7 +216,7 @@ func printClusterTable(w io.Writer, o outcome, bucket time.Duration) {
 	}{
 		{"renewals/s", recorder.RenewalsAtLeader, "mean", rate},
 		{"forwarded/s", recorder.ForwardedRenewals, "mean", rate},
-		{"leader CPU", recorder.CPUUtilisation(o.spec.Cluster.Leader), "mean", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }},
+		{"leader CPU", leaderCPU(o), "mean", func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }},
 		{"new conns/s", recorder.NewPeerConnections, "mean", rate},
 		{"handshakes/s", recorder.TLSHandshakes, "mean", rate},
 		{"queue", recorder.LeaderQueueRequests, "max", func(x float64) string { return count(uint64(x)) }},
@@ -286,7 +288,7 @@ func printCompare(w io.Writer, outs []outcome) {
 		}
 		num := func(x float64) string { return count(uint64(x)) }
 		leaderCPU := func(o outcome) string {
-			return fmt.Sprintf("%.0f%%", 100*o.res.Peaks[recorder.CPUUtilisation(o.spec.Cluster.Leader)])
+			return fmt.Sprintf("%.0f%%", 100*o.res.Peaks[leaderCPU(o)])
 		}
 		row("leader CPU (peak second)", leaderCPU)
 		row("new peer conns/s (peak)", peak(recorder.NewPeerConnections, num))
@@ -417,3 +419,32 @@ func recoveryEvents(o outcome, bucket time.Duration) []event {
 	}
 	return out
 }
+
+// leaderChangeEvents are the elections of a run with cluster.raft (the
+// leader_changes series exists only then): the first few, and how many in all.
+func leaderChangeEvents(o outcome, bucket time.Duration) []event {
+	changes, leader := o.res.Metric(recorder.LeaderChanges), o.res.Metric(recorder.LeaderMember)
+	const shown = 3
+	var evs []event
+	total := 0.0
+	for i, n := range changes {
+		if n == 0 {
+			continue
+		}
+		total += n
+		if len(evs) < shown {
+			text := fmt.Sprintf("leader change: member %g leads after an election (raft; its lessor Promotes)", leader[i])
+			if leader[i] < 0 {
+				text = "leader change (raft); another election is under way at the second's end"
+			}
+			evs = append(evs, event{time.Duration(i) * bucket, text})
+		}
+	}
+	if total > shown {
+		evs[len(evs)-1].text += fmt.Sprintf("; %g leader changes in all", total)
+	}
+	return evs
+}
+
+// leaderCPU is the series of the leader's CPU (sweep.LeaderCPUMetric).
+func leaderCPU(o outcome) recorder.MetricName { return sweep.LeaderCPUMetric(o.spec) }

@@ -45,8 +45,8 @@ func runChild(t *testing.T, gomaxprocs string, args ...string) (stdout, stderr s
 }
 
 // Same scenario + seed => byte-identical output and trace, under GOMAXPROCS 1
-// and 2: an idealised-server run, and a cluster run under stress with what-ifs
-// (which run in parallel goroutines).
+// and 2: an idealised-server run, a cluster run under stress with what-ifs
+// (which run in parallel goroutines), and an election that emerges from raft.
 func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
 	checkDeterministic(t, "run", "--clients", "300", "--ttl", "4s",
 		"--client-version", "v3.2.23", "--consumer", "rate:0.5", "--duration", "3m",
@@ -54,6 +54,8 @@ func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
 	checkDeterministic(t, "run", "--server", "cluster", "--members", "5", "--cores", "0.25", "--clients", "1500",
 		"--ttl", "5s", "--client-version", "v3.2.23", "--consumer", "never", "--duration", "2m",
 		"--start-spread", "10s", "--seed", "7", "--what-if", "transport=http2", "--json")
+	// Raft in the loop: its tickers, votes and election draws too.
+	checkDeterministic(t, "run", "--scenario", "leader-stall-election", "--what-if", "raft=false", "--json")
 }
 
 func checkDeterministic(t *testing.T, args ...string) {

@@ -1,0 +1,125 @@
+package calibrate
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestMeasureHeartbeat times one raft heartbeat exchange between a leader and
+// one follower through the real go.etcd.io/raft v3.7.0 state machines (the
+// library etcd v3.7.3 runs), with etcd's raft settings (HeartbeatTick 1,
+// ElectionTick 10, CheckQuorum, PreVote: etcdserver/bootstrap.go), including
+// the protobuf encoding and decoding rafthttp does on each side
+// (rafthttp/msg_codec.go). It splits the exchange into the leader's part
+// (a tick, Ready, encoding the MsgHeartbeat, decoding and stepping the
+// MsgHeartbeatResp) and the follower's (decoding and stepping the
+// MsgHeartbeat, Ready, encoding the response). Not included: the TLS record
+// and the write/read syscalls of rafthttp's stream connection (a few µs
+// each). The figures are model.HeartbeatCost's source; run with
+// LEASESIM_MEASURE_RAFT=1.
+func TestMeasureHeartbeat(t *testing.T) {
+	if os.Getenv("LEASESIM_MEASURE_RAFT") == "" {
+		t.Skip("set LEASESIM_MEASURE_RAFT=1 to measure (a few seconds)")
+	}
+	const members = 3
+	nodes := make([]*raft.RawNode, members)
+	for i := range nodes {
+		s := raft.NewMemoryStorage()
+		snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(uint64(1)), Term: new(uint64(1)),
+			ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}}}
+		if err := s.ApplySnapshot(snap); err != nil {
+			t.Fatal(err)
+		}
+		n, err := raft.NewRawNode(&raft.Config{ID: uint64(i + 1), ElectionTick: 10, HeartbeatTick: 1, Storage: s,
+			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 4096 / 8, CheckQuorum: true, PreVote: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = n
+	}
+	// deliver runs every node's Ready until the cluster is quiet.
+	deliver := func() {
+		for busy := true; busy; {
+			busy = false
+			for i, n := range nodes {
+				if !n.HasReady() {
+					continue
+				}
+				busy = true
+				rd := n.Ready()
+				for _, m := range rd.Messages {
+					if err := nodes[m.GetTo()-1].Step(m); err != nil {
+						t.Logf("node %d: %v", i+1, err)
+					}
+				}
+				n.Advance(rd)
+			}
+		}
+	}
+	if err := nodes[0].Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	deliver()
+	if nodes[0].BasicStatus().RaftState != raft.StateLeader {
+		t.Fatalf("node 1 is %v", nodes[0].BasicStatus().RaftState)
+	}
+	leader, follower := nodes[0], nodes[1]
+	var toFollower, toLeader []byte
+	leaderSide := func() {
+		leader.Tick() // HeartbeatTick 1: every tick broadcasts MsgHeartbeat
+		rd := leader.Ready()
+		for _, m := range rd.Messages {
+			if m.GetType() == pb.MsgHeartbeat && m.GetTo() == 2 {
+				toFollower, _ = proto.Marshal(m)
+			}
+		}
+		leader.Advance(rd)
+	}
+	followerSide := func() {
+		var m pb.Message
+		if err := proto.Unmarshal(toFollower, &m); err != nil {
+			t.Fatal(err)
+		}
+		if err := follower.Step(&m); err != nil {
+			t.Fatal(err)
+		}
+		rd := follower.Ready()
+		for _, r := range rd.Messages {
+			toLeader, _ = proto.Marshal(r)
+		}
+		follower.Advance(rd)
+	}
+	leaderResp := func() {
+		var m pb.Message
+		if err := proto.Unmarshal(toLeader, &m); err != nil {
+			t.Fatal(err)
+		}
+		if err := leader.Step(&m); err != nil {
+			t.Fatal(err)
+		}
+		if leader.HasReady() {
+			leader.Advance(leader.Ready())
+		}
+	}
+	const rounds = 200000
+	var tl, tf, tr time.Duration
+	for i := 0; i < rounds; i++ {
+		a := time.Now()
+		leaderSide()
+		b := time.Now()
+		followerSide()
+		c := time.Now()
+		leaderResp()
+		d := time.Now()
+		tl += b.Sub(a)
+		tf += c.Sub(b)
+		tr += d.Sub(c)
+	}
+	t.Logf("per heartbeat, %d rounds, %d-member cluster: leader tick+Ready+encode (both followers' messages) %v, follower decode+Step+Ready+encode %v, leader decode+Step response %v",
+		rounds, members, tl/rounds, tf/rounds, tr/rounds)
+}

@@ -1,0 +1,76 @@
+package scenario
+
+import (
+	"time"
+
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/sim"
+)
+
+// raftWiring connects the cluster's raft (model.Raft, with cluster.raft) to
+// the kernel, the peer links and the members' election path. Without
+// cluster.raft r is nil, every hook does nothing and no series is added, so
+// such a run is what it was before raft was simulated.
+type raftWiring struct {
+	r *model.Raft
+	// links draws the raft messages' link jitter, apart from the forwards'
+	// stream so that heartbeats do not shift their draws.
+	links *sim.Rand
+	out   []model.RaftOutput
+}
+
+// startRaft builds the raft at time 0 and arms the members' tickers.
+func (s *Sim) startRaft() {
+	if !s.cfg.Raft {
+		return
+	}
+	cpus := make([]model.Scheduler, len(s.members))
+	for m, mb := range s.members {
+		cpus[m] = mb.CPU()
+	}
+	s.raft.r = model.NewRaft(model.RaftConfigFor(s.cfg.Etcd, s.cfg.Members, s.cfg.Leader, s.cfg.ElectionTimeout, s.cfg.RaftWait), cpus,
+		sim.NewRand(s.cfg.Seed, "election"))
+	s.raft.links = sim.NewRand(s.cfg.Seed, "raft-links")
+	s.ser.TrackLeader()
+	s.routeRaft(s.k.Now(), s.raft.r.Start(s.raft.out[:0]))
+}
+
+// stepRaft steps the raft and routes its outputs. The election path it
+// feeds (leaderLost, elected) steps members only, never the raft, so one
+// output buffer serves.
+func (s *Sim) stepRaft(now sim.Time, in model.RaftInput) {
+	if s.raft.r != nil {
+		s.routeRaft(now, s.raft.r.Step(now, in, s.raft.out[:0]))
+	}
+}
+
+func (s *Sim) routeRaft(now sim.Time, out []model.RaftOutput) {
+	s.raft.out = out
+	for i := range out {
+		o := &out[i]
+		switch o.Kind {
+		case model.OutRaftWake:
+			s.k.Schedule(o.At, raftEvent(o.In))
+		case model.OutRaftSend:
+			if at, ok := s.net.RaftArrival(o.At, int(o.Msg.From), int(o.Msg.To), s.raft.links); ok {
+				s.k.Schedule(at, raftEvent(model.RaftInput{Kind: model.InRaftRecv, Msg: o.Msg}))
+			}
+		case model.OutRaftLeaderLost:
+			s.leaderLost(now)
+		case model.OutRaftElected:
+			s.elected(now, int(o.Member))
+		}
+	}
+}
+
+// raftStall: member m's whole process stalls for d from now (the
+// leader-stall fault); its raft goroutine with it. With cluster.shared_cpu
+// the stall is the one machine's (its CPU does nothing), so every member's
+// raft goroutine stalls.
+func (s *Sim) raftStall(now sim.Time, m int, d time.Duration) {
+	for a := range s.members {
+		if a == m || s.cfg.SharedCPU {
+			s.stepRaft(now, model.RaftInput{Kind: model.InRaftStall, Member: int8(a), Until: now + sim.Time(d)})
+		}
+	}
+}
