@@ -128,12 +128,12 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 
 	var shared *model.CPU
 	if c.SharedCPU {
-		shared = model.NewCPU(c.CPU())
+		shared = model.NewCPU(c.CPU(-1))
 	}
 	for m := 0; m < c.Members; m++ {
 		cpu := shared
 		if cpu == nil {
-			cpu = model.NewCPU(c.CPU())
+			cpu = model.NewCPU(c.CPU(m))
 		}
 		s.members = append(s.members, model.NewMember(c.Member(m, opts.Mutant), cpu, s.lessor, c.Leader))
 	}
@@ -508,6 +508,7 @@ func (s *Sim) sample(now sim.Time) {
 		bytes += int64(estab) * int64(s.cfg.Costs.PeerConnBytes)
 		s.ser.Set(h.queueRequests, now, float64(queued))
 		s.ser.Set(h.queueBytes, now, float64(bytes))
+		lm.CPU().HoldOutside(bytes - lm.CPU().Bytes()) // heap the GC model marks beside the CPU's jobs
 	}
 	s.ser.Set(h.established, now, float64(estab))
 	s.ser.Set(h.timeWaitLeader, now, float64(t.TimeWaitServer))
