@@ -148,13 +148,18 @@ func (g *GC) Trigger() int64 {
 	return min(max(trigger, lo), hi)
 }
 
-// Alloc: the process allocates bytes at now, with live bytes reachable. A
-// cycle that has finished marking by now ends first (the live heap then is
-// its marked heap); then, if the heap reaches the trigger, a cycle starts.
-func (g *GC) Alloc(now sim.Time, bytes, live int64) (GCCycle, bool) {
+// Advance ends, at now, a cycle whose marking is over by then.
+func (g *GC) Advance(now sim.Time) {
 	if g.marking && now >= g.markEnd {
-		g.endCycle(live)
+		g.endCycle()
 	}
+}
+
+// Alloc: the process allocates bytes at now, with live bytes reachable. A
+// cycle that has finished marking by now ends first; then, if the heap
+// reaches the trigger, a cycle starts.
+func (g *GC) Alloc(now sim.Time, bytes, live int64) (GCCycle, bool) {
+	g.Advance(now)
 	if g.marking {
 		g.allocDuring += bytes
 		return GCCycle{}, false
@@ -180,13 +185,14 @@ func (g *GC) startCycle(now sim.Time, live int64) GCCycle {
 	return c
 }
 
-// endCycle: marking is over. The marked heap is the live heap plus what was
-// allocated while marking: the runtime allocates black during a cycle
-// (gcmarknewobject, runtime/mgcmark.go), so those bytes count as marked even
-// if they are already garbage, and the next cycle's allocation starts from
-// there. The cycle's cons/mark ratio joins the history (endCycle,
-// mgcpacer.go:659-667).
-func (g *GC) endCycle(live int64) {
+// endCycle: marking is over. The marked heap is the heap reachable when the
+// cycle started (the collector marks a snapshot: what the write barrier keeps
+// grey, mbarrier.go) plus what was allocated while marking: the runtime
+// allocates black during a cycle (gcmarknewobject, runtime/mgcmark.go:1757),
+// so those bytes count as marked even if they are already garbage, and the
+// next cycle's allocation starts from there. The cycle's cons/mark ratio
+// joins the history (endCycle, mgcpacer.go:659-667).
+func (g *GC) endCycle() {
 	u := GCBackgroundUtilization
 	cm := 0.0
 	if g.scanWork > 0 {
@@ -194,7 +200,7 @@ func (g *GC) endCycle(live int64) {
 	}
 	copy(g.consMarks[1:], g.consMarks[:gcConsMarkHistory-1])
 	g.consMarks[0] = cm
-	g.marked, g.allocated, g.marking = live+g.allocDuring, 0, false
+	g.marked, g.allocated, g.marking = g.scanWork+g.allocDuring, 0, false
 }
 
 // Cycles is the number of cycles started; Work their marking's core time;

@@ -68,18 +68,19 @@ func TestGCTriggerAndMark(t *testing.T) {
 		t.Fatalf("cycle %+v", cy)
 	}
 	// Allocation while marking starts no cycle; after the mark the marked
-	// heap is the live heap plus what was allocated black meanwhile.
+	// heap is the heap it started from plus what was allocated black
+	// meanwhile (not the live heap at the end).
 	if _, ok := g.Alloc(sim.Time(2*time.Second), 50*mib, 150*mib); ok || !g.Marking(sim.Time(2*time.Second)) {
 		t.Fatal("a cycle while marking")
 	}
 	g.Alloc(sim.Time(5*time.Second), 0, 120*mib)
-	if g.Marked() != 170*mib || g.Cycles() != 1 {
-		t.Fatalf("marked %d MiB after %d cycles, want 170 MiB after 1", g.Marked()/mib, g.Cycles())
+	if g.Marked() != 200*mib || g.Cycles() != 1 {
+		t.Fatalf("marked %d MiB after %d cycles, want 200 MiB after 1", g.Marked()/mib, g.Cycles())
 	}
-	// cons/mark = 50 MiB x 0.25 / (150 MiB x 0.75) = 1/9: runway 3/9 x 170
-	// MiB = 56.7 MiB, so goal - runway = 283 MiB, below the lower bound
-	// 45/64 of the way from 170 MiB to 340 MiB: the trigger is that bound.
-	want := int64(170*mib + 170*mib/64*45)
+	// cons/mark = 50 MiB x 0.25 / (150 MiB x 0.75) = 1/9: runway 3/9 x 200
+	// MiB = 66.7 MiB, so goal - runway = 333 MiB, below the lower bound
+	// 45/64 of the way from 200 MiB to 400 MiB: the trigger is that bound.
+	want := int64(200*mib + 200*mib/64*45)
 	if d := g.Trigger() - want; d < -1 || d > 1 {
 		t.Fatalf("trigger %d, want %d", g.Trigger(), want)
 	}
