@@ -37,6 +37,10 @@ type Background struct {
 	Period  time.Duration // uniform
 }
 
+// MaxBackgroundSteps bounds how many periods a background load has over a
+// run, so that its step function fits in memory.
+const MaxBackgroundSteps = 1_000_000
+
 // Background forms.
 const (
 	BackgroundConstant = "constant"

@@ -919,7 +919,7 @@ func (s Spec) validate() (Params, error) {
 		}
 		if k := s.Cluster.Cores; costsOK && k >= MinCores && k <= MaxCores {
 			v.idle(s.Cluster, s.Params, paramsCosts, s.Costs)
-			v.host(s.Host, s.Cluster, MergeCosts(paramsCosts, s.Costs).Apply(DefaultCosts(DefaultTLS)).IdleCores)
+			v.host(s.Host, s.Cluster, MergeCosts(paramsCosts, s.Costs).Apply(DefaultCosts(DefaultTLS)).IdleCores, dur)
 		} else if _, err := ParseBackground(s.Host.BackgroundCores); err != nil {
 			v.add("host.background_cores", "%v", err)
 		}
@@ -1154,13 +1154,18 @@ func (v *validator) idle(k ClusterSpec, params string, fromParams, own CostsSpec
 	}
 }
 
-// host checks host.background_cores: its form, and that its largest level
-// leaves CPU for etcd beside the members' idle CPU (idle per member).
-func (v *validator) host(h HostSpec, k ClusterSpec, idle float64) {
+// host checks host.background_cores: its form, that its largest level
+// leaves CPU for etcd beside the members' idle CPU (idle per member), and
+// that its steps over the duration are not too many to hold.
+func (v *validator) host(h HostSpec, k ClusterSpec, idle float64, dur Duration) {
 	b, err := ParseBackground(h.BackgroundCores)
 	if err != nil {
 		v.add("host.background_cores", "%v", err)
 		return
+	}
+	if p := b.Period + b.On + b.Off; p > 0 && dur > 0 && int64(dur.D()/p) > MaxBackgroundSteps {
+		v.add("host.background_cores", "%q changes %d times over %v; allowed at most %s (use a longer period)",
+			h.BackgroundCores, int64(dur.D()/p), dur, Thousands(MaxBackgroundSteps))
 	}
 	if k.SharedCPU && k.Members > 1 && k.Members <= MaxMembers {
 		idle *= float64(k.Members)
