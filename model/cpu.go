@@ -31,17 +31,19 @@ import (
 // Utilisation counts the idle work as busy, so a member that serves nothing
 // reports Idle/Cores. It must be below Cores.
 //
-// Two opt-in inputs make the capacity vary with time (both off by default,
+// Three opt-in inputs make the service less smooth (all off by default,
 // and then the CPU is exactly the constant-capacity queue above):
 //   - Background: cores other processes on the same machine take, as a step
 //     function of time known in advance (host.background_cores). They are not
 //     this member's work: Utilisation does not count them.
+//   - Spread: each job's work is scaled by a seeded lognormal draw of mean 1
+//     (service-time variance: the same mean cost, a tail).
 //   - GC: Go's garbage collector in the member's process (gc.go). A cycle's
 //     marking takes GCBackgroundUtilization of the cores for as long as its
 //     work needs, its stop-the-world pauses take all of them; the work counts
 //     in Utilisation (it is the process's CPU).
 //
-// With either, the backlog drains at Cores - Idle - Background(t) - GC(t)
+// With Background or GC, the backlog drains at Cores - Idle - Background(t) - GC(t)
 // (never below 0) core-seconds per second. A GC cycle starting now slows the
 // backlog already queued: its completion (the next job's start) moves, but
 // jobs already given a completion time keep it, as with Stall.
@@ -63,6 +65,8 @@ type CPU struct {
 	background []LoadStep    // other processes' cores, a step function; nil: none
 	reserved   []reservation // GC marking and pauses, in start order
 	gc         *GC           // nil: no GC modelled
+	spread     float64       // lognormal sigma of a job's work (0: none)
+	rand       *sim.Rand     // the draws for spread
 	outside    int64         // heap held outside the CPU's jobs (HoldOutside)
 }
 
@@ -93,6 +97,10 @@ type CPUConfig struct {
 	Background []LoadStep
 	// GC: Go's garbage collector in the member's process (nil: off).
 	GC *GCConfig
+	// Spread: each job's work is scaled by a lognormal draw with mean 1 and
+	// this sigma, from Rand (0: every job costs exactly its work).
+	Spread float64
+	Rand   *sim.Rand
 	// Bucket and Duration: utilisation is accounted per Bucket over Duration.
 	Bucket, Duration time.Duration
 }
@@ -115,7 +123,11 @@ func NewCPU(cfg CPUConfig) *CPU {
 	if cfg.GC != nil {
 		c.gc = NewGC(*cfg.GC)
 	}
-	c.variable = c.background != nil || c.gc != nil
+	if cfg.Spread < 0 || (cfg.Spread > 0 && cfg.Rand == nil) {
+		panic(fmt.Sprintf("model: CPU spread %g needs to be >= 0, and a random stream", cfg.Spread))
+	}
+	c.spread, c.rand = cfg.Spread, cfg.Rand
+	c.variable = c.background != nil || c.gc != nil || c.spread > 0
 	return c
 }
 
@@ -229,6 +241,11 @@ const never = sim.Time(math.MaxInt64)
 func (c *CPU) forceVariable(now sim.Time, work time.Duration, n int, bytes int64) sim.Time {
 	c.prune(now)
 	total := float64(work) * float64(n)
+	if c.spread > 0 {
+		// A lognormal with mean 1: exp(sigma Z - sigma^2/2). One draw per job
+		// (a cohort of n identical requests shares it).
+		total *= math.Exp(c.spread*c.rand.NormFloat64() - c.spread*c.spread/2)
+	}
 	c.freeAt = c.drain(max(now, c.freeAt), total, math.Inf(1), 1)
 	own := c.drain(now, total, float64(n), 0)
 	c.jobs += n

@@ -121,3 +121,31 @@ func TestCPUGCSlowsTheBacklog(t *testing.T) {
 		t.Fatalf("utilisation %v", u[:3])
 	}
 }
+
+// Service-time spread: each job's work is scaled by a lognormal of mean 1,
+// so 10,000 jobs of 1 ms take about 10 s in all (seeded: the same every
+// time), and single jobs vary: with sigma 0.7 the slowest of them takes
+// several times the mean.
+func TestCPUSpreadKeepsTheMean(t *testing.T) {
+	run := func() (total sim.Time, longest time.Duration) {
+		c := model.NewCPU(model.CPUConfig{Cores: 1, Bucket: time.Second, Duration: time.Minute,
+			Spread: 0.7, Rand: sim.NewRand(1, "service-time")})
+		prev := sim.Time(0)
+		for range 10000 {
+			done, _ := c.Submit(0, time.Millisecond, 1, 0)
+			longest = max(longest, time.Duration(done-prev))
+			prev = done
+		}
+		return prev, longest
+	}
+	total, longest := run()
+	if total < sim.Time(9700*time.Millisecond) || total > sim.Time(10300*time.Millisecond) {
+		t.Errorf("10,000 jobs of 1 ms on average took %v, want 10 s within 3 %%", time.Duration(total))
+	}
+	if longest < 5*time.Millisecond {
+		t.Errorf("the longest job took %v: no tail", longest)
+	}
+	if again, _ := run(); again != total {
+		t.Errorf("the same seed took %v, then %v", time.Duration(total), time.Duration(again))
+	}
+}

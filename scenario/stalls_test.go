@@ -12,7 +12,7 @@ import (
 
 // stalls2core is calibrate's cluster (3 members in one process on 2 cores)
 // at 1,800 renewals/s, with the given host load and GC switch.
-func stalls2core(t *testing.T, background string, gc bool) scenario.ClusterResult {
+func stalls2core(t *testing.T, background string, gc bool, spread ...bool) scenario.ClusterResult {
 	t.Helper()
 	s, err := spec.LoadBytes([]byte(`name: stalls
 seed: 2
@@ -25,6 +25,7 @@ cluster: {members: 3, cores: 2, shared_cpu: true}
 		t.Fatal(err)
 	}
 	s.Host.BackgroundCores, s.Cluster.GC = background, gc
+	s.Cluster.ServiceSpread = len(spread) > 0 && spread[0]
 	r, err := s.Resolve()
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ cluster: {members: 3, cores: 2, shared_cpu: true}
 // quiet machine serves from its idle connection pool into a reconnect storm
 // (seed 2); GC on adds the member's collector work to its CPU. The same
 // scenario and seed give the same run at any GOMAXPROCS, the seeded
-// uniform load included.
+// uniform load and service-time spread included.
 func TestBackgroundLoadAndGCOnTheSharedMachine(t *testing.T) {
 	quiet, loaded := stalls2core(t, "", false), stalls2core(t, "1", false)
 	if q, l := quiet.Peaks[recorder.NewPeerConnections], loaded.Peaks[recorder.NewPeerConnections]; q > 10 || l <= 10 {
@@ -51,9 +52,9 @@ func TestBackgroundLoadAndGCOnTheSharedMachine(t *testing.T) {
 	if g, q := gc.Peaks[cpu], quiet.Peaks[cpu]; !(g > q) {
 		t.Errorf("peak CPU with GC %v, without %v: the collector's work should show", g, q)
 	}
-	a := stalls2core(t, "uniform:0-1.5/5s", true)
+	a := stalls2core(t, "uniform:0-1.5/5s", true, true)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	if b := stalls2core(t, "uniform:0-1.5/5s", true); !reflect.DeepEqual(a, b) {
+	if b := stalls2core(t, "uniform:0-1.5/5s", true, true); !reflect.DeepEqual(a, b) {
 		t.Error("the same seed gave another run at GOMAXPROCS 1")
 	}
 }

@@ -19,7 +19,9 @@ import (
 // the runtime. Background is other processes' load on that machine (a
 // random one drawn from the stream "host-background", a child "mN" per
 // member without SharedCPU); GC, with c.GC, the process's collector, whose
-// base heap is every member's with SharedCPU (one process).
+// base heap is every member's with SharedCPU (one process); Spread, with
+// c.ServiceSpread, the measured service-time spread drawn from the stream
+// "service-time" (a child per member without SharedCPU).
 func (c Cluster) CPU(m int) model.CPUConfig {
 	idle, members := c.Costs.IdleCores, 1.0
 	if c.SharedCPU {
@@ -32,6 +34,12 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 	}
 	cfg := model.CPUConfig{Cores: c.Cores, Idle: idle, Bucket: c.Bucket, Duration: c.Duration,
 		Background: c.Background.Steps(c.Duration, r)}
+	if c.ServiceSpread {
+		cfg.Spread, cfg.Rand = DefaultServiceSpread, sim.NewRand(c.Seed, "service-time")
+		if !c.SharedCPU {
+			cfg.Rand = cfg.Rand.Child(fmt.Sprintf("m%d", m))
+		}
+	}
 	if c.GC {
 		gc := DefaultGC
 		gc.Procs, gc.BaseHeap = c.Cores, int64(float64(gc.BaseHeap)*members)

@@ -129,3 +129,15 @@ var DefaultGC = model.GCConfig{
 	BaseHeap:        22234264 / 3,           // 21.2 MiB for 3 members
 	AllocPerRequest: 11820,                  // a direct renewal: 1,813 B
 }
+
+// DefaultServiceSpread is the sigma of the lognormal (mean 1) that scales
+// each job's CPU cost when a scenario turns service-time variance on
+// (cluster.service_spread: true): a forwarded renewal's round trip through a
+// real 3.7.3 follower and leader, one at a time with nothing queued, has
+// this spread (ln(p99/p50)/z(0.99)), measured by
+// calibrate.TestMeasureServiceSpread on this project's 2-vCPU machine, saved
+// in calibrate/testdata/service-spread-3.7.3.json and replayed by
+// calibrate.TestServiceSpreadReplaysMeasurement. The round trip includes
+// the client's side and goroutine wake-ups as well as CPU: the measurement
+// cannot tell them apart, so it stands for the spread of the service time.
+const DefaultServiceSpread = 0.7097 // p50 96 us, p99 500 us; a direct renewal: 0.80 (30 us, 196 us)

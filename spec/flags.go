@@ -17,7 +17,7 @@ var Overrides = []Override{
 	{"connect-delay", "clients.connect_delay"}, {"scan-overrun", "clients.scan_overrun"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
 	{"renew-at", "clients.renew_at"}, {"client-kind", "clients.kind"}, {"etcd-version", "cluster.etcd_version"},
 	{"lease-revoke-rate", "cluster.lease_revoke_rate"}, {"lease-checkpoint", "cluster.lease_checkpoint"},
-	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"}, {"gc", "cluster.gc"}, {"background-cores", "host.background_cores"},
+	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"}, {"gc", "cluster.gc"}, {"service-spread", "cluster.service_spread"}, {"background-cores", "host.background_cores"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
@@ -111,6 +111,8 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return boolean(&s.Cluster.LeaseCheckpoint)
 	case "gc":
 		return boolean(&s.Cluster.GC)
+	case "service-spread":
+		return boolean(&s.Cluster.ServiceSpread)
 	case "background-cores":
 		s.Host.BackgroundCores = v
 	case "duration":

@@ -15,7 +15,7 @@ func TestApplyFlagCoversOverrides(t *testing.T) {
 		"cores": "2.5", "leader": "1", "transport": "http2", "tls": "ecdsa", "tls-resumption": "true",
 		"leader-queue-limit": "10", "max-idle-conns": "8", "peer-rtt": "1ms", "params": "reference-2core",
 		"client-kind": "grant-only", "etcd-version": "3.2.1", "lease-revoke-rate": "50000", "lease-checkpoint": "true", "fast-lease-keepalive": "false",
-		"gc": "true", "background-cores": "on-off:1/30s/30s"}
+		"gc": "true", "service-spread": "true", "background-cores": "on-off:1/30s/30s"}
 	for _, o := range spec.Overrides {
 		v, ok := samples[o.Flag]
 		if !ok {

@@ -103,12 +103,12 @@ func TestHostBackgroundValidated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for field, mutate := range map[string]func(*spec.Spec){
-		`host.background_cores: "lots" is not allowed; allowed: a number of cores N`:                           func(s *spec.Spec) { s.Host.BackgroundCores = "lots" },
-		`host.background_cores: "2" takes up to 2 cores, which leaves no CPU for etcd`:                         func(s *spec.Spec) { s.Host.BackgroundCores = "2" },
-		`host.background_cores: "uniform:0-1.99/1s" takes up to 1.99 cores`:                                    func(s *spec.Spec) { s.Host.BackgroundCores = "uniform:0-1.99/1s" },
+		`host.background_cores: "lots" is not allowed; allowed: a number of cores N`:                         func(s *spec.Spec) { s.Host.BackgroundCores = "lots" },
+		`host.background_cores: "2" takes up to 2 cores, which leaves no CPU for etcd`:                       func(s *spec.Spec) { s.Host.BackgroundCores = "2" },
+		`host.background_cores: "uniform:0-1.99/1s" takes up to 1.99 cores`:                                  func(s *spec.Spec) { s.Host.BackgroundCores = "uniform:0-1.99/1s" },
 		`host.background_cores: "uniform:0-1/1us" changes 60000000 times over 1m; allowed at most 1,000,000`: func(s *spec.Spec) { s.Host.BackgroundCores = "uniform:0-1/1us" },
-		`host: is set, but server: ideal has no machine`:                                                       func(s *spec.Spec) { s.Server = spec.ServerIdeal; s.Cluster = spec.ClusterSpec{} },
-		`host.background_cores: "on-off:x/1s/1s" is not allowed; allowed: a number of cores`:                   func(s *spec.Spec) { s.Host.BackgroundCores = "on-off:x/1s/1s"; s.Cluster.Cores = 0 },
+		`host: is set, but server: ideal has no machine`:                                                     func(s *spec.Spec) { s.Server = spec.ServerIdeal; s.Cluster = spec.ClusterSpec{} },
+		`host.background_cores: "on-off:x/1s/1s" is not allowed; allowed: a number of cores`:                 func(s *spec.Spec) { s.Host.BackgroundCores = "on-off:x/1s/1s"; s.Cluster.Cores = 0 },
 	} {
 		s := ok()
 		mutate(&s)

@@ -1360,6 +1360,9 @@ func (s Spec) Summary() string {
 		if k.GC {
 			b.WriteString("; Go's garbage collector is modelled")
 		}
+		if k.ServiceSpread {
+			b.WriteString("; each request's CPU cost varies")
+		}
 		if bg, err := ParseBackground(s.Host.BackgroundCores); err == nil && bg.Kind != "" {
 			fmt.Fprintf(&b, "; other processes on the machine take %s", bg)
 		}

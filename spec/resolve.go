@@ -65,7 +65,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Members:            k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
-		SharedCPU: k.SharedCPU, Background: bg, GC: k.GC, TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
+		SharedCPU: k.SharedCPU, Background: bg, GC: k.GC, ServiceSpread: k.ServiceSpread, TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
 		Costs: costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
 	}
 	for _, f := range s.Faults {

@@ -94,6 +94,8 @@ type Cluster struct {
 	// (HostSpec.BackgroundCores); GC: Go's collector modelled (ClusterSpec.GC).
 	Background Background
 	GC         bool
+	// ServiceSpread: each job's cost varies (ClusterSpec.ServiceSpread).
+	ServiceSpread bool
 	// TLSCloseTimeWait: closing an established peer connection leaves the
 	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
 	// otherwise the close ends in a reset and leaves nothing.

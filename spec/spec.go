@@ -161,6 +161,12 @@ type ClusterSpec struct {
 	// were measured with the collector running, so it is in them on average;
 	// on, a member's GC work grows with its heap, and stalls it in cycles.
 	GC bool `yaml:"gc,omitempty"`
+	// ServiceSpread: each job's CPU cost (a renewal, a handshake) is scaled
+	// by a lognormal draw of mean 1 and the measured spread
+	// (DefaultServiceSpread) from the seeded stream "service-time" (a child
+	// per member without shared_cpu): the same mean cost, with the tail a
+	// real member's renewals show. Off by default.
+	ServiceSpread bool `yaml:"service_spread,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),

@@ -116,6 +116,7 @@ var runFlagSpecs = []flagSpec{
 	{"lease-revoke-rate", "int", "1000", "cluster what-if: expired leases the leader revokes per second (etcd: 1,000, not configurable)"},
 	{"fast-lease-keepalive", "bool", "true", "cluster (etcd 3.7+): the leader renews its own clients' leases without waiting for the applied index (feature gate, on by default)"},
 	{"gc", "bool", "false", "cluster: model Go's garbage collector in each member's process (heap from queued requests and connections; cycles take CPU); measured parameters"},
+	{"service-spread", "bool", "false", "cluster: vary each job's CPU cost (lognormal, mean 1, the spread a real member's renewals show; seeded)"},
 	{"background-cores", "string", "0", "cluster: CPU other processes take on the members' machine: N | on-off:N/ON/OFF | uniform:LO-HI/PERIOD (seeded)"},
 	{"lease-checkpoint", "bool", "false", "cluster: checkpoint remaining TTLs every 5 min so a new leader keeps them (--experimental-enable-lease-checkpoint, etcd 3.4+)"},
 	{"renew-at", "fraction", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
