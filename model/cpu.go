@@ -60,7 +60,7 @@ type CPU struct {
 	busy   []float64 // core-seconds of work done per bucket
 	bucket time.Duration
 
-	// Time-varying capacity (variable: either is set).
+	// The opt-in inputs (variable: any of them is set).
 	variable   bool
 	background []LoadStep    // other processes' cores, a step function; nil: none
 	reserved   []reservation // GC marking and pauses, in start order
@@ -206,12 +206,17 @@ func (c *CPU) Bytes() int64 { return c.bytes }
 func (c *CPU) Shed() uint64 { return c.shed }
 
 // Utilisation is the fraction of the cores busy in each bucket: the work
-// done for requests plus the idle background work (Idle cores all the time,
-// stalls included).
+// done for requests and GC cycles plus the idle background work (Idle cores
+// all the time, stalls included); other processes' load is not counted.
 func (c *CPU) Utilisation() []float64 {
 	out := make([]float64, len(c.busy))
 	idle := c.idle * float64(c.bucket)
 	for i, w := range c.busy {
+		if c.variable {
+			// A GC cycle takes back and places again the credit of the
+			// backlog it slows: the rounding may leave a bucket a hair below 0.
+			w = max(w, 0)
+		}
 		out[i] = (w + idle) / (float64(c.bucket) * c.cores)
 	}
 	return out
