@@ -149,3 +149,31 @@ func TestCPUSpreadKeepsTheMean(t *testing.T) {
 		t.Errorf("the same seed took %v, then %v", time.Duration(total), time.Duration(again))
 	}
 }
+
+// More queue, more GC: the heap a member holds outside its CPU's jobs
+// (requests buffered in streams, connections: HoldOutside) is marked by
+// every cycle, so with 1 GiB held a cycle's marking is 1 GiB / ScanRate of
+// CPU longer, and the backlog behind it finishes later.
+func TestGCMarksTheQueuedHeap(t *testing.T) {
+	gc := model.GCConfig{GOGC: 100, Procs: 2, BaseHeap: 64 * mib, AllocPerRequest: 10 * mib, ScanRate: 1024 * mib, STW: 0}
+	run := func(held int64) (work time.Duration, backlog time.Duration) {
+		c := model.NewCPU(model.CPUConfig{Cores: 2, Bucket: time.Second, Duration: 10 * time.Second, GC: &gc})
+		c.HoldOutside(held)
+		for c.GC().Cycles() == 0 {
+			c.Submit(0, 100*time.Millisecond, 1, 0)
+		}
+		return c.GC().Work(), c.Backlog(0)
+	}
+	w0, b0 := run(0)
+	w1, b1 := run(1024 * mib)
+	if w0 != 62500*time.Microsecond || w1 != 1062500*time.Microsecond {
+		t.Errorf("mark work %v with nothing held, %v with 1 GiB: want 62.5ms and 1.0625s", w0, w1)
+	}
+	// 7 jobs of 100 ms reach the trigger (64 + 7 x 10 MiB >= 125 MiB): 700
+	// core-ms queued. Marking 64 MiB takes 0.5 core for 125 ms: 187.5 of them
+	// on 1.5 cores, the rest on 2: 381 ms. Marking 1.06 GiB lasts longer than
+	// the backlog: all of it on 1.5 cores, 467 ms.
+	if b0 != 381250*time.Microsecond || b1 != 466666667*time.Nanosecond {
+		t.Errorf("backlog %v with nothing held, %v with 1 GiB: want 381.25ms and 466.666667ms", b0, b1)
+	}
+}
