@@ -190,11 +190,14 @@ func (c *CPU) Backlog(now sim.Time) time.Duration {
 	return time.Duration(max(0, c.freeAt-now))
 }
 
-// HoldOutside sets the heap the member's process holds outside this CPU's
-// jobs (requests buffered in streams, open connections), which a GC cycle
-// marks along with the jobs' bytes. The wiring updates it once per metrics
-// bucket.
+// HoldOutside sets the heap the process holds outside this CPU's jobs
+// (requests buffered in streams, open connections), which a GC cycle marks
+// along with the jobs' bytes. The wiring updates it once per metrics bucket,
+// with every member on this CPU's (one process with a shared CPU).
 func (c *CPU) HoldOutside(bytes int64) { c.outside = bytes }
+
+// Outside is the heap HoldOutside set.
+func (c *CPU) Outside() int64 { return c.outside }
 
 // GC is the member's garbage collector, or nil when it is not modelled.
 func (c *CPU) GC() *GC { return c.gc }

@@ -508,7 +508,18 @@ func (s *Sim) sample(now sim.Time) {
 		bytes += int64(estab) * int64(s.cfg.Costs.PeerConnBytes)
 		s.ser.Set(h.queueRequests, now, float64(queued))
 		s.ser.Set(h.queueBytes, now, float64(bytes))
-		lm.CPU().HoldOutside(bytes - lm.CPU().Bytes()) // heap the GC model marks beside the CPU's jobs
+	}
+	// The heap the GC model marks beside the CPUs' jobs: each member's
+	// stream queues, and the leader's peer connections.
+	for _, mb := range s.members {
+		mb.CPU().HoldOutside(0)
+	}
+	for m, mb := range s.members {
+		held := int64(mb.Queued()) * int64(s.cfg.Costs.QueuedRequestBytes)
+		if m == s.leader {
+			held += int64(estab) * int64(s.cfg.Costs.PeerConnBytes)
+		}
+		mb.CPU().HoldOutside(mb.CPU().Outside() + held)
 	}
 	s.ser.Set(h.established, now, float64(estab))
 	s.ser.Set(h.timeWaitLeader, now, float64(t.TimeWaitServer))
