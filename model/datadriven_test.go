@@ -29,6 +29,7 @@ import (
 //	                             a new member, its CPU and lessor; time 0;
 //	                             background: other processes' cores from each AT;
 //	                             gc-base: Go's GC on (GOGC 100, GOMAXPROCS = cores)
+//	       [spread=SIGMA [seed=1]]   each job's work scaled by a lognormal of mean 1
 //	client c=0                   AddClient: a stream slot for client c
 //	grant c=0 [ttl=10s] [n=1]    the lessor grants client c's lease (entry c)
 //	open c=0 gen=1               InStreamOpen
@@ -209,6 +210,15 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		cpuCfg.GC = &GCConfig{GOGC: 100, Procs: cpuCfg.Cores, BaseHeap: int64(num(t, d, "gc-base", 0)),
 			AllocPerRequest: int64(num(t, d, "gc-alloc", 0)), ScanRate: float64(num(t, d, "gc-scan", 1)),
 			STW: dur(t, d, "gc-stw", 0).Duration()}
+	}
+	if d.HasArg("spread") {
+		var s string
+		d.ScanArgs(t, "spread", &s)
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			d.Fatalf(t, "spread: %v", err)
+		}
+		cpuCfg.Spread, cpuCfg.Rand = f, sim.NewRand(uint64(num(t, d, "seed", 1)), "service-time")
 	}
 	cpu := NewCPU(cpuCfg)
 	mutant := MutantNone
