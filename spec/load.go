@@ -1171,7 +1171,7 @@ func (v *validator) host(h HostSpec, k ClusterSpec, idle float64, dur Duration) 
 		idle *= float64(k.Members)
 	}
 	if limit := k.Cores - idle - MinCores; b.Max() > limit {
-		v.add("host.background_cores", "%q takes up to %g cores, which leaves no CPU for etcd on cluster.cores %g (the members burn %g with no load); allowed levels from 0 up to %.4g",
+		v.add("host.background_cores", "%q takes up to %g cores, which leaves no CPU for etcd on cluster.cores %g (the members burn %.4g with no load); allowed levels from 0 up to %.4g",
 			h.BackgroundCores, b.Max(), k.Cores, idle, limit)
 	}
 }
