@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -28,6 +30,23 @@ import (
 // number of cores: requests are served by the Cores - Idle that remain, and
 // Utilisation counts the idle work as busy, so a member that serves nothing
 // reports Idle/Cores. It must be below Cores.
+//
+// Three opt-in inputs make the service less smooth (all off by default,
+// and then the CPU is exactly the constant-capacity queue above):
+//   - Background: cores other processes on the same machine take, as a step
+//     function of time known in advance (host.background_cores). They are not
+//     this member's work: Utilisation does not count them.
+//   - Spread: each job's work is scaled by a seeded lognormal draw of mean 1
+//     (service-time variance: the same mean cost, a tail).
+//   - GC: Go's garbage collector in the member's process (gc.go). A cycle's
+//     marking takes GCBackgroundUtilization of the cores for as long as its
+//     work needs, its stop-the-world pauses take all of them; the work counts
+//     in Utilisation (it is the process's CPU).
+//
+// With Background or GC, the backlog drains at Cores - Idle - Background(t) - GC(t)
+// (never below 0) core-seconds per second. A GC cycle starting now slows the
+// backlog already queued: its completion (the next job's start) moves, but
+// jobs already given a completion time keep it, as with Stall.
 type CPU struct {
 	cores   float64
 	idle    float64 // cores of background work, always running; 0 <= idle < cores
@@ -40,6 +59,30 @@ type CPU struct {
 
 	busy   []float64 // core-seconds of work done per bucket
 	bucket time.Duration
+
+	// The opt-in inputs (variable: any of them is set).
+	variable   bool
+	background []LoadStep    // other processes' cores, a step function; nil: none
+	reserved   []reservation // GC marking and pauses, in start order
+	gc         *GC           // nil: no GC modelled
+	spread     float64       // lognormal sigma of a job's work (0: none)
+	rand       *sim.Rand     // the draws for spread
+	outside    int64         // heap held outside the CPU's jobs (HoldOutside)
+}
+
+// LoadStep is one step of a step function of time: Cores from At until the
+// next step's At (the last one holds for ever).
+type LoadStep struct {
+	At    sim.Time
+	Cores float64
+}
+
+// reservation: cores taken from requests over [from, to), by the member's
+// own process (GC), so they count as busy.
+type reservation struct {
+	from, to sim.Time
+	cores    float64
+	busy     bool // the member's own work (GC marking), counted in Utilisation
 }
 
 // CPUConfig configures a CPU.
@@ -48,6 +91,16 @@ type CPUConfig struct {
 	// Idle: cores of background work, always running (0 <= Idle < Cores).
 	Idle    float64
 	MaxJobs int // 0: unbounded
+	// Background: cores other processes take, a step function of time in
+	// order of At (nil: none). Each step must leave some capacity: Idle +
+	// Cores of a step < Cores.
+	Background []LoadStep
+	// GC: Go's garbage collector in the member's process (nil: off).
+	GC *GCConfig
+	// Spread: each job's work is scaled by a lognormal draw with mean 1 and
+	// this sigma, from Rand (0: every job costs exactly its work).
+	Spread float64
+	Rand   *sim.Rand
 	// Bucket and Duration: utilisation is accounted per Bucket over Duration.
 	Bucket, Duration time.Duration
 }
@@ -57,8 +110,25 @@ func NewCPU(cfg CPUConfig) *CPU {
 	if !(cfg.Cores > 0) || cfg.Idle < 0 || cfg.Idle >= cfg.Cores || cfg.Bucket <= 0 || cfg.MaxJobs < 0 {
 		panic(fmt.Sprintf("model: CPU needs cores > 0, 0 <= idle < cores, a bucket > 0 and max jobs >= 0: %+v", cfg))
 	}
-	return &CPU{cores: cfg.Cores, idle: cfg.Idle, maxJobs: cfg.MaxJobs, bucket: cfg.Bucket,
+	c := &CPU{cores: cfg.Cores, idle: cfg.Idle, maxJobs: cfg.MaxJobs, bucket: cfg.Bucket,
 		busy: make([]float64, int((cfg.Duration+cfg.Bucket-1)/cfg.Bucket))}
+	for i, b := range cfg.Background {
+		if b.Cores < 0 || cfg.Idle+b.Cores >= cfg.Cores || (i > 0 && b.At < cfg.Background[i-1].At) {
+			panic(fmt.Sprintf("model: background load step %d (%+v) is negative, out of order or leaves no capacity on %g cores with %g idle", i, b, cfg.Cores, cfg.Idle))
+		}
+	}
+	if len(cfg.Background) > 0 {
+		c.background = cfg.Background
+	}
+	if cfg.GC != nil {
+		c.gc = NewGC(*cfg.GC)
+	}
+	if cfg.Spread < 0 || (cfg.Spread > 0 && cfg.Rand == nil) {
+		panic(fmt.Sprintf("model: CPU spread %g needs to be >= 0, and a random stream", cfg.Spread))
+	}
+	c.spread, c.rand = cfg.Spread, cfg.Rand
+	c.variable = c.background != nil || c.gc != nil || c.spread > 0
+	return c
 }
 
 // SetMaxJobs bounds the queue (0: unbounded); a member applies its leader
@@ -80,6 +150,9 @@ func (c *CPU) Submit(now sim.Time, work time.Duration, n int, bytes int64) (done
 // does whether or not the application's queues are full, e.g. accepting a
 // connection and its TLS handshake).
 func (c *CPU) Force(now sim.Time, work time.Duration, n int, bytes int64) (done sim.Time) {
+	if c.variable {
+		return c.forceVariable(now, work, n, bytes)
+	}
 	start := max(now, c.freeAt)
 	total := float64(work) * float64(n)
 	serve := c.cores - c.idle // what the background work leaves for requests
@@ -104,6 +177,11 @@ func (c *CPU) Done(n int, bytes int64) {
 // write): queued work is pushed back by d. Jobs already given a completion
 // time keep it.
 func (c *CPU) Stall(now sim.Time, d time.Duration) {
+	if c.variable {
+		c.prune(now)
+		c.reserve(now, now+sim.Time(d), c.cores, false)
+		return
+	}
 	c.freeAt = max(c.freeAt, now) + sim.Time(d)
 }
 
@@ -112,6 +190,36 @@ func (c *CPU) Backlog(now sim.Time) time.Duration {
 	return time.Duration(max(0, c.freeAt-now))
 }
 
+// HoldOutside sets the heap the process holds outside this CPU's jobs
+// (requests buffered in streams, open connections), which a GC cycle marks
+// along with the jobs' bytes. The wiring updates it once per metrics bucket,
+// with every member on this CPU's (one process with a shared CPU).
+func (c *CPU) HoldOutside(bytes int64) { c.outside = bytes }
+
+// Outside is the heap HoldOutside set.
+func (c *CPU) Outside() int64 { return c.outside }
+
+// HoldHeap tells the members' CPUs (their GC models) the heap held outside
+// their jobs at a bucket's end: each member's stream queues
+// (queuedRequestBytes a request) and, on the leader (-1: none), its
+// leaderConns peer connections (connBytes each). Members sharing a CPU (one
+// process) add up.
+func HoldHeap(members []*Member, leader, leaderConns, queuedRequestBytes, connBytes int) {
+	for _, mb := range members {
+		mb.CPU().HoldOutside(0)
+	}
+	for m, mb := range members {
+		held := int64(mb.Queued()) * int64(queuedRequestBytes)
+		if m == leader {
+			held += int64(leaderConns) * int64(connBytes)
+		}
+		mb.CPU().HoldOutside(mb.CPU().Outside() + held)
+	}
+}
+
+// GC is the member's garbage collector, or nil when it is not modelled.
+func (c *CPU) GC() *GC { return c.gc }
+
 // Jobs is the number of requests in the system; Bytes their memory; Shed how
 // many were refused.
 func (c *CPU) Jobs() int    { return c.jobs }
@@ -119,12 +227,17 @@ func (c *CPU) Bytes() int64 { return c.bytes }
 func (c *CPU) Shed() uint64 { return c.shed }
 
 // Utilisation is the fraction of the cores busy in each bucket: the work
-// done for requests plus the idle background work (Idle cores all the time,
-// stalls included).
+// done for requests and GC cycles plus the idle background work (Idle cores
+// all the time, stalls included); other processes' load is not counted.
 func (c *CPU) Utilisation() []float64 {
 	out := make([]float64, len(c.busy))
 	idle := c.idle * float64(c.bucket)
 	for i, w := range c.busy {
+		if c.variable {
+			// A GC cycle takes back and places again the credit of the
+			// backlog it slows: the rounding may leave a bucket a hair below 0.
+			w = max(w, 0)
+		}
 		out[i] = (w + idle) / (float64(c.bucket) * c.cores)
 	}
 	return out
@@ -145,4 +258,126 @@ func (c *CPU) credit(from, to sim.Time, work float64) {
 		}
 		t = end
 	}
+}
+
+// never is a time no run reaches: the end of a step function's last step.
+const never = sim.Time(math.MaxInt64)
+
+// forceVariable is Force on a CPU whose capacity varies with time.
+func (c *CPU) forceVariable(now sim.Time, work time.Duration, n int, bytes int64) sim.Time {
+	c.prune(now)
+	total := float64(work) * float64(n)
+	if c.spread > 0 {
+		// A lognormal with mean 1: exp(sigma Z - sigma^2/2). One draw per job
+		// (a cohort of n identical requests shares it).
+		total *= math.Exp(c.spread*c.rand.NormFloat64() - c.spread*c.spread/2)
+	}
+	c.freeAt = c.drain(max(now, c.freeAt), total, math.Inf(1), 1)
+	own := c.drain(now, total, float64(n), 0)
+	c.jobs += n
+	c.bytes += bytes * int64(n)
+	if c.gc != nil {
+		alloc := int64(n) * c.gc.cfg.AllocPerRequest
+		if cy, ok := c.gc.Alloc(now, alloc, c.gc.cfg.BaseHeap+c.bytes+c.outside); ok {
+			// Queued before the cycle: this job keeps its completion time.
+			c.reserve(cy.Start, cy.Start+sim.Time(cy.STW), c.cores, false)
+			markFrom := cy.Start + sim.Time(cy.STW)
+			c.reserve(markFrom, markFrom+sim.Time(cy.Mark), cy.Cores, true)
+		}
+	}
+	return max(c.freeAt, own)
+}
+
+// rateAt is the capacity left for requests at t (never below 0) and the time
+// until which it holds.
+func (c *CPU) rateAt(t sim.Time) (rate float64, until sim.Time) {
+	rate, until = c.cores-c.idle, never
+	if bg := c.background; len(bg) > 0 {
+		i := sort.Search(len(bg), func(i int) bool { return bg[i].At > t }) // the first step after t
+		if i > 0 {
+			rate -= bg[i-1].Cores
+		}
+		if i < len(bg) {
+			until = bg[i].At
+		}
+	}
+	for _, r := range c.reserved {
+		switch {
+		case r.from > t:
+			until = min(until, r.from)
+		case r.to > t:
+			rate -= r.cores
+			until = min(until, r.to)
+		}
+	}
+	return max(rate, 0), until
+}
+
+// drain returns when work (core-nanoseconds) started at start is done, served
+// at the capacity left for requests but on at most limit cores. With sign != 0
+// it credits sign x the work to the buckets it runs in.
+func (c *CPU) drain(start sim.Time, work, limit, sign float64) sim.Time {
+	t := start
+	for {
+		rate, until := c.rateAt(t)
+		rate = min(rate, limit)
+		if rate > 0 {
+			if until == never || rate*float64(until-t) >= work {
+				end := t + sim.Time(math.Ceil(work/rate))
+				if sign != 0 {
+					c.credit(t, end, sign*work)
+				}
+				return end
+			}
+			part := rate * float64(until-t)
+			if sign != 0 {
+				c.credit(t, until, sign*part)
+			}
+			work -= part
+		} else if until == never {
+			panic("model: CPU with no capacity for ever")
+		}
+		t = until
+	}
+}
+
+// served is the capacity left for requests over [from, to): the work a busy
+// CPU does then.
+func (c *CPU) served(from, to sim.Time) float64 {
+	var w float64
+	for t := from; t < to; {
+		rate, until := c.rateAt(t)
+		until = min(until, to)
+		w += rate * float64(until-t)
+		t = until
+	}
+	return w
+}
+
+// reserve takes cores from requests over [from, to), from >= every earlier
+// input's time (the caller has pruned the reservations over by then). The backlog still queued at from drains slower: its remaining
+// work is placed again (and credited again) under the new capacity.
+func (c *CPU) reserve(from, to sim.Time, cores float64, busy bool) {
+	if to <= from {
+		return
+	}
+	var left float64
+	if c.freeAt > from {
+		left = c.served(from, c.freeAt)
+		c.drain(from, left, math.Inf(1), -1)
+	}
+	c.reserved = append(c.reserved, reservation{from: from, to: to, cores: cores, busy: busy})
+	if busy {
+		c.credit(from, to, cores*float64(to-from))
+	}
+	if left > 0 {
+		c.freeAt = c.drain(from, left, math.Inf(1), 1)
+	} else {
+		c.freeAt = max(c.freeAt, from)
+	}
+}
+
+// prune forgets the reservations over by now.
+func (c *CPU) prune(now sim.Time) {
+	c.reserved = slices.DeleteFunc(c.reserved, func(r reservation) bool { return r.to <= now })
 }

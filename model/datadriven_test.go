@@ -25,7 +25,11 @@ import (
 //	member id=1 leader=0 [cores=1] [idle-cores=0] [req-timeout=7s] [election-timeout=1s]
 //	       [leader-queue=0] [ttl=10s] [mutant=none] [leases=8] [keys=1]
 //	       [direct=1ms] [follower=1ms] [forwarded=1ms] [bytes=100]
-//	                             a new member, its CPU and lessor; time 0
+//	       [background=(AT:CORES,...)] [gc-base=BYTES gc-alloc=BYTES gc-scan=BYTES/S gc-stw=D]
+//	                             a new member, its CPU and lessor; time 0;
+//	                             background: other processes' cores from each AT;
+//	                             gc-base: Go's GC on (GOGC 100, GOMAXPROCS = cores)
+//	       [spread=SIGMA [seed=1]]   each job's work scaled by a lognormal of mean 1
 //	client c=0                   AddClient: a stream slot for client c
 //	grant c=0 [ttl=10s] [n=1]    the lessor grants client c's lease (entry c)
 //	open c=0 gen=1               InStreamOpen
@@ -184,7 +188,39 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		}
 		idle = f
 	}
-	cpu := NewCPU(CPUConfig{Cores: float64(num(t, d, "cores", 1)), Idle: idle, Bucket: time.Second, Duration: time.Hour})
+	cpuCfg := CPUConfig{Cores: float64(num(t, d, "cores", 1)), Idle: idle, Bucket: time.Second, Duration: time.Hour}
+	if d.HasArg("background") {
+		var steps []string
+		for _, a := range d.CmdArgs {
+			if a.Key == "background" {
+				steps = a.Vals
+			}
+		}
+		for _, s := range steps {
+			at, cores, ok := strings.Cut(s, ":")
+			a, err1 := time.ParseDuration(at)
+			c, err2 := strconv.ParseFloat(cores, 64)
+			if !ok || err1 != nil || err2 != nil {
+				d.Fatalf(t, "background: %q is not AT:CORES", s)
+			}
+			cpuCfg.Background = append(cpuCfg.Background, LoadStep{At: sim.Time(a), Cores: c})
+		}
+	}
+	if d.HasArg("gc-base") {
+		cpuCfg.GC = &GCConfig{GOGC: 100, Procs: cpuCfg.Cores, BaseHeap: int64(num(t, d, "gc-base", 0)),
+			AllocPerRequest: int64(num(t, d, "gc-alloc", 0)), ScanRate: float64(num(t, d, "gc-scan", 1)),
+			STW: dur(t, d, "gc-stw", 0).Duration()}
+	}
+	if d.HasArg("spread") {
+		var s string
+		d.ScanArgs(t, "spread", &s)
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			d.Fatalf(t, "spread: %v", err)
+		}
+		cpuCfg.Spread, cpuCfg.Rand = f, sim.NewRand(uint64(num(t, d, "seed", 1)), "service-time")
+	}
+	cpu := NewCPU(cpuCfg)
 	mutant := MutantNone
 	if d.HasArg("mutant") {
 		var s string
@@ -276,6 +312,19 @@ func (h *memberHarness) slot(t *testing.T, d *datadriven.TestData, c int) int32 
 func (h *memberHarness) printCPU() {
 	c := h.m.cpu
 	fmt.Fprintf(&h.out, "cpu: jobs=%d bytes=%d backlog=%v shed=%d max-jobs=%d\n", c.Jobs(), c.Bytes(), c.Backlog(h.now), c.Shed(), c.maxJobs)
+	if c.variable {
+		rate, until := c.rateAt(h.now)
+		u := "never"
+		if until != never {
+			u = until.String()
+		}
+		fmt.Fprintf(&h.out, "cpu: cores for requests=%.3g until %s\n", rate, u)
+	}
+	if g := c.gc; g != nil {
+		g.Advance(h.now) // as the next allocation would
+		fmt.Fprintf(&h.out, "gc: cycles=%d marking=%t marked=%d allocated=%d trigger=%d goal=%d work=%v pauses=%v\n",
+			g.Cycles(), g.Marking(h.now), g.Marked(), g.allocated, g.Trigger(), g.Goal(), g.Work(), g.Pauses())
+	}
 }
 
 func (h *memberHarness) printLease(i int) {

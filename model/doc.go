@@ -17,7 +17,13 @@
 //   - Lessor (lessor.go): the leader's lease table: expiries, renewals,
 //     rate-limited revocation, Promote on a new leader.
 //   - CPU (cpu.go): a member's cores as a fluid FIFO queue; shared by all
-//     members of one machine when the scenario says so.
+//     members of one machine when the scenario says so. Its capacity may
+//     vary with time: other processes' background cores (a step function
+//     known in advance) and the member's GC cycles take cores from requests.
+//   - GC (gc.go): Go's garbage collector in a member's process, the
+//     runtime's pacer as a state machine: allocation and the live heap go
+//     in with the time, cycles (a pause, then marking on a quarter of
+//     GOMAXPROCS for as long as the live heap takes) come out.
 //   - Raft (raft.go): the cluster's raft heartbeats and elections (with
 //     cluster.raft): ticks, heartbeats, CheckQuorum, (pre-)votes; its
 //     leadership outputs feed the members' InLeaderLost / InElected. How a

@@ -437,6 +437,8 @@ func (s *Sim) sample(now sim.Time) {
 		// rafthttp's own connections into the leader, open all the time.
 		f.Leader, f.RaftConns = s.members[s.leader], netsim.RaftConnsPerPeer*(len(s.members)-1)
 	}
-	s.ser.Sample(now, s.net.Totals(now), f)
+	t := s.net.Totals(now)
+	s.ser.Sample(now, t, f)
+	model.HoldHeap(s.members, s.leader, t.Established+f.RaftConns, f.QueuedRequestBytes, f.ConnBytes) // for the GC model
 	s.k.Schedule(now+sim.Time(s.cfg.Bucket), event{to: toSample})
 }

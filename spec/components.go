@@ -16,13 +16,36 @@ import (
 
 // CPU is member m's CPU, or with SharedCPU the one machine every member runs
 // on (m is then ignored). Idle is background work: heartbeats, the prober,
-// the runtime.
-func (c Cluster) CPU() model.CPUConfig {
-	idle := c.Costs.IdleCores
+// the runtime. Background is other processes' load on that machine (a
+// random one drawn from the stream "host-background", a child "mN" per
+// member without SharedCPU); GC, with c.GC, the process's collector, whose
+// base heap is every member's with SharedCPU (one process); Spread, with
+// c.ServiceSpread, the measured service-time spread drawn from the stream
+// "service-time" (a child per member without SharedCPU).
+func (c Cluster) CPU(m int) model.CPUConfig {
+	idle, members := c.Costs.IdleCores, 1.0
 	if c.SharedCPU {
-		idle *= float64(c.Members)
+		members = float64(c.Members)
+		idle *= members
 	}
-	return model.CPUConfig{Cores: c.Cores, Idle: idle, Bucket: c.Bucket, Duration: c.Duration}
+	r := sim.NewRand(c.Seed, "host-background")
+	if !c.SharedCPU {
+		r = r.Child(fmt.Sprintf("m%d", m))
+	}
+	cfg := model.CPUConfig{Cores: c.Cores, Idle: idle, Bucket: c.Bucket, Duration: c.Duration,
+		Background: c.Background.Steps(c.Duration, r)}
+	if c.ServiceSpread {
+		cfg.Spread, cfg.Rand = DefaultServiceSpread, sim.NewRand(c.Seed, "service-time")
+		if !c.SharedCPU {
+			cfg.Rand = cfg.Rand.Child(fmt.Sprintf("m%d", m))
+		}
+	}
+	if c.GC {
+		gc := DefaultGC
+		gc.Procs, gc.BaseHeap = c.Cores, int64(float64(gc.BaseHeap)*members)
+		cfg.GC = &gc
+	}
+	return cfg
 }
 
 // Member is member m's configuration.
@@ -48,7 +71,7 @@ func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
 	var cpu *model.CPU
 	for m := 0; m < c.Members; m++ {
 		if cpu == nil || !c.SharedCPU {
-			cpu = model.NewCPU(c.CPU())
+			cpu = model.NewCPU(c.CPU(m))
 		}
 		members = append(members, model.NewMember(c.Member(m, mutant), cpu, lessor, c.Leader))
 	}

@@ -1,6 +1,10 @@
 package spec
 
-import "time"
+import (
+	"time"
+
+	"github.com/leasesim/leasesim/model"
+)
 
 // Costs are the CPU costs of the operations the cluster model charges, and the
 // memory held by queued work. Every default cites where it comes from; a
@@ -98,3 +102,43 @@ func DefaultCosts(tls string) Costs {
 // clientmodel.Config.ConnectDelay. Order of a gRPC stream open on an
 // established connection.
 const DefaultConnectDelay = 100 * time.Microsecond
+
+// DefaultGC is the GC model's parameters (model.GCConfig) when a scenario
+// turns it on (cluster.gc), per member (Procs: the CPU's cores, set by
+// Cluster.CPU). Measured by calibrate.TestMeasureGC on this project's 2-vCPU
+// machine with Go 1.26 and etcd 3.7.3, saved in
+// calibrate/testdata/gc-go-etcd-3.7.3.json and replayed by
+// calibrate.TestGCDefaultsReplayMeasurement:
+//   - GOGC: 100, the runtime's default (etcd sets none).
+//   - ScanRate: live heap marked per core-second, the median over forced
+//     cycles of 64 MiB, 256 MiB and 1 GiB heaps of request-like objects
+//     (256 B with 4 pointers in the first 32: the marker skips the
+//     pointer-free rest, as it does a request's byte buffers; a heap of
+//     pointer-dense objects marks slower).
+//   - STW: a cycle's stop-the-world pauses, the largest median of those.
+//   - BaseHeap: a third of a 3-member in-process cluster's live heap with no
+//     load (no leases, an empty keyspace).
+//   - AllocPerRequest: half the heap allocated per forwarded renewal through
+//     a real follower and leader (with the in-process client's share: an
+//     upper bound), since the model runs a forwarded renewal as two jobs, the
+//     follower's and the leader's; every job a member's CPU runs (renewals,
+//     handshakes) allocates it (a direct renewal allocates 1,813 B: less).
+var DefaultGC = model.GCConfig{
+	GOGC:            100,
+	ScanRate:        4.62e9,                 // B/s per core: 4.91e9 at 64 MiB, 3.65e9 at 256 MiB, 4.62e9 at 1 GiB
+	STW:             991 * time.Microsecond, // 432 us, 366 us, 991 us
+	BaseHeap:        22234264 / 3,           // 21.2 MiB for 3 members
+	AllocPerRequest: 11820 / 2,              // a forwarded renewal's 11,820 B over its two jobs
+}
+
+// DefaultServiceSpread is the sigma of the lognormal (mean 1) that scales
+// each job's CPU cost when a scenario turns service-time variance on
+// (cluster.service_spread: true): a forwarded renewal's round trip through a
+// real 3.7.3 follower and leader, one at a time with nothing queued, has
+// this spread (ln(p99/p50)/z(0.99)), measured by
+// calibrate.TestMeasureServiceSpread on this project's 2-vCPU machine, saved
+// in calibrate/testdata/service-spread-3.7.3.json and replayed by
+// calibrate.TestServiceSpreadReplaysMeasurement. The round trip includes
+// the client's side and goroutine wake-ups as well as CPU: the measurement
+// cannot tell them apart, so it stands for the spread of the service time.
+const DefaultServiceSpread = 0.7097 // p50 96 us, p99 500 us; a direct renewal: 0.80 (30 us, 196 us)

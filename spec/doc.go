@@ -10,7 +10,8 @@
 //   - A scenario (Spec) describes one simulation: the clients (how many,
 //     their clientv3 version, lease TTL, how the application reads its
 //     KeepAlive channel), the server they talk to (an idealised server or a
-//     modelled etcd cluster), the CPU costs, the faults, the duration and the
+//     modelled etcd cluster), the CPU costs, the host the members run on
+//     (other processes' load: host.go), the faults, the duration and the
 //     seed. It is written as one YAML document (a scenario file), or built
 //     from command-line flags (ApplyFlag), or both.
 //   - A built-in is a scenario or parameter file compiled into the binary
@@ -21,6 +22,11 @@
 //     with where and how they were measured. A scenario names one with
 //     "params:"; its costs replace DefaultCosts field by field, and the
 //     scenario's own costs section replaces the params file's.
+//   - Member stalls are opt-in inputs that make a member's CPU less smooth:
+//     host.background_cores (other processes' cores, constant or drawn),
+//     cluster.gc (Go's collector, DefaultGC) and cluster.service_spread (each
+//     job's cost drawn, DefaultServiceSpread). Off, a run is exactly what it
+//     was before they existed.
 //   - A what-if override is one field of a scenario changed by a flag
 //     (--ttl 30s) or a 'leasesim run --what-if ttl=30s', in the syntax of the
 //     flag table (Overrides, ApplyFlag), to compare a variant with its base.

@@ -18,6 +18,7 @@ var Overrides = []Override{
 	{"renew-at", "clients.renew_at"}, {"client-kind", "clients.kind"}, {"etcd-version", "cluster.etcd_version"},
 	{"lease-revoke-rate", "cluster.lease_revoke_rate"}, {"lease-checkpoint", "cluster.lease_checkpoint"},
 	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"}, {"raft", "cluster.raft"}, {"raft-wait", "cluster.raft_wait"},
+	{"gc", "cluster.gc"}, {"service-spread", "cluster.service_spread"}, {"background-cores", "host.background_cores"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
@@ -113,6 +114,12 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return boolean(&s.Cluster.Raft)
 	case "raft-wait":
 		s.Cluster.RaftWait = v
+	case "gc":
+		return boolean(&s.Cluster.GC)
+	case "service-spread":
+		return boolean(&s.Cluster.ServiceSpread)
+	case "background-cores":
+		s.Host.BackgroundCores = v
 	case "duration":
 		return dur(&s.Duration)
 	case "seed":

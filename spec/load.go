@@ -891,6 +891,9 @@ func (s Spec) validate() (Params, error) {
 		if s.Params != "" {
 			v.add("params", "server: ideal has no CPU costs; remove params or use server: cluster")
 		}
+		if s.Host != (HostSpec{}) {
+			v.add("host", "is set, but server: ideal has no machine; remove the host section or use server: cluster")
+		}
 	default:
 		v.add("server", "%q is not allowed; allowed: %s, %s", s.Server, ServerCluster, ServerIdeal)
 	}
@@ -916,6 +919,9 @@ func (s Spec) validate() (Params, error) {
 		}
 		if k := s.Cluster.Cores; costsOK && k >= MinCores && k <= MaxCores {
 			v.idle(s.Cluster, s.Params, paramsCosts, s.Costs)
+			v.host(s.Host, s.Cluster, MergeCosts(paramsCosts, s.Costs).Apply(DefaultCosts(DefaultTLS)).IdleCores, dur)
+		} else if _, err := ParseBackground(s.Host.BackgroundCores); err != nil {
+			v.add("host.background_cores", "%v", err)
 		}
 		v.faults(s.Faults, s.Cluster.Leader, dur, durOK, membersOK, members, s.Cluster.Raft)
 	}
@@ -1153,6 +1159,28 @@ func (v *validator) idle(k ClusterSpec, params string, fromParams, own CostsSpec
 	}
 }
 
+// host checks host.background_cores: its form, that its largest level
+// leaves CPU for etcd beside the members' idle CPU (idle per member), and
+// that its steps over the duration are not too many to hold.
+func (v *validator) host(h HostSpec, k ClusterSpec, idle float64, dur Duration) {
+	b, err := ParseBackground(h.BackgroundCores)
+	if err != nil {
+		v.add("host.background_cores", "%v", err)
+		return
+	}
+	if p := b.Period + b.On + b.Off; p > 0 && dur > 0 && int64(dur.D()/p) > MaxBackgroundSteps {
+		v.add("host.background_cores", "%q changes %d times over %v; allowed at most %s (use a longer period)",
+			h.BackgroundCores, int64(dur.D()/p), dur, Thousands(MaxBackgroundSteps))
+	}
+	if k.SharedCPU && k.Members > 1 && k.Members <= MaxMembers {
+		idle *= float64(k.Members)
+	}
+	if limit := k.Cores - idle - MinCores; b.Max() > limit {
+		v.add("host.background_cores", "%q takes up to %g cores, which leaves no CPU for etcd on cluster.cores %g (the members burn %.4g with no load); allowed levels from 0 up to %.4g",
+			h.BackgroundCores, b.Max(), k.Cores, idle, limit)
+	}
+}
+
 func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, membersOK bool, members int, raft bool) {
 	var prev Duration
 	for i, f := range fs {
@@ -1341,6 +1369,15 @@ func (s Spec) Summary() string {
 			if k.RaftWait == "backlog" {
 				b.WriteString(" (a busy member's raft loop waits for its whole CPU backlog)")
 			}
+		}
+		if k.GC {
+			b.WriteString("; Go's garbage collector is modelled")
+		}
+		if k.ServiceSpread {
+			b.WriteString("; each request's CPU cost varies")
+		}
+		if bg, err := ParseBackground(s.Host.BackgroundCores); err == nil && bg.Kind != "" {
+			fmt.Fprintf(&b, "; other processes on the machine take %s", bg)
 		}
 		b.WriteString(".")
 		if s.Params != "" {

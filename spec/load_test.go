@@ -18,7 +18,7 @@ import (
 )
 
 var builtinNames = []string{
-	"calibration-500", "incident-2018", "incident-2018-client", "incident-2018-client-ttl10",
+	"calibration-500", "host-stalls-2core", "incident-2018", "incident-2018-client", "incident-2018-client-ttl10",
 	"incident-2018-ttl600", "leader-stall-election", "lease-apply-stall", "lease-promote-expiry", "lease-revoke-backlog", "lease-ttl-reset", "metastable-trigger",
 }
 

@@ -50,6 +50,10 @@ func (s Spec) Resolve() (Resolved, error) {
 	if err != nil {
 		return Resolved{}, fmt.Errorf("cluster.raft_wait: %w", err)
 	}
+	bg, err := ParseBackground(s.Host.BackgroundCores)
+	if err != nil {
+		return Resolved{}, fmt.Errorf("host.background_cores: %w", err)
+	}
 	costs := MergeCosts(params.Costs, s.Costs).Apply(DefaultCosts(k.TLS))
 	overrun := s.Clients.ScanOverrun
 	if overrun == 0 {
@@ -65,8 +69,9 @@ func (s Spec) Resolve() (Resolved, error) {
 		Members:            k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
-		SharedCPU: k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
-		Costs: costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
+		SharedCPU: k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, ServiceSpread: k.ServiceSpread,
+		TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
+		Costs:            costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
 	}
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})

@@ -94,6 +94,12 @@ type Cluster struct {
 	RaftWait  model.RaftWait
 	Prober    bool
 	SharedCPU bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
+	// Background: other processes' CPU on the members' machine(s)
+	// (HostSpec.BackgroundCores); GC: Go's collector modelled (ClusterSpec.GC).
+	Background Background
+	GC         bool
+	// ServiceSpread: each job's cost varies (ClusterSpec.ServiceSpread).
+	ServiceSpread bool
 	// TLSCloseTimeWait: closing an established peer connection leaves the
 	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
 	// otherwise the close ends in a reset and leaves nothing.

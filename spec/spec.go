@@ -20,6 +20,8 @@ type Spec struct {
 	Server      string      `yaml:"server"`           // "cluster" (default) or "ideal"
 	Clients     ClientsSpec `yaml:"clients"`
 	Cluster     ClusterSpec `yaml:"cluster,omitempty"`
+	// Host: the machine the members run on, apart from etcd (host.go).
+	Host HostSpec `yaml:"host,omitempty"`
 	// Params: a cost-parameter file (see Params in params.go) as a built-in
 	// name (BuiltinParams, e.g. "reference-2core") or a path; a relative path
 	// in a scenario file is relative to that file's directory. Its costs
@@ -164,6 +166,21 @@ type ClusterSpec struct {
 	// runnext slot; "backlog": the member's whole CPU backlog, as a request
 	// would (the pessimistic bound).
 	RaftWait string `yaml:"raft_wait,omitempty"`
+	// GC: model Go's garbage collector in each member's process (one process
+	// for all members with shared_cpu, as an in-process cluster): a cycle
+	// starts when the heap (a base heap, plus what queued requests and open
+	// connections hold, plus what requests allocate) reaches the pacer's
+	// trigger, and its marking and pauses take CPU from requests (model.GC;
+	// parameters measured: spec.DefaultGC). Off by default: the CPU costs
+	// were measured with the collector running, so it is in them on average;
+	// on, a member's GC work grows with its heap, and stalls it in cycles.
+	GC bool `yaml:"gc,omitempty"`
+	// ServiceSpread: each job's CPU cost (a renewal, a handshake) is scaled
+	// by a lognormal draw of mean 1 and the measured spread
+	// (DefaultServiceSpread) from the seeded stream "service-time" (a child
+	// per member without shared_cpu): the same mean cost, with the tail a
+	// real member's renewals show. Off by default.
+	ServiceSpread bool `yaml:"service_spread,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),

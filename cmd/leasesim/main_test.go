@@ -117,7 +117,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--consumer", "sometimes"}, "allowed: drain, never, rate:N, pace:N, stop-after:K, stall:FROM-TO"},
 		{[]string{"--consumer", "rate:-1"}, "rate:N with 1e-9 <= N"},
 		{[]string{"--consumer", "stall:20m-10m"}, "stall:FROM-TO"},
-		{[]string{"--scenario", "nope"}, `"nope" is neither a built-in scenario (calibration-500, incident-2018`},
+		{[]string{"--scenario", "nope"}, `"nope" is neither a built-in scenario (calibration-500, host-stalls-2core, incident-2018`},
 		{[]string{"--what-if", "ttl"}, "must be FLAG=VALUE"},
 		{[]string{"--what-if", "ttl=0s"}, "--what-if ttl=0s"},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
