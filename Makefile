@@ -8,7 +8,7 @@ FUZZTIME ?= 200s
 # a short session on the loader's slower inputs (a run of 5 s virtual time).
 FUZZMINIMIZETIME ?= 5s
 
-.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long fuzz legacy-goldens corpus calibrate
+.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long fuzz legacy-goldens corpus calibrate measure
 
 help:
 	@echo "make run          the main job: the 2018 incident's clients, with the fixed client as a what-if"
@@ -23,6 +23,8 @@ help:
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
+	@echo "make measure WHAT=promote|idle-close|gc|spread|heartbeat"
+	@echo "                  re-measure one real-system figure the model replays (saved under calibrate/testdata; 1-5 min)"
 
 # The commit is stamped by -ldflags too, for builds where the toolchain does
 # not stamp VCS information (GOFLAGS=-buildvcs=false, a worktree, a tarball).
@@ -87,3 +89,12 @@ legacy-goldens:
 calibrate: build
 	bin/leasesim calibrate --set full --json > bin/calibration.json
 	bin/leasesim calibrate --from bin/calibration.json --fit spec/params/default.yaml | tee bin/calibration.txt
+
+# One real-system measurement the model replays (each TestMeasure* skips
+# unless LEASESIM_MEASURE names it): promote (the v3.7.3 lessor's Promote),
+# idle-close (a pooled peer connection's idle close), gc (Go's collector),
+# spread (a forwarded renewal's round-trip spread), heartbeat (raft's).
+WHAT ?=
+measure:
+	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|idle-close|gc|spread|heartbeat"; exit 2; }
+	LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 30m -run 'TestMeasure' -v ./calibrate

@@ -21,10 +21,10 @@ import (
 // MsgHeartbeat, Ready, encoding the response). Not included: the TLS record
 // and the write/read syscalls of rafthttp's stream connection (a few µs
 // each). The figures are model.HeartbeatCost's source; run with
-// LEASESIM_MEASURE_RAFT=1.
+// LEASESIM_MEASURE=heartbeat (make measure WHAT=heartbeat).
 func TestMeasureHeartbeat(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE_RAFT") == "" {
-		t.Skip("set LEASESIM_MEASURE_RAFT=1 to measure (a few seconds)")
+	if os.Getenv("LEASESIM_MEASURE") != "heartbeat" {
+		t.Skip("set LEASESIM_MEASURE=heartbeat to measure (a few seconds)")
 	}
 	const members = 3
 	nodes := make([]*raft.RawNode, members)

@@ -6,6 +6,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
@@ -75,7 +76,7 @@ func TestP5Stateful(t *testing.T) {
 		initial := rapid.IntRange(1, p5Clients).Draw(t, "initial_clients")
 		for i := 0; i < initial; i++ {
 			m.added[i] = true
-			sm.AddClient(i)
+			sm.ClientInput(i, clientmodel.Input{Kind: clientmodel.InKeepAlive})
 		}
 		if err := sm.Advance(time.Minute); err != nil {
 			t.Fatal(err)
@@ -87,7 +88,7 @@ func TestP5Stateful(t *testing.T) {
 					t.Skip("already added")
 				}
 				m.added[i], m.addedAt[i] = true, sm.Now()
-				sm.AddClient(i)
+				sm.ClientInput(i, clientmodel.Input{Kind: clientmodel.InKeepAlive})
 			},
 			"cancel": func(t *rapid.T) {
 				i := rapid.IntRange(0, p5Clients-1).Draw(t, "client")
@@ -95,11 +96,15 @@ func TestP5Stateful(t *testing.T) {
 					t.Skip("not running")
 				}
 				m.cancel[i] = sm.Now()
-				sm.CancelClient(i)
+				sm.ClientInput(i, clientmodel.Input{Kind: clientmodel.InCancel})
 			},
 			"reading": func(t *rapid.T) {
 				i := rapid.IntRange(0, p5Clients-1).Draw(t, "client")
-				sm.SetReading(i, rapid.Bool().Draw(t, "read"))
+				consumer := clientmodel.Never
+				if rapid.Bool().Draw(t, "read") {
+					consumer = clientmodel.Drain
+				}
+				sm.ClientInput(i, clientmodel.Input{Kind: clientmodel.InConsumer, Consumer: consumer})
 			},
 			"leader-change": func(t *rapid.T) {
 				if sm.Leader() < 0 {

@@ -151,22 +151,9 @@ func (s *Sim) Advance(d time.Duration) error {
 	return runInSeconds(context.Background(), s.k, min(s.k.Now()+sim.Time(d), sim.Time(s.cfg.Duration)), s.handle)
 }
 
-// AddClient makes client i call KeepAlive now (Deferred scenarios).
-func (s *Sim) AddClient(i int) { s.clientNow(i, clientmodel.Input{Kind: clientmodel.InKeepAlive}) }
-
-// CancelClient cancels client i's KeepAlive context now: it stops renewing.
-func (s *Sim) CancelClient(i int) { s.clientNow(i, clientmodel.Input{Kind: clientmodel.InCancel}) }
-
-// SetReading makes client i's application read its channel (drain) or stop.
-func (s *Sim) SetReading(i int, reading bool) {
-	k := clientmodel.Never
-	if reading {
-		k = clientmodel.Drain
-	}
-	s.clientNow(i, clientmodel.Input{Kind: clientmodel.InConsumer, Consumer: k})
-}
-
-func (s *Sim) clientNow(i int, in clientmodel.Input) {
+// ClientInput hands client i the input in now: KeepAlive (a Deferred
+// scenario's client starts), Cancel, or a new Consumer (Drain or Never).
+func (s *Sim) ClientInput(i int, in clientmodel.Input) {
 	s.k.Schedule(s.k.Now(), clientEvent(int32(i), in))
 }
 

@@ -24,13 +24,7 @@ func (s *Sim) startRaft() {
 	if !s.cfg.Raft {
 		return
 	}
-	cpus := make([]model.Scheduler, len(s.members))
-	for m, mb := range s.members {
-		cpus[m] = mb.CPU()
-	}
-	s.raft.r = model.NewRaft(model.RaftConfigFor(s.cfg.Etcd, s.cfg.Members, s.cfg.Leader, s.cfg.ElectionTimeout, s.cfg.RaftWait), cpus,
-		sim.NewRand(s.cfg.Seed, "election"))
-	s.raft.links = sim.NewRand(s.cfg.Seed, "raft-links")
+	s.raft.r, s.raft.links = s.cfg.NewRaft(s.members)
 	s.ser.TrackLeader()
 	s.routeRaft(s.k.Now(), s.raft.r.Start(s.raft.out[:0]))
 }

@@ -78,6 +78,19 @@ func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
 	return members, lessor
 }
 
+// NewRaft builds the cluster's raft (cluster.raft) over the members' CPUs,
+// its election timeouts drawn from the stream "election"; links is the
+// stream its messages' link jitter is drawn from (apart from the forwards',
+// so that heartbeats do not shift their draws).
+func (c Cluster) NewRaft(members []*model.Member) (r *model.Raft, links *sim.Rand) {
+	cpus := make([]model.Scheduler, len(members))
+	for m, mb := range members {
+		cpus[m] = mb.CPU()
+	}
+	cfg := model.RaftConfigFor(c.Etcd, c.Members, c.Leader, c.ElectionTimeout, c.RaftWait)
+	return model.NewRaft(cfg, cpus, sim.NewRand(c.Seed, "election")), sim.NewRand(c.Seed, "raft-links")
+}
+
 // Network is the peer network's configuration.
 func (c Cluster) Network() netsim.NetworkConfig {
 	return netsim.NetworkConfig{
