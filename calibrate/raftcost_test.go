@@ -1,13 +1,17 @@
 package calibrate
 
 import (
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/leasesim/leasesim/model"
 )
 
 // TestMeasureHeartbeat times one raft heartbeat exchange between a leader and
@@ -106,20 +110,66 @@ func TestMeasureHeartbeat(t *testing.T) {
 			leader.Advance(leader.Ready())
 		}
 	}
+	// Three runs; each part's fastest, the least disturbed by other work on
+	// this shared machine.
 	const rounds = 200000
-	var tl, tf, tr time.Duration
-	for i := 0; i < rounds; i++ {
-		a := time.Now()
-		leaderSide()
-		b := time.Now()
-		followerSide()
-		c := time.Now()
-		leaderResp()
-		d := time.Now()
-		tl += b.Sub(a)
-		tf += c.Sub(b)
-		tr += d.Sub(c)
+	tl, tf, tr := time.Duration(1<<62), time.Duration(1<<62), time.Duration(1<<62)
+	for range 3 {
+		var l, f, r time.Duration
+		for i := 0; i < rounds; i++ {
+			a := time.Now()
+			leaderSide()
+			b := time.Now()
+			followerSide()
+			c := time.Now()
+			leaderResp()
+			d := time.Now()
+			l += b.Sub(a)
+			f += c.Sub(b)
+			r += d.Sub(c)
+		}
+		tl, tf, tr = min(tl, l), min(tf, f), min(tr, r)
 	}
 	t.Logf("per heartbeat, %d rounds, %d-member cluster: leader tick+Ready+encode (both followers' messages) %v, follower decode+Step+Ready+encode %v, leader decode+Step response %v",
 		rounds, members, tl/rounds, tf/rounds, tr/rounds)
+	m := heartbeatMeasurement{What: "go.etcd.io/raft state machines with rafthttp's protobuf encoding, 3 members, etcd's settings: " +
+		"per heartbeat round, in ns", Rounds: rounds, LeaderNs: int64(tl / rounds), FollowerNs: int64(tf / rounds), ResponseNs: int64(tr / rounds)}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.FromSlash(heartbeatFile), append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// heartbeatFile holds what TestMeasureHeartbeat measured last.
+const heartbeatFile = "testdata/heartbeat-raft.json"
+
+type heartbeatMeasurement struct {
+	What       string `json:"what"`
+	Rounds     int    `json:"rounds"`
+	LeaderNs   int64  `json:"leader_tick_ns"`     // tick, Ready, encode (both followers' messages)
+	FollowerNs int64  `json:"follower_ns"`        // decode, Step, Ready, encode the response
+	ResponseNs int64  `json:"leader_response_ns"` // decode and Step the response
+}
+
+// TestHeartbeatCostReplay: model.HeartbeatCost covers a heartbeat's measured
+// work on the way (the leader's tick and the follower's handling) with at
+// most a few µs to spare for the TLS record and the syscalls the
+// measurement leaves out.
+func TestHeartbeatCostReplay(t *testing.T) {
+	data, err := os.ReadFile(filepath.FromSlash(heartbeatFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m heartbeatMeasurement
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	measured := time.Duration(m.LeaderNs + m.FollowerNs)
+	if measured <= 0 || model.HeartbeatCost < measured || model.HeartbeatCost > measured+5*time.Microsecond {
+		t.Errorf("model.HeartbeatCost %v; measured %v on the way (leader %v, follower %v): want it covered, with at most 5 µs for syscalls",
+			model.HeartbeatCost, measured, time.Duration(m.LeaderNs), time.Duration(m.FollowerNs))
+	}
 }

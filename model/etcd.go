@@ -42,10 +42,13 @@ const (
 	HeartbeatInterval = 100 * time.Millisecond
 	// HeartbeatCost: the raft goroutine's CPU for one heartbeat round with one
 	// follower, through the real go.etcd.io/raft v3.7.0 state machines with
-	// rafthttp's protobuf encoding (calibrate.TestMeasureHeartbeat, this
-	// project's 2-vCPU machine, 2026-12-01, 3 runs of 200,000 rounds on a
-	// 3-member cluster): on the leader 1.3-1.6 µs to tick and encode it plus
-	// 0.8-1.1 µs to step the response; on the follower 1.7-2.0 µs; plus the
+	// rafthttp's protobuf encoding (make measure WHAT=heartbeat, this
+	// project's 2-vCPU machine, 2026-12-01, the fastest of 3 runs of 200,000
+	// rounds on a 3-member cluster, saved in
+	// calibrate/testdata/heartbeat-raft.json and replayed by
+	// TestHeartbeatCostReplay): on the leader 1.3 µs to tick and encode it
+	// plus 0.4 µs to step the response; on the follower 1.0 µs (earlier runs:
+	// up to 1.6, 1.1 and 2.0 µs); plus the
 	// TLS record and the stream's write and read syscalls (not measured, a
 	// few µs). It is in the members' measured idle CPU (spec.Costs.IdleCores)
 	// already, so it is not charged to the CPU queue again; it is the work a

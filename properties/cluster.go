@@ -16,11 +16,23 @@ import (
 // FixedVersions are fixed-rule client releases, one per modelled line.
 var FixedVersions = []string{"v3.7.3", "v3.1.19", "v3.2.24", "v3.3.9", "v3.4.27", "v3.5.21", "v3.6.4"}
 
+// P4MinTTL is the shortest TTL at which an election shorter than the
+// election timeout (1 s) cannot cost a fixed client its lease. At etcd's
+// minimum, 2 s, it can: the client renews on the first 500 ms scan at least
+// TTL/3 after an answer (up to 1 s later at TTL 2 s); an election that starts
+// just then holds that renewal for up to 999 ms, so its answer comes up to
+// ~2 s after the previous one, past the client's own deadline (TTL after its
+// last answer, clientv3 deadlineLoop), and the client gives up on the lease,
+// which then expires on the server. From 3 s the renewal goes out at most
+// 1.5 s after an answer and its answer comes by 2.5 s, before the deadline.
+const P4MinTTL = 3 * time.Second
+
 // ClusterGen describes the cluster scenarios GenCluster draws.
 type ClusterGen struct {
 	MaxClients int
 	// LeaderChanges: 0 for none, else 1 to LeaderChanges leader-change faults,
-	// each with an election shorter than the election timeout.
+	// each with an election shorter than the election timeout; the TTL is
+	// then at least P4MinTTL (unless MaxElection is set).
 	LeaderChanges int
 	// MaxElection bounds each election; 0 means 999 ms (shorter than the
 	// default 1 s election timeout).
@@ -46,6 +58,11 @@ func GenCluster(g ClusterGen) *rapid.Generator[spec.Spec] {
 		c := &s.Clients
 		c.Count = rapid.OneOf(rapid.IntRange(1, 50), rapid.IntRange(50, g.MaxClients)).Draw(t, "clients")
 		c.TTL = spec.Duration(rapid.OneOf(rapid.Int64Range(2, 10), rapid.Int64Range(10, 60)).Draw(t, "ttl_s") * sec)
+		if g.LeaderChanges > 0 && g.MaxElection == 0 && c.TTL < spec.Duration(P4MinTTL) {
+			// Short elections keep every lease only from P4MinTTL up
+			// (TestP4MinimumTTLCounterexample); the draws stay the same.
+			c.TTL = spec.Duration(P4MinTTL)
+		}
 		c.Version = rapid.SampledFrom(FixedVersions).Draw(t, "version")
 		switch rapid.SampledFrom([]string{"never", "drain", "rate", "stop-after", "stall"}).Draw(t, "consumer") {
 		case "never":

@@ -20,7 +20,8 @@
 //   - P3 (pre-fix clients): P1 fails, and rapid shrinks the failure to the 2018
 //     bug: one client that never reads, the 18th request 500 ms after the 17th.
 //   - P4: with Promote, no lease expires across a leader change shorter than the
-//     election timeout.
+//     election timeout, from a TTL of P4MinTTL (3 s) up: at etcd's minimum,
+//     2 s, the client's own deadline can pass during such an election.
 //   - P6 (lease checkpointing): a lease nobody renews (TTL over 5 min) is
 //     revoked no earlier than its TTL after its grant and no later than that
 //     plus P6Slack per leader change during its life. GenP6 draws the leader

@@ -89,7 +89,9 @@ func CheckP6(s spec.Spec, ops []recorder.Op) []string {
 		}
 		n := 0
 		for _, c := range changes {
-			if c > granted && c <= end {
+			// A change at the grant's instant counts: its Promote may come after
+			// the grant within that instant.
+			if c >= granted && c <= end {
 				n++
 			}
 		}

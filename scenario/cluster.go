@@ -23,7 +23,7 @@ type Options struct {
 	// Mutant deliberately breaks the server, to show that checkers catch it
 	// (model.Mutant); model.MutantNone is etcd's behaviour.
 	Mutant model.Mutant
-	// Deferred: no client calls KeepAlive until Sim.AddClient (stateful tests).
+	// Deferred: no client calls KeepAlive until Sim.ClientInput gives it InKeepAlive (stateful tests).
 	Deferred bool
 	// RecordRTT keeps every answered keepalive's send time and round trip
 	// (Outcome.RTTs), for comparison with a real cluster's (leasesim
