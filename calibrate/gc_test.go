@@ -2,7 +2,6 @@ package calibrate
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -183,10 +182,7 @@ func TestMeasureGC(t *testing.T) {
 		cli.Close()
 	}
 	t.Logf("etcd live heap, 3 members, no load: %d MiB", m.EtcdLiveBytes>>20)
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(gcFile, append(b, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saveMeasurement(t, gcFile, m)
 }
 
 // The GC model's defaults (spec.DefaultGC) replay the saved measurement:
@@ -195,14 +191,8 @@ func TestMeasureGC(t *testing.T) {
 // job's allocation half the forwarded renewal's (the model runs it as two
 // jobs), each within 1 %.
 func TestGCDefaultsReplayMeasurement(t *testing.T) {
-	b, err := os.ReadFile(gcFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m gcMeasurement
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	loadMeasurement(t, gcFile, &m)
 	var rates []float64
 	var pause int64
 	for _, p := range m.Scan {

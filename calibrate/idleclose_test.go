@@ -2,13 +2,11 @@ package calibrate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -109,13 +107,7 @@ func TestMeasurePeerIdleClose(t *testing.T) {
 		t.Logf("gap %v: reused in %d of %d", gap, g.Reused, g.Trials)
 		m.Gaps = append(m.Gaps, g)
 	}
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.FromSlash(idleCloseFile), append(data, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saveMeasurement(t, idleCloseFile, m)
 }
 
 // TestPeerIdleCloseReplay checks the model against the saved measurement.
@@ -131,14 +123,8 @@ func TestMeasurePeerIdleClose(t *testing.T) {
 // one ServerIdleClose must lie in that range; the split between the two
 // modes, which depends on load, is not modelled yet.
 func TestPeerIdleCloseReplay(t *testing.T) {
-	data, err := os.ReadFile(filepath.FromSlash(idleCloseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m idleCloseMeasurement
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
+	loadMeasurement(t, idleCloseFile, &m)
 	if len(m.Gaps) < 5 {
 		t.Fatalf("%d gaps measured; want the saved measurement", len(m.Gaps))
 	}

@@ -1,7 +1,6 @@
 package calibrate
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -66,10 +65,7 @@ func TestMeasurePromote(t *testing.T) {
 		}{n, runs[len(runs)/2]})
 		t.Logf("%d leases: Promote %v (runs %v)", n, time.Duration(runs[len(runs)/2]), runs)
 	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(promoteFile, append(b, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saveMeasurement(t, promoteFile, m)
 }
 
 // machine is a one-line description of the CPU, from /proc/cpuinfo.
@@ -90,14 +86,8 @@ func machine() string {
 // measurement: within 30 % at 10,000 leases and more (below that the
 // lessor's fixed costs and the timer's noise dominate).
 func TestPromoteCostReplaysMeasurement(t *testing.T) {
-	b, err := os.ReadFile(promoteFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m promoteMeasurement
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	loadMeasurement(t, promoteFile, &m)
 	for _, p := range m.Points {
 		got := model.PromoteCost(p.Leases)
 		want := time.Duration(p.PromoteNs)

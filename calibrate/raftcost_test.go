@@ -1,9 +1,7 @@
 package calibrate
 
 import (
-	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -134,13 +132,7 @@ func TestMeasureHeartbeat(t *testing.T) {
 		rounds, members, tl/rounds, tf/rounds, tr/rounds)
 	m := heartbeatMeasurement{What: "go.etcd.io/raft state machines with rafthttp's protobuf encoding, 3 members, etcd's settings: " +
 		"per heartbeat round, in ns", Rounds: rounds, LeaderNs: int64(tl / rounds), FollowerNs: int64(tf / rounds), ResponseNs: int64(tr / rounds)}
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.FromSlash(heartbeatFile), append(data, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saveMeasurement(t, heartbeatFile, m)
 }
 
 // heartbeatFile holds what TestMeasureHeartbeat measured last.
@@ -159,14 +151,8 @@ type heartbeatMeasurement struct {
 // most a few µs to spare for the TLS record and the syscalls the
 // measurement leaves out.
 func TestHeartbeatCostReplay(t *testing.T) {
-	data, err := os.ReadFile(filepath.FromSlash(heartbeatFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m heartbeatMeasurement
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
+	loadMeasurement(t, heartbeatFile, &m)
 	measured := time.Duration(m.LeaderNs + m.FollowerNs)
 	if measured <= 0 || model.HeartbeatCost < measured || model.HeartbeatCost > measured+5*time.Microsecond {
 		t.Errorf("model.HeartbeatCost %v; measured %v on the way (leader %v, follower %v): want it covered, with at most 5 µs for syscalls",

@@ -2,7 +2,6 @@ package calibrate
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"os"
 	"runtime"
@@ -108,23 +107,14 @@ func TestMeasureServiceSpread(t *testing.T) {
 		stream.CloseSend()
 		cli.Close()
 	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(spreadFile, append(b, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saveMeasurement(t, spreadFile, m)
 }
 
 // spec.DefaultServiceSpread replays the saved measurement: the forwarded
 // renewal's sigma (the path the storm is about), within 1 %.
 func TestServiceSpreadReplaysMeasurement(t *testing.T) {
-	b, err := os.ReadFile(spreadFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m spreadMeasurement
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	loadMeasurement(t, spreadFile, &m)
 	t.Logf("direct sigma %.3f, forwarded sigma %.3f; default %.3f", m.Direct.Sigma, m.Forward.Sigma, spec.DefaultServiceSpread)
 	if got, want := spec.DefaultServiceSpread, m.Forward.Sigma; math.Abs(got-want) > 0.01*want {
 		t.Errorf("default sigma %v, measured %v", got, want)
