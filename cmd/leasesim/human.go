@@ -181,7 +181,7 @@ func whyText(o outcome, v clientmodel.Version) string {
 			parts = append(parts, "Followers forward each renewal to the leader over HTTP/1.1, one request per connection at a time; when more are in flight than idle connections, each extra one dials a new TCP connection and a full TLS handshake, paid in leader CPU.")
 		}
 		if o.res.Peaks[recorder.TimeWaitLeader] > 0 {
-			parts = append(parts, "Handlers that finish more than 5 s after their request was read lose their connection (the peer listener's read deadline), and idle connections are closed by the leader after ~9 s: TIME-WAIT on the leader.")
+			parts = append(parts, "Handlers that finish more than 5 s after their request was read lose their connection (the peer listener's read deadline), and idle connections are closed by the leader after ~10 s: TIME-WAIT on the leader.")
 		}
 		switch {
 		case s.LeasesExpired > 0 && o.spec.Clients.Kind == spec.ClientGrantOnly:
