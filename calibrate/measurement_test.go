@@ -1,10 +1,15 @@
 package calibrate
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // saveMeasurement writes a measurement (a TestMeasure* test's result) to
@@ -30,4 +35,24 @@ func loadMeasurement(t *testing.T, path string, m any) {
 	if err := json.Unmarshal(data, m); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+// rawKeepAlive opens a client to member m of cl, grants a lease (TTL 10 min)
+// and opens a LeaseKeepAlive stream, for measurements that send keepalives
+// one at a time on it. The caller closes the client.
+func rawKeepAlive(ctx context.Context, t *testing.T, cl *Cluster, m int) (*clientv3.Client, clientv3.LeaseID, pb.Lease_LeaseKeepAliveClient) {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{cl.Members[m].ClientURL}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := cli.Grant(ctx, 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := pb.NewLeaseClient(cli.ActiveConnection()).LeaseKeepAlive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli, g.ID, stream
 }

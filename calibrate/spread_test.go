@@ -11,7 +11,6 @@ import (
 
 	"github.com/benbjohnson/clock"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/leasesim/leasesim/spec"
 )
@@ -63,21 +62,10 @@ func TestMeasureServiceSpread(t *testing.T) {
 		if !direct {
 			mi = (leader + 1) % 3
 		}
-		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{cl.Members[mi].ClientURL}, DialTimeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := cli.Grant(ctx, 600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stream, err := pb.NewLeaseClient(cli.ActiveConnection()).LeaseKeepAlive(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cli, lease, stream := rawKeepAlive(ctx, t, cl, mi)
 		renew := func() time.Duration {
 			start := time.Now()
-			if err := stream.Send(&pb.LeaseKeepAliveRequest{ID: int64(g.ID)}); err != nil {
+			if err := stream.Send(&pb.LeaseKeepAliveRequest{ID: int64(lease)}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := stream.Recv(); err != nil {
