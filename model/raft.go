@@ -104,9 +104,16 @@ const (
 	// tail of a run queue that, under a deep backlog, holds the requests'
 	// goroutines).
 	WaitBacklog
+	// WaitMeasured: each wake-up as Go's scheduler was measured to treat it
+	// (calibrate/testdata/sched-delay-go.json, TestSchedulingDelayReplay): a
+	// message's arrival, which the netpoller wakes, waits for the backlog
+	// (about 10 ms per runnable goroutine: 651 ms at 64); the tick and the
+	// sends, woken by a timer or a channel, wait at most the preemption slice
+	// (30 ms at p99 whatever is runnable).
+	WaitMeasured
 )
 
-var raftWaitNames = [...]string{"preempt", "backlog"}
+var raftWaitNames = [...]string{"preempt", "backlog", "measured"}
 
 func (w RaftWait) String() string { return raftWaitNames[w] }
 
@@ -302,7 +309,7 @@ func (r *Raft) Step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
 	case InRaftRecv:
 		// rafthttp's stream reader hands the message to the raft goroutine
 		// once it gets a core (SchedDelay), or once its process's stall ends.
-		at := now + r.SchedDelay(now, int(in.Msg.To))
+		at := now + r.SchedDelay(now, int(in.Msg.To), true)
 		return append(out, RaftOutput{Kind: OutRaftWake, At: at, In: RaftInput{Kind: InRaftHandle, Msg: in.Msg}})
 	case InRaftHandle:
 		if now < r.nodes[in.Msg.To].stalledUntil {
@@ -362,10 +369,14 @@ func (r *Raft) Step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
 // WaitBacklog takes the other bound: the raft goroutine waits for the whole
 // backlog, as a request would. The truth is between the two; the choice is
 // the scenario's (cluster.raft_wait).
-func (r *Raft) SchedDelay(now sim.Time, m int) sim.Time {
+//
+// WaitMeasured takes each bound where it was measured to hold: the backlog
+// for a message's arrival (arrival true: the netpoller wakes the reader),
+// the slice for the rest.
+func (r *Raft) SchedDelay(now sim.Time, m int, arrival bool) sim.Time {
 	stall := time.Duration(max(0, r.nodes[m].stalledUntil-now))
 	queued := max(0, r.cpu[m].Backlog(now)-stall) // a CPU stall counts in its backlog too
-	if r.cfg.Wait == WaitPreempt {
+	if r.cfg.Wait == WaitPreempt || (r.cfg.Wait == WaitMeasured && !arrival) {
 		queued = min(queued, PreemptSlice)
 	}
 	return sim.Time(stall + queued + HeartbeatCost)
@@ -406,7 +417,7 @@ func (r *Raft) tick(now sim.Time, m int, out []RaftOutput) []RaftOutput {
 	}
 	// HeartbeatTick 1: a heartbeat to every follower on every tick, sent
 	// when the raft goroutine gets a core.
-	at := now + r.SchedDelay(now, m)
+	at := now + r.SchedDelay(now, m, false)
 	for p := range r.nodes {
 		if p != m {
 			out = append(out, RaftOutput{Kind: OutRaftSend, At: at, Msg: RaftMsg{Kind: MsgHeartbeat, From: int8(m), To: int8(p), Term: n.term}})
@@ -439,7 +450,7 @@ func (r *Raft) campaign(now sim.Time, m int, pre bool, out []RaftOutput) []RaftO
 	if n.grants >= r.quorum() { // a one-member cluster
 		return r.win(now, m, kind, out)
 	}
-	at := now + r.SchedDelay(now, m)
+	at := now + r.SchedDelay(now, m, false)
 	for p := range r.nodes {
 		if p != m {
 			out = append(out, RaftOutput{Kind: OutRaftSend, At: at, Msg: RaftMsg{Kind: kind, From: int8(m), To: int8(p), Term: n.term + uint64(boolInt(kind == MsgPreVote))}})
@@ -453,7 +464,7 @@ func (r *Raft) handle(now sim.Time, msg RaftMsg, out []RaftOutput) []RaftOutput 
 	m, from := int(msg.To), int(msg.From)
 	n := &r.nodes[m]
 	reply := func(kind RaftMsgKind, term uint64, reject bool) {
-		out = append(out, RaftOutput{Kind: OutRaftSend, At: now + r.SchedDelay(now, m),
+		out = append(out, RaftOutput{Kind: OutRaftSend, At: now + r.SchedDelay(now, m, false),
 			Msg: RaftMsg{Kind: kind, From: int8(m), To: int8(from), Term: term, Reject: reject}})
 	}
 	request := msg.Kind == MsgPreVote || msg.Kind == MsgVote
@@ -554,7 +565,7 @@ func (r *Raft) win(now sim.Time, m int, kind RaftMsgKind, out []RaftOutput) []Ra
 	}
 	r.leader = m
 	out = append(out, RaftOutput{Kind: OutRaftElected, Member: int8(m), Term: n.term})
-	at := now + r.SchedDelay(now, m)
+	at := now + r.SchedDelay(now, m, false)
 	for p := range r.nodes {
 		if p != m {
 			out = append(out, RaftOutput{Kind: OutRaftSend, At: at, Msg: RaftMsg{Kind: MsgHeartbeat, From: int8(m), To: int8(p), Term: n.term}})

@@ -20,7 +20,7 @@ import (
 //
 // The command language (durations as Go durations):
 //
-//	raft members=3 leader=0 [prevote=true] [seed=1] [leases=1000] [wait=preempt|backlog]
+//	raft members=3 leader=0 [prevote=true] [seed=1] [leases=1000] [wait=preempt|backlog|measured]
 //	                   a new cluster at time 0: the Raft (election ticks 10 of
 //	                   100 ms, link one-way 250us) and its members; the leases
 //	                   are granted at 0 with TTL 10s
@@ -70,7 +70,7 @@ func TestRaftTranscripts(t *testing.T) {
 				case "load":
 					m := num(t, d, "m", 0)
 					done := members[m].CPU().Force(h.now, dur(t, d, "work", 0).Duration(), 1, 0)
-					fmt.Fprintf(&h.log, "%v m%d CPU busy until %v; raft waits %v for a core\n", h.now, m, done, time.Duration(h.r.SchedDelay(h.now, m)))
+					fmt.Fprintf(&h.log, "%v m%d CPU busy until %v; raft waits %v for a core\n", h.now, m, done, time.Duration(h.r.SchedDelay(h.now, m, false)))
 				case "state":
 					for m := range members {
 						role, term, lead, elapsed, timeout := h.r.Node(m)

@@ -188,7 +188,7 @@ func TestRaftBusyCPUKeepsLeader(t *testing.T) {
 	if len(h.changes) != 0 {
 		t.Fatalf("leadership changed under a busy CPU: %v", h.changes)
 	}
-	if d := h.r.SchedDelay(0, 0); d != sim.Time(PreemptSlice+HeartbeatCost) {
+	if d := h.r.SchedDelay(0, 0, false); d != sim.Time(PreemptSlice+HeartbeatCost) {
 		t.Fatalf("SchedDelay with a 30 s backlog: %v, want %v", d, PreemptSlice+HeartbeatCost)
 	}
 }
@@ -283,7 +283,7 @@ func TestRaftBusyCPUWaitBacklogLosesLeader(t *testing.T) {
 	if len(h.changes) == 0 || h.leader == 0 {
 		t.Fatalf("a leader 30 s behind on its CPU kept leading (changes %v)", h.changes)
 	}
-	if d := h.r.SchedDelay(0, 0); d != sim.Time(30*time.Second+HeartbeatCost) {
+	if d := h.r.SchedDelay(0, 0, false); d != sim.Time(30*time.Second+HeartbeatCost) {
 		t.Fatalf("SchedDelay with a 30 s backlog: %v", d)
 	}
 }
@@ -342,4 +342,25 @@ func TestRaftPropertyRandomFaults(t *testing.T) {
 			}
 		}
 	})
+}
+
+// With RaftWait measured the saturated leader keeps sending its heartbeats
+// on time (a timer wakes its tick) but reads the followers' answers only
+// after its backlog (the netpoller wakes the reader): CheckQuorum finds no
+// quorum within an election timeout and the leadership moves, as with
+// backlog, for the other reason.
+func TestRaftBusyCPUWaitMeasuredLosesLeader(t *testing.T) {
+	h := newRaftHarness(3, 0, true, 1)
+	h.r.cfg.Wait = WaitMeasured
+	h.cpus[0].d = 30 * time.Second
+	h.run(at(10 * time.Second))
+	if len(h.changes) == 0 || h.leader == 0 {
+		t.Fatalf("a leader 30 s behind on its CPU kept leading (changes %v)", h.changes)
+	}
+	if d := h.r.SchedDelay(0, 0, false); d != sim.Time(PreemptSlice+HeartbeatCost) {
+		t.Fatalf("SchedDelay of a send with a 30 s backlog: %v, want the slice", d)
+	}
+	if d := h.r.SchedDelay(0, 0, true); d != sim.Time(30*time.Second+HeartbeatCost) {
+		t.Fatalf("SchedDelay of an arrival with a 30 s backlog: %v, want the backlog", d)
+	}
 }

@@ -1366,8 +1366,11 @@ func (s Spec) Summary() string {
 		}
 		if k.Raft {
 			b.WriteString("; raft heartbeats and elections are simulated")
-			if k.RaftWait == "backlog" {
+			switch k.RaftWait {
+			case "backlog":
 				b.WriteString(" (a busy member's raft loop waits for its whole CPU backlog)")
+			case "measured":
+				b.WriteString(" (a busy member reads raft messages after its CPU backlog and sends them within Go's 10 ms slice, as measured)")
 			}
 		}
 		if k.GC {

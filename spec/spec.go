@@ -164,7 +164,9 @@ type ClusterSpec struct {
 	// a core (model.Raft.SchedDelay). "preempt" (default, also written ""):
 	// at most Go's 10 ms preemption slice, as a goroutine woken into its P's
 	// runnext slot; "backlog": the member's whole CPU backlog, as a request
-	// would (the pessimistic bound).
+	// would (the pessimistic bound); "measured": the backlog for a message's
+	// arrival (the netpoller wakes the reader), the slice for ticks and sends,
+	// as Go's scheduler was measured to behave (calibrate sched-delay-go.json).
 	RaftWait string `yaml:"raft_wait,omitempty"`
 	// GC: model Go's garbage collector in each member's process (one process
 	// for all members with shared_cpu, as an in-process cluster): a cycle

@@ -116,7 +116,7 @@ var runFlagSpecs = []flagSpec{
 	{"lease-revoke-rate", "int", "1000", "cluster what-if: expired leases the leader revokes per second (etcd: 1,000, not configurable)"},
 	{"fast-lease-keepalive", "bool", "true", "cluster (etcd 3.7+): the leader renews its own clients' leases without waiting for the applied index (feature gate, on by default)"},
 	{"raft", "bool", "false", "cluster: simulate raft heartbeats and elections: a leader stalled past the election timeout loses leadership (default: leaders change only by scripted faults)"},
-	{"raft-wait", "string", "preempt", "cluster, with --raft: how a busy member's raft loop waits for a core: preempt (at most Go's 10 ms slice) | backlog (its whole CPU backlog, the pessimistic bound)"},
+	{"raft-wait", "string", "preempt", "cluster, with --raft: how a busy member's raft loop waits for a core: preempt (at most Go's 10 ms slice) | backlog (its whole CPU backlog, the pessimistic bound) | measured (messages read after the backlog, sent within the slice: Go's measured behaviour)"},
 	{"gc", "bool", "false", "cluster: model Go's garbage collector in each member's process (heap from queued requests and connections; cycles take CPU); measured parameters"},
 	{"service-spread", "bool", "false", "cluster: vary each job's CPU cost (lognormal, mean 1, the spread a real member's renewals show; seeded)"},
 	{"background-cores", "string", "0", "cluster: CPU other processes take on the members' machine: N | on-off:N/ON/OFF | uniform:LO-HI/PERIOD (seeded)"},
