@@ -81,23 +81,17 @@ func TestMeasurePeerIdleCloseCluster(t *testing.T) {
 	const settle = 300 * time.Millisecond // the wait and snapshots after a keepalive, inside the gap
 	m := idleCloseMeasurement{What: "a real 3-member etcd v3.7.3 cluster (embed, peer mutual TLS, RSA): a client on a follower, " +
 		"two KeepAliveOnce a gap apart; reused = the leader's established peer connections are the same after both"}
-	for _, gap := range []time.Duration{3 * time.Second, 4500 * time.Millisecond, 5500 * time.Millisecond, 7 * time.Second,
-		8500 * time.Millisecond, 9500 * time.Millisecond, 10500 * time.Millisecond, 12 * time.Second} {
-		g := idleCloseGap{Gap: gap.String(), Trials: 5}
-		for range g.Trials {
-			renew()
-			time.Sleep(100 * time.Millisecond)
-			before := stable()
-			time.Sleep(gap - settle)
-			renew()
-			time.Sleep(100 * time.Millisecond)
-			if maps.Equal(before, stable()) {
-				g.Reused++
-			}
-		}
-		t.Logf("gap %v: reused in %d of %d", gap, g.Reused, g.Trials)
-		m.Gaps = append(m.Gaps, g)
-	}
+	gaps := []time.Duration{3 * time.Second, 4500 * time.Millisecond, 5500 * time.Millisecond, 7 * time.Second,
+		8500 * time.Millisecond, 9500 * time.Millisecond, 10500 * time.Millisecond, 12 * time.Second}
+	m.Gaps = measureGaps(t, gaps, 5, func(gap time.Duration) bool {
+		renew()
+		time.Sleep(100 * time.Millisecond)
+		before := stable()
+		time.Sleep(gap - settle)
+		renew()
+		time.Sleep(100 * time.Millisecond)
+		return maps.Equal(before, stable())
+	})
 	saveMeasurement(t, idleCloseClusterFile, m)
 }
 
