@@ -100,7 +100,7 @@ func Predict(ctx context.Context, m Measurement, params string) (Prediction, err
 	if err != nil {
 		return Prediction{}, fmt.Errorf("simulating %s: %w", sc.Name, err)
 	}
-	out := scenario.Outcome{Summary: res.Summary, Metrics: res.Metrics}
+	out := recorder.Outcome{Summary: res.Summary, Metrics: res.Metrics}
 	costs := r.Cluster.Costs
 	p := Prediction{Spec: sc}
 	from, to := int(math.Round(m.WindowFromS)), int(math.Round(m.WindowToS))

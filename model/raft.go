@@ -89,6 +89,10 @@ type RaftConfig struct {
 	PreVote       bool
 	// Wait: how a busy member's CPU delays its raft goroutine (SchedDelay).
 	Wait RaftWait
+	// SharedMachine: every member runs on one machine (cluster.shared_cpu),
+	// so a stall (InRaftStall) is the machine's and holds every member's
+	// raft goroutine, not only the stalled member's.
+	SharedMachine bool
 }
 
 // RaftWait is how long a busy member's raft goroutine waits for a core, of
@@ -317,8 +321,11 @@ func (r *Raft) Step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
 		}
 		return r.handle(now, in.Msg, out)
 	case InRaftStall:
-		n := &r.nodes[in.Member]
-		n.stalledUntil = max(n.stalledUntil, in.Until)
+		for m := range r.nodes {
+			if m == int(in.Member) || r.cfg.SharedMachine {
+				r.nodes[m].stalledUntil = max(r.nodes[m].stalledUntil, in.Until)
+			}
+		}
 	case InRaftScripted:
 		// Every member stops following the old leader (which stops leading);
 		// none campaigns until the scripted winner is forced in.

@@ -176,6 +176,28 @@ func TestRaftStalledLeader(t *testing.T) {
 	}
 }
 
+// On one machine (SharedMachine: cluster.shared_cpu) a stall is the
+// machine's: every member's raft goroutine waits it out, so no follower's
+// election timer runs out during it and the leader keeps its leadership
+// through a stall that, on its own machine, costs it (TestRaftStalledLeader).
+func TestRaftSharedMachineStall(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		h := newRaftHarness(3, 0, true, seed)
+		h.r.cfg.SharedMachine = true
+		h.run(at(5 * time.Second))
+		h.stall(0, 5*time.Second)
+		for m := range 3 {
+			if got := h.r.nodes[m].stalledUntil; got != at(10*time.Second) {
+				t.Fatalf("seed %d: m%d stalled until %v, want 10s (the machine's stall)", seed, m, got)
+			}
+		}
+		h.run(at(13 * time.Second))
+		if len(h.changes) != 0 {
+			t.Fatalf("seed %d: leadership changed across a machine-wide stall: %v\n%s", seed, h.changes, h.log.String())
+		}
+	}
+}
+
 // A saturated CPU (a 30 s FIFO backlog on every member) delays the raft
 // goroutine by at most Go's preemption slice: no heartbeat is late enough to
 // lose the leader.

@@ -76,24 +76,28 @@ func (c *ClusterSeries) Elected(now sim.Time) {
 	}
 }
 
-// Finish puts each member's CPU utilisation per bucket, cpus[m] and, with
+// Finish puts each member's CPU utilisation per bucket and, with
 // TrackLeader, that of whichever member led at each bucket's end (the
-// initial leader's series says nothing of the leader once leadership moved).
-func (c *ClusterSeries) Finish(cpus [][]float64) {
-	for m, u := range cpus {
-		c.Put(CPUUtilisation(m), u)
+// initial leader's series says nothing of the leader once leadership moved),
+// then gives o every series with its peak and last value.
+func (c *ClusterSeries) Finish(members []*model.Member, o *Outcome) {
+	var cpus [][]float64
+	for m, mb := range members {
+		cpus = append(cpus, mb.CPU().Utilisation())
+		c.Put(CPUUtilisation(m), cpus[m])
 	}
-	if !c.raft {
-		return
-	}
-	leader := c.Get(LeaderMember)
-	vals := make([]float64, len(leader))
-	for i, l := range leader {
-		if l >= 0 && i < len(cpus[int(l)]) {
-			vals[i] = cpus[int(l)][i]
+	if c.raft {
+		leader := c.Get(LeaderMember)
+		vals := make([]float64, len(leader))
+		for i, l := range leader {
+			if l >= 0 && i < len(cpus[int(l)]) {
+				vals[i] = cpus[int(l)][i]
+			}
 		}
+		c.Put(LeaderCPUUtilisation, vals)
 	}
-	c.Put(LeaderCPUUtilisation, vals)
+	o.Metrics = c.Metrics()
+	o.Peaks, o.Finals = PeaksAndFinals(o.Metrics)
 }
 
 // MemberFact counts a fact member m reported.

@@ -20,7 +20,6 @@ import (
 
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
-	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 	"github.com/leasesim/leasesim/sweep"
 )
@@ -29,7 +28,7 @@ import (
 type Run struct {
 	Label   string
 	Spec    spec.Spec
-	Outcome scenario.Outcome
+	Outcome recorder.Outcome
 }
 
 // Input is everything a report shows.
@@ -139,7 +138,7 @@ func clusterDesc(s spec.Spec) string {
 	return fmt.Sprintf("%d members × %g cores, %s peers with %s", c.Members, c.Cores, tr, tls)
 }
 
-func ok(s spec.Spec, o scenario.Outcome, target float64) (bool, float64) {
+func ok(s spec.Spec, o recorder.Outcome, target float64) (bool, float64) {
 	cpu := o.Peaks[sweep.LeaderCPUMetric(s)]
 	return o.Summary.KeysLost == 0 && o.Summary.LeasesExpired == 0 && (s.IsIdeal() || cpu < target), cpu
 }

@@ -26,7 +26,7 @@ type Options struct {
 	// Deferred: no client calls KeepAlive until Sim.ClientInput gives it InKeepAlive (stateful tests).
 	Deferred bool
 	// RecordRTT keeps every answered keepalive's send time and round trip
-	// (Outcome.RTTs), for comparison with a real cluster's (leasesim
+	// (recorder.Outcome.RTTs), for comparison with a real cluster's (leasesim
 	// calibrate). Off by default: it costs memory per request.
 	RecordRTT bool
 }
@@ -58,27 +58,9 @@ type Sim struct {
 
 	clientOut   []clientmodel.Output
 	clientRoute clusterClientRoute
-	memberOut   outputs[model.Output]
-	netOut      outputs[netsim.Output]
+	memberOut   sim.Outputs[model.Output]
+	netOut      sim.Outputs[netsim.Output]
 }
-
-// outputs are a component's output buffers, one per depth of the depth-first
-// routing: an output that is another component's input is applied before the
-// next output, as a function call would.
-type outputs[O any] struct {
-	bufs  [][]O
-	depth int
-}
-
-func (b *outputs[O]) push() []O {
-	if b.depth == len(b.bufs) {
-		b.bufs = append(b.bufs, nil)
-	}
-	b.depth++
-	return b.bufs[b.depth-1][:0]
-}
-
-func (b *outputs[O]) pop(out []O) { b.depth--; b.bufs[b.depth] = out }
 
 // RunCluster simulates the cluster scenario c, which spec.Spec.Resolve made
 // (and so validated); trace, if not nil, receives the JSON-lines trace. The
@@ -87,17 +69,17 @@ func (b *outputs[O]) pop(out []O) { b.depth--; b.bufs[b.depth] = out }
 // netsim.Network's peer transport. Unlike the idealised server, the cluster
 // treats requests one by one (queues, connection pools), so every client is
 // simulated on its own.
-func RunCluster(c spec.Cluster, opts Options, trace io.Writer) (Outcome, error) {
+func RunCluster(c spec.Cluster, opts Options, trace io.Writer) (recorder.Outcome, error) {
 	return runCluster(context.Background(), c, opts, trace)
 }
 
-func runCluster(ctx context.Context, c spec.Cluster, opts Options, trace io.Writer) (Outcome, error) {
+func runCluster(ctx context.Context, c spec.Cluster, opts Options, trace io.Writer) (recorder.Outcome, error) {
 	m, err := StartCluster(c, opts, trace)
 	if err != nil {
-		return Outcome{}, err
+		return recorder.Outcome{}, err
 	}
-	if err := runInSeconds(ctx, m.k, sim.Time(c.Duration), m.handle); err != nil {
-		return Outcome{}, err
+	if err := runTo(ctx, m.k, sim.Time(c.Duration), m.handle); err != nil {
+		return recorder.Outcome{}, err
 	}
 	return m.Finish()
 }
@@ -148,7 +130,7 @@ func (s *Sim) Now() time.Duration { return time.Duration(s.k.Now()) }
 
 // Advance runs the simulation for d more virtual time (not past the duration).
 func (s *Sim) Advance(d time.Duration) error {
-	return runInSeconds(context.Background(), s.k, min(s.k.Now()+sim.Time(d), sim.Time(s.cfg.Duration)), s.handle)
+	return runTo(context.Background(), s.k, min(s.k.Now()+sim.Time(d), sim.Time(s.cfg.Duration)), s.handle)
 }
 
 // ClientInput hands client i the input in now: KeepAlive (a Deferred
@@ -198,20 +180,15 @@ func (s *Sim) CheckInvariants() error {
 }
 
 // Finish ends the run and reports it.
-func (s *Sim) Finish() (Outcome, error) {
+func (s *Sim) Finish() (recorder.Outcome, error) {
 	if err := s.rec.Flush(); err != nil {
-		return Outcome{}, fmt.Errorf("trace: %w", err)
+		return recorder.Outcome{}, fmt.Errorf("trace: %w", err)
 	}
-	var cpus [][]float64
-	for _, mb := range s.members {
-		cpus = append(cpus, mb.CPU().Utilisation())
-	}
-	s.ser.Finish(cpus)
-	res := Outcome{Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)), Metrics: s.ser.Metrics(), Events: s.k.Steps(), Cohorts: s.cfg.Clients}
+	res := recorder.Outcome{Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)), Events: s.k.Steps(), Cohorts: s.cfg.Clients}
+	s.ser.Finish(s.members, &res)
 	if s.ledger != nil {
 		res.RTTs, res.Sends = s.ledger.RTTs, s.ledger.Sends
 	}
-	res.Peaks, res.Finals = recorder.PeaksAndFinals(res.Metrics)
 	return res, nil
 }
 
@@ -299,11 +276,11 @@ func (r *clusterClientRoute) Report(now sim.Time, o clientmodel.Output) {
 
 // stepMember steps member m and routes its outputs.
 func (s *Sim) stepMember(now sim.Time, m int, in model.Input) {
-	out := s.members[m].Step(now, in, s.memberOut.push())
+	out := s.members[m].Step(now, in, s.memberOut.Push())
 	for i := range out {
 		s.memberOutput(now, m, &out[i])
 	}
-	s.memberOut.pop(out)
+	s.memberOut.Pop(out)
 }
 
 func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
@@ -343,11 +320,11 @@ func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
 
 // stepNet steps the peer network and routes its outputs.
 func (s *Sim) stepNet(now sim.Time, in netsim.Input) {
-	out := s.net.Step(now, in, s.netOut.push())
+	out := s.net.Step(now, in, s.netOut.Push())
 	for i := range out {
 		s.netOutput(now, &out[i])
 	}
-	s.netOut.pop(out)
+	s.netOut.Pop(out)
 }
 
 func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
@@ -378,7 +355,8 @@ func (s *Sim) fault(now sim.Time, i int) {
 	case spec.FaultLeaderStall:
 		if s.leader >= 0 {
 			s.members[s.leader].CPU().Stall(now, f.Duration)
-			s.raftStall(now, s.leader, f.Duration) // the whole process stalls: its raft goroutine too
+			// The whole process stalls: its raft goroutine too.
+			s.stepRaft(now, model.RaftInput{Kind: model.InRaftStall, Member: int8(s.leader), Until: now + sim.Time(f.Duration)})
 		}
 	case spec.FaultApplyStall:
 		if s.leader >= 0 {

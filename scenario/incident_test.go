@@ -17,7 +17,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/ goldens")
 
-func runBuiltin(t *testing.T, name string, mutate func(*spec.Spec)) scenario.Outcome {
+func runBuiltin(t *testing.T, name string, mutate func(*spec.Spec)) recorder.Outcome {
 	t.Helper()
 	s, err := spec.Builtin(name)
 	if err != nil {
@@ -33,7 +33,7 @@ func runBuiltin(t *testing.T, name string, mutate func(*spec.Spec)) scenario.Out
 	return o
 }
 
-func peakOf(o scenario.Outcome, name recorder.MetricName) float64 { return o.Peaks[name] }
+func peakOf(o recorder.Outcome, name recorder.MetricName) float64 { return o.Peaks[name] }
 
 // The built-in incident reproduces the report's chain end to end. Tolerances:
 // rates are exact consequences of 20,000 clients x 2/s and 6 of 7 members
@@ -116,7 +116,7 @@ func TestIncident2018Counterfactuals(t *testing.T) {
 
 // golden compares the headline figures of a run with testdata/NAME, so that a
 // model change that moves them is a visible diff (rewrite with -update).
-func golden(t *testing.T, name string, o scenario.Outcome) {
+func golden(t *testing.T, name string, o recorder.Outcome) {
 	t.Helper()
 	type headline struct {
 		Renewals, Dropped, Expired, KeysLost uint64

@@ -23,7 +23,7 @@ func TestLeasePromoteExpiry8097(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(etcd string) scenario.Outcome {
+	run := func(etcd string) recorder.Outcome {
 		t.Helper()
 		s := s
 		s.Cluster.EtcdVersion = etcd
@@ -63,7 +63,7 @@ func TestLeaseRevokeBacklog9360(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(rate int) scenario.Outcome {
+	run := func(rate int) recorder.Outcome {
 		t.Helper()
 		s := s
 		s.Cluster.LeaseRevokeRate = rate

@@ -1,8 +1,6 @@
 package scenario
 
 import (
-	"time"
-
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/sim"
 )
@@ -53,18 +51,6 @@ func (s *Sim) routeRaft(now sim.Time, out []model.RaftOutput) {
 			s.leaderLost(now)
 		case model.OutRaftElected:
 			s.elected(now, int(o.Member))
-		}
-	}
-}
-
-// raftStall: member m's whole process stalls for d from now (the
-// leader-stall fault); its raft goroutine with it. With cluster.shared_cpu
-// the stall is the one machine's (its CPU does nothing), so every member's
-// raft goroutine stalls.
-func (s *Sim) raftStall(now sim.Time, m int, d time.Duration) {
-	for a := range s.members {
-		if a == m || s.cfg.SharedCPU {
-			s.stepRaft(now, model.RaftInput{Kind: model.InRaftStall, Member: int8(a), Until: now + sim.Time(d)})
 		}
 	}
 }

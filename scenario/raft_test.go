@@ -22,7 +22,7 @@ func TestRaftLeaderStallElection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(raft bool, stall time.Duration) scenario.Outcome {
+	run := func(raft bool, stall time.Duration) recorder.Outcome {
 		t.Helper()
 		s := base
 		s.Cluster.Raft = raft

@@ -9,7 +9,7 @@
 // duration (Run, RunIdeal, RunCluster); a Sim is a cluster run driven step
 // by step (StartCluster, Advance, Finish); Options are what a caller adds
 // to a run that is not part of the scenario (a history recorder, a test
-// mutant); an Outcome is what a run of a spec.Spec produced. The package
+// mutant); what a run produced is a recorder.Outcome. The package
 // does not validate: it asserts its preconditions and panics on a resolved
 // value that Resolve would not have made.
 package scenario
@@ -27,12 +27,6 @@ import (
 	"github.com/leasesim/leasesim/spec"
 )
 
-// cohort is a spec.Cohort of clients in lockstep, simulated as one client.
-type cohort struct {
-	spec.Cohort
-	client *clientmodel.Client
-}
-
 type idealEvent struct {
 	kind   uint8
 	cohort int32
@@ -45,22 +39,19 @@ const (
 	evExpiry              // the server's expiry check for the cohort's lease
 )
 
-// Result is what a run produced.
-type Result struct {
-	Summary recorder.Summary
-	Events  uint64 // events the kernel delivered
-	Cohorts int
-}
-
 // RunIdeal simulates c, which spec.Spec.Resolve made (and so validated);
 // trace, if not nil, receives the JSON-lines trace. It stops, with ctx's
 // error, soon after ctx ends (it checks between seconds of virtual time).
-func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error) {
+func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (recorder.Outcome, error) {
 	c.Assert()
 	if c.Bucket == 0 {
 		c.Bucket = time.Second
 	}
-	cohorts := cohorts(c)
+	cohorts := c.Cohorts() // clients in lockstep, each simulated as one client
+	clients := make([]*clientmodel.Client, len(cohorts))
+	for i, co := range cohorts {
+		clients[i] = clientmodel.New(c.Client(co.Start))
+	}
 	rec := recorder.New(c.Bucket, c.Duration, len(cohorts), trace)
 	srv := model.NewIdealServer(len(cohorts))
 	k := sim.New[idealEvent]()
@@ -87,7 +78,7 @@ func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error
 			if e.in.Kind == clientmodel.InResponse {
 				rec.Record(now, recorder.Response, int(i), co.First, uint64(co.N), "")
 			}
-			out = co.client.Step(now, e.in, out[:0])
+			out = clients[i].Step(now, e.in, out[:0])
 			r.i = i
 			clientmodel.Route(now, out, r)
 		case evArrive:
@@ -105,13 +96,13 @@ func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error
 			}
 		}
 	}
-	if err := runInSeconds(ctx, k, sim.Time(c.Duration), handle); err != nil {
-		return Result{}, err
+	if err := runTo(ctx, k, sim.Time(c.Duration), handle); err != nil {
+		return recorder.Outcome{}, err
 	}
 	if err := rec.Flush(); err != nil {
-		return Result{}, fmt.Errorf("trace: %w", err)
+		return recorder.Outcome{}, fmt.Errorf("trace: %w", err)
 	}
-	return Result{Summary: rec.Summary(1), Events: k.Steps(), Cohorts: len(cohorts)}, nil
+	return recorder.Outcome{Summary: rec.Summary(1), Events: k.Steps(), Cohorts: len(cohorts)}, nil
 }
 
 // idealRoute takes one cohort's client outputs (clientmodel.Route): its
@@ -119,7 +110,7 @@ func RunIdeal(ctx context.Context, c spec.Ideal, trace io.Writer) (Result, error
 type idealRoute struct {
 	k       *sim.Kernel[idealEvent]
 	rec     *recorder.Recorder
-	cohorts []cohort
+	cohorts []spec.Cohort
 	half    sim.Time
 	i       int32 // the cohort whose outputs these are
 }
@@ -140,13 +131,4 @@ func (r *idealRoute) Report(now sim.Time, o clientmodel.Output) {
 	co := &r.cohorts[r.i]
 	kind, reason := recorder.ClientFact(o)
 	r.rec.Record(now, kind, int(r.i), co.First, uint64(co.N), reason)
-}
-
-// cohorts are c's cohorts (spec.Ideal.Cohorts), each with its client.
-func cohorts(c spec.Ideal) []cohort {
-	var out []cohort
-	for _, co := range c.Cohorts() {
-		out = append(out, cohort{co, clientmodel.New(c.Client(co.Start))})
-	}
-	return out
 }

@@ -241,7 +241,7 @@ func TestScanOverrunMovesTheRenewal(t *testing.T) {
 // re-dialed: the same dials either way, but only cluster.tls_close
 // "time-wait" (or plaintext) leaves the closed ones in TIME-WAIT.
 func TestTLSCloseDecidesTimeWait(t *testing.T) {
-	run := func(tls, closeMode string) scenario.Outcome {
+	run := func(tls, closeMode string) recorder.Outcome {
 		s := spec.Spec{Name: "tls-close", Seed: 1, Duration: spec.Duration(2 * time.Minute), Server: "cluster",
 			Clients: spec.ClientsSpec{Count: 300, TTL: spec.Duration(30 * time.Second), Version: "v3.7.3", Consumer: "drain", Placement: "followers"},
 			Cluster: spec.ClusterSpec{Members: 3, Cores: 2, TLS: tls, TLSClose: closeMode}}

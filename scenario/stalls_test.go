@@ -11,7 +11,7 @@ import (
 )
 
 // cpuSeconds is the machine's CPU utilisation summed over the run.
-func cpuSeconds(r scenario.Outcome) (sum float64) {
+func cpuSeconds(r recorder.Outcome) (sum float64) {
 	for _, m := range r.Metrics {
 		if m.Name == recorder.CPUUtilisation(0) {
 			for _, v := range m.Values {
@@ -24,7 +24,7 @@ func cpuSeconds(r scenario.Outcome) (sum float64) {
 
 // stalls2core is calibrate's cluster (3 members in one process on 2 cores)
 // at 1,800 renewals/s, with the given host load and GC switch.
-func stalls2core(t *testing.T, background string, gc bool, spread ...bool) scenario.Outcome {
+func stalls2core(t *testing.T, background string, gc bool, spread ...bool) recorder.Outcome {
 	t.Helper()
 	s, err := spec.LoadBytes([]byte(`name: stalls
 seed: 2

@@ -17,6 +17,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -439,4 +440,20 @@ func down(h []entry, i int) {
 		i = best
 	}
 	h[i] = e
+}
+
+// RunContext is RunUntil(end, handle) a second of virtual time at a time,
+// checking ctx between seconds, so that a long run stops, with ctx's error,
+// soon after ctx ends. An exhausted step budget is ErrEventLimit, wrapped
+// with the step count and the virtual time it was reached at.
+func (k *Kernel[P]) RunContext(ctx context.Context, end Time, handle func(now Time, p *P)) error {
+	for k.now < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := k.RunUntil(min(k.now+Time(time.Second), end), handle); err != nil {
+			return fmt.Errorf("after %d events at %v of virtual time: %w", k.steps, k.now, err)
+		}
+	}
+	return nil
 }

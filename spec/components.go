@@ -88,6 +88,7 @@ func (c Cluster) NewRaft(members []*model.Member) (r *model.Raft, links *sim.Ran
 		cpus[m] = mb.CPU()
 	}
 	cfg := model.RaftConfigFor(c.Etcd, c.Members, c.Leader, c.ElectionTimeout, c.RaftWait)
+	cfg.SharedMachine = c.SharedCPU
 	return model.NewRaft(cfg, cpus, sim.NewRand(c.Seed, "election")), sim.NewRand(c.Seed, "raft-links")
 }
 

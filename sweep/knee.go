@@ -553,7 +553,7 @@ func firstResource(cs []Crossing) string {
 // ephemeral ports (dial errors), TLS handshake timeouts, requests shed by a
 // bounded queue, client streams broken by ReqTimeout, the lessor's revoke
 // rate, and leases expiring. Ties keep that order.
-func Saturation(s spec.Spec, o scenario.Outcome, cpuTarget float64) []Crossing {
+func Saturation(s spec.Spec, o recorder.Outcome, cpuTarget float64) []Crossing {
 	bucket := s.Bucket.D()
 	if bucket <= 0 {
 		bucket = time.Second

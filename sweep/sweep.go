@@ -415,7 +415,7 @@ func RunPoint(ctx context.Context, s spec.Spec, g Grid, i int, cpuTarget float64
 	return rowOf(s, o, g, i, cpuTarget), nil
 }
 
-func rowOf(s spec.Spec, o scenario.Outcome, g Grid, i int, cpuTarget float64) Row {
+func rowOf(s spec.Spec, o recorder.Outcome, g Grid, i int, cpuTarget float64) Row {
 	r := Row{Index: i, Values: map[string]string{}, Seed: s.Seed}
 	for k, v := range g.Point(i) {
 		r.Values[g[k].Flag] = v

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/recorder"
-	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -326,7 +325,7 @@ func TestRecoveryVerdict(t *testing.T) {
 	mk := func(queue []float64) outcome {
 		sc := spec.Spec{Duration: spec.Duration(time.Duration(len(queue)) * time.Second),
 			Faults: []spec.FaultSpec{{At: spec.Duration(60 * time.Second), Kind: "leader-stall", Duration: spec.Duration(2 * time.Second)}}}
-		return outcome{spec: sc, res: scenario.Outcome{Metrics: []recorder.Metric{{Name: recorder.LeaderQueueRequests, Values: queue}}}}
+		return outcome{spec: sc, res: recorder.Outcome{Metrics: []recorder.Metric{{Name: recorder.LeaderQueueRequests, Values: queue}}}}
 	}
 	q := make([]float64, 120)
 	for i := range q {

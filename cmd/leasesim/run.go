@@ -370,10 +370,10 @@ type outcome struct {
 	recorder.Summary
 	Metrics []recorder.Metric `json:"metrics,omitempty"`
 	spec    spec.Spec
-	res     scenario.Outcome
+	res     recorder.Outcome
 }
 
-func outcomeOf(label string, sp spec.Spec, res scenario.Outcome) outcome {
+func outcomeOf(label string, sp spec.Spec, res recorder.Outcome) outcome {
 	return outcome{Label: label, Scenario: sp.Name, Description: sp.Summary(), Server: serverOf(sp),
 		Seed: sp.Seed, Events: res.Events, Cohorts: res.Cohorts, Summary: res.Summary, Metrics: res.Metrics,
 		spec: sp, res: res}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/recorder"
-	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -216,7 +215,7 @@ func TestStormDefinition(t *testing.T) {
 	ideal := spec.Spec{Server: spec.ServerIdeal, Duration: spec.Duration(time.Minute)}
 	mk := func(sp spec.Spec, first500 *float64, conns, handshakes float64) outcome {
 		return outcome{spec: sp, Summary: recorder.Summary{First500msS: first500},
-			res: scenario.Outcome{Peaks: map[recorder.MetricName]float64{recorder.NewPeerConnections: conns, recorder.TLSHandshakes: handshakes}}}
+			res: recorder.Outcome{Peaks: map[recorder.MetricName]float64{recorder.NewPeerConnections: conns, recorder.TLSHandshakes: handshakes}}}
 	}
 	for _, c := range []struct {
 		name string
