@@ -22,6 +22,7 @@ type Lessor struct {
 	// backlog: leases that were due at the last runLoop pass but left for a
 	// later one (the revoke limit ran out).
 	backlog int
+	live    int // leases granted and not yet revoked
 }
 
 // LessorConfig is what differs between lessors (spec.Cluster.Lessor builds it
@@ -97,6 +98,10 @@ func NewLessor(n int, cfg LessorConfig) *Lessor {
 
 // Grant creates entry i (n identical leases) with ttl at now.
 func (l *Lessor) Grant(now sim.Time, i, n int, ttl time.Duration) {
+	if !l.leases[i].revoked {
+		l.live -= int(l.leases[i].n)
+	}
+	l.live += n
 	l.leases[i] = lessorLease{ttl: ttl, expiry: now + sim.Time(ttl), n: int32(n)}
 	l.push(i)
 	l.scheduleCheckpoint(now, i)
@@ -198,6 +203,7 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 		budget -= take
 		out = append(out, Revoked{I: it.i, N: take, Keys: take * l.cfg.KeysPerLease, Expiry: e.expiry})
 		e.n -= int32(take)
+		l.live -= take
 		if e.n == 0 {
 			e.revoked = true
 		} else {
@@ -281,6 +287,10 @@ func (l *Lessor) due(now sim.Time) int {
 	walk(0)
 	return n
 }
+
+// Live is the number of leases granted and not yet revoked: the lease map
+// every member's lessor holds (each applies the same grants and revokes).
+func (l *Lessor) Live() int { return l.live }
 
 // Alive reports whether entry i still has leases.
 func (l *Lessor) Alive(i int) bool { return !l.leases[i].revoked }

@@ -67,6 +67,9 @@ func TestLessorExpiryAndRevokeRate(t *testing.T) {
 	l.Grant(0, 0, 1, ttl)
 	l.Grant(0, 1, 1, ttl)
 	l.Grant(0, 2, 1200, ttl) // a cohort of 1,200 identical leases
+	if l.Live() != 1202 {
+		t.Fatalf("%d leases live after the grants, want 1,202", l.Live())
+	}
 	if got := l.Renew(sim.Time(5*time.Second), 0); got != 10 {
 		t.Fatalf("renew answered %d", got)
 	}
@@ -79,8 +82,8 @@ func TestLessorExpiryAndRevokeRate(t *testing.T) {
 			t.Fatal("renewed lease revoked")
 		}
 	}
-	if n != model.LeaseRevokeRate/2 {
-		t.Fatalf("revoked %d in one pass, want %d", n, model.LeaseRevokeRate/2)
+	if n != model.LeaseRevokeRate/2 || l.Live() != 1202-n {
+		t.Fatalf("revoked %d in one pass, want %d; %d live", n, model.LeaseRevokeRate/2, l.Live())
 	}
 	if got := l.Renew(at, 1); got != 0 {
 		t.Fatalf("renewing an expired lease answered %d, want 0", got)
@@ -91,8 +94,8 @@ func TestLessorExpiryAndRevokeRate(t *testing.T) {
 			total += r.N
 		}
 	}
-	if total != 1201 || l.Alive(1) || l.Alive(2) || !l.Alive(0) {
-		t.Fatalf("revoked %d in all", total)
+	if total != 1201 || l.Alive(1) || l.Alive(2) || !l.Alive(0) || l.Live() != 1 {
+		t.Fatalf("revoked %d in all, %d live", total, l.Live())
 	}
 }
 

@@ -89,11 +89,19 @@ type RaftConfig struct {
 	PreVote       bool
 	// Wait: how a busy member's CPU delays its raft goroutine (SchedDelay).
 	Wait RaftWait
+	// Leases, if set, is the lease map every member's lessor holds: each
+	// change of a member's soft state that leaves it not leading makes its
+	// raft goroutine Demote that lessor (DemoteCost of Leases.Live()) before
+	// it sends that step's messages. Nil: Demote costs nothing.
+	Leases LeaseMap
 	// SharedMachine: every member runs on one machine (cluster.shared_cpu),
 	// so a stall (InRaftStall) is the machine's and holds every member's
 	// raft goroutine, not only the stalled member's.
 	SharedMachine bool
 }
+
+// LeaseMap is what Raft needs of the lessor: how many leases Demote walks.
+type LeaseMap interface{ Live() int }
 
 // RaftWait is how long a busy member's raft goroutine waits for a core, of
 // the work queued on its CPU (see SchedDelay).
@@ -224,9 +232,10 @@ const (
 	OutRaftSend                             // carry Msg from Msg.From to Msg.To, leaving at At (deliver as InRaftRecv, or drop it in a partition)
 	OutRaftLeaderLost                       // the leader Member is gone (it stepped down, or another member won a later term): an election begins
 	OutRaftElected                          // member Member won the election of term Term
+	OutRaftDemoted                          // member Member's raft goroutine Demotes its lessor until At (a fact)
 )
 
-var raftOutputNames = [...]string{"wake", "send", "leader-lost", "elected"}
+var raftOutputNames = [...]string{"wake", "send", "leader-lost", "elected", "demoted"}
 
 func (k RaftOutputKind) String() string { return raftOutputNames[k] }
 
@@ -236,8 +245,9 @@ type RaftOutput struct {
 	At     sim.Time
 	In     RaftInput // OutRaftWake
 	Msg    RaftMsg   // OutRaftSend
-	Member int8      // OutRaftElected: the winner; OutRaftLeaderLost: the old leader
+	Member int8      // OutRaftElected: the winner; OutRaftLeaderLost: the old leader; OutRaftDemoted
 	Term   uint64
+	Cost   time.Duration // OutRaftDemoted: the time Demote takes (it ends at At)
 }
 
 // NewRaft returns the cluster's raft at time 0: cfg.Leader leads at term 1
@@ -245,7 +255,7 @@ type RaftOutput struct {
 // SchedDelay); the same one for members sharing a machine. rand draws the
 // tickers' phases and the randomized election timeouts.
 func NewRaft(cfg RaftConfig, cpus []Scheduler, rand *sim.Rand) *Raft {
-	if cfg.Members < 1 || len(cpus) != cfg.Members || cfg.Leader < 0 || cfg.Leader >= cfg.Members || cfg.Tick <= 0 || cfg.ElectionTicks < 1 {
+	if cfg.Members < 1 || cfg.Members > maxRaftMembers || len(cpus) != cfg.Members || cfg.Leader < 0 || cfg.Leader >= cfg.Members || cfg.Tick <= 0 || cfg.ElectionTicks < 1 {
 		panic(fmt.Sprintf("model: raft needs members >= 1 with a CPU each, a leader among them, a tick > 0 and election ticks >= 1: %+v", cfg))
 	}
 	r := &Raft{cfg: cfg, nodes: make([]raftNode, cfg.Members), leader: cfg.Leader, cpu: cpus, rand: rand}
@@ -289,6 +299,59 @@ func (r *Raft) quorum() int { return r.cfg.Members/2 + 1 }
 
 // Step applies in at now and appends the Raft's outputs to out.
 func (r *Raft) Step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
+	if r.cfg.Leases == nil {
+		return r.step(now, in, out)
+	}
+	var before [maxRaftMembers]softState
+	for m := range r.nodes {
+		before[m] = r.nodes[m].softState()
+	}
+	from := len(out)
+	out = r.step(now, in, out)
+	for m := range r.nodes {
+		if st := r.nodes[m].softState(); st != before[m] && st.role != RoleLeader {
+			out = r.demote(now, m, out, from)
+		}
+	}
+	return out
+}
+
+// softState is raft's SoftState (raft/node.go): who leads, as this member
+// knows, and its role. etcd's raft loop acts on every change of it.
+type softState struct {
+	lead int
+	role RaftRole
+}
+
+func (n *raftNode) softState() softState { return softState{n.lead, n.role} }
+
+// maxRaftMembers bounds a cluster's size (etcd's limit is far lower).
+const maxRaftMembers = 64
+
+// demote: member m's soft state changed and it does not lead, so its raft
+// goroutine, on the Ready that carries the change, calls updateLeadership,
+// which Demotes the lessor before that Ready's messages go out
+// (etcdserver/raft.go:186-206 -> server.go:769-773, v3.7.3; raft.go:186-196
+// -> server.go:713-717 in v3.3.9): Demote walks every lease under the
+// lessor's lock (lease/lessor.go:534-550; :396-409 in v3.3.9). The goroutine
+// does nothing else meanwhile (a stall of it), and the messages this step
+// produced on m leave after it.
+func (r *Raft) demote(now sim.Time, m int, out []RaftOutput, from int) []RaftOutput {
+	cost := DemoteCost(r.cfg.Leases.Live())
+	if cost <= 0 {
+		return out
+	}
+	n := &r.nodes[m]
+	n.stalledUntil = max(n.stalledUntil, now) + sim.Time(cost) // after a stall of the whole process, if one is under way
+	for i := from; i < len(out); i++ {
+		if o := &out[i]; o.Kind == OutRaftSend && int(o.Msg.From) == m {
+			o.At = max(o.At, n.stalledUntil)
+		}
+	}
+	return append(out, RaftOutput{Kind: OutRaftDemoted, Member: int8(m), At: n.stalledUntil, Cost: cost})
+}
+
+func (r *Raft) step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
 	switch in.Kind {
 	case InRaftTick:
 		m := int(in.Member)

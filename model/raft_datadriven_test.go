@@ -20,10 +20,13 @@ import (
 //
 // The command language (durations as Go durations):
 //
-//	raft members=3 leader=0 [prevote=true] [seed=1] [leases=1000] [wait=preempt|backlog|measured]
+//	raft members=3 leader=0 [prevote=true] [seed=1] [leases=1000] [held=0] [demote=false] [wait=preempt|backlog|measured]
 //	                   a new cluster at time 0: the Raft (election ticks 10 of
 //	                   100 ms, link one-way 250us) and its members; the leases
-//	                   are granted at 0 with TTL 10s
+//	                   are granted at 0 with TTL 10s, the held ones (other
+//	                   applications') with 24h; with demote=true each member's
+//	                   raft goroutine Demotes the lessor on each change of its
+//	                   soft state (RaftConfig.Leases)
 //	run until=T [show=all|leadership]
 //	                   deliver the raft's wake-ups and messages up to T; show=all
 //	                   prints every input delivered ("> ...") and message sent,
@@ -95,10 +98,13 @@ func newRaftTranscript(t *testing.T, d *datadriven.TestData) (*raftHarness, []*M
 	if d.HasArg("prevote") {
 		d.ScanArgs(t, "prevote", &preVote)
 	}
-	leases := num(t, d, "leases", 1000)
-	lessor := NewLessor(leases, LessorConfig{KeysPerLease: 1, RateLimited: true})
+	leases, held := num(t, d, "leases", 1000), num(t, d, "held", 0)
+	lessor := NewLessor(leases+1, LessorConfig{KeysPerLease: 1, RateLimited: true})
 	for i := 0; i < leases; i++ {
 		lessor.Grant(0, i, 1, 10*time.Second)
+	}
+	if held > 0 { // other applications' leases: one entry, never expiring here
+		lessor.Grant(0, leases, held, 24*time.Hour)
 	}
 	var members []*Member
 	for m := 0; m < n; m++ {
@@ -120,8 +126,15 @@ func newRaftTranscript(t *testing.T, d *datadriven.TestData) (*raftHarness, []*M
 			d.Fatalf(t, "%v", err)
 		}
 	}
-	h.r = NewRaft(RaftConfig{Members: n, Leader: leader, Tick: HeartbeatInterval, ElectionTicks: 10, PreVote: preVote, Wait: wait},
-		cpus, sim.NewRand(uint64(num(t, d, "seed", 1)), "election"))
+	cfg := RaftConfig{Members: n, Leader: leader, Tick: HeartbeatInterval, ElectionTicks: 10, PreVote: preVote, Wait: wait}
+	demote := false
+	if d.HasArg("demote") {
+		d.ScanArgs(t, "demote", &demote)
+	}
+	if demote {
+		cfg.Leases = lessor
+	}
+	h.r = NewRaft(cfg, cpus, sim.NewRand(uint64(num(t, d, "seed", 1)), "election"))
 	h.onLeadership = func(o RaftOutput) {
 		in := Input{Kind: InLeaderLost}
 		if o.Kind == OutRaftElected {
@@ -134,7 +147,11 @@ func newRaftTranscript(t *testing.T, d *datadriven.TestData) (*raftHarness, []*M
 		}
 	}
 	h.route(h.r.Start(nil))
-	fmt.Fprintf(&h.log, "%d members, leader %d at term 1, PreVote %t, raft waits %v, %d leases; tickers start at", n, leader, preVote, wait, leases)
+	fmt.Fprintf(&h.log, "%d members, leader %d at term 1, PreVote %t, raft waits %v, %d leases", n, leader, preVote, wait, leases+held)
+	if demote {
+		fmt.Fprintf(&h.log, ", Demote walks them (%v)", DemoteCost(lessor.Live()))
+	}
+	h.log.WriteString("; tickers start at")
 	for _, q := range h.queue {
 		fmt.Fprintf(&h.log, " %v", q.at)
 	}

@@ -33,6 +33,7 @@ type raftHarness struct {
 	// leader as the wiring sees it, and the leadership events.
 	leader  int
 	changes []string
+	demotes int // OutRaftDemoted seen
 	// onLeadership, if set, sees OutRaftLeaderLost and OutRaftElected after
 	// they are logged (the transcripts feed them to Members).
 	onLeadership func(o RaftOutput)
@@ -83,6 +84,10 @@ func (h *raftHarness) route(out []RaftOutput) {
 			fmt.Fprintf(&h.log, "%v elected member=%d term=%d\n", h.now, o.Member, o.Term)
 			h.changes = append(h.changes, fmt.Sprintf("%v elected %d", h.now, o.Member))
 			h.leader = int(o.Member)
+		case OutRaftDemoted:
+			role, term, lead, _, _ := h.r.Node(int(o.Member))
+			fmt.Fprintf(&h.log, "%v m%d (%v term=%d lead=%d) Demotes its lessor until %v\n", h.now, o.Member, role, term, lead, o.At)
+			h.demotes++
 		}
 		if h.onLeadership != nil && (o.Kind == OutRaftLeaderLost || o.Kind == OutRaftElected) {
 			h.onLeadership(o)

@@ -24,8 +24,8 @@ type ClusterSeries struct {
 	revokesPending                         int
 	// With a raft (TrackLeader): leader changes per bucket, and the member
 	// leading at each bucket's end.
-	raft               bool
-	changes, leaderNow int
+	raft                       bool
+	changes, leaderNow, demote int
 }
 
 // NewClusterSeries names a cluster run's metrics, for members members.
@@ -67,6 +67,13 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 // leading member, and (Finish) the leading member's CPU.
 func (c *ClusterSeries) TrackLeader() {
 	c.raft, c.changes, c.leaderNow = true, c.Counter(LeaderChanges), c.Gauge(LeaderMember)
+	c.demote = c.Counter(RaftDemoteTime)
+}
+
+// Demoted counts a member's raft goroutine's Demote, begun at now and
+// taking cost (model.OutRaftDemoted; TrackLeader).
+func (c *ClusterSeries) Demoted(now sim.Time, cost time.Duration) {
+	c.Add(c.demote, now, cost.Seconds())
 }
 
 // Elected counts a won election, the raft's or a scripted one (TrackLeader).

@@ -23,6 +23,10 @@ const (
 	// LeaderChanges: elections won, scripted or emerging from the raft
 	// (recorded with cluster.raft only, so runs without it keep their series).
 	LeaderChanges MetricName = "leader_changes"
+	// RaftDemoteTime: seconds the members' raft goroutines spent in lessor
+	// Demote, which etcd runs there on every soft-state change of a member
+	// that does not lead (with cluster.raft only), in the bucket it began.
+	RaftDemoteTime MetricName = "raft_demote_s"
 )
 
 // Gauges: sampled at the end of each bucket.

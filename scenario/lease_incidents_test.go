@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
@@ -159,6 +160,54 @@ func TestLeaseApplyStall13675(t *testing.T) {
 		}
 		if o.Summary.LeasesExpired != c.want {
 			t.Errorf("etcd %s, apply stall %v: %d leases expired, want %d", c.etcd, c.stall, o.Summary.LeasesExpired, c.want)
+		}
+	}
+}
+
+// etcd #9496 (spec/builtin/lease-demote-election.yaml). The figure, from
+// #9496: with millions of leases "if a leader election occurred, it would
+// endlessly time out and fail to elect a leader". Here 10,000,000 leases,
+// etcd 3.7.3, a 5 s leader stall at 20 s: on seeds 1-3 the cluster has no
+// leader at the end of at least 80 of the 95 one-second buckets after the
+// stall (tolerance: the elections that do succeed are lost again within a
+// few seconds, as the transcript model/testdata/raft/demote.txt shows), and
+// every client's KeepAlive gives up at its own deadline (TTL 10 s without an
+// answer). No lease expires: without a leader no lessor counts down. The
+// what-if (100,000 leases) elects a leader at once: no leaderless bucket
+// ends, no lease expires, no KeepAlive gives up.
+func TestLeaseDemoteElection9496(t *testing.T) {
+	s, err := spec.Builtin("lease-demote-election")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(held int, seed uint64) (leaderless int, o recorder.Outcome) {
+		t.Helper()
+		s := s
+		s.Cluster.HeldLeases, s.Seed = held, seed
+		o, err := scenario.Run(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range o.Metric(recorder.LeaderMember) {
+			if l < 0 {
+				leaderless++
+			}
+		}
+		return leaderless, o
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		leaderless, o := run(10_000_000, seed)
+		if leaderless < 80 {
+			t.Errorf("10M leases, seed %d: %d leaderless seconds, want >= 80 of the 95 after the stall", seed, leaderless)
+		}
+		if o.Summary.LeasesExpired != 0 || o.Summary.ChannelsClosed[clientmodel.ClosedDeadline.String()] != 300 {
+			t.Errorf("10M leases, seed %d: %d leases expired, keepalives closed %v; want 0 expired (no leader counts down) and all 300 closed at their deadline",
+				seed, o.Summary.LeasesExpired, o.Summary.ChannelsClosed)
+		}
+		fixed, fo := run(100_000, seed)
+		if fixed != 0 || fo.Summary.LeasesExpired != 0 || len(fo.Summary.ChannelsClosed) != 0 {
+			t.Errorf("100k leases, seed %d: %d leaderless seconds, %d leases expired, keepalives closed %v; want none",
+				seed, fixed, fo.Summary.LeasesExpired, fo.Summary.ChannelsClosed)
 		}
 	}
 }

@@ -22,7 +22,7 @@ func (s *Sim) startRaft() {
 	if !s.cfg.Raft {
 		return
 	}
-	s.raft.r, s.raft.links = s.cfg.NewRaft(s.members)
+	s.raft.r, s.raft.links = s.cfg.NewRaft(s.members, s.lessor)
 	s.ser.TrackLeader()
 	s.routeRaft(s.k.Now(), s.raft.r.Start(s.raft.out[:0]))
 }
@@ -51,6 +51,8 @@ func (s *Sim) routeRaft(now sim.Time, out []model.RaftOutput) {
 			s.leaderLost(now)
 		case model.OutRaftElected:
 			s.elected(now, int(o.Member))
+		case model.OutRaftDemoted:
+			s.ser.Demoted(now, o.Cost)
 		}
 	}
 }

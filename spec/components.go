@@ -66,7 +66,12 @@ func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
 func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
 	cfg := c.Lessor()
 	cfg.Mutant = mutant
-	lessor := model.NewLessor(c.Clients, cfg)
+	lessor := model.NewLessor(c.Clients+min(c.HeldLeases, 1), cfg)
+	if c.HeldLeases > 0 {
+		// Other applications' leases: one entry after the clients', granted
+		// at 0 with a TTL past the run's end, so it never expires in it.
+		lessor.Grant(0, c.Clients, c.HeldLeases, c.Duration+time.Hour)
+	}
 	var members []*model.Member
 	var cpu *model.CPU
 	for m := 0; m < c.Members; m++ {
@@ -81,14 +86,17 @@ func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
 // NewRaft builds the cluster's raft (cluster.raft) over the members' CPUs,
 // its election timeouts drawn from the stream "election"; links is the
 // stream its messages' link jitter is drawn from (apart from the forwards',
-// so that heartbeats do not shift their draws).
-func (c Cluster) NewRaft(members []*model.Member) (r *model.Raft, links *sim.Rand) {
+// so that heartbeats do not shift their draws). lessor is the lease map
+// every member holds: a member's raft goroutine Demotes it on each change
+// of its soft state (model.DemoteCost).
+func (c Cluster) NewRaft(members []*model.Member, lessor *model.Lessor) (r *model.Raft, links *sim.Rand) {
 	cpus := make([]model.Scheduler, len(members))
 	for m, mb := range members {
 		cpus[m] = mb.CPU()
 	}
 	cfg := model.RaftConfigFor(c.Etcd, c.Members, c.Leader, c.ElectionTimeout, c.RaftWait)
 	cfg.SharedMachine = c.SharedCPU
+	cfg.Leases = lessor
 	return model.NewRaft(cfg, cpus, sim.NewRand(c.Seed, "election")), sim.NewRand(c.Seed, "raft-links")
 }
 

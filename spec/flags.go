@@ -16,7 +16,7 @@ var Overrides = []Override{
 	{"consumer", "clients.consumer"}, {"start-spread", "clients.start_spread"},
 	{"connect-delay", "clients.connect_delay"}, {"scan-overrun", "clients.scan_overrun"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
 	{"renew-at", "clients.renew_at"}, {"client-kind", "clients.kind"}, {"etcd-version", "cluster.etcd_version"},
-	{"lease-revoke-rate", "cluster.lease_revoke_rate"}, {"lease-checkpoint", "cluster.lease_checkpoint"},
+	{"lease-revoke-rate", "cluster.lease_revoke_rate"}, {"lease-checkpoint", "cluster.lease_checkpoint"}, {"held-leases", "cluster.held_leases"},
 	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"}, {"raft", "cluster.raft"}, {"raft-wait", "cluster.raft_wait"},
 	{"gc", "cluster.gc"}, {"service-spread", "cluster.service_spread"}, {"background-cores", "host.background_cores"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
@@ -102,6 +102,8 @@ func ApplyFlag(s *Spec, name, v string) error {
 		s.Cluster.EtcdVersion = v
 	case "lease-revoke-rate":
 		return integer(&s.Cluster.LeaseRevokeRate)
+	case "held-leases":
+		return integer(&s.Cluster.HeldLeases)
 	case "fast-lease-keepalive":
 		var b bool
 		if err := boolean(&b); err != nil {

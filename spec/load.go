@@ -126,7 +126,10 @@ const (
 	specMaxKeysPerLease = 1_000_000
 	specMaxIdleConns    = 1_000_000
 	specMaxRevokeRate   = 10_000_000
-	specMaxElection     = Duration(50e9) // etcd refuses election timeouts >= 50 s
+	// specMaxHeldLeases: 100 million leases, beyond any cluster reported
+	// (etcd #9496: "millions"); one lessor entry holds them all.
+	specMaxHeldLeases = 100_000_000
+	specMaxElection   = Duration(50e9) // etcd refuses election timeouts >= 50 s
 )
 
 // ---------------------------------------------------------------------------
@@ -403,6 +406,7 @@ var intRanges = map[string]string{
 	"cluster.leader":                  "a member number, 0 to members-1",
 	"cluster.max_idle_conns_per_host": "0 (the default, 1024) to " + Thousands(specMaxIdleConns),
 	"cluster.leader_queue_limit":      "0 (unbounded) or a positive request count",
+	"cluster.held_leases":             "0 to " + Thousands(specMaxHeldLeases),
 	"costs.queued_request_bytes":      fmt.Sprintf("0 (the default) to %d bytes", specMaxCostBytes),
 	"costs.peer_conn_bytes":           fmt.Sprintf("0 (the default) to %d bytes", specMaxCostBytes),
 	"faults.to":                       "a member number, 0 to members-1",
@@ -1087,6 +1091,9 @@ func (v *validator) cluster(k ClusterSpec) {
 		v.add("cluster.lease_revoke_rate", "%d is out of range; allowed 0 (etcd's %s/s) or 2 to %s leases per second (runLoop revokes rate/2 per 500 ms pass)",
 			k.LeaseRevokeRate, Thousands(model.LeaseRevokeRate), Thousands(specMaxRevokeRate))
 	}
+	if k.HeldLeases < 0 || k.HeldLeases > specMaxHeldLeases {
+		v.add("cluster.held_leases", "%d is out of range; allowed 0 to %s leases", k.HeldLeases, Thousands(specMaxHeldLeases))
+	}
 	if lo := 5 * specHeartbeat; k.ElectionTimeout < lo || k.ElectionTimeout >= specMaxElection {
 		v.add("cluster.election_timeout", "%v is out of range; allowed %v (etcd's minimum: 5 heartbeats of %v) up to below %v", k.ElectionTimeout, lo, specHeartbeat, specMaxElection)
 	}
@@ -1363,6 +1370,9 @@ func (s Spec) Summary() string {
 		}
 		if k.LeaseCheckpoint {
 			b.WriteString("; lease checkpointing is on")
+		}
+		if k.HeldLeases > 0 {
+			fmt.Fprintf(&b, "; the cluster also holds %s leases of other applications", Thousands(k.HeldLeases))
 		}
 		if k.Raft {
 			b.WriteString("; raft heartbeats and elections are simulated")

@@ -64,7 +64,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
 		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: deref(s.Clients.ConnectDelay).D(), ScanOverrun: overrun.D(),
 		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: deref(s.Clients.RTT).D(),
-		GrantOnly: s.Clients.Kind == ClientGrantOnly, Etcd: etcd, LeaseRevokeRate: k.LeaseRevokeRate, LeaseCheckpoint: k.LeaseCheckpoint,
+		GrantOnly: s.Clients.Kind == ClientGrantOnly, Etcd: etcd, LeaseRevokeRate: k.LeaseRevokeRate, LeaseCheckpoint: k.LeaseCheckpoint, HeldLeases: k.HeldLeases,
 		FastLeaseKeepAlive: etcd.HasFastLeaseKeepAlive() && (k.FastLeaseKeepAlive == nil || *k.FastLeaseKeepAlive),
 		Members:            k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,

@@ -85,6 +85,7 @@ type Cluster struct {
 	Etcd            model.EtcdVersion
 	LeaseRevokeRate int  // 0: etcd's
 	LeaseCheckpoint bool // the leader checkpoints remaining TTLs (ClusterSpec.LeaseCheckpoint)
+	HeldLeases      int  // leases of other applications (ClusterSpec.HeldLeases)
 	// FastLeaseKeepAlive: the leader's LeaseRenew does not wait for the
 	// applied index (etcd 3.7's feature gate, on by default there).
 	FastLeaseKeepAlive bool

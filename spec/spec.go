@@ -148,6 +148,12 @@ type ClusterSpec struct {
 	// again (--experimental-enable-lease-checkpoint, etcd 3.4+; the
 	// LeaseCheckpoint feature gate from 3.6). Off by default, as in etcd.
 	LeaseCheckpoint bool `yaml:"lease_checkpoint,omitempty"`
+	// HeldLeases: leases other applications hold in the cluster, granted
+	// before the run and never renewed nor expiring within it: they are not
+	// simulated as clients, but every member's lessor holds them, so they
+	// weigh on what walks the lease map (Promote on a new leader, Demote in
+	// each member's raft goroutine on every change of its raft state).
+	HeldLeases int `yaml:"held_leases,omitempty"`
 	// FastLeaseKeepAlive: etcd 3.7's feature gate (on by default): the
 	// leader's LeaseRenew for its own clients does not wait for the applied
 	// index. Left out: the release's default. Only for etcd 3.7+.

@@ -299,6 +299,11 @@ func printCompare(w io.Writer, outs []outcome) {
 		row("CLOSE-WAIT on leader (peak)", peak(recorder.CloseWaitLeader, num))
 		row("keys deleted/s (peak)", peak(recorder.KeysLost, num))
 		row("revokes pending (peak)", peak(recorder.RevokesPending, num))
+		if outs[0].res.Metric(recorder.LeaderMember) != nil {
+			row("time without a leader", func(o outcome) string {
+				return dur(leaderless(o.res.Metric(recorder.LeaderMember), time.Duration(o.BucketSeconds*float64(time.Second))))
+			})
+		}
 		row("keys outlived lease (max)", peak(recorder.RevokeLagMax, func(x float64) string { return dur(time.Duration(x * float64(time.Second)).Round(time.Millisecond)) }))
 	}
 	row("leases expired", func(o outcome) string { return count(o.LeasesExpired) })
@@ -443,7 +448,39 @@ func leaderChangeEvents(o outcome, bucket time.Duration) []event {
 	if total > shown {
 		evs[len(evs)-1].text += fmt.Sprintf("; %g leader changes in all", total)
 	}
+	if from, n := longestLeaderless(leader); n >= 2 {
+		evs = append(evs, event{time.Duration(from) * bucket, fmt.Sprintf("no leader for %s (raft: its longest stretch; %s without a leader in all)",
+			dur(time.Duration(n)*bucket), dur(leaderless(leader, bucket)))})
+	}
 	return evs
+}
+
+// longestLeaderless is the longest run of buckets that end without a
+// leader (leader_member < 0): its first bucket and its length.
+func longestLeaderless(leader []float64) (from, n int) {
+	run := 0
+	for i, l := range leader {
+		if l >= 0 {
+			run = 0
+			continue
+		}
+		if run++; run > n {
+			from, n = i-run+1, run
+		}
+	}
+	return from, n
+}
+
+// leaderless is how long the run was without a leader, counted in buckets
+// that end without one.
+func leaderless(leader []float64, bucket time.Duration) time.Duration {
+	n := 0
+	for _, l := range leader {
+		if l < 0 {
+			n++
+		}
+	}
+	return time.Duration(n) * bucket
 }
 
 // leaderCPU is the series of the leader's CPU (sweep.LeaderCPUMetric).

@@ -114,6 +114,7 @@ var runFlagSpecs = []flagSpec{
 	{"client-kind", "string", "keepalive", "keepalive (grant a lease, keep it alive) | grant-only (grant it, attach keys, never renew: event and per-write leases; cluster)"},
 	{"etcd-version", "string", "3.7.3", "cluster: etcd release whose lease behaviour the members follow, 3.2.0 to 3.7.x (before 3.2.2: no revoke rate limit, no Promote spreading)"},
 	{"lease-revoke-rate", "int", "1000", "cluster what-if: expired leases the leader revokes per second (etcd: 1,000, not configurable)"},
+	{"held-leases", "int", "0", "cluster: leases other applications hold (granted before the run, never expiring in it): every member's lessor walks them in Promote and Demote"},
 	{"fast-lease-keepalive", "bool", "true", "cluster (etcd 3.7+): the leader renews its own clients' leases without waiting for the applied index (feature gate, on by default)"},
 	{"raft", "bool", "false", "cluster: simulate raft heartbeats and elections: a leader stalled past the election timeout loses leadership (default: leaders change only by scripted faults)"},
 	{"raft-wait", "string", "preempt", "cluster, with --raft: how a busy member's raft loop waits for a core: preempt (at most Go's 10 ms slice) | backlog (its whole CPU backlog, the pessimistic bound) | measured (messages read after the backlog, sent within the slice: Go's measured behaviour)"},
