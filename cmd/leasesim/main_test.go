@@ -320,6 +320,20 @@ func TestCheckCommand(t *testing.T) {
 	}
 }
 
+// leasesim check --only P8: the honest fixed releases pass; the
+// deposed-revoke mutant (a deposed leader's revokes issued) fails.
+func TestCheckP8(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"check", "-q", "-n", "10", "--only", "P8"}, &out, &errb); code != 0 {
+		t.Fatalf("honest: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"check", "-q", "--seed", "21", "-n", "1", "--only", "P8", "--mutant", "deposed-revoke"}, &out, &errb); code != 1 ||
+		!strings.Contains(out.String(), "FAIL seed 21 P8: lease 9 (TTL 6s) revoked at 24.357s") {
+		t.Fatalf("mutant: exit %d\n%s", code, out.String())
+	}
+}
+
 // The recovery verdict: the leader's queue back to (twice) its level before the
 // trigger and staying there means recovered; still high at the end means not.
 func TestRecoveryVerdict(t *testing.T) {
