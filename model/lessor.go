@@ -269,7 +269,7 @@ func (l *Lessor) Clone() *Lessor {
 }
 
 // Revoke applies a LeaseRevoke of n leases of entry i at now (the applier's
-// lessor.Revoke, lessor.go:326-363: the lease and its keys go whatever its
+// lessor.Revoke, lessor.go:326-365: the lease and its keys go whatever its
 // expiry): it returns what it revoked, nothing if the entry is gone. Expiry
 // is now: the keys did not outlive the lease.
 func (l *Lessor) Revoke(now sim.Time, i, n int) Revoked {

@@ -645,9 +645,9 @@ func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
 // v3.7.3) nor sends heartbeats, so its followers elect another leader. The
 // server learns of it only from the next Ready, after the fdatasync returns:
 // the SoftState change calls updateLeadership (raft.go:185-205), which
-// demotes the lessor (lessor.Demote, server.go:768-774; lease/lessor.go:
+// demotes the lessor (lessor.Demote, server.go:769-775; lease/lessor.go:
 // 534-550). Until then the lessor is primary: its runLoop, a goroutine of its
-// own (lessor.go:620-636), keeps finding leases expired (lessor.go:640-667)
+// own (lessor.go:620-636), keeps finding leases expired (lessor.go:640-663)
 // by a lease table the renewals no longer reach (followers forward them to
 // the new leader), and the server proposes a LeaseRevoke for each
 // (revokeExpiredLeases). The blocked member's raft node (node.run, apart
@@ -674,7 +674,7 @@ func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
 // after the demotion too). The member's own LeaseRenew follows raft's view
 // (it forwards to the new leader), not the stale one: a simplification (its
 // server still believes it leads and would renew in the stale table, or on
-// fixed releases answer ErrNotPrimary, v3_server.go:497-506); those leases
+// fixed releases answer ErrNotPrimary, v3_server.go:496-507); those leases
 // are lost either way.
 
 // deposedWhileBlocked: the raft deposes this member at now. If it led with
