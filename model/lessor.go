@@ -264,6 +264,33 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) int {
 	return total
 }
 
+// Clone is a copy of the lessor's state now: what a leader's lessor holds
+// when renewals stop reaching it (its view goes stale from then on).
+func (l *Lessor) Clone() *Lessor {
+	c := *l
+	c.leases = slices.Clone(l.leases)
+	c.q = slices.Clone(l.q)
+	c.cps = slices.Clone(l.cps)
+	return &c
+}
+
+// Revoke applies a LeaseRevoke of n leases of entry i at now (the applier's
+// lessor.Revoke, lessor.go:326-365: the lease and its keys go whatever its
+// expiry): it returns what it revoked, nothing if the entry is gone. Expiry
+// is now: the keys did not outlive the lease.
+func (l *Lessor) Revoke(now sim.Time, i, n int) Revoked {
+	e := &l.leases[i]
+	if e.revoked || n <= 0 {
+		return Revoked{I: i}
+	}
+	take := min(n, int(e.n))
+	e.n -= int32(take)
+	if e.n == 0 {
+		e.revoked = true // its queue entry is skipped when popped
+	}
+	return Revoked{I: i, N: take, Keys: take * l.cfg.KeysPerLease, Expiry: now}
+}
+
 // Backlog is the number of leases that were due at the last runLoop pass
 // and not revoked by it: the revoke limit left them for later passes.
 func (l *Lessor) Backlog() int { return l.backlog }

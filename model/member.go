@@ -27,6 +27,10 @@ type MemberConfig struct {
 	// applied index (EtcdVersion.RenewWaitsForApply, unless
 	// FastLeaseKeepAlive). A forwarded renewal always waits.
 	ApplyWaitDirect bool
+	// RevokeChecksLeadership: the server confirms its leadership before it
+	// revokes expired leases (EtcdVersion.RevokeChecksLeadership), so a
+	// leader deposed while its raft loop is blocked revokes nothing.
+	RevokeChecksLeadership bool
 }
 
 // Costs are the member CPU a keepalive costs (see spec.Costs for their sources).
@@ -81,6 +85,16 @@ type Member struct {
 	// index lags the committed one (a steady write load is assumed), so a
 	// renewal that waits for it waits until then (at most ApplyTimeout).
 	applyStalledUntil sim.Time
+	// The deposed leader's lessor (the fsync-stall fault, etcd #15247; see
+	// fsyncStall). fsyncUntil: the raft loop is blocked in the WAL's
+	// fdatasync until then. deposed: the lessor this member's runLoop keeps
+	// running as primary after raft deposed it while blocked, a copy of the
+	// lease table as of then (the new leader's renewals never reach it);
+	// nil when none. pending: the revokes it proposed meanwhile, forwarded
+	// to the new leader when the raft loop runs again.
+	fsyncUntil sim.Time
+	deposed    *Lessor
+	pending    []Revoked
 }
 
 // stream is one client's keepalive stream on this member, and the LeaseRenew
@@ -134,10 +148,14 @@ const (
 	InApplyStall                      // the leader's apply loop stalls until Until
 	InApplied                         // the applied index caught up: the renewal of Work waits no more
 	InApplyTimeout                    // ApplyTimeout ran out for the renewal of Work
+	InFsyncStall                      // the member's raft loop blocks in the WAL's fdatasync until Until
+	InFsyncDone                       // the fdatasync returned: the raft loop runs again
+	InDeposedTick                     // a runLoop pass of the deposed leader's lessor (RevokeInterval)
 )
 
 var inputNames = [...]string{"stream-open", "recv", "cpu-done", "retry", "deadlines", "forward-result",
-	"forward-request", "leader-lost", "elected", "revoke-tick", "apply-stall", "applied", "apply-timeout"}
+	"forward-request", "leader-lost", "elected", "revoke-tick", "apply-stall", "applied", "apply-timeout",
+	"fsync-stall", "fsync-done", "deposed-tick"}
 
 func (k InputKind) String() string { return inputNames[k] }
 
@@ -364,7 +382,19 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 		out = append(out, wake(done, Input{Kind: InCPUDone, Work: WorkForwarded,
 			From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}))
 	case InLeaderLost:
+		out = m.deposedWhileBlocked(now, out)
 		m.leader = -1
+	case InFsyncStall:
+		if in.Until > m.fsyncUntil {
+			m.fsyncUntil = in.Until
+			out = append(out, wake(in.Until, Input{Kind: InFsyncDone}))
+		}
+	case InFsyncDone:
+		if now >= m.fsyncUntil {
+			out = m.raftLoopResumed(now, out)
+		}
+	case InDeposedTick:
+		out = m.deposedTick(now, out)
 	case InElected:
 		out = m.elected(now, int(in.From), out)
 	case InRevokeTick:
@@ -607,4 +637,102 @@ func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
 		}
 	}
 	return out
+}
+
+// The deposed leader's lessor (etcd #12528, #15247). A leader whose raft
+// loop is blocked writing the WAL (fdatasync; the fsync-stall fault) neither
+// ticks (the ticker is read by that loop: etcdserver/raft.go:183-184 in
+// v3.7.3) nor sends heartbeats, so its followers elect another leader. The
+// server learns of it only from the next Ready, after the fdatasync returns:
+// the SoftState change calls updateLeadership (raft.go:185-205), which
+// demotes the lessor (lessor.Demote, server.go:769-775; lease/lessor.go:
+// 534-550). Until then the lessor is primary: its runLoop, a goroutine of its
+// own (lessor.go:620-636), keeps finding leases expired (lessor.go:640-663)
+// by a lease table the renewals no longer reach (followers forward them to
+// the new leader), and the server proposes a LeaseRevoke for each
+// (revokeExpiredLeases). The blocked member's raft node (node.run, apart
+// from the raft loop) steps those proposals and, a follower of the new term
+// once the new leader's heartbeat reaches it, forwards them as MsgProp with
+// the next Ready's messages (raft.go:324); the new leader commits them and
+// every member applies the revocation: leases the cluster renewed are gone
+// with their keys. Releases with the fix (EtcdVersion.RevokeChecksLeadership)
+// call ensureLeadership first, which cannot succeed while the raft loop is
+// blocked (no ticks, so isActive fails; the linearizable read times out) nor
+// after (raft's leader is another): they revoke nothing.
+//
+// The model: when the raft deposes a member whose raft loop is blocked and
+// which led (InLeaderLost), its lessor view is a copy of the lease table as
+// of then (the shared Lessor is the leader's, and from then the new
+// leader's); its runLoop passes (InDeposedTick, every RevokeInterval on the
+// cluster's phase) revoke from the copy, rate limited as any runLoop pass,
+// and, without the fix (or with MutantDeposedRevoke), are proposed; when the
+// fdatasync returns (InFsyncDone) the lessor is demoted and every proposed
+// revoke is applied to the cluster's lessor, reported as FactExpired at that
+// instant (the new leader commits them within a round trip; the 16-revokes-
+// in-flight limit and the LeaseRevoke timeouts are not modelled: every
+// proposal is eventually committed, since the unfixed server keeps proposing
+// after the demotion too). The member's own LeaseRenew follows raft's view
+// (it forwards to the new leader), not the stale one: a simplification (its
+// server still believes it leads and would renew in the stale table, or on
+// fixed releases answer ErrNotPrimary, v3_server.go:496-507); those leases
+// are lost either way.
+
+// deposedWhileBlocked: the raft deposes this member at now. If it led with
+// its raft loop blocked, its lessor stays primary on a copy of the lease
+// table and its runLoop goes on (first pass on the cluster's phase).
+func (m *Member) deposedWhileBlocked(now sim.Time, out []Output) []Output {
+	if !m.IsLeader() || now >= m.fsyncUntil || m.deposed != nil {
+		return out
+	}
+	m.deposed = m.lessor.Clone()
+	next := (now/sim.Time(RevokeInterval) + 1) * sim.Time(RevokeInterval)
+	return append(out, wake(next, Input{Kind: InDeposedTick}))
+}
+
+// revokesWithoutLeadership reports whether this member proposes the revokes
+// of a lessor raft has deposed: releases without the leadership check, or
+// MutantDeposedRevoke.
+func (m *Member) revokesWithoutLeadership() bool {
+	return !m.cfg.RevokeChecksLeadership || m.cfg.Mutant == MutantDeposedRevoke
+}
+
+// deposedTick is one runLoop pass of the deposed lessor: the leases it finds
+// expired are proposed for revocation, unless the server checks its
+// leadership first (ensureLeadership fails: server.go:858-873 in v3.7.3).
+func (m *Member) deposedTick(now sim.Time, out []Output) []Output {
+	if m.deposed == nil {
+		return out // demoted meanwhile
+	}
+	revs := m.deposed.RevokeExpired(now, nil)
+	if m.revokesWithoutLeadership() {
+		m.pending = append(m.pending, revs...)
+	}
+	return append(out, wake(now+sim.Time(RevokeInterval), Input{Kind: InDeposedTick}))
+}
+
+// raftLoopResumed: the fdatasync returned at now. The next Ready demotes the
+// lessor (updateLeadership) and sends the revokes proposed meanwhile to the
+// new leader, which commits them: each is applied to the cluster's lessor.
+func (m *Member) raftLoopResumed(now sim.Time, out []Output) []Output {
+	if m.deposed == nil {
+		return out
+	}
+	m.deposed = nil
+	for _, p := range m.pending {
+		if r := m.lessor.Revoke(now, p.I, p.N); r.N > 0 {
+			out = append(out, Output{Kind: OutFact, Fact: FactExpired, Client: int32(r.I), N: int32(r.N), Keys: int32(r.Keys), At: r.Expiry})
+		}
+	}
+	m.pending = nil
+	return out
+}
+
+// Deposed reports whether this member's lessor is primary though raft has
+// deposed it (its raft loop blocked), and how many revokes it has proposed
+// that are not yet applied.
+func (m *Member) Deposed() (primary bool, proposed int) {
+	for _, p := range m.pending {
+		proposed += p.N
+	}
+	return m.deposed != nil, proposed
 }

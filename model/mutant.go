@@ -24,10 +24,16 @@ const (
 	// MutantRevokeHalfRate: runLoop revokes only half the leases its limit
 	// allows, so keys outlive their leases longer than the backlog explains.
 	MutantRevokeHalfRate
+	// MutantDeposedRevoke: a leader deposed while its raft loop is blocked
+	// (the fsync-stall fault) revokes the leases its stale lessor finds
+	// expired even on a release that checks its leadership first
+	// (EtcdVersion.RevokeChecksLeadership): the check is skipped, as before
+	// etcd #15247 was fixed.
+	MutantDeposedRevoke
 )
 
 var mutantNames = [...]string{MutantNone: "", MutantAckAfterRevoke: "ack-after-revoke", MutantDeposedRenew: "deposed-renew",
-	MutantPromoteFullTTL: "promote-full-ttl", MutantRevokeHalfRate: "revoke-half-rate"}
+	MutantPromoteFullTTL: "promote-full-ttl", MutantRevokeHalfRate: "revoke-half-rate", MutantDeposedRevoke: "deposed-revoke"}
 
 // String is the mutant's name as --mutant takes it ("" for MutantNone).
 func (m Mutant) String() string {
@@ -38,7 +44,7 @@ func (m Mutant) String() string {
 }
 
 // MutantForms lists the mutants' names, for help and error messages.
-const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl, revoke-half-rate"
+const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl, revoke-half-rate, deposed-revoke"
 
 // ParseMutant reads a mutant's name; "" is MutantNone.
 func ParseMutant(s string) (Mutant, error) {

@@ -76,6 +76,21 @@ func (v EtcdVersion) RenewWaitsForApply() bool {
 	return (v.Minor == 4 && v.Patch >= 20) || (v.Minor == 5 && v.Patch >= 3) || v.Minor >= 6
 }
 
+// RevokeChecksLeadership reports whether release v's server confirms its
+// leadership before it revokes the leases its lessor found expired
+// (etcd #15247, PR #16822 "Ignore old leader's leases revoking request":
+// 3.6.0; backported by PR #17425 to 3.5.13 and PR #17465 to 3.4.31, per
+// CHANGELOG-3.5.md and CHANGELOG-3.4.md). revokeExpiredLeases returns at
+// once unless ensureLeadership succeeds (v3.5.13 server/etcdserver/
+// server.go:1153-1167, ensureLeadership :1201-1221: a linearizable read,
+// then raft's own view of the leader; v3.7.3 server.go:858-873, :914-942,
+// which first asks isActive: a tick within the last 3 heartbeats). Before,
+// revokeExpiredLeases proposed every lease it was handed (v3.5.12
+// server.go:1146-1179, v3.4.30 etcdserver/server.go:1099-1136).
+func (v EtcdVersion) RevokeChecksLeadership() bool {
+	return (v.Minor == 4 && v.Patch >= 31) || (v.Minor == 5 && v.Patch >= 13) || v.Minor >= 6
+}
+
 // Checkpoints reports whether release v can checkpoint leases (3.4.0 and later).
 func (v EtcdVersion) Checkpoints() bool { return v.AtLeast(4, 0) }
 

@@ -31,6 +31,18 @@
 //     revoke backlog allows: every runLoop pass revokes min(due, rate/2)
 //     leases, in expiry order (GenP7, CheckP7, on the lessor); the
 //     revoke-half-rate mutant fails it.
+//   - P8 (etcd #15247/#12528): no revoke is ever issued by a deposed leader.
+//     A leader deposed while its raft loop is blocked in fdatasync keeps its
+//     lessor primary on a table the new leader's renewals never reach; what
+//     it finds expired is alive. In the history: no lease is revoked sooner
+//     than its TTL after a keepalive the cluster acknowledged (CheckP8).
+//     GenP8 draws fsync-stall scenarios with raft on the fixed releases
+//     (EtcdVersion.RevokeChecksLeadership: 3.4.31+, 3.5.13+, 3.6+), where
+//     it holds; on 3.5.12 the honest model fails it for every lease (the
+//     bug, spec/builtin/lease-deposed-leader.yaml), and so does the
+//     deposed-revoke mutant, which skips the leadership check; rapid
+//     shrinks that to one client, TTL 2 s, a stall of ~3.5 s.
+//     'leasesim check --only P8' (not in the default --only).
 //   - Linearizability: LeaseModel is a sequential specification of Grant,
 //     KeepAlive and the lessor's Expire over recorder.Op histories, partitioned
 //     by lease; CheckHistory runs porcupine on a recorded history.

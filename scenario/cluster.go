@@ -362,6 +362,11 @@ func (s *Sim) fault(now sim.Time, i int) {
 		if s.leader >= 0 {
 			s.stepMember(now, s.leader, model.Input{Kind: model.InApplyStall, Until: now + sim.Time(f.Duration)})
 		}
+	case spec.FaultFsyncStall: // the raft loop only: deposed by raft, its lessor lags (model.Member)
+		if s.leader >= 0 {
+			s.stepMember(now, s.leader, model.Input{Kind: model.InFsyncStall, Until: now + sim.Time(f.Duration)})
+			s.stepRaft(now, model.RaftInput{Kind: model.InRaftStall, Member: int8(s.leader), Until: now + sim.Time(f.Duration)})
+		}
 	case spec.FaultPartition:
 		s.stepNet(now, netsim.Input{Kind: netsim.InPartition, From: int8(f.Member), Until: now + sim.Time(f.Duration)})
 	case spec.FaultLeaderChange:

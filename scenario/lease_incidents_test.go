@@ -164,6 +164,53 @@ func TestLeaseApplyStall13675(t *testing.T) {
 	}
 }
 
+// etcd #15247/#12528 (spec/builtin/lease-deposed-leader.yaml). The figure,
+// #15247's title: "All leases are revoked when the etcd leader is stuck in
+// handling raft Ready due to slow fdatasync". Here the leader's raft loop
+// blocks for 20 s on etcd 3.5.12: its followers elect another leader within
+// ~2 s and renew there, while the old lessor, still primary, finds every
+// lease expired by its stale table and proposes the revocations; they are
+// committed when the fdatasync returns, at 50 s: all 1,000 leases are
+// revoked (tolerance: none, the issue's "all"), within that second (the
+// first at 50 s, none a TTL after the stall began, as an honest expiry
+// would be). The same on 3.4.30. With the fix (PR #16822: 3.6.0; backports
+// 3.5.13 and 3.4.31) ensureLeadership fails and none is revoked; a stall
+// shorter than the election timeout keeps the leadership and costs nothing.
+func TestLeaseDeposedLeader15247(t *testing.T) {
+	s, err := spec.Builtin("lease-deposed-leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		etcd  string
+		stall time.Duration
+		want  uint64
+	}{{"3.5.12", 20 * time.Second, 1000}, {"3.4.30", 20 * time.Second, 1000},
+		{"3.5.13", 20 * time.Second, 0}, {"3.4.31", 20 * time.Second, 0}, {"3.6.0", 20 * time.Second, 0}, {"3.7.3", 20 * time.Second, 0},
+		{"3.5.12", 500 * time.Millisecond, 0}} {
+		s := s
+		s.Cluster.EtcdVersion = c.etcd
+		s.Faults = []spec.FaultSpec{{At: spec.Duration(30 * time.Second), Kind: spec.FaultFsyncStall, Duration: spec.Duration(c.stall)}}
+		o, err := scenario.Run(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Summary.LeasesExpired != c.want || o.Summary.KeysLost != c.want {
+			t.Errorf("etcd %s, fsync stall %v: %d leases revoked, %d keys lost; want %d", c.etcd, c.stall, o.Summary.LeasesExpired, o.Summary.KeysLost, c.want)
+			continue
+		}
+		if c.want == 0 {
+			continue
+		}
+		if f := o.Summary.FirstExpiryS; f == nil || *f < 50 || *f > 50.5 {
+			t.Errorf("etcd %s: first revocation at %v s, want at the fdatasync's return, 50 s", c.etcd, f)
+		}
+		if peak := o.Peaks[recorder.KeysLost]; peak != float64(c.want) {
+			t.Errorf("etcd %s: peak %v keys deleted in one second, want all %d at once", c.etcd, peak, c.want)
+		}
+	}
+}
+
 // etcd #9496 (spec/builtin/lease-demote-election.yaml). The figure, from
 // #9496: with millions of leases "if a leader election occurred, it would
 // endlessly time out and fail to elect a leader". Here 10,000,000 leases,

@@ -56,7 +56,8 @@ func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
 			LeaderForwarded: c.Costs.LeaderForwarded, QueuedRequestBytes: c.Costs.QueuedRequestBytes},
 		ReqTimeout: model.ReqTimeout(c.ElectionTimeout), LeaderQueue: c.LeaderQueue,
 		TTL: c.TTL, Mutant: mutant, ElectionTimeout: c.ElectionTimeout,
-		ApplyWaitDirect: c.Etcd.RenewWaitsForApply() && !c.FastLeaseKeepAlive,
+		ApplyWaitDirect:        c.Etcd.RenewWaitsForApply() && !c.FastLeaseKeepAlive,
+		RevokeChecksLeadership: c.Etcd.RevokeChecksLeadership(),
 	}
 }
 

@@ -1218,7 +1218,10 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 			if f.Duration < 0 || (durOK && f.Duration > dur) {
 				v.add(p+".duration", "%v is out of range; allowed 0 up to the run's duration (%v) for the election", f.Duration, dur)
 			}
-		case FaultLeaderStall, FaultApplyStall:
+		case FaultLeaderStall, FaultApplyStall, FaultFsyncStall:
+			if f.Kind == FaultFsyncStall && !raft {
+				v.add(p+".kind", "%s needs cluster.raft: true (the blocked leader is deposed by raft's election); allowed without it: %s, %s, %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall, FaultApplyStall, FaultPartition)
+			}
 			if f.To != 0 {
 				v.add(p+".to", "%d is set, but only a %s has a target; allowed: left out", f.To, FaultLeaderChange)
 			}
@@ -1238,7 +1241,7 @@ func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, memb
 				v.add(p+".duration", "%v is out of range; allowed > 0 up to the run's duration (%v) for a partition", f.Duration, dur)
 			}
 		default:
-			v.add(p+".kind", "%q is not allowed; allowed: %s, %s, %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall, FaultApplyStall, FaultPartition)
+			v.add(p+".kind", "%q is not allowed; allowed: %s, %s, %s, %s, %s", f.Kind, FaultLeaderChange, FaultLeaderStall, FaultApplyStall, FaultPartition, FaultFsyncStall)
 		}
 		if f.Kind != FaultPartition && f.Member != 0 {
 			v.add(p+".member", "%d is set, but only a %s has a member; allowed: left out", f.Member, FaultPartition)
@@ -1414,6 +1417,8 @@ func (s Spec) Summary() string {
 				fs = append(fs, fmt.Sprintf("at %v the leader stalls for %v", f.At, f.Duration))
 			case FaultApplyStall:
 				fs = append(fs, fmt.Sprintf("at %v the leader's apply loop stalls for %v", f.At, f.Duration))
+			case FaultFsyncStall:
+				fs = append(fs, fmt.Sprintf("at %v the leader's raft loop blocks in fdatasync for %v", f.At, f.Duration))
 			case FaultPartition:
 				fs = append(fs, fmt.Sprintf("at %v member %d is cut off from the others for %v", f.At, f.Member, f.Duration))
 			default:

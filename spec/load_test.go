@@ -19,7 +19,7 @@ import (
 
 var builtinNames = []string{
 	"calibration-500", "host-stalls-2core", "incident-2018", "incident-2018-client", "incident-2018-client-ttl10",
-	"incident-2018-ttl600", "leader-stall-election", "lease-apply-stall", "lease-demote-election", "lease-promote-expiry", "lease-revoke-backlog", "lease-ttl-reset", "metastable-trigger",
+	"incident-2018-ttl600", "leader-stall-election", "lease-apply-stall", "lease-demote-election", "lease-deposed-leader", "lease-promote-expiry", "lease-revoke-backlog", "lease-ttl-reset", "metastable-trigger",
 }
 
 func TestBuiltinsParseAndValidate(t *testing.T) {
@@ -87,6 +87,7 @@ func TestBuiltinContents(t *testing.T) {
 		"lease-apply-stall":          {"cluster", "v3.7.3", "drain", 1500, 3, 4, 5 * time.Second, 5 * time.Second, time.Minute, 1},
 		"leader-stall-election":      {"cluster", "v3.7.3", "drain", 1500, 3, 4, 5 * time.Second, 5 * time.Second, 40 * time.Second, 1},
 		"lease-demote-election":      {"cluster", "v3.7.3", "drain", 300, 3, 4, 10 * time.Second, 5 * time.Second, 2 * time.Minute, 1},
+		"lease-deposed-leader":       {"cluster", "v3.7.3", "drain", 1000, 3, 4, 10 * time.Second, 5 * time.Second, time.Minute, 1},
 	} {
 		s, err := spec.Builtin(name)
 		if err != nil {
@@ -97,7 +98,11 @@ func TestBuiltinContents(t *testing.T) {
 		if got != w {
 			t.Errorf("%s: %+v, want %+v", name, got, w)
 		}
-		if s.Server == "cluster" && (s.Cluster.Transport != "http1" || s.Cluster.TLS != "rsa" || s.Clients.Placement != "round-robin") {
+		placement := "round-robin"
+		if name == "lease-deposed-leader" {
+			placement = "followers" // the blocked leader's own clients are not modelled
+		}
+		if s.Server == "cluster" && (s.Cluster.Transport != "http1" || s.Cluster.TLS != "rsa" || s.Clients.Placement != placement) {
 			t.Errorf("%s: transport %s, tls %s, placement %s", name, s.Cluster.Transport, s.Cluster.TLS, s.Clients.Placement)
 		}
 	}
@@ -213,6 +218,8 @@ func TestLoadBadFiles(t *testing.T) {
 		{"ideal with a cluster", base + "server: ideal\n", []string{"cluster: is set, but server: ideal has no cluster"}},
 		{"ideal with faults", repl("cluster:\n  members: 7\n  cores: 8\n", "server: ideal\nfaults:\n  - at: 1m\n    kind: leader-stall\n    duration: 1s\n"), []string{"faults: server: ideal has no leader to fault"}},
 		{"unknown fault kind", base + "faults:\n  - at: 1m\n    kind: network-partition\n", []string{`line 13: faults[0].kind: "network-partition" is not allowed; allowed: leader-change, leader-stall`}},
+		{"fsync stall without raft", base + "faults:\n  - at: 1m\n    kind: fsync-stall\n    duration: 20s\n", []string{`line 13: faults[0].kind: fsync-stall needs cluster.raft: true`}},
+		{"fsync stall with raft", base + "  raft: true\nfaults:\n  - at: 1m\n    kind: fsync-stall\n    duration: 0s\n", []string{"faults[0].duration: 0s is out of range; allowed > 0"}},
 		{"fault after the duration", base + "faults:\n  - at: 11m\n    kind: leader-stall\n    duration: 1s\n", []string{"line 12: faults[0].at: 11m is not within the run; allowed 0 up to below the duration (10m)"}},
 		{"faults out of order", base + "faults:\n  - at: 5m\n    kind: leader-stall\n    duration: 1s\n  - at: 1m\n    kind: leader-stall\n    duration: 1s\n", []string{"faults[1].at: 1m is before faults[0].at (5m); allowed: faults listed in time order"}},
 		{"leader change to the leader", base + "  leader: 2\nfaults:\n  - at: 1m\n    kind: leader-change\n    to: 2\n", []string{"line 15: faults[0].to: 2 is already the leader at 1m"}},

@@ -124,6 +124,12 @@ const (
 	// slow disk under the backend): entries committed meanwhile wait, and so
 	// does every renewal that waits for the applied index.
 	FaultApplyStall FaultKind = "apply-stall"
+	// FaultFsyncStall: the leader's raft loop blocks in the WAL's fdatasync
+	// (a slow or stuck disk) while the rest of the process runs: it stops
+	// ticking and sending heartbeats, so the others elect a new leader
+	// (cluster.raft), but its lessor is demoted only when the fdatasync
+	// returns (etcd #15247; model.Member's deposed lessor).
+	FaultFsyncStall FaultKind = "fsync-stall"
 )
 
 // Fault is a resolved fault.

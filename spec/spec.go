@@ -220,7 +220,7 @@ type CostsSpec struct {
 // FaultSpec is something that happens at a time.
 type FaultSpec struct {
 	At   Duration  `yaml:"at"`
-	Kind FaultKind `yaml:"kind"` // leader-change | leader-stall | partition
+	Kind FaultKind `yaml:"kind"` // leader-change | leader-stall | apply-stall | partition | fsync-stall
 	// To: the new leader (leader-change).
 	To int `yaml:"to,omitempty"`
 	// Member: the follower cut off from every other member (partition). Its
@@ -228,8 +228,9 @@ type FaultSpec struct {
 	// cluster.raft it may be the leader: its followers elect another.
 	Member int `yaml:"member,omitempty"`
 	// Duration: the election (leader-change: no leader for this long), the
-	// stall (leader-stall: the leader's CPU does nothing for this long) or the
-	// partition.
+	// stall (leader-stall: the leader's CPU does nothing for this long;
+	// apply-stall: its apply loop; fsync-stall: its raft loop, blocked in
+	// the WAL's fdatasync) or the partition.
 	Duration Duration `yaml:"duration,omitempty"`
 }
 

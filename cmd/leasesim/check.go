@@ -34,7 +34,11 @@ replays it exactly:
        (cluster model, grant-only leases, leader churn);
   P7   keys never outlive their lease by more than the revoke backlog allows:
        each runLoop pass revokes min(due, rate/2) leases, in expiry order
-       (the leader's lessor).
+       (the leader's lessor);
+  P8   no revoke is ever issued by a deposed leader: no lease is revoked
+       sooner than its TTL after a keepalive the cluster acknowledged
+       (cluster model with raft, a leader's fdatasync blocked, fixed etcd
+       releases; not in the default --only: name it).
 
 Seed i runs the i-th draw of each generator, so a seed is a complete recipe.
 Any failure exits 1.`
@@ -43,7 +47,8 @@ const checkExample = `  leasesim check -n 200
   leasesim check --seed 17 -n 1 --html /tmp/lin      # replay one seed, keep porcupine's HTML
   leasesim check -n 50 --mutant ack-after-revoke       # a broken server: LIN must fail
   leasesim check -n 50 --client-version v3.2.23        # the buggy client: P1 must fail
-  leasesim check -n 50 --only P6 --mutant promote-full-ttl  # leader changes reset TTLs: P6 must fail`
+  leasesim check -n 50 --only P6 --mutant promote-full-ttl  # leader changes reset TTLs: P6 must fail
+  leasesim check -n 50 --only P8 --mutant deposed-revoke    # a deposed leader revokes: P8 must fail`
 
 type checkOpts struct {
 	n, seed                     int
@@ -67,7 +72,7 @@ func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.IntVarP(&o.n, "n", "n", 100, "number of seeds to check")
 	fs.IntVar(&o.seed, "seed", 0, "first seed")
 	fs.StringVar(&o.version, "client-version", "v3.7.3", "client version for P1 (a pre-fix one makes P1 fail)")
-	fs.StringVar(&o.mutant, "mutant", "", "break the cluster's server on purpose: ack-after-revoke | deposed-renew")
+	fs.StringVar(&o.mutant, "mutant", "", "break the cluster's server on purpose: "+model.MutantForms)
 	fs.StringVar(&o.html, "html", "", "write porcupine's visualisation of each LIN failure into DIR")
 	fs.StringVar(&o.only, "only", "P1,P2,LIN,P6,P7", "comma-separated properties to check")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr")
@@ -93,8 +98,8 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 	want := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(strings.ToUpper(p))
-		if p != "P1" && p != "P2" && p != "LIN" && p != "P6" && p != "P7" {
-			return usagef("--only: %q is not a property; allowed: P1, P2, LIN, P6, P7", p)
+		if p != "P1" && p != "P2" && p != "LIN" && p != "P6" && p != "P7" && p != "P8" {
+			return usagef("--only: %q is not a property; allowed: P1, P2, LIN, P6, P7, P8", p)
 		}
 		want[p] = true
 	}
@@ -106,6 +111,7 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 	stress := properties.GenLin()
 	churn := properties.GenP6()
 	backlog := properties.GenP7()
+	deposed := properties.GenP8()
 	replay := func(s int) string {
 		cmd := fmt.Sprintf("leasesim check --seed %d -n 1 --client-version %s --only %s", s, v.Name, *only)
 		if *mutant != "" {
@@ -183,6 +189,15 @@ func cmdCheck(o *checkOpts, stdout, stderr io.Writer) error {
 		if want["P7"] {
 			if bad := properties.CheckP7(backlog.Example(s), mut); len(bad) > 0 {
 				report(s, "P7", bad[0])
+			}
+		}
+		if want["P8"] {
+			bad, err := properties.RunP8(deposed.Example(s), mut)
+			if err != nil {
+				return err
+			}
+			if len(bad) > 0 {
+				report(s, "P8", fmt.Sprintf("%s (%d revocation(s))", bad[0], len(bad)))
 			}
 		}
 		bar.add(1)

@@ -184,6 +184,8 @@ func whyText(o outcome, v clientmodel.Version) string {
 			parts = append(parts, "Handlers that finish more than 5 s after their request was read lose their connection (the peer listener's read deadline), and idle connections are closed by the leader after ~10 s: TIME-WAIT on the leader.")
 		}
 		switch {
+		case s.LeasesExpired > 0 && deposedRevokes(o.spec):
+			parts = append(parts, "The leader's raft loop blocked in fdatasync: its followers elected another leader and renewed there, but its lessor stayed primary until the loop ran again, found the leases expired by its stale table and proposed their revocation; the new leader committed them when the fdatasync returned (etcd #15247; releases from 3.4.31, 3.5.13 and 3.6.0 check their leadership first).")
 		case s.LeasesExpired > 0 && o.spec.Clients.Kind == spec.ClientGrantOnly:
 			parts = append(parts, "Nobody renews these leases: each expires a TTL after its grant, or after the last leader change (Promote gives every lease a full TTL again), and the leader's lessor revokes it, deleting its keys.")
 		case s.LeasesExpired > 0:
@@ -191,6 +193,25 @@ func whyText(o outcome, v clientmodel.Version) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// deposedRevokes reports whether a scenario's leader can be deposed with its
+// lessor still primary and revoking: an fsync-stall fault on a release
+// without the leadership check (model.Member's deposed lessor).
+func deposedRevokes(sp spec.Spec) bool {
+	v := model.DefaultEtcdVersion
+	if sp.Cluster.EtcdVersion != "" {
+		var err error
+		if v, err = model.ParseEtcdVersion(sp.Cluster.EtcdVersion); err != nil {
+			return false
+		}
+	}
+	for _, f := range sp.Faults {
+		if f.Kind == spec.FaultFsyncStall && !v.RevokeChecksLeadership() {
+			return true
+		}
+	}
+	return false
 }
 
 func printIdealTable(w io.Writer, s recorder.Summary) {

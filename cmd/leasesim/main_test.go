@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,8 @@ func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
 		"--start-spread", "10s", "--seed", "7", "--what-if", "transport=http2", "--json")
 	// Raft in the loop: its tickers, votes and election draws too.
 	checkDeterministic(t, "run", "--scenario", "leader-stall-election", "--what-if", "raft=false", "--json")
+	// A deposed leader's lessor (fsync-stall): its own runLoop and revokes.
+	checkDeterministic(t, "run", "--scenario", "lease-deposed-leader", "--what-if", "etcd-version=3.5.13", "--json")
 }
 
 func checkDeterministic(t *testing.T, args ...string) {
@@ -319,6 +322,20 @@ func TestCheckCommand(t *testing.T) {
 	}
 }
 
+// leasesim check --only P8: the honest fixed releases pass; the
+// deposed-revoke mutant (a deposed leader's revokes issued) fails.
+func TestCheckP8(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"check", "-q", "-n", "10", "--only", "P8"}, &out, &errb); code != 0 {
+		t.Fatalf("honest: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"check", "-q", "--seed", "21", "-n", "1", "--only", "P8", "--mutant", "deposed-revoke"}, &out, &errb); code != 1 ||
+		!strings.Contains(out.String(), "FAIL seed 21 P8: lease 9 (TTL 6s) revoked at 24.357s") {
+		t.Fatalf("mutant: exit %d\n%s", code, out.String())
+	}
+}
+
 // The recovery verdict: the leader's queue back to (twice) its level before the
 // trigger and staying there means recovered; still high at the end means not.
 func TestRecoveryVerdict(t *testing.T) {
@@ -344,5 +361,21 @@ func TestRecoveryVerdict(t *testing.T) {
 	ev = recoveryEvents(mk(q), time.Second)
 	if len(ev) != 1 || !strings.Contains(ev[0].text, "did not recover") {
 		t.Fatalf("metastable run: %+v", ev)
+	}
+}
+
+// lease-deposed-leader explains its revocations by the deposed lessor, not
+// by late renewals; its what-if (the fixed release) deletes no key.
+func TestDeposedLeaderWhy(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", "--scenario", "lease-deposed-leader", "--what-if", "etcd-version=3.5.13"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	o := out.String()
+	if !strings.Contains(o, "Why: The leader's raft loop blocked in fdatasync") || strings.Contains(o, "arrive too late") {
+		t.Errorf("why text:\n%s", o)
+	}
+	if !regexp.MustCompile(`keys deleted/s \(peak\)\s+1,000\s+0\s`).MatchString(o) {
+		t.Errorf("what-if: want 1,000 keys deleted/s at the peak, none with 3.5.13:\n%s", o)
 	}
 }
