@@ -45,9 +45,10 @@ var ErrEventLimit = errors.New("sim: event limit reached")
 // payload. The payloads live in a separate slab so that queues move 16-byte
 // entries, not whole payloads.
 //
-// key packs the scheduling sequence number (high 40 bits) above the payload's
+// key packs the scheduling sequence number (high 39 bits) above a flag bit
+// (keyRef: the event was scheduled with ScheduleRef) and the payload's
 // slab slot (low 24 bits), so an entry is 16 bytes and comparing keys compares
-// sequence numbers (each is unique). That bounds a run to 2^40 scheduled
+// sequence numbers (each is unique). That bounds a run to 2^39 scheduled
 // events and 2^24 pending at once; Schedule panics beyond either.
 type entry struct {
 	at  Time
@@ -57,7 +58,9 @@ type entry struct {
 const (
 	slotBits = 24
 	maxSlots = 1 << slotBits
-	maxSeq   = 1<<(64-slotBits) - 1
+	keyRef   = 1 << slotBits // an event with a Ref: only these are looked up in refs
+	seqShift = slotBits + 1
+	maxSeq   = 1<<(64-seqShift) - 1
 )
 
 func (e *entry) slot() uint32 { return uint32(e.key & (maxSlots - 1)) }
@@ -180,12 +183,12 @@ func (k *Kernel[P]) Len() int { return k.n }
 // Schedule queues p for delivery at time at. Scheduling in the past is a bug in
 // the caller and panics: an event can never be delivered before the one that
 // caused it.
-func (k *Kernel[P]) Schedule(at Time, p P) { k.schedule(at, p) }
+func (k *Kernel[P]) Schedule(at Time, p P) { k.schedule(at, p, 0) }
 
 // ScheduleRef is Schedule, returning a Ref by which the event can be moved
 // later (Move) while it is queued.
 func (k *Kernel[P]) ScheduleRef(at Time, p P) Ref {
-	slot := k.schedule(at, p)
+	slot := k.schedule(at, p, keyRef)
 	if n := len(k.slab); len(k.refs) < n {
 		k.refs = append(k.refs, make([]refMeta, n-len(k.refs))...)
 	}
@@ -230,31 +233,31 @@ func (k *Kernel[P]) Move(r Ref, to Time) bool {
 // Moves is the number of events moved (Move) so far.
 func (k *Kernel[P]) Moves() uint64 { return k.moves }
 
-// moved reports whether the event just taken off the queue in slot was to
-// move, and if so files it again (Move).
-func (k *Kernel[P]) moved(slot uint32) bool {
-	if int(slot) >= len(k.refs) || k.refs[slot].to == 0 {
+// moved reports whether the event e, just taken off the queue, was to move,
+// and if so files it again (Move).
+func (k *Kernel[P]) moved(e entry) bool {
+	if e.key&keyRef == 0 || k.refs[e.slot()].to == 0 {
 		return false
 	}
-	m := &k.refs[slot]
+	m := &k.refs[e.slot()]
 	k.seq++
 	if k.seq > maxSeq {
-		panic("sim: more than 2^40 events scheduled in one run")
+		panic("sim: more than 2^39 events scheduled in one run")
 	}
 	m.at, m.to = m.to, 0
 	k.moves++
-	k.file(entry{at: m.at, key: k.seq<<slotBits | uint64(slot)})
+	k.file(entry{at: m.at, key: k.seq<<seqShift | keyRef | uint64(e.slot())})
 	return true
 }
 
-// delivered forgets the Ref of the event delivered from slot, if it had one.
-func (k *Kernel[P]) delivered(slot uint32) {
-	if int(slot) < len(k.refs) {
-		k.refs[slot] = refMeta{}
+// delivered forgets the Ref of the event e, now delivered, if it had one.
+func (k *Kernel[P]) delivered(e entry) {
+	if e.key&keyRef != 0 {
+		k.refs[e.slot()] = refMeta{}
 	}
 }
 
-func (k *Kernel[P]) schedule(at Time, p P) uint32 {
+func (k *Kernel[P]) schedule(at Time, p P, flags uint64) uint32 {
 	if at < k.now {
 		panic(fmt.Sprintf("sim: event scheduled at %v, before now %v", at, k.now))
 	}
@@ -263,7 +266,7 @@ func (k *Kernel[P]) schedule(at Time, p P) uint32 {
 	}
 	k.seq++
 	if k.seq > maxSeq {
-		panic("sim: more than 2^40 events scheduled in one run")
+		panic("sim: more than 2^39 events scheduled in one run")
 	}
 	var slot uint32
 	if n := len(k.free); n > 0 {
@@ -278,7 +281,7 @@ func (k *Kernel[P]) schedule(at Time, p P) uint32 {
 		k.slab = append(k.slab, p)
 	}
 	k.n++
-	k.file(entry{at: at, key: k.seq<<slotBits | uint64(slot)})
+	k.file(entry{at: at, key: k.seq<<seqShift | flags | uint64(slot)})
 	return slot
 }
 
@@ -442,13 +445,13 @@ func (k *Kernel[P]) Step() (Time, P, bool) {
 		}
 		top = k.pop()
 		k.now = top.at
-		if !k.moved(top.slot()) {
+		if !k.moved(top) {
 			break
 		}
 	}
 	k.n--
 	slot := top.slot()
-	k.delivered(slot)
+	k.delivered(top)
 	p := k.slab[slot]
 	if k.clearSlots {
 		k.slab[slot] = zero // drop references held by the payload
@@ -472,10 +475,10 @@ func (k *Kernel[P]) RunUntil(end Time, handle func(now Time, p *P)) error {
 		}
 		top := k.pop()
 		k.now = top.at
-		slot := top.slot()
-		if k.moved(slot) {
+		if k.moved(top) {
 			continue
 		}
+		slot := top.slot()
 		k.n--
 		k.steps++
 		if k.runHead < len(k.run) {
@@ -485,7 +488,7 @@ func (k *Kernel[P]) RunUntil(end Time, handle func(now Time, p *P)) error {
 			k.touched += *(*byte)(unsafe.Pointer(&k.slab[k.run[k.runHead].slot()]))
 		}
 		handle(top.at, &k.slab[slot])
-		k.delivered(slot)
+		k.delivered(top)
 		if k.clearSlots {
 			var zero P
 			k.slab[slot] = zero // drop references held by the payload
