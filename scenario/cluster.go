@@ -35,8 +35,8 @@ type Options struct {
 type clusterClient struct {
 	client clientmodel.Client // inline: the hot loop walks clients, keep them near
 	member int32
-	slot   int32 // its stream's slot on its member
-	timers clientmodel.LazyTimers
+	slot   int32                  // its stream's slot on its member
+	timers clientmodel.LazyTimers // its scan's and deadline tick's events, moved while idle
 }
 
 // Sim is a cluster simulation driven step by step: a stateful test's actions

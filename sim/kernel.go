@@ -123,9 +123,9 @@ type Kernel[P any] struct {
 }
 
 // Ref names an event scheduled with ScheduleRef, for Move and Due; it stays
-// valid while the event is queued, moves included. It packs, as an entry's
-// key does, the event's first sequence number above its slab slot (8 bytes:
-// a simulation may hold a few per component). The zero Ref names no event.
+// valid while the event is queued, moves included. It packs the event's
+// first sequence number above its slab slot (8 bytes: a simulation may hold
+// a few per component). The zero Ref names no event.
 type Ref uint64
 
 func (r Ref) slot() uint32 { return uint32(r & (maxSlots - 1)) }
@@ -357,7 +357,8 @@ func (k *Kernel[P]) nextOccupied() int64 {
 	panic("sim: wheel count and occupancy disagree")
 }
 
-// Peek returns the time of the next event, and false if there is none.
+// Peek returns the time of the next event, and false if there is none. An
+// event to be moved (Move) counts: its time is when it moves.
 func (k *Kernel[P]) Peek() (Time, bool) {
 	if !k.fill() {
 		return 0, false
