@@ -413,6 +413,56 @@ func (c *Client) dueAtScan(now sim.Time) bool {
 	return c.nextKA < now
 }
 
+// MovableTimers: the timers IdleTimer knows, TimerScan and TimerDeadline
+// (TimerKind < MovableTimers). Both loops wake on a fixed grid and most of
+// their armed wake-ups find that a response has moved their clock on, so
+// they only re-arm.
+const MovableTimers = 2
+
+// IdleTimer reports whether the armed timer t (TimerScan or TimerDeadline),
+// were it to fire with the client as it is now, would do nothing but re-arm
+// (a scan finds the lease not due; a deadline tick finds the deadline not
+// passed), and the instant it would re-arm at. A driver that knows this can
+// skip delivering that wake-up (sim.Kernel.Move) and tell the client with
+// Moved. Any input before the timer fires can change the answer, so the
+// driver asks again after every Step.
+func (c *Client) IdleTimer(t TimerKind) (sim.Time, bool) {
+	if !c.active {
+		return 0, false
+	}
+	switch t {
+	case TimerScan:
+		if c.scanAt >= 0 && c.streamOpen && !c.dueAtScan(c.scanAt) {
+			return nextOnGrid(c.streamStart, c.scanPeriod(), max(c.scanAt, c.nextKA)), true
+		}
+	case TimerDeadline:
+		if c.deadlineAt >= 0 && !(c.deadline < c.deadlineAt) {
+			return nextOnGrid(c.start, DeadlineInterval, max(c.deadlineAt, c.deadline)), true
+		}
+	}
+	return 0, false
+}
+
+// Armed is the instant timer t (TimerScan or TimerDeadline) is armed at, or -1.
+func (c *Client) Armed(t TimerKind) sim.Time {
+	if t == TimerScan {
+		return c.scanAt
+	}
+	return c.deadlineAt
+}
+
+// Moved: the armed timer t fired when IdleTimer said it would only re-arm,
+// and was moved, undelivered, to at (what IdleTimer returned). The client
+// is as that wake-up would have left it: the timer armed at at. (It keeps
+// its epoch: the moved wake-up is still the armed one.)
+func (c *Client) Moved(t TimerKind, at sim.Time) {
+	if t == TimerScan {
+		c.scanAt = at
+	} else {
+		c.deadlineAt = at
+	}
+}
+
 func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Output {
 	switch t {
 	case TimerScan:

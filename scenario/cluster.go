@@ -35,7 +35,8 @@ type Options struct {
 type clusterClient struct {
 	client clientmodel.Client // inline: the hot loop walks clients, keep them near
 	member int32
-	slot   int32 // its stream's slot on its member
+	slot   int32                  // its stream's slot on its member
+	timers clientmodel.LazyTimers // its scan's and deadline tick's events, moved while idle
 }
 
 // Sim is a cluster simulation driven step by step: a stateful test's actions
@@ -228,6 +229,7 @@ func (s *Sim) handle(now sim.Time, e *event) {
 // clientInput steps client c and routes its outputs.
 func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	cl := &s.clients[c]
+	cl.timers.CatchUp(&cl.client, s.k)
 	if in.Kind == clientmodel.InKeepAlive {
 		// The agent grants its lease and calls KeepAlive at once.
 		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
@@ -243,6 +245,7 @@ func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
 	s.clientRoute.c = c
 	clientmodel.Route(now, s.clientOut, &s.clientRoute)
+	cl.timers.Settle(&cl.client, s.k)
 }
 
 // clusterClientRoute takes one client's outputs (clientmodel.Route): its
@@ -266,6 +269,10 @@ func (r *clusterClientRoute) Send(now sim.Time, gen uint32) {
 }
 
 func (r *clusterClientRoute) Wake(at sim.Time, in clientmodel.Input) {
+	if in.Timer < clientmodel.MovableTimers {
+		r.s.clients[r.c].timers.Armed(in.Timer, r.s.k.ScheduleRef(at, clientEvent(r.c, in)), r.s.k)
+		return
+	}
 	r.s.k.Schedule(at, clientEvent(r.c, in))
 }
 

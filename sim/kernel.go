@@ -46,9 +46,10 @@ var ErrEventLimit = errors.New("sim: event limit reached")
 // payload. The payloads live in a separate slab so that queues move 16-byte
 // entries, not whole payloads.
 //
-// key packs the scheduling sequence number (high 40 bits) above the payload's
+// key packs the scheduling sequence number (high 39 bits) above a flag bit
+// (keyRef: the event was scheduled with ScheduleRef) and the payload's
 // slab slot (low 24 bits), so an entry is 16 bytes and comparing keys compares
-// sequence numbers (each is unique). That bounds a run to 2^40 scheduled
+// sequence numbers (each is unique). That bounds a run to 2^39 scheduled
 // events and 2^24 pending at once; Schedule panics beyond either.
 type entry struct {
 	at  Time
@@ -58,7 +59,9 @@ type entry struct {
 const (
 	slotBits = 24
 	maxSlots = 1 << slotBits
-	maxSeq   = 1<<(64-slotBits) - 1
+	keyRef   = 1 << slotBits // an event with a Ref: only these are looked up in refs
+	seqShift = slotBits + 1
+	maxSeq   = 1<<(64-seqShift) - 1
 )
 
 func (e *entry) slot() uint32 { return uint32(e.key & (maxSlots - 1)) }
@@ -114,6 +117,26 @@ type Kernel[P any] struct {
 	clearSlots bool
 	maxHeap    int  // 0 = no limit on queued events
 	touched    byte // see RunUntil
+	// refs: per slab slot, the bookkeeping of an event scheduled with
+	// ScheduleRef (id 0: none), so that it can be moved (Move).
+	refs  []refMeta
+	moves uint64
+}
+
+// Ref names an event scheduled with ScheduleRef, for Move and Due; it stays
+// valid while the event is queued, moves included. It packs the event's
+// first sequence number above its slab slot (8 bytes: a simulation may hold
+// a few per component). The zero Ref names no event.
+type Ref uint64
+
+func (r Ref) slot() uint32 { return uint32(r & (maxSlots - 1)) }
+func (r Ref) id() uint64   { return uint64(r) >> slotBits }
+
+// refMeta is a ScheduleRef event's bookkeeping: its Ref's id, the time it is
+// filed at, and the time it is to move to when that comes (0: none).
+type refMeta struct {
+	id     uint64
+	at, to Time
 }
 
 // New returns a kernel at time 0 with an empty queue.
@@ -161,7 +184,81 @@ func (k *Kernel[P]) Len() int { return k.n }
 // Schedule queues p for delivery at time at. Scheduling in the past is a bug in
 // the caller and panics: an event can never be delivered before the one that
 // caused it.
-func (k *Kernel[P]) Schedule(at Time, p P) {
+func (k *Kernel[P]) Schedule(at Time, p P) { k.schedule(at, p, 0) }
+
+// ScheduleRef is Schedule, returning a Ref by which the event can be moved
+// later (Move) while it is queued.
+func (k *Kernel[P]) ScheduleRef(at Time, p P) Ref {
+	slot := k.schedule(at, p, keyRef)
+	if n := len(k.slab); len(k.refs) < n {
+		k.refs = append(k.refs, make([]refMeta, n-len(k.refs))...)
+	}
+	k.refs[slot] = refMeta{id: k.seq, at: at}
+	return Ref(k.seq<<slotBits | uint64(slot))
+}
+
+// Due reports the time the event r is filed at, and false if it is no
+// longer queued: it has been delivered (while its handler runs, it is still
+// due then, so that the handler can tell where a moved event had got to).
+func (k *Kernel[P]) Due(r Ref) (Time, bool) {
+	if r == 0 || k.refs[r.slot()].id != r.id() {
+		return 0, false
+	}
+	return k.refs[r.slot()].at, true
+}
+
+// Move arranges for the queued event r, when it comes due, not to be
+// delivered but filed again at to, as if its handler had scheduled it anew
+// then: a fresh sequence number, drawn at the instant and in the place in
+// the delivery order that the event holds. So the order of every delivered
+// event is what it would have been had r been delivered to a handler that
+// only re-scheduled it. This is for a timer that most often finds nothing to
+// do but wait longer (a lazily re-armed timer), whose owner knows in advance
+// that it will: the wasted delivery is skipped, the order kept. to = 0
+// cancels the move (the event is delivered). It reports whether r was
+// queued; if not, it does nothing.
+//
+// A move is not a delivered event (Steps); Moves counts them.
+func (k *Kernel[P]) Move(r Ref, to Time) bool {
+	at, ok := k.Due(r)
+	if !ok {
+		return false
+	}
+	if to != 0 && to <= at {
+		panic(fmt.Sprintf("sim: move of an event due at %v to %v, not later", at, to))
+	}
+	k.refs[r.slot()].to = to
+	return true
+}
+
+// Moves is the number of events moved (Move) so far.
+func (k *Kernel[P]) Moves() uint64 { return k.moves }
+
+// moved reports whether the event e, just taken off the queue, was to move,
+// and if so files it again (Move).
+func (k *Kernel[P]) moved(e entry) bool {
+	if e.key&keyRef == 0 || k.refs[e.slot()].to == 0 {
+		return false
+	}
+	m := &k.refs[e.slot()]
+	k.seq++
+	if k.seq > maxSeq {
+		panic("sim: more than 2^39 events scheduled in one run")
+	}
+	m.at, m.to = m.to, 0
+	k.moves++
+	k.file(entry{at: m.at, key: k.seq<<seqShift | keyRef | uint64(e.slot())})
+	return true
+}
+
+// delivered forgets the Ref of the event e, now delivered, if it had one.
+func (k *Kernel[P]) delivered(e entry) {
+	if e.key&keyRef != 0 {
+		k.refs[e.slot()] = refMeta{}
+	}
+}
+
+func (k *Kernel[P]) schedule(at Time, p P, flags uint64) uint32 {
 	if at < k.now {
 		panic(fmt.Sprintf("sim: event scheduled at %v, before now %v", at, k.now))
 	}
@@ -170,7 +267,7 @@ func (k *Kernel[P]) Schedule(at Time, p P) {
 	}
 	k.seq++
 	if k.seq > maxSeq {
-		panic("sim: more than 2^40 events scheduled in one run")
+		panic("sim: more than 2^39 events scheduled in one run")
 	}
 	var slot uint32
 	if n := len(k.free); n > 0 {
@@ -185,7 +282,8 @@ func (k *Kernel[P]) Schedule(at Time, p P) {
 		k.slab = append(k.slab, p)
 	}
 	k.n++
-	k.file(entry{at: at, key: k.seq<<slotBits | uint64(slot)})
+	k.file(entry{at: at, key: k.seq<<seqShift | flags | uint64(slot)})
+	return slot
 }
 
 // file puts e where it belongs: the current heap, a wheel slot, or the overflow.
@@ -260,7 +358,8 @@ func (k *Kernel[P]) nextOccupied() int64 {
 	panic("sim: wheel count and occupancy disagree")
 }
 
-// Peek returns the time of the next event, and false if there is none.
+// Peek returns the time of the next event, and false if there is none. An
+// event to be moved (Move) counts: its time is when it moves.
 func (k *Kernel[P]) Peek() (Time, bool) {
 	if !k.fill() {
 		return 0, false
@@ -341,12 +440,20 @@ func countingPass(src, dst []entry, base Time, shift, width uint) {
 // It returns false when the queue is empty.
 func (k *Kernel[P]) Step() (Time, P, bool) {
 	var zero P
-	if !k.fill() {
-		return k.now, zero, false
+	var top entry
+	for {
+		if !k.fill() {
+			return k.now, zero, false
+		}
+		top = k.pop()
+		k.now = top.at
+		if !k.moved(top) {
+			break
+		}
 	}
-	top := k.pop()
 	k.n--
 	slot := top.slot()
+	k.delivered(top)
 	p := k.slab[slot]
 	if k.clearSlots {
 		k.slab[slot] = zero // drop references held by the payload
@@ -369,10 +476,13 @@ func (k *Kernel[P]) RunUntil(end Time, handle func(now Time, p *P)) error {
 			return ErrEventLimit
 		}
 		top := k.pop()
-		k.n--
 		k.now = top.at
-		k.steps++
+		if k.moved(top) {
+			continue
+		}
 		slot := top.slot()
+		k.n--
+		k.steps++
 		if k.runHead < len(k.run) {
 			// Touch the next payload now, so that its cache miss overlaps
 			// this event's handling instead of stalling the next pop
@@ -380,6 +490,7 @@ func (k *Kernel[P]) RunUntil(end Time, handle func(now Time, p *P)) error {
 			k.touched += *(*byte)(unsafe.Pointer(&k.slab[k.run[k.runHead].slot()]))
 		}
 		handle(top.at, &k.slab[slot])
+		k.delivered(top)
 		if k.clearSlots {
 			var zero P
 			k.slab[slot] = zero // drop references held by the payload

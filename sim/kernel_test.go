@@ -184,3 +184,93 @@ func TestKernelMatchesReferenceQueue(t *testing.T) {
 		}
 	})
 }
+
+// Moving a timer that would only re-arm (Move) delivers every other event in
+// the order it would have had if the timer had been delivered and its
+// handler had re-scheduled it: the same events at the same times, in the
+// same order, ties included.
+func TestMoveKeepsDeliveryOrder(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		owners := rapid.IntRange(1, 6).Draw(t, "owners")
+		type timer struct {
+			hops []int64 // idle re-arms, each this much later, before the timer acts
+			at   int64
+		}
+		timers := make([]timer, owners)
+		for i := range timers {
+			timers[i] = timer{at: rapid.Int64Range(0, 20).Draw(t, "at"),
+				hops: rapid.SliceOfN(rapid.Int64Range(1, 8), 0, 5).Draw(t, "hops")}
+		}
+		noise := rapid.SliceOfN(rapid.Int64Range(0, 40), 1, 40).Draw(t, "noise")
+		// An event: a timer (owner, the hop it fires after), or noise (owner,
+		// how many follow-ups it still schedules).
+		type ev struct {
+			timer      bool
+			owner, arg int
+		}
+		run := func(move bool) (log []string, steps, moves uint64) {
+			k := sim.New[ev]()
+			refs := make([]sim.Ref, owners)
+			hop := make([]int, owners)     // hops taken
+			filed := make([]int64, owners) // where the owner believes its timer is filed
+			for i, tm := range timers {
+				refs[i] = k.ScheduleRef(sim.Time(tm.at), ev{timer: true, owner: i})
+				filed[i] = tm.at
+			}
+			for i, at := range noise {
+				k.Schedule(sim.Time(at), ev{owner: i % owners, arg: 2})
+			}
+			// The owner catches up with the moves made since it last ran.
+			catchUp := func(o int, now sim.Time) {
+				if at, ok := k.Due(refs[o]); ok {
+					for filed[o] != int64(at) {
+						filed[o] += timers[o].hops[hop[o]]
+						hop[o]++
+					}
+				}
+			}
+			err := k.RunUntil(1000, func(now sim.Time, e *ev) {
+				o := e.owner
+				if move {
+					catchUp(o, now)
+				}
+				if e.timer {
+					if h := hop[o]; h < len(timers[o].hops) { // idle: re-arm only
+						hop[o]++
+						filed[o] = int64(now) + timers[o].hops[h]
+						refs[o] = k.ScheduleRef(sim.Time(filed[o]), *e)
+						return
+					}
+					log = append(log, fmt.Sprintf("%d timer %d", now, o))
+					return
+				}
+				log = append(log, fmt.Sprintf("%d noise %d", now, o))
+				if e.arg > 0 {
+					k.Schedule(now+sim.Time(e.arg%3), ev{owner: (o + 1) % owners, arg: e.arg - 1})
+				}
+				if !move {
+					return
+				}
+				// The owner moves its timer to where its next idle firing
+				// re-arms it.
+				if at, ok := k.Due(refs[o]); ok {
+					if h := hop[o]; h < len(timers[o].hops) {
+						k.Move(refs[o], at+sim.Time(timers[o].hops[h]))
+					}
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return log, k.Steps(), k.Moves()
+		}
+		want, wantSteps, _ := run(false)
+		got, steps, moves := run(true)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("with moves:\n%v\nwithout:\n%v", got, want)
+		}
+		if steps+moves != wantSteps {
+			t.Fatalf("%d steps + %d moves, want %d steps", steps, moves, wantSteps)
+		}
+	})
+}
