@@ -116,18 +116,18 @@ const demoteFile = "testdata/demote-3.7.3.json"
 
 // TestMeasureDemote times etcd v3.7.3's lessor.Demote (the real code: it
 // walks every lease, lessor.go:534-550) on a primary lessor of 10,000 to
-// 2,000,000 leases and saves the medians: LEASESIM_MEASURE=demote (make
-// measure WHAT=demote; about two minutes). etcd calls Demote from the raft
-// goroutine on every change of a follower's raft soft state
-// (etcdserver/raft.go:186-206 -> server.go:769-773), so this is how long
-// that goroutine stops: model.DemoteCost replays it.
+// 5,000,000 leases and saves the medians: LEASESIM_MEASURE=demote (make
+// measure WHAT=demote; about fifteen minutes, most of it granting). etcd
+// calls Demote from the raft goroutine on every change of a follower's raft
+// soft state (etcdserver/raft.go:186-206 -> server.go:769-773), so this is
+// how long that goroutine stops: model.DemoteCost replays it.
 func TestMeasureDemote(t *testing.T) {
 	if os.Getenv("LEASESIM_MEASURE") != "demote" {
 		t.Skip("a measurement: set LEASESIM_MEASURE=demote to run it")
 	}
 	m := demoteMeasurement{Etcd: "3.7.3", Go: runtime.Version(), Machine: machine(), Date: time.Now().Format("2006-01-02"),
 		Load: os.Getenv("LEASESIM_MEASURE_LOAD")}
-	for _, n := range []int{10_000, 100_000, 1_000_000, 2_000_000} {
+	for _, n := range []int{10_000, 100_000, 1_000_000, 2_000_000, 5_000_000} {
 		le, closeLessor := grantedLessor(t, n)
 		var runs, walls []int64
 		for range 5 {

@@ -261,6 +261,15 @@ func nextOnGrid(anchor sim.Time, period time.Duration, x sim.Time) sim.Time {
 // Active reports whether the keepalive still exists.
 func (c *Client) Active() bool { return c.active }
 
+// CheckInvariants checks the client's bookkeeping: its channel holds 0 to
+// ChannelCapacity responses.
+func (c *Client) CheckInvariants() error {
+	if c.buffered < 0 || c.buffered > ChannelCapacity {
+		return fmt.Errorf("%d responses in its channel", c.buffered)
+	}
+	return nil
+}
+
 // Buffered is the number of responses waiting in the channel.
 func (c *Client) Buffered() int { return c.buffered }
 

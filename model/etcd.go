@@ -97,11 +97,12 @@ func PromoteCost(n int) time.Duration {
 // outgrows the caches. Measured on the real v3.7.3 lessor on this project's
 // 2-vCPU machine as the CPU time of the thread that ran it
 // (calibrate/testdata/demote-3.7.3.json, calibrate.TestMeasureDemote,
-// 2026-12-01: 0.61 ms at 10,000 leases, 16 ms at 100,000, 154 ms at
-// 1,000,000, 370 ms at 2,000,000) and interpolated per lease in log n
-// between the measured points: the smallest point's per-lease cost below
-// it, the largest's (185 ns) above it, an extrapolation for more than two
-// million leases that the cache trend says is low if anything.
+// 2026-12-01: 0.35 ms at 10,000 leases, 7.9 ms at 100,000, 137 ms at
+// 1,000,000, 404 ms at 2,000,000, 1.22 s at 5,000,000) and interpolated per
+// lease in log n between the measured points: the smallest point's
+// per-lease cost below it, the largest's (243 ns) above it, an
+// extrapolation past five million leases that the cache trend says is low
+// if anything.
 func DemoteCost(n int) time.Duration {
 	if n <= 0 {
 		return 0
@@ -110,7 +111,7 @@ func DemoteCost(n int) time.Duration {
 }
 
 // demoteMeasured: per lease count, the measured Demote time in ns.
-var demoteMeasured = [...][2]float64{{10_000, 607_675}, {100_000, 16_217_982}, {1_000_000, 153_696_040}, {2_000_000, 369_592_847}}
+var demoteMeasured = [...][2]float64{{10_000, 346_629}, {100_000, 7_889_103}, {1_000_000, 136_547_815}, {2_000_000, 404_134_108}, {5_000_000, 1_217_266_324}}
 
 // perLeaseInterpolated interpolates the per-lease cost of points (lease
 // count, total ns; ascending) at n, linearly in log n, flat outside them.

@@ -67,6 +67,8 @@ type lessorLease struct {
 	remaining int32
 	revoked   bool
 	queued    bool
+	// keysKept: revoked, but its keys were not deleted (MutantKeysOutliveLease).
+	keysKept bool
 }
 
 // remainingTTL is getRemainingTTL (lease.go:76-81): the checkpointed
@@ -206,6 +208,7 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 		l.live -= take
 		if e.n == 0 {
 			e.revoked = true
+			e.keysKept = l.cfg.Mutant == MutantKeysOutliveLease
 		} else {
 			l.push(it.i) // the rest of the cohort waits for the next pass
 		}
@@ -285,6 +288,7 @@ func (l *Lessor) Revoke(now sim.Time, i, n int) Revoked {
 	}
 	take := min(n, int(e.n))
 	e.n -= int32(take)
+	l.live -= take
 	if e.n == 0 {
 		e.revoked = true // its queue entry is skipped when popped
 	}
@@ -313,6 +317,25 @@ func (l *Lessor) due(now sim.Time) int {
 	}
 	walk(0)
 	return n
+}
+
+// KeysPresent reports whether entry i's keys are in the store: from its
+// Grant (the agent puts its key with the lease) until its revocation
+// deletes them (lessor.go Revoke, :326-365 in v3.7.3: the keys and the
+// lease in one backend transaction).
+func (l *Lessor) KeysPresent(i int) bool { return !l.leases[i].revoked || l.leases[i].keysKept }
+
+// TimeToLive is LeaseTimeToLive on the leader (v3.7.3
+// etcdserver/v3_server.go:636-651): entry i's remaining seconds as etcd
+// reports them, int64(Remaining().Seconds()), which is 0 or less once the
+// lease has expired and is waiting for its revocation; found is false once
+// it is revoked.
+func (l *Lessor) TimeToLive(now sim.Time, i int) (ttl int64, found bool) {
+	e := &l.leases[i]
+	if e.revoked {
+		return 0, false
+	}
+	return int64(time.Duration(e.expiry - now).Seconds()), true
 }
 
 // Live is the number of leases granted and not yet revoked: the lease map

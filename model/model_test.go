@@ -97,6 +97,9 @@ func TestLessorExpiryAndRevokeRate(t *testing.T) {
 	if total != 1201 || l.Alive(1) || l.Alive(2) || !l.Alive(0) || l.Live() != 1 {
 		t.Fatalf("revoked %d in all, %d live", total, l.Live())
 	}
+	if r := l.Revoke(at, 0, 1); r.N != 1 || l.Live() != 0 || l.KeysPresent(0) {
+		t.Fatalf("client revoke of the last lease: %+v, %d live, keys present %v", r, l.Live(), l.KeysPresent(0))
+	}
 }
 
 // Promote gives every lease a full TTL plus the election timeout, and with

@@ -30,10 +30,15 @@ const (
 	// (EtcdVersion.RevokeChecksLeadership): the check is skipped, as before
 	// etcd #15247 was fixed.
 	MutantDeposedRevoke
+	// MutantKeysOutliveLease: runLoop revokes an expired lease but leaves
+	// its keys in the store (a revoke that forgets the keys' delete in its
+	// transaction): a key survives its lease.
+	MutantKeysOutliveLease
 )
 
 var mutantNames = [...]string{MutantNone: "", MutantAckAfterRevoke: "ack-after-revoke", MutantDeposedRenew: "deposed-renew",
-	MutantPromoteFullTTL: "promote-full-ttl", MutantRevokeHalfRate: "revoke-half-rate", MutantDeposedRevoke: "deposed-revoke"}
+	MutantPromoteFullTTL: "promote-full-ttl", MutantRevokeHalfRate: "revoke-half-rate", MutantDeposedRevoke: "deposed-revoke",
+	MutantKeysOutliveLease: "keys-outlive-lease"}
 
 // String is the mutant's name as --mutant takes it ("" for MutantNone).
 func (m Mutant) String() string {
@@ -44,7 +49,7 @@ func (m Mutant) String() string {
 }
 
 // MutantForms lists the mutants' names, for help and error messages.
-const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl, revoke-half-rate, deposed-revoke"
+const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl, revoke-half-rate, deposed-revoke, keys-outlive-lease"
 
 // ParseMutant reads a mutant's name; "" is MutantNone.
 func ParseMutant(s string) (Mutant, error) {

@@ -152,7 +152,7 @@ func RunCluster(s spec.Spec, history func(recorder.Op), mutant model.Mutant) (Cl
 	}
 	c := *r.Cluster
 	start := time.Now()
-	res, err := scenario.RunCluster(c, scenario.Options{History: history, Mutant: mutant}, nil)
+	res, err := runWithReads(c, scenario.Options{History: history, Mutant: mutant})
 	if err != nil {
 		return ClusterRun{}, err
 	}
@@ -170,4 +170,43 @@ func RunCluster(s spec.Spec, history func(recorder.Op), mutant model.Mutant) (Cl
 		}
 	}
 	return out, nil
+}
+
+// The checker's reads: while a history is recorded, every readEvery of
+// virtual time the checker visits the next clients in turn, so that each is
+// visited about every readCycle, and reads each visited lease with a Get of
+// its key and a TimeToLive, so that a key that survives its lease, or a key
+// or lease that vanishes while the lease lives, shows in the history. It
+// skips a lease with keepalives in flight: porcupine's search grows
+// exponentially with the operations concurrent with a read, and a stalled
+// client has dozens in flight (one per 500 ms scan).
+const (
+	readEvery = 250 * time.Millisecond
+	readCycle = 10 * time.Second
+)
+
+// runWithReads runs c to its end, with the checker's reads if
+// opts.History is set.
+func runWithReads(c spec.Cluster, opts scenario.Options) (recorder.Outcome, error) {
+	if opts.History == nil {
+		return scenario.RunCluster(c, opts, nil)
+	}
+	s, err := scenario.StartCluster(c, opts, nil)
+	if err != nil {
+		return recorder.Outcome{}, err
+	}
+	next, perTick := 0, min(c.Clients, (c.Clients*int(readEvery)+int(readCycle)-1)/int(readCycle))
+	for s.Now() < c.Duration {
+		if err := s.Advance(readEvery); err != nil {
+			return recorder.Outcome{}, err
+		}
+		for range perTick {
+			if s.InFlight(next) == 0 {
+				s.Read(next, recorder.OpGet)
+				s.Read(next, recorder.OpTimeToLive)
+			}
+			next = (next + 1) % c.Clients
+		}
+	}
+	return s.Finish()
 }

@@ -44,6 +44,10 @@
 //     shrinks that to one client, TTL 2 s, a stall of ~3.5 s.
 //     'leasesim check --only P8' (not in the default --only).
 //   - Linearizability: LeaseModel is a sequential specification of Grant,
-//     KeepAlive and the lessor's Expire over recorder.Op histories, partitioned
-//     by lease; CheckHistory runs porcupine on a recorded history.
+//     KeepAlive, the lessor's Expire, the client's Revoke, and a checker's
+//     Get of the lease's key and TimeToLive over recorder.Op histories,
+//     partitioned by lease; RunCluster records a history with the checker's
+//     reads (each lease about every 10 s) and porcupine checks it. A key
+//     that survives its lease (the keys-outlive-lease mutant) or vanishes
+//     while the lease lives is a violation.
 package properties

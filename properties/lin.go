@@ -36,9 +36,20 @@ import (
 //     expired lease is renewed again after a leader change: Promote extends
 //     every lease not yet revoked, so "not found" does not end the lease.)
 //   - Expire(t): legal only if the lease is not revoked and t >= MinExpiry.
+//   - Revoke(t) (the client's): legal only if the lease is not revoked; it
+//     is then.
+//   - Get(t) of the lease's key (put with the lease at its grant): found
+//     only while the lease is granted and not revoked, not found only
+//     before its grant or once it is revoked.
+//   - TimeToLive(t) -> r seconds: legal only if the lease is granted, not
+//     revoked, and t + r + 1 s > MinExpiry (etcd truncates the remaining
+//     time to whole seconds); not found only before its grant or once it
+//     is revoked.
 //
-// So a keepalive acknowledged for an already revoked lease, and an expiry
-// before a successful keepalive's call + TTL, are not linearizable.
+// So a keepalive acknowledged for an already revoked lease, an expiry
+// before a successful keepalive's call + TTL, a key read after its lease was
+// revoked (a key that survives its lease), and a key or lease missing while
+// the lease lives are not linearizable.
 
 // LeaseInput is an operation's input (the times are part of it: the rules
 // compare instants).
@@ -47,6 +58,7 @@ type LeaseInput struct {
 	Lease        int64
 	Call, Return int64
 	TTL          int64 // Grant: the granted TTL
+	Found        bool  // Get: the key was there; TimeToLive: the lease was found
 }
 
 // LeaseState is one lease's state in the specification.
@@ -91,6 +103,22 @@ func LeaseStep(st LeaseState, in LeaseInput, ttlOut int64) (bool, LeaseState) {
 		}
 		st.Revoked = true
 		return true, st
+	case recorder.OpRevoke:
+		if !st.Granted || st.Revoked {
+			return false, st
+		}
+		st.Revoked = true
+		return true, st
+	case recorder.OpGet:
+		if !st.Granted {
+			return !in.Found, st // before the grant: no key yet
+		}
+		return in.Found != st.Revoked, st
+	case recorder.OpTimeToLive:
+		if !in.Found {
+			return !st.Granted || st.Revoked, st
+		}
+		return st.Granted && !st.Revoked && in.Call+(ttlOut+1)*int64(time.Second) > st.MinExpiry, st
 	}
 	return false, st
 }
@@ -106,6 +134,15 @@ func describeOp(in LeaseInput, out int64) string {
 		return fmt.Sprintf("KeepAlive(%d) -> TTL %ds [%v, %v]", in.Lease, out, time.Duration(in.Call), time.Duration(in.Return))
 	case recorder.OpExpire:
 		return fmt.Sprintf("Expire(%d) @%v", in.Lease, time.Duration(in.Call))
+	case recorder.OpRevoke:
+		return fmt.Sprintf("Revoke(%d) @%v", in.Lease, time.Duration(in.Call))
+	case recorder.OpGet:
+		return fmt.Sprintf("Get(key of %d) -> %s @%v", in.Lease, map[bool]string{true: "found", false: "not found"}[in.Found], time.Duration(in.Call))
+	case recorder.OpTimeToLive:
+		if !in.Found {
+			return fmt.Sprintf("TimeToLive(%d) -> not found @%v", in.Lease, time.Duration(in.Call))
+		}
+		return fmt.Sprintf("TimeToLive(%d) -> %ds @%v", in.Lease, out, time.Duration(in.Call))
 	}
 	return "?"
 }
@@ -140,8 +177,8 @@ func partitionByLease(h []porcupine.Operation) [][]porcupine.Operation {
 }
 
 // History collects a run's operations as porcupine operations: the client's
-// Grant and KeepAlives are client 0 of the lease's partition, the lessor's
-// Expire client 1.
+// Grant, KeepAlives and Revoke are client 0 of the lease's partition, the
+// lessor's Expire client 1, the checker's reads (Get, TimeToLive) client 2.
 type History struct {
 	Ops []porcupine.Operation
 }
@@ -149,15 +186,32 @@ type History struct {
 // Record is a spec.Cluster.History hook.
 func (h *History) Record(o recorder.Op) {
 	cid := 0
-	if o.Kind == recorder.OpExpire {
+	switch o.Kind {
+	case recorder.OpExpire:
 		cid = 1
+	case recorder.OpGet, recorder.OpTimeToLive:
+		cid = 2
 	}
-	in := LeaseInput{Kind: o.Kind, Lease: o.Lease, Call: o.Call, Return: o.Return}
+	in := LeaseInput{Kind: o.Kind, Lease: o.Lease, Call: o.Call, Return: o.Return, Found: o.Found}
 	out := o.TTL
 	if o.Kind == recorder.OpGrant {
 		in.TTL, out = o.TTL, 0
 	}
 	h.Ops = append(h.Ops, porcupine.Operation{ClientId: cid, Input: in, Output: out, Call: o.Call, Return: o.Return})
+}
+
+// Reads counts the checker's reads the history holds, and of them those
+// that found nothing (the key gone, the lease not found).
+func (h *History) Reads() (reads, gone int) {
+	for _, op := range h.Ops {
+		if in := op.Input.(LeaseInput); in.Kind == recorder.OpGet || in.Kind == recorder.OpTimeToLive {
+			reads++
+			if !in.Found {
+				gone++
+			}
+		}
+	}
+	return reads, gone
 }
 
 // Counts reports how many operations of each kind the history holds.

@@ -11,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -104,7 +105,7 @@ func TestLinearizabilityMutantsCaught(t *testing.T) {
 	for _, c := range []struct {
 		mutant model.Mutant
 		change bool
-	}{{model.MutantAckAfterRevoke, false}, {model.MutantDeposedRenew, true}} {
+	}{{model.MutantAckAfterRevoke, false}, {model.MutantDeposedRenew, true}, {model.MutantKeysOutliveLease, false}} {
 		for _, placement := range []string{"round-robin", "leader"} {
 			for _, seed := range []uint64{1, 2} {
 				s := mutantScenario(seed, placement, c.change)
@@ -126,5 +127,51 @@ func TestLinearizabilityMutantsCaught(t *testing.T) {
 	// behaves like the honest server and is linearizable.
 	if res, desc, _, _ := linCheck(t, mutantScenario(1, "round-robin", false), model.MutantDeposedRenew); res != porcupine.Ok {
 		t.Errorf("deposed-renew without a leader change: %s", desc)
+	}
+}
+
+// The specification's reads, step by step: a key is there from the grant
+// until the revocation (the lessor's Expire or the client's Revoke), and
+// TimeToLive agrees with what the acknowledged keepalives promise, to etcd's
+// whole seconds.
+func TestLeaseStepReads(t *testing.T) {
+	sec := int64(time.Second)
+	op := func(kind recorder.OpKind, at int64, found bool) LeaseInput {
+		return LeaseInput{Kind: kind, Lease: 1, Call: at, Return: at, Found: found}
+	}
+	st := LeaseState{}
+	for _, c := range []struct {
+		in    LeaseInput
+		out   int64
+		legal bool
+	}{
+		{op(recorder.OpGet, 0, false), 0, true},        // before the grant: no key
+		{op(recorder.OpGet, 0, true), 0, false},        // a key before its lease
+		{op(recorder.OpTimeToLive, 0, true), 5, false}, // a lease before its grant
+		{LeaseInput{Kind: recorder.OpGrant, Lease: 1, Call: 1 * sec, Return: 1 * sec, TTL: 10}, 0, true},
+		{op(recorder.OpGet, 2*sec, true), 0, true},
+		{op(recorder.OpGet, 2*sec, false), 0, false}, // the key vanished while its lease lives
+		{op(recorder.OpTimeToLive, 2*sec, true), 9, true},
+		{op(recorder.OpTimeToLive, 2*sec, true), 8, false}, // an expiry before 11 s: earlier than the grant's TTL allows
+		{op(recorder.OpTimeToLive, 2*sec, false), 0, false},
+		{LeaseInput{Kind: recorder.OpKeepAlive, Lease: 1, Call: 5 * sec, Return: 6 * sec}, 10, true},
+		{op(recorder.OpTimeToLive, 12*sec, true), 3, true},
+		{op(recorder.OpTimeToLive, 12*sec, true), 2, false}, // the keepalive promised 15 s
+		{op(recorder.OpTimeToLive, 20*sec, true), -5, true}, // expired, not yet revoked
+		{op(recorder.OpGet, 20*sec, true), 0, true},         // its key outlives the expiry until the revocation
+		{op(recorder.OpRevoke, 21*sec, true), 0, true},
+		{op(recorder.OpRevoke, 21*sec, true), 0, false}, // revoked twice
+		{op(recorder.OpGet, 22*sec, true), 0, false},    // a key that survives its lease
+		{op(recorder.OpGet, 22*sec, false), 0, true},
+		{op(recorder.OpTimeToLive, 22*sec, false), 0, true},
+		{op(recorder.OpTimeToLive, 22*sec, true), 3, false},
+	} {
+		ok, next := LeaseStep(st, c.in, c.out)
+		if ok != c.legal {
+			t.Errorf("%s in state %v: legal %v, want %v", describeOp(c.in, c.out), st, ok, c.legal)
+		}
+		if ok {
+			st = next
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
@@ -165,7 +166,7 @@ func (m *p5Machine) check(t *rapid.T) {
 		if !m.added[i] || now == m.addedAt[i] {
 			continue // not yet granted
 		}
-		alive := m.sim.LeaseAlive(i)
+		alive, _ := m.sim.Read(i, recorder.OpGet) // its key: there while its lease lives
 		if m.cancel[i] < 0 && !m.sim.Active(i) {
 			// The client gave up on its own: only a partition of its member
 			// over its first keepalive can do that here (no answer within the

@@ -86,8 +86,12 @@ func (c *ClusterSeries) Elected(now sim.Time) {
 // Finish puts each member's CPU utilisation per bucket and, with
 // TrackLeader, that of whichever member led at each bucket's end (the
 // initial leader's series says nothing of the leader once leadership moved),
-// then gives o every series with its peak and last value.
-func (c *ClusterSeries) Finish(members []*model.Member, o *Outcome) {
+// then gives o every series with its peak and last value, and the round
+// trips ledger kept (if not nil).
+func (c *ClusterSeries) Finish(members []*model.Member, ledger *Ledger, o *Outcome) {
+	if ledger != nil {
+		o.RTTs, o.Sends = ledger.RTTs, ledger.Sends
+	}
 	var cpus [][]float64
 	for m, mb := range members {
 		cpus = append(cpus, mb.CPU().Utilisation())
@@ -127,23 +131,24 @@ func (c *ClusterSeries) MemberFact(now sim.Time, m int, o *model.Output) {
 // NetFact counts a fact the peer network reported.
 func (c *ClusterSeries) NetFact(now sim.Time, f netsim.Fact) { c.Add(c.netFact[f], now, 1) }
 
-// Footprint is what a bucket-end sample needs beside the network's counts:
-// the leader (nil during an election) and its number (-1), the bytes one
-// queued request and one peer connection hold, and the leader's own rafthttp
-// connections.
+// Footprint is what a bucket-end sample needs beside the network's counts
+// and the members: the leader's number (-1 during an election), the bytes one
+// queued request and one peer connection hold, and the revokes pending.
 type Footprint struct {
-	Leader                        *model.Member
 	LeaderID                      int
 	QueuedRequestBytes, ConnBytes int
-	RaftConns                     int
 	RevokesPending                int
 }
 
-// Sample sets the gauges at the end of a bucket.
-func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, f Footprint) {
+// Sample sets the gauges at the end of a bucket, from the peer network's
+// totals and the members (the leader's queue, f.LeaderID), and returns the
+// peer connections open into the leader: the network's and rafthttp's own,
+// open all the time (netsim.RaftConnsPerPeer from each peer).
+func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, members []*model.Member, f Footprint) (leaderConns int) {
 	estab := t.Established
-	if lm := f.Leader; lm != nil {
-		estab += f.RaftConns
+	if f.LeaderID >= 0 {
+		lm := members[f.LeaderID]
+		estab += netsim.RaftConnsPerPeer * (len(members) - 1)
 		streamQueue := lm.Queued()
 		bytes := lm.CPU().Bytes() + int64(streamQueue)*int64(f.QueuedRequestBytes) + int64(estab)*int64(f.ConnBytes)
 		c.Set(c.queueRequests, now, float64(lm.CPU().Jobs()+streamQueue))
@@ -160,4 +165,5 @@ func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, f Footprint) {
 	if c.raft {
 		c.Set(c.leaderNow, now, float64(f.LeaderID))
 	}
+	return estab
 }

@@ -15,6 +15,16 @@ const (
 	OpGrant     OpKind = iota // the client's Grant (instantaneous, at KeepAlive time)
 	OpKeepAlive               // one keepalive: Call when sent, Return when its answer arrived
 	OpExpire                  // the leader's lessor revoked the expired lease
+	// OpGet: a linearizable read of the lease's key (instantaneous): Found
+	// if it was there. The agent puts its key with the lease at its Grant.
+	OpGet
+	// OpTimeToLive: LeaseTimeToLive (instantaneous): Found, with TTL the
+	// remaining seconds as etcd reports them (int64(Remaining().Seconds()),
+	// v3.7.3 etcdserver/v3_server.go:651: 0 or less once expired and not yet
+	// revoked), or not found.
+	OpTimeToLive
+	// OpRevoke: the client's LeaseRevoke (instantaneous).
+	OpRevoke
 )
 
 // Op is one operation of a History. Times are virtual nanoseconds.
@@ -22,7 +32,8 @@ type Op struct {
 	Kind         OpKind
 	Lease        int64 // lease ID (client index + 1)
 	Call, Return int64
-	TTL          int64 // OpGrant: granted; OpKeepAlive: answered (0: not found)
+	TTL          int64 // OpGrant: granted; OpKeepAlive: answered (0: not found); OpTimeToLive: remaining
+	Found        bool  // OpGet: the key was there; OpTimeToLive: the lease was found
 }
 
 // Ledger pairs each client's keepalive requests with their answers, oldest
@@ -100,6 +111,24 @@ func (l *Ledger) Answered(now sim.Time, c int, ttl int64, direct bool) {
 		} else {
 			l.RTTs.Forwarded = append(l.RTTs.Forwarded, x)
 		}
+	}
+}
+
+// InFlight is the number of keepalives client c sent on its stream that
+// are not answered yet.
+func (l *Ledger) InFlight(c int) int {
+	if l == nil {
+		return 0
+	}
+	return len(l.sent[c])
+}
+
+// Read: a read of client c's lease at now: OpGet (found: its key was
+// there) or OpTimeToLive (found, with ttl the remaining seconds); or its
+// OpRevoke.
+func (l *Ledger) Read(now sim.Time, c int, kind OpKind, found bool, ttl int64) {
+	if l != nil {
+		l.op(Op{Kind: kind, Lease: int64(c) + 1, Call: int64(now), Return: int64(now), TTL: ttl, Found: found})
 	}
 }
 

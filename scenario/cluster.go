@@ -154,8 +154,25 @@ func (s *Sim) Partition(member int, d time.Duration) {
 // Leader is the current leader, or -1 during an election.
 func (s *Sim) Leader() int { return s.leader }
 
-// LeaseAlive reports whether client i's lease still exists at the leader.
-func (s *Sim) LeaseAlive(i int) bool { return s.lessor.Alive(i) }
+// Read reads client i's lease now as a checker client would and records the
+// operation for the History: recorder.OpGet (its key), OpTimeToLive, or
+// OpRevoke (the client revokes it). found: the key or the lease was there.
+func (s *Sim) Read(i int, kind recorder.OpKind) (found bool, ttl int64) {
+	switch kind {
+	case recorder.OpGet:
+		found = s.lessor.KeysPresent(i)
+	case recorder.OpTimeToLive:
+		ttl, found = s.lessor.TimeToLive(s.k.Now(), i)
+	case recorder.OpRevoke:
+		found = s.lessor.Revoke(s.k.Now(), i, 1).N > 0
+	}
+	s.ledger.Read(s.k.Now(), i, kind, found, ttl)
+	return found, ttl
+}
+
+// InFlight is the number of client i's keepalives sent and not answered
+// yet (with Options.History or RecordRTT; else 0).
+func (s *Sim) InFlight(i int) int { return s.ledger.InFlight(i) }
 
 // Active reports whether client i's keepalive still runs.
 func (s *Sim) Active(i int) bool { return s.clients[i].client.Active() }
@@ -169,15 +186,12 @@ func (s *Sim) CheckInvariants() error {
 			return err
 		}
 	}
-	if err := s.net.CheckInvariants(); err != nil {
-		return err
-	}
 	for i := range s.clients {
-		if n := s.clients[i].client.Buffered(); n < 0 || n > clientmodel.ChannelCapacity {
-			return fmt.Errorf("client %d: %d responses in its channel", i, n)
+		if err := s.clients[i].client.CheckInvariants(); err != nil {
+			return fmt.Errorf("client %d: %w", i, err)
 		}
 	}
-	return nil
+	return s.net.CheckInvariants()
 }
 
 // Finish ends the run and reports it.
@@ -186,10 +200,7 @@ func (s *Sim) Finish() (recorder.Outcome, error) {
 		return recorder.Outcome{}, fmt.Errorf("trace: %w", err)
 	}
 	res := recorder.Outcome{Summary: s.rec.Summary(uint64(s.cfg.KeysPerLease)), Events: s.k.Steps(), Cohorts: s.cfg.Clients}
-	s.ser.Finish(s.members, &res)
-	if s.ledger != nil {
-		res.RTTs, res.Sends = s.ledger.RTTs, s.ledger.Sends
-	}
+	s.ser.Finish(s.members, s.ledger, &res)
 	return res, nil
 }
 
@@ -410,12 +421,8 @@ func (s *Sim) elected(now sim.Time, to int) {
 func (s *Sim) sample(now sim.Time) {
 	f := recorder.Footprint{LeaderID: s.leader, QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
 		RevokesPending: s.lessor.Backlog()}
-	if s.leader >= 0 {
-		// rafthttp's own connections into the leader, open all the time.
-		f.Leader, f.RaftConns = s.members[s.leader], netsim.RaftConnsPerPeer*(len(s.members)-1)
-	}
 	t := s.net.Totals(now)
-	s.ser.Sample(now, t, f)
-	model.HoldHeap(s.members, s.leader, t.Established+f.RaftConns, f.QueuedRequestBytes, f.ConnBytes) // for the GC model
+	leaderConns := s.ser.Sample(now, t, s.members, f)
+	model.HoldHeap(s.members, s.leader, leaderConns, f.QueuedRequestBytes, f.ConnBytes) // for the GC model
 	s.k.Schedule(now+sim.Time(s.cfg.Bucket), event{to: toSample})
 }

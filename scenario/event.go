@@ -31,13 +31,11 @@ type event struct {
 	msg   sim.Message
 }
 
-func clientEvent(client int32, in clientmodel.Input) event {
-	return event{to: toClient, index: client, msg: in.Pack()}
+func clientEvent(c int32, in clientmodel.Input) event {
+	return event{to: toClient, index: c, msg: in.Pack()}
 }
 
-func memberEvent(member int32, in model.Input) event {
-	return event{to: toMember, index: member, msg: in.Pack()}
-}
+func memberEvent(m int32, in model.Input) event { return event{to: toMember, index: m, msg: in.Pack()} }
 
 func netEvent(in netsim.Input) event { return event{to: toNetwork, msg: in.Pack()} }
 
