@@ -15,11 +15,21 @@ type Queue interface {
 // (Settle) moves such a wake-up, undelivered, to where it would re-arm
 // (sim.Kernel.Move keeps every other event's order), and before the next
 // Step (CatchUp) tells the Client where its moved timers got to.
+//
+// It pays where timers are mostly idle: clients that read their channel.
+// A client that never reads sends on every scan once its channel is full,
+// so its timers rarely idle and the bookkeeping costs more than it saves
+// (incident-2018, 3 min: 4.5 s -> 5.6 s of wall time); the cluster wiring
+// arms such clients' timers plainly, and then CatchUp and Settle return at
+// once.
 type LazyTimers [MovableTimers]sim.Ref
 
 // CatchUp tells c where its timers are now due, if they were moved; call it
 // before every Step of c.
 func (l *LazyTimers) CatchUp(c *Client, q Queue) {
+	if *l == (LazyTimers{}) {
+		return // no timer of its armed lazily (the driver chose not to)
+	}
 	for t, r := range l {
 		if at, ok := q.Due(r); ok && at != c.Armed(TimerKind(t)) {
 			c.Moved(TimerKind(t), at)
@@ -31,6 +41,9 @@ func (l *LazyTimers) CatchUp(c *Client, q Queue) {
 // the others be delivered; call it after every Step of c, once its outputs
 // are scheduled.
 func (l *LazyTimers) Settle(c *Client, q Queue) {
+	if *l == (LazyTimers{}) {
+		return
+	}
 	for t, r := range l {
 		at, _ := c.IdleTimer(TimerKind(t)) // 0 if it would act: it is delivered
 		q.Move(r, at)

@@ -280,7 +280,7 @@ func (r *clusterClientRoute) Send(now sim.Time, gen uint32) {
 }
 
 func (r *clusterClientRoute) Wake(at sim.Time, in clientmodel.Input) {
-	if in.Timer < clientmodel.MovableTimers {
+	if in.Timer < clientmodel.MovableTimers && r.s.cfg.Consumer.Kind != clientmodel.Never { // see clientmodel.LazyTimers
 		r.s.clients[r.c].timers.Armed(in.Timer, r.s.k.ScheduleRef(at, clientEvent(r.c, in)), r.s.k)
 		return
 	}
