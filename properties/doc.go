@@ -42,7 +42,7 @@
 //     bug, spec/builtin/lease-deposed-leader.yaml), and so does the
 //     deposed-revoke mutant, which skips the leadership check; rapid
 //     shrinks that to one client, TTL 2 s, a stall of ~3.5 s.
-//     'leasesim check --only P8' (not in the default --only).
+//     'leasesim check' runs it.
 //   - Linearizability: LeaseModel is a sequential specification of Grant,
 //     KeepAlive, the lessor's Expire, the client's Revoke, and a checker's
 //     Get of the lease's key and TimeToLive over recorder.Op histories,
