@@ -1,13 +1,11 @@
 package scenario_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/recorder"
-	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -20,18 +18,9 @@ import (
 // expiries to 3/4 of leaseRevokeRate, 750/s, and no second revokes more than
 // leaseRevokeRate, 1,000; every lease still expires.
 func TestLeasePromoteExpiry8097(t *testing.T) {
-	s, err := spec.Builtin("lease-promote-expiry")
-	if err != nil {
-		t.Fatal(err)
-	}
 	run := func(etcd string) recorder.Outcome {
 		t.Helper()
-		s := s
-		s.Cluster.EtcdVersion = etcd
-		o, err := scenario.Run(context.Background(), s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := runBuiltin(t, "lease-promote-expiry", func(s *spec.Spec) { s.Cluster.EtcdVersion = etcd })
 		if o.Summary.LeasesExpired != 2000 || o.Summary.KeysLost != 2000 {
 			t.Fatalf("etcd %s: %d leases expired, %d keys lost; want all 2,000", etcd, o.Summary.LeasesExpired, o.Summary.KeysLost)
 		}
@@ -60,18 +49,9 @@ func TestLeasePromoteExpiry8097(t *testing.T) {
 // by the end. The what-if (leaseRevokeRate 50,000/s, a patched server)
 // keeps every lag under a second.
 func TestLeaseRevokeBacklog9360(t *testing.T) {
-	s, err := spec.Builtin("lease-revoke-backlog")
-	if err != nil {
-		t.Fatal(err)
-	}
 	run := func(rate int) recorder.Outcome {
 		t.Helper()
-		s := s
-		s.Cluster.LeaseRevokeRate = rate
-		o, err := scenario.Run(context.Background(), s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := runBuiltin(t, "lease-revoke-backlog", func(s *spec.Spec) { s.Cluster.LeaseRevokeRate = rate })
 		if o.Summary.LeasesExpired != 900_000 {
 			t.Fatalf("rate %d: %d leases revoked, want all 900,000", rate, o.Summary.LeasesExpired)
 		}
@@ -101,21 +81,11 @@ func TestLeaseRevokeBacklog9360(t *testing.T) {
 // leader change before it — two changes, and grants over the first minute:
 // between 3,600 s and 3,600 + 2 x 301 + 60 s.
 func TestLeaseTTLResetOnLeaderChange9888(t *testing.T) {
-	s, err := spec.Builtin("lease-ttl-reset")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := scenario.Run(context.Background(), s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := runBuiltin(t, "lease-ttl-reset", nil)
 	if o.Summary.LeasesExpired != 0 {
 		t.Errorf("without checkpointing %d leases expired in 3 h, want none (each Promote gives a full hour)", o.Summary.LeasesExpired)
 	}
-	s.Cluster.LeaseCheckpoint = true
-	if o, err = scenario.Run(context.Background(), s, nil); err != nil {
-		t.Fatal(err)
-	}
+	o = runBuiltin(t, "lease-ttl-reset", func(s *spec.Spec) { s.Cluster.LeaseCheckpoint = true })
 	if o.Summary.LeasesExpired != 1000 {
 		t.Fatalf("with checkpointing %d leases expired, want all 1,000", o.Summary.LeasesExpired)
 	}
@@ -142,22 +112,15 @@ func TestLeaseTTLResetOnLeaderChange9888(t *testing.T) {
 // renewals still wait in leasehttp and the other 1,000 leases expire.
 // Without the stall (or with one shorter than ApplyTimeout) none expires.
 func TestLeaseApplyStall13675(t *testing.T) {
-	s, err := spec.Builtin("lease-apply-stall")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		etcd  string
 		stall time.Duration
 		want  uint64
 	}{{"3.5.17", 8 * time.Second, 1500}, {"3.7.3", 8 * time.Second, 1000}, {"3.5.17", 900 * time.Millisecond, 0}} {
-		s := s
-		s.Cluster.EtcdVersion = c.etcd
-		s.Faults = []spec.FaultSpec{{At: spec.Duration(30 * time.Second), Kind: spec.FaultApplyStall, Duration: spec.Duration(c.stall)}}
-		o, err := scenario.Run(context.Background(), s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := runBuiltin(t, "lease-apply-stall", func(s *spec.Spec) {
+			s.Cluster.EtcdVersion = c.etcd
+			s.Faults = []spec.FaultSpec{{At: spec.Duration(30 * time.Second), Kind: spec.FaultApplyStall, Duration: spec.Duration(c.stall)}}
+		})
 		if o.Summary.LeasesExpired != c.want {
 			t.Errorf("etcd %s, apply stall %v: %d leases expired, want %d", c.etcd, c.stall, o.Summary.LeasesExpired, c.want)
 		}
@@ -177,10 +140,6 @@ func TestLeaseApplyStall13675(t *testing.T) {
 // 3.5.13 and 3.4.31) ensureLeadership fails and none is revoked; a stall
 // shorter than the election timeout keeps the leadership and costs nothing.
 func TestLeaseDeposedLeader15247(t *testing.T) {
-	s, err := spec.Builtin("lease-deposed-leader")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		etcd  string
 		stall time.Duration
@@ -188,13 +147,10 @@ func TestLeaseDeposedLeader15247(t *testing.T) {
 	}{{"3.5.12", 20 * time.Second, 1000}, {"3.4.30", 20 * time.Second, 1000},
 		{"3.5.13", 20 * time.Second, 0}, {"3.4.31", 20 * time.Second, 0}, {"3.6.0", 20 * time.Second, 0}, {"3.7.3", 20 * time.Second, 0},
 		{"3.5.12", 500 * time.Millisecond, 0}} {
-		s := s
-		s.Cluster.EtcdVersion = c.etcd
-		s.Faults = []spec.FaultSpec{{At: spec.Duration(30 * time.Second), Kind: spec.FaultFsyncStall, Duration: spec.Duration(c.stall)}}
-		o, err := scenario.Run(context.Background(), s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := runBuiltin(t, "lease-deposed-leader", func(s *spec.Spec) {
+			s.Cluster.EtcdVersion = c.etcd
+			s.Faults = []spec.FaultSpec{{At: spec.Duration(30 * time.Second), Kind: spec.FaultFsyncStall, Duration: spec.Duration(c.stall)}}
+		})
 		if o.Summary.LeasesExpired != c.want || o.Summary.KeysLost != c.want {
 			t.Errorf("etcd %s, fsync stall %v: %d leases revoked, %d keys lost; want %d", c.etcd, c.stall, o.Summary.LeasesExpired, o.Summary.KeysLost, c.want)
 			continue
@@ -223,18 +179,9 @@ func TestLeaseDeposedLeader15247(t *testing.T) {
 // what-if (100,000 leases) elects a leader at once: no leaderless bucket
 // ends, no lease expires, no KeepAlive gives up.
 func TestLeaseDemoteElection9496(t *testing.T) {
-	s, err := spec.Builtin("lease-demote-election")
-	if err != nil {
-		t.Fatal(err)
-	}
 	run := func(held int, seed uint64) (leaderless int, o recorder.Outcome) {
 		t.Helper()
-		s := s
-		s.Cluster.HeldLeases, s.Seed = held, seed
-		o, err := scenario.Run(context.Background(), s, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o = runBuiltin(t, "lease-demote-election", func(s *spec.Spec) { s.Cluster.HeldLeases, s.Seed = held, seed })
 		for _, l := range o.Metric(recorder.LeaderMember) {
 			if l < 0 {
 				leaderless++
