@@ -25,6 +25,7 @@ import (
 //	member id=1 leader=0 [cores=1] [idle-cores=0] [req-timeout=7s] [election-timeout=1s]
 //	       [leader-queue=0] [ttl=10s] [mutant=none] [leases=8] [keys=1]
 //	       [direct=1ms] [follower=1ms] [forwarded=1ms] [bytes=100]
+//	       [etcd=3.7.3] [checkpoint] [revoke-rate=1000]
 //	       [background=(AT:CORES,...)] [gc-base=BYTES gc-alloc=BYTES gc-scan=BYTES/S gc-stw=D]
 //	                             a new member, its CPU and lessor; time 0;
 //	                             background: other processes' cores from each AT;
@@ -46,6 +47,8 @@ import (
 //	                             order, up to T (or until none is left); then now = T
 //	stream c=0 | cpu | lessor | state
 //	                             state dumps
+//	time-to-live c=0             LeaseTimeToLive on the leader, as etcdctl
+//	                             prints it (Lessor.TimeToLive)
 //
 // Every input command takes at=T: the wake-ups due by T are delivered first
 // (as the kernel would), then the input is applied at T. Lines read
@@ -161,6 +164,13 @@ func (h *memberHarness) cmd(t *testing.T, d *datadriven.TestData) (result string
 			}
 		}
 		fmt.Fprintf(&h.out, "backlog=%d\n", h.m.lessor.Backlog())
+	case "time-to-live":
+		c := num(t, d, "c", 0)
+		if ttl, found := h.m.lessor.TimeToLive(h.now, c); found {
+			fmt.Fprintf(&h.out, "lease %d granted with TTL(%ds), remaining(%ds)\n", c, int64(h.m.lessor.leases[c].ttl/time.Second), ttl)
+		} else {
+			fmt.Fprintf(&h.out, "lease %d not found\n", c)
+		}
 	case "renew":
 		c := num(t, d, "c", 0)
 		fmt.Fprintf(&h.out, "renew lease %d: ttl=%d\n", c, h.m.lessor.Renew(h.now, c))
@@ -253,7 +263,8 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		}
 	}
 	lc := LessorConfig{KeysPerLease: num(t, d, "keys", 1), RateLimited: etcd.RevokeRateLimited(),
-		RevokeRate: num(t, d, "revoke-rate", 0), Checkpointing: d.HasArg("checkpoint"), Mutant: mutant}
+		RevokeRate: num(t, d, "revoke-rate", 0), Checkpointing: d.HasArg("checkpoint"),
+		PromoteSkipsCheckpoints: !etcd.PromoteSchedulesCheckpoints(), Mutant: mutant}
 	h.m = NewMember(cfg, cpu, NewLessor(h.leases, lc), num(t, d, "leader", 0))
 }
 

@@ -45,6 +45,10 @@ type LessorConfig struct {
 	// instead of a full one (etcd 3.4+, --experimental-enable-lease-checkpoint;
 	// the LeaseCheckpoint feature gate from 3.6; off by default).
 	Checkpointing bool
+	// PromoteSkipsCheckpoints: a new leader's Promote schedules no
+	// checkpoints, but for the leases it spreads (etcd #13491, releases
+	// before 3.4.20 and 3.5.2: EtcdVersion.PromoteSchedulesCheckpoints).
+	PromoteSkipsCheckpoints bool
 	// Mutant: MutantPromoteFullTTL breaks Promote and MutantRevokeHalfRate
 	// runLoop (see Mutant); the other mutants are the Member's.
 	Mutant Mutant
@@ -222,7 +226,8 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 // would expire within a second of one another are spread out so that no more
 // than 3/4 of the revoke rate expire per second. The checkpoints the old
 // leader had scheduled are dropped (Demote) and each lease's is scheduled
-// anew. It returns the number of leases.
+// anew (not before etcd 3.4.20/3.5.2: PromoteSkipsCheckpoints). It returns
+// the number of leases.
 func (l *Lessor) Promote(now sim.Time, extend time.Duration) int {
 	var live []int
 	total := 0
@@ -232,7 +237,15 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) int {
 			e.expiry = now + sim.Time(extend+l.promoteTTL(e))
 			live = append(live, i)
 			total += int(e.n)
-			l.scheduleCheckpoint(now, i)
+			// etcd #13491: before the fix (v3.5.1 lessor.go:445-449, no
+			// scheduleCheckpointIfNeeded in this loop) a lease's schedule
+			// ended with the first leader change: only Grant and an applied
+			// Checkpoint on the leader schedule one, and the old leader's
+			// Demote dropped them, so its remaining TTL stays that of its
+			// last checkpoint before that change.
+			if !l.cfg.PromoteSkipsCheckpoints {
+				l.scheduleCheckpoint(now, i)
+			}
 		}
 	}
 	if l.cfg.RateLimited && total >= l.cfg.revokeRate() {
@@ -257,6 +270,14 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) int {
 			rateDelay := float64(time.Second)*(float64(expires)/float64(target)) - float64(remaining-base)
 			next = base + sim.Time(rateDelay)
 			e.expiry = now + sim.Time(rateDelay) + sim.Time(extend+l.promoteTTL(e))
+			if l.cfg.PromoteSkipsCheckpoints {
+				// The unfixed Promote scheduled a checkpoint here only, for
+				// the leases it spreads (v3.5.1 lessor.go:487). (Fixed
+				// releases schedule it twice, :491 and :530 at v3.7.3: the
+				// duplicate records the same remaining TTL at the same
+				// instant and is not modelled.)
+				l.scheduleCheckpoint(now, i)
+			}
 		}
 	}
 	l.q = l.q[:0]

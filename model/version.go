@@ -56,7 +56,9 @@ func (v EtcdVersion) AtLeast(minor, patch int) bool {
 //     leases or more).
 //   - Lease checkpointing, from 3.4.0 (Checkpoints): PR #9924 added
 //     --experimental-enable-lease-checkpoint (off by default; the
-//     LeaseCheckpoint feature gate from 3.6).
+//     LeaseCheckpoint feature gate from 3.6). Until 3.4.20 and 3.5.2 a
+//     new leader scheduled no checkpoints (PromoteSchedulesCheckpoints,
+//     etcd #13491/#13508).
 
 // RevokeRateLimited reports whether release v limits revocations and
 // spreads Promote's expiries (3.2.2 and later).
@@ -93,6 +95,30 @@ func (v EtcdVersion) RevokeChecksLeadership() bool {
 
 // Checkpoints reports whether release v can checkpoint leases (3.4.0 and later).
 func (v EtcdVersion) Checkpoints() bool { return v.AtLeast(4, 0) }
+
+// PromoteSchedulesCheckpoints reports whether a new leader's Promote
+// schedules every lease's next checkpoint (etcd #13491, PR #13508 "Lease
+// Checkpoints fix", commit 48a360aad: 3.6.0; backported by PR #13515 to
+// 3.5.2 (21634a98c) and PR #14253 to 3.4.20 (a30aba8fc), per
+// CHANGELOG-3.5.md and CHANGELOG-3.4.md).
+// Before, only Grant (v3.5.1 server/lease/lessor.go:298-302) and the
+// applied Checkpoint itself (:354-357) scheduled one, and only on the
+// leader; Demote drops the old leader's schedule (:506) and Promote
+// scheduled one only for the leases it spreads (:487, in the pile-up loop;
+// the same at v3.4.19 lease/lessor.go:302, :357, :507, :488). So after the
+// first leader change no lease is checkpointed again, and every later
+// change restores the remaining TTL of the last checkpoint before the
+// first one. Fixed: v3.5.2 lessor.go:476, v3.4.20 :478, v3.7.3 :491. The
+// same PR's other half (persisting remainingTTL, behind
+// --experimental-enable-lease-checkpoint-persist in 3.4.20+/3.5.2+ or a
+// 3.6 cluster version, v3.5.2 lessor.go:369-371, :380-383; v3.6.0 :385-388)
+// matters only when a member reloads its leases from its backend (a restart,
+// or a snapshot from the leader), which this package does not model: etcd
+// #17132 (a TTL "renewed on 3rd leadership change" when the leaders were
+// killed and restarted, without that flag) is such a case.
+func (v EtcdVersion) PromoteSchedulesCheckpoints() bool {
+	return (v.Minor == 4 && v.Patch >= 20) || (v.Minor == 5 && v.Patch >= 2) || v.Minor >= 6
+}
 
 // PreVote reports whether release v's members run raft with PreVote by
 // default: not before 3.4 (v3.2.23 etcdserver/raft.go:418-426 sets only

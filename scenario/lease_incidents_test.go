@@ -104,6 +104,53 @@ func TestLeaseTTLResetOnLeaderChange9888(t *testing.T) {
 	}
 }
 
+// etcd #13491/#13508 (spec/builtin/lease-ttl-reset.yaml with checkpointing
+// on). The figure, PR #13491's description: "checkpoints are scheduled only
+// until the first leader change. After any subsequent leader change TTL is
+// set to the value from before the first leader change." Here: grants over
+// the first minute, each lease checkpointed every 5 min, the last time
+// before the first leader change (30 min) 25 min after its grant, with
+// about 2,100 s left. That change's Promote gives every lease those 2,100 s:
+// all 1,000 would expire within one second, so Promote spreads them (etcd
+// 3.2.2+: at most 3/4 of leaseRevokeRate, 750, a second) and delays the
+// other 250; the unfixed Promote schedules a checkpoint for those 250 only
+// (v3.5.1 server/lease/lessor.go:487, v3.4.19 lease/lessor.go:488). On
+// 3.5.1 and 3.4.19 the 750 are never checkpointed again, and each later
+// change, every 30 min, gives them 2,100 s again: none expires in the 3 h
+// (the last change, at 150 min, pushes them to 185 min); the 250 expire as
+// on a fixed release. On 3.5.2, 3.4.20 and 3.6.0 (PR #13508 and its
+// backports) all 1,000 expire, within the window of
+// TestLeaseTTLResetOnLeaderChange9888 (3,600 s to 3,600 + 2 x 301 + 60 s).
+// Tolerance: none on the counts (the 750 is Promote's rate, the run is
+// deterministic).
+func TestLeaseCheckpointAfterLeaderChange13491(t *testing.T) {
+	for _, c := range []struct {
+		etcd string
+		want uint64
+	}{{"3.5.1", 250}, {"3.4.19", 250}, {"3.5.2", 1000}, {"3.4.20", 1000}, {"3.6.0", 1000}} {
+		o := runBuiltin(t, "lease-ttl-reset", func(s *spec.Spec) {
+			s.Cluster.LeaseCheckpoint = true
+			s.Cluster.EtcdVersion = c.etcd
+		})
+		if o.Summary.LeasesExpired != c.want {
+			t.Errorf("etcd %s with checkpointing: %d leases expired in 3 h, want %d", c.etcd, o.Summary.LeasesExpired, c.want)
+			continue
+		}
+		first, last := -1, -1
+		for i, v := range o.Metric(recorder.KeysLost) {
+			if v > 0 {
+				last = i
+				if first < 0 {
+					first = i
+				}
+			}
+		}
+		if first < 3600 || last > 3600+2*301+60 {
+			t.Errorf("etcd %s with checkpointing: leases expired from %d s to %d s, want within 3,600-4,262 s", c.etcd, first, last)
+		}
+	}
+}
+
 // etcd #13675 (spec/builtin/lease-apply-stall.yaml). The figure: with a slow
 // apply "leases expire cluster-wide". Here the leader's apply loop stalls
 // for 8 s, longer than the 5 s TTL, on etcd 3.5.17: every lease expires. On

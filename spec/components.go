@@ -136,7 +136,8 @@ func clientConfig(v clientmodel.Version, cons clientmodel.Consumer, connect, ove
 // Lessor is the configuration of the leader's lessor (by etcd release).
 func (c Cluster) Lessor() model.LessorConfig {
 	return model.LessorConfig{KeysPerLease: c.KeysPerLease, RateLimited: c.Etcd.RevokeRateLimited(),
-		RevokeRate: c.LeaseRevokeRate, Checkpointing: c.LeaseCheckpoint}
+		RevokeRate: c.LeaseRevokeRate, Checkpointing: c.LeaseCheckpoint,
+		PromoteSkipsCheckpoints: !c.Etcd.PromoteSchedulesCheckpoints()}
 }
 
 // MemberOf is the member client i connects to (Placement).

@@ -1373,6 +1373,9 @@ func (s Spec) Summary() string {
 		}
 		if k.LeaseCheckpoint {
 			b.WriteString("; lease checkpointing is on")
+			if ev, err := k.etcd(); err == nil && !ev.PromoteSchedulesCheckpoints() {
+				b.WriteString(", but a new leader schedules checkpoints only for the leases it spreads (etcd #13491, fixed in 3.4.20 and 3.5.2)")
+			}
 		}
 		if k.HeldLeases > 0 {
 			fmt.Fprintf(&b, "; the cluster also holds %s leases of other applications", Thousands(k.HeldLeases))
