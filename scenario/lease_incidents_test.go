@@ -213,8 +213,8 @@ func TestLeaseDemoteElection9496(t *testing.T) {
 // start (#96836); with --lease-max-object-count=1000 "It reduced CPU usage
 // of events etcd from ~10-15 cores to 1-2 cores" (PR #98257, gce-5000Nodes).
 // The event rate of that test is not published: 1,000 events/s is an
-// assumption, not inferred from the CPU figure, because the model cannot
-// produce that figure at any rate (below). Costs: measured on etcd v3.7.3
+// assumption, not inferred from the CPU figure, because in the model the cap
+// leaves kube-apiserver's CPU unchanged at any rate (below). Costs: measured on etcd v3.7.3
 // (calibrate/testdata/event-lease-3.7.3.json, replayed by
 // calibrate.TestEventLeaseCostsReplay).
 //
