@@ -955,7 +955,7 @@ func (v *validator) eventWriter(c ClientsSpec) {
 		set := []bool{c.WriteRate != 0, c.LeaseMaxObjects != 0, c.WriteOp != ""}
 		for i, path := range []string{"clients.write_rate", "clients.lease_max_objects", "clients.write_op"} {
 			if set[i] {
-				v.add(path, "is only for clients.kind: %s; leave it out", ClientEventWriter)
+				v.add(path, "is set, but clients.kind is %q; allowed only with clients.kind: %s", c.Kind, ClientEventWriter)
 			}
 		}
 		return

@@ -89,14 +89,14 @@ func TestEventWriterFieldsValidated(t *testing.T) {
 		t.Fatalf("resolved %+v", r.Cluster)
 	}
 	for field, mutate := range map[string]func(*spec.Spec){
-		`clients.write_rate: 0 is out of range; allowed above 0 up to 1,000,000`:         func(s *spec.Spec) { s.Clients.WriteRate = 0 },
-		`clients.write_rate: -5 is out of range`:                                         func(s *spec.Spec) { s.Clients.WriteRate = -5 },
-		`clients.lease_max_objects: -1 is out of range; allowed 0 (unbounded) to`:        func(s *spec.Spec) { s.Clients.LeaseMaxObjects = -1 },
-		`clients.write_op: "delete" is not allowed; allowed: txn (kube-apiserver's`:      func(s *spec.Spec) { s.Clients.WriteOp = "delete" },
-		`clients.kind: "event-writer" needs server: cluster`:                             func(s *spec.Spec) { s.Server = spec.ServerIdeal; s.Cluster = spec.ClusterSpec{} },
-		`clients.lease_max_objects: is only for clients.kind: event-writer; leave it`:    func(s *spec.Spec) { s.Clients.Kind, s.Clients.WriteRate, s.Clients.LeaseMaxObjects = "", 0, 10 },
-		`clients.write_rate: is only for clients.kind: event-writer`:                     func(s *spec.Spec) { s.Clients.Kind = spec.ClientGrantOnly },
-		`clients.kind: "x" is not allowed; allowed: keepalive, grant-only, event-writer`: func(s *spec.Spec) { s.Clients.Kind = "x" },
+		`clients.write_rate: 0 is out of range; allowed above 0 up to 1,000,000`:                                  func(s *spec.Spec) { s.Clients.WriteRate = 0 },
+		`clients.write_rate: -5 is out of range`:                                                                  func(s *spec.Spec) { s.Clients.WriteRate = -5 },
+		`clients.lease_max_objects: -1 is out of range; allowed 0 (unbounded) to`:                                 func(s *spec.Spec) { s.Clients.LeaseMaxObjects = -1 },
+		`clients.write_op: "delete" is not allowed; allowed: txn (kube-apiserver's`:                               func(s *spec.Spec) { s.Clients.WriteOp = "delete" },
+		`clients.kind: "event-writer" needs server: cluster`:                                                      func(s *spec.Spec) { s.Server = spec.ServerIdeal; s.Cluster = spec.ClusterSpec{} },
+		`clients.lease_max_objects: is set, but clients.kind is ""; allowed only with clients.kind: event-writer`: func(s *spec.Spec) { s.Clients.Kind, s.Clients.WriteRate, s.Clients.LeaseMaxObjects = "", 0, 10 },
+		`clients.write_rate: is set, but clients.kind is "grant-only"; allowed only with`:                         func(s *spec.Spec) { s.Clients.Kind = spec.ClientGrantOnly },
+		`clients.kind: "x" is not allowed; allowed: keepalive, grant-only, event-writer`:                          func(s *spec.Spec) { s.Clients.Kind = "x" },
 	} {
 		s := ok()
 		mutate(&s)
