@@ -26,6 +26,7 @@ type ClusterSeries struct {
 	// leading at each bucket's end.
 	raft                       bool
 	changes, leaderNow, demote int
+	revokeStall                int // with TrackRevokeStalls
 }
 
 // NewClusterSeries names a cluster run's metrics, for members members.
@@ -68,6 +69,14 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 func (c *ClusterSeries) TrackLeader() {
 	c.raft, c.changes, c.leaderNow = true, c.Counter(LeaderChanges), c.Gauge(LeaderMember)
 	c.demote = c.Counter(RaftDemoteTime)
+}
+
+// TrackRevokeStalls adds the event writers' revoke stalls (RevokeStallMax).
+func (c *ClusterSeries) TrackRevokeStalls() { c.revokeStall = c.Gauge(RevokeStallMax) }
+
+// RevokeStall records an apply stall of d a revocation began at now (TrackRevokeStalls).
+func (c *ClusterSeries) RevokeStall(now sim.Time, d time.Duration) {
+	c.Max(c.revokeStall, now, d.Seconds())
 }
 
 // Demoted counts a member's raft goroutine's Demote, begun at now and

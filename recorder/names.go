@@ -45,6 +45,10 @@ const (
 	PromoteTime           MetricName = "promote_s"                       // CPU time of a new leader's lessor Promote, in the bucket of the election
 	LeaderMember          MetricName = "leader_member"                   // the member that leads, -1 during an election (with cluster.raft only)
 	LeaderCPUUtilisation  MetricName = "leader_cpu_utilisation"          // CPU utilisation of the member leading at the bucket's end (0 during an election; with cluster.raft only)
+	// RevokeStallMax: the longest apply stall an event lease's revocation
+	// began in the bucket, in seconds (clients.kind event-writer only:
+	// model.EventWriters; other runs keep their series).
+	RevokeStallMax MetricName = "revoke_stall_max_s"
 )
 
 // CPUUtilisation is member m's CPU utilisation (0-1 of its cores, idle work included).

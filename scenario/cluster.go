@@ -53,9 +53,10 @@ type Sim struct {
 	members []*model.Member
 	net     *netsim.Network
 	lessor  *model.Lessor
-	leader  int              // -1 during an election
-	ledger  *recorder.Ledger // with opts.History or opts.RecordRTT
-	raft    raftWiring       // with cfg.Raft: heartbeats and elections (raft.go)
+	leader  int                 // -1 during an election
+	ledger  *recorder.Ledger    // with opts.History or opts.RecordRTT
+	raft    raftWiring          // with cfg.Raft: heartbeats and elections (raft.go)
+	events  *model.EventWriters // with clients.kind event-writer: their writes and revokes, each runLoop pass
 
 	clientOut   []clientmodel.Output
 	clientRoute clusterClientRoute
@@ -99,6 +100,9 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
 	s.members, s.lessor = c.Servers(opts.Mutant)
+	if s.events = c.EventWriters(); s.events != nil {
+		s.ser.TrackRevokeStalls()
+	}
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
@@ -108,7 +112,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 		m := c.MemberOf(i)
 		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(starts[i])), member: int32(m), slot: s.members[m].AddClient(i)}
 		s.net.AddSlot(m)
-		if !opts.Deferred {
+		if !opts.Deferred && s.events == nil { // an event writer holds no lease of its own
 			s.k.Schedule(starts[i], clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
 		}
 	}
@@ -223,6 +227,9 @@ func (s *Sim) handle(now sim.Time, e *event) {
 	case toRevoke:
 		if s.leader >= 0 {
 			s.stepMember(now, s.leader, model.Input{Kind: model.InRevokeTick})
+		}
+		if s.events != nil && s.leader >= 0 { // writes wait for a leader
+			s.ser.RevokeStall(now, s.events.Step(now, s.members))
 		}
 		s.k.Schedule(now+sim.Time(model.RevokeInterval), event{to: toRevoke})
 	case toFault:

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/spec"
 )
@@ -250,5 +251,77 @@ func TestLeaseDemoteElection9496(t *testing.T) {
 			t.Errorf("100k leases, seed %d: %d leaderless seconds, %d leases expired, keepalives closed %v; want none",
 				seed, fixed, fo.Summary.LeasesExpired, fo.Summary.ChannelsClosed)
 		}
+	}
+}
+
+// kubernetes #96836 / PR #98257, etcd #15993 (spec/builtin/lease-event-keys.yaml).
+// The figures: "lease_revoke operation in etcd is atomic, this blocks all
+// other operations for long period of time", about an hour after a cluster's
+// start (#96836); with --lease-max-object-count=1000 "It reduced CPU usage
+// of events etcd from ~10-15 cores to 1-2 cores" (PR #98257, gce-5000Nodes).
+// The event rate of that test is not published: 1,000 events/s is an
+// assumption, not inferred from the CPU figure, because in the model the cap
+// leaves kube-apiserver's CPU unchanged at any rate (below). Costs: measured on etcd v3.7.3
+// (calibrate/testdata/event-lease-3.7.3.json, replayed by
+// calibrate.TestEventLeaseCostsReplay).
+//
+// Reproduced: the first revocation comes when the first lease (granted at
+// the first pass, 0.5 s) expires, TTL 1 h + 60 s later, in the bucket of
+// 3,660 s; it deletes the lease's 60,000 keys in one apply, and the stall
+// is model.RevokeCost(60,000) (0.31 s) plus that pass's queued writes (a
+// few ms): within 5 %. With the cap a revocation deletes 1,000 keys: a
+// stall of 4.4 ms plus the writes, under 10 ms, 30 times shorter at least.
+//
+// Not reproduced: the CPU drop. kube-apiserver's Txn writes never walk the
+// lease's keys (model/eventlease.go), so the member's CPU is the same with
+// and without the cap (within 1 %): E x EventPutBase + the revocations'
+// ~5 us a key, ~0.2 cores. Only a plain Put walks them on a pre-fix release
+// (etcd #15993): then, on 3.4.13, the walk costs cores without the cap and
+// almost nothing with it, and 3.4.27 (PR #16020) skips it.
+func TestLeaseEventKeys96836(t *testing.T) {
+	type result struct{ cores, stall float64 }
+	run := func(maxObjects int, op, etcd string) result {
+		t.Helper()
+		o := runBuiltin(t, "lease-event-keys", func(s *spec.Spec) {
+			s.Clients.LeaseMaxObjects, s.Clients.WriteOp = maxObjects, op
+			if etcd != "" {
+				s.Cluster.EtcdVersion = etcd
+			}
+		})
+		cpu, stalls := o.Metric(recorder.CPUUtilisation(0)), o.Metric(recorder.RevokeStallMax)
+		var r result
+		for _, u := range cpu[30*60 : 55*60] { // minutes 30-55: steady writes, no revocation yet
+			r.cores += u * 16 / (25 * 60)
+		}
+		first := -1
+		for i, v := range stalls {
+			if v > 0 && first < 0 {
+				first = i
+			}
+			r.stall = max(r.stall, v)
+		}
+		if first != 3660 {
+			t.Errorf("cap %d, %s, etcd %s: first revocation in the bucket of %d s, want 3,660 s (TTL 1 h + 60 s reuse after the first write)", maxObjects, op, etcd, first)
+		}
+		t.Logf("cap %d, %s, etcd %s: %.3f cores, longest revoke stall %.4f s", maxObjects, op, etcd, r.cores, r.stall)
+		return r
+	}
+	unbounded, capped := run(0, "", ""), run(1000, "", "")
+	if want := model.RevokeCost(60_000).Seconds(); unbounded.stall < want || unbounded.stall > want*1.05 {
+		t.Errorf("unbounded: longest revoke stall %.3f s, want RevokeCost(60,000) = %.3f s and at most 5 %% more", unbounded.stall, want)
+	}
+	if capped.stall > 0.010 || unbounded.stall < 30*capped.stall {
+		t.Errorf("cap 1,000: longest revoke stall %.4f s, want under 10 ms and 30 times shorter than unbounded (%.3f s)", capped.stall, unbounded.stall)
+	}
+	if d := unbounded.cores - capped.cores; d > 0.01*capped.cores || d < -0.01*capped.cores {
+		t.Errorf("Txn writes: %.3f cores unbounded, %.3f with the cap; want the same within 1 %% (no walk)", unbounded.cores, capped.cores)
+	}
+	walk, walkCapped, fixed := run(0, spec.WritePut, ""), run(1000, spec.WritePut, ""), run(0, spec.WritePut, "3.4.27")
+	if walk.cores < 10*walkCapped.cores || walkCapped.cores > 1.5*capped.cores {
+		t.Errorf("Puts on 3.4.13: %.2f cores unbounded, %.2f with the cap; want the walk to cost 10 times the capped CPU, and the capped CPU near the Txn writes' (%.2f)",
+			walk.cores, walkCapped.cores, capped.cores)
+	}
+	if d := fixed.cores - capped.cores; d > 0.01*capped.cores || d < -0.01*capped.cores {
+		t.Errorf("Puts on 3.4.27: %.3f cores, want the Txn writes' %.3f (PR #16020 skips the walk)", fixed.cores, capped.cores)
 	}
 }

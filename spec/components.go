@@ -84,6 +84,17 @@ func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
 	return members, lessor
 }
 
+// EventWriters is the event writers' workload (clients.kind event-writer),
+// or nil. Their Puts walk the lease's keys only on releases that do
+// (model.EtcdVersion.PutWalksLeaseKeys); kube-apiserver's Txns never do.
+func (c Cluster) EventWriters() *model.EventWriters {
+	if !c.EventWriter {
+		return nil
+	}
+	return model.NewEventWriters(model.EventWritersConfig{Writers: c.Clients, Rate: c.WriteRate, MaxObjects: c.LeaseMaxObjects,
+		TTL: c.TTL, Walk: c.WritePut && c.Etcd.PutWalksLeaseKeys()})
+}
+
 // NewRaft builds the cluster's raft (cluster.raft) over the members' CPUs,
 // its election timeouts drawn from the stream "election"; links is the
 // stream its messages' link jitter is drawn from (apart from the forwards',

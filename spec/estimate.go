@@ -60,7 +60,7 @@ func (r Resolved) Estimate() Estimate {
 			perClient += math.Ceil((d - calm).Seconds() / clientmodel.ScanInterval.Seconds())
 		}
 	}
-	if r.Cluster != nil && r.Cluster.GrantOnly {
+	if r.Cluster != nil && (r.Cluster.GrantOnly || r.Cluster.EventWriter) {
 		perClient = 0 // nobody renews
 	}
 	e := Estimate{Renewals: uint64(perClient * float64(clients))}

@@ -17,6 +17,7 @@ var Overrides = []Override{
 	{"connect-delay", "clients.connect_delay"}, {"scan-overrun", "clients.scan_overrun"}, {"rtt", "clients.rtt"}, {"placement", "clients.placement"},
 	{"renew-at", "clients.renew_at"}, {"client-kind", "clients.kind"}, {"etcd-version", "cluster.etcd_version"},
 	{"lease-revoke-rate", "cluster.lease_revoke_rate"}, {"lease-checkpoint", "cluster.lease_checkpoint"}, {"held-leases", "cluster.held_leases"},
+	{"lease-max-objects", "clients.lease_max_objects"}, {"write-rate", "clients.write_rate"}, {"write-op", "clients.write_op"},
 	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"}, {"raft", "cluster.raft"}, {"raft-wait", "cluster.raft_wait"},
 	{"gc", "cluster.gc"}, {"service-spread", "cluster.service_spread"}, {"background-cores", "host.background_cores"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
@@ -104,6 +105,16 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return integer(&s.Cluster.LeaseRevokeRate)
 	case "held-leases":
 		return integer(&s.Cluster.HeldLeases)
+	case "lease-max-objects":
+		return integer(&s.Clients.LeaseMaxObjects)
+	case "write-rate":
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return bad("a number of events per second")
+		}
+		s.Clients.WriteRate = n
+	case "write-op":
+		s.Clients.WriteOp = v
 	case "fast-lease-keepalive":
 		var b bool
 		if err := boolean(&b); err != nil {

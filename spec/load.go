@@ -129,7 +129,9 @@ const (
 	// specMaxHeldLeases: 100 million leases, beyond any cluster reported
 	// (etcd #9496: "millions"); one lessor entry holds them all.
 	specMaxHeldLeases = 100_000_000
-	specMaxElection   = Duration(50e9) // etcd refuses election timeouts >= 50 s
+	// specMaxWriteRate: event writes per second per client (event-writer).
+	specMaxWriteRate = 1_000_000
+	specMaxElection  = Duration(50e9) // etcd refuses election timeouts >= 50 s
 )
 
 // ---------------------------------------------------------------------------
@@ -407,6 +409,7 @@ var intRanges = map[string]string{
 	"cluster.max_idle_conns_per_host": "0 (the default, 1024) to " + Thousands(specMaxIdleConns),
 	"cluster.leader_queue_limit":      "0 (unbounded) or a positive request count",
 	"cluster.held_leases":             "0 to " + Thousands(specMaxHeldLeases),
+	"clients.lease_max_objects":       "0 (unbounded) to " + Thousands(specMaxKeysPerLease),
 	"costs.queued_request_bytes":      fmt.Sprintf("0 (the default) to %d bytes", specMaxCostBytes),
 	"costs.peer_conn_bytes":           fmt.Sprintf("0 (the default) to %d bytes", specMaxCostBytes),
 	"faults.to":                       "a member number, 0 to members-1",
@@ -945,19 +948,45 @@ func (v *validator) between(path string, d, lo, hi Duration) {
 	}
 }
 
+// eventWriter checks the fields of clients.kind event-writer, which no
+// other kind takes.
+func (v *validator) eventWriter(c ClientsSpec) {
+	if c.Kind != ClientEventWriter {
+		set := []bool{c.WriteRate != 0, c.LeaseMaxObjects != 0, c.WriteOp != ""}
+		for i, path := range []string{"clients.write_rate", "clients.lease_max_objects", "clients.write_op"} {
+			if set[i] {
+				v.add(path, "is set, but clients.kind is %q; allowed only with clients.kind: %s", c.Kind, ClientEventWriter)
+			}
+		}
+		return
+	}
+	if !(c.WriteRate > 0 && c.WriteRate <= specMaxWriteRate) {
+		v.add("clients.write_rate", "%v is out of range; allowed above 0 up to %s events per second per client", c.WriteRate, Thousands(specMaxWriteRate))
+	}
+	if c.LeaseMaxObjects < 0 || c.LeaseMaxObjects > specMaxKeysPerLease {
+		v.add("clients.lease_max_objects", "%d is out of range; allowed 0 (unbounded) to %s keys per lease", c.LeaseMaxObjects, Thousands(specMaxKeysPerLease))
+	}
+	switch c.WriteOp {
+	case "", WriteTxn, WritePut:
+	default:
+		v.add("clients.write_op", "%q is not allowed; allowed: %s (kube-apiserver's, the default), %s", c.WriteOp, WriteTxn, WritePut)
+	}
+}
+
 func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, membersOK bool, members int, election Duration) {
 	if _, _, err := ParseRenewAt(c.RenewAt); err != nil {
 		v.add("clients.renew_at", "%v", err)
 	}
 	switch c.Kind {
 	case "", ClientKeepAlive:
-	case ClientGrantOnly:
+	case ClientGrantOnly, ClientEventWriter:
 		if !cluster {
 			v.add("clients.kind", "%q needs server: cluster; an ideal server takes only %s", c.Kind, ClientKeepAlive)
 		}
 	default:
-		v.add("clients.kind", "%q is not allowed; allowed: %s, %s", c.Kind, ClientKeepAlive, ClientGrantOnly)
+		v.add("clients.kind", "%q is not allowed; allowed: %s, %s, %s", c.Kind, ClientKeepAlive, ClientGrantOnly, ClientEventWriter)
 	}
+	v.eventWriter(c)
 	if c.Count < 1 || c.Count > MaxClients {
 		v.add("clients.count", "%d is out of range; allowed 1 to %s", c.Count, Thousands(MaxClients))
 	}
@@ -1303,13 +1332,27 @@ func (s Spec) Summary() string {
 	if c.TTL > 0 && c.TTL%Duration(1e9) == 0 {
 		ttl = fmt.Sprintf("%ds", c.TTL/Duration(1e9)) // etcd's unit: "600s", not "10m"
 	}
-	fmt.Fprintf(&b, " (clientv3 %s%s), each holding one lease with TTL %s", c.Version, rule, ttl)
+	if c.Kind == ClientEventWriter {
+		limit := "unbounded"
+		if c.LeaseMaxObjects > 0 {
+			limit = "at most " + Thousands(c.LeaseMaxObjects)
+		}
+		op := WriteTxn
+		if c.WriteOp != "" {
+			op = c.WriteOp
+		}
+		fmt.Fprintf(&b, " (kube-apiservers) each writing %v events/s (%s), TTL %s, on a lease reused for %v with %s keys", c.WriteRate, op, ttl, model.LeaseReuse, limit)
+	} else {
+		fmt.Fprintf(&b, " (clientv3 %s%s), each holding one lease with TTL %s", c.Version, rule, ttl)
+	}
 	if c.KeysPerLease > 1 {
 		fmt.Fprintf(&b, " and %d keys", c.KeysPerLease)
 	}
-	if c.Kind == ClientGrantOnly {
+	switch c.Kind {
+	case ClientEventWriter: // nothing is renewed
+	case ClientGrantOnly:
 		b.WriteString(" granted and never renewed")
-	} else {
+	default:
 		fmt.Fprintf(&b, " kept alive by KeepAlive; the application %s", consumerPhrase(c.Consumer))
 	}
 	if c.StartSpread > 0 {

@@ -69,6 +69,13 @@ type Cluster struct {
 	// GrantOnly: the clients grant their leases and never renew them
 	// (ClientsSpec.Kind "grant-only").
 	GrantOnly bool
+	// EventWriter: the clients are kube-apiservers writing events
+	// (ClientsSpec.Kind "event-writer"): they hold no lease of their own and
+	// never call KeepAlive; EventWriters is their workload.
+	EventWriter     bool
+	WriteRate       float64 // events per second per client
+	LeaseMaxObjects int     // 0: unbounded
+	WritePut        bool    // plain Puts, not kube-apiserver's Txns
 
 	Members         int
 	Cores           float64

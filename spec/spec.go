@@ -65,8 +65,23 @@ type ClientsSpec struct {
 	// Kind is what each client does with its lease: "keepalive" (the
 	// default, also written "") grants it and keeps it alive with KeepAlive;
 	// "grant-only" grants it, attaches its keys and never renews it, as a
-	// lease for Kubernetes events or for one write does (server: cluster).
+	// lease for Kubernetes events or for one write does (server: cluster);
+	// "event-writer" is a kube-apiserver writing WriteRate events a second,
+	// each with a lease its lease manager reuses for 60 s or LeaseMaxObjects
+	// keys (model.EventWriters; server: cluster), clients.ttl the events' TTL.
 	Kind string `yaml:"kind,omitempty"`
+	// WriteRate (event-writer only): events each client writes per second.
+	WriteRate float64 `yaml:"write_rate,omitempty"`
+	// LeaseMaxObjects (event-writer only): kube-apiserver's
+	// --lease-max-object-count (PR #98257, default 1,000 since): a new lease
+	// once one holds this many keys; 0 (the default here): unbounded, as
+	// before that PR.
+	LeaseMaxObjects int `yaml:"lease_max_objects,omitempty"`
+	// WriteOp (event-writer only): how each event is written: "txn" (the
+	// default, also written "": kube-apiserver's Create and GuaranteedUpdate)
+	// or "put" (a plain Put with the lease, which walks the lease's keys on
+	// releases before etcd 3.4.27/3.5.10: model.EtcdVersion.PutWalksLeaseKeys).
+	WriteOp string `yaml:"write_op,omitempty"`
 	// RenewAt: when a lease is renewed after a response, as a fraction of its
 	// TTL: "1/3" (default: what every clientv3 does, lease.go:542) or e.g.
 	// "2/3" (a what-if: no released client does it).
@@ -83,8 +98,12 @@ type ClientsSpec struct {
 
 // Client kinds (ClientsSpec.Kind).
 const (
-	ClientKeepAlive = "keepalive"
-	ClientGrantOnly = "grant-only"
+	ClientKeepAlive   = "keepalive"
+	ClientGrantOnly   = "grant-only"
+	ClientEventWriter = "event-writer"
+	// Event-writer write ops (ClientsSpec.WriteOp).
+	WriteTxn = "txn"
+	WritePut = "put"
 )
 
 // etcd is the release EtcdVersion names ("": model.DefaultEtcdVersion).

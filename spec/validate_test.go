@@ -72,3 +72,48 @@ func TestClientKindAndEtcdVersionValidated(t *testing.T) {
 		}
 	}
 }
+
+// clients.kind event-writer's fields: each bad value names its field and
+// what it allows; no other kind takes them; the flags set them.
+func TestEventWriterFieldsValidated(t *testing.T) {
+	ok := func() spec.Spec {
+		return spec.Spec{Name: "e", Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 1, TTL: spec.Duration(time.Hour), Version: "v3.7.3", Consumer: "drain", Kind: spec.ClientEventWriter, WriteRate: 100},
+			Cluster: spec.ClusterSpec{Members: 1, Cores: 2, EtcdVersion: "3.4.13"}}
+	}
+	r, err := ok().Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Cluster.EventWriter || r.Cluster.WriteRate != 100 || r.Cluster.WritePut || r.Cluster.EventWriters() == nil {
+		t.Fatalf("resolved %+v", r.Cluster)
+	}
+	for field, mutate := range map[string]func(*spec.Spec){
+		`clients.write_rate: 0 is out of range; allowed above 0 up to 1,000,000`:                                  func(s *spec.Spec) { s.Clients.WriteRate = 0 },
+		`clients.write_rate: -5 is out of range`:                                                                  func(s *spec.Spec) { s.Clients.WriteRate = -5 },
+		`clients.lease_max_objects: -1 is out of range; allowed 0 (unbounded) to`:                                 func(s *spec.Spec) { s.Clients.LeaseMaxObjects = -1 },
+		`clients.write_op: "delete" is not allowed; allowed: txn (kube-apiserver's`:                               func(s *spec.Spec) { s.Clients.WriteOp = "delete" },
+		`clients.kind: "event-writer" needs server: cluster`:                                                      func(s *spec.Spec) { s.Server = spec.ServerIdeal; s.Cluster = spec.ClusterSpec{} },
+		`clients.lease_max_objects: is set, but clients.kind is ""; allowed only with clients.kind: event-writer`: func(s *spec.Spec) { s.Clients.Kind, s.Clients.WriteRate, s.Clients.LeaseMaxObjects = "", 0, 10 },
+		`clients.write_rate: is set, but clients.kind is "grant-only"; allowed only with`:                         func(s *spec.Spec) { s.Clients.Kind = spec.ClientGrantOnly },
+		`clients.kind: "x" is not allowed; allowed: keepalive, grant-only, event-writer`:                          func(s *spec.Spec) { s.Clients.Kind = "x" },
+	} {
+		s := ok()
+		mutate(&s)
+		if _, err := s.Resolve(); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: Resolve got %v", field, err)
+		}
+	}
+	s := ok()
+	for flag, v := range map[string]string{"lease-max-objects": "1000", "write-rate": "2.5", "write-op": "put"} {
+		if err := spec.ApplyFlag(&s, flag, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Clients.LeaseMaxObjects != 1000 || s.Clients.WriteRate != 2.5 || s.Clients.WriteOp != spec.WritePut {
+		t.Errorf("flags set %+v", s.Clients)
+	}
+	if err := spec.ApplyFlag(&s, "write-rate", "fast"); err == nil || !strings.Contains(err.Error(), "--write-rate") {
+		t.Errorf("--write-rate fast: %v", err)
+	}
+}

@@ -125,6 +125,11 @@ func printOne(w io.Writer, o outcome) {
 		if t, ok := firstAt(o.res.Metric(recorder.ClientStreamErrors), bucket, func(x float64) bool { return x > 0 }); ok {
 			evs = append(evs, event{t, fmt.Sprintf("first client stream broken: a forward ran out of ReqTimeout (%g s)", reqTimeout(sp).Seconds())})
 		}
+		// Event writers (clients.kind event-writer): a lease's revocation deletes its keys in one apply.
+		if t, ok := firstAt(o.res.Metric(recorder.RevokeStallMax), bucket, func(x float64) bool { return x > 0 }); ok {
+			evs = append(evs, event{t, fmt.Sprintf("first event lease revoked: its keys are deleted in one apply, which stalls every member's apply (longest such stall in the run: %.3f s)",
+				o.res.Peaks[recorder.RevokeStallMax])})
+		}
 	}
 	if s.FirstExpiryS != nil {
 		evs = append(evs, event{secs(s.FirstExpiryS), "first lease expired: its keys are deleted"})
@@ -325,6 +330,12 @@ func printCompare(w io.Writer, outs []outcome) {
 				return dur(leaderless(o.res.Metric(recorder.LeaderMember), time.Duration(o.BucketSeconds*float64(time.Second))))
 			})
 		}
+		if outs[0].res.Metric(recorder.RevokeStallMax) != nil { // event writers
+			row("member CPU, cores (mean)", func(o outcome) string {
+				return fmt.Sprintf("%.2f", mean(o.res.Metric(recorder.CPUUtilisation(0)))*o.spec.Cluster.Cores)
+			})
+			row("revoke apply stall (max)", peak(recorder.RevokeStallMax, func(x float64) string { return dur(time.Duration(x * float64(time.Second)).Round(time.Millisecond)) }))
+		}
 		row("keys outlived lease (max)", peak(recorder.RevokeLagMax, func(x float64) string { return dur(time.Duration(x * float64(time.Second)).Round(time.Millisecond)) }))
 	}
 	row("leases expired", func(o outcome) string { return count(o.LeasesExpired) })
@@ -506,3 +517,12 @@ func leaderless(leader []float64, bucket time.Duration) time.Duration {
 
 // leaderCPU is the series of the leader's CPU (sweep.LeaderCPUMetric).
 func leaderCPU(o outcome) recorder.MetricName { return sweep.LeaderCPUMetric(o.spec) }
+
+// mean is the mean of xs (0 for none).
+func mean(xs []float64) float64 {
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(max(len(xs), 1))
+}
