@@ -23,8 +23,8 @@ help:
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
-	@echo "make measure WHAT=promote|demote|event-lease|idle-close|idle-close-cluster|gc|spread|heartbeat|sched"
-	@echo "                  re-measure one real-system figure the model replays (saved under calibrate/testdata; 1-5 min)"
+	@echo "make measure WHAT=promote|demote|event-lease|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex"
+	@echo "                  re-measure one real-system figure the model replays (saved under calibrate/testdata; 1-12 min)"
 
 # The commit is stamped by -ldflags too, for builds where the toolchain does
 # not stamp VCS information (GOFLAGS=-buildvcs=false, a worktree, a tarball).
@@ -103,8 +103,10 @@ calibrate: build
 # spread (a forwarded renewal's round-trip spread), heartbeat (raft's), sched
 # (Go's wake-up delay for timer- and network-woken goroutines under load),
 # event-lease (a lease with 1,000-300,000 keys on the v3.7.3 code: the
-# pre-fix put walk, Revoke, and a 1-member server's CPU per event write).
+# pre-fix put walk, Revoke, and a 1-member server's CPU per event write),
+# readindex (the CPU of one linearizable read's ReadIndex round on a real
+# cluster's leader and followers, about twelve minutes).
 WHAT ?=
 measure:
-	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|idle-close|idle-close-cluster|gc|spread|heartbeat|sched"; exit 2; }
+	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex"; exit 2; }
 	LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 30m -run 'TestMeasure' -v ./calibrate

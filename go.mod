@@ -6,6 +6,7 @@ require (
 	github.com/benbjohnson/clock v1.3.5
 	github.com/cockroachdb/datadriven v1.0.2
 	github.com/dustin/go-humanize v1.0.1
+	github.com/google/pprof v0.0.0-20241210010833-40e02aabc2ad
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.67.5

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,10 @@ import (
 
 	"github.com/leasesim/leasesim/calibrate/sampler"
 )
+
+// memberLabel is the pprof label key under which each member's goroutines
+// run (its value is the member's Name).
+const memberLabel = "member"
 
 // Member is one running etcd member of a calibration cluster.
 type Member struct {
@@ -86,11 +91,17 @@ func startCluster(ctx context.Context, clk clock.Clock, dir string, n int, tls s
 	// the others (a 1 s timeout each), so starting them one by one would fail.
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	// Each member starts under a pprof label member=<name>: goroutines
+	// inherit their creator's labels, so every goroutine of that member's
+	// server carries it and a CPU profile splits the process's CPU by member
+	// (TestMeasureReadIndex). Labels cost nothing measurable.
 	for i := range c.Members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Members[i].Etcd, errs[i] = embed.StartEtcd(cfgs[i])
+			pprof.Do(context.Background(), pprof.Labels(memberLabel, c.Members[i].Name), func(context.Context) {
+				c.Members[i].Etcd, errs[i] = embed.StartEtcd(cfgs[i])
+			})
 		}()
 	}
 	wg.Wait()
