@@ -167,6 +167,14 @@ func (c *CPU) Force(now sim.Time, work time.Duration, n int, bytes int64) (done 
 	return max(c.freeAt, own)
 }
 
+// Charge queues work nobody waits for (no completion is reported, no job
+// is counted): it takes its share of the cores and delays what is queued
+// after it, as a follower's part of a ReadIndex round does.
+func (c *CPU) Charge(now sim.Time, work time.Duration) {
+	c.Force(now, work, 1, 0)
+	c.Done(1, 0)
+}
+
 // Done releases a completed job's requests and memory.
 func (c *CPU) Done(n int, bytes int64) {
 	c.jobs -= n

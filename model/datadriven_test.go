@@ -31,6 +31,10 @@ import (
 //	                             background: other processes' cores from each AT;
 //	                             gc-base: Go's GC on (GOGC 100, GOMAXPROCS = cores)
 //	       [spread=SIGMA [seed=1]]   each job's work scaled by a lognormal of mean 1
+//	       [revoke-commit=D]     a LeaseRevoke proposal applies D after runLoop found it
+//	       [read-index=D [read-index-rtt=D]]
+//	                             LeaseRenew at the leader confirms leadership with a
+//	                             ReadIndex round: D of CPU, then the quorum's round trip
 //	client c=0                   AddClient: a stream slot for client c
 //	grant c=0 [ttl=10s] [n=1]    the lessor grants client c's lease (entry c)
 //	open c=0 gen=1               InStreamOpen
@@ -164,6 +168,13 @@ func (h *memberHarness) cmd(t *testing.T, d *datadriven.TestData) (result string
 			}
 		}
 		fmt.Fprintf(&h.out, "backlog=%d\n", h.m.lessor.Backlog())
+		if len(h.m.revokes) > 0 {
+			fmt.Fprintf(&h.out, "revokes in flight:")
+			for _, p := range h.m.revokes {
+				fmt.Fprintf(&h.out, " lease %d n=%d at %v;", p.i, p.n, p.at)
+			}
+			fmt.Fprintln(&h.out)
+		}
 	case "time-to-live":
 		c := num(t, d, "c", 0)
 		if ttl, found := h.m.lessor.TimeToLive(h.now, c); found {
@@ -252,6 +263,10 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		Mutant:          mutant,
 		ElectionTimeout: dur(t, d, "election-timeout", DefaultElectionTimeout).Duration(),
 		ApplyWaitDirect: d.HasArg("apply-wait-direct"),
+		RenewReadsIndex: d.HasArg("read-index"),
+		ReadIndexCost:   dur(t, d, "read-index", 0).Duration(),
+		ReadIndexRTT:    dur(t, d, "read-index-rtt", 0).Duration(),
+		RevokeCommit:    dur(t, d, "revoke-commit", 0).Duration(),
 	}
 	etcd := DefaultEtcdVersion
 	if d.HasArg("etcd") {
@@ -377,6 +392,10 @@ func fmtInput(in Input) string {
 		return fmt.Sprintf("retry slot=%d client=%d attempt=%d", in.Slot, in.Client, in.Attempt)
 	case InDeadlines:
 		return "deadlines"
+	case InReadIndexDone:
+		return fmt.Sprintf("read-index-done round=%d", in.Attempt)
+	case InRevokeApplied:
+		return "revoke-applied"
 	case InApplied, InApplyTimeout:
 		if in.Work == WorkForwarded {
 			return fmt.Sprintf("%v work=%v from=%d slot=%d client=%d attempt=%d", in.Kind, in.Work, in.From, in.Slot, in.Client, in.Attempt)
@@ -409,6 +428,9 @@ func fmtOutput(o Output) string {
 	case OutFact:
 		if o.Fact == FactPromoted {
 			return fmt.Sprintf("fact promoted leases=%d until=%v", o.N, o.At)
+		}
+		if o.Fact == FactReadIndex {
+			return fmt.Sprintf("fact read-index renewals=%d", o.N)
 		}
 		if o.Fact == FactExpired {
 			return fmt.Sprintf("fact expired client=%d n=%d keys=%d expired-at=%v", o.Client, o.N, o.Keys, o.At)

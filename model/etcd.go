@@ -23,6 +23,15 @@ const (
 	CheckpointInterval = 5 * time.Minute
 	// RevokeInterval is the lessor runLoop's period (lessor.go:623, a 500 ms ticker).
 	RevokeInterval = 500 * time.Millisecond
+	// ExpiredLeaseRetryInterval: a lease runLoop found expired is looked at
+	// again this long after, and proposed again if its revocation has not
+	// been applied by then (defaultExpiredleaseRetryInterval, lessor.go:58;
+	// expireExists re-registers it at now + this, :700-725).
+	ExpiredLeaseRetryInterval = 3 * time.Second
+	// MaxPendingRevokes: the server's revokeExpiredLeases keeps at most this
+	// many LeaseRevoke proposals of one batch in flight (server.go:102-103,
+	// :858-903).
+	MaxPendingRevokes = 16
 	// DefaultElectionTimeout: etcd's default --election-timeout (1000 ms);
 	// Promote extends every lease by it on a new leader.
 	DefaultElectionTimeout = time.Second

@@ -21,8 +21,9 @@ type Lessor struct {
 	cfg    LessorConfig
 	// backlog: leases that were due at the last runLoop pass but left for a
 	// later one (the revoke limit ran out).
-	backlog int
-	live    int // leases granted and not yet revoked
+	backlog  int
+	live     int // leases granted and not yet revoked
+	revoking int // leases handed out for revocation and not yet revoked (sum of the entries')
 }
 
 // LessorConfig is what differs between lessors (spec.Cluster.Lessor builds it
@@ -69,8 +70,11 @@ type lessorLease struct {
 	// remaining: the last checkpointed remaining TTL, whole seconds (0:
 	// none, or cleared by a renewal): Promote restores it (lease.go:76-89).
 	remaining int32
-	revoked   bool
-	queued    bool
+	// revoking: leases of the entry a runLoop pass found expired and
+	// handed to the server, whose LeaseRevoke has not been applied yet.
+	revoking int32
+	revoked  bool
+	queued   bool
 	// keysKept: revoked, but its keys were not deleted (MutantKeysOutliveLease).
 	keysKept bool
 }
@@ -176,11 +180,28 @@ type Revoked struct {
 	Expiry     sim.Time
 }
 
-// RevokeExpired is one pass of runLoop: it revokes up to LeaseRevokeRate/2
-// expired leases (lessor.go:640-660), or every expired lease if the lessor
-// is not RateLimited, and returns them; then it applies the due checkpoints
-// (lessor.go:627-628).
+// RevokeExpired is one pass of runLoop whose revocations are applied at
+// once (FindExpired, then ApplyRevoke for each): what a lessor whose
+// proposals are not followed one by one needs (a deposed leader's, a
+// property's).
 func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
+	found := l.FindExpired(now, out)
+	n := len(out)
+	for _, r := range found[n:] {
+		out = append(out, l.ApplyRevoke(r.I, r.N))
+	}
+	return out
+}
+
+// FindExpired is one pass of runLoop: it finds up to LeaseRevokeRate/2
+// expired leases (lessor.go:640-660; findExpiredLeases, :728-750), or every
+// expired lease if the lessor is not RateLimited, and returns them for the
+// server to revoke: they stay in the lessor, expired, until their
+// LeaseRevoke is applied (ApplyRevoke). Each is looked at again
+// ExpiredLeaseRetryInterval later and, if still there, found again
+// (expireExists, :700-725: etcd proposes its revocation once more). Then it
+// applies the due checkpoints (lessor.go:627-628).
+func (l *Lessor) FindExpired(now sim.Time, out []Revoked) []Revoked {
 	defer l.checkpoint(now)
 	budget := l.cfg.revokeRate() / 2
 	if l.cfg.Mutant == MutantRevokeHalfRate {
@@ -197,7 +218,7 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 		if e.revoked {
 			continue
 		}
-		if e.expiry != it.at {
+		if e.expiry > it.at {
 			// Renewed since it was queued: back in the queue at its expiry,
 			// as etcd's Renew moves it in the expiry heap at once
 			// (RegisterOrUpdate, lessor.go:449-451), so leases are revoked
@@ -205,19 +226,48 @@ func (l *Lessor) RevokeExpired(now sim.Time, out []Revoked) []Revoked {
 			l.push(it.i)
 			continue
 		}
-		take := min(budget, int(e.n))
+		if it.at > e.expiry {
+			// Its retry: the revocations proposed ExpiredLeaseRetryInterval
+			// ago are not applied yet; they are found (and proposed) again.
+			l.revoking -= int(e.revoking)
+			e.revoking = 0
+		}
+		take := min(budget, int(e.n-e.revoking))
 		budget -= take
 		out = append(out, Revoked{I: it.i, N: take, Keys: take * l.cfg.KeysPerLease, Expiry: e.expiry})
-		e.n -= int32(take)
-		l.live -= take
-		if e.n == 0 {
-			e.revoked = true
-			e.keysKept = l.cfg.Mutant == MutantKeysOutliveLease
-		} else {
+		e.revoking += int32(take)
+		l.revoking += take
+		if e.revoking < e.n {
 			l.push(it.i) // the rest of the cohort waits for the next pass
+		} else {
+			e.queued = true
+			heap.Push(&l.q, expiryItem{at: now + sim.Time(ExpiredLeaseRetryInterval), i: it.i})
 		}
 	}
 	return out
+}
+
+// ApplyRevoke applies the LeaseRevoke of n expired leases of entry i that
+// FindExpired handed out (the applier's lessor.Revoke, lessor.go:326-365:
+// the lease and its keys go in one transaction). It returns what it
+// revoked, with the instant the leases had expired; nothing if they are
+// gone already (a proposal made twice: the second finds no lease).
+func (l *Lessor) ApplyRevoke(i, n int) Revoked {
+	e := &l.leases[i]
+	if e.revoked || n <= 0 {
+		return Revoked{I: i, Expiry: e.expiry}
+	}
+	take := min(n, int(e.n))
+	e.n -= int32(take)
+	done := min(e.revoking, int32(take))
+	e.revoking -= done
+	l.revoking -= int(done)
+	l.live -= take
+	if e.n == 0 {
+		e.revoked = true
+		e.keysKept = l.cfg.Mutant == MutantKeysOutliveLease
+	}
+	return Revoked{I: i, N: take, Keys: take * l.cfg.KeysPerLease, Expiry: e.expiry}
 }
 
 // Promote is lessor.Promote on a new leader (lessor.go:480-530): every lease's
@@ -234,6 +284,10 @@ func (l *Lessor) Promote(now sim.Time, extend time.Duration) int {
 	l.cps = l.cps[:0]
 	for i := range l.leases {
 		if e := &l.leases[i]; !e.revoked {
+			// The old leader's revocations not yet applied are lost with
+			// its term: the new leader's lessor finds the leases anew.
+			l.revoking -= int(e.revoking)
+			e.revoking = 0
 			e.expiry = now + sim.Time(extend+l.promoteTTL(e))
 			live = append(live, i)
 			total += int(e.n)
@@ -317,8 +371,12 @@ func (l *Lessor) Revoke(now sim.Time, i, n int) Revoked {
 }
 
 // Backlog is the number of leases that were due at the last runLoop pass
-// and not revoked by it: the revoke limit left them for later passes.
+// and not handed out by it: the revoke limit left them for later passes.
 func (l *Lessor) Backlog() int { return l.backlog }
+
+// Revoking is the number of expired leases handed out for revocation whose
+// LeaseRevoke is not applied yet (the revoke pipeline, Member.revokePass).
+func (l *Lessor) Revoking() int { return l.revoking }
 
 // due counts the expired, unrevoked leases queued at or before now: a walk
 // of the heap that descends only below items due by now, so it costs the
@@ -331,7 +389,7 @@ func (l *Lessor) due(now sim.Time) int {
 			return // the heap's order: nothing below is due either
 		}
 		if e := &l.leases[l.q[i].i]; !e.revoked && e.expiry <= now {
-			n += int(e.n)
+			n += int(e.n - e.revoking)
 		}
 		walk(2*i + 1)
 		walk(2*i + 2)

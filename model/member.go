@@ -1,8 +1,10 @@
 package model
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -31,6 +33,17 @@ type MemberConfig struct {
 	// revokes expired leases (EtcdVersion.RevokeChecksLeadership), so a
 	// leader deposed while its raft loop is blocked revokes nothing.
 	RevokeChecksLeadership bool
+	// RenewReadsIndex: LeaseRenew for a client of the leader first confirms
+	// the leadership with a ReadIndex round (EtcdVersion.RenewReadsIndex):
+	// ReadIndexCost of the leader's CPU per round, and ReadIndexRTT (the
+	// heartbeat to the followers and a quorum's answers) before it ends.
+	RenewReadsIndex bool
+	ReadIndexCost   time.Duration
+	ReadIndexRTT    time.Duration
+	// RevokeCommit: how long a LeaseRevoke proposal takes from the leader's
+	// proposal to its apply (the append to a quorum: a peer round trip; the
+	// WAL's fsync is not modelled).
+	RevokeCommit time.Duration
 }
 
 // Costs are the member CPU a keepalive costs (see spec.Costs for their sources).
@@ -85,6 +98,7 @@ type Member struct {
 	// index lags the committed one (a steady write load is assumed), so a
 	// renewal that waits for it waits until then (at most ApplyTimeout).
 	applyStalledUntil sim.Time
+	applyLagMax       time.Duration // the longest lag stallApply has seen
 	// The deposed leader's lessor (the fsync-stall fault, etcd #15247; see
 	// fsyncStall). fsyncUntil: the raft loop is blocked in the WAL's
 	// fdatasync until then. deposed: the lessor this member's runLoop keeps
@@ -93,8 +107,37 @@ type Member struct {
 	// nil when none. pending: the revokes it proposed meanwhile, forwarded
 	// to the new leader when the raft loop runs again.
 	fsyncUntil sim.Time
+	fsyncFrom  sim.Time // when the raft loop's current block began
 	deposed    *Lessor
 	pending    []Revoked
+	// The revoke pipeline (see revokePass): the LeaseRevoke proposals in
+	// flight, in the order of their apply times, and the instant of the one
+	// wake-up armed for the first (0: none).
+	revokes    []pendingRevoke
+	revokeWake sim.Time
+	revokeSeq  uint64
+	// The linearizable read loop (see readIndex): the renewals waiting for
+	// the ReadIndex round in flight (reading), and those that arrived since,
+	// which the next round serves (nextRead).
+	readInFlight bool
+	readRound    uint32 // rounds started; a round's wake-up carries its number
+	readStarted  sim.Time
+	reading      []readWaiter
+	nextRead     []readWaiter
+}
+
+// pendingRevoke is a LeaseRevoke proposal of n leases of entry i, applied
+// at at (seq orders equal times by proposal).
+type pendingRevoke struct {
+	at   sim.Time
+	seq  uint64
+	i, n int32
+}
+
+// readWaiter is a LeaseRenew waiting in ensureLeadership.
+type readWaiter struct {
+	slot    int32
+	attempt uint32
 }
 
 // stream is one client's keepalive stream on this member, and the LeaseRenew
@@ -125,9 +168,10 @@ const (
 	PhaseRetrySleep              // sleeping ForwardRetry before forwarding again
 	PhaseLeaderCPU               // the leader's CPU works on a direct renewal
 	PhaseApplyWait               // the leader's LeaseRenew waits for the applied index
+	PhaseReadIndex               // the leader's LeaseRenew waits for a ReadIndex round (ensureLeadership)
 )
 
-var phaseNames = [...]string{"idle", "cpu", "forwarding", "wait-leader", "retry-sleep", "leader-cpu", "apply-wait"}
+var phaseNames = [...]string{"idle", "cpu", "forwarding", "wait-leader", "retry-sleep", "leader-cpu", "apply-wait", "read-index"}
 
 func (p Phase) String() string { return phaseNames[p] }
 
@@ -151,11 +195,13 @@ const (
 	InFsyncStall                      // the member's raft loop blocks in the WAL's fdatasync until Until
 	InFsyncDone                       // the fdatasync returned: the raft loop runs again
 	InDeposedTick                     // a runLoop pass of the deposed leader's lessor (RevokeInterval)
+	InReadIndexDone                   // the ReadIndex round in flight has its quorum (or ran out of time)
+	InRevokeApplied                   // the first LeaseRevoke proposal in flight is due to apply
 )
 
 var inputNames = [...]string{"stream-open", "recv", "cpu-done", "retry", "deadlines", "forward-result",
 	"forward-request", "leader-lost", "elected", "revoke-tick", "apply-stall", "applied", "apply-timeout",
-	"fsync-stall", "fsync-done", "deposed-tick"}
+	"fsync-stall", "fsync-done", "deposed-tick", "read-index-done", "revoke-applied"}
 
 func (k InputKind) String() string { return inputNames[k] }
 
@@ -219,9 +265,10 @@ const (
 	FactStreamError             // a client's stream broke (LeaseRenew failed)
 	FactExpired                 // the lessor revoked N leases from entry Client that had expired At, deleting Keys keys
 	FactPromoted                // a new leader's lessor Promoted N leases; its CPU is busy with it until At
+	FactReadIndex               // the leader started a ReadIndex round for N renewals (RenewReadsIndex)
 )
 
-var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-error", "expired", "promoted"}
+var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-error", "expired", "promoted", "read-index"}
 
 func (f Fact) String() string { return factNames[f] }
 
@@ -351,7 +398,7 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 	case InApplyTimeout:
 		out = m.applyTimeout(in, out)
 	case InApplyStall:
-		m.applyStalledUntil = max(m.applyStalledUntil, in.Until)
+		m.stallApply(now, in.Until)
 	case InRetry:
 		s := &m.streams[in.Slot]
 		if in.Attempt == s.attempt && s.phase == PhaseRetrySleep {
@@ -384,8 +431,15 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 	case InLeaderLost:
 		out = m.deposedWhileBlocked(now, out)
 		m.leader = -1
+		out = m.readsFailed(out)
+		// The revocations proposed in this term and not applied are lost
+		// (the raft log is not modelled): the next leader finds them anew.
+		m.revokes, m.revokeWake = m.revokes[:0], 0
 	case InFsyncStall:
 		if in.Until > m.fsyncUntil {
+			if now >= m.fsyncUntil {
+				m.fsyncFrom = now
+			}
 			m.fsyncUntil = in.Until
 			out = append(out, wake(in.Until, Input{Kind: InFsyncDone}))
 		}
@@ -395,11 +449,16 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 		}
 	case InDeposedTick:
 		out = m.deposedTick(now, out)
+	case InReadIndexDone:
+		out = m.readIndexDone(now, in.Attempt, out)
 	case InElected:
 		out = m.elected(now, int(in.From), out)
 	case InRevokeTick:
-		for _, r := range m.lessor.RevokeExpired(now, nil) {
-			out = append(out, Output{Kind: OutFact, Fact: FactExpired, Client: int32(r.I), N: int32(r.N), Keys: int32(r.Keys), At: r.Expiry})
+		out = m.revokePass(now, out)
+	case InRevokeApplied:
+		if now == m.revokeWake {
+			m.revokeWake = 0
+			out = m.applyRevokes(now, out)
 		}
 	}
 	return out
@@ -429,6 +488,10 @@ func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) [
 			// Deposed while the request waited: LeaseRenew forwards it now.
 			out = m.armDeadline(now, in.Slot, out)
 			return m.tryForward(now, in.Slot, out)
+		}
+		if in.Kind == InCPUDone && m.readsBeforeRenew(now) {
+			s.phase = PhaseReadIndex
+			return m.readIndex(now, readWaiter{slot: in.Slot, attempt: in.Attempt}, out)
 		}
 		if mayWait && m.cfg.ApplyWaitDirect && now < m.applyStalledUntil {
 			s.phase = PhaseApplyWait
@@ -624,7 +687,7 @@ func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
 		// it ends (renewals that wait for the applied index wait for it).
 		if cost := PromoteCost(n); cost > 0 {
 			done := m.cpu.Force(now, cost, 1, 0)
-			m.applyStalledUntil = max(m.applyStalledUntil, done)
+			m.stallApply(now, done)
 			out = append(out, Output{Kind: OutFact, Fact: FactPromoted, N: int32(min(n, math.MaxInt32)), At: done},
 				wake(done, Input{Kind: InCPUDone, Work: WorkPromote}))
 		}
@@ -735,4 +798,199 @@ func (m *Member) Deposed() (primary bool, proposed int) {
 		proposed += p.N
 	}
 	return m.deposed != nil, proposed
+}
+
+// The linearizable read loop (ensureLeadership in LeaseRenew, releases with
+// EtcdVersion.RenewReadsIndex). linearizableReadNotify joins the current
+// notifier and wakes linearizableReadLoop, which swaps in a new notifier and
+// runs one ReadIndex for every read that joined the old one: a heartbeat
+// with the read's context to each follower, answered by a quorum, then a
+// wait for the applied index (v3.5.13 server/etcdserver/v3_server.go:
+// 692-760 linearizableReadLoop, :855-886 linearizableReadNotify). So one
+// round is in flight at a time and the renewals that arrive meanwhile share
+// the next: under load the rounds batch. A round costs ReadIndexCost of the
+// leader's CPU (readIndex charges it when the round starts) and ends
+// ReadIndexRTT later, or when the raft loop runs again if it is blocked in
+// fdatasync (no heartbeat leaves meanwhile). ensureLeadership gives up after
+// ReqTimeout, and a leader change fails the reads in flight
+// (leaderChangedNotifier, v3_server.go:789-793): LeaseRenew then returns
+// ErrNotPrimary and the client's stream breaks (v3_server.go:307-309). The
+// wait for the applied index after the read is the renewal's own
+// (ApplyWaitDirect); the reads' is not modelled.
+
+// The revoke pipeline. runLoop hands each pass's expired leases to the
+// server (expiredC, lessor.go:652-660), whose revokeExpiredLeases proposes a
+// LeaseRevoke for each, at most MaxPendingRevokes of one batch in flight
+// (server.go:858-903); each is committed through raft and applied by every
+// member's apply loop, which deletes the lease and its keys (lessor.go:
+// 326-365). Until then the lease stays, expired: its keys outlive it by the
+// pipeline's delay, which an apply stall or a blocked raft loop stretches.
+// A lease not revoked ExpiredLeaseRetryInterval after it was found is found
+// and proposed again (Lessor.FindExpired). The model: the k-th lease of a
+// pass (from 0) is applied (k/MaxPendingRevokes + 1) x RevokeCommit after
+// the pass, or when the apply loop (applyStalledUntil) and the raft loop
+// (fsyncUntil) run again if later; a cohort entry goes with its last lease.
+// Not modelled: the CPU of proposing and applying a revocation, and the
+// ReadIndex that releases from 3.5.13 to 3.5.15 run before each batch.
+
+// revokePass is one runLoop pass on the leader: the leases it finds expired
+// are proposed and applied later (applyRevokes).
+func (m *Member) revokePass(now sim.Time, out []Output) []Output {
+	k := 0
+	for _, r := range m.lessor.FindExpired(now, nil) {
+		k += r.N
+		at := now + sim.Time((k-1)/MaxPendingRevokes+1)*sim.Time(m.cfg.RevokeCommit)
+		m.revokeSeq++
+		p := pendingRevoke{at: at, seq: m.revokeSeq, i: int32(r.I), n: int32(r.N)}
+		j, _ := slices.BinarySearchFunc(m.revokes, p, func(a, b pendingRevoke) int {
+			if a.at != b.at {
+				return cmp.Compare(a.at, b.at)
+			}
+			return cmp.Compare(a.seq, b.seq)
+		})
+		m.revokes = slices.Insert(m.revokes, j, p)
+	}
+	return m.applyRevokes(now, out) // those due now (RevokeCommit 0) at once
+}
+
+// applyRevokes applies the proposals due by now, unless the apply or the
+// raft loop is stalled (they then wait for it).
+func (m *Member) applyRevokes(now sim.Time, out []Output) []Output {
+	if now < m.applyStalledUntil || now < m.fsyncUntil {
+		return m.armRevokeWake(now, out)
+	}
+	n := 0
+	for ; n < len(m.revokes) && m.revokes[n].at <= now; n++ {
+		p := m.revokes[n]
+		if r := m.lessor.ApplyRevoke(int(p.i), int(p.n)); r.N > 0 {
+			out = append(out, Output{Kind: OutFact, Fact: FactExpired, Client: int32(r.I), N: int32(r.N), Keys: int32(r.Keys), At: r.Expiry})
+		}
+	}
+	m.revokes = slices.Delete(m.revokes, 0, n)
+	return m.armRevokeWake(now, out)
+}
+
+// armRevokeWake makes sure one wake-up is armed for the first proposal
+// (no earlier than the end of an apply stall or a blocked raft loop).
+func (m *Member) armRevokeWake(now sim.Time, out []Output) []Output {
+	if len(m.revokes) == 0 {
+		return out
+	}
+	at := max(m.revokes[0].at, m.applyStalledUntil, m.fsyncUntil, now)
+	if m.revokeWake != 0 && m.revokeWake <= at {
+		return out
+	}
+	m.revokeWake = at
+	return append(out, wake(at, Input{Kind: InRevokeApplied}))
+}
+
+// stallApply: the applied index lags the committed one until until.
+func (m *Member) stallApply(now, until sim.Time) {
+	m.applyStalledUntil = max(m.applyStalledUntil, until)
+	m.applyLagMax = max(m.applyLagMax, time.Duration(m.applyStalledUntil-now))
+}
+
+// ApplyLagMax is the longest the member's applied index has lagged its
+// committed one (an apply stall, a Promote), as seen when the lag began.
+func (m *Member) ApplyLagMax() time.Duration { return m.applyLagMax }
+
+// readsBeforeRenew reports whether LeaseRenew at this leader confirms its
+// leadership with a ReadIndex round now: on every renewal in the releases of
+// etcd #18069 (RenewReadsIndex); in the releases that fixed it, which check
+// leadership at all (RevokeChecksLeadership: 3.4.34+, 3.5.16+, 3.6+), only
+// when the member is not active, i.e. has not ticked for 3 heartbeat
+// intervals (isActive, v3.7.3 server.go:908-912): here, a raft loop blocked
+// in fdatasync for that long (the fsync-stall fault; ticks are read by that
+// loop).
+func (m *Member) readsBeforeRenew(now sim.Time) bool {
+	if m.cfg.RenewReadsIndex {
+		return true
+	}
+	return m.cfg.RevokeChecksLeadership && now < m.fsyncUntil && now >= m.fsyncFrom+sim.Time(3*HeartbeatInterval)
+}
+
+// readIndex makes w wait for a ReadIndex round: the next one if a round is
+// in flight, else one that starts now.
+func (m *Member) readIndex(now sim.Time, w readWaiter, out []Output) []Output {
+	if m.readInFlight {
+		m.nextRead = append(m.nextRead, w)
+		return out
+	}
+	m.reading = append(m.reading, w)
+	return m.startRead(now, out)
+}
+
+// startRead starts a ReadIndex round for the renewals in m.reading.
+func (m *Member) startRead(now sim.Time, out []Output) []Output {
+	m.readInFlight, m.readStarted = true, now
+	m.readRound++
+	out = append(out, Output{Kind: OutFact, Fact: FactReadIndex, N: int32(len(m.reading))})
+	end := m.cpu.Force(now, m.cfg.ReadIndexCost, 1, 0) + sim.Time(m.cfg.ReadIndexRTT)
+	if end < m.fsyncUntil {
+		end = m.fsyncUntil
+	}
+	if limit := now + sim.Time(m.cfg.ReqTimeout); end > limit {
+		end = limit
+	}
+	return append(out, wake(end, Input{Kind: InReadIndexDone, Attempt: m.readRound}))
+}
+
+// readIndexDone ends the round in flight: a leader that still leads (and
+// whose round got its quorum: not past ReqTimeout, not blocked) goes on
+// with each renewal; otherwise they fail. The renewals that arrived meanwhile
+// start the next round.
+func (m *Member) readIndexDone(now sim.Time, round uint32, out []Output) []Output {
+	m.cpu.Done(1, 0)
+	if !m.readInFlight || round != m.readRound {
+		return out // a round a leader change failed
+	}
+	ok := m.IsLeader() && now < m.readStarted+sim.Time(m.cfg.ReqTimeout) && now >= m.fsyncUntil
+	done := m.reading
+	m.reading, m.nextRead = m.nextRead, nil
+	m.readInFlight = false
+	for _, w := range done {
+		s := &m.streams[w.slot]
+		if s.attempt != w.attempt || s.phase != PhaseReadIndex {
+			continue // the stream was reset meanwhile
+		}
+		if !ok {
+			out = m.failStream(w.slot, out)
+			continue
+		}
+		out = m.renewWork(now, Input{Kind: InReadIndexDone, Work: WorkDirect, Slot: w.slot, Client: s.client, Attempt: w.attempt}, true, out)
+	}
+	if m.nextRead == nil {
+		m.nextRead = done[:0] // reuse the buffer
+	}
+	if len(m.reading) > 0 {
+		out = m.startRead(now, out)
+	}
+	return out
+}
+
+// ReadIndexBeat charges every member but the leader its part of a ReadIndex
+// round the leader started at now (FactReadIndex): answering the heartbeat
+// that carries the read's context, ReadIndexFollowerCost (measured).
+func ReadIndexBeat(now sim.Time, members []*Member, leader int) {
+	for f, m := range members {
+		if f != leader {
+			m.cpu.Charge(now, ReadIndexFollowerCost)
+		}
+	}
+}
+
+// readsFailed: the leader changed; every read waiting fails at once.
+func (m *Member) readsFailed(out []Output) []Output {
+	if !m.readInFlight {
+		return out
+	}
+	for _, list := range [][]readWaiter{m.reading, m.nextRead} {
+		for _, w := range list {
+			if s := &m.streams[w.slot]; s.attempt == w.attempt && s.phase == PhaseReadIndex {
+				out = m.failStream(w.slot, out)
+			}
+		}
+	}
+	m.reading, m.nextRead, m.readInFlight = m.reading[:0], m.nextRead[:0], false
+	return out
 }

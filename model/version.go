@@ -93,6 +93,23 @@ func (v EtcdVersion) RevokeChecksLeadership() bool {
 	return (v.Minor == 4 && v.Patch >= 31) || (v.Minor == 5 && v.Patch >= 13) || v.Minor >= 6
 }
 
+// RenewReadsIndex reports whether release v's LeaseRenew on the leader
+// confirms its leadership with a linearizable read (a raft ReadIndex round)
+// on every renewal: ensureLeadership was added to LeaseRenew with PR #16822's
+// backports (v3.5.13 server/etcdserver/v3_server.go:298-315, ensureLeadership
+// server.go:1201-1221 calling linearizableReadNotify; v3.5.12's LeaseRenew,
+// v3_server.go:298-310, has no such call; 3.4.31, CHANGELOG-3.4.md) and made
+// cheap by PR #18428 (etcd #18069: "CPU usage of the leader node increased
+// by 20%" at 1,500 renewals/s): from 3.5.16 (PR #18439), 3.4.34 (PR #18440)
+// and 3.6.0 it skips the read while the member is active, i.e. has ticked
+// within the last 3 heartbeat intervals (v3.5.16 server.go:1217-1232; v3.7.3
+// server.go:908-942), which a healthy leader always has. Renewals the leader
+// serves for a follower (leasehttp's handler calls the lessor directly,
+// lease/leasehttp/http.go) never read.
+func (v EtcdVersion) RenewReadsIndex() bool {
+	return (v.Minor == 4 && v.Patch >= 31 && v.Patch <= 33) || (v.Minor == 5 && v.Patch >= 13 && v.Patch <= 15)
+}
+
 // Checkpoints reports whether release v can checkpoint leases (3.4.0 and later).
 func (v EtcdVersion) Checkpoints() bool { return v.AtLeast(4, 0) }
 

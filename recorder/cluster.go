@@ -14,14 +14,16 @@ import (
 // order.
 type ClusterSeries struct {
 	*Series
-	memberFact                             [model.FactPromoted + 1]int // counter per member fact; -1: none
-	netFact                                [netsim.FactProbe + 1]int   // counter per network fact
-	received                               []int                       // per member: keepalives received
+	memberFact                             [model.FactReadIndex + 1]int // counter per member fact; -1: none
+	netFact                                [netsim.FactProbe + 1]int    // counter per network fact
+	received                               []int                        // per member: keepalives received
 	keysLost, revokeLag, promote           int
 	queueRequests, queueBytes, established int
 	timeWaitLeader, timeWaitFollowers      int
 	closeWait, idle, busy, waiting         int
 	revokesPending                         int
+	revokeLags                             [][2]int64 // (ns the keys outlived the lease, leases) per revocation
+	readIndex                              int        // TrackReadIndex's counter; 0: not tracked
 	// With a raft (TrackLeader): leader changes per bucket, and the member
 	// leading at each bucket's end.
 	raft                       bool
@@ -37,6 +39,7 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 		c.memberFact[i] = -1
 	}
 	c.memberFact[model.FactRenewed] = x.Counter(RenewalsAtLeader)
+	c.memberFact[model.FactReadIndex] = -1 // TrackReadIndex
 	c.memberFact[model.FactForwarded] = x.Counter(ForwardedRenewals)
 	c.netFact[netsim.FactNewConn] = x.Counter(NewPeerConnections)
 	c.netFact[netsim.FactHandshake] = x.Counter(TLSHandshakes)
@@ -79,6 +82,12 @@ func (c *ClusterSeries) RevokeStall(now sim.Time, d time.Duration) {
 	c.Max(c.revokeStall, now, d.Seconds())
 }
 
+// TrackReadIndex adds the ReadIndex rounds the leader runs to confirm its
+// leadership before renewals (model.MemberConfig.RenewReadsIndex).
+func (c *ClusterSeries) TrackReadIndex() {
+	c.memberFact[model.FactReadIndex] = c.Counter(ReadIndexRounds)
+}
+
 // Demoted counts a member's raft goroutine's Demote, begun at now and
 // taking cost (model.OutRaftDemoted; TrackLeader).
 func (c *ClusterSeries) Demoted(now sim.Time, cost time.Duration) {
@@ -118,6 +127,18 @@ func (c *ClusterSeries) Finish(members []*model.Member, ledger *Ledger, o *Outco
 	}
 	o.Metrics = c.Metrics()
 	o.Peaks, o.Finals = PeaksAndFinals(o.Metrics)
+	if len(c.revokeLags) > 0 {
+		p := WeightedPercentiles(c.revokeLags)
+		o.Summary.RevokeLagMs = &p
+	}
+	var lag time.Duration
+	for _, mb := range members {
+		lag = max(lag, mb.ApplyLagMax())
+	}
+	if lag > 0 {
+		s := lag.Seconds()
+		o.Summary.ApplyLagMaxS = &s
+	}
 }
 
 // MemberFact counts a fact member m reported.
@@ -128,6 +149,7 @@ func (c *ClusterSeries) MemberFact(now sim.Time, m int, o *model.Output) {
 	case model.FactExpired:
 		c.Add(c.keysLost, now, float64(o.Keys))
 		c.Max(c.revokeLag, now, time.Duration(now-o.At).Seconds())
+		c.revokeLags = append(c.revokeLags, [2]int64{int64(now - o.At), int64(o.N)})
 	case model.FactPromoted:
 		c.Max(c.promote, now, time.Duration(o.At-now).Seconds())
 	default:

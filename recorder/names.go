@@ -27,6 +27,10 @@ const (
 	// Demote, which etcd runs there on every soft-state change of a member
 	// that does not lead (with cluster.raft only), in the bucket it began.
 	RaftDemoteTime MetricName = "raft_demote_s"
+	// ReadIndexRounds: the ReadIndex rounds the leader ran to confirm its
+	// leadership for renewals (releases whose LeaseRenew does, etcd #18069;
+	// recorded only for them). Fewer rounds than direct renewals: batched.
+	ReadIndexRounds MetricName = "read_index_rounds"
 )
 
 // Gauges: sampled at the end of each bucket.
@@ -40,7 +44,7 @@ const (
 	PeerIdleConnections   MetricName = "peer_idle_connections"           // pooled idle connections
 	PeerBusyConnections   MetricName = "peer_busy_connections"           // connections carrying a forward
 	ForwardsWaitingOnConn MetricName = "forwards_waiting_for_connection" // forwards waiting for a connection
-	RevokesPending        MetricName = "revokes_pending"                 // expired leases the last runLoop pass left for later (revoke limit)
+	RevokesPending        MetricName = "revokes_pending"                 // expired leases not yet revoked: left for later by the revoke limit, or proposed and not yet applied
 	RevokeLagMax          MetricName = "revoke_lag_max_s"                // the longest a revoked lease's keys outlived it, among the bucket's revocations
 	PromoteTime           MetricName = "promote_s"                       // CPU time of a new leader's lessor Promote, in the bucket of the election
 	LeaderMember          MetricName = "leader_member"                   // the member that leads, -1 during an election (with cluster.raft only)

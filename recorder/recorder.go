@@ -9,6 +9,7 @@
 package recorder
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -140,21 +141,28 @@ type Percentiles struct {
 
 // Summary is the recorder's result, in the units its names say.
 type Summary struct {
-	BucketSeconds   float64           `json:"bucket_s"`
-	RenewalsTotal   uint64            `json:"renewals_total"`
-	RequestsTotal   uint64            `json:"requests_total"`
-	RenewalsPerS    []float64         `json:"renewals_per_s"`
-	IntervalMs      Percentiles       `json:"interval_ms"`
-	ResponsesTotal  uint64            `json:"responses_total"`
-	Delivered       uint64            `json:"responses_delivered"`
-	Dropped         uint64            `json:"responses_dropped"`
-	Reads           uint64            `json:"responses_read"`
-	ChannelsClosed  map[string]uint64 `json:"channels_closed"`
-	LeasesExpired   uint64            `json:"leases_expired"`
-	KeysLost        uint64            `json:"keys_lost"`
-	FirstDropS      *float64          `json:"first_drop_s"`
-	First500msS     *float64          `json:"first_500ms_interval_s"`
-	FirstExpiryS    *float64          `json:"first_expiry_s"`
+	BucketSeconds  float64           `json:"bucket_s"`
+	RenewalsTotal  uint64            `json:"renewals_total"`
+	RequestsTotal  uint64            `json:"requests_total"`
+	RenewalsPerS   []float64         `json:"renewals_per_s"`
+	IntervalMs     Percentiles       `json:"interval_ms"`
+	ResponsesTotal uint64            `json:"responses_total"`
+	Delivered      uint64            `json:"responses_delivered"`
+	Dropped        uint64            `json:"responses_dropped"`
+	Reads          uint64            `json:"responses_read"`
+	ChannelsClosed map[string]uint64 `json:"channels_closed"`
+	LeasesExpired  uint64            `json:"leases_expired"`
+	KeysLost       uint64            `json:"keys_lost"`
+	FirstDropS     *float64          `json:"first_drop_s"`
+	First500msS    *float64          `json:"first_500ms_interval_s"`
+	FirstExpiryS   *float64          `json:"first_expiry_s"`
+	// RevokeLagMs: how long revoked leases' keys outlived them, one value
+	// per lease (cluster runs; nil when nothing was revoked).
+	RevokeLagMs *Percentiles `json:"revoke_lag_ms,omitempty"`
+	// ApplyLagMaxS: the longest any member's applied index lagged its
+	// committed one (an apply stall, a Promote), in seconds (cluster runs;
+	// nil when it never did).
+	ApplyLagMaxS    *float64 `json:"apply_lag_max_s,omitempty"`
 	expiredPerS     []uint64
 	requestsPerS    []uint64
 	bucketDur       time.Duration
@@ -228,6 +236,14 @@ func PercentilesOf(ns []int64) Percentiles {
 		runs = append(runs, [2]int64{v, 1})
 	}
 	return percentiles(runs)
+}
+
+// WeightedPercentiles is the percentiles of a weighted sample, (value ns,
+// weight) pairs in any order, by the rule of PercentilesOf.
+func WeightedPercentiles(pairs [][2]int64) Percentiles {
+	s := slices.Clone(pairs)
+	slices.SortFunc(s, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	return percentiles(s)
 }
 
 // percentiles of a weighted sample: (value ns, weight) pairs sorted by value.

@@ -99,6 +99,9 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.rec = recorder.New(c.Bucket, c.Duration, c.Clients, trace)
 	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
+	if c.Etcd.RenewReadsIndex() {
+		s.ser.TrackReadIndex()
+	}
 	s.members, s.lessor = c.Servers(opts.Mutant)
 	if s.events = c.EventWriters(); s.events != nil {
 		s.ser.TrackRevokeStalls()
@@ -337,6 +340,8 @@ func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
 	switch o.Fact {
 	case model.FactRenewed:
 		s.record(now, recorder.Renewal, o.Client, "")
+	case model.FactReadIndex:
+		model.ReadIndexBeat(now, s.members, m)
 	case model.FactExpired:
 		s.ledger.Expired(now, int(o.Client))
 		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
@@ -427,7 +432,7 @@ func (s *Sim) elected(now sim.Time, to int) {
 
 func (s *Sim) sample(now sim.Time) {
 	f := recorder.Footprint{LeaderID: s.leader, QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
-		RevokesPending: s.lessor.Backlog()}
+		RevokesPending: s.lessor.Backlog() + s.lessor.Revoking()}
 	t := s.net.Totals(now)
 	leaderConns := s.ser.Sample(now, t, s.members, f)
 	model.HoldHeap(s.members, s.leader, leaderConns, f.QueuedRequestBytes, f.ConnBytes) // for the GC model

@@ -58,6 +58,10 @@ func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
 		TTL: c.TTL, Mutant: mutant, ElectionTimeout: c.ElectionTimeout,
 		ApplyWaitDirect:        c.Etcd.RenewWaitsForApply() && !c.FastLeaseKeepAlive,
 		RevokeChecksLeadership: c.Etcd.RevokeChecksLeadership(),
+		RenewReadsIndex:        c.Etcd.RenewReadsIndex(),
+		ReadIndexCost:          model.ReadIndexLeaderCost,
+		ReadIndexRTT:           c.PeerRTT,
+		RevokeCommit:           c.PeerRTT,
 	}
 }
 

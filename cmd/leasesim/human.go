@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -317,6 +318,14 @@ func printCompare(w io.Writer, outs []outcome) {
 			return fmt.Sprintf("%.0f%%", 100*o.res.Peaks[leaderCPU(o)])
 		}
 		row("leader CPU (peak second)", leaderCPU)
+		row("leader CPU (mean)", func(o outcome) string {
+			v := o.res.Metric(sweep.LeaderCPUMetric(o.spec))
+			sum := 0.0
+			for _, x := range v {
+				sum += x
+			}
+			return fmt.Sprintf("%.1f%%", 100*sum/float64(max(1, len(v))))
+		})
 		row("new peer conns/s (peak)", peak(recorder.NewPeerConnections, num))
 		row("TLS handshakes/s (peak)", peak(recorder.TLSHandshakes, num))
 		row("leader queue (peak)", peak(recorder.LeaderQueueRequests, num))
@@ -337,6 +346,25 @@ func printCompare(w io.Writer, outs []outcome) {
 			row("revoke apply stall (max)", peak(recorder.RevokeStallMax, func(x float64) string { return dur(time.Duration(x * float64(time.Second)).Round(time.Millisecond)) }))
 		}
 		row("keys outlived lease (max)", peak(recorder.RevokeLagMax, func(x float64) string { return dur(time.Duration(x * float64(time.Second)).Round(time.Millisecond)) }))
+		if slices.ContainsFunc(outs, func(o outcome) bool { return o.RevokeLagMs != nil }) {
+			row("keys outlived lease (p99)", func(o outcome) string {
+				if o.RevokeLagMs == nil {
+					return "-"
+				}
+				return dur(time.Duration(o.RevokeLagMs.P99 * 1e6).Round(time.Millisecond))
+			})
+		}
+		if slices.ContainsFunc(outs, func(o outcome) bool { return o.ApplyLagMaxS != nil }) {
+			row("apply lag (max)", func(o outcome) string {
+				if o.ApplyLagMaxS == nil {
+					return "-"
+				}
+				return dur(time.Duration(*o.ApplyLagMaxS * float64(time.Second)).Round(time.Millisecond))
+			})
+		}
+		if slices.ContainsFunc(outs, func(o outcome) bool { return o.res.Metric(recorder.ReadIndexRounds) != nil }) {
+			row("ReadIndex rounds/s (peak)", peak(recorder.ReadIndexRounds, num))
+		}
 	}
 	row("leases expired", func(o outcome) string { return count(o.LeasesExpired) })
 	row("keys lost", func(o outcome) string { return count(o.KeysLost) })

@@ -331,7 +331,7 @@ func TestCheckP8(t *testing.T) {
 	}
 	out.Reset()
 	if code := run([]string{"check", "-q", "--seed", "21", "-n", "1", "--only", "P8", "--mutant", "deposed-revoke"}, &out, &errb); code != 1 ||
-		!strings.Contains(out.String(), "FAIL seed 21 P8: lease 9 (TTL 6s) revoked at 24.357s") {
+		!strings.Contains(out.String(), "FAIL seed 21 P8: lease 4 (TTL 6s) revoked at 24.357s") {
 		t.Fatalf("mutant: exit %d\n%s", code, out.String())
 	}
 }
