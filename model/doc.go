@@ -15,7 +15,17 @@
 //   - Attempt: a LeaseRenew call's number on its stream; inputs naming an
 //     older attempt are stale and ignored (its answer, deadline or retry).
 //   - Lessor (lessor.go): the leader's lease table: expiries, renewals,
-//     rate-limited revocation, Promote on a new leader.
+//     rate-limited revocation, Promote on a new leader, checkpoints.
+//   - Revoke pipeline (Member.revokePass): the leases a runLoop pass finds
+//     expired (Lessor.FindExpired) go only when their LeaseRevoke proposals
+//     are applied (Lessor.ApplyRevoke): 16 in flight a batch, each a peer
+//     round trip, after any apply stall; found again after 3 s if not.
+//   - ReadIndex round (Member.readIndex): the raft read that confirms a
+//     leader's leadership (ensureLeadership); one in flight, the reads that
+//     arrive meanwhile share the next; per round CPU on the leader and on
+//     each follower (readindex.go, measured).
+//   - Event writers (eventlease.go): kube-apiserver's event writes on
+//     reused leases, their per-write CPU and their leases' revoke stalls.
 //   - CPU (cpu.go): a member's cores as a fluid FIFO queue; shared by all
 //     members of one machine when the scenario says so. Its capacity may
 //     vary with time: other processes' background cores (a step function
@@ -37,7 +47,8 @@
 // To learn what a member does, read testdata/*.txt: datadriven transcripts
 // (TestMemberTranscripts) that drive one Member, its CPU and a Lessor with
 // inputs — a direct and a forwarded renewal, the retry loop, ReqTimeout, an
-// election with Promote, the bounded leader queue, the mutants — and show
+// election with Promote, the bounded leader queue, the revoke pipeline, the
+// ReadIndex rounds, checkpoints by release, the mutants — and show
 // every output with its time. Rewrite them with
 // `go test ./model -run TestMemberTranscripts -rewrite` and read the diff.
 // testdata/raft/*.txt (TestRaftTranscripts) drive a Raft and its Members:
