@@ -32,6 +32,7 @@ import (
 //	                             gc-base: Go's GC on (GOGC 100, GOMAXPROCS = cores)
 //	       [spread=SIGMA [seed=1]]   each job's work scaled by a lognormal of mean 1
 //	       [revoke-commit=D]     a LeaseRevoke proposal applies D after runLoop found it
+//	       [checks-leadership]   the server confirms its leadership (3.4.31+, 3.5.13+)
 //	       [read-index=D [read-index-rtt=D]]
 //	                             LeaseRenew at the leader confirms leadership with a
 //	                             ReadIndex round: D of CPU, then the quorum's round trip
@@ -46,6 +47,8 @@ import (
 //	leader-lost                  InLeaderLost
 //	elected leader=1             InElected
 //	revoke-tick                  InRevokeTick
+//	apply-stall until=T          InApplyStall: the apply loop lags until T
+//	fsync-stall until=T          InFsyncStall: the raft loop blocks in fdatasync until T
 //	stall d=2s                   the CPU does nothing for d (CPU.Stall)
 //	run [until=T]                deliver the member's own wake-ups (OutWake) in time
 //	                             order, up to T (or until none is left); then now = T
@@ -146,6 +149,8 @@ func (h *memberHarness) cmd(t *testing.T, d *datadriven.TestData) (result string
 		h.step(Input{Kind: InRevokeTick})
 	case "apply-stall":
 		h.step(Input{Kind: InApplyStall, Until: dur(t, d, "until", 0)})
+	case "fsync-stall":
+		h.step(Input{Kind: InFsyncStall, Until: dur(t, d, "until", 0)})
 	case "stall":
 		h.m.cpu.Stall(h.now, dur(t, d, "d", 0).Duration())
 		h.printCPU()
@@ -267,6 +272,8 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		ReadIndexCost:   dur(t, d, "read-index", 0).Duration(),
 		ReadIndexRTT:    dur(t, d, "read-index-rtt", 0).Duration(),
 		RevokeCommit:    dur(t, d, "revoke-commit", 0).Duration(),
+		// The leadership check of 3.4.31+/3.5.13+ (RevokeChecksLeadership).
+		RevokeChecksLeadership: d.HasArg("checks-leadership"),
 	}
 	etcd := DefaultEtcdVersion
 	if d.HasArg("etcd") {
@@ -396,6 +403,10 @@ func fmtInput(in Input) string {
 		return fmt.Sprintf("read-index-done round=%d", in.Attempt)
 	case InRevokeApplied:
 		return "revoke-applied"
+	case InDeposedTick:
+		return "deposed-tick"
+	case InFsyncDone:
+		return "fsync-done"
 	case InApplied, InApplyTimeout:
 		if in.Work == WorkForwarded {
 			return fmt.Sprintf("%v work=%v from=%d slot=%d client=%d attempt=%d", in.Kind, in.Work, in.From, in.Slot, in.Client, in.Attempt)

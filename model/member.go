@@ -258,17 +258,18 @@ func (k OutputKind) String() string { return outputNames[k] }
 type Fact uint8
 
 const (
-	FactReceived    Fact = iota // a keepalive arrived on one of this member's streams
-	FactRenewed                 // the leader's lessor renewed client Client's lease
-	FactForwarded               // a forwarded keepalive reached the leader
-	FactShed                    // a bounded leader queue refused a request
-	FactStreamError             // a client's stream broke (LeaseRenew failed)
-	FactExpired                 // the lessor revoked N leases from entry Client that had expired At, deleting Keys keys
-	FactPromoted                // a new leader's lessor Promoted N leases; its CPU is busy with it until At
-	FactReadIndex               // the leader started a ReadIndex round for N renewals (RenewReadsIndex)
+	FactReceived       Fact = iota // a keepalive arrived on one of this member's streams
+	FactRenewed                    // the leader's lessor renewed client Client's lease
+	FactForwarded                  // a forwarded keepalive reached the leader
+	FactShed                       // a bounded leader queue refused a request
+	FactStreamError                // a client's stream broke (LeaseRenew failed)
+	FactExpired                    // the lessor revoked N leases from entry Client that had expired At, deleting Keys keys
+	FactPromoted                   // a new leader's lessor Promoted N leases; its CPU is busy with it until At
+	FactReadIndex                  // the leader started a ReadIndex round for N renewals (RenewReadsIndex)
+	FactDeposedRenewed             // a deposed leader's stale lessor renewed client Client's lease and answered (etcd #15247)
 )
 
-var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-error", "expired", "promoted", "read-index"}
+var factNames = [...]string{"received", "renewed", "forwarded", "shed", "stream-error", "expired", "promoted", "read-index", "deposed-renewed"}
 
 func (f Fact) String() string { return factNames[f] }
 
@@ -484,6 +485,9 @@ func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) [
 		if !m.IsLeader() && m.cfg.Mutant == MutantDeposedRenew {
 			return m.answer(now, in.Slot, int64(m.cfg.TTL/time.Second), out) // see WorkForwarded
 		}
+		if m.deposed != nil {
+			return m.deposedRenew(now, in, out)
+		}
 		if !m.IsLeader() {
 			// Deposed while the request waited: LeaseRenew forwards it now.
 			out = m.armDeadline(now, in.Slot, out)
@@ -566,7 +570,7 @@ func (m *Member) startNext(now sim.Time, slot int32, out []Output) []Output {
 	s.queue--
 	s.busy = true
 	s.attempt++
-	if m.IsLeader() {
+	if m.IsLeader() || m.deposed != nil {
 		return m.submitDirect(now, slot, out)
 	}
 	done := m.cpu.Force(now, m.cfg.Costs.FollowerRenewal, 1, int64(m.cfg.Costs.QueuedRequestBytes))
@@ -734,11 +738,9 @@ func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
 // instant (the new leader commits them within a round trip; the 16-revokes-
 // in-flight limit and the LeaseRevoke timeouts are not modelled: every
 // proposal is eventually committed, since the unfixed server keeps proposing
-// after the demotion too). The member's own LeaseRenew follows raft's view
-// (it forwards to the new leader), not the stale one: a simplification (its
-// server still believes it leads and would renew in the stale table, or on
-// fixed releases answer ErrNotPrimary, v3_server.go:496-507); those leases
-// are lost either way.
+// after the demotion too). The member's own clients' LeaseRenew takes the
+// leader's path meanwhile (deposedRenew): the stale lessor renews and
+// acknowledges them, or on fixed releases the leadership check fails.
 
 // deposedWhileBlocked: the raft deposes this member at now. If it led with
 // its raft loop blocked, its lessor stays primary on a copy of the lease
@@ -788,6 +790,37 @@ func (m *Member) raftLoopResumed(now sim.Time, out []Output) []Output {
 	}
 	m.pending = nil
 	return out
+}
+
+// deposedRenew is LeaseRenew for a client of a member raft deposed while
+// its raft loop was blocked (see deposedWhileBlocked): its server still
+// believes it leads (isLeader reads the last soft state the raft loop
+// delivered), so LeaseRenew takes the leader's path. Without the leadership
+// check (before 3.5.13/3.4.31) the stale lessor, still primary, renews the
+// lease and the client gets its TTL (v3.5.12 v3_server.go:298-310): an
+// acknowledged renewal the cluster's lessor never sees, etcd #15247's second
+// symptom ("the old leader ... accepts keepalives"). With the check, a
+// member that has not ticked for 3 heartbeats reads first (ensureLeadership,
+// readsBeforeRenew), and the read fails once the raft loop runs again and
+// learns the new leader, or at ReqTimeout: ErrNotPrimary.
+func (m *Member) deposedRenew(now sim.Time, in Input, out []Output) []Output {
+	s := &m.streams[in.Slot]
+	if in.Kind == InCPUDone && m.readsBeforeRenew(now) {
+		s.phase = PhaseReadIndex
+		return m.readIndex(now, readWaiter{slot: in.Slot, attempt: in.Attempt}, out)
+	}
+	if !m.cfg.RevokeChecksLeadership {
+		if ttl := m.deposed.Renew(now, int(s.client)); ttl > 0 {
+			out = append(out, Output{Kind: OutFact, Fact: FactDeposedRenewed, Client: s.client})
+			return m.answer(now, in.Slot, ttl, out)
+		}
+		return m.answer(now, in.Slot, 0, out) // expired in the stale table: ErrLeaseNotFound, TTL 0
+	}
+	// A fixed release within its first 3 heartbeats of the block (isActive
+	// still true) renews in its lessor too; so close to the leadership
+	// change, the model forwards it to the new leader instead.
+	out = m.armDeadline(now, in.Slot, out)
+	return m.tryForward(now, in.Slot, out)
 }
 
 // Deposed reports whether this member's lessor is primary though raft has

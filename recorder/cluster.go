@@ -14,9 +14,9 @@ import (
 // order.
 type ClusterSeries struct {
 	*Series
-	memberFact                             [model.FactReadIndex + 1]int // counter per member fact; -1: none
-	netFact                                [netsim.FactProbe + 1]int    // counter per network fact
-	received                               []int                        // per member: keepalives received
+	memberFact                             [model.FactDeposedRenewed + 1]int // counter per member fact; -1: none
+	netFact                                [netsim.FactProbe + 1]int         // counter per network fact
+	received                               []int                             // per member: keepalives received
 	keysLost, revokeLag, promote           int
 	queueRequests, queueBytes, established int
 	timeWaitLeader, timeWaitFollowers      int
@@ -39,7 +39,8 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 		c.memberFact[i] = -1
 	}
 	c.memberFact[model.FactRenewed] = x.Counter(RenewalsAtLeader)
-	c.memberFact[model.FactReadIndex] = -1 // TrackReadIndex
+	c.memberFact[model.FactReadIndex] = -1      // TrackReadIndex
+	c.memberFact[model.FactDeposedRenewed] = -1 // TrackLeader
 	c.memberFact[model.FactForwarded] = x.Counter(ForwardedRenewals)
 	c.netFact[netsim.FactNewConn] = x.Counter(NewPeerConnections)
 	c.netFact[netsim.FactHandshake] = x.Counter(TLSHandshakes)
@@ -72,6 +73,7 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 func (c *ClusterSeries) TrackLeader() {
 	c.raft, c.changes, c.leaderNow = true, c.Counter(LeaderChanges), c.Gauge(LeaderMember)
 	c.demote = c.Counter(RaftDemoteTime)
+	c.memberFact[model.FactDeposedRenewed] = c.Counter(DeposedRenewals)
 }
 
 // TrackRevokeStalls adds the event writers' revoke stalls (RevokeStallMax).

@@ -31,6 +31,10 @@ const (
 	// leadership for renewals (releases whose LeaseRenew does, etcd #18069;
 	// recorded only for them). Fewer rounds than direct renewals: batched.
 	ReadIndexRounds MetricName = "read_index_rounds"
+	// DeposedRenewals: renewals a deposed leader's stale lessor acknowledged
+	// while its raft loop was blocked (etcd #15247, releases without the
+	// leadership check; with cluster.raft only). The cluster never saw them.
+	DeposedRenewals MetricName = "deposed_renewals"
 )
 
 // Gauges: sampled at the end of each bucket.

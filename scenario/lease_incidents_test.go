@@ -223,6 +223,39 @@ func TestLeaseDeposedLeader15247(t *testing.T) {
 	}
 }
 
+// #15247's second symptom: the blocked leader "accepts keepalives". With a
+// third of the clients on it (round-robin), etcd 3.5.12's server still
+// believes it leads while raft has deposed it, and its stale lessor renews
+// and acknowledges their leases (deposed_renewals) though the cluster never
+// sees those renewals: every lease is still revoked when the fdatasync
+// returns. On 3.5.13 its LeaseRenew first reads (ensureLeadership, the
+// member being inactive), the read fails, and the clients get ErrNotPrimary
+// instead of a false acknowledgement. (Their leases then expire too: the
+// model pins a client to its member, where clientv3 would try another
+// endpoint.)
+func TestLeaseDeposedLeaderAcceptsKeepalives15247(t *testing.T) {
+	run := func(etcd string) (acked, errs float64, expired uint64) {
+		t.Helper()
+		o := runBuiltin(t, "lease-deposed-leader", func(s *spec.Spec) {
+			s.Cluster.EtcdVersion = etcd
+			s.Clients.Placement = spec.DefaultPlacement // round-robin
+		})
+		for _, v := range o.Metric(recorder.DeposedRenewals) {
+			acked += v
+		}
+		for _, v := range o.Metric(recorder.ClientStreamErrors) {
+			errs += v
+		}
+		return acked, errs, o.Summary.LeasesExpired
+	}
+	if acked, _, expired := run("3.5.12"); acked == 0 || expired != 1000 {
+		t.Errorf("etcd 3.5.12: %v renewals acknowledged by the deposed leader, %d leases revoked; want some, and all 1,000", acked, expired)
+	}
+	if acked, errs, _ := run("3.5.13"); acked != 0 || errs == 0 {
+		t.Errorf("etcd 3.5.13: %v renewals acknowledged by the deposed leader, %v stream errors; want none, and ErrNotPrimary errors", acked, errs)
+	}
+}
+
 // etcd #9496 (spec/builtin/lease-demote-election.yaml). The figure, from
 // #9496: with millions of leases "if a leader election occurred, it would
 // endlessly time out and fail to elect a leader". Here 10,000,000 leases,

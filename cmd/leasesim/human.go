@@ -362,6 +362,15 @@ func printCompare(w io.Writer, outs []outcome) {
 				return dur(time.Duration(*o.ApplyLagMaxS * float64(time.Second)).Round(time.Millisecond))
 			})
 		}
+		if slices.ContainsFunc(outs, func(o outcome) bool { return o.res.Peaks[recorder.DeposedRenewals] > 0 }) {
+			row("renewals acked by a deposed leader", func(o outcome) string {
+				sum := 0.0
+				for _, v := range o.res.Metric(recorder.DeposedRenewals) {
+					sum += v
+				}
+				return count(uint64(sum))
+			})
+		}
 		if slices.ContainsFunc(outs, func(o outcome) bool { return o.res.Metric(recorder.ReadIndexRounds) != nil }) {
 			row("ReadIndex rounds/s (peak)", peak(recorder.ReadIndexRounds, num))
 		}
