@@ -23,12 +23,11 @@ type ClusterSeries struct {
 	closeWait, idle, busy, waiting         int
 	revokesPending                         int
 	revokeLags                             [][2]int64 // (ns the keys outlived the lease, leases) per revocation
-	readIndex                              int        // TrackReadIndex's counter; 0: not tracked
 	// With a raft (TrackLeader): leader changes per bucket, and the member
 	// leading at each bucket's end.
 	raft                       bool
 	changes, leaderNow, demote int
-	revokeStall                int // with TrackRevokeStalls
+	revokeStall                int // with Tracks.RevokeStalls
 }
 
 // NewClusterSeries names a cluster run's metrics, for members members.
@@ -39,7 +38,7 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 		c.memberFact[i] = -1
 	}
 	c.memberFact[model.FactRenewed] = x.Counter(RenewalsAtLeader)
-	c.memberFact[model.FactReadIndex] = -1      // TrackReadIndex
+	c.memberFact[model.FactReadIndex] = -1      // Tracks.ReadIndex
 	c.memberFact[model.FactDeposedRenewed] = -1 // TrackLeader
 	c.memberFact[model.FactForwarded] = x.Counter(ForwardedRenewals)
 	c.netFact[netsim.FactNewConn] = x.Counter(NewPeerConnections)
@@ -76,18 +75,29 @@ func (c *ClusterSeries) TrackLeader() {
 	c.memberFact[model.FactDeposedRenewed] = c.Counter(DeposedRenewals)
 }
 
-// TrackRevokeStalls adds the event writers' revoke stalls (RevokeStallMax).
-func (c *ClusterSeries) TrackRevokeStalls() { c.revokeStall = c.Gauge(RevokeStallMax) }
-
-// RevokeStall records an apply stall of d a revocation began at now (TrackRevokeStalls).
-func (c *ClusterSeries) RevokeStall(now sim.Time, d time.Duration) {
-	c.Max(c.revokeStall, now, d.Seconds())
+// Tracks names the series only some runs record.
+type Tracks struct {
+	// ReadIndex: the ReadIndex rounds the leader runs to confirm its
+	// leadership before renewals (ReadIndexRounds; releases with
+	// model.MemberConfig.RenewReadsIndex).
+	ReadIndex bool
+	// RevokeStalls: the event writers' revoke stalls (RevokeStallMax).
+	RevokeStalls bool
 }
 
-// TrackReadIndex adds the ReadIndex rounds the leader runs to confirm its
-// leadership before renewals (model.MemberConfig.RenewReadsIndex).
-func (c *ClusterSeries) TrackReadIndex() {
-	c.memberFact[model.FactReadIndex] = c.Counter(ReadIndexRounds)
+// Track adds the series t names.
+func (c *ClusterSeries) Track(t Tracks) {
+	if t.ReadIndex {
+		c.memberFact[model.FactReadIndex] = c.Counter(ReadIndexRounds)
+	}
+	if t.RevokeStalls {
+		c.revokeStall = c.Gauge(RevokeStallMax)
+	}
+}
+
+// RevokeStall records an apply stall of d a revocation began at now (Tracks.RevokeStalls).
+func (c *ClusterSeries) RevokeStall(now sim.Time, d time.Duration) {
+	c.Max(c.revokeStall, now, d.Seconds())
 }
 
 // Demoted counts a member's raft goroutine's Demote, begun at now and

@@ -99,13 +99,9 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.rec = recorder.New(c.Bucket, c.Duration, c.Clients, trace)
 	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
-	if c.Etcd.RenewReadsIndex() {
-		s.ser.TrackReadIndex()
-	}
 	s.members, s.lessor = c.Servers(opts.Mutant)
-	if s.events = c.EventWriters(); s.events != nil {
-		s.ser.TrackRevokeStalls()
-	}
+	s.events = c.EventWriters()
+	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil})
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
