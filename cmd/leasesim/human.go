@@ -126,6 +126,17 @@ func printOne(w io.Writer, o outcome) {
 		if t, ok := firstAt(o.res.Metric(recorder.ClientStreamErrors), bucket, func(x float64) bool { return x > 0 }); ok {
 			evs = append(evs, event{t, fmt.Sprintf("first client stream broken: a forward ran out of ReqTimeout (%g s)", reqTimeout(sp).Seconds())})
 		}
+		if t, ok := firstAt(o.res.Metric(recorder.ReadIndexRounds), bucket, func(x float64) bool { return x > 0 }); ok {
+			evs = append(evs, event{t, fmt.Sprintf("the leader confirms its leadership with a raft ReadIndex round before each renewal of its own clients (etcd #18069): up to %s rounds/s, each CPU on every member and a peer round trip",
+				count(uint64(o.res.Peaks[recorder.ReadIndexRounds])))})
+		}
+		if t, ok := firstAt(o.res.Metric(recorder.DeposedRenewals), bucket, func(x float64) bool { return x > 0 }); ok {
+			sum := 0.0
+			for _, x := range o.res.Metric(recorder.DeposedRenewals) {
+				sum += x
+			}
+			evs = append(evs, event{t, fmt.Sprintf("the deposed leader, its raft loop blocked, acknowledges its own clients' renewals from its stale lessor (etcd #15247): %s in all, never seen by the cluster", count(uint64(sum)))})
+		}
 		// Event writers (clients.kind event-writer): a lease's revocation deletes its keys in one apply.
 		if t, ok := firstAt(o.res.Metric(recorder.RevokeStallMax), bucket, func(x float64) bool { return x > 0 }); ok {
 			evs = append(evs, event{t, fmt.Sprintf("first event lease revoked: its keys are deleted in one apply, which stalls every member's apply (longest such stall in the run: %.3f s)",
