@@ -485,10 +485,7 @@ func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) [
 		if !m.IsLeader() && m.cfg.Mutant == MutantDeposedRenew {
 			return m.answer(now, in.Slot, int64(m.cfg.TTL/time.Second), out) // see WorkForwarded
 		}
-		if m.deposed != nil {
-			return m.deposedRenew(now, in, out)
-		}
-		if !m.IsLeader() {
+		if !m.IsLeader() && m.deposed == nil {
 			// Deposed while the request waited: LeaseRenew forwards it now.
 			out = m.armDeadline(now, in.Slot, out)
 			return m.tryForward(now, in.Slot, out)
@@ -496,6 +493,9 @@ func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) [
 		if in.Kind == InCPUDone && m.readsBeforeRenew(now) {
 			s.phase = PhaseReadIndex
 			return m.readIndex(now, readWaiter{slot: in.Slot, attempt: in.Attempt}, out)
+		}
+		if m.deposed != nil {
+			return m.deposedRenew(now, in, out)
 		}
 		if mayWait && m.cfg.ApplyWaitDirect && now < m.applyStalledUntil {
 			s.phase = PhaseApplyWait
@@ -802,13 +802,10 @@ func (m *Member) raftLoopResumed(now sim.Time, out []Output) []Output {
 // symptom ("the old leader ... accepts keepalives"). With the check, a
 // member that has not ticked for 3 heartbeats reads first (ensureLeadership,
 // readsBeforeRenew), and the read fails once the raft loop runs again and
-// learns the new leader, or at ReqTimeout: ErrNotPrimary.
+// learns the new leader, or at ReqTimeout: ErrNotPrimary. (renewWork has
+// taken that read, if any, before it calls this.)
 func (m *Member) deposedRenew(now sim.Time, in Input, out []Output) []Output {
 	s := &m.streams[in.Slot]
-	if in.Kind == InCPUDone && m.readsBeforeRenew(now) {
-		s.phase = PhaseReadIndex
-		return m.readIndex(now, readWaiter{slot: in.Slot, attempt: in.Attempt}, out)
-	}
 	if !m.cfg.RevokeChecksLeadership {
 		if ttl := m.deposed.Renew(now, int(s.client)); ttl > 0 {
 			out = append(out, Output{Kind: OutFact, Fact: FactDeposedRenewed, Client: s.client})

@@ -131,11 +131,7 @@ func printOne(w io.Writer, o outcome) {
 				count(uint64(o.res.Peaks[recorder.ReadIndexRounds])))})
 		}
 		if t, ok := firstAt(o.res.Metric(recorder.DeposedRenewals), bucket, func(x float64) bool { return x > 0 }); ok {
-			sum := 0.0
-			for _, x := range o.res.Metric(recorder.DeposedRenewals) {
-				sum += x
-			}
-			evs = append(evs, event{t, fmt.Sprintf("the deposed leader, its raft loop blocked, acknowledges its own clients' renewals from its stale lessor (etcd #15247): %s in all, never seen by the cluster", count(uint64(sum)))})
+			evs = append(evs, event{t, fmt.Sprintf("the deposed leader, its raft loop blocked, acknowledges its own clients' renewals from its stale lessor (etcd #15247): %s in all, never seen by the cluster", count(uint64(total(o, recorder.DeposedRenewals))))})
 		}
 		// Event writers (clients.kind event-writer): a lease's revocation deletes its keys in one apply.
 		if t, ok := firstAt(o.res.Metric(recorder.RevokeStallMax), bucket, func(x float64) bool { return x > 0 }); ok {
@@ -374,13 +370,7 @@ func printCompare(w io.Writer, outs []outcome) {
 			})
 		}
 		if slices.ContainsFunc(outs, func(o outcome) bool { return o.res.Peaks[recorder.DeposedRenewals] > 0 }) {
-			row("renewals acked by a deposed leader", func(o outcome) string {
-				sum := 0.0
-				for _, v := range o.res.Metric(recorder.DeposedRenewals) {
-					sum += v
-				}
-				return count(uint64(sum))
-			})
+			row("renewals acked by a deposed leader", func(o outcome) string { return count(uint64(total(o, recorder.DeposedRenewals))) })
 		}
 		if slices.ContainsFunc(outs, func(o outcome) bool { return o.res.Metric(recorder.ReadIndexRounds) != nil }) {
 			row("ReadIndex rounds/s (peak)", peak(recorder.ReadIndexRounds, num))
@@ -564,6 +554,15 @@ func leaderless(leader []float64, bucket time.Duration) time.Duration {
 }
 
 // leaderCPU is the series of the leader's CPU (sweep.LeaderCPUMetric).
+// total is the sum of a counter series over the run (0 if not recorded).
+func total(o outcome, name recorder.MetricName) float64 {
+	sum := 0.0
+	for _, v := range o.res.Metric(name) {
+		sum += v
+	}
+	return sum
+}
+
 func leaderCPU(o outcome) recorder.MetricName { return sweep.LeaderCPUMetric(o.spec) }
 
 // mean is the mean of xs (0 for none).
