@@ -19,7 +19,7 @@ import (
 
 var builtinNames = []string{
 	"calibration-500", "host-stalls-2core", "incident-2018", "incident-2018-client", "incident-2018-client-ttl10",
-	"incident-2018-ttl600", "leader-stall-election", "lease-apply-stall", "lease-demote-election", "lease-deposed-leader", "lease-event-keys", "lease-promote-expiry", "lease-renew-readindex", "lease-revoke-backlog", "lease-ttl-reset", "metastable-trigger",
+	"incident-2018-ttl600", "leader-stall-election", "lease-apply-stall", "lease-demote-election", "lease-deposed-leader", "lease-event-keys", "lease-lock-ttl2", "lease-promote-expiry", "lease-renew-readindex", "lease-revoke-backlog", "lease-ttl-reset", "metastable-trigger",
 }
 
 func TestBuiltinsParseAndValidate(t *testing.T) {
