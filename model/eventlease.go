@@ -1,7 +1,9 @@
 package model
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -98,6 +100,13 @@ type EventWritersConfig struct {
 	// Walk: the writes are plain Puts on a release that walks the lease's
 	// keys (PutWalksLeaseKeys); false for kube-apiserver's Txn writes.
 	Walk bool
+	// RevokeRate is the lessor's leaseRevokeRate (0: LeaseRevokeRate): a
+	// runLoop pass hands at most half of it to revocation (lessor.go
+	// revokeExpiredLeases), the rest waits for later passes.
+	RevokeRate int
+	// RateLimited: the release limits revocations (EtcdVersion.
+	// RevokeRateLimited, 3.2.2+); otherwise a pass revokes every expired lease.
+	RateLimited bool
 }
 
 // EventWriters are kube-apiservers writing events with reused leases, as a
@@ -115,16 +124,23 @@ type EventWritersConfig struct {
 // walks a second, which one apply goroutine cannot do (the member would fall
 // behind instead: not modelled); the walk's cost is the process's CPU, the
 // collector's share included, measured on a small heap. A lease's grant
-// costs nothing; revocations are not rate limited
-// (a 60 s lease expires at most once a second per writer, far below
-// LeaseRevokeRate) and take effect at the first pass after expiry; the
+// costs nothing (not measured: with one lease per write, MaxObjects 1, the
+// CPU is a lower bound). Revocations take effect at a pass, at most
+// RevokeRate/2 of them a pass, oldest first, as the lessor's runLoop hands
+// them out (lessor.go revokeExpiredLeases): a 60 s lease expires at most
+// once a second per writer, far below the limit, but one lease per write
+// (kubernetes #47532) expires as fast as events are written, and past
+// 1,000/s the leases wait in a backlog (Backlog) while their keys outlive
+// them. The proposal pipeline of client leases (16 in flight, a peer round
+// trip each) is not applied here: a pass's revocations apply at once. The
 // events' keys are not in the Lessor (they are not clients' leases).
 type EventWriters struct {
 	cfg     EventWritersConfig
 	written []int64 // per writer: events written so far
 	current []int   // per writer: its current lease in leases, -1 none
-	leases  []eventLease
-	head    int // leases before head are revoked
+	leases  []eventLease // in grant order
+	head    int          // leases before head are revoked
+	dropped int          // revoked leases no longer in leases
 }
 
 type eventLease struct {
@@ -142,8 +158,10 @@ func NewEventWriters(cfg EventWritersConfig) *EventWriters {
 }
 
 // Step writes the events due by now and revokes the leases expired by now,
-// charging members; it returns the longest apply stall a revocation began.
-func (w *EventWriters) Step(now sim.Time, members []*Member) (stall time.Duration) {
+// as many as the revoke limit allows, charging members; it appends the
+// revocations to revoked (Revoked.I is the lease's grant order) and returns
+// the longest apply stall a revocation began.
+func (w *EventWriters) Step(now sim.Time, members []*Member, revoked []Revoked) (_ []Revoked, stall time.Duration) {
 	due := int64(math.Floor(w.cfg.Rate * time.Duration(now).Seconds()))
 	var work time.Duration
 	var n int
@@ -170,8 +188,14 @@ func (w *EventWriters) Step(now sim.Time, members []*Member) (stall time.Duratio
 		}
 	}
 	life := sim.Time(w.cfg.TTL + LeaseReuse)
-	for ; w.head < len(w.leases) && w.leases[w.head].granted+life <= now; w.head++ {
-		cost := RevokeCost(w.leases[w.head].keys)
+	limit := LessorConfig{RevokeRate: w.cfg.RevokeRate}.revokeRate() / 2
+	if !w.cfg.RateLimited {
+		limit = math.MaxInt
+	}
+	for ; w.head < len(w.leases) && w.leases[w.head].granted+life <= now && limit > 0; w.head, limit = w.head+1, limit-1 {
+		l := w.leases[w.head]
+		revoked = append(revoked, Revoked{I: w.dropped + w.head, N: 1, Keys: l.keys, Expiry: l.granted + life})
+		cost := RevokeCost(l.keys)
 		for _, m := range members {
 			done := m.cpu.Force(now, cost, 1, 0) // the apply loop: one core
 			m.cpu.Done(1, 0)
@@ -184,7 +208,19 @@ func (w *EventWriters) Step(now sim.Time, members []*Member) (stall time.Duratio
 			w.current[i] = max(c-w.head, -1) // -1: its lease is revoked; the next write grants one
 		}
 		w.leases = append([]eventLease(nil), w.leases[w.head:]...)
+		w.dropped += w.head
 		w.head = 0
 	}
-	return stall
+	return revoked, stall
+}
+
+// Backlog is the number of leases expired by now and not yet revoked (the
+// revoke limit left them for later passes); 0 for nil writers.
+func (w *EventWriters) Backlog(now sim.Time) int {
+	if w == nil {
+		return 0
+	}
+	life := sim.Time(w.cfg.TTL + LeaseReuse)
+	n, _ := slices.BinarySearchFunc(w.leases[w.head:], now-life, func(l eventLease, t sim.Time) int { return cmp.Compare(l.granted, t+1) })
+	return n
 }

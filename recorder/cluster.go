@@ -95,6 +95,16 @@ func (c *ClusterSeries) Track(t Tracks) {
 	}
 }
 
+// EventRevokes records the event writers' revocations at now (their keys
+// deleted, how long they outlived their leases) and the longest apply stall
+// they began (Tracks.RevokeStalls).
+func (c *ClusterSeries) EventRevokes(now sim.Time, revoked []model.Revoked, stall time.Duration) {
+	for _, r := range revoked {
+		c.MemberFact(now, 0, &model.Output{Kind: model.OutFact, Fact: model.FactExpired, N: int32(r.N), Keys: int32(r.Keys), At: r.Expiry})
+	}
+	c.RevokeStall(now, stall)
+}
+
 // RevokeStall records an apply stall of d a revocation began at now (Tracks.RevokeStalls).
 func (c *ClusterSeries) RevokeStall(now sim.Time, d time.Duration) {
 	c.Max(c.revokeStall, now, d.Seconds())

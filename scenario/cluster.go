@@ -58,6 +58,8 @@ type Sim struct {
 	raft    raftWiring          // with cfg.Raft: heartbeats and elections (raft.go)
 	events  *model.EventWriters // with clients.kind event-writer: their writes and revokes, each runLoop pass
 
+	eventRevoked []model.Revoked // the last pass's event lease revocations (reused)
+
 	clientOut   []clientmodel.Output
 	clientRoute clusterClientRoute
 	memberOut   sim.Outputs[model.Output]
@@ -228,7 +230,9 @@ func (s *Sim) handle(now sim.Time, e *event) {
 			s.stepMember(now, s.leader, model.Input{Kind: model.InRevokeTick})
 		}
 		if s.events != nil && s.leader >= 0 { // writes wait for a leader
-			s.ser.RevokeStall(now, s.events.Step(now, s.members))
+			revoked, stall := s.events.Step(now, s.members, s.eventRevoked[:0])
+			s.ser.EventRevokes(now, revoked, stall)
+			s.eventRevoked = revoked
 		}
 		s.k.Schedule(now+sim.Time(model.RevokeInterval), event{to: toRevoke})
 	case toFault:
@@ -428,7 +432,7 @@ func (s *Sim) elected(now sim.Time, to int) {
 
 func (s *Sim) sample(now sim.Time) {
 	f := recorder.Footprint{LeaderID: s.leader, QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
-		RevokesPending: s.lessor.Backlog() + s.lessor.Revoking()}
+		RevokesPending: s.lessor.Backlog() + s.lessor.Revoking() + s.events.Backlog(now)}
 	t := s.net.Totals(now)
 	leaderConns := s.ser.Sample(now, t, s.members, f)
 	model.HoldHeap(s.members, s.leader, leaderConns, f.QueuedRequestBytes, f.ConnBytes) // for the GC model

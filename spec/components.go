@@ -96,7 +96,8 @@ func (c Cluster) EventWriters() *model.EventWriters {
 		return nil
 	}
 	return model.NewEventWriters(model.EventWritersConfig{Writers: c.Clients, Rate: c.WriteRate, MaxObjects: c.LeaseMaxObjects,
-		TTL: c.TTL, Walk: c.WritePut && c.Etcd.PutWalksLeaseKeys()})
+		TTL: c.TTL, Walk: c.WritePut && c.Etcd.PutWalksLeaseKeys(), RevokeRate: c.LeaseRevokeRate,
+		RateLimited: c.Etcd.RevokeRateLimited()})
 }
 
 // NewRaft builds the cluster's raft (cluster.raft) over the members' CPUs,
