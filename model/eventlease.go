@@ -136,8 +136,8 @@ type EventWritersConfig struct {
 // events' keys are not in the Lessor (they are not clients' leases).
 type EventWriters struct {
 	cfg     EventWritersConfig
-	written []int64 // per writer: events written so far
-	current []int   // per writer: its current lease in leases, -1 none
+	written []int64      // per writer: events written so far
+	current []int        // per writer: its current lease in leases, -1 none
 	leases  []eventLease // in grant order
 	head    int          // leases before head are revoked
 	dropped int          // revoked leases no longer in leases
