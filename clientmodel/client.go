@@ -2,8 +2,11 @@
 // machinery) as an IO-free state machine, one per client process, for each
 // library behaviour (see Version).
 //
-// A Client holds one lease kept alive with KeepAlive, as the 2018 incident's
-// agents did. It is driven like go.etcd.io/raft: the caller passes an Input and
+// A Client holds one lease at a time kept alive with KeepAlive, as the 2018
+// incident's agents did; with Config.Regrant the application may call
+// KeepAlive again, for a new lease, once the channel has closed (an agent that
+// re-grants when its key vanishes), on the same lessor, loops and stream. It
+// is driven like go.etcd.io/raft: the caller passes an Input and
 // the current virtual time to Step and gets Outputs back — requests to send,
 // timers to arm, facts to record. The Client never reads a clock, never draws a
 // random number and never blocks, so a table of inputs fully determines it.
@@ -15,7 +18,11 @@
 //     closes it if deadline is strictly before its tick (lease.go:575).
 //   - scan: one pass of sendKeepAliveLoop, every 500 ms on the current stream,
 //     the first one as soon as the stream opens (lease.go:586-619).
-//   - the channel: the 16-slot buffered channel KeepAlive returns (lease.go:92, 274).
+//   - the channel: the 16-slot buffered channel KeepAlive returns (lease.go:92, 274);
+//     each KeepAlive call makes a new one.
+//   - grant: one KeepAlive call and its lease; Client.Grants counts them, and
+//     Input.Lease says which one a response answers (a response for an earlier
+//     lease finds no keepalive for its ID, lease.go:529-532).
 //   - stream: the LeaseKeepAlive gRPC stream; after it fails, the lessor waits
 //     retryConnWait (500 ms) and opens a new one (lease.go:86, 488-492).
 package clientmodel
@@ -93,7 +100,18 @@ type Config struct {
 	Rule Rule
 	// Tie is who wins when a response lands on a scan (TieOrder; the
 	// version's Version.Tie).
-	Tie      TieOrder
+	Tie TieOrder
+	// Regrant: the application may call KeepAlive again, for a new lease,
+	// once its channel has closed (an agent that re-grants when its key
+	// vanishes). The real lessor keeps its loops and its stream after its
+	// last lease is gone: recvKeepAliveLoop reopens a failed stream whether
+	// or not it has leases (v3.7.3 lease.go:461-493), and a later KeepAlive
+	// finds the loops running (lease.go:311-314, firstKeepAliveOnce). With
+	// Regrant the Client simulates that stream while it holds no lease, so a
+	// later lease sees the stream and scan grid the real one would. Without
+	// it the Client stops at its close, which nothing about that lease can
+	// tell apart, and a second KeepAlive panics.
+	Regrant  bool
 	Consumer Consumer
 	// ConnectDelay is the time from the first KeepAlive to its stream being open
 	// and its send loop's first scan: the lazy dial of the connection, or a
@@ -123,12 +141,15 @@ type Config struct {
 type InputKind uint8
 
 const (
-	InKeepAlive   InputKind = iota // the application calls KeepAlive
-	InTimer                        // a timer the Client armed fires
-	InResponse                     // a keepalive response arrives on stream Gen
-	InStreamError                  // stream Gen failed (Recv returned an error)
-	InCancel                       // the application cancels KeepAlive's context
-	InConsumer                     // the application switches to reading like Input.Consumer (Drain or Never)
+	// InKeepAlive: the application calls KeepAlive. A second call is legal
+	// only with Config.Regrant and once the previous lease's channel has
+	// closed: it keeps alive a new lease (Client.Grants counts them).
+	InKeepAlive   InputKind = iota
+	InTimer                 // a timer the Client armed fires
+	InResponse              // a keepalive response arrives on stream Gen
+	InStreamError           // stream Gen failed (Recv returned an error)
+	InCancel                // the application cancels KeepAlive's context
+	InConsumer              // the application switches to reading like Input.Consumer (Drain or Never)
 )
 
 // TimerKind names a Client's timers.
@@ -153,6 +174,12 @@ type Input struct {
 	// Consumer: InConsumer's new behaviour, Drain (resume reading: the buffer
 	// is emptied at once) or Never (stop reading).
 	Consumer ConsumerKind
+	// Lease: InResponse: which lease the answered request was for, as
+	// Client.Grants numbered it when it was sent (1 for the first KeepAlive).
+	// A response for an earlier lease is ignored, as the real lessor finds no
+	// keepalive for its ID (lease.go:529-532). 0 means the current lease: a
+	// driver that never calls KeepAlive twice can leave it unset.
+	Lease uint32
 }
 
 // OutputKind names what a Client asks for or reports.
@@ -196,17 +223,19 @@ type Output struct {
 	Reason CloseReason
 }
 
-// Client is one client process's lessor with one lease.
+// Client is one client process's lessor with one lease at a time.
 type Client struct {
 	cfg Config
 
-	registered bool // KeepAlive was called
-	active     bool // the keepalive exists (not yet closed)
-	nextKA     sim.Time
-	deadline   sim.Time
-	buffered   int // responses in the channel
-	reads      int // responses the application took
-	start      sim.Time
+	grants   uint32 // KeepAlive calls so far: the current lease is the grants-th
+	active   bool   // the current lease's keepalive exists (not yet closed)
+	nextKA   sim.Time
+	deadline sim.Time
+	buffered int // responses in the current channel
+	reads    int // responses the application took, from all its channels
+	// start: the first KeepAlive, when deadlineLoop started (lease.go:311-314);
+	// its ticks stay on this grid for every later lease.
+	start sim.Time
 
 	stream      uint32 // current stream; 0 before the first
 	streamOpen  bool
@@ -273,12 +302,17 @@ func (c *Client) CheckInvariants() error {
 // Buffered is the number of responses waiting in the channel.
 func (c *Client) Buffered() int { return c.buffered }
 
-// Reads is the number of responses the application took.
+// Reads is the number of responses the application took, from all the
+// channels of its leases.
 func (c *Client) Reads() int { return c.reads }
 
 // NextKeepAlive and Deadline expose the lessor's two clocks (for tests and traces).
 func (c *Client) NextKeepAlive() sim.Time { return c.nextKA }
 func (c *Client) Deadline() sim.Time      { return c.deadline }
+
+// Grants is the number of KeepAlive calls so far; the current lease is the
+// Grants-th (see Input.Lease).
+func (c *Client) Grants() uint32 { return c.grants }
 
 // Stream is the current stream generation and whether it is open.
 func (c *Client) Stream() (uint32, bool) { return c.stream, c.streamOpen }
@@ -289,15 +323,19 @@ func (c *Client) Step(now sim.Time, in Input, out []Output) []Output {
 	case InKeepAlive:
 		return c.keepAlive(now, out)
 	case InResponse:
+		if in.Lease != 0 && in.Lease != c.grants {
+			return out // an earlier lease's: no keepalive for its ID any more (lease.go:529-532)
+		}
 		return c.response(now, in.Gen, in.TTL, out)
 	case InStreamError:
 		if in.Gen != c.stream || !c.streamOpen {
 			return out
 		}
 		c.streamOpen = false
-		if !c.active {
-			return out // one lease per client: nothing left to keep alive
+		if c.done() {
+			return out
 		}
+		// recvKeepAliveLoop waits retryConnWait, then resetRecv (lease.go:488-492, 462).
 		return append(out, Output{Kind: OutTimer, Timer: TimerReconnect, At: now + sim.Time(RetryConnWait)})
 	case InTimer:
 		return c.timer(now, in.Timer, in.Gen, out)
@@ -326,10 +364,10 @@ func (c *Client) Step(now sim.Time, in Input, out []Output) []Output {
 // deadline = now + firstKeepAliveTimeout) and starts recvKeepAliveLoop and
 // deadlineLoop (lease.go:311-314); the former opens a stream at once.
 func (c *Client) keepAlive(now sim.Time, out []Output) []Output {
-	if c.registered {
-		panic("clientmodel: KeepAlive called twice (one lease per client)")
+	if c.grants > 0 {
+		return c.regrant(now, out)
 	}
-	c.registered, c.active = true, true
+	c.grants, c.active = 1, true
 	c.start = now
 	c.nextKA = now
 	c.deadline = now + sim.Time(c.cfg.FirstKeepAliveTimeout)
@@ -349,6 +387,44 @@ func (c *Client) keepAlive(now sim.Time, out []Output) []Output {
 		return append(out, Output{Kind: OutTimer, Timer: TimerConnect, At: now + sim.Time(c.cfg.ConnectDelay)})
 	}
 	return c.openStream(now, out)
+}
+
+// done: the Client has nothing left to simulate: its lease is gone and the
+// application will not call KeepAlive again (Config.Regrant).
+func (c *Client) done() bool { return !c.active && !c.cfg.Regrant }
+
+// regrant is a later KeepAlive, for a new lease, on a lessor whose loops
+// already run (lease.go:311-314 starts them once). The new keepAlive gets
+// nextKeepAlive = now and deadline = now + firstKeepAliveTimeout
+// (lease.go:292-300) and a new channel (lease.go:274); the send loop sends it
+// at its next scan of the current stream's grid (a scan only sends what is
+// due, lease.go:592-596), or at once when the stream in its retry wait opens
+// again (lease.go:586-597). deadlineLoop keeps the ticks of the first
+// KeepAlive (lease.go:562-583).
+func (c *Client) regrant(now sim.Time, out []Output) []Output {
+	if c.active {
+		panic("clientmodel: KeepAlive while a lease is still kept alive (one lease per client)")
+	}
+	if !c.cfg.Regrant {
+		panic("clientmodel: KeepAlive after the channel closed needs Config.Regrant")
+	}
+	c.grants++
+	c.active = true
+	c.nextKA = now
+	c.deadline = now + sim.Time(c.cfg.FirstKeepAliveTimeout)
+	c.respAt = -1
+	// A new channel. Whatever the old one still held is the old consumer's;
+	// the application reads the new one from now on.
+	c.buffered = 0
+	c.closed, c.closeSeen = false, false
+	if c.cfg.Consumer.Kind == Stall { // the stall edges are absolute: their timers are armed already
+		c.stalled = c.cfg.Consumer.From <= now && now < c.cfg.Consumer.To
+	}
+	out = c.armDeadline(now, out)
+	if c.streamOpen {
+		out = c.armScan(now, out)
+	}
+	return out
 }
 
 // armDeadline arms deadlineLoop at its first tick (KeepAlive time + k s) at
@@ -481,16 +557,19 @@ func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Ou
 		c.scanAt = -1
 		return c.scan(now, out)
 	case TimerDeadline:
-		if gen != c.deadlineEpoch || !c.active {
+		if gen != c.deadlineEpoch {
 			return out
 		}
 		c.deadlineAt = -1
+		if !c.active {
+			return out // the loop keeps ticking with nothing to reap: stop simulating it
+		}
 		if c.deadline < now { // ka.deadline.Before(now), lease.go:575
 			return c.close(now, ClosedDeadline, out)
 		}
 		return c.armDeadline(now, out)
 	case TimerReconnect, TimerConnect:
-		if !c.active || c.streamOpen {
+		if c.done() || c.streamOpen {
 			return out
 		}
 		return c.openStream(now, out)

@@ -113,34 +113,52 @@ func (h *harness) sleepUntil(ctx context.Context, at int64) bool {
 	}
 }
 
+// leaseState is one client process: its lease, then its regrants.
 type leaseState struct {
 	spec scripted.Lease
 
 	mu     sync.Mutex
-	nreq   int        // requests received so far, across streams (the server's i)
-	reqs   []int64    // receive instants (< dur)
-	reads  []int64    // consumer read instants (< dur)
-	closed int64      // consumer saw the channel closed, or -1
+	grants []grantLog // per lease of the process (scripted.Lease.Grant)
 	open   *srvStream // the keepalive stream currently open on the server, or nil
+
+	stopAfterReads int // a stop-after consumer's reads over all channels (the process goroutine's)
 }
 
-func (ls *leaseState) recordRead(h *harness) {
+// grantLog is what happened to one lease of a process.
+type grantLog struct {
+	nreq   int     // requests received so far, across streams (the server's i)
+	reqs   []int64 // receive instants (< dur)
+	reads  []int64 // consumer read instants (< dur)
+	closed int64   // consumer saw the channel closed, or -1
+}
+
+// grant is the index of the process's lease whose ID is id, or -1.
+func (ls *leaseState) grant(id int64) int {
+	for k := range ls.spec.Grants() {
+		if ls.spec.Grant(k).ID == id {
+			return k
+		}
+	}
+	return -1
+}
+
+func (ls *leaseState) recordRead(h *harness, k int) {
 	now := h.now()
 	if now >= h.dur {
 		return
 	}
 	ls.mu.Lock()
-	ls.reads = append(ls.reads, now)
+	ls.grants[k].reads = append(ls.grants[k].reads, now)
 	ls.mu.Unlock()
 }
 
-func (ls *leaseState) recordClosed(h *harness) {
+func (ls *leaseState) recordClosed(h *harness, k int) {
 	now := h.now()
 	if now >= h.dur {
 		return
 	}
 	ls.mu.Lock()
-	ls.closed = now
+	ls.grants[k].closed = now
 	ls.mu.Unlock()
 }
 
@@ -225,8 +243,9 @@ type fakeLeaseServer struct {
 }
 
 type queued struct {
-	req *pb.LeaseKeepAliveRequest
-	i   int // index among all requests of the lease
+	req   *pb.LeaseKeepAliveRequest
+	grant int // which lease of the process (scripted.Lease.Grant)
+	i     int // index among all requests of that lease
 }
 
 // reqQueue is an unbounded FIFO between the Recv goroutine and the serial
@@ -301,16 +320,20 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 				ls.mu.Unlock()
 				return
 			}
-			if req.ID != ls.spec.ID {
+			k := ls.grant(req.ID)
+			if k < 0 {
+				ls.mu.Unlock()
 				h.t.Errorf("lease %d: stream got keepalive for lease %d", ls.spec.ID, req.ID)
+				continue
 			}
-			i := ls.nreq
-			ls.nreq++
+			g := &ls.grants[k]
+			i := g.nreq
+			g.nreq++
 			if now < h.dur {
-				ls.reqs = append(ls.reqs, now)
+				g.reqs = append(g.reqs, now)
 			}
 			ls.mu.Unlock()
-			q.push(queued{req: req, i: i})
+			q.push(queued{req: req, grant: k, i: i})
 		}
 	}()
 
@@ -330,7 +353,8 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 				}
 			}
 		}
-		tm := time.NewTimer(time.Duration(ls.spec.Delay(it.i)))
+		g := ls.spec.Grant(it.grant)
+		tm := time.NewTimer(time.Duration(g.Delay(it.i)))
 		select {
 		case <-tm.C:
 		case <-st.reset:
@@ -340,11 +364,7 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 			tm.Stop()
 			return stream.Context().Err()
 		}
-		ttl := ls.spec.TTLs
-		if ls.spec.RevokeAt > 0 && it.i+1 >= ls.spec.RevokeAt {
-			ttl = 0
-		}
-		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: it.req.ID, TTL: ttl}); err != nil {
+		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: it.req.ID, TTL: g.TTL(it.i)}); err != nil {
 			return err
 		}
 	}
@@ -368,54 +388,64 @@ func (h *harness) resetter(ctx context.Context, ls *leaseState) {
 
 // ---- consumers ----
 
-func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *clientv3.LeaseKeepAliveResponse) {
+// consume reads the k-th lease's channel as the script's consumer does, and
+// reports whether it saw the channel close (then the process may re-grant).
+func (h *harness) consume(ctx context.Context, ls *leaseState, k int, ch <-chan *clientv3.LeaseKeepAliveResponse) bool {
 	c := ls.spec.Consumer
-	drain := func() {
+	drain := func() bool {
 		for range ch {
-			ls.recordRead(h)
+			ls.recordRead(h, k)
 		}
-		ls.recordClosed(h)
+		ls.recordClosed(h, k)
+		return true
 	}
 	switch c.Kind {
 	case scripted.ConsumerDrain:
-		drain()
+		return drain()
 	case scripted.ConsumerNever:
 		// Never touches the channel.
 	case scripted.ConsumerRate:
 		if c.PeriodNs <= 0 {
 			h.t.Errorf("lease %d: rate consumer with period %d", ls.spec.ID, c.PeriodNs)
-			return
+			return false
 		}
-		for k := int64(1); ; k++ {
-			if !h.sleepUntil(ctx, ls.spec.StartNs+c.PhaseNs+k*c.PeriodNs) {
-				return
+		// The process's ticks, StartNs+PhaseNs+n*PeriodNs (n >= 1): a later
+		// channel is read from the first tick after its KeepAlive.
+		anchor, n := ls.spec.StartNs+c.PhaseNs, int64(1)
+		if now := h.now(); now >= anchor {
+			n = (now-anchor)/c.PeriodNs + 1
+		}
+		for ; ; n++ {
+			if !h.sleepUntil(ctx, anchor+n*c.PeriodNs) {
+				return false
 			}
 			select {
 			case _, ok := <-ch:
 				if !ok {
-					ls.recordClosed(h)
-					return
+					ls.recordClosed(h, k)
+					return true
 				}
-				ls.recordRead(h)
+				ls.recordRead(h, k)
 			default:
 			}
 		}
 	case scripted.ConsumerPace:
 		// The usual application loop: handle a response, then sleep.
 		for range ch {
-			ls.recordRead(h)
+			ls.recordRead(h, k)
 			if !h.sleepUntil(ctx, h.now()+c.PeriodNs) {
-				return
+				return false
 			}
 		}
-		ls.recordClosed(h)
+		ls.recordClosed(h, k)
+		return true
 	case scripted.ConsumerStopAfter:
-		for n := 0; n < c.K; n++ {
+		for ; ls.stopAfterReads < c.K; ls.stopAfterReads++ {
 			if _, ok := <-ch; !ok {
-				ls.recordClosed(h)
-				return
+				ls.recordClosed(h, k)
+				return true
 			}
-			ls.recordRead(h)
+			ls.recordRead(h, k)
 		}
 		// Stops reading forever.
 	case scripted.ConsumerStall:
@@ -429,20 +459,21 @@ func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *client
 			case _, ok := <-ch:
 				tm.Stop()
 				if !ok {
-					ls.recordClosed(h)
-					return
+					ls.recordClosed(h, k)
+					return true
 				}
-				ls.recordRead(h)
+				ls.recordRead(h, k)
 			case <-tm.C:
 			}
 		}
 		if !h.sleepUntil(ctx, c.ToNs) {
-			return
+			return false
 		}
-		drain()
+		return drain()
 	default:
 		h.t.Errorf("lease %d: unknown consumer kind %q", ls.spec.ID, c.Kind)
 	}
+	return false
 }
 
 // ---- the run ----
@@ -450,7 +481,11 @@ func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *client
 func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 	h := &harness{t: t, t0: time.Now(), dur: s.DurationNs}
 	for _, l := range s.Leases {
-		h.leases = append(h.leases, &leaseState{spec: l, closed: -1})
+		ls := &leaseState{spec: l, grants: make([]grantLog, l.Grants())}
+		for k := range ls.grants {
+			ls.grants[k].closed = -1
+		}
+		h.leases = append(h.leases, ls)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -488,12 +523,22 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 			if ls.spec.StartNs >= h.dur || !h.sleepUntil(ctx, ls.spec.StartNs) {
 				return
 			}
-			ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(ls.spec.ID))
-			if err != nil {
-				t.Errorf("lease %d: KeepAlive: %v", ls.spec.ID, err)
-				return
+			for k := range ls.spec.Grants() {
+				if k > 0 { // the agent re-grants once it has seen its channel close
+					if !h.sleepUntil(ctx, h.now()+ls.spec.Regrants[k-1].AfterNs) || h.now() >= h.dur {
+						return
+					}
+				}
+				id := ls.spec.Grant(k).ID
+				ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(id))
+				if err != nil {
+					t.Errorf("lease %d: KeepAlive: %v", id, err)
+					return
+				}
+				if !h.consume(ctx, ls, k, ch) {
+					return
+				}
 			}
-			h.consume(ctx, ls, ch)
 		})
 		if len(ls.spec.ResetsNs) > 0 {
 			wg.Go(func() { h.resetter(ctx, ls) })
@@ -509,12 +554,11 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 	res := scripted.Result{Script: s.Name, Version: Version}
 	for _, ls := range h.leases {
 		ls.mu.Lock()
-		res.Leases = append(res.Leases, scripted.LeaseResult{
-			ID:       ls.spec.ID,
-			Requests: scripted.Compress(ls.reqs),
-			Reads:    scripted.Compress(ls.reads),
-			Closed:   ls.closed,
-		})
+		lr := ls.grants[0].result(ls.spec.ID)
+		for k, g := range ls.spec.Regrants {
+			lr.Regrants = append(lr.Regrants, ls.grants[k+1].result(g.ID))
+		}
+		res.Leases = append(res.Leases, lr)
 		ls.mu.Unlock()
 	}
 
@@ -528,4 +572,8 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 	wg.Wait()
 	<-serveDone
 	return res
+}
+
+func (g *grantLog) result(id int64) scripted.LeaseResult {
+	return scripted.LeaseResult{ID: id, Requests: scripted.Compress(g.reqs), Reads: scripted.Compress(g.reads), Closed: g.closed}
 }

@@ -31,7 +31,18 @@
 //     library's order at such a tie is up to the scheduler);
 //   - the i-th reset (0-based) is at a whole millisecond + (i+1)*100 ns, and the
 //     stream that replaces it scans on that offset;
-//   - consumer ticks and stall edges are at a whole millisecond + 7 ns.
+//   - consumer ticks and stall edges are at a whole millisecond + 7 ns;
+//   - a regrant's AfterNs is a whole millisecond + 13 ns, so the new lease's
+//     KeepAlive (its nextKeepAlive) is never on a scan, a tick or a response.
+//
+// Regrants. A process whose consumer sees its channel close may call
+// KeepAlive again, AfterNs later, for a new lease (Lease.Regrants: an agent
+// that re-grants when its key vanishes). The lessor, its loops and its
+// stream are the same; the fake server serves the new lease on that stream,
+// after whatever it still owes the old one. A rate consumer keeps the
+// process's tick grid (StartNs+PhaseNs+k*PeriodNs), a stall consumer its
+// absolute window, a stop-after consumer counts its K reads over all the
+// channels.
 //
 // TieCase (tie.go) breaks the rule on purpose: every reply lands on a scan,
 // to measure how often each real library lets the scan win
@@ -88,6 +99,48 @@ type Lease struct {
 	// not yet answered are never answered. A reset while no stream is open is a
 	// no-op. Strictly increasing.
 	ResetsNs []int64 `json:"resets_ns,omitempty"`
+	// Regrants are the leases the same process keeps alive next, one after
+	// the other, each once its consumer has seen the previous channel close.
+	Regrants []Regrant `json:"regrants,omitempty"`
+}
+
+// Regrant is a later lease of a client process (see the package doc): the
+// process calls KeepAlive for ID AfterNs after its consumer saw the previous
+// lease's channel close, and the server answers its requests as it does a
+// Lease's (TTLs, DelaysNs counted over this lease's requests, RevokeAt).
+type Regrant struct {
+	ID       int64   `json:"id"`
+	AfterNs  int64   `json:"after_ns"`
+	TTLs     int64   `json:"ttl_s"`
+	DelaysNs []int64 `json:"delays_ns,omitempty"`
+	RevokeAt int     `json:"revoke_at,omitempty"`
+}
+
+// Grants is how many leases the process keeps alive: the first and its regrants.
+func (l Lease) Grants() int { return 1 + len(l.Regrants) }
+
+// Grant is the k-th (0-based) lease of the process: k = 0 the lease itself.
+func (l Lease) Grant(k int) Regrant {
+	if k == 0 {
+		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt}
+	}
+	return l.Regrants[k-1]
+}
+
+// Delay returns the server delay for the i-th (0-based) request of g.
+func (g Regrant) Delay(i int) int64 {
+	if len(g.DelaysNs) == 0 {
+		return 1000
+	}
+	return g.DelaysNs[i%len(g.DelaysNs)]
+}
+
+// TTL is the TTL the server answers the i-th (0-based) request of g with.
+func (g Regrant) TTL(i int) int64 {
+	if g.RevokeAt > 0 && i+1 >= g.RevokeAt {
+		return 0
+	}
+	return g.TTLs
 }
 
 // Script is one differential scenario.
@@ -98,12 +151,7 @@ type Script struct {
 }
 
 // Delay returns the server delay for the i-th (0-based) request of l.
-func (l Lease) Delay(i int) int64 {
-	if len(l.DelaysNs) == 0 {
-		return 1000
-	}
-	return l.DelaysNs[i%len(l.DelaysNs)]
-}
+func (l Lease) Delay(i int) int64 { return l.Grant(0).Delay(i) }
 
 // Run is a compact list of instants: Start, Start+Step, ..., N of them.
 type Run struct {
@@ -120,6 +168,10 @@ type LeaseResult struct {
 	// Closed is when the consumer observed its channel closed, or -1. Only
 	// consumers that read can observe it; for others the harness reports -1.
 	Closed int64 `json:"closed_ns"`
+	// Regrants: what the process did with each of its later leases
+	// (Lease.Regrants), in order; empty (Closed -1) for one it never got to
+	// call KeepAlive for.
+	Regrants []LeaseResult `json:"regrants,omitempty"`
 }
 
 // Result is what a client library (real or model) did under a Script.
