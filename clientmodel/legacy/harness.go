@@ -66,20 +66,42 @@ type harness struct {
 	byAddr map[string]*srvLease
 }
 
-// srvLease is the fake server's and the recorder's state for one lease.
+// srvLease is the fake server's and the recorder's state for one client
+// process: its lease, then its regrants.
 type srvLease struct {
-	spec     Lease
+	spec   Lease
+	grants []grantLog // per lease of the process (Lease.Grant)
+	open   map[*srvStream]struct{}
+
+	stopAfterReads int // a stop-after consumer's reads over all channels (the process goroutine's)
+}
+
+// grantLog is what happened to one lease of a process.
+type grantLog struct {
 	requests []int64 // receive instants
 	reads    []int64 // consumer read instants
 	closed   int64   // consumer saw the channel closed, or -1
-	open     map[*srvStream]struct{}
 }
+
+// grant is the index of the process's lease whose ID is id, or -1.
+func (l *srvLease) grant(id int64) int {
+	for k := range l.spec.Grants() {
+		if l.spec.Grant(k).ID == id {
+			return k
+		}
+	}
+	return -1
+}
+
+// pendingReq is a request received and not yet picked up: the process's
+// grant-th lease's i-th request.
+type pendingReq struct{ grant, i int }
 
 // srvStream is one open LeaseKeepAlive stream on the server.
 type srvStream struct {
 	reset    chan struct{} // closed at a scripted reset
 	wasReset bool
-	pending  []int         // received, not yet picked up: request indexes
+	pending  []pendingReq  // received, not yet picked up
 	notify   chan struct{} // cap 1: pending grew
 }
 
@@ -132,7 +154,8 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 	go func() {
 		defer close(recvDone)
 		for {
-			if _, err := stream.Recv(); err != nil {
+			req, err := stream.Recv()
+			if err != nil {
 				return
 			}
 			now := h.now()
@@ -141,9 +164,14 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 				h.mu.Unlock()
 				return
 			}
-			i := len(l.requests)
-			l.requests = append(l.requests, now)
-			st.pending = append(st.pending, i)
+			k := l.grant(req.ID)
+			if k < 0 {
+				h.mu.Unlock()
+				continue // not a lease of this process: never answered
+			}
+			i := len(l.grants[k].requests)
+			l.grants[k].requests = append(l.grants[k].requests, now)
+			st.pending = append(st.pending, pendingReq{grant: k, i: i})
 			h.mu.Unlock()
 			select {
 			case st.notify <- struct{}{}:
@@ -153,15 +181,15 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 	}()
 
 	for {
-		i := -1
-		for i < 0 {
+		var q pendingReq
+		for got := false; !got; {
 			h.mu.Lock()
 			if len(st.pending) > 0 {
-				i = st.pending[0]
+				q, got = st.pending[0], true
 				st.pending = st.pending[1:]
 			}
 			h.mu.Unlock()
-			if i >= 0 {
+			if got {
 				break
 			}
 			select {
@@ -172,7 +200,8 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 				return nil
 			}
 		}
-		tm := time.NewTimer(time.Duration(l.spec.Delay(i)))
+		g := l.spec.Grant(q.grant)
+		tm := time.NewTimer(time.Duration(g.Delay(q.i)))
 		select {
 		case <-tm.C:
 		case <-st.reset:
@@ -182,11 +211,7 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 			tm.Stop()
 			return ctx.Err()
 		}
-		ttl := l.spec.TTLs
-		if l.spec.RevokeAt > 0 && i+1 >= l.spec.RevokeAt {
-			ttl = 0
-		}
-		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: l.spec.ID, TTL: ttl}); err != nil {
+		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: g.ID, TTL: g.TTL(q.i)}); err != nil {
 			return err
 		}
 	}
@@ -225,66 +250,75 @@ func (h *harness) resetLoop(ctx context.Context, l *srvLease) {
 	}
 }
 
-func (h *harness) read(l *srvLease) {
+func (h *harness) read(l *srvLease, k int) {
 	now := h.now()
 	h.mu.Lock()
-	l.reads = append(l.reads, now)
+	l.grants[k].reads = append(l.grants[k].reads, now)
 	h.mu.Unlock()
 }
 
-func (h *harness) close(l *srvLease) {
+func (h *harness) close(l *srvLease, k int) {
 	now := h.now()
 	h.mu.Lock()
-	if l.closed < 0 {
-		l.closed = now
+	if l.grants[k].closed < 0 {
+		l.grants[k].closed = now
 	}
 	h.mu.Unlock()
 }
 
-// consume runs the lease's consumer on ch.
-func (h *harness) consume(ctx context.Context, l *srvLease, ch <-chan *clientv3.LeaseKeepAliveResponse) {
+// consume runs the process's consumer on ch, the channel of its k-th lease,
+// and reports whether it saw the channel close (then the process may
+// re-grant). A rate consumer keeps the process's tick grid, a stop-after one
+// counts its reads over all channels (scripted's package doc).
+func (h *harness) consume(ctx context.Context, l *srvLease, k int, ch <-chan *clientv3.LeaseKeepAliveResponse) bool {
 	c := l.spec.Consumer
-	drain := func() {
+	drain := func() bool {
 		for range ch {
-			h.read(l)
+			h.read(l, k)
 		}
-		h.close(l)
+		h.close(l, k)
+		return true
 	}
 	switch c.Kind {
 	case ConsumerDrain:
-		drain()
+		return drain()
 	case ConsumerNever:
 	case ConsumerRate:
-		for k := int64(1); ; k++ {
-			if !h.sleepUntil(ctx, l.spec.StartNs+c.PhaseNs+k*c.PeriodNs) {
-				return
+		anchor, n := l.spec.StartNs+c.PhaseNs, int64(1)
+		if now := h.now(); now >= anchor {
+			n = (now-anchor)/c.PeriodNs + 1
+		}
+		for ; ; n++ {
+			if !h.sleepUntil(ctx, anchor+n*c.PeriodNs) {
+				return false
 			}
 			select {
 			case _, ok := <-ch:
 				if !ok {
-					h.close(l)
-					return
+					h.close(l, k)
+					return true
 				}
-				h.read(l)
+				h.read(l, k)
 			default:
 			}
 		}
 	case ConsumerPace:
 		// The usual application loop: handle a response, then sleep.
 		for range ch {
-			h.read(l)
+			h.read(l, k)
 			if !h.sleepUntil(ctx, time.Since(h.t0).Nanoseconds()+c.PeriodNs) {
-				return
+				return false
 			}
 		}
-		h.close(l)
+		h.close(l, k)
+		return true
 	case ConsumerStopAfter:
-		for n := 0; n < c.K; n++ {
+		for ; l.stopAfterReads < c.K; l.stopAfterReads++ {
 			if _, ok := <-ch; !ok {
-				h.close(l)
-				return
+				h.close(l, k)
+				return true
 			}
-			h.read(l)
+			h.read(l, k)
 		}
 	case ConsumerStall:
 		for {
@@ -297,20 +331,21 @@ func (h *harness) consume(ctx context.Context, l *srvLease, ch <-chan *clientv3.
 			case _, ok := <-ch:
 				tm.Stop()
 				if !ok {
-					h.close(l)
-					return
+					h.close(l, k)
+					return true
 				}
-				h.read(l)
+				h.read(l, k)
 			case <-tm.C:
 			}
 		}
 		if !h.sleepUntil(ctx, c.ToNs) {
-			return
+			return false
 		}
-		drain()
+		return drain()
 	default:
 		panic("legacy: unknown consumer kind " + strconv.Quote(c.Kind))
 	}
+	return false
 }
 
 // pipeListener is an in-memory net.Listener: Accept hands out the server ends
@@ -376,7 +411,10 @@ func run(t *testing.T, s Script, version string) Result {
 
 	leases := make([]*srvLease, len(s.Leases))
 	for i, spec := range s.Leases {
-		l := &srvLease{spec: spec, closed: -1, open: map[*srvStream]struct{}{}}
+		l := &srvLease{spec: spec, grants: make([]grantLog, spec.Grants()), open: map[*srvStream]struct{}{}}
+		for k := range l.grants {
+			l.grants[k].closed = -1
+		}
 		leases[i] = l
 		if _, dup := h.byAddr[leaseAddr(spec.ID)]; dup {
 			t.Fatalf("script %s: duplicate lease ID %d", s.Name, spec.ID)
@@ -429,12 +467,22 @@ func run(t *testing.T, s Script, version string) Result {
 			h.mu.Lock()
 			clients = append(clients, cli)
 			h.mu.Unlock()
-			ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(id))
-			if err != nil {
-				t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, id, err)
-				return
+			for k := range l.spec.Grants() {
+				if k > 0 { // the agent re-grants once it has seen its channel close
+					if !h.sleepUntil(ctx, h.now()+l.spec.Regrants[k-1].AfterNs) || h.now() >= s.DurationNs {
+						return
+					}
+				}
+				gid := l.spec.Grant(k).ID
+				ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(gid))
+				if err != nil {
+					t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, gid, err)
+					return
+				}
+				if !h.consume(ctx, l, k, ch) {
+					return
+				}
 			}
-			h.consume(ctx, l, ch)
 		})
 	}
 
@@ -444,14 +492,9 @@ func run(t *testing.T, s Script, version string) Result {
 	res := Result{Script: s.Name, Version: version, Leases: make([]LeaseResult, len(leases))}
 	h.mu.Lock()
 	for i, l := range leases {
-		res.Leases[i] = LeaseResult{
-			ID:       l.spec.ID,
-			Requests: Compress(before(l.requests, s.DurationNs)),
-			Reads:    Compress(before(l.reads, s.DurationNs)),
-			Closed:   l.closed,
-		}
-		if l.closed >= s.DurationNs {
-			res.Leases[i].Closed = -1
+		res.Leases[i] = l.grants[0].result(l.spec.ID, s.DurationNs)
+		for k, g := range l.spec.Regrants {
+			res.Leases[i].Regrants = append(res.Leases[i].Regrants, l.grants[k+1].result(g.ID, s.DurationNs))
 		}
 	}
 	h.mu.Unlock()
@@ -479,4 +522,13 @@ func before(ts []int64, end int64) []int64 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// result is what the recorder saw of one lease before end.
+func (g *grantLog) result(id, end int64) LeaseResult {
+	r := LeaseResult{ID: id, Requests: Compress(before(g.requests, end)), Reads: Compress(before(g.reads, end)), Closed: g.closed}
+	if g.closed >= end {
+		r.Closed = -1
+	}
+	return r
 }

@@ -26,6 +26,12 @@ const (
 	paceCorpusSize  = 40
 )
 
+// The re-granting processes' corpus (scripted.RegrantCorpus) and its size.
+const (
+	regrantScriptsPath = "testdata/scripts-regrant.json"
+	regrantCorpusSize  = 30
+)
+
 // TestMain raises rapid's default budget for this package to the 250 generated
 // scenarios the differential test promises, unless -rapid.checks is given.
 func TestMain(m *testing.M) {
@@ -98,6 +104,24 @@ func TestPaceCorpusIsCurrent(t *testing.T) {
 	}
 }
 
+// The committed regrant corpus is exactly scripted.RegrantCorpus; the legacy
+// goldens golden-regrant-<version>.json were recorded on it.
+func TestRegrantCorpusIsCurrent(t *testing.T) {
+	want := scripted.RegrantCorpus(regrantCorpusSize)
+	if *update {
+		if err := writeJSONArray(regrantScriptsPath, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := scripted.LoadScripts(regrantScriptsPath)
+	if err != nil {
+		t.Fatalf("%v (regenerate with: make corpus)", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s is stale: regenerate it with make corpus (it re-records the legacy goldens)", regrantScriptsPath)
+	}
+}
+
 // legacyGolden loads the timeline recorded from the real legacy library on
 // the main corpus.
 func legacyGolden(t *testing.T, version string) ([]scripted.Script, []scripted.Result) {
@@ -125,14 +149,17 @@ func legacyGoldenOf(t *testing.T, scriptsPath, golden string) ([]scripted.Script
 
 // The model, given the pre-fix (v3.3.8) or fixed (v3.3.9) rule, reproduces the
 // real legacy library's request timeline, consumer reads and close, per lease,
-// on every script of the corpus and of the pace corpus (read-then-sleep
-// consumers, with the TTL 3 s, 0.3 reads/s case).
+// on every script of the corpus, of the pace corpus (read-then-sleep
+// consumers, with the TTL 3 s, 0.3 reads/s case) and of the regrant corpus
+// (processes that keep a new lease alive after their channel closed).
 func TestModelMatchesLegacyGoldens(t *testing.T) {
 	for _, c := range []struct{ version, scripts, golden string }{
 		{"v3.3.8", scriptsPath, "golden-v3.3.8.json"},
 		{"v3.3.9", scriptsPath, "golden-v3.3.9.json"},
 		{"v3.3.8", paceScriptsPath, "golden-pace-v3.3.8.json"},
 		{"v3.3.9", paceScriptsPath, "golden-pace-v3.3.9.json"},
+		{"v3.3.8", regrantScriptsPath, "golden-regrant-v3.3.8.json"},
+		{"v3.3.9", regrantScriptsPath, "golden-regrant-v3.3.9.json"},
 	} {
 		version := c.version
 		t.Run(c.golden, func(t *testing.T) {
