@@ -221,6 +221,10 @@ type Output struct {
 	Gen    uint32
 	At     sim.Time // OutTimer
 	Reason CloseReason
+	// Lease: a Process's outputs: which of its leases (1-based, in KeepAlive
+	// order) the output is about; 0 for the process's own (the stream and
+	// its timers). Always 0 from a Client.
+	Lease uint32
 }
 
 // Client is one client process's lessor with one lease at a time.
@@ -367,8 +371,19 @@ func (c *Client) keepAlive(now sim.Time, out []Output) []Output {
 	if c.grants > 0 {
 		return c.regrant(now, out)
 	}
+	out = c.register(now, now, out)
+	if c.cfg.ConnectDelay > 0 {
+		return append(out, Output{Kind: OutTimer, Timer: TimerConnect, At: now + sim.Time(c.cfg.ConnectDelay)})
+	}
+	return c.openStream(now, out)
+}
+
+// register makes the lease (lease.go:292-300), on a lessor whose
+// deadlineLoop ticks on start + k s, and arms its deadline and its
+// consumer's stall edges.
+func (c *Client) register(now, start sim.Time, out []Output) []Output {
 	c.grants, c.active = 1, true
-	c.start = now
+	c.start = start
 	c.nextKA = now
 	c.deadline = now + sim.Time(c.cfg.FirstKeepAliveTimeout)
 	out = c.armDeadline(now, out)
@@ -383,10 +398,7 @@ func (c *Client) keepAlive(now sim.Time, out []Output) []Output {
 			out = append(out, Output{Kind: OutTimer, Timer: TimerStallTo, At: to})
 		}
 	}
-	if c.cfg.ConnectDelay > 0 {
-		return append(out, Output{Kind: OutTimer, Timer: TimerConnect, At: now + sim.Time(c.cfg.ConnectDelay)})
-	}
-	return c.openStream(now, out)
+	return out
 }
 
 // done: the Client has nothing left to simulate: its lease is gone and the
@@ -468,10 +480,16 @@ func (c *Client) armConsumer(now sim.Time, out []Output) []Output {
 // scan runs at once (lease.go:497-516, 586-597).
 func (c *Client) openStream(now sim.Time, out []Output) []Output {
 	c.stream++
+	out = append(out, Output{Kind: OutOpenStream, Gen: c.stream})
+	return c.adoptStream(now, c.stream, out)
+}
+
+// adoptStream: stream gen opened now, and its send loop scans at once.
+func (c *Client) adoptStream(now sim.Time, gen uint32, out []Output) []Output {
+	c.stream = gen
 	c.streamOpen = true
 	c.streamStart = now
 	c.scanAt = -1
-	out = append(out, Output{Kind: OutOpenStream, Gen: c.stream})
 	return c.scan(now, out)
 }
 

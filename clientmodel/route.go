@@ -29,7 +29,7 @@ func Route(now sim.Time, out []Output, h Handler) {
 		case OutSend:
 			h.Send(now, o.Gen)
 		case OutTimer:
-			h.Wake(o.At, Input{Kind: InTimer, Timer: o.Timer, Gen: o.Gen})
+			h.Wake(o.At, Input{Kind: InTimer, Timer: o.Timer, Gen: o.Gen, Lease: o.Lease})
 		default:
 			h.Report(now, *o)
 		}

@@ -337,6 +337,9 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 		}
 	}()
 
+	if len(ls.spec.Others) > 0 {
+		return h.answerEach(stream, ls, st, q)
+	}
 	for {
 		it, ok := q.tryPop()
 		if !ok {
@@ -370,6 +373,64 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 	}
 }
 
+// answerEach serves a process with Others: each request is answered after
+// its own delay, whatever else is pending (scripted.Lease.Others), so the
+// order in which the lessor's scan sent the leases due at one instant does
+// not move any answer.
+func (h *harness) answerEach(stream pb.Lease_LeaseKeepAliveServer, ls *leaseState, st *srvStream, q *reqQueue) error {
+	var sendMu sync.Mutex // one Send at a time; finished: the handler has returned
+	finished := false
+	defer func() {
+		sendMu.Lock()
+		finished = true
+		sendMu.Unlock()
+	}()
+	errc := make(chan error, 1)
+	for {
+		it, ok := q.tryPop()
+		if !ok {
+			select {
+			case <-q.notify:
+				continue
+			case <-st.reset:
+				return errScriptedReset
+			case <-stream.Context().Done():
+				return stream.Context().Err()
+			case <-q.done:
+				return nil // client went away (teardown)
+			case err := <-errc:
+				return err
+			}
+		}
+		g := ls.spec.Grant(it.grant)
+		go func() {
+			tm := time.NewTimer(time.Duration(g.Delay(it.i)))
+			defer tm.Stop()
+			select {
+			case <-tm.C:
+			case <-st.reset:
+				return
+			case <-stream.Context().Done():
+				return
+			}
+			ls.mu.Lock()
+			dead := st.dead
+			ls.mu.Unlock()
+			sendMu.Lock()
+			defer sendMu.Unlock()
+			if dead || finished {
+				return
+			}
+			if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: it.req.ID, TTL: g.TTL(it.i)}); err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
+			}
+		}()
+	}
+}
+
 // resetter aborts the lease's open stream at each scripted instant.
 func (h *harness) resetter(ctx context.Context, ls *leaseState) {
 	for _, at := range ls.spec.ResetsNs {
@@ -390,7 +451,9 @@ func (h *harness) resetter(ctx context.Context, ls *leaseState) {
 
 // consume reads the k-th lease's channel as the script's consumer does, and
 // reports whether it saw the channel close (then the process may re-grant).
-func (h *harness) consume(ctx context.Context, ls *leaseState, k int, ch <-chan *clientv3.LeaseKeepAliveResponse) bool {
+// stopAfterReads is a stop-after consumer's count of reads: the process's
+// (over the channels of its regrants) or the channel's (one of Others).
+func (h *harness) consume(ctx context.Context, ls *leaseState, k int, ch <-chan *clientv3.LeaseKeepAliveResponse, stopAfterReads *int) bool {
 	c := ls.spec.Consumer
 	drain := func() bool {
 		for range ch {
@@ -440,7 +503,7 @@ func (h *harness) consume(ctx context.Context, ls *leaseState, k int, ch <-chan 
 		ls.recordClosed(h, k)
 		return true
 	case scripted.ConsumerStopAfter:
-		for ; ls.stopAfterReads < c.K; ls.stopAfterReads++ {
+		for ; *stopAfterReads < c.K; *stopAfterReads++ {
 			if _, ok := <-ch; !ok {
 				ls.recordClosed(h, k)
 				return true
@@ -535,11 +598,29 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 					t.Errorf("lease %d: KeepAlive: %v", id, err)
 					return
 				}
-				if !h.consume(ctx, ls, k, ch) {
+				if !h.consume(ctx, ls, k, ch, &ls.stopAfterReads) {
 					return
+				}
+				if len(ls.spec.Others) > 0 {
+					break // the others are kept alive alongside, below
 				}
 			}
 		})
+		for k, o := range ls.spec.Others {
+			wg.Go(func() {
+				at := ls.spec.StartNs + o.AfterNs
+				if at >= h.dur || !h.sleepUntil(ctx, at) {
+					return
+				}
+				ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(o.ID))
+				if err != nil {
+					t.Errorf("lease %d: KeepAlive: %v", o.ID, err)
+					return
+				}
+				var reads int
+				h.consume(ctx, ls, k+1, ch, &reads)
+			})
+		}
 		if len(ls.spec.ResetsNs) > 0 {
 			wg.Go(func() { h.resetter(ctx, ls) })
 		}
@@ -557,6 +638,9 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 		lr := ls.grants[0].result(ls.spec.ID)
 		for k, g := range ls.spec.Regrants {
 			lr.Regrants = append(lr.Regrants, ls.grants[k+1].result(g.ID))
+		}
+		for k, o := range ls.spec.Others {
+			lr.Others = append(lr.Others, ls.grants[k+1].result(o.ID))
 		}
 		res.Leases = append(res.Leases, lr)
 		ls.mu.Unlock()

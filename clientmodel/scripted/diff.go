@@ -32,6 +32,13 @@ func diffLease(b *strings.Builder, w, g LeaseResult) {
 	for k := range w.Regrants {
 		diffLease(b, w.Regrants[k], g.Regrants[k])
 	}
+	if len(w.Others) != len(g.Others) {
+		fmt.Fprintf(b, "lease %d: %d others, want %d\n", w.ID, len(g.Others), len(w.Others))
+		return
+	}
+	for k := range w.Others {
+		diffLease(b, w.Others[k], g.Others[k])
+	}
 }
 
 func diffTimeline(b *strings.Builder, id int64, what string, want, got []int64) {

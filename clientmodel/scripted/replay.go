@@ -14,6 +14,10 @@ type event struct {
 	kind  uint8
 	gen   uint32
 	in    clientmodel.Input // evClient
+	// evServed of a process with Others (answered one by one): which of its
+	// leases (0-based grant) and which of that lease's requests.
+	grant int32
+	i     int
 }
 
 const (
@@ -53,20 +57,31 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 	}
 	k := sim.New[event]()
 	clients := make([]*clientmodel.Client, len(s.Leases))
+	procs := make([]*clientmodel.Process, len(s.Leases)) // the processes with Others, in place of a Client
 	servers := make([]server, len(s.Leases))
 	for i, l := range s.Leases {
 		c, err := l.Consumer.Model()
 		if err != nil {
 			return Result{}, fmt.Errorf("lease %d: %w", l.ID, err)
 		}
-		clients[i] = clientmodel.New(clientmodel.Config{Rule: version.Rule, Tie: version.Tie, Consumer: c,
-			ConnectDelay: time.Duration(l.ConnectDelayNs), Regrant: len(l.Regrants) > 0})
+		cfg := clientmodel.Config{Rule: version.Rule, Tie: version.Tie, Consumer: c,
+			ConnectDelay: time.Duration(l.ConnectDelayNs), Regrant: len(l.Regrants) > 0}
+		if len(l.Others) > 0 {
+			procs[i] = clientmodel.NewProcess(cfg)
+		} else {
+			clients[i] = clientmodel.New(cfg)
+		}
 		servers[i].received = make([]int, l.Grants())
 		servers[i].log = make([]leaseLog, l.Grants())
 		for g := range servers[i].log {
 			servers[i].log[g].closed = -1
 		}
 		k.Schedule(sim.Time(l.StartNs), event{lease: int32(i), kind: evClient, in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+		// The process's leases are numbered in KeepAlive order: Others' AfterNs
+		// do not decrease, and the kernel delivers a tie first-scheduled first.
+		for _, o := range l.Others {
+			k.Schedule(sim.Time(l.StartNs+o.AfterNs), event{lease: int32(i), kind: evClient, in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+		}
 		for _, r := range l.ResetsNs {
 			k.Schedule(sim.Time(r), event{lease: int32(i), kind: evReset})
 		}
@@ -75,8 +90,13 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 	var out []clientmodel.Output
 	r := &replayRoute{script: s, k: k, servers: servers, clients: clients}
 	step := func(now sim.Time, i int32, in clientmodel.Input) {
-		out = clients[i].Step(now, in, out[:0])
 		r.lease = i
+		if procs[i] != nil {
+			out = procs[i].Step(now, in, out[:0])
+			r.processOutputs(now, out)
+			return
+		}
+		out = clients[i].Step(now, in, out[:0])
 		clientmodel.Route(now, out, r)
 	}
 
@@ -89,6 +109,11 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 		case evServed:
 			if e.gen != sv.stream {
 				return // the stream was reset while this request was being served
+			}
+			if procs[i] != nil {
+				ttl := s.Leases[i].Grant(int(e.grant)).TTL(e.i)
+				step(now, i, clientmodel.Input{Kind: clientmodel.InResponse, Gen: sv.stream, TTL: ttl, Lease: uint32(e.grant) + 1})
+				return
 			}
 			q := sv.serving
 			sv.busy = false
@@ -112,6 +137,9 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 		lr := servers[i].log[0].result(l.ID)
 		for g, rg := range l.Regrants {
 			lr.Regrants = append(lr.Regrants, servers[i].log[g+1].result(rg.ID))
+		}
+		for g, o := range l.Others {
+			lr.Others = append(lr.Others, servers[i].log[g+1].result(o.ID))
 		}
 		res.Leases = append(res.Leases, lr)
 	}
@@ -164,8 +192,37 @@ func (r *replayRoute) Report(now sim.Time, o clientmodel.Output) {
 		sv.log[g].reads = append(sv.log[g].reads, int64(now))
 	case clientmodel.OutCloseSeen:
 		sv.log[g].closed = int64(now)
-		if l := r.script.Leases[r.lease]; g+1 < l.Grants() { // the agent re-grants
+		if l := r.script.Leases[r.lease]; g < len(l.Regrants) { // the agent re-grants
 			r.k.Schedule(now+sim.Time(l.Regrants[g].AfterNs), event{lease: r.lease, kind: evClient, in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
+		}
+	}
+}
+
+// processOutputs is the scripted server's side of a Process's outputs
+// (each names its lease, Output.Lease): it answers every request after its
+// own delay, as a process with Others is served (script.go).
+func (r *replayRoute) processOutputs(now sim.Time, out []clientmodel.Output) {
+	sv := &r.servers[r.lease]
+	for _, o := range out {
+		g := int(o.Lease) - 1
+		switch o.Kind {
+		case clientmodel.OutOpenStream:
+			sv.stream = o.Gen
+		case clientmodel.OutSend:
+			if o.Gen != sv.stream {
+				panic("replay: request on a stream the server does not serve")
+			}
+			sv.log[g].requests = append(sv.log[g].requests, int64(now))
+			i := sv.received[g]
+			sv.received[g]++
+			d := r.script.Leases[r.lease].Grant(g).Delay(i)
+			r.k.Schedule(now+sim.Time(d), event{lease: r.lease, kind: evServed, gen: sv.stream, grant: int32(g), i: i})
+		case clientmodel.OutTimer:
+			r.k.Schedule(o.At, event{lease: r.lease, kind: evClient, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen, Lease: o.Lease}})
+		case clientmodel.OutRead:
+			sv.log[g].reads = append(sv.log[g].reads, int64(now))
+		case clientmodel.OutCloseSeen:
+			sv.log[g].closed = int64(now)
 		}
 	}
 }
@@ -220,6 +277,14 @@ func (s Script) Validate() error {
 		}
 		if l.StartNs < 0 || l.TTLs <= 0 || l.ConnectDelayNs < 0 {
 			return fmt.Errorf("script %q lease %d: start_ns and connect_delay_ns must be >= 0 and ttl_s > 0", s.Name, l.ID)
+		}
+		if len(l.Others) > 0 && len(l.Regrants) > 0 {
+			return fmt.Errorf("script %q lease %d: a process has others or regrants, not both", s.Name, l.ID)
+		}
+		for j := 1; j < len(l.Others); j++ {
+			if l.Others[j].AfterNs < l.Others[j-1].AfterNs {
+				return fmt.Errorf("script %q lease %d: others' after_ns must not decrease", s.Name, l.ID)
+			}
 		}
 		for j, r := range l.ResetsNs {
 			if r < 0 || (j > 0 && r <= l.ResetsNs[j-1]) {

@@ -102,6 +102,16 @@ type Lease struct {
 	// Regrants are the leases the same process keeps alive next, one after
 	// the other, each once its consumer has seen the previous channel close.
 	Regrants []Regrant `json:"regrants,omitempty"`
+	// Others are leases the same process keeps alive alongside this one, on
+	// its lessor (clientmodel.Process): it calls KeepAlive for each at
+	// StartNs + AfterNs, and reads each channel with its own consumer like
+	// Consumer (a stop-after consumer counts K per channel). A process with
+	// Others is served by a server that answers each request after its own
+	// delay, independently of the others (not one at a time as etcd does), so
+	// that the random order in which the real lessor's scan sends the leases
+	// due at one instant (a Go map walk) does not move any answer. Not
+	// with Regrants.
+	Others []Regrant `json:"others,omitempty"`
 }
 
 // Regrant is a later lease of a client process (see the package doc): the
@@ -116,13 +126,18 @@ type Regrant struct {
 	RevokeAt int     `json:"revoke_at,omitempty"`
 }
 
-// Grants is how many leases the process keeps alive: the first and its regrants.
-func (l Lease) Grants() int { return 1 + len(l.Regrants) }
+// Grants is how many leases the process keeps alive: the first and its
+// regrants or its others.
+func (l Lease) Grants() int { return 1 + len(l.Regrants) + len(l.Others) }
 
-// Grant is the k-th (0-based) lease of the process: k = 0 the lease itself.
+// Grant is the k-th (0-based) lease of the process: k = 0 the lease itself,
+// then its regrants or its others.
 func (l Lease) Grant(k int) Regrant {
 	if k == 0 {
 		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt}
+	}
+	if len(l.Others) > 0 {
+		return l.Others[k-1]
 	}
 	return l.Regrants[k-1]
 }
@@ -172,6 +187,8 @@ type LeaseResult struct {
 	// (Lease.Regrants), in order; empty (Closed -1) for one it never got to
 	// call KeepAlive for.
 	Regrants []LeaseResult `json:"regrants,omitempty"`
+	// Others: what the process did with each of Lease.Others, in order.
+	Others []LeaseResult `json:"others,omitempty"`
 }
 
 // Result is what a client library (real or model) did under a Script.
