@@ -5,10 +5,12 @@
 // A Client holds one lease at a time kept alive with KeepAlive, as the 2018
 // incident's agents did; with Config.Regrant the application may call
 // KeepAlive again, for a new lease, once the channel has closed (an agent that
-// re-grants when its key vanishes), on the same lessor, loops and stream. It
-// is driven like go.etcd.io/raft: the caller passes an Input and
-// the current virtual time to Step and gets Outputs back — requests to send,
-// timers to arm, facts to record. The Client never reads a clock, never draws a
+// re-grants when its key vanishes), on the same lessor, loops and stream. A
+// Process (process.go) keeps several leases alive at once on one lessor; the
+// Client stays the one-lease type the simulator's hot loop walks. Both are
+// driven like go.etcd.io/raft: the caller passes an Input and the current
+// virtual time to Step and gets Outputs back — requests to send, timers to
+// arm, facts to record. The Client never reads a clock, never draws a
 // random number and never blocks, so a table of inputs fully determines it.
 //
 // Terms, after the real lessor (go.etcd.io/etcd/client/v3 v3.7.3 lease.go):
@@ -23,6 +25,10 @@
 //   - grant: one KeepAlive call and its lease; Client.Grants counts them, and
 //     Input.Lease says which one a response answers (a response for an earlier
 //     lease finds no keepalive for its ID, lease.go:529-532).
+//   - lease number: a Process's leases, 1-based in KeepAlive order; its
+//     outputs carry it (Output.Lease) and its inputs name it (Input.Lease).
+//     Where the real lessor walks its leases in Go map order (the scan,
+//     lease.go:592; the deadline loop, 574), a Process walks them by number.
 //   - stream: the LeaseKeepAlive gRPC stream; after it fails, the lessor waits
 //     retryConnWait (500 ms) and opens a new one (lease.go:86, 488-492).
 package clientmodel

@@ -180,6 +180,9 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 		}
 	}()
 
+	if len(l.spec.Others) > 0 {
+		return h.answerEach(stream, l, st, recvDone)
+	}
 	for {
 		var q pendingReq
 		for got := false; !got; {
@@ -213,6 +216,57 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 		}
 		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: g.ID, TTL: g.TTL(q.i)}); err != nil {
 			return err
+		}
+	}
+}
+
+// answerEach serves a process with Others: each request is answered after
+// its own delay, whatever else is pending, so the order in which the lessor's
+// scan sent the leases due at one instant (a map walk) moves no answer.
+func (h *harness) answerEach(stream pb.Lease_LeaseKeepAliveServer, l *srvLease, st *srvStream, recvDone <-chan struct{}) error {
+	ctx := stream.Context()
+	var sendMu sync.Mutex // one Send at a time; finished: the handler has returned
+	finished := false
+	defer func() {
+		sendMu.Lock()
+		finished = true
+		sendMu.Unlock()
+	}()
+	for {
+		h.mu.Lock()
+		pending := st.pending
+		st.pending = nil
+		h.mu.Unlock()
+		for _, q := range pending {
+			g := l.spec.Grant(q.grant)
+			go func() {
+				tm := time.NewTimer(time.Duration(g.Delay(q.i)))
+				defer tm.Stop()
+				select {
+				case <-tm.C:
+				case <-st.reset:
+					return
+				case <-ctx.Done():
+					return
+				}
+				h.mu.Lock()
+				dead := st.wasReset
+				h.mu.Unlock()
+				sendMu.Lock()
+				defer sendMu.Unlock()
+				if !dead && !finished {
+					_ = stream.Send(&pb.LeaseKeepAliveResponse{ID: g.ID, TTL: g.TTL(q.i)})
+				}
+			}()
+		}
+		select {
+		case <-st.notify:
+		case <-st.reset:
+			return errReset
+		case <-recvDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
@@ -270,7 +324,9 @@ func (h *harness) close(l *srvLease, k int) {
 // and reports whether it saw the channel close (then the process may
 // re-grant). A rate consumer keeps the process's tick grid, a stop-after one
 // counts its reads over all channels (scripted's package doc).
-func (h *harness) consume(ctx context.Context, l *srvLease, k int, ch <-chan *clientv3.LeaseKeepAliveResponse) bool {
+// stopAfterReads is a stop-after consumer's count: the process's (over its
+// regrants' channels) or the channel's (one of Others).
+func (h *harness) consume(ctx context.Context, l *srvLease, k int, ch <-chan *clientv3.LeaseKeepAliveResponse, stopAfterReads *int) bool {
 	c := l.spec.Consumer
 	drain := func() bool {
 		for range ch {
@@ -313,7 +369,7 @@ func (h *harness) consume(ctx context.Context, l *srvLease, k int, ch <-chan *cl
 		h.close(l, k)
 		return true
 	case ConsumerStopAfter:
-		for ; l.stopAfterReads < c.K; l.stopAfterReads++ {
+		for ; *stopAfterReads < c.K; *stopAfterReads++ {
 			if _, ok := <-ch; !ok {
 				h.close(l, k)
 				return true
@@ -467,6 +523,20 @@ func run(t *testing.T, s Script, version string) Result {
 			h.mu.Lock()
 			clients = append(clients, cli)
 			h.mu.Unlock()
+			for k, o := range l.spec.Others {
+				wg.Go(func() {
+					if !h.sleepUntil(ctx, l.spec.StartNs+o.AfterNs) || h.now() >= s.DurationNs {
+						return
+					}
+					ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(o.ID))
+					if err != nil {
+						t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, o.ID, err)
+						return
+					}
+					var reads int
+					h.consume(ctx, l, k+1, ch, &reads)
+				})
+			}
 			for k := range l.spec.Grants() {
 				if k > 0 { // the agent re-grants once it has seen its channel close
 					if !h.sleepUntil(ctx, h.now()+l.spec.Regrants[k-1].AfterNs) || h.now() >= s.DurationNs {
@@ -479,8 +549,11 @@ func run(t *testing.T, s Script, version string) Result {
 					t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, gid, err)
 					return
 				}
-				if !h.consume(ctx, l, k, ch) {
+				if !h.consume(ctx, l, k, ch, &l.stopAfterReads) {
 					return
+				}
+				if len(l.spec.Others) > 0 {
+					break // the others are kept alive alongside, below
 				}
 			}
 		})
@@ -495,6 +568,9 @@ func run(t *testing.T, s Script, version string) Result {
 		res.Leases[i] = l.grants[0].result(l.spec.ID, s.DurationNs)
 		for k, g := range l.spec.Regrants {
 			res.Leases[i].Regrants = append(res.Leases[i].Regrants, l.grants[k+1].result(g.ID, s.DurationNs))
+		}
+		for k, o := range l.spec.Others {
+			res.Leases[i].Others = append(res.Leases[i].Others, l.grants[k+1].result(o.ID, s.DurationNs))
 		}
 	}
 	h.mu.Unlock()

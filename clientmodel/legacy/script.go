@@ -47,6 +47,10 @@ type Lease struct {
 	// Regrants: the leases the process keeps alive next, each AfterNs after
 	// its consumer saw the previous channel close (scripted.Regrant).
 	Regrants []Regrant `json:"regrants,omitempty"`
+	// Others: leases the process keeps alive alongside this one, KeepAlive
+	// for each at StartNs + AfterNs; a process with Others is served one
+	// answer per request, each after its own delay (scripted.Lease.Others).
+	Others []Regrant `json:"others,omitempty"`
 }
 
 type Regrant struct {
@@ -57,12 +61,15 @@ type Regrant struct {
 	RevokeAt int     `json:"revoke_at,omitempty"`
 }
 
-func (l Lease) Grants() int { return 1 + len(l.Regrants) }
+func (l Lease) Grants() int { return 1 + len(l.Regrants) + len(l.Others) }
 
 // Grant is the k-th (0-based) lease of the process: k = 0 the lease itself.
 func (l Lease) Grant(k int) Regrant {
 	if k == 0 {
 		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt}
+	}
+	if len(l.Others) > 0 {
+		return l.Others[k-1]
 	}
 	return l.Regrants[k-1]
 }
@@ -105,6 +112,7 @@ type LeaseResult struct {
 	Reads    []Run         `json:"reads"`
 	Closed   int64         `json:"closed_ns"`
 	Regrants []LeaseResult `json:"regrants,omitempty"`
+	Others   []LeaseResult `json:"others,omitempty"`
 }
 
 // Result mirrors scripted.Result.

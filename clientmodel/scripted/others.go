@@ -86,3 +86,18 @@ func GenOthers() *rapid.Generator[Script] {
 		return s
 	})
 }
+
+// OthersCorpus is the several-leases processes' corpus
+// (testdata/scripts-others.json, on which the legacy goldens
+// golden-others-<version>.json are recorded): OthersCases, then n scripts
+// drawn from GenOthers with fixed seeds 0..n-1, named others-NN.
+func OthersCorpus(n int) []Script {
+	out := OthersCases()
+	g := GenOthers()
+	for i := range n {
+		s := g.Example(i)
+		s.Name = fmt.Sprintf("others-%02d", i)
+		out = append(out, s)
+	}
+	return out
+}
