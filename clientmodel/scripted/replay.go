@@ -50,14 +50,26 @@ type leaseLog struct {
 }
 
 // Replay runs s against the client model with the given behaviour and reports
-// what the client did, in the same form as the real-library harnesses.
+// what the client did, in the same form as the real-library harnesses. A
+// process with Others is a clientmodel.Process, any other a Client.
 func Replay(s Script, version clientmodel.Version) (Result, error) {
+	return replay(s, version, false)
+}
+
+// ReplayAsProcess is Replay with every process a clientmodel.Process (a
+// regrant is then its next lease), for checking that a Process keeping one
+// lease at a time does what a Client does.
+func ReplayAsProcess(s Script, version clientmodel.Version) (Result, error) {
+	return replay(s, version, true)
+}
+
+func replay(s Script, version clientmodel.Version, asProcess bool) (Result, error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
 	}
 	k := sim.New[event]()
 	clients := make([]*clientmodel.Client, len(s.Leases))
-	procs := make([]*clientmodel.Process, len(s.Leases)) // the processes with Others, in place of a Client
+	procs := make([]*clientmodel.Process, len(s.Leases)) // in place of a Client
 	servers := make([]server, len(s.Leases))
 	for i, l := range s.Leases {
 		c, err := l.Consumer.Model()
@@ -66,7 +78,7 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 		}
 		cfg := clientmodel.Config{Rule: version.Rule, Tie: version.Tie, Consumer: c,
 			ConnectDelay: time.Duration(l.ConnectDelayNs), Regrant: len(l.Regrants) > 0}
-		if len(l.Others) > 0 {
+		if len(l.Others) > 0 || asProcess {
 			procs[i] = clientmodel.NewProcess(cfg)
 		} else {
 			clients[i] = clientmodel.New(cfg)
@@ -110,7 +122,7 @@ func Replay(s Script, version clientmodel.Version) (Result, error) {
 			if e.gen != sv.stream {
 				return // the stream was reset while this request was being served
 			}
-			if procs[i] != nil {
+			if len(s.Leases[i].Others) > 0 { // answered one by one
 				ttl := s.Leases[i].Grant(int(e.grant)).TTL(e.i)
 				step(now, i, clientmodel.Input{Kind: clientmodel.InResponse, Gen: sv.stream, TTL: ttl, Lease: uint32(e.grant) + 1})
 				return
@@ -168,15 +180,22 @@ func (r *replayRoute) OpenStream(_ sim.Time, gen uint32) {
 	sv.stream, sv.busy, sv.queue = gen, false, sv.queue[:0]
 }
 
-func (r *replayRoute) Send(now sim.Time, gen uint32) {
+func (r *replayRoute) Send(now sim.Time, gen uint32) { r.send(now, r.grant(), gen) }
+
+// send: the process sent a request for its g-th lease on stream gen.
+func (r *replayRoute) send(now sim.Time, g int, gen uint32) {
 	sv := &r.servers[r.lease]
 	if gen != sv.stream {
 		panic("replay: request on a stream the server does not serve")
 	}
-	g := r.grant()
 	sv.log[g].requests = append(sv.log[g].requests, int64(now))
-	sv.queue = append(sv.queue, queued{grant: int32(g), i: sv.received[g]})
+	i := sv.received[g]
 	sv.received[g]++
+	if l := r.script.Leases[r.lease]; len(l.Others) > 0 { // answered one by one (script.go)
+		r.k.Schedule(now+sim.Time(l.Grant(g).Delay(i)), event{lease: r.lease, kind: evServed, gen: sv.stream, grant: int32(g), i: i})
+		return
+	}
+	sv.queue = append(sv.queue, queued{grant: int32(g), i: i})
 	r.startServing(now, r.lease)
 }
 
@@ -184,9 +203,11 @@ func (r *replayRoute) Wake(at sim.Time, in clientmodel.Input) {
 	r.k.Schedule(at, event{lease: r.lease, kind: evClient, in: in})
 }
 
-func (r *replayRoute) Report(now sim.Time, o clientmodel.Output) {
+func (r *replayRoute) Report(now sim.Time, o clientmodel.Output) { r.report(now, r.grant(), o) }
+
+// report records a fact about the process's g-th lease.
+func (r *replayRoute) report(now sim.Time, g int, o clientmodel.Output) {
 	sv := &r.servers[r.lease]
-	g := r.grant()
 	switch o.Kind {
 	case clientmodel.OutRead:
 		sv.log[g].reads = append(sv.log[g].reads, int64(now))
@@ -198,31 +219,19 @@ func (r *replayRoute) Report(now sim.Time, o clientmodel.Output) {
 	}
 }
 
-// processOutputs is the scripted server's side of a Process's outputs
-// (each names its lease, Output.Lease): it answers every request after its
-// own delay, as a process with Others is served (script.go).
+// processOutputs is the scripted server's side of a Process's outputs, each
+// about the lease Output.Lease names (0: the process's stream and timers).
 func (r *replayRoute) processOutputs(now sim.Time, out []clientmodel.Output) {
-	sv := &r.servers[r.lease]
 	for _, o := range out {
-		g := int(o.Lease) - 1
 		switch o.Kind {
 		case clientmodel.OutOpenStream:
-			sv.stream = o.Gen
+			r.OpenStream(now, o.Gen)
 		case clientmodel.OutSend:
-			if o.Gen != sv.stream {
-				panic("replay: request on a stream the server does not serve")
-			}
-			sv.log[g].requests = append(sv.log[g].requests, int64(now))
-			i := sv.received[g]
-			sv.received[g]++
-			d := r.script.Leases[r.lease].Grant(g).Delay(i)
-			r.k.Schedule(now+sim.Time(d), event{lease: r.lease, kind: evServed, gen: sv.stream, grant: int32(g), i: i})
+			r.send(now, int(o.Lease)-1, o.Gen)
 		case clientmodel.OutTimer:
-			r.k.Schedule(o.At, event{lease: r.lease, kind: evClient, in: clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen, Lease: o.Lease}})
-		case clientmodel.OutRead:
-			sv.log[g].reads = append(sv.log[g].reads, int64(now))
-		case clientmodel.OutCloseSeen:
-			sv.log[g].closed = int64(now)
+			r.Wake(o.At, clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen, Lease: o.Lease})
+		default:
+			r.report(now, int(o.Lease)-1, o)
 		}
 	}
 }
