@@ -180,11 +180,12 @@ type Input struct {
 	// Consumer: InConsumer's new behaviour, Drain (resume reading: the buffer
 	// is emptied at once) or Never (stop reading).
 	Consumer ConsumerKind
-	// Lease: InResponse: which lease the answered request was for, as
-	// Client.Grants numbered it when it was sent (1 for the first KeepAlive).
-	// A response for an earlier lease is ignored, as the real lessor finds no
-	// keepalive for its ID (lease.go:529-532). 0 means the current lease: a
-	// driver that never calls KeepAlive twice can leave it unset.
+	// Lease: InResponse, InCancel: which lease the answered request or the
+	// cancelled KeepAlive was for, as Client.Grants numbered it (1 for the
+	// first KeepAlive). A response for an earlier lease is ignored, as the
+	// real lessor finds no keepalive for its ID (lease.go:529-532), and so is
+	// a cancel (lease.go:354-357). 0 means the current lease: a driver that
+	// never calls KeepAlive twice can leave it unset.
 	Lease uint32
 }
 
@@ -351,9 +352,9 @@ func (c *Client) Step(now sim.Time, in Input, out []Output) []Output {
 		return c.timer(now, in.Timer, in.Gen, out)
 	case InCancel:
 		// keepAliveCtxCloser closes the channel and, with no other listener,
-		// drops the keepalive: no more requests for the lease.
-		if !c.active {
-			return out
+		// drops the keepalive: no more requests for the lease (lease.go:342-371).
+		if !c.active || (in.Lease != 0 && in.Lease != c.grants) {
+			return out // that lease is gone already
 		}
 		return c.close(now, ClosedCancelled, out)
 	case InConsumer:

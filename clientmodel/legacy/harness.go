@@ -404,6 +404,21 @@ func (h *harness) consume(ctx context.Context, l *srvLease, k int, ch <-chan *cl
 	return false
 }
 
+// keepAliveCtx is the context a KeepAlive call gets: one the application
+// cancels cancelAfterNs later (scripted.Lease.CancelAfterNs), if > 0.
+func (h *harness) keepAliveCtx(ctx context.Context, wg *sync.WaitGroup, cancelAfterNs int64) context.Context {
+	if cancelAfterNs <= 0 {
+		return context.Background()
+	}
+	kctx, cancel := context.WithCancel(context.Background())
+	at := h.now() + cancelAfterNs
+	wg.Go(func() {
+		defer cancel()
+		h.sleepUntil(ctx, at)
+	})
+	return kctx
+}
+
 // pipeListener is an in-memory net.Listener: Accept hands out the server ends
 // of net.Pipe()s made by dial.
 type pipeListener struct {
@@ -528,7 +543,7 @@ func run(t *testing.T, s Script, version string) Result {
 					if !h.sleepUntil(ctx, l.spec.StartNs+o.AfterNs) || h.now() >= s.DurationNs {
 						return
 					}
-					ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(o.ID))
+					ch, err := cli.KeepAlive(h.keepAliveCtx(ctx, &wg, o.CancelAfterNs), clientv3.LeaseID(o.ID))
 					if err != nil {
 						t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, o.ID, err)
 						return
@@ -544,7 +559,7 @@ func run(t *testing.T, s Script, version string) Result {
 					}
 				}
 				gid := l.spec.Grant(k).ID
-				ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(gid))
+				ch, err := cli.KeepAlive(h.keepAliveCtx(ctx, &wg, l.spec.Grant(k).CancelAfterNs), clientv3.LeaseID(gid))
 				if err != nil {
 					t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, gid, err)
 					return

@@ -47,6 +47,9 @@ type Lease struct {
 	// Regrants: the leases the process keeps alive next, each AfterNs after
 	// its consumer saw the previous channel close (scripted.Regrant).
 	Regrants []Regrant `json:"regrants,omitempty"`
+	// CancelAfterNs: the application cancels KeepAlive's context this long
+	// after the call (scripted.Lease.CancelAfterNs).
+	CancelAfterNs int64 `json:"cancel_after_ns,omitempty"`
 	// Others: leases the process keeps alive alongside this one, KeepAlive
 	// for each at StartNs + AfterNs; a process with Others is served one
 	// answer per request, each after its own delay (scripted.Lease.Others).
@@ -54,11 +57,12 @@ type Lease struct {
 }
 
 type Regrant struct {
-	ID       int64   `json:"id"`
-	AfterNs  int64   `json:"after_ns"`
-	TTLs     int64   `json:"ttl_s"`
-	DelaysNs []int64 `json:"delays_ns,omitempty"`
-	RevokeAt int     `json:"revoke_at,omitempty"`
+	ID            int64   `json:"id"`
+	AfterNs       int64   `json:"after_ns"`
+	TTLs          int64   `json:"ttl_s"`
+	DelaysNs      []int64 `json:"delays_ns,omitempty"`
+	RevokeAt      int     `json:"revoke_at,omitempty"`
+	CancelAfterNs int64   `json:"cancel_after_ns,omitempty"`
 }
 
 func (l Lease) Grants() int { return 1 + len(l.Regrants) + len(l.Others) }
@@ -66,7 +70,7 @@ func (l Lease) Grants() int { return 1 + len(l.Regrants) + len(l.Others) }
 // Grant is the k-th (0-based) lease of the process: k = 0 the lease itself.
 func (l Lease) Grant(k int) Regrant {
 	if k == 0 {
-		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt}
+		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt, CancelAfterNs: l.CancelAfterNs}
 	}
 	if len(l.Others) > 0 {
 		return l.Others[k-1]

@@ -539,6 +539,21 @@ func (h *harness) consume(ctx context.Context, ls *leaseState, k int, ch <-chan 
 	return false
 }
 
+// keepAliveCtx is the context a KeepAlive call gets: one the application
+// cancels cancelAfterNs later (scripted.Lease.CancelAfterNs), if > 0.
+func (h *harness) keepAliveCtx(ctx context.Context, wg *sync.WaitGroup, cancelAfterNs int64) context.Context {
+	if cancelAfterNs <= 0 {
+		return context.Background()
+	}
+	kctx, cancel := context.WithCancel(context.Background())
+	at := h.now() + cancelAfterNs
+	wg.Go(func() {
+		defer cancel()
+		h.sleepUntil(ctx, at)
+	})
+	return kctx
+}
+
 // ---- the run ----
 
 func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
@@ -593,7 +608,7 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 					}
 				}
 				id := ls.spec.Grant(k).ID
-				ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(id))
+				ch, err := cli.KeepAlive(h.keepAliveCtx(ctx, &wg, ls.spec.Grant(k).CancelAfterNs), clientv3.LeaseID(id))
 				if err != nil {
 					t.Errorf("lease %d: KeepAlive: %v", id, err)
 					return
@@ -612,7 +627,7 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 				if at >= h.dur || !h.sleepUntil(ctx, at) {
 					return
 				}
-				ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(o.ID))
+				ch, err := cli.KeepAlive(h.keepAliveCtx(ctx, &wg, o.CancelAfterNs), clientv3.LeaseID(o.ID))
 				if err != nil {
 					t.Errorf("lease %d: KeepAlive: %v", o.ID, err)
 					return

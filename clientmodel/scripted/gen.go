@@ -144,8 +144,9 @@ func PaceCorpus(n int) []Script {
 // 1-3 later leases (Lease.Regrants), each kept alive AfterNs (whole ms + 13
 // ns, script.go) after the consumer saw the previous channel close. So that
 // channels do close, consumers are ones that see a close (not never), most
-// leases are revoked after a few requests, and some are answered so late (5
-// to 20 s) that the deadline loop gives them up. Kept apart from Gen so that
+// leases are revoked after a few requests, some are answered so late (5 to
+// 20 s) that the deadline loop gives them up, and some are cancelled by the
+// application. Kept apart from Gen so that
 // Gen's draws, and so the committed corpora, stay as they are.
 func GenRegrant() *rapid.Generator[Script] {
 	return rapid.Custom(func(t *rapid.T) Script {
@@ -162,7 +163,7 @@ func GenRegrant() *rapid.Generator[Script] {
 				l.Consumer.K += 40 // mostly still reading when the channel closes
 			}
 			g := genRegrant(t, p("grant0"))
-			l.TTLs, l.DelaysNs, l.RevokeAt = g.TTLs, g.DelaysNs, g.RevokeAt
+			l.TTLs, l.DelaysNs, l.RevokeAt, l.CancelAfterNs = g.TTLs, g.DelaysNs, g.RevokeAt, g.CancelAfterNs
 			nr := rapid.IntRange(1, 3).Draw(t, p("regrants"))
 			for j := 1; j <= nr; j++ {
 				g := genRegrant(t, p(fmt.Sprintf("grant%d", j)))
@@ -188,6 +189,9 @@ func genRegrant(t *rapid.T, p string) Regrant {
 	}
 	if rapid.IntRange(0, 3).Draw(t, p+".revoke?") > 0 {
 		g.RevokeAt = rapid.IntRange(1, 6).Draw(t, p+".revoke_at")
+	}
+	if rapid.IntRange(0, 4).Draw(t, p+".cancel?") == 0 {
+		g.CancelAfterNs = rapid.Int64Range(0, 30_000).Draw(t, p+".cancel_after_ms")*ms + 17
 	}
 	return g
 }

@@ -79,12 +79,23 @@ func GenOthers() *rapid.Generator[Script] {
 			for j := 1; j <= no; j++ {
 				g := genRegrant(t, p(fmt.Sprintf("other%d", j)))
 				g.ID, g.AfterNs = 10*id+int64(j), after[j-1]
+				spreadDelays(g.DelaysNs)
 				l.Others = append(l.Others, g)
 			}
+			spreadDelays(l.DelaysNs)
 			s.Leases = append(s.Leases, l)
 		}
 		return s
 	})
+}
+
+// spreadDelays adds 2j ns to the j-th delay of a lease served one answer
+// per request (script.go's tie rule): two of its answers could otherwise
+// land together, and the real lessor would take them in either order.
+func spreadDelays(d []int64) {
+	for j := range d {
+		d[j] += 2 * int64(j)
+	}
 }
 
 // OthersCorpus is the several-leases processes' corpus

@@ -66,6 +66,26 @@ func RegrantCases() []Script {
 			}},
 		},
 		{
+			// Lease 1 (TTL 30 s) is cancelled by the application at
+			// 12.000000017 s, while its second request (10.50100005 s, 2 s
+			// to answer) is still being answered and two more sent on the
+			// scans meanwhile wait behind it: their answers, from 12.501001051
+			// s to 14.501003053 s, find no keepalive for its ID. Lease 2 comes
+			// 300 ms after the close and goes out at the next scan,
+			// 12.50100005 s, and on every scan until the serial server gets
+			// to it at 14.5 s; it is cancelled in turn, 5 s in, and lease 3
+			// follows.
+			Name: "regrant-cancelled", DurationNs: 60 * sec,
+			Leases: []Lease{{
+				ID: 1, TTLs: 30, ConnectDelayNs: ms + 50, DelaysNs: []int64{1001, 2*sec + 1001}, Consumer: drain,
+				CancelAfterNs: 12*sec + 17,
+				Regrants: []Regrant{
+					{ID: 2, AfterNs: 300*ms + 13, TTLs: 3, DelaysNs: []int64{1001}, CancelAfterNs: 5*sec + 17},
+					{ID: 3, AfterNs: 13, TTLs: 6, DelaysNs: []int64{1001}},
+				},
+			}},
+		},
+		{
 			// A rate consumer sees the revocation at its tick (process grid,
 			// 7 ns + k x 700 ms) and reads lease 2's channel on the same grid.
 			Name: "regrant-rate-consumer", DurationNs: 60 * sec,

@@ -118,6 +118,9 @@ func replay(s Script, version clientmodel.Version, asProcess bool) (Result, erro
 		switch e.kind {
 		case evClient:
 			step(now, i, e.in)
+			if e.in.Kind == clientmodel.InKeepAlive {
+				r.scheduleCancel(now, i, procs[i])
+			}
 		case evServed:
 			if e.gen != sv.stream {
 				return // the stream was reset while this request was being served
@@ -216,6 +219,20 @@ func (r *replayRoute) report(now sim.Time, g int, o clientmodel.Output) {
 		if l := r.script.Leases[r.lease]; g < len(l.Regrants) { // the agent re-grants
 			r.k.Schedule(now+sim.Time(l.Regrants[g].AfterNs), event{lease: r.lease, kind: evClient, in: clientmodel.Input{Kind: clientmodel.InKeepAlive}})
 		}
+	}
+}
+
+// scheduleCancel: process i has just called KeepAlive; if the script
+// cancels that call's context, deliver the cancel then, for that lease.
+func (r *replayRoute) scheduleCancel(now sim.Time, i int32, p *clientmodel.Process) {
+	var n uint32
+	if p != nil {
+		n = uint32(p.Leases())
+	} else {
+		n = r.clients[i].Grants()
+	}
+	if c := r.script.Leases[i].Grant(int(n) - 1).CancelAfterNs; c > 0 {
+		r.k.Schedule(now+sim.Time(c), event{lease: i, kind: evClient, in: clientmodel.Input{Kind: clientmodel.InCancel, Lease: n}})
 	}
 }
 

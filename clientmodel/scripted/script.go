@@ -33,7 +33,13 @@
 //     stream that replaces it scans on that offset;
 //   - consumer ticks and stall edges are at a whole millisecond + 7 ns;
 //   - a regrant's AfterNs is a whole millisecond + 13 ns, so the new lease's
-//     KeepAlive (its nextKeepAlive) is never on a scan, a tick or a response.
+//     KeepAlive (its nextKeepAlive) is never on a scan, a tick or a response;
+//   - a CancelAfterNs is a whole millisecond + 17 ns;
+//   - in a process with Others, whose requests are answered one by one, the
+//     j-th (0-based) delay of a lease is a whole millisecond + 1001 + 2j ns:
+//     two requests of one lease sent on the 500 ms grid and answered after
+//     delays that differ by a multiple of 500 ms would otherwise be answered
+//     at the same instant, in an order up to the scheduler.
 //
 // Regrants. A process whose consumer sees its channel close may call
 // KeepAlive again, AfterNs later, for a new lease (Lease.Regrants: an agent
@@ -102,6 +108,10 @@ type Lease struct {
 	// Regrants are the leases the same process keeps alive next, one after
 	// the other, each once its consumer has seen the previous channel close.
 	Regrants []Regrant `json:"regrants,omitempty"`
+	// CancelAfterNs, if > 0: the application cancels the context it passed
+	// to KeepAlive this long after the call (whole ms + 17 ns, script.go), and
+	// the lessor closes the channel and drops the lease (lease.go:342-371).
+	CancelAfterNs int64 `json:"cancel_after_ns,omitempty"`
 	// Others are leases the same process keeps alive alongside this one, on
 	// its lessor (clientmodel.Process): it calls KeepAlive for each at
 	// StartNs + AfterNs, and reads each channel with its own consumer like
@@ -124,6 +134,8 @@ type Regrant struct {
 	TTLs     int64   `json:"ttl_s"`
 	DelaysNs []int64 `json:"delays_ns,omitempty"`
 	RevokeAt int     `json:"revoke_at,omitempty"`
+	// CancelAfterNs: as Lease.CancelAfterNs, from this lease's KeepAlive.
+	CancelAfterNs int64 `json:"cancel_after_ns,omitempty"`
 }
 
 // Grants is how many leases the process keeps alive: the first and its
@@ -134,7 +146,7 @@ func (l Lease) Grants() int { return 1 + len(l.Regrants) + len(l.Others) }
 // then its regrants or its others.
 func (l Lease) Grant(k int) Regrant {
 	if k == 0 {
-		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt}
+		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt, CancelAfterNs: l.CancelAfterNs}
 	}
 	if len(l.Others) > 0 {
 		return l.Others[k-1]
