@@ -10,10 +10,13 @@
 // server/etcdserver/api/v3rpc/lease.go does: Recv, renew, Send), each answer after a
 // scripted delay, with a scripted TTL, and that aborts the stream at scripted times.
 //
-// Each lease gets its own client on purpose: one lessor scans its leases in Go map
+// Each lease gets its own client by default: one lessor scans its leases in Go map
 // order, so two leases due at the same scan reach a serial server in random order,
 // and their response times would depend on the scheduler. One lease per client is
-// also how the 2018 incident's agents were built.
+// also how the 2018 incident's agents were built. A process may keep a new lease
+// alive after its channel closed (Lease.Regrants), or several at once
+// (Lease.Others): then the server answers each request after its own delay, so
+// that the map order moves no answer.
 //
 // Tie rule. Real goroutines that wake at the same virtual instant run in an
 // unspecified order, so a script must never make two causally unrelated events
