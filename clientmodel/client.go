@@ -422,7 +422,7 @@ func (c *Client) done() bool { return !c.active && !c.cfg.Regrant }
 // KeepAlive (lease.go:562-583).
 func (c *Client) regrant(now sim.Time, out []Output) []Output {
 	if c.active {
-		panic("clientmodel: KeepAlive while a lease is still kept alive (one lease per client)")
+		panic("clientmodel: KeepAlive while a lease is still kept alive: a Client keeps one lease at a time (several: Process)")
 	}
 	if !c.cfg.Regrant {
 		panic("clientmodel: KeepAlive after the channel closed needs Config.Regrant")

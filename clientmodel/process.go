@@ -29,8 +29,10 @@ import (
 //
 // A Process keeps its stream after its last lease is gone, as the real lessor
 // does (lease.go:461-493), so a later KeepAlive finds it where the real one
-// would. It is not the simulator's hot path: use a Client for a process with
-// one lease at a time.
+// would: a lease that replaces a closed one is simply the next lease. It is
+// not the simulator's hot path: use a Client for a process with one lease at
+// a time. It has no IdleTimer/Moved (LazyTimers are the Client's): its
+// timers are delivered as armed.
 type Process struct {
 	cfg    Config
 	leases []Client // by lease number - 1
