@@ -105,7 +105,7 @@ func replay(s Script, version clientmodel.Version, asProcess bool) (Result, erro
 		r.lease = i
 		if procs[i] != nil {
 			out = procs[i].Step(now, in, out[:0])
-			r.processOutputs(now, out)
+			clientmodel.RouteLeases(now, out, processRoute{r})
 			return
 		}
 		out = clients[i].Step(now, in, out[:0])
@@ -236,22 +236,13 @@ func (r *replayRoute) scheduleCancel(now sim.Time, i int32, p *clientmodel.Proce
 	}
 }
 
-// processOutputs is the scripted server's side of a Process's outputs, each
-// about the lease Output.Lease names (0: the process's stream and timers).
-func (r *replayRoute) processOutputs(now sim.Time, out []clientmodel.Output) {
-	for _, o := range out {
-		switch o.Kind {
-		case clientmodel.OutOpenStream:
-			r.OpenStream(now, o.Gen)
-		case clientmodel.OutSend:
-			r.send(now, int(o.Lease)-1, o.Gen)
-		case clientmodel.OutTimer:
-			r.Wake(o.At, clientmodel.Input{Kind: clientmodel.InTimer, Timer: o.Timer, Gen: o.Gen, Lease: o.Lease})
-		default:
-			r.report(now, int(o.Lease)-1, o)
-		}
-	}
-}
+// processRoute is the scripted server's side of a Process's outputs
+// (clientmodel.RouteLeases), each about the lease it names.
+type processRoute struct{ *replayRoute }
+
+func (r processRoute) Send(now sim.Time, gen uint32, lease uint32) { r.send(now, int(lease)-1, gen) }
+
+func (r processRoute) Report(now sim.Time, o clientmodel.Output) { r.report(now, int(o.Lease)-1, o) }
 
 // startServing takes the next queued request of process i, if the serial
 // loop is idle.
