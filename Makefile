@@ -68,7 +68,7 @@ lint:
 	cd $(LEGACY) && $(GO) vet ./... && $(GO) vet -modfile=go.v339.mod ./...
 
 check-long:
-	RAPID_SEED=0 $(GO) test -count=1 -run 'TestModelMatchesRealClient' ./clientmodel/scripted -rapid.checks=$(CHECKS) -timeout 60m
+	RAPID_SEED=0 $(GO) test -count=1 -run 'TestModelMatchesRealClient|TestRegrantMatchesRealClient|TestOthersMatchRealClient' ./clientmodel/scripted -rapid.checks=$(CHECKS) -timeout 60m
 	RAPID_SEED=0 $(GO) test -count=1 ./properties -rapid.checks=$(CHECKS) -timeout 60m
 	$(GO) run ./cmd/leasesim check -n $(CHECKS)
 

@@ -2,10 +2,15 @@
 // machinery) as an IO-free state machine, one per client process, for each
 // library behaviour (see Version).
 //
-// A Client holds one lease kept alive with KeepAlive, as the 2018 incident's
-// agents did. It is driven like go.etcd.io/raft: the caller passes an Input and
-// the current virtual time to Step and gets Outputs back — requests to send,
-// timers to arm, facts to record. The Client never reads a clock, never draws a
+// A Client holds one lease at a time kept alive with KeepAlive, as the 2018
+// incident's agents did; with Config.Regrant the application may call
+// KeepAlive again, for a new lease, once the channel has closed (an agent that
+// re-grants when its key vanishes), on the same lessor, loops and stream. A
+// Process (process.go) keeps several leases alive at once on one lessor; the
+// Client stays the one-lease type the simulator's hot loop walks. Both are
+// driven like go.etcd.io/raft: the caller passes an Input and the current
+// virtual time to Step and gets Outputs back — requests to send, timers to
+// arm, facts to record. The Client never reads a clock, never draws a
 // random number and never blocks, so a table of inputs fully determines it.
 //
 // Terms, after the real lessor (go.etcd.io/etcd/client/v3 v3.7.3 lease.go):
@@ -15,7 +20,15 @@
 //     closes it if deadline is strictly before its tick (lease.go:575).
 //   - scan: one pass of sendKeepAliveLoop, every 500 ms on the current stream,
 //     the first one as soon as the stream opens (lease.go:586-619).
-//   - the channel: the 16-slot buffered channel KeepAlive returns (lease.go:92, 274).
+//   - the channel: the 16-slot buffered channel KeepAlive returns (lease.go:92, 274);
+//     each KeepAlive call makes a new one.
+//   - grant: one KeepAlive call and its lease; Client.Grants counts them, and
+//     Input.Lease says which one a response answers (a response for an earlier
+//     lease finds no keepalive for its ID, lease.go:529-532).
+//   - lease number: a Process's leases, 1-based in KeepAlive order; its
+//     outputs carry it (Output.Lease) and its inputs name it (Input.Lease).
+//     Where the real lessor walks its leases in Go map order (the scan,
+//     lease.go:592; the deadline loop, 574), a Process walks them by number.
 //   - stream: the LeaseKeepAlive gRPC stream; after it fails, the lessor waits
 //     retryConnWait (500 ms) and opens a new one (lease.go:86, 488-492).
 package clientmodel
@@ -93,7 +106,18 @@ type Config struct {
 	Rule Rule
 	// Tie is who wins when a response lands on a scan (TieOrder; the
 	// version's Version.Tie).
-	Tie      TieOrder
+	Tie TieOrder
+	// Regrant: the application may call KeepAlive again, for a new lease,
+	// once its channel has closed (an agent that re-grants when its key
+	// vanishes). The real lessor keeps its loops and its stream after its
+	// last lease is gone: recvKeepAliveLoop reopens a failed stream whether
+	// or not it has leases (v3.7.3 lease.go:461-493), and a later KeepAlive
+	// finds the loops running (lease.go:311-314, firstKeepAliveOnce). With
+	// Regrant the Client simulates that stream while it holds no lease, so a
+	// later lease sees the stream and scan grid the real one would. Without
+	// it the Client stops at its close, which nothing about that lease can
+	// tell apart, and a second KeepAlive panics.
+	Regrant  bool
 	Consumer Consumer
 	// ConnectDelay is the time from the first KeepAlive to its stream being open
 	// and its send loop's first scan: the lazy dial of the connection, or a
@@ -123,12 +147,15 @@ type Config struct {
 type InputKind uint8
 
 const (
-	InKeepAlive   InputKind = iota // the application calls KeepAlive
-	InTimer                        // a timer the Client armed fires
-	InResponse                     // a keepalive response arrives on stream Gen
-	InStreamError                  // stream Gen failed (Recv returned an error)
-	InCancel                       // the application cancels KeepAlive's context
-	InConsumer                     // the application switches to reading like Input.Consumer (Drain or Never)
+	// InKeepAlive: the application calls KeepAlive. A second call is legal
+	// only with Config.Regrant and once the previous lease's channel has
+	// closed: it keeps alive a new lease (Client.Grants counts them).
+	InKeepAlive   InputKind = iota
+	InTimer                 // a timer the Client armed fires
+	InResponse              // a keepalive response arrives on stream Gen
+	InStreamError           // stream Gen failed (Recv returned an error)
+	InCancel                // the application cancels KeepAlive's context
+	InConsumer              // the application switches to reading like Input.Consumer (Drain or Never)
 )
 
 // TimerKind names a Client's timers.
@@ -153,6 +180,13 @@ type Input struct {
 	// Consumer: InConsumer's new behaviour, Drain (resume reading: the buffer
 	// is emptied at once) or Never (stop reading).
 	Consumer ConsumerKind
+	// Lease: InResponse, InCancel: which lease the answered request or the
+	// cancelled KeepAlive was for, as Client.Grants numbered it (1 for the
+	// first KeepAlive). A response for an earlier lease is ignored, as the
+	// real lessor finds no keepalive for its ID (lease.go:529-532), and so is
+	// a cancel (lease.go:354-357). 0 means the current lease: a driver that
+	// never calls KeepAlive twice can leave it unset.
+	Lease uint32
 }
 
 // OutputKind names what a Client asks for or reports.
@@ -194,19 +228,25 @@ type Output struct {
 	Gen    uint32
 	At     sim.Time // OutTimer
 	Reason CloseReason
+	// Lease: a Process's outputs: which of its leases (1-based, in KeepAlive
+	// order) the output is about; 0 for the process's own (the stream and
+	// its timers). Always 0 from a Client.
+	Lease uint32
 }
 
-// Client is one client process's lessor with one lease.
+// Client is one client process's lessor with one lease at a time.
 type Client struct {
 	cfg Config
 
-	registered bool // KeepAlive was called
-	active     bool // the keepalive exists (not yet closed)
-	nextKA     sim.Time
-	deadline   sim.Time
-	buffered   int // responses in the channel
-	reads      int // responses the application took
-	start      sim.Time
+	grants   uint32 // KeepAlive calls so far: the current lease is the grants-th
+	active   bool   // the current lease's keepalive exists (not yet closed)
+	nextKA   sim.Time
+	deadline sim.Time
+	buffered int // responses in the current channel
+	reads    int // responses the application took, from all its channels
+	// start: the first KeepAlive, when deadlineLoop started (lease.go:311-314);
+	// its ticks stay on this grid for every later lease.
+	start sim.Time
 
 	stream      uint32 // current stream; 0 before the first
 	streamOpen  bool
@@ -273,12 +313,17 @@ func (c *Client) CheckInvariants() error {
 // Buffered is the number of responses waiting in the channel.
 func (c *Client) Buffered() int { return c.buffered }
 
-// Reads is the number of responses the application took.
+// Reads is the number of responses the application took, from all the
+// channels of its leases.
 func (c *Client) Reads() int { return c.reads }
 
 // NextKeepAlive and Deadline expose the lessor's two clocks (for tests and traces).
 func (c *Client) NextKeepAlive() sim.Time { return c.nextKA }
 func (c *Client) Deadline() sim.Time      { return c.deadline }
+
+// Grants is the number of KeepAlive calls so far; the current lease is the
+// Grants-th (see Input.Lease).
+func (c *Client) Grants() uint32 { return c.grants }
 
 // Stream is the current stream generation and whether it is open.
 func (c *Client) Stream() (uint32, bool) { return c.stream, c.streamOpen }
@@ -289,23 +334,27 @@ func (c *Client) Step(now sim.Time, in Input, out []Output) []Output {
 	case InKeepAlive:
 		return c.keepAlive(now, out)
 	case InResponse:
+		if in.Lease != 0 && in.Lease != c.grants {
+			return out // an earlier lease's: no keepalive for its ID any more (lease.go:529-532)
+		}
 		return c.response(now, in.Gen, in.TTL, out)
 	case InStreamError:
 		if in.Gen != c.stream || !c.streamOpen {
 			return out
 		}
 		c.streamOpen = false
-		if !c.active {
-			return out // one lease per client: nothing left to keep alive
+		if c.done() {
+			return out
 		}
+		// recvKeepAliveLoop waits retryConnWait, then resetRecv (lease.go:488-492, 462).
 		return append(out, Output{Kind: OutTimer, Timer: TimerReconnect, At: now + sim.Time(RetryConnWait)})
 	case InTimer:
 		return c.timer(now, in.Timer, in.Gen, out)
 	case InCancel:
 		// keepAliveCtxCloser closes the channel and, with no other listener,
-		// drops the keepalive: no more requests for the lease.
-		if !c.active {
-			return out
+		// drops the keepalive: no more requests for the lease (lease.go:342-371).
+		if !c.active || (in.Lease != 0 && in.Lease != c.grants) {
+			return out // that lease is gone already
 		}
 		return c.close(now, ClosedCancelled, out)
 	case InConsumer:
@@ -326,11 +375,22 @@ func (c *Client) Step(now sim.Time, in Input, out []Output) []Output {
 // deadline = now + firstKeepAliveTimeout) and starts recvKeepAliveLoop and
 // deadlineLoop (lease.go:311-314); the former opens a stream at once.
 func (c *Client) keepAlive(now sim.Time, out []Output) []Output {
-	if c.registered {
-		panic("clientmodel: KeepAlive called twice (one lease per client)")
+	if c.grants > 0 {
+		return c.regrant(now, out)
 	}
-	c.registered, c.active = true, true
-	c.start = now
+	out = c.register(now, now, out)
+	if c.cfg.ConnectDelay > 0 {
+		return append(out, Output{Kind: OutTimer, Timer: TimerConnect, At: now + sim.Time(c.cfg.ConnectDelay)})
+	}
+	return c.openStream(now, out)
+}
+
+// register makes the lease (lease.go:292-300), on a lessor whose
+// deadlineLoop ticks on start + k s, and arms its deadline and its
+// consumer's stall edges.
+func (c *Client) register(now, start sim.Time, out []Output) []Output {
+	c.grants, c.active = 1, true
+	c.start = start
 	c.nextKA = now
 	c.deadline = now + sim.Time(c.cfg.FirstKeepAliveTimeout)
 	out = c.armDeadline(now, out)
@@ -345,10 +405,45 @@ func (c *Client) keepAlive(now sim.Time, out []Output) []Output {
 			out = append(out, Output{Kind: OutTimer, Timer: TimerStallTo, At: to})
 		}
 	}
-	if c.cfg.ConnectDelay > 0 {
-		return append(out, Output{Kind: OutTimer, Timer: TimerConnect, At: now + sim.Time(c.cfg.ConnectDelay)})
+	return out
+}
+
+// done: the Client has nothing left to simulate: its lease is gone and the
+// application will not call KeepAlive again (Config.Regrant).
+func (c *Client) done() bool { return !c.active && !c.cfg.Regrant }
+
+// regrant is a later KeepAlive, for a new lease, on a lessor whose loops
+// already run (lease.go:311-314 starts them once). The new keepAlive gets
+// nextKeepAlive = now and deadline = now + firstKeepAliveTimeout
+// (lease.go:292-300) and a new channel (lease.go:274); the send loop sends it
+// at its next scan of the current stream's grid (a scan only sends what is
+// due, lease.go:592-596), or at once when the stream in its retry wait opens
+// again (lease.go:586-597). deadlineLoop keeps the ticks of the first
+// KeepAlive (lease.go:562-583).
+func (c *Client) regrant(now sim.Time, out []Output) []Output {
+	if c.active {
+		panic("clientmodel: KeepAlive while a lease is still kept alive: a Client keeps one lease at a time (several: Process)")
 	}
-	return c.openStream(now, out)
+	if !c.cfg.Regrant {
+		panic("clientmodel: KeepAlive after the channel closed needs Config.Regrant")
+	}
+	c.grants++
+	c.active = true
+	c.nextKA = now
+	c.deadline = now + sim.Time(c.cfg.FirstKeepAliveTimeout)
+	c.respAt = -1
+	// A new channel. Whatever the old one still held is the old consumer's;
+	// the application reads the new one from now on.
+	c.buffered = 0
+	c.closed, c.closeSeen = false, false
+	if c.cfg.Consumer.Kind == Stall { // the stall edges are absolute: their timers are armed already
+		c.stalled = c.cfg.Consumer.From <= now && now < c.cfg.Consumer.To
+	}
+	out = c.armDeadline(now, out)
+	if c.streamOpen {
+		out = c.armScan(now, out)
+	}
+	return out
 }
 
 // armDeadline arms deadlineLoop at its first tick (KeepAlive time + k s) at
@@ -392,10 +487,16 @@ func (c *Client) armConsumer(now sim.Time, out []Output) []Output {
 // scan runs at once (lease.go:497-516, 586-597).
 func (c *Client) openStream(now sim.Time, out []Output) []Output {
 	c.stream++
+	out = append(out, Output{Kind: OutOpenStream, Gen: c.stream})
+	return c.adoptStream(now, c.stream, out)
+}
+
+// adoptStream: stream gen opened now, and its send loop scans at once.
+func (c *Client) adoptStream(now sim.Time, gen uint32, out []Output) []Output {
+	c.stream = gen
 	c.streamOpen = true
 	c.streamStart = now
 	c.scanAt = -1
-	out = append(out, Output{Kind: OutOpenStream, Gen: c.stream})
 	return c.scan(now, out)
 }
 
@@ -481,16 +582,19 @@ func (c *Client) timer(now sim.Time, t TimerKind, gen uint32, out []Output) []Ou
 		c.scanAt = -1
 		return c.scan(now, out)
 	case TimerDeadline:
-		if gen != c.deadlineEpoch || !c.active {
+		if gen != c.deadlineEpoch {
 			return out
 		}
 		c.deadlineAt = -1
+		if !c.active {
+			return out // the loop keeps ticking with nothing to reap: stop simulating it
+		}
 		if c.deadline < now { // ka.deadline.Before(now), lease.go:575
 			return c.close(now, ClosedDeadline, out)
 		}
 		return c.armDeadline(now, out)
 	case TimerReconnect, TimerConnect:
-		if !c.active || c.streamOpen {
+		if c.done() || c.streamOpen {
 			return out
 		}
 		return c.openStream(now, out)

@@ -11,7 +11,7 @@ func TestPackRoundTrips(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		in := Input{
 			Kind: InputKind(rapid.Uint8().Draw(t, "kind")), Timer: TimerKind(rapid.Uint8().Draw(t, "timer")),
-			Gen: rapid.Uint32().Draw(t, "gen"), TTL: rapid.Int64().Draw(t, "ttl"),
+			Gen: rapid.Uint32().Draw(t, "gen"), Lease: rapid.Uint32().Draw(t, "lease"), TTL: rapid.Int64().Draw(t, "ttl"),
 			Consumer: ConsumerKind(rapid.Uint8Range(0, 127).Draw(t, "consumer")),
 		}
 		m := in.Pack()

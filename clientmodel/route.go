@@ -29,7 +29,34 @@ func Route(now sim.Time, out []Output, h Handler) {
 		case OutSend:
 			h.Send(now, o.Gen)
 		case OutTimer:
-			h.Wake(o.At, Input{Kind: InTimer, Timer: o.Timer, Gen: o.Gen})
+			h.Wake(o.At, Input{Kind: InTimer, Timer: o.Timer, Gen: o.Gen, Lease: o.Lease})
+		default:
+			h.Report(now, *o)
+		}
+	}
+}
+
+// LeaseHandler takes a Process's outputs from RouteLeases: as Handler, with
+// the lease each request is for (Output.Lease, 1-based). Wake's Input and
+// Report's Output carry their lease in their Lease field.
+type LeaseHandler interface {
+	OpenStream(now sim.Time, gen uint32)
+	Send(now sim.Time, gen uint32, lease uint32)
+	Wake(at sim.Time, in Input)
+	Report(now sim.Time, o Output)
+}
+
+// RouteLeases is Route for a Process's outputs.
+func RouteLeases(now sim.Time, out []Output, h LeaseHandler) {
+	for i := range out {
+		o := &out[i]
+		switch o.Kind {
+		case OutOpenStream:
+			h.OpenStream(now, o.Gen)
+		case OutSend:
+			h.Send(now, o.Gen, o.Lease)
+		case OutTimer:
+			h.Wake(o.At, Input{Kind: InTimer, Timer: o.Timer, Gen: o.Gen, Lease: o.Lease})
 		default:
 			h.Report(now, *o)
 		}

@@ -66,20 +66,42 @@ type harness struct {
 	byAddr map[string]*srvLease
 }
 
-// srvLease is the fake server's and the recorder's state for one lease.
+// srvLease is the fake server's and the recorder's state for one client
+// process: its lease, then its regrants.
 type srvLease struct {
-	spec     Lease
+	spec   Lease
+	grants []grantLog // per lease of the process (Lease.Grant)
+	open   map[*srvStream]struct{}
+
+	stopAfterReads int // a stop-after consumer's reads over all channels (the process goroutine's)
+}
+
+// grantLog is what happened to one lease of a process.
+type grantLog struct {
 	requests []int64 // receive instants
 	reads    []int64 // consumer read instants
 	closed   int64   // consumer saw the channel closed, or -1
-	open     map[*srvStream]struct{}
 }
+
+// grant is the index of the process's lease whose ID is id, or -1.
+func (l *srvLease) grant(id int64) int {
+	for k := range l.spec.Grants() {
+		if l.spec.Grant(k).ID == id {
+			return k
+		}
+	}
+	return -1
+}
+
+// pendingReq is a request received and not yet picked up: the process's
+// grant-th lease's i-th request.
+type pendingReq struct{ grant, i int }
 
 // srvStream is one open LeaseKeepAlive stream on the server.
 type srvStream struct {
 	reset    chan struct{} // closed at a scripted reset
 	wasReset bool
-	pending  []int         // received, not yet picked up: request indexes
+	pending  []pendingReq  // received, not yet picked up
 	notify   chan struct{} // cap 1: pending grew
 }
 
@@ -132,7 +154,8 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 	go func() {
 		defer close(recvDone)
 		for {
-			if _, err := stream.Recv(); err != nil {
+			req, err := stream.Recv()
+			if err != nil {
 				return
 			}
 			now := h.now()
@@ -141,9 +164,14 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 				h.mu.Unlock()
 				return
 			}
-			i := len(l.requests)
-			l.requests = append(l.requests, now)
-			st.pending = append(st.pending, i)
+			k := l.grant(req.ID)
+			if k < 0 {
+				h.mu.Unlock()
+				continue // not a lease of this process: never answered
+			}
+			i := len(l.grants[k].requests)
+			l.grants[k].requests = append(l.grants[k].requests, now)
+			st.pending = append(st.pending, pendingReq{grant: k, i: i})
 			h.mu.Unlock()
 			select {
 			case st.notify <- struct{}{}:
@@ -152,16 +180,19 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 		}
 	}()
 
+	if len(l.spec.Others) > 0 {
+		return h.answerEach(stream, l, st, recvDone)
+	}
 	for {
-		i := -1
-		for i < 0 {
+		var q pendingReq
+		for got := false; !got; {
 			h.mu.Lock()
 			if len(st.pending) > 0 {
-				i = st.pending[0]
+				q, got = st.pending[0], true
 				st.pending = st.pending[1:]
 			}
 			h.mu.Unlock()
-			if i >= 0 {
+			if got {
 				break
 			}
 			select {
@@ -172,7 +203,8 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 				return nil
 			}
 		}
-		tm := time.NewTimer(time.Duration(l.spec.Delay(i)))
+		g := l.spec.Grant(q.grant)
+		tm := time.NewTimer(time.Duration(g.Delay(q.i)))
 		select {
 		case <-tm.C:
 		case <-st.reset:
@@ -182,12 +214,59 @@ func (h *harness) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 			tm.Stop()
 			return ctx.Err()
 		}
-		ttl := l.spec.TTLs
-		if l.spec.RevokeAt > 0 && i+1 >= l.spec.RevokeAt {
-			ttl = 0
-		}
-		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: l.spec.ID, TTL: ttl}); err != nil {
+		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: g.ID, TTL: g.TTL(q.i)}); err != nil {
 			return err
+		}
+	}
+}
+
+// answerEach serves a process with Others: each request is answered after
+// its own delay, whatever else is pending, so the order in which the lessor's
+// scan sent the leases due at one instant (a map walk) moves no answer.
+func (h *harness) answerEach(stream pb.Lease_LeaseKeepAliveServer, l *srvLease, st *srvStream, recvDone <-chan struct{}) error {
+	ctx := stream.Context()
+	var sendMu sync.Mutex // one Send at a time; finished: the handler has returned
+	finished := false
+	defer func() {
+		sendMu.Lock()
+		finished = true
+		sendMu.Unlock()
+	}()
+	for {
+		h.mu.Lock()
+		pending := st.pending
+		st.pending = nil
+		h.mu.Unlock()
+		for _, q := range pending {
+			g := l.spec.Grant(q.grant)
+			go func() {
+				tm := time.NewTimer(time.Duration(g.Delay(q.i)))
+				defer tm.Stop()
+				select {
+				case <-tm.C:
+				case <-st.reset:
+					return
+				case <-ctx.Done():
+					return
+				}
+				h.mu.Lock()
+				dead := st.wasReset
+				h.mu.Unlock()
+				sendMu.Lock()
+				defer sendMu.Unlock()
+				if !dead && !finished {
+					_ = stream.Send(&pb.LeaseKeepAliveResponse{ID: g.ID, TTL: g.TTL(q.i)})
+				}
+			}()
+		}
+		select {
+		case <-st.notify:
+		case <-st.reset:
+			return errReset
+		case <-recvDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
@@ -225,66 +304,77 @@ func (h *harness) resetLoop(ctx context.Context, l *srvLease) {
 	}
 }
 
-func (h *harness) read(l *srvLease) {
+func (h *harness) read(l *srvLease, k int) {
 	now := h.now()
 	h.mu.Lock()
-	l.reads = append(l.reads, now)
+	l.grants[k].reads = append(l.grants[k].reads, now)
 	h.mu.Unlock()
 }
 
-func (h *harness) close(l *srvLease) {
+func (h *harness) close(l *srvLease, k int) {
 	now := h.now()
 	h.mu.Lock()
-	if l.closed < 0 {
-		l.closed = now
+	if l.grants[k].closed < 0 {
+		l.grants[k].closed = now
 	}
 	h.mu.Unlock()
 }
 
-// consume runs the lease's consumer on ch.
-func (h *harness) consume(ctx context.Context, l *srvLease, ch <-chan *clientv3.LeaseKeepAliveResponse) {
+// consume runs the process's consumer on ch, the channel of its k-th lease,
+// and reports whether it saw the channel close (then the process may
+// re-grant). A rate consumer keeps the process's tick grid, a stop-after one
+// counts its reads over all channels (scripted's package doc).
+// stopAfterReads is a stop-after consumer's count: the process's (over its
+// regrants' channels) or the channel's (one of Others).
+func (h *harness) consume(ctx context.Context, l *srvLease, k int, ch <-chan *clientv3.LeaseKeepAliveResponse, stopAfterReads *int) bool {
 	c := l.spec.Consumer
-	drain := func() {
+	drain := func() bool {
 		for range ch {
-			h.read(l)
+			h.read(l, k)
 		}
-		h.close(l)
+		h.close(l, k)
+		return true
 	}
 	switch c.Kind {
 	case ConsumerDrain:
-		drain()
+		return drain()
 	case ConsumerNever:
 	case ConsumerRate:
-		for k := int64(1); ; k++ {
-			if !h.sleepUntil(ctx, l.spec.StartNs+c.PhaseNs+k*c.PeriodNs) {
-				return
+		anchor, n := l.spec.StartNs+c.PhaseNs, int64(1)
+		if now := h.now(); now >= anchor {
+			n = (now-anchor)/c.PeriodNs + 1
+		}
+		for ; ; n++ {
+			if !h.sleepUntil(ctx, anchor+n*c.PeriodNs) {
+				return false
 			}
 			select {
 			case _, ok := <-ch:
 				if !ok {
-					h.close(l)
-					return
+					h.close(l, k)
+					return true
 				}
-				h.read(l)
+				h.read(l, k)
 			default:
 			}
 		}
 	case ConsumerPace:
 		// The usual application loop: handle a response, then sleep.
 		for range ch {
-			h.read(l)
+			h.read(l, k)
 			if !h.sleepUntil(ctx, time.Since(h.t0).Nanoseconds()+c.PeriodNs) {
-				return
+				return false
 			}
 		}
-		h.close(l)
+		h.close(l, k)
+		return true
 	case ConsumerStopAfter:
-		for n := 0; n < c.K; n++ {
+		for ; *stopAfterReads < c.K; *stopAfterReads++ {
 			if _, ok := <-ch; !ok {
-				h.close(l)
-				return
+				h.close(l, k)
+				return true
 			}
-			h.read(l)
+			h.read(l, k)
 		}
 	case ConsumerStall:
 		for {
@@ -297,20 +387,36 @@ func (h *harness) consume(ctx context.Context, l *srvLease, ch <-chan *clientv3.
 			case _, ok := <-ch:
 				tm.Stop()
 				if !ok {
-					h.close(l)
-					return
+					h.close(l, k)
+					return true
 				}
-				h.read(l)
+				h.read(l, k)
 			case <-tm.C:
 			}
 		}
 		if !h.sleepUntil(ctx, c.ToNs) {
-			return
+			return false
 		}
-		drain()
+		return drain()
 	default:
 		panic("legacy: unknown consumer kind " + strconv.Quote(c.Kind))
 	}
+	return false
+}
+
+// keepAliveCtx is the context a KeepAlive call gets: one the application
+// cancels cancelAfterNs later (scripted.Lease.CancelAfterNs), if > 0.
+func (h *harness) keepAliveCtx(ctx context.Context, wg *sync.WaitGroup, cancelAfterNs int64) context.Context {
+	if cancelAfterNs <= 0 {
+		return context.Background()
+	}
+	kctx, cancel := context.WithCancel(context.Background())
+	at := h.now() + cancelAfterNs
+	wg.Go(func() {
+		defer cancel()
+		h.sleepUntil(ctx, at)
+	})
+	return kctx
 }
 
 // pipeListener is an in-memory net.Listener: Accept hands out the server ends
@@ -376,7 +482,10 @@ func run(t *testing.T, s Script, version string) Result {
 
 	leases := make([]*srvLease, len(s.Leases))
 	for i, spec := range s.Leases {
-		l := &srvLease{spec: spec, closed: -1, open: map[*srvStream]struct{}{}}
+		l := &srvLease{spec: spec, grants: make([]grantLog, spec.Grants()), open: map[*srvStream]struct{}{}}
+		for k := range l.grants {
+			l.grants[k].closed = -1
+		}
 		leases[i] = l
 		if _, dup := h.byAddr[leaseAddr(spec.ID)]; dup {
 			t.Fatalf("script %s: duplicate lease ID %d", s.Name, spec.ID)
@@ -429,12 +538,39 @@ func run(t *testing.T, s Script, version string) Result {
 			h.mu.Lock()
 			clients = append(clients, cli)
 			h.mu.Unlock()
-			ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(id))
-			if err != nil {
-				t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, id, err)
-				return
+			for k, o := range l.spec.Others {
+				wg.Go(func() {
+					if !h.sleepUntil(ctx, l.spec.StartNs+o.AfterNs) || h.now() >= s.DurationNs {
+						return
+					}
+					ch, err := cli.KeepAlive(h.keepAliveCtx(ctx, &wg, o.CancelAfterNs), clientv3.LeaseID(o.ID))
+					if err != nil {
+						t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, o.ID, err)
+						return
+					}
+					var reads int
+					h.consume(ctx, l, k+1, ch, &reads)
+				})
 			}
-			h.consume(ctx, l, ch)
+			for k := range l.spec.Grants() {
+				if k > 0 { // the agent re-grants once it has seen its channel close
+					if !h.sleepUntil(ctx, h.now()+l.spec.Regrants[k-1].AfterNs) || h.now() >= s.DurationNs {
+						return
+					}
+				}
+				gid := l.spec.Grant(k).ID
+				ch, err := cli.KeepAlive(h.keepAliveCtx(ctx, &wg, l.spec.Grant(k).CancelAfterNs), clientv3.LeaseID(gid))
+				if err != nil {
+					t.Errorf("script %s lease %d: KeepAlive: %v", s.Name, gid, err)
+					return
+				}
+				if !h.consume(ctx, l, k, ch, &l.stopAfterReads) {
+					return
+				}
+				if len(l.spec.Others) > 0 {
+					break // the others are kept alive alongside, below
+				}
+			}
 		})
 	}
 
@@ -444,14 +580,12 @@ func run(t *testing.T, s Script, version string) Result {
 	res := Result{Script: s.Name, Version: version, Leases: make([]LeaseResult, len(leases))}
 	h.mu.Lock()
 	for i, l := range leases {
-		res.Leases[i] = LeaseResult{
-			ID:       l.spec.ID,
-			Requests: Compress(before(l.requests, s.DurationNs)),
-			Reads:    Compress(before(l.reads, s.DurationNs)),
-			Closed:   l.closed,
+		res.Leases[i] = l.grants[0].result(l.spec.ID, s.DurationNs)
+		for k, g := range l.spec.Regrants {
+			res.Leases[i].Regrants = append(res.Leases[i].Regrants, l.grants[k+1].result(g.ID, s.DurationNs))
 		}
-		if l.closed >= s.DurationNs {
-			res.Leases[i].Closed = -1
+		for k, o := range l.spec.Others {
+			res.Leases[i].Others = append(res.Leases[i].Others, l.grants[k+1].result(o.ID, s.DurationNs))
 		}
 	}
 	h.mu.Unlock()
@@ -479,4 +613,13 @@ func before(ts []int64, end int64) []int64 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// result is what the recorder saw of one lease before end.
+func (g *grantLog) result(id, end int64) LeaseResult {
+	r := LeaseResult{ID: id, Requests: Compress(before(g.requests, end)), Reads: Compress(before(g.reads, end)), Closed: g.closed}
+	if g.closed >= end {
+		r.Closed = -1
+	}
+	return r
 }

@@ -20,7 +20,13 @@ var update = flag.Bool("update", false, "rewrite ../scripted/testdata/golden-<ve
 const (
 	scriptsPath     = "../scripted/testdata/scripts.json"
 	paceScriptsPath = "../scripted/testdata/scripts-pace.json"
-	goldenDir       = "../scripted/testdata"
+	// regrantScriptsPath: processes that keep a new lease alive after their
+	// channel closed (scripted.RegrantCorpus).
+	regrantScriptsPath = "../scripted/testdata/scripts-regrant.json"
+	// othersScriptsPath: processes that keep several leases alive at once
+	// (scripted.OthersCorpus).
+	othersScriptsPath = "../scripted/testdata/scripts-others.json"
+	goldenDir         = "../scripted/testdata"
 
 	ms = int64(time.Millisecond)
 	s  = int64(time.Second)
@@ -203,12 +209,17 @@ func TestDeterministic(t *testing.T) {
 
 // Golden: every script of the shared corpora, run on the real library, gives
 // exactly ../scripted/testdata/golden-<version>.json (the main corpus,
-// scripts.json) and golden-pace-<version>.json (the read-then-sleep
-// consumer's, scripts-pace.json); -update rewrites them.
+// scripts.json), golden-pace-<version>.json (the read-then-sleep
+// consumer's, scripts-pace.json), golden-regrant-<version>.json (the
+// re-granting processes', scripts-regrant.json) and
+// golden-others-<version>.json (processes with several leases,
+// scripts-others.json); -update rewrites them.
 func TestGolden(t *testing.T) {
 	for _, c := range []struct{ name, scripts, prefix string }{
 		{"main", scriptsPath, "golden-"},
 		{"pace", paceScriptsPath, "golden-pace-"},
+		{"regrant", regrantScriptsPath, "golden-regrant-"},
+		{"others", othersScriptsPath, "golden-others-"},
 	} {
 		t.Run(c.name, func(t *testing.T) { testGolden(t, c.scripts, c.prefix) })
 	}

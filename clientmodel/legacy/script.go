@@ -44,6 +44,52 @@ type Lease struct {
 	DelaysNs       []int64  `json:"delays_ns,omitempty"`
 	RevokeAt       int      `json:"revoke_at,omitempty"`
 	ResetsNs       []int64  `json:"resets_ns,omitempty"`
+	// Regrants: the leases the process keeps alive next, each AfterNs after
+	// its consumer saw the previous channel close (scripted.Regrant).
+	Regrants []Regrant `json:"regrants,omitempty"`
+	// CancelAfterNs: the application cancels KeepAlive's context this long
+	// after the call (scripted.Lease.CancelAfterNs).
+	CancelAfterNs int64 `json:"cancel_after_ns,omitempty"`
+	// Others: leases the process keeps alive alongside this one, KeepAlive
+	// for each at StartNs + AfterNs; a process with Others is served one
+	// answer per request, each after its own delay (scripted.Lease.Others).
+	Others []Regrant `json:"others,omitempty"`
+}
+
+type Regrant struct {
+	ID            int64   `json:"id"`
+	AfterNs       int64   `json:"after_ns"`
+	TTLs          int64   `json:"ttl_s"`
+	DelaysNs      []int64 `json:"delays_ns,omitempty"`
+	RevokeAt      int     `json:"revoke_at,omitempty"`
+	CancelAfterNs int64   `json:"cancel_after_ns,omitempty"`
+}
+
+func (l Lease) Grants() int { return 1 + len(l.Regrants) + len(l.Others) }
+
+// Grant is the k-th (0-based) lease of the process: k = 0 the lease itself.
+func (l Lease) Grant(k int) Regrant {
+	if k == 0 {
+		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt, CancelAfterNs: l.CancelAfterNs}
+	}
+	if len(l.Others) > 0 {
+		return l.Others[k-1]
+	}
+	return l.Regrants[k-1]
+}
+
+func (g Regrant) Delay(i int) int64 {
+	if len(g.DelaysNs) == 0 {
+		return 1000
+	}
+	return g.DelaysNs[i%len(g.DelaysNs)]
+}
+
+func (g Regrant) TTL(i int) int64 {
+	if g.RevokeAt > 0 && i+1 >= g.RevokeAt {
+		return 0
+	}
+	return g.TTLs
 }
 
 // Script mirrors scripted.Script.
@@ -54,12 +100,7 @@ type Script struct {
 }
 
 // Delay mirrors scripted.Lease.Delay.
-func (l Lease) Delay(i int) int64 {
-	if len(l.DelaysNs) == 0 {
-		return 1000
-	}
-	return l.DelaysNs[i%len(l.DelaysNs)]
-}
+func (l Lease) Delay(i int) int64 { return l.Grant(0).Delay(i) }
 
 // Run mirrors scripted.Run.
 type Run struct {
@@ -70,10 +111,12 @@ type Run struct {
 
 // LeaseResult mirrors scripted.LeaseResult.
 type LeaseResult struct {
-	ID       int64 `json:"id"`
-	Requests []Run `json:"requests"`
-	Reads    []Run `json:"reads"`
-	Closed   int64 `json:"closed_ns"`
+	ID       int64         `json:"id"`
+	Requests []Run         `json:"requests"`
+	Reads    []Run         `json:"reads"`
+	Closed   int64         `json:"closed_ns"`
+	Regrants []LeaseResult `json:"regrants,omitempty"`
+	Others   []LeaseResult `json:"others,omitempty"`
 }
 
 // Result mirrors scripted.Result.

@@ -113,34 +113,52 @@ func (h *harness) sleepUntil(ctx context.Context, at int64) bool {
 	}
 }
 
+// leaseState is one client process: its lease, then its regrants.
 type leaseState struct {
 	spec scripted.Lease
 
 	mu     sync.Mutex
-	nreq   int        // requests received so far, across streams (the server's i)
-	reqs   []int64    // receive instants (< dur)
-	reads  []int64    // consumer read instants (< dur)
-	closed int64      // consumer saw the channel closed, or -1
+	grants []grantLog // per lease of the process (scripted.Lease.Grant)
 	open   *srvStream // the keepalive stream currently open on the server, or nil
+
+	stopAfterReads int // a stop-after consumer's reads over all channels (the process goroutine's)
 }
 
-func (ls *leaseState) recordRead(h *harness) {
+// grantLog is what happened to one lease of a process.
+type grantLog struct {
+	nreq   int     // requests received so far, across streams (the server's i)
+	reqs   []int64 // receive instants (< dur)
+	reads  []int64 // consumer read instants (< dur)
+	closed int64   // consumer saw the channel closed, or -1
+}
+
+// grant is the index of the process's lease whose ID is id, or -1.
+func (ls *leaseState) grant(id int64) int {
+	for k := range ls.spec.Grants() {
+		if ls.spec.Grant(k).ID == id {
+			return k
+		}
+	}
+	return -1
+}
+
+func (ls *leaseState) recordRead(h *harness, k int) {
 	now := h.now()
 	if now >= h.dur {
 		return
 	}
 	ls.mu.Lock()
-	ls.reads = append(ls.reads, now)
+	ls.grants[k].reads = append(ls.grants[k].reads, now)
 	ls.mu.Unlock()
 }
 
-func (ls *leaseState) recordClosed(h *harness) {
+func (ls *leaseState) recordClosed(h *harness, k int) {
 	now := h.now()
 	if now >= h.dur {
 		return
 	}
 	ls.mu.Lock()
-	ls.closed = now
+	ls.grants[k].closed = now
 	ls.mu.Unlock()
 }
 
@@ -225,8 +243,9 @@ type fakeLeaseServer struct {
 }
 
 type queued struct {
-	req *pb.LeaseKeepAliveRequest
-	i   int // index among all requests of the lease
+	req   *pb.LeaseKeepAliveRequest
+	grant int // which lease of the process (scripted.Lease.Grant)
+	i     int // index among all requests of that lease
 }
 
 // reqQueue is an unbounded FIFO between the Recv goroutine and the serial
@@ -301,19 +320,26 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 				ls.mu.Unlock()
 				return
 			}
-			if req.ID != ls.spec.ID {
+			k := ls.grant(req.ID)
+			if k < 0 {
+				ls.mu.Unlock()
 				h.t.Errorf("lease %d: stream got keepalive for lease %d", ls.spec.ID, req.ID)
+				continue
 			}
-			i := ls.nreq
-			ls.nreq++
+			g := &ls.grants[k]
+			i := g.nreq
+			g.nreq++
 			if now < h.dur {
-				ls.reqs = append(ls.reqs, now)
+				g.reqs = append(g.reqs, now)
 			}
 			ls.mu.Unlock()
-			q.push(queued{req: req, i: i})
+			q.push(queued{req: req, grant: k, i: i})
 		}
 	}()
 
+	if len(ls.spec.Others) > 0 {
+		return h.answerEach(stream, ls, st, q)
+	}
 	for {
 		it, ok := q.tryPop()
 		if !ok {
@@ -330,7 +356,8 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 				}
 			}
 		}
-		tm := time.NewTimer(time.Duration(ls.spec.Delay(it.i)))
+		g := ls.spec.Grant(it.grant)
+		tm := time.NewTimer(time.Duration(g.Delay(it.i)))
 		select {
 		case <-tm.C:
 		case <-st.reset:
@@ -340,13 +367,67 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 			tm.Stop()
 			return stream.Context().Err()
 		}
-		ttl := ls.spec.TTLs
-		if ls.spec.RevokeAt > 0 && it.i+1 >= ls.spec.RevokeAt {
-			ttl = 0
-		}
-		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: it.req.ID, TTL: ttl}); err != nil {
+		if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: it.req.ID, TTL: g.TTL(it.i)}); err != nil {
 			return err
 		}
+	}
+}
+
+// answerEach serves a process with Others: each request is answered after
+// its own delay, whatever else is pending (scripted.Lease.Others), so the
+// order in which the lessor's scan sent the leases due at one instant does
+// not move any answer.
+func (h *harness) answerEach(stream pb.Lease_LeaseKeepAliveServer, ls *leaseState, st *srvStream, q *reqQueue) error {
+	var sendMu sync.Mutex // one Send at a time; finished: the handler has returned
+	finished := false
+	defer func() {
+		sendMu.Lock()
+		finished = true
+		sendMu.Unlock()
+	}()
+	errc := make(chan error, 1)
+	for {
+		it, ok := q.tryPop()
+		if !ok {
+			select {
+			case <-q.notify:
+				continue
+			case <-st.reset:
+				return errScriptedReset
+			case <-stream.Context().Done():
+				return stream.Context().Err()
+			case <-q.done:
+				return nil // client went away (teardown)
+			case err := <-errc:
+				return err
+			}
+		}
+		g := ls.spec.Grant(it.grant)
+		go func() {
+			tm := time.NewTimer(time.Duration(g.Delay(it.i)))
+			defer tm.Stop()
+			select {
+			case <-tm.C:
+			case <-st.reset:
+				return
+			case <-stream.Context().Done():
+				return
+			}
+			ls.mu.Lock()
+			dead := st.dead
+			ls.mu.Unlock()
+			sendMu.Lock()
+			defer sendMu.Unlock()
+			if dead || finished {
+				return
+			}
+			if err := stream.Send(&pb.LeaseKeepAliveResponse{ID: it.req.ID, TTL: g.TTL(it.i)}); err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
+			}
+		}()
 	}
 }
 
@@ -368,54 +449,66 @@ func (h *harness) resetter(ctx context.Context, ls *leaseState) {
 
 // ---- consumers ----
 
-func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *clientv3.LeaseKeepAliveResponse) {
+// consume reads the k-th lease's channel as the script's consumer does, and
+// reports whether it saw the channel close (then the process may re-grant).
+// stopAfterReads is a stop-after consumer's count of reads: the process's
+// (over the channels of its regrants) or the channel's (one of Others).
+func (h *harness) consume(ctx context.Context, ls *leaseState, k int, ch <-chan *clientv3.LeaseKeepAliveResponse, stopAfterReads *int) bool {
 	c := ls.spec.Consumer
-	drain := func() {
+	drain := func() bool {
 		for range ch {
-			ls.recordRead(h)
+			ls.recordRead(h, k)
 		}
-		ls.recordClosed(h)
+		ls.recordClosed(h, k)
+		return true
 	}
 	switch c.Kind {
 	case scripted.ConsumerDrain:
-		drain()
+		return drain()
 	case scripted.ConsumerNever:
 		// Never touches the channel.
 	case scripted.ConsumerRate:
 		if c.PeriodNs <= 0 {
 			h.t.Errorf("lease %d: rate consumer with period %d", ls.spec.ID, c.PeriodNs)
-			return
+			return false
 		}
-		for k := int64(1); ; k++ {
-			if !h.sleepUntil(ctx, ls.spec.StartNs+c.PhaseNs+k*c.PeriodNs) {
-				return
+		// The process's ticks, StartNs+PhaseNs+n*PeriodNs (n >= 1): a later
+		// channel is read from the first tick after its KeepAlive.
+		anchor, n := ls.spec.StartNs+c.PhaseNs, int64(1)
+		if now := h.now(); now >= anchor {
+			n = (now-anchor)/c.PeriodNs + 1
+		}
+		for ; ; n++ {
+			if !h.sleepUntil(ctx, anchor+n*c.PeriodNs) {
+				return false
 			}
 			select {
 			case _, ok := <-ch:
 				if !ok {
-					ls.recordClosed(h)
-					return
+					ls.recordClosed(h, k)
+					return true
 				}
-				ls.recordRead(h)
+				ls.recordRead(h, k)
 			default:
 			}
 		}
 	case scripted.ConsumerPace:
 		// The usual application loop: handle a response, then sleep.
 		for range ch {
-			ls.recordRead(h)
+			ls.recordRead(h, k)
 			if !h.sleepUntil(ctx, h.now()+c.PeriodNs) {
-				return
+				return false
 			}
 		}
-		ls.recordClosed(h)
+		ls.recordClosed(h, k)
+		return true
 	case scripted.ConsumerStopAfter:
-		for n := 0; n < c.K; n++ {
+		for ; *stopAfterReads < c.K; *stopAfterReads++ {
 			if _, ok := <-ch; !ok {
-				ls.recordClosed(h)
-				return
+				ls.recordClosed(h, k)
+				return true
 			}
-			ls.recordRead(h)
+			ls.recordRead(h, k)
 		}
 		// Stops reading forever.
 	case scripted.ConsumerStall:
@@ -429,20 +522,36 @@ func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *client
 			case _, ok := <-ch:
 				tm.Stop()
 				if !ok {
-					ls.recordClosed(h)
-					return
+					ls.recordClosed(h, k)
+					return true
 				}
-				ls.recordRead(h)
+				ls.recordRead(h, k)
 			case <-tm.C:
 			}
 		}
 		if !h.sleepUntil(ctx, c.ToNs) {
-			return
+			return false
 		}
-		drain()
+		return drain()
 	default:
 		h.t.Errorf("lease %d: unknown consumer kind %q", ls.spec.ID, c.Kind)
 	}
+	return false
+}
+
+// keepAliveCtx is the context a KeepAlive call gets: one the application
+// cancels cancelAfterNs later (scripted.Lease.CancelAfterNs), if > 0.
+func (h *harness) keepAliveCtx(ctx context.Context, wg *sync.WaitGroup, cancelAfterNs int64) context.Context {
+	if cancelAfterNs <= 0 {
+		return context.Background()
+	}
+	kctx, cancel := context.WithCancel(context.Background())
+	at := h.now() + cancelAfterNs
+	wg.Go(func() {
+		defer cancel()
+		h.sleepUntil(ctx, at)
+	})
+	return kctx
 }
 
 // ---- the run ----
@@ -450,7 +559,11 @@ func (h *harness) consume(ctx context.Context, ls *leaseState, ch <-chan *client
 func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 	h := &harness{t: t, t0: time.Now(), dur: s.DurationNs}
 	for _, l := range s.Leases {
-		h.leases = append(h.leases, &leaseState{spec: l, closed: -1})
+		ls := &leaseState{spec: l, grants: make([]grantLog, l.Grants())}
+		for k := range ls.grants {
+			ls.grants[k].closed = -1
+		}
+		h.leases = append(h.leases, ls)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -488,13 +601,41 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 			if ls.spec.StartNs >= h.dur || !h.sleepUntil(ctx, ls.spec.StartNs) {
 				return
 			}
-			ch, err := cli.KeepAlive(context.Background(), clientv3.LeaseID(ls.spec.ID))
-			if err != nil {
-				t.Errorf("lease %d: KeepAlive: %v", ls.spec.ID, err)
-				return
+			for k := range ls.spec.Grants() {
+				if k > 0 { // the agent re-grants once it has seen its channel close
+					if !h.sleepUntil(ctx, h.now()+ls.spec.Regrants[k-1].AfterNs) || h.now() >= h.dur {
+						return
+					}
+				}
+				id := ls.spec.Grant(k).ID
+				ch, err := cli.KeepAlive(h.keepAliveCtx(ctx, &wg, ls.spec.Grant(k).CancelAfterNs), clientv3.LeaseID(id))
+				if err != nil {
+					t.Errorf("lease %d: KeepAlive: %v", id, err)
+					return
+				}
+				if !h.consume(ctx, ls, k, ch, &ls.stopAfterReads) {
+					return
+				}
+				if len(ls.spec.Others) > 0 {
+					break // the others are kept alive alongside, below
+				}
 			}
-			h.consume(ctx, ls, ch)
 		})
+		for k, o := range ls.spec.Others {
+			wg.Go(func() {
+				at := ls.spec.StartNs + o.AfterNs
+				if at >= h.dur || !h.sleepUntil(ctx, at) {
+					return
+				}
+				ch, err := cli.KeepAlive(h.keepAliveCtx(ctx, &wg, o.CancelAfterNs), clientv3.LeaseID(o.ID))
+				if err != nil {
+					t.Errorf("lease %d: KeepAlive: %v", o.ID, err)
+					return
+				}
+				var reads int
+				h.consume(ctx, ls, k+1, ch, &reads)
+			})
+		}
 		if len(ls.spec.ResetsNs) > 0 {
 			wg.Go(func() { h.resetter(ctx, ls) })
 		}
@@ -509,12 +650,14 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 	res := scripted.Result{Script: s.Name, Version: Version}
 	for _, ls := range h.leases {
 		ls.mu.Lock()
-		res.Leases = append(res.Leases, scripted.LeaseResult{
-			ID:       ls.spec.ID,
-			Requests: scripted.Compress(ls.reqs),
-			Reads:    scripted.Compress(ls.reads),
-			Closed:   ls.closed,
-		})
+		lr := ls.grants[0].result(ls.spec.ID)
+		for k, g := range ls.spec.Regrants {
+			lr.Regrants = append(lr.Regrants, ls.grants[k+1].result(g.ID))
+		}
+		for k, o := range ls.spec.Others {
+			lr.Others = append(lr.Others, ls.grants[k+1].result(o.ID))
+		}
+		res.Leases = append(res.Leases, lr)
 		ls.mu.Unlock()
 	}
 
@@ -528,4 +671,8 @@ func runBubble(t *testing.T, s scripted.Script, o Options) scripted.Result {
 	wg.Wait()
 	<-serveDone
 	return res
+}
+
+func (g *grantLog) result(id int64) scripted.LeaseResult {
+	return scripted.LeaseResult{ID: id, Requests: scripted.Compress(g.reqs), Reads: scripted.Compress(g.reads), Closed: g.closed}
 }

@@ -26,6 +26,18 @@ const (
 	paceCorpusSize  = 40
 )
 
+// The re-granting processes' corpus (scripted.RegrantCorpus) and its size.
+const (
+	regrantScriptsPath = "testdata/scripts-regrant.json"
+	regrantCorpusSize  = 30
+)
+
+// The several-leases processes' corpus (scripted.OthersCorpus) and its size.
+const (
+	othersScriptsPath = "testdata/scripts-others.json"
+	othersCorpusSize  = 30
+)
+
 // TestMain raises rapid's default budget for this package to the 250 generated
 // scenarios the differential test promises, unless -rapid.checks is given.
 func TestMain(m *testing.M) {
@@ -98,6 +110,42 @@ func TestPaceCorpusIsCurrent(t *testing.T) {
 	}
 }
 
+// The committed regrant corpus is exactly scripted.RegrantCorpus; the legacy
+// goldens golden-regrant-<version>.json were recorded on it.
+func TestRegrantCorpusIsCurrent(t *testing.T) {
+	want := scripted.RegrantCorpus(regrantCorpusSize)
+	if *update {
+		if err := writeJSONArray(regrantScriptsPath, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := scripted.LoadScripts(regrantScriptsPath)
+	if err != nil {
+		t.Fatalf("%v (regenerate with: make corpus)", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s is stale: regenerate it with make corpus (it re-records the legacy goldens)", regrantScriptsPath)
+	}
+}
+
+// The committed others corpus is exactly scripted.OthersCorpus; the legacy
+// goldens golden-others-<version>.json were recorded on it.
+func TestOthersCorpusIsCurrent(t *testing.T) {
+	want := scripted.OthersCorpus(othersCorpusSize)
+	if *update {
+		if err := writeJSONArray(othersScriptsPath, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := scripted.LoadScripts(othersScriptsPath)
+	if err != nil {
+		t.Fatalf("%v (regenerate with: make corpus)", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s is stale: regenerate it with make corpus (it re-records the legacy goldens)", othersScriptsPath)
+	}
+}
+
 // legacyGolden loads the timeline recorded from the real legacy library on
 // the main corpus.
 func legacyGolden(t *testing.T, version string) ([]scripted.Script, []scripted.Result) {
@@ -125,14 +173,20 @@ func legacyGoldenOf(t *testing.T, scriptsPath, golden string) ([]scripted.Script
 
 // The model, given the pre-fix (v3.3.8) or fixed (v3.3.9) rule, reproduces the
 // real legacy library's request timeline, consumer reads and close, per lease,
-// on every script of the corpus and of the pace corpus (read-then-sleep
-// consumers, with the TTL 3 s, 0.3 reads/s case).
+// on every script of the corpus, of the pace corpus (read-then-sleep
+// consumers, with the TTL 3 s, 0.3 reads/s case), of the regrant corpus
+// (processes that keep a new lease alive after their channel closed) and of
+// the others corpus (processes with several leases: clientmodel.Process).
 func TestModelMatchesLegacyGoldens(t *testing.T) {
 	for _, c := range []struct{ version, scripts, golden string }{
 		{"v3.3.8", scriptsPath, "golden-v3.3.8.json"},
 		{"v3.3.9", scriptsPath, "golden-v3.3.9.json"},
 		{"v3.3.8", paceScriptsPath, "golden-pace-v3.3.8.json"},
 		{"v3.3.9", paceScriptsPath, "golden-pace-v3.3.9.json"},
+		{"v3.3.8", regrantScriptsPath, "golden-regrant-v3.3.8.json"},
+		{"v3.3.9", regrantScriptsPath, "golden-regrant-v3.3.9.json"},
+		{"v3.3.8", othersScriptsPath, "golden-others-v3.3.8.json"},
+		{"v3.3.9", othersScriptsPath, "golden-others-v3.3.9.json"},
 	} {
 		version := c.version
 		t.Run(c.golden, func(t *testing.T) {

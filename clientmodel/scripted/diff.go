@@ -14,14 +14,31 @@ func Diff(want, got Result) string {
 		return fmt.Sprintf("lease count: want %d, got %d\n", len(want.Leases), len(got.Leases))
 	}
 	for i := range want.Leases {
-		w, g := want.Leases[i], got.Leases[i]
-		diffTimeline(&b, w.ID, "request", Expand(w.Requests), Expand(g.Requests))
-		diffTimeline(&b, w.ID, "read", Expand(w.Reads), Expand(g.Reads))
-		if w.Closed != g.Closed {
-			fmt.Fprintf(&b, "lease %d: close seen at %s, want %s\n", w.ID, fmtNs(g.Closed), fmtNs(w.Closed))
-		}
+		diffLease(&b, want.Leases[i], got.Leases[i])
 	}
 	return b.String()
+}
+
+func diffLease(b *strings.Builder, w, g LeaseResult) {
+	diffTimeline(b, w.ID, "request", Expand(w.Requests), Expand(g.Requests))
+	diffTimeline(b, w.ID, "read", Expand(w.Reads), Expand(g.Reads))
+	if w.Closed != g.Closed {
+		fmt.Fprintf(b, "lease %d: close seen at %s, want %s\n", w.ID, fmtNs(g.Closed), fmtNs(w.Closed))
+	}
+	if len(w.Regrants) != len(g.Regrants) {
+		fmt.Fprintf(b, "lease %d: %d regrants, want %d\n", w.ID, len(g.Regrants), len(w.Regrants))
+		return
+	}
+	for k := range w.Regrants {
+		diffLease(b, w.Regrants[k], g.Regrants[k])
+	}
+	if len(w.Others) != len(g.Others) {
+		fmt.Fprintf(b, "lease %d: %d others, want %d\n", w.ID, len(g.Others), len(w.Others))
+		return
+	}
+	for k := range w.Others {
+		diffLease(b, w.Others[k], g.Others[k])
+	}
 }
 
 func diffTimeline(b *strings.Builder, id int64, what string, want, got []int64) {

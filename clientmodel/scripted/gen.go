@@ -139,3 +139,59 @@ func PaceCorpus(n int) []Script {
 	}
 	return out
 }
+
+// GenRegrant generates scripts like Gen whose processes re-grant: each has
+// 1-3 later leases (Lease.Regrants), each kept alive AfterNs (whole ms + 13
+// ns, script.go) after the consumer saw the previous channel close. So that
+// channels do close, consumers are ones that see a close (not never), most
+// leases are revoked after a few requests, some are answered so late (5 to
+// 20 s) that the deadline loop gives them up, and some are cancelled by the
+// application. Kept apart from Gen so that
+// Gen's draws, and so the committed corpora, stay as they are.
+func GenRegrant() *rapid.Generator[Script] {
+	return rapid.Custom(func(t *rapid.T) Script {
+		s := Script{DurationNs: rapid.Int64Range(60, 900).Draw(t, "duration_s") * sec}
+		n := rapid.IntRange(1, 2).Draw(t, "clients")
+		for i := 0; i < n; i++ {
+			id := int64(i + 1)
+			l := genLease(t, id, s.DurationNs)
+			p := func(name string) string { return fmt.Sprintf("lease%d.%s", id, name) }
+			switch l.Consumer.Kind {
+			case ConsumerNever:
+				l.Consumer = Consumer{Kind: ConsumerPace, PeriodNs: rapid.Int64Range(1, 20_000).Draw(t, p("pace_period_ms"))*ms + 3}
+			case ConsumerStopAfter:
+				l.Consumer.K += 40 // mostly still reading when the channel closes
+			}
+			g := genRegrant(t, p("grant0"))
+			l.TTLs, l.DelaysNs, l.RevokeAt, l.CancelAfterNs = g.TTLs, g.DelaysNs, g.RevokeAt, g.CancelAfterNs
+			nr := rapid.IntRange(1, 3).Draw(t, p("regrants"))
+			for j := 1; j <= nr; j++ {
+				g := genRegrant(t, p(fmt.Sprintf("grant%d", j)))
+				g.ID = 10*id + int64(j)
+				l.Regrants = append(l.Regrants, g)
+			}
+			s.Leases = append(s.Leases, l)
+		}
+		return s
+	})
+}
+
+// genRegrant draws one lease's server behaviour and, for a regrant, its gap.
+func genRegrant(t *rapid.T, p string) Regrant {
+	g := Regrant{
+		AfterNs: rapid.OneOf(rapid.Int64Range(0, 600), rapid.Int64Range(0, 10_000)).Draw(t, p+".after_ms")*ms + 13,
+		TTLs:    rapid.OneOf(rapid.Int64Range(2, 10), rapid.Int64Range(10, 120)).Draw(t, p+".ttl_s"),
+	}
+	nd := rapid.IntRange(1, 3).Draw(t, p+".delays")
+	for j := 0; j < nd; j++ {
+		d := rapid.OneOf(rapid.Int64Range(0, 20), rapid.Int64Range(0, 3000), rapid.Int64Range(5000, 20_000)).Draw(t, p+".delay_ms")
+		g.DelaysNs = append(g.DelaysNs, d*ms+1001)
+	}
+	if rapid.IntRange(0, 3).Draw(t, p+".revoke?") > 0 {
+		g.RevokeAt = rapid.IntRange(1, 6).Draw(t, p+".revoke_at")
+	}
+	if rapid.IntRange(0, 4).Draw(t, p+".cancel?") == 0 {
+		g.CancelAfterNs = rapid.Int64Range(0, 30_000).Draw(t, p+".cancel_after_ms")*ms + 17
+	}
+	return g
+}

@@ -10,10 +10,13 @@
 // server/etcdserver/api/v3rpc/lease.go does: Recv, renew, Send), each answer after a
 // scripted delay, with a scripted TTL, and that aborts the stream at scripted times.
 //
-// Each lease gets its own client on purpose: one lessor scans its leases in Go map
+// Each lease gets its own client by default: one lessor scans its leases in Go map
 // order, so two leases due at the same scan reach a serial server in random order,
 // and their response times would depend on the scheduler. One lease per client is
-// also how the 2018 incident's agents were built.
+// also how the 2018 incident's agents were built. A process may keep a new lease
+// alive after its channel closed (Lease.Regrants), or several at once
+// (Lease.Others): then the server answers each request after its own delay, so
+// that the map order moves no answer.
 //
 // Tie rule. Real goroutines that wake at the same virtual instant run in an
 // unspecified order, so a script must never make two causally unrelated events
@@ -31,7 +34,24 @@
 //     library's order at such a tie is up to the scheduler);
 //   - the i-th reset (0-based) is at a whole millisecond + (i+1)*100 ns, and the
 //     stream that replaces it scans on that offset;
-//   - consumer ticks and stall edges are at a whole millisecond + 7 ns.
+//   - consumer ticks and stall edges are at a whole millisecond + 7 ns;
+//   - a regrant's AfterNs is a whole millisecond + 13 ns, so the new lease's
+//     KeepAlive (its nextKeepAlive) is never on a scan, a tick or a response;
+//   - a CancelAfterNs is a whole millisecond + 17 ns;
+//   - in a process with Others, whose requests are answered one by one, the
+//     j-th (0-based) delay of a lease is a whole millisecond + 1001 + 2j ns:
+//     two requests of one lease sent on the 500 ms grid and answered after
+//     delays that differ by a multiple of 500 ms would otherwise be answered
+//     at the same instant, in an order up to the scheduler.
+//
+// Regrants. A process whose consumer sees its channel close may call
+// KeepAlive again, AfterNs later, for a new lease (Lease.Regrants: an agent
+// that re-grants when its key vanishes). The lessor, its loops and its
+// stream are the same; the fake server serves the new lease on that stream,
+// after whatever it still owes the old one. A rate consumer keeps the
+// process's tick grid (StartNs+PhaseNs+k*PeriodNs), a stall consumer its
+// absolute window, a stop-after consumer counts its K reads over all the
+// channels.
 //
 // TieCase (tie.go) breaks the rule on purpose: every reply lands on a scan,
 // to measure how often each real library lets the scan win
@@ -88,6 +108,69 @@ type Lease struct {
 	// not yet answered are never answered. A reset while no stream is open is a
 	// no-op. Strictly increasing.
 	ResetsNs []int64 `json:"resets_ns,omitempty"`
+	// Regrants are the leases the same process keeps alive next, one after
+	// the other, each once its consumer has seen the previous channel close.
+	Regrants []Regrant `json:"regrants,omitempty"`
+	// CancelAfterNs, if > 0: the application cancels the context it passed
+	// to KeepAlive this long after the call (whole ms + 17 ns, script.go), and
+	// the lessor closes the channel and drops the lease (lease.go:342-371).
+	CancelAfterNs int64 `json:"cancel_after_ns,omitempty"`
+	// Others are leases the same process keeps alive alongside this one, on
+	// its lessor (clientmodel.Process): it calls KeepAlive for each at
+	// StartNs + AfterNs, and reads each channel with its own consumer like
+	// Consumer (a stop-after consumer counts K per channel). A process with
+	// Others is served by a server that answers each request after its own
+	// delay, independently of the others (not one at a time as etcd does), so
+	// that the random order in which the real lessor's scan sends the leases
+	// due at one instant (a Go map walk) does not move any answer. Not
+	// with Regrants.
+	Others []Regrant `json:"others,omitempty"`
+}
+
+// Regrant is a later lease of a client process (see the package doc): the
+// process calls KeepAlive for ID AfterNs after its consumer saw the previous
+// lease's channel close, and the server answers its requests as it does a
+// Lease's (TTLs, DelaysNs counted over this lease's requests, RevokeAt).
+type Regrant struct {
+	ID       int64   `json:"id"`
+	AfterNs  int64   `json:"after_ns"`
+	TTLs     int64   `json:"ttl_s"`
+	DelaysNs []int64 `json:"delays_ns,omitempty"`
+	RevokeAt int     `json:"revoke_at,omitempty"`
+	// CancelAfterNs: as Lease.CancelAfterNs, from this lease's KeepAlive.
+	CancelAfterNs int64 `json:"cancel_after_ns,omitempty"`
+}
+
+// Grants is how many leases the process keeps alive: the first and its
+// regrants or its others.
+func (l Lease) Grants() int { return 1 + len(l.Regrants) + len(l.Others) }
+
+// Grant is the k-th (0-based) lease of the process: k = 0 the lease itself,
+// then its regrants or its others.
+func (l Lease) Grant(k int) Regrant {
+	if k == 0 {
+		return Regrant{ID: l.ID, TTLs: l.TTLs, DelaysNs: l.DelaysNs, RevokeAt: l.RevokeAt, CancelAfterNs: l.CancelAfterNs}
+	}
+	if len(l.Others) > 0 {
+		return l.Others[k-1]
+	}
+	return l.Regrants[k-1]
+}
+
+// Delay returns the server delay for the i-th (0-based) request of g.
+func (g Regrant) Delay(i int) int64 {
+	if len(g.DelaysNs) == 0 {
+		return 1000
+	}
+	return g.DelaysNs[i%len(g.DelaysNs)]
+}
+
+// TTL is the TTL the server answers the i-th (0-based) request of g with.
+func (g Regrant) TTL(i int) int64 {
+	if g.RevokeAt > 0 && i+1 >= g.RevokeAt {
+		return 0
+	}
+	return g.TTLs
 }
 
 // Script is one differential scenario.
@@ -98,12 +181,7 @@ type Script struct {
 }
 
 // Delay returns the server delay for the i-th (0-based) request of l.
-func (l Lease) Delay(i int) int64 {
-	if len(l.DelaysNs) == 0 {
-		return 1000
-	}
-	return l.DelaysNs[i%len(l.DelaysNs)]
-}
+func (l Lease) Delay(i int) int64 { return l.Grant(0).Delay(i) }
 
 // Run is a compact list of instants: Start, Start+Step, ..., N of them.
 type Run struct {
@@ -120,6 +198,12 @@ type LeaseResult struct {
 	// Closed is when the consumer observed its channel closed, or -1. Only
 	// consumers that read can observe it; for others the harness reports -1.
 	Closed int64 `json:"closed_ns"`
+	// Regrants: what the process did with each of its later leases
+	// (Lease.Regrants), in order; empty (Closed -1) for one it never got to
+	// call KeepAlive for.
+	Regrants []LeaseResult `json:"regrants,omitempty"`
+	// Others: what the process did with each of Lease.Others, in order.
+	Others []LeaseResult `json:"others,omitempty"`
 }
 
 // Result is what a client library (real or model) did under a Script.
