@@ -37,6 +37,7 @@ type clusterClient struct {
 	member int32
 	slot   int32                  // its stream's slot on its member
 	timers clientmodel.LazyTimers // its scan's and deadline tick's events, moved while idle
+	exited bool                   // its process exited (clients.restart): what reaches it is lost
 }
 
 // Sim is a cluster simulation driven step by step: a stateful test's actions
@@ -57,6 +58,9 @@ type Sim struct {
 	ledger  *recorder.Ledger    // with opts.History or opts.RecordRTT
 	raft    raftWiring          // with cfg.Raft: heartbeats and elections (raft.go)
 	events  *model.EventWriters // with clients.kind event-writer: their writes and revokes, each runLoop pass
+	// restarts: the restart wave (spec.Cluster.Restarts); restart r's new
+	// process is client cfg.Clients+r, with a lease entry of its own.
+	restarts []spec.RestartAt
 
 	clientOut   []clientmodel.Output
 	clientRoute clusterClientRoute
@@ -96,23 +100,32 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	if c.MaxEvents > 0 {
 		s.k.SetLimits(c.MaxEvents, 0)
 	}
-	s.rec = recorder.New(c.Bucket, c.Duration, c.Clients, trace)
-	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
+	s.restarts = c.Restarts()
+	n := c.Incarnations()
+	s.rec = recorder.New(c.Bucket, c.Duration, n, trace)
+	s.ledger = recorder.NewLedger(n, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
 	s.members, s.lessor = c.Servers(opts.Mutant)
 	s.events = c.EventWriters()
-	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil})
+	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil, Leases: n > c.Clients})
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
 	starts := spec.StartTimes(c.Seed, c.Clients, c.StartSpread)
-	s.clients = make([]clusterClient, c.Clients)
+	s.clients = make([]clusterClient, n)
 	for i := range s.clients {
-		m := c.MemberOf(i)
-		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(starts[i])), member: int32(m), slot: s.members[m].AddClient(i)}
+		start, m := sim.Time(0), c.MemberOf(i)
+		if i < c.Clients {
+			start = starts[i]
+		} else { // a restarted process: it dials the old one's member
+			r := s.restarts[i-c.Clients]
+			start, m = r.At+sim.Time(c.Restart.Down), int(s.clients[r.Client].member)
+			s.k.Schedule(r.At, event{to: toRestart, index: int32(i - c.Clients)})
+		}
+		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(start)), member: int32(m), slot: s.members[m].AddClient(i)}
 		s.net.AddSlot(m)
 		if !opts.Deferred && s.events == nil { // an event writer holds no lease of its own
-			s.k.Schedule(starts[i], clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+			s.k.Schedule(start, clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
 		}
 	}
 	s.k.Schedule(sim.Time(model.RevokeInterval), event{to: toRevoke})
@@ -238,6 +251,12 @@ func (s *Sim) handle(now sim.Time, e *event) {
 		s.elected(now, int(e.index))
 	case toSample:
 		s.sample(now)
+	case toRestart:
+		s.restart(now, int(e.index))
+	case toClientRevoke: // a graceful exit's LeaseRevoke, committed
+		r := s.lessor.Revoke(now, int(e.index), 1)
+		s.ser.ClientRevoked(now, r.N)
+		s.ledger.Read(now, int(e.index), recorder.OpRevoke, r.N > 0, 0)
 	case toRaft:
 		s.stepRaft(now, model.UnpackRaft(&e.msg))
 	}
@@ -246,11 +265,15 @@ func (s *Sim) handle(now sim.Time, e *event) {
 // clientInput steps client c and routes its outputs.
 func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	cl := &s.clients[c]
+	if cl.exited {
+		return
+	}
 	cl.timers.CatchUp(&cl.client, s.k)
 	if in.Kind == clientmodel.InKeepAlive {
 		// The agent grants its lease and calls KeepAlive at once.
 		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
 		s.ledger.Grant(now, int(c), s.cfg.TTL)
+		s.ser.Granted(now)
 		if s.cfg.GrantOnly {
 			return // its process never calls KeepAlive
 		}
@@ -400,6 +423,24 @@ func (s *Sim) fault(now sim.Time, i int) {
 	}
 }
 
+// restart is restart r's process exit (clients.restart): its connection
+// closes, so its member's stream handler ends and what it had in flight is
+// lost (an InStreamOpen of no stream, gen 0), and nothing reaches it any
+// more; its lease stays, unless a graceful exit revokes it: Session.Close's
+// Revoke (client/v3@v3.7.3 concurrency/session.go:107-115) reaches the
+// member in a client one-way and is committed a peer round trip later
+// (MemberConfig.RevokeCommit's). The new process (client Clients+r) calls
+// KeepAlive Down later (StartCluster scheduled it).
+func (s *Sim) restart(now sim.Time, r int) {
+	c := s.restarts[r].Client
+	cl := &s.clients[c]
+	cl.exited = true
+	s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: int32(c)})
+	if s.cfg.Restart.Graceful {
+		s.k.Schedule(now+s.clientOneWay()+sim.Time(s.cfg.PeerRTT), event{to: toClientRevoke, index: int32(c)})
+	}
+}
+
 // leaderChange: the leader steps down now; member to wins the election after
 // election (a scripted fault; with cluster.raft the raft holds its own
 // elections meanwhile).
@@ -428,7 +469,7 @@ func (s *Sim) elected(now sim.Time, to int) {
 
 func (s *Sim) sample(now sim.Time) {
 	f := recorder.Footprint{LeaderID: s.leader, QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
-		RevokesPending: s.lessor.Backlog() + s.lessor.Revoking()}
+		RevokesPending: s.lessor.Backlog() + s.lessor.Revoking(), LeasesLive: s.lessor.Live()}
 	t := s.net.Totals(now)
 	leaderConns := s.ser.Sample(now, t, s.members, f)
 	model.HoldHeap(s.members, s.leader, leaderConns, f.QueuedRequestBytes, f.ConnBytes) // for the GC model

@@ -199,6 +199,8 @@ func whyText(o outcome, v clientmodel.Version) string {
 		switch {
 		case s.LeasesExpired > 0 && deposedRevokes(o.spec):
 			parts = append(parts, "The leader's raft loop blocked in fdatasync: its followers elected another leader and renewed there, but its lessor stayed primary until the loop ran again, found the leases expired by its stale table and proposed their revocation; the new leader committed them when the fdatasync returned (etcd #15247; releases from 3.4.31, 3.5.13 and 3.6.0 check their leadership first).")
+		case s.LeasesExpired > 0 && o.spec.Clients.Restart.Fraction > 0 && !o.spec.Clients.Restart.Graceful:
+			parts = append(parts, "Restarted processes exit without revoking their leases (no Session.Close): the server keeps each abandoned lease, and its keys, until a TTL after its last renewal, while the new process holds a new one; then the leader's lessor revokes the abandoned leases at most 1,000/s, deleting their keys.")
 		case s.LeasesExpired > 0 && o.spec.Clients.Kind == spec.ClientGrantOnly:
 			parts = append(parts, "Nobody renews these leases: each expires a TTL after its grant, or after the last leader change (Promote gives every lease a full TTL again), and the leader's lessor revokes it, deleting its keys.")
 		case s.LeasesExpired > 0:
