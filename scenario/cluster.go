@@ -9,6 +9,7 @@ import (
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/onceclient"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/sim"
 	"github.com/leasesim/leasesim/spec"
@@ -61,6 +62,7 @@ type Sim struct {
 	// restarts: the restart wave (spec.Cluster.Restarts); restart r's new
 	// process is client cfg.Clients+r, with a lease entry of its own.
 	restarts []spec.RestartAt
+	once     []onceclient.Client // with clients.kind keepalive-once: client i's loop (its clientmodel.Client idles)
 
 	clientOut   []clientmodel.Output
 	clientRoute clusterClientRoute
@@ -107,7 +109,13 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
 	s.members, s.lessor = c.Servers(opts.Mutant)
 	s.events = c.EventWriters()
-	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil, Leases: n > c.Clients})
+	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil, Leases: n > c.Clients || c.Once})
+	if c.Once {
+		s.once = make([]onceclient.Client, n)
+		for i := range s.once {
+			s.once[i] = *onceclient.New(onceclient.Config{Period: c.Period, ConnectDelay: c.ConnectDelay})
+		}
+	}
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
@@ -268,9 +276,8 @@ func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	if cl.exited {
 		return
 	}
-	cl.timers.CatchUp(&cl.client, s.k)
 	if in.Kind == clientmodel.InKeepAlive {
-		// The agent grants its lease and calls KeepAlive at once.
+		// The agent grants its lease and calls KeepAlive (KeepAliveOnce) at once.
 		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
 		s.ledger.Grant(now, int(c), s.cfg.TTL)
 		s.ser.Granted(now)
@@ -282,10 +289,37 @@ func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 		s.record(now, recorder.Response, c, "")
 		s.ledger.Answered(now, int(c), in.TTL, int(cl.member) == s.leader)
 	}
+	if s.once != nil {
+		s.onceInput(now, c, in)
+		return
+	}
+	cl.timers.CatchUp(&cl.client, s.k)
 	s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
 	s.clientRoute.c = c
 	clientmodel.Route(now, s.clientOut, &s.clientRoute)
 	cl.timers.Settle(&cl.client, s.k)
+}
+
+// onceInput steps KeepAliveOnce loop c (clients.kind keepalive-once), whose
+// events travel as clientmodel inputs (KeepAlive: its start; Timer: its
+// wake-up). A call opens a stream on its member and sends one request; the
+// member needs nothing when the stream is cancelled after its answer (an
+// idle stream holds no work), and the next call's stream replaces it.
+func (s *Sim) onceInput(now sim.Time, c int32, in clientmodel.Input) {
+	kind := [...]onceclient.InputKind{clientmodel.InKeepAlive: onceclient.InStart, clientmodel.InTimer: onceclient.InWake,
+		clientmodel.InResponse: onceclient.InResponse, clientmodel.InStreamError: onceclient.InStreamError}[in.Kind]
+	for _, o := range s.once[c].Step(now, onceclient.Input{Kind: kind, Gen: in.Gen, TTL: in.TTL}, nil) {
+		switch o.Kind {
+		case onceclient.OutCall:
+			r := clusterClientRoute{s, c}
+			r.OpenStream(now, o.Gen)
+			r.Send(now, o.Gen)
+		case onceclient.OutWake:
+			s.k.Schedule(o.At, clientEvent(c, clientmodel.Input{Kind: clientmodel.InTimer, Gen: o.Gen}))
+		case onceclient.OutLost:
+			s.record(now, recorder.Closed, c, "lease-not-found")
+		}
+	}
 }
 
 // clusterClientRoute takes one client's outputs (clientmodel.Route): its

@@ -73,3 +73,44 @@ func TestLeaseFleetRestart(t *testing.T) {
 		t.Errorf("roll over 30s: keys outlived their lease by up to %+v ms, want at most %v ms (a pass and a commit)", lag, bound)
 	}
 }
+
+// KeepAliveOnce clients (clients.kind keepalive-once, package onceclient):
+// 3,000 loops, TTL 10 s, period TTL/3. A loop's calls are a period plus a
+// call's round trip apart, and the leader renews the lease once a call
+// (renewals at half that round trip after the send): the renew interval is
+// P + RTT (+ the member's service time, well under 10 ms here), and the
+// steady renewal rate 3,000 / that. A lease survives if and only if
+// consecutive renewals are less than a TTL apart: P + RTT < TTL. With
+// clients.rtt 6 s (9.33 s) every lease lives; with 7 s (10.33 s) every one
+// expires, and each loop stops on ErrLeaseNotFound.
+func TestKeepAliveOnce(t *testing.T) {
+	const n = 3000
+	run := func(rtt time.Duration) recorder.Outcome {
+		t.Helper()
+		return runBuiltin(t, "lease-fleet-restart", func(s *spec.Spec) {
+			s.Clients.Restart, s.Clients.Kind, s.Clients.Count = spec.RestartSpec{}, spec.ClientKeepAliveOnce, n
+			s.Clients.RTT = new(spec.Duration(rtt))
+		})
+	}
+	o := run(time.Millisecond)
+	p := float64(10*time.Second/3+time.Millisecond) / 1e6 // ms
+	if iv := o.Summary.IntervalMs; iv.Min < p || iv.Max > p+10 {
+		t.Errorf("renew interval %+v ms, want %.3f ms (period + round trip) to 10 ms more", iv, p)
+	}
+	rate := sum(o.Metric(recorder.RenewalsAtLeader)[20:]) / 40 // 20 s-60 s, past the start spread
+	if lo, hi := n/((p+10)/1000), n/(p/1000); rate < lo || rate > hi {
+		t.Errorf("%.1f renewals/s, want %.1f-%.1f (one a call)", rate, lo, hi)
+	}
+	if o.Summary.LeasesExpired != 0 || o.Summary.RequestsTotal < o.Summary.RenewalsTotal || o.Summary.RequestsTotal > o.Summary.RenewalsTotal+n {
+		t.Errorf("%d expired, %d requests for %d renewals; want none expired and a renewal a request (at most one a loop unanswered at the end)",
+			o.Summary.LeasesExpired, o.Summary.RequestsTotal, o.Summary.RenewalsTotal)
+	}
+	if o := run(6 * time.Second); o.Summary.LeasesExpired != 0 {
+		t.Errorf("rtt 6s: %d leases expired, want none (renewals 9.33 s apart, TTL 10 s)", o.Summary.LeasesExpired)
+	}
+	slow := run(7 * time.Second)
+	if slow.Summary.LeasesExpired != n || slow.Summary.ChannelsClosed["lease-not-found"] != n {
+		t.Errorf("rtt 7s: %d leases expired, %d loops stopped; want all %d (renewals 10.33 s apart, TTL 10 s)",
+			slow.Summary.LeasesExpired, slow.Summary.ChannelsClosed["lease-not-found"], n)
+	}
+}
