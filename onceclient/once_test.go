@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/sim"
 )
 
@@ -75,5 +76,35 @@ func TestOneCallAtATime(t *testing.T) {
 			in.Gen = uint32(r.IntN(int(c.wake + 2)))
 		}
 		out = c.Step(sim.Time(i)*sim.Time(time.Millisecond), in, out[:0])
+	}
+}
+
+// StepKeepAlive speaks clientmodel's vocabulary: a call is a stream open and
+// a send on it, a wake-up a plain (not movable) timer, ErrLeaseNotFound a
+// channel closed as revoked.
+func TestStepKeepAlive(t *testing.T) {
+	c := New(Config{Period: time.Second})
+	var b strings.Builder
+	step := func(at time.Duration, in clientmodel.Input) {
+		for _, o := range c.StepKeepAlive(sim.Time(at), in, nil) {
+			fmt.Fprintf(&b, "%v %v gen=%d timer=%d at=%v reason=%v\n", at, o.Kind, o.Gen, o.Timer, o.At, o.Reason)
+		}
+	}
+	step(0, clientmodel.Input{Kind: clientmodel.InKeepAlive})
+	step(time.Millisecond, clientmodel.Input{Kind: clientmodel.InResponse, Gen: 1, TTL: 10})
+	step(time.Second+time.Millisecond, clientmodel.Input{Kind: clientmodel.InTimer, Timer: TimerWake, Gen: 1})
+	step(time.Second+2*time.Millisecond, clientmodel.Input{Kind: clientmodel.InResponse, Gen: 2, TTL: 0})
+	want := `0s open-stream gen=1 timer=0 at=0s reason=
+0s request gen=1 timer=0 at=0s reason=
+1ms timer gen=1 timer=6 at=1.001s reason=
+1.001s open-stream gen=2 timer=0 at=0s reason=
+1.001s request gen=2 timer=0 at=0s reason=
+1.002s closed gen=0 timer=0 at=0s reason=revoked
+`
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if TimerWake < clientmodel.MovableTimers {
+		t.Error("TimerWake is a movable timer: drivers would hand it to the lazy timers of a clientmodel.Client")
 	}
 }

@@ -59,10 +59,7 @@ type Sim struct {
 	ledger  *recorder.Ledger    // with opts.History or opts.RecordRTT
 	raft    raftWiring          // with cfg.Raft: heartbeats and elections (raft.go)
 	events  *model.EventWriters // with clients.kind event-writer: their writes and revokes, each runLoop pass
-	// restarts: the restart wave (spec.Cluster.Restarts); restart r's new
-	// process is client cfg.Clients+r, with a lease entry of its own.
-	restarts []spec.RestartAt
-	once     []onceclient.Client // with clients.kind keepalive-once: client i's loop (its clientmodel.Client idles)
+	once    []onceclient.Client // with clients.kind keepalive-once: client i's KeepAliveOnce loop
 
 	clientOut   []clientmodel.Output
 	clientRoute clusterClientRoute
@@ -102,38 +99,27 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	if c.MaxEvents > 0 {
 		s.k.SetLimits(c.MaxEvents, 0)
 	}
-	s.restarts = c.Restarts()
-	n := c.Incarnations()
+	procs := c.Processes()
+	n := len(procs)
 	s.rec = recorder.New(c.Bucket, c.Duration, n, trace)
 	s.ledger = recorder.NewLedger(n, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
 	s.members, s.lessor = c.Servers(opts.Mutant)
 	s.events = c.EventWriters()
 	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil, Leases: n > c.Clients || c.Once})
-	if c.Once {
-		s.once = make([]onceclient.Client, n)
-		for i := range s.once {
-			s.once[i] = *onceclient.New(onceclient.Config{Period: c.Period, ConnectDelay: c.ConnectDelay})
-		}
-	}
+	s.once = c.OnceClients(n)
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
-	starts := spec.StartTimes(c.Seed, c.Clients, c.StartSpread)
 	s.clients = make([]clusterClient, n)
-	for i := range s.clients {
-		start, m := sim.Time(0), c.MemberOf(i)
-		if i < c.Clients {
-			start = starts[i]
-		} else { // a restarted process: it dials the old one's member
-			r := s.restarts[i-c.Clients]
-			start, m = r.At+sim.Time(c.Restart.Down), int(s.clients[r.Client].member)
-			s.k.Schedule(r.At, event{to: toRestart, index: int32(i - c.Clients)})
-		}
-		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(start)), member: int32(m), slot: s.members[m].AddClient(i)}
-		s.net.AddSlot(m)
+	for i, p := range procs {
+		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(p.Start)), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
+		s.net.AddSlot(p.Member)
 		if !opts.Deferred && s.events == nil { // an event writer holds no lease of its own
-			s.k.Schedule(start, clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+			s.k.Schedule(p.Start, clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+		}
+		if p.Exit >= 0 {
+			s.k.Schedule(p.Exit, event{to: toExit, index: int32(i)})
 		}
 	}
 	s.k.Schedule(sim.Time(model.RevokeInterval), event{to: toRevoke})
@@ -259,8 +245,8 @@ func (s *Sim) handle(now sim.Time, e *event) {
 		s.elected(now, int(e.index))
 	case toSample:
 		s.sample(now)
-	case toRestart:
-		s.restart(now, int(e.index))
+	case toExit:
+		s.exit(now, e.index)
 	case toClientRevoke: // a graceful exit's LeaseRevoke, committed
 		r := s.lessor.Revoke(now, int(e.index), 1)
 		s.ser.ClientRevoked(now, r.N)
@@ -289,37 +275,15 @@ func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 		s.record(now, recorder.Response, c, "")
 		s.ledger.Answered(now, int(c), in.TTL, int(cl.member) == s.leader)
 	}
-	if s.once != nil {
-		s.onceInput(now, c, in)
-		return
-	}
 	cl.timers.CatchUp(&cl.client, s.k)
-	s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
+	if s.once != nil { // speaks clientmodel's inputs and outputs; its clientmodel.Client idles
+		s.clientOut = s.once[c].StepKeepAlive(now, in, s.clientOut[:0])
+	} else {
+		s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
+	}
 	s.clientRoute.c = c
 	clientmodel.Route(now, s.clientOut, &s.clientRoute)
 	cl.timers.Settle(&cl.client, s.k)
-}
-
-// onceInput steps KeepAliveOnce loop c (clients.kind keepalive-once), whose
-// events travel as clientmodel inputs (KeepAlive: its start; Timer: its
-// wake-up). A call opens a stream on its member and sends one request; the
-// member needs nothing when the stream is cancelled after its answer (an
-// idle stream holds no work), and the next call's stream replaces it.
-func (s *Sim) onceInput(now sim.Time, c int32, in clientmodel.Input) {
-	kind := [...]onceclient.InputKind{clientmodel.InKeepAlive: onceclient.InStart, clientmodel.InTimer: onceclient.InWake,
-		clientmodel.InResponse: onceclient.InResponse, clientmodel.InStreamError: onceclient.InStreamError}[in.Kind]
-	for _, o := range s.once[c].Step(now, onceclient.Input{Kind: kind, Gen: in.Gen, TTL: in.TTL}, nil) {
-		switch o.Kind {
-		case onceclient.OutCall:
-			r := clusterClientRoute{s, c}
-			r.OpenStream(now, o.Gen)
-			r.Send(now, o.Gen)
-		case onceclient.OutWake:
-			s.k.Schedule(o.At, clientEvent(c, clientmodel.Input{Kind: clientmodel.InTimer, Gen: o.Gen}))
-		case onceclient.OutLost:
-			s.record(now, recorder.Closed, c, "lease-not-found")
-		}
-	}
 }
 
 // clusterClientRoute takes one client's outputs (clientmodel.Route): its
@@ -457,21 +421,16 @@ func (s *Sim) fault(now sim.Time, i int) {
 	}
 }
 
-// restart is restart r's process exit (clients.restart): its connection
-// closes, so its member's stream handler ends and what it had in flight is
-// lost (an InStreamOpen of no stream, gen 0), and nothing reaches it any
-// more; its lease stays, unless a graceful exit revokes it: Session.Close's
-// Revoke (client/v3@v3.7.3 concurrency/session.go:107-115) reaches the
-// member in a client one-way and is committed a peer round trip later
-// (MemberConfig.RevokeCommit's). The new process (client Clients+r) calls
-// KeepAlive Down later (StartCluster scheduled it).
-func (s *Sim) restart(now sim.Time, r int) {
-	c := s.restarts[r].Client
+// exit: client c's process exits (spec.RestartSpec): its member's stream
+// ends, what it had in flight is lost (gen 0: no stream), nothing reaches it
+// any more; a graceful exit's LeaseRevoke reaches the member in a one-way and
+// is committed a peer round trip later (as MemberConfig.RevokeCommit).
+func (s *Sim) exit(now sim.Time, c int32) {
 	cl := &s.clients[c]
 	cl.exited = true
-	s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: int32(c)})
+	s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: c})
 	if s.cfg.Restart.Graceful {
-		s.k.Schedule(now+s.clientOneWay()+sim.Time(s.cfg.PeerRTT), event{to: toClientRevoke, index: int32(c)})
+		s.k.Schedule(now+s.clientOneWay()+sim.Time(s.cfg.PeerRTT), event{to: toClientRevoke, index: c})
 	}
 }
 

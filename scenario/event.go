@@ -19,7 +19,7 @@ const (
 	toElected                    // index: the election's winner
 	toSample                     // the end of a metrics bucket
 	toRaft                       // the cluster's raft (a model.RaftInput; cluster.raft)
-	toRestart                    // index: the restart whose process exits (clients.restart)
+	toExit                       // index: the client whose process exits (clients.restart)
 	toClientRevoke               // index: the client whose LeaseRevoke is committed (a graceful exit)
 )
 

@@ -109,8 +109,8 @@ func TestKeepAliveOnce(t *testing.T) {
 		t.Errorf("rtt 6s: %d leases expired, want none (renewals 9.33 s apart, TTL 10 s)", o.Summary.LeasesExpired)
 	}
 	slow := run(7 * time.Second)
-	if slow.Summary.LeasesExpired != n || slow.Summary.ChannelsClosed["lease-not-found"] != n {
+	if slow.Summary.LeasesExpired != n || slow.Summary.ChannelsClosed["revoked"] != n {
 		t.Errorf("rtt 7s: %d leases expired, %d loops stopped; want all %d (renewals 10.33 s apart, TTL 10 s)",
-			slow.Summary.LeasesExpired, slow.Summary.ChannelsClosed["lease-not-found"], n)
+			slow.Summary.LeasesExpired, slow.Summary.ChannelsClosed["revoked"], n)
 	}
 }

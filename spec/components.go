@@ -10,6 +10,7 @@ import (
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/onceclient"
 	"github.com/leasesim/leasesim/sim"
 )
 
@@ -151,6 +152,19 @@ func clientConfig(v clientmodel.Version, cons clientmodel.Consumer, connect, ove
 	return clientmodel.Config{Rule: v.Rule, Tie: v.Tie, Consumer: cons, ConnectDelay: connect, ScanOverrun: overrun, RenewNum: num, RenewDen: den}
 }
 
+// OnceClients are n KeepAliveOnce loops (clients.kind keepalive-once), or
+// nil for the other kinds.
+func (c Cluster) OnceClients(n int) []onceclient.Client {
+	if !c.Once {
+		return nil
+	}
+	cs := make([]onceclient.Client, n)
+	for i := range cs {
+		cs[i] = *onceclient.New(onceclient.Config{Period: c.Period, ConnectDelay: c.ConnectDelay})
+	}
+	return cs
+}
+
 // Lessor is the configuration of the leader's lessor (by etcd release).
 func (c Cluster) Lessor() model.LessorConfig {
 	return model.LessorConfig{KeysPerLease: c.KeysPerLease, RateLimited: c.Etcd.RevokeRateLimited(),
@@ -276,4 +290,28 @@ func (c Cluster) Restarts() []RestartAt {
 // and one more per restart (Restarts).
 func (c Cluster) Incarnations() int {
 	return c.Clients + int(math.Round(c.Restart.Fraction*float64(c.Clients)))
+}
+
+// Process is one client process: it calls KeepAlive at Start, on member
+// Member, and exits at Exit (-1: it runs to the end).
+type Process struct {
+	Start, Exit sim.Time
+	Member      int
+}
+
+// Processes are the client processes (Incarnations of them): client i
+// starts at StartTimes' i-th instant on MemberOf(i); the r-th restart's
+// process, Clients+r, starts Restart.Down after the old one's exit, on the
+// old one's member (it dials the same endpoint).
+func (c Cluster) Processes() []Process {
+	starts := StartTimes(c.Seed, c.Clients, c.StartSpread)
+	ps := make([]Process, c.Clients, c.Incarnations())
+	for i := range ps {
+		ps[i] = Process{Start: starts[i], Exit: -1, Member: c.MemberOf(i)}
+	}
+	for _, r := range c.Restarts() {
+		ps[r.Client].Exit = r.At
+		ps = append(ps, Process{Start: r.At + sim.Time(c.Restart.Down), Exit: -1, Member: ps[r.Client].Member})
+	}
+	return ps
 }
