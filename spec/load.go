@@ -995,8 +995,11 @@ func (v *validator) workloads(c ClientsSpec, dur Duration, durOK, cluster bool) 
 	if !(r.Fraction > 0 && r.Fraction <= 1) {
 		v.add("clients.restart.fraction", "%v is out of range; allowed above 0 up to 1 (the share of the clients that restart)", r.Fraction)
 	}
-	if r.At < 0 || (durOK && r.At >= dur) {
-		v.add("clients.restart.at", "%v is not within the run; allowed 0 up to below the duration", r.At)
+	switch {
+	case r.At < 0 || (durOK && r.At >= dur):
+		v.add("clients.restart.at", "%v is not within the run; allowed from clients.start_spread up to below the duration", r.At)
+	case r.At < c.StartSpread:
+		v.add("clients.restart.at", "%v is before every client has started (clients.start_spread %v); allowed from %v up to below the duration", r.At, c.StartSpread, c.StartSpread)
 	}
 	if r.Over < 0 || (durOK && r.At >= 0 && r.At+r.Over > dur) {
 		v.add("clients.restart.over", "%v is out of range; allowed 0 (all at once) up to the time left after clients.restart.at", r.Over)
