@@ -102,6 +102,15 @@ type Client struct {
 // New returns a client that has not started.
 func New(cfg Config) *Client { return &Client{cfg: cfg} }
 
+// NewLoops returns n clients that have not started.
+func NewLoops(n int, cfg Config) []Client {
+	cs := make([]Client, n)
+	for i := range cs {
+		cs[i] = Client{cfg: cfg}
+	}
+	return cs
+}
+
 // Calls is the number of streams opened (calls and their retries).
 func (c *Client) Calls() int { return c.calls }
 

@@ -107,7 +107,9 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.members, s.lessor = c.Servers(opts.Mutant)
 	s.events = c.EventWriters()
 	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil, Leases: n > c.Clients || c.Once})
-	s.once = c.OnceClients(n)
+	if c.Once {
+		s.once = onceclient.NewLoops(n, onceclient.Config{Period: c.Period, ConnectDelay: c.ConnectDelay})
+	}
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.

@@ -10,7 +10,6 @@ import (
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/netsim"
-	"github.com/leasesim/leasesim/onceclient"
 	"github.com/leasesim/leasesim/sim"
 )
 
@@ -150,19 +149,6 @@ func clientConfig(v clientmodel.Version, cons clientmodel.Consumer, connect, ove
 		cons.To += start
 	}
 	return clientmodel.Config{Rule: v.Rule, Tie: v.Tie, Consumer: cons, ConnectDelay: connect, ScanOverrun: overrun, RenewNum: num, RenewDen: den}
-}
-
-// OnceClients are n KeepAliveOnce loops (clients.kind keepalive-once), or
-// nil for the other kinds.
-func (c Cluster) OnceClients(n int) []onceclient.Client {
-	if !c.Once {
-		return nil
-	}
-	cs := make([]onceclient.Client, n)
-	for i := range cs {
-		cs[i] = *onceclient.New(onceclient.Config{Period: c.Period, ConnectDelay: c.ConnectDelay})
-	}
-	return cs
 }
 
 // Lessor is the configuration of the leader's lessor (by etcd release).
