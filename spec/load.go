@@ -1001,7 +1001,7 @@ func (v *validator) workloads(c ClientsSpec, dur Duration, durOK, cluster bool) 
 	case r.At < c.StartSpread:
 		v.add("clients.restart.at", "%v is before every client has started (clients.start_spread %v); allowed from %v up to below the duration", r.At, c.StartSpread, c.StartSpread)
 	}
-	if r.Over < 0 || (durOK && r.At >= 0 && r.At+r.Over > dur) {
+	if r.Over < 0 || (durOK && r.At >= 0 && r.Over > dur-r.At) {
 		v.add("clients.restart.over", "%v is out of range; allowed 0 (all at once) up to the time left after clients.restart.at", r.Over)
 	} else if r.Over > 0 && r.Over.D() < StartResolution {
 		v.add("clients.restart.over", "%v is below the start resolution; allowed 0 or %v %s", r.Over, StartResolution, upTo)

@@ -155,3 +155,14 @@ func TestRestartAndPeriodValidated(t *testing.T) {
 		}
 	}
 }
+
+// clients.restart.over near the int64 limit is refused, not wrapped round.
+func TestRestartOverDoesNotOverflow(t *testing.T) {
+	s := spec.Spec{Name: "r", Duration: spec.Duration(time.Minute),
+		Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain",
+			Restart: spec.RestartSpec{At: spec.Duration(20 * time.Second), Over: spec.Duration(1<<63 - 1), Fraction: 1}},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 2}}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "clients.restart.over: ") {
+		t.Errorf("got %v", err)
+	}
+}
