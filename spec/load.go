@@ -985,15 +985,17 @@ func (v *validator) workloads(c ClientsSpec, dur Duration, durOK, cluster bool) 
 	case c.Period < 0 || (durOK && c.Period > dur):
 		v.add("clients.period", "%v is out of range; allowed 0 (TTL/3) or above 0 %s", c.Period, upTo)
 	}
+	// Fraction 0 is no wave (--restart-fraction 0 turns a scenario's off);
+	// the other fields are still held to their ranges.
 	r := c.Restart
 	if r == (RestartSpec{}) {
 		return
 	}
-	if !cluster || (c.Kind != "" && c.Kind != ClientKeepAlive) {
+	if r.Fraction != 0 && (!cluster || (c.Kind != "" && c.Kind != ClientKeepAlive)) {
 		v.add("clients.restart", "is set, but restarts need server: cluster and clients.kind %s (clients.kind is %q)", ClientKeepAlive, c.Kind)
 	}
-	if !(r.Fraction > 0 && r.Fraction <= 1) {
-		v.add("clients.restart.fraction", "%v is out of range; allowed above 0 up to 1 (the share of the clients that restart)", r.Fraction)
+	if !(r.Fraction >= 0 && r.Fraction <= 1) {
+		v.add("clients.restart.fraction", "%v is out of range; allowed 0 (no restarts) up to 1 (the share of the clients that restart)", r.Fraction)
 	}
 	switch {
 	case r.At < 0 || (durOK && r.At >= dur):

@@ -132,7 +132,7 @@ func TestRestartAndPeriodValidated(t *testing.T) {
 	}
 	d := func(x time.Duration) spec.Duration { return spec.Duration(x) }
 	for field, mutate := range map[string]func(*spec.Spec){
-		"clients.restart.fraction: 0 is out of range; allowed above 0 up to 1":                                           func(s *spec.Spec) { s.Clients.Restart.Fraction = 0 },
+		"clients.restart.fraction: -0.5 is out of range; allowed 0 (no restarts) up to 1":                                func(s *spec.Spec) { s.Clients.Restart.Fraction = -0.5 },
 		"clients.restart.fraction: 1.5 is out of range":                                                                  func(s *spec.Spec) { s.Clients.Restart.Fraction = 1.5 },
 		"clients.restart.at: 1m is not within the run":                                                                   func(s *spec.Spec) { s.Clients.Restart.At = d(time.Minute) },
 		"clients.restart.at: 1s is before every client has started":                                                      func(s *spec.Spec) { s.Clients.Restart.At = d(time.Second) },
