@@ -114,3 +114,43 @@ func TestKeepAliveOnce(t *testing.T) {
 			slow.Summary.LeasesExpired, slow.Summary.ChannelsClosed["revoked"], n)
 	}
 }
+
+// lease-keepalive-once (spec/builtin/lease-keepalive-once.yaml): 1,500
+// KeepAliveOnce loops, TTL 5 s (period 1.667 s), a 3 s leader stall. A loop
+// has one call in flight at most, so the leader's queue never holds more
+// than 1,500 requests; a stall longer than the period finds every loop's
+// call in it: exactly 1,500. KeepAlive clients resend on every 500 ms scan
+// while due and unanswered, so their queue outgrows the clients. A loop's
+// longest renew interval is its period plus the stall (a call that reached
+// the stalled leader at once waits it out) plus the queue's drain, and under
+// the TTL here: no lease expires.
+func TestLeaseKeepAliveOnceStall(t *testing.T) {
+	const n = 1500
+	o := runBuiltin(t, "lease-keepalive-once", nil)
+	if q := o.Peaks[recorder.LeaderQueueRequests]; q != n {
+		t.Errorf("loops: leader queue peak %v, want %d (one call a loop, all waiting out the stall)", q, n)
+	}
+	p, stall := float64(5*time.Second/3)/1e6, 3000.0
+	if iv := o.Summary.IntervalMs; o.Summary.LeasesExpired != 0 || iv.Max < p+stall || iv.Max >= 5000 {
+		t.Errorf("loops: %d expired, longest renew interval %v ms; want none, and %.0f ms (period + stall) to under the TTL", o.Summary.LeasesExpired, iv.Max, p+stall)
+	}
+	ka := runBuiltin(t, "lease-keepalive-once", func(s *spec.Spec) { s.Clients.Kind = spec.ClientKeepAlive })
+	if q := ka.Peaks[recorder.LeaderQueueRequests]; q <= n {
+		t.Errorf("KeepAlive: leader queue peak %v, want more than one request a client (%d): resends on the 500 ms scans", q, n)
+	}
+}
+
+// Processes that exit while their forwards wait for a peer connection (a
+// restart wave during a leader stall, when forwards queue for connections):
+// the member abandons each such forward and the transport drops its waiter,
+// so the connection dialled for it goes idle (netsim/testdata/abandon.txt;
+// before the fix the pool handed it to a waiter the transport no longer had).
+func TestRestartDuringStall(t *testing.T) {
+	o := runBuiltin(t, "lease-keepalive-once", func(s *spec.Spec) {
+		s.Clients.Kind = spec.ClientKeepAlive
+		s.Clients.Restart = spec.RestartSpec{At: spec.Duration(20 * time.Second), Over: spec.Duration(3 * time.Second), Fraction: 1, Down: spec.Duration(time.Second)}
+	})
+	if o.Peaks[recorder.ForwardsWaitingOnConn] == 0 || sum(o.Metric(recorder.LeaseGrants)) != 3000 {
+		t.Errorf("%v forwards waiting at the peak, %v grants; want some waiting, 3,000 grants", o.Peaks[recorder.ForwardsWaitingOnConn], sum(o.Metric(recorder.LeaseGrants)))
+	}
+}
