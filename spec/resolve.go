@@ -78,7 +78,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Once: s.Clients.Kind == ClientKeepAliveOnce, Period: s.Clients.Period.D(),
 	}
 	if cl.Once && cl.Period == 0 {
-		cl.Period = cl.TTL / 3
+		cl.Period = cl.TTL / 3 // what KeepAlive waits after an answer (client/v3@v3.7.3 lease.go:542)
 	}
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
