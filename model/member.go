@@ -179,7 +179,7 @@ func (p Phase) String() string { return phaseNames[p] }
 type InputKind uint8
 
 const (
-	InStreamOpen     InputKind = iota // the client opened stream Gen; the old stream's requests are dropped
+	InStreamOpen     InputKind = iota // the client opened stream Gen (0: closed it, its process exited); the old stream's requests are dropped
 	InRecv                            // a keepalive arrived on stream Gen
 	InCPUDone                         // the CPU finished Work for the request of attempt Attempt
 	InRetry                           // the ForwardRetry sleep of attempt Attempt ended

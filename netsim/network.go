@@ -242,7 +242,14 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 	case InCancel:
 		return n.cancel(now, in, out)
 	case InAbandon:
-		n.forwards[in.From][in.Slot].live = false
+		f := &n.forwards[in.From][in.Slot]
+		if f.live && !f.onWire {
+			// Still waiting for a connection: it leaves the queue, as a
+			// cancelled one does (cancel); else the pool would hand a
+			// connection to a waiter the transport no longer has.
+			n.pairs[in.From][f.to].pool.CancelWaiters(1)
+		}
+		f.live = false
 	case InArrive:
 		f := &n.forwards[in.From][in.Slot]
 		current := f.live && f.attempt == in.Attempt

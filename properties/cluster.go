@@ -195,7 +195,8 @@ func runWithReads(c spec.Cluster, opts scenario.Options) (recorder.Outcome, erro
 	if err != nil {
 		return recorder.Outcome{}, err
 	}
-	next, perTick := 0, min(c.Clients, (c.Clients*int(readEvery)+int(readCycle)-1)/int(readCycle))
+	n := c.Incarnations() // every client process's lease (clients.restart)
+	next, perTick := 0, min(n, (n*int(readEvery)+int(readCycle)-1)/int(readCycle))
 	for s.Now() < c.Duration {
 		if err := s.Advance(readEvery); err != nil {
 			return recorder.Outcome{}, err
@@ -205,7 +206,7 @@ func runWithReads(c spec.Cluster, opts scenario.Options) (recorder.Outcome, erro
 				s.Read(next, recorder.OpGet)
 				s.Read(next, recorder.OpTimeToLive)
 			}
-			next = (next + 1) % c.Clients
+			next = (next + 1) % n
 		}
 	}
 	return s.Finish()

@@ -175,3 +175,30 @@ func TestLeaseStepReads(t *testing.T) {
 		}
 	}
 }
+
+// Restarts (clients.restart): a restarted process's old lease lives on
+// beside its new one, each its own entry; the histories stay linearizable
+// whether the old leases expire (abandoned) or are revoked by their clients
+// (graceful), and a key that outlives its lease is still caught.
+func TestLinearizableRestarts(t *testing.T) {
+	for _, graceful := range []bool{false, true} {
+		s := spec.Spec{
+			Name: "restarts", Seed: 1, Duration: spec.Duration(45 * time.Second), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 200, TTL: spec.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain",
+				StartSpread: spec.Duration(5 * time.Second),
+				Restart:     spec.RestartSpec{At: spec.Duration(10 * time.Second), Over: spec.Duration(2 * time.Second), Fraction: 0.5, Down: spec.Duration(time.Second), Graceful: graceful}},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2, TLS: "ecdsa"},
+		}
+		res, desc, run, h := linCheck(t, s, model.MutantNone)
+		g, _, _, _ := h.Counts()
+		if res != porcupine.Ok || g != 300 || (run.Expired == 0) == !graceful {
+			t.Errorf("graceful %v: %s, %d grants, %d expired; want Ok, 300 grants, expiries only when abandoned", graceful, desc, g, run.Expired)
+		}
+		if graceful {
+			continue
+		}
+		if res, desc, _, _ := linCheck(t, s, model.MutantKeysOutliveLease); res != porcupine.Illegal {
+			t.Errorf("keys-outlive-lease not caught with restarts: %s", desc)
+		}
+	}
+}

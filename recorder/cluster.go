@@ -25,15 +25,16 @@ type ClusterSeries struct {
 	revokeLags                             [][2]int64 // (ns the keys outlived the lease, leases) per revocation
 	// With a raft (TrackLeader): leader changes per bucket, and the member
 	// leading at each bucket's end.
-	raft                       bool
-	changes, leaderNow, demote int
-	revokeStall                int // with Tracks.RevokeStalls
+	raft                        bool
+	changes, leaderNow, demote  int
+	revokeStall                 int // with Tracks.RevokeStalls
+	grants, clientRevokes, live int // with Tracks.Leases; live -1 without
 }
 
 // NewClusterSeries names a cluster run's metrics, for members members.
 func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSeries {
 	x := NewSeries(bucket, duration)
-	c := &ClusterSeries{Series: x}
+	c := &ClusterSeries{Series: x, live: -1}
 	for i := range c.memberFact {
 		c.memberFact[i] = -1
 	}
@@ -83,6 +84,9 @@ type Tracks struct {
 	ReadIndex bool
 	// RevokeStalls: the event writers' revoke stalls (RevokeStallMax).
 	RevokeStalls bool
+	// Leases: grants, client revokes and the leases live (LeaseGrants,
+	// ClientRevokes, LeasesLive).
+	Leases bool
 }
 
 // Track adds the series t names.
@@ -92,6 +96,23 @@ func (c *ClusterSeries) Track(t Tracks) {
 	}
 	if t.RevokeStalls {
 		c.revokeStall = c.Gauge(RevokeStallMax)
+	}
+	if t.Leases {
+		c.grants, c.clientRevokes, c.live = c.Counter(LeaseGrants), c.Counter(ClientRevokes), c.Gauge(LeasesLive)
+	}
+}
+
+// Granted counts a lease a client granted at now (Tracks.Leases).
+func (c *ClusterSeries) Granted(now sim.Time) {
+	if c.live >= 0 {
+		c.Add(c.grants, now, 1)
+	}
+}
+
+// ClientRevoked counts n leases a client revoked at now (Tracks.Leases).
+func (c *ClusterSeries) ClientRevoked(now sim.Time, n int) {
+	if c.live >= 0 {
+		c.Add(c.clientRevokes, now, float64(n))
 	}
 }
 
@@ -191,6 +212,7 @@ type Footprint struct {
 	LeaderID                      int
 	QueuedRequestBytes, ConnBytes int
 	RevokesPending                int
+	LeasesLive                    int // with Tracks.Leases
 }
 
 // Sample sets the gauges at the end of a bucket, from the peer network's
@@ -217,6 +239,9 @@ func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, members []*model.M
 	c.Set(c.revokesPending, now, float64(f.RevokesPending))
 	if c.raft {
 		c.Set(c.leaderNow, now, float64(f.LeaderID))
+	}
+	if c.live >= 0 {
+		c.Set(c.live, now, float64(f.LeasesLive))
 	}
 	return estab
 }

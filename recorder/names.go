@@ -35,6 +35,12 @@ const (
 	// while its raft loop was blocked (etcd #15247, releases without the
 	// leadership check; with cluster.raft only). The cluster never saw them.
 	DeposedRenewals MetricName = "deposed_renewals"
+	// LeaseGrants: leases the clients granted (Tracks.Leases: runs whose
+	// clients restart or call KeepAliveOnce; other runs keep their series).
+	LeaseGrants MetricName = "lease_grants"
+	// ClientRevokes: leases their clients revoked (a graceful restart's
+	// Session.Close; Tracks.Leases).
+	ClientRevokes MetricName = "client_revokes"
 )
 
 // Gauges: sampled at the end of each bucket.
@@ -57,6 +63,9 @@ const (
 	// began in the bucket, in seconds (clients.kind event-writer only:
 	// model.EventWriters; other runs keep their series).
 	RevokeStallMax MetricName = "revoke_stall_max_s"
+	// LeasesLive: leases granted and not yet revoked, every client
+	// incarnation's (Tracks.Leases).
+	LeasesLive MetricName = "leases_live"
 )
 
 // CPUUtilisation is member m's CPU utilisation (0-1 of its cores, idle work included).

@@ -9,6 +9,7 @@ import (
 	"github.com/leasesim/leasesim/clientmodel"
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/onceclient"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/sim"
 	"github.com/leasesim/leasesim/spec"
@@ -37,6 +38,7 @@ type clusterClient struct {
 	member int32
 	slot   int32                  // its stream's slot on its member
 	timers clientmodel.LazyTimers // its scan's and deadline tick's events, moved while idle
+	exited bool                   // its process exited (clients.restart): what reaches it is lost
 }
 
 // Sim is a cluster simulation driven step by step: a stateful test's actions
@@ -57,6 +59,7 @@ type Sim struct {
 	ledger  *recorder.Ledger    // with opts.History or opts.RecordRTT
 	raft    raftWiring          // with cfg.Raft: heartbeats and elections (raft.go)
 	events  *model.EventWriters // with clients.kind event-writer: their writes and revokes, each runLoop pass
+	once    []onceclient.Client // with clients.kind keepalive-once: client i's KeepAliveOnce loop
 
 	eventRevoked []model.Revoked // the last pass's event lease revocations (reused)
 
@@ -98,23 +101,29 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	if c.MaxEvents > 0 {
 		s.k.SetLimits(c.MaxEvents, 0)
 	}
-	s.rec = recorder.New(c.Bucket, c.Duration, c.Clients, trace)
-	s.ledger = recorder.NewLedger(c.Clients, opts.History, opts.RecordRTT)
+	procs := c.Processes()
+	n := len(procs)
+	s.rec = recorder.New(c.Bucket, c.Duration, n, trace)
+	s.ledger = recorder.NewLedger(n, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
 	s.members, s.lessor = c.Servers(opts.Mutant)
 	s.events = c.EventWriters()
-	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil})
+	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil, Leases: n > c.Clients || c.Once})
+	if c.Once {
+		s.once = onceclient.NewLoops(n, onceclient.Config{Period: c.Period, ConnectDelay: c.ConnectDelay})
+	}
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
-	starts := spec.StartTimes(c.Seed, c.Clients, c.StartSpread)
-	s.clients = make([]clusterClient, c.Clients)
-	for i := range s.clients {
-		m := c.MemberOf(i)
-		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(starts[i])), member: int32(m), slot: s.members[m].AddClient(i)}
-		s.net.AddSlot(m)
+	s.clients = make([]clusterClient, n)
+	for i, p := range procs {
+		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(p.Start)), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
+		s.net.AddSlot(p.Member)
 		if !opts.Deferred && s.events == nil { // an event writer holds no lease of its own
-			s.k.Schedule(starts[i], clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+			s.k.Schedule(p.Start, clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+		}
+		if p.Exit >= 0 {
+			s.k.Schedule(p.Exit, event{to: toExit, index: int32(i)})
 		}
 	}
 	s.k.Schedule(sim.Time(model.RevokeInterval), event{to: toRevoke})
@@ -242,6 +251,12 @@ func (s *Sim) handle(now sim.Time, e *event) {
 		s.elected(now, int(e.index))
 	case toSample:
 		s.sample(now)
+	case toExit:
+		s.exit(now, e.index)
+	case toClientRevoke: // a graceful exit's LeaseRevoke, committed
+		r := s.lessor.Revoke(now, int(e.index), 1)
+		s.ser.ClientRevoked(now, r.N)
+		s.ledger.Read(now, int(e.index), recorder.OpRevoke, r.N > 0, 0)
 	case toRaft:
 		s.stepRaft(now, model.UnpackRaft(&e.msg))
 	}
@@ -250,11 +265,14 @@ func (s *Sim) handle(now sim.Time, e *event) {
 // clientInput steps client c and routes its outputs.
 func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	cl := &s.clients[c]
-	cl.timers.CatchUp(&cl.client, s.k)
+	if cl.exited {
+		return
+	}
 	if in.Kind == clientmodel.InKeepAlive {
-		// The agent grants its lease and calls KeepAlive at once.
+		// The agent grants its lease and calls KeepAlive (KeepAliveOnce) at once.
 		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
 		s.ledger.Grant(now, int(c), s.cfg.TTL)
+		s.ser.Granted(now)
 		if s.cfg.GrantOnly {
 			return // its process never calls KeepAlive
 		}
@@ -263,7 +281,12 @@ func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 		s.record(now, recorder.Response, c, "")
 		s.ledger.Answered(now, int(c), in.TTL, int(cl.member) == s.leader)
 	}
-	s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
+	cl.timers.CatchUp(&cl.client, s.k)
+	if s.once != nil { // speaks clientmodel's inputs and outputs; its clientmodel.Client idles
+		s.clientOut = s.once[c].StepKeepAlive(now, in, s.clientOut[:0])
+	} else {
+		s.clientOut = cl.client.Step(now, in, s.clientOut[:0])
+	}
 	s.clientRoute.c = c
 	clientmodel.Route(now, s.clientOut, &s.clientRoute)
 	cl.timers.Settle(&cl.client, s.k)
@@ -404,6 +427,19 @@ func (s *Sim) fault(now sim.Time, i int) {
 	}
 }
 
+// exit: client c's process exits (spec.RestartSpec): its member's stream
+// ends, what it had in flight is lost (gen 0: no stream), nothing reaches it
+// any more; a graceful exit's LeaseRevoke reaches the member in a one-way and
+// is committed a peer round trip later (as MemberConfig.RevokeCommit).
+func (s *Sim) exit(now sim.Time, c int32) {
+	cl := &s.clients[c]
+	cl.exited = true
+	s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: c})
+	if s.cfg.Restart.Graceful {
+		s.k.Schedule(now+s.clientOneWay()+sim.Time(s.cfg.PeerRTT), event{to: toClientRevoke, index: c})
+	}
+}
+
 // leaderChange: the leader steps down now; member to wins the election after
 // election (a scripted fault; with cluster.raft the raft holds its own
 // elections meanwhile).
@@ -432,7 +468,7 @@ func (s *Sim) elected(now sim.Time, to int) {
 
 func (s *Sim) sample(now sim.Time) {
 	f := recorder.Footprint{LeaderID: s.leader, QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
-		RevokesPending: s.lessor.Backlog() + s.lessor.Revoking() + s.events.Backlog(now)}
+		RevokesPending: s.lessor.Backlog() + s.lessor.Revoking() + s.events.Backlog(now), LeasesLive: s.lessor.Live()}
 	t := s.net.Totals(now)
 	leaderConns := s.ser.Sample(now, t, s.members, f)
 	model.HoldHeap(s.members, s.leader, leaderConns, f.QueuedRequestBytes, f.ConnBytes) // for the GC model

@@ -20,7 +20,8 @@ func extremesBase() spec.Spec {
 	return spec.Spec{
 		Name: "extremes", Seed: 1, Duration: spec.Duration(20 * time.Second), Server: spec.ServerCluster,
 		Clients: spec.ClientsSpec{Count: 6, TTL: spec.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain",
-			StartSpread: spec.Duration(time.Second)},
+			StartSpread: spec.Duration(time.Second),
+			Restart:     spec.RestartSpec{At: spec.Duration(10 * time.Second), Over: spec.Duration(2 * time.Second), Fraction: 0.5, Down: spec.Duration(time.Second)}},
 		Cluster: spec.ClusterSpec{Members: 3, Cores: 2},
 		Costs:   spec.CostsSpec{IdleCores: new(0.01)},
 		Faults: []spec.FaultSpec{

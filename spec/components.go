@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -71,11 +73,12 @@ func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
 func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
 	cfg := c.Lessor()
 	cfg.Mutant = mutant
-	lessor := model.NewLessor(c.Clients+min(c.HeldLeases, 1), cfg)
+	n := c.Incarnations()
+	lessor := model.NewLessor(n+min(c.HeldLeases, 1), cfg)
 	if c.HeldLeases > 0 {
 		// Other applications' leases: one entry after the clients', granted
 		// at 0 with a TTL past the run's end, so it never expires in it.
-		lessor.Grant(0, c.Clients, c.HeldLeases, c.Duration+time.Hour)
+		lessor.Grant(0, n, c.HeldLeases, c.Duration+time.Hour)
 	}
 	var members []*model.Member
 	var cpu *model.CPU
@@ -217,4 +220,85 @@ func (c Ideal) Cohorts() []Cohort {
 		i = j
 	}
 	return out
+}
+
+// RestartAt is one client process's restart (Cluster.Restart): client
+// Client exits at At; its next incarnation, client Clients+r for the r-th
+// restart, starts at At+Down with a lease of its own.
+type RestartAt struct {
+	At     sim.Time
+	Client int
+}
+
+// Restarts draws the restart wave: round(Fraction x Clients) clients,
+// chosen by a seeded shuffle, each exiting at an instant uniform over
+// [At, At+Over) at StartResolution, both from the stream "restarts"; in time
+// order (ties by client). None without a wave.
+//
+// Why a client index (and so a lease entry, a stream slot, a recorder
+// cohort) per incarnation, not one per client: the old lease outlives its
+// process by up to a TTL and, behind the revoke limit, by its backlog too,
+// so two entries of one client could both be live for an unbounded time;
+// an entry per incarnation never aliases, and every checker that reads
+// entry i as "one lease" stays right.
+func (c Cluster) Restarts() []RestartAt {
+	n := int(math.Round(c.Restart.Fraction * float64(c.Clients)))
+	if n == 0 {
+		return nil
+	}
+	r := sim.NewRand(c.Seed, "restarts")
+	perm := make([]int, c.Clients)
+	for i := range perm {
+		perm[i] = i
+	}
+	for i := len(perm) - 1; i > 0; i-- { // Fisher-Yates
+		j := int(r.Int64N(int64(i + 1)))
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+	out := make([]RestartAt, n)
+	slots := int64(c.Restart.Over / StartResolution)
+	for k := range out {
+		at := sim.Time(c.Restart.At)
+		if slots > 0 {
+			at += sim.Time(r.Int64N(slots)) * sim.Time(StartResolution)
+		}
+		out[k] = RestartAt{At: at, Client: perm[k]}
+	}
+	slices.SortFunc(out, func(a, b RestartAt) int {
+		if a.At != b.At {
+			return cmp.Compare(a.At, b.At)
+		}
+		return cmp.Compare(a.Client, b.Client)
+	})
+	return out
+}
+
+// Incarnations is the number of client processes over the run: the clients
+// and one more per restart (Restarts).
+func (c Cluster) Incarnations() int {
+	return c.Clients + int(math.Round(c.Restart.Fraction*float64(c.Clients)))
+}
+
+// Process is one client process: it calls KeepAlive at Start, on member
+// Member, and exits at Exit (-1: it runs to the end).
+type Process struct {
+	Start, Exit sim.Time
+	Member      int
+}
+
+// Processes are the client processes (Incarnations of them): client i
+// starts at StartTimes' i-th instant on MemberOf(i); the r-th restart's
+// process, Clients+r, starts Restart.Down after the old one's exit, on the
+// old one's member (it dials the same endpoint).
+func (c Cluster) Processes() []Process {
+	starts := StartTimes(c.Seed, c.Clients, c.StartSpread)
+	ps := make([]Process, c.Clients, c.Incarnations())
+	for i := range ps {
+		ps[i] = Process{Start: starts[i], Exit: -1, Member: c.MemberOf(i)}
+	}
+	for _, r := range c.Restarts() {
+		ps[r.Client].Exit = r.At
+		ps = append(ps, Process{Start: r.At + sim.Time(c.Restart.Down), Exit: -1, Member: ps[r.Client].Member})
+	}
+	return ps
 }

@@ -27,6 +27,14 @@
 //     cluster.gc (Go's collector, DefaultGC) and cluster.service_spread (each
 //     job's cost drawn, DefaultServiceSpread). Off, a run is exactly what it
 //     was before they existed.
+//   - A client kind (clients.kind) is what each client process does with
+//     its lease: KeepAlive (the default), grant-only, event-writer, or a
+//     KeepAliveOnce loop (keepalive-once, clients.period). A client process
+//     (Process) is one run of a client's program: with a restart wave
+//     (clients.restart, RestartSpec) some processes exit and a new process
+//     starts in each one's place with a lease of its own, so a scenario of N
+//     clients has N processes plus one per restart (Incarnations), each
+//     with its own client index and lease entry.
 //   - A what-if override is one field of a scenario changed by a flag
 //     (--ttl 30s) or a 'leasesim run --what-if ttl=30s', in the syntax of the
 //     flag table (Overrides, ApplyFlag), to compare a variant with its base.

@@ -47,9 +47,12 @@ func (r Resolved) Estimate() Estimate {
 		cohorts = min(clients, int(r.Ideal.StartSpread/StartResolution)+1)
 	} else {
 		clients, ttl, d, rule = r.Cluster.Clients, r.Cluster.TTL, r.Cluster.Duration, r.Cluster.Version.Rule
-		cohorts = clients
+		cohorts = r.Cluster.Incarnations() // a restarted process is a client of its own
 	}
 	period := ttl / 3
+	if r.Cluster != nil && r.Cluster.Once {
+		period, rule = r.Cluster.Period, clientmodel.AdvanceAlways // a call a period at most, no channel
+	}
 	perClient := math.Ceil(d.Seconds()/period.Seconds()) + 1
 	if rule == clientmodel.AdvanceOnDelivery {
 		// At worst the channel is never read: it fills after ChannelCapacity

@@ -26,6 +26,9 @@ var Overrides = []Override{
 	{"tls-resumption", "cluster.tls_resumption"}, {"leader-queue-limit", "cluster.leader_queue_limit"},
 	{"max-idle-conns", "cluster.max_idle_conns_per_host"}, {"peer-rtt", "cluster.peer_rtt"},
 	{"params", "params"},
+	{"restart-at", "clients.restart.at"}, {"restart-graceful", "clients.restart.graceful"}, {"restart-over", "clients.restart.over"},
+	{"restart-fraction", "clients.restart.fraction"}, {"restart-down", "clients.restart.down"},
+	{"period", "clients.period"},
 }
 
 // FieldOf is the field flag name sets, or "".
@@ -121,6 +124,22 @@ func ApplyFlag(s *Spec, name, v string) error {
 			return err
 		}
 		s.Cluster.FastLeaseKeepAlive = &b // a new pointer: copies of s may share the old one
+	case "restart-graceful":
+		return boolean(&s.Clients.Restart.Graceful)
+	case "restart-at":
+		return dur(&s.Clients.Restart.At)
+	case "restart-over":
+		return dur(&s.Clients.Restart.Over)
+	case "restart-down":
+		return dur(&s.Clients.Restart.Down)
+	case "restart-fraction":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return bad("a fraction from 0 to 1")
+		}
+		s.Clients.Restart.Fraction = f
+	case "period":
+		return dur(&s.Clients.Period)
 	case "lease-checkpoint":
 		return boolean(&s.Cluster.LeaseCheckpoint)
 	case "raft":

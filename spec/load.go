@@ -973,20 +973,61 @@ func (v *validator) eventWriter(c ClientsSpec) {
 	}
 }
 
+// workloads checks clients.restart and clients.period (keepalive-once).
+func (v *validator) workloads(c ClientsSpec, dur Duration, durOK, cluster bool) {
+	upTo := "up to the duration"
+	if durOK {
+		upTo = fmt.Sprintf("up to the duration (%v)", dur)
+	}
+	switch {
+	case c.Period != 0 && c.Kind != ClientKeepAliveOnce:
+		v.add("clients.period", "is set, but clients.kind is %q; allowed only with clients.kind: %s", c.Kind, ClientKeepAliveOnce)
+	case c.Period < 0 || (durOK && c.Period > dur):
+		v.add("clients.period", "%v is out of range; allowed 0 (TTL/3) or above 0 %s", c.Period, upTo)
+	}
+	// Fraction 0 is no wave (--restart-fraction 0 turns a scenario's off);
+	// the other fields are still held to their ranges.
+	r := c.Restart
+	if r == (RestartSpec{}) {
+		return
+	}
+	if r.Fraction != 0 && (!cluster || (c.Kind != "" && c.Kind != ClientKeepAlive)) {
+		v.add("clients.restart", "is set, but restarts need server: cluster and clients.kind %s (clients.kind is %q)", ClientKeepAlive, c.Kind)
+	}
+	if !(r.Fraction >= 0 && r.Fraction <= 1) {
+		v.add("clients.restart.fraction", "%v is out of range; allowed 0 (no restarts) up to 1 (the share of the clients that restart)", r.Fraction)
+	}
+	switch {
+	case r.At < 0 || (durOK && r.At >= dur):
+		v.add("clients.restart.at", "%v is not within the run; allowed from clients.start_spread up to below the duration", r.At)
+	case r.At < c.StartSpread:
+		v.add("clients.restart.at", "%v is before every client has started (clients.start_spread %v); allowed from %v up to below the duration", r.At, c.StartSpread, c.StartSpread)
+	}
+	if r.Over < 0 || (durOK && r.At >= 0 && r.Over > dur-r.At) {
+		v.add("clients.restart.over", "%v is out of range; allowed 0 (all at once) up to the time left after clients.restart.at", r.Over)
+	} else if r.Over > 0 && r.Over.D() < StartResolution {
+		v.add("clients.restart.over", "%v is below the start resolution; allowed 0 or %v %s", r.Over, StartResolution, upTo)
+	}
+	if r.Down < 0 || (durOK && r.Down > dur) {
+		v.add("clients.restart.down", "%v is out of range; allowed 0 %s", r.Down, upTo)
+	}
+}
+
 func (v *validator) clients(c ClientsSpec, dur Duration, durOK, cluster, membersOK bool, members int, election Duration) {
 	if _, _, err := ParseRenewAt(c.RenewAt); err != nil {
 		v.add("clients.renew_at", "%v", err)
 	}
 	switch c.Kind {
 	case "", ClientKeepAlive:
-	case ClientGrantOnly, ClientEventWriter:
+	case ClientGrantOnly, ClientEventWriter, ClientKeepAliveOnce:
 		if !cluster {
 			v.add("clients.kind", "%q needs server: cluster; an ideal server takes only %s", c.Kind, ClientKeepAlive)
 		}
 	default:
-		v.add("clients.kind", "%q is not allowed; allowed: %s, %s, %s", c.Kind, ClientKeepAlive, ClientGrantOnly, ClientEventWriter)
+		v.add("clients.kind", "%q is not allowed; allowed: %s, %s, %s, %s", c.Kind, ClientKeepAlive, ClientGrantOnly, ClientEventWriter, ClientKeepAliveOnce)
 	}
 	v.eventWriter(c)
+	v.workloads(c, dur, durOK, cluster)
 	if c.Count < 1 || c.Count > MaxClients {
 		v.add("clients.count", "%d is out of range; allowed 1 to %s", c.Count, Thousands(MaxClients))
 	}
@@ -1352,6 +1393,12 @@ func (s Spec) Summary() string {
 	case ClientEventWriter: // nothing is renewed
 	case ClientGrantOnly:
 		b.WriteString(" granted and never renewed")
+	case ClientKeepAliveOnce:
+		p := "TTL/3"
+		if c.Period > 0 {
+			p = c.Period.String()
+		}
+		fmt.Fprintf(&b, " kept alive by KeepAliveOnce: one call, its answer awaited, then a sleep of %s", p)
 	default:
 		fmt.Fprintf(&b, " kept alive by KeepAlive; the application %s", consumerPhrase(c.Consumer))
 	}
@@ -1450,6 +1497,13 @@ func (s Spec) Summary() string {
 		}
 	default:
 		fmt.Fprintf(&b, " against server %q.", s.Server)
+	}
+	if r := c.Restart; r.Fraction > 0 {
+		how := "without revoking its lease"
+		if r.Graceful {
+			how = "revoking its lease (Session.Close)"
+		}
+		fmt.Fprintf(&b, " %g%% of the client processes restart from %v over %v: each exits %s and starts again %v later with a new lease.", 100*r.Fraction, r.At, r.Over, how, r.Down)
 	}
 	if len(s.Faults) == 0 {
 		b.WriteString(" No faults.")

@@ -19,7 +19,7 @@ import (
 
 var builtinNames = []string{
 	"calibration-500", "host-stalls-2core", "incident-2018", "incident-2018-client", "incident-2018-client-ttl10",
-	"incident-2018-ttl600", "leader-stall-election", "lease-apply-stall", "lease-demote-election", "lease-deposed-leader", "lease-event-keys", "lease-lock-ttl2", "lease-promote-expiry", "lease-renew-readindex", "lease-revoke-backlog", "lease-ttl-reset", "metastable-trigger",
+	"incident-2018-ttl600", "leader-stall-election", "lease-apply-stall", "lease-demote-election", "lease-deposed-leader", "lease-event-keys", "lease-fleet-restart", "lease-keepalive-once", "lease-lock-ttl2", "lease-promote-expiry", "lease-renew-readindex", "lease-revoke-backlog", "lease-ttl-reset", "metastable-trigger",
 }
 
 func TestBuiltinsParseAndValidate(t *testing.T) {
@@ -89,6 +89,8 @@ func TestBuiltinContents(t *testing.T) {
 		"lease-demote-election":      {"cluster", "v3.7.3", "drain", 300, 3, 4, 10 * time.Second, 5 * time.Second, 2 * time.Minute, 1},
 		"lease-deposed-leader":       {"cluster", "v3.7.3", "drain", 1000, 3, 4, 10 * time.Second, 5 * time.Second, time.Minute, 1},
 		"lease-event-keys":           {"cluster", "v3.7.3", "drain", 1, 1, 16, time.Hour, 0, 62 * time.Minute, 0},
+		"lease-fleet-restart":        {"cluster", "v3.7.3", "drain", 10000, 3, 4, 10 * time.Second, 10 * time.Second, time.Minute, 0},
+		"lease-keepalive-once":       {"cluster", "v3.7.3", "drain", 1500, 3, 4, 5 * time.Second, 5 * time.Second, 40 * time.Second, 1},
 	} {
 		s, err := spec.Builtin(name)
 		if err != nil {

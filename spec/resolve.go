@@ -73,6 +73,12 @@ func (s Spec) Resolve() (Resolved, error) {
 		SharedCPU: k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, ServiceSpread: k.ServiceSpread,
 		TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
 		Costs:            costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
+		Restart: Restart{At: s.Clients.Restart.At.D(), Over: s.Clients.Restart.Over.D(), Down: s.Clients.Restart.Down.D(),
+			Fraction: s.Clients.Restart.Fraction, Graceful: s.Clients.Restart.Graceful},
+		Once: s.Clients.Kind == ClientKeepAliveOnce, Period: s.Clients.Period.D(),
+	}
+	if cl.Once && cl.Period == 0 {
+		cl.Period = cl.TTL / 3 // what KeepAlive waits after an answer (client/v3@v3.7.3 lease.go:542)
 	}
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})

@@ -76,6 +76,12 @@ type Cluster struct {
 	WriteRate       float64 // events per second per client
 	LeaseMaxObjects int     // 0: unbounded
 	WritePut        bool    // plain Puts, not kube-apiserver's Txns
+	// Restart: the restart wave (ClientsSpec.Restart; Fraction 0: none).
+	Restart Restart
+	// Once: the clients call KeepAliveOnce every Period (clients.kind
+	// keepalive-once).
+	Once   bool
+	Period time.Duration
 
 	Members         int
 	Cores           float64
@@ -117,6 +123,13 @@ type Cluster struct {
 	MaxEvents        uint64 // 0: no limit
 	// RenewNum/RenewDen: the renew-fraction what-if (clientmodel.Config).
 	RenewNum, RenewDen int64
+}
+
+// Restart is a resolved RestartSpec (see there).
+type Restart struct {
+	At, Over, Down time.Duration
+	Fraction       float64
+	Graceful       bool
 }
 
 // FaultKind is what a fault does.

@@ -94,6 +94,30 @@ type ClientsSpec struct {
 	// RTT between a client and its member. Left out (nil): DefaultClientRTT,
 	// 1ms; "rtt: 0s" asks for 0.
 	RTT *Duration `yaml:"rtt,omitempty"`
+	// Restart: a wave of the client processes exiting and starting again
+	// (RestartSpec; server: cluster, clients.kind keepalive). Left out: none.
+	Restart RestartSpec `yaml:"restart,omitempty"`
+	// Period (keepalive-once only): the application's sleep between one
+	// KeepAliveOnce's answer and the next call. Left out: TTL/3.
+	Period Duration `yaml:"period,omitempty"`
+}
+
+// RestartSpec is a wave of client restarts (a deploy, a node drain, a crash
+// loop): a seeded choice of Fraction of the clients (the stream "restarts")
+// exit at instants uniform over [At, At+Over) and start again Down later.
+// A process that exits closes its connection: its member sees the keepalive
+// stream end, and requests in flight are lost. Its lease is not revoked: it
+// expires TTL after its last renewal and its keys go with its revocation
+// (the revoke limit), unless Graceful: the process revokes it on the way out,
+// as concurrency.Session.Close does (client/v3@v3.7.3 concurrency/
+// session.go:107-115). The new process dials its member again
+// (clients.connect_delay), grants a new lease and calls KeepAlive on it.
+type RestartSpec struct {
+	At       Duration `yaml:"at"`
+	Over     Duration `yaml:"over,omitempty"`
+	Fraction float64  `yaml:"fraction"`
+	Down     Duration `yaml:"down,omitempty"`
+	Graceful bool     `yaml:"graceful,omitempty"`
 }
 
 // Client kinds (ClientsSpec.Kind).
@@ -101,6 +125,9 @@ const (
 	ClientKeepAlive   = "keepalive"
 	ClientGrantOnly   = "grant-only"
 	ClientEventWriter = "event-writer"
+	// ClientKeepAliveOnce: the application calls KeepAliveOnce, waits for
+	// the answer, sleeps clients.period, and again (package onceclient).
+	ClientKeepAliveOnce = "keepalive-once"
 	// Event-writer write ops (ClientsSpec.WriteOp).
 	WriteTxn = "txn"
 	WritePut = "put"

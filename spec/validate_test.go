@@ -117,3 +117,52 @@ func TestEventWriterFieldsValidated(t *testing.T) {
 		t.Errorf("--write-rate fast: %v", err)
 	}
 }
+
+// clients.restart and clients.period (keepalive-once): bad values name the
+// field and what is allowed.
+func TestRestartAndPeriodValidated(t *testing.T) {
+	ok := func() spec.Spec {
+		return spec.Spec{Name: "r", Duration: spec.Duration(time.Minute),
+			Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain", StartSpread: spec.Duration(5 * time.Second),
+				Restart: spec.RestartSpec{At: spec.Duration(20 * time.Second), Over: spec.Duration(time.Second), Fraction: 0.5, Down: spec.Duration(time.Second)}},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2}}
+	}
+	if err := ok().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := func(x time.Duration) spec.Duration { return spec.Duration(x) }
+	for field, mutate := range map[string]func(*spec.Spec){
+		"clients.restart.fraction: -0.5 is out of range; allowed 0 (no restarts) up to 1":                                func(s *spec.Spec) { s.Clients.Restart.Fraction = -0.5 },
+		"clients.restart.fraction: 1.5 is out of range":                                                                  func(s *spec.Spec) { s.Clients.Restart.Fraction = 1.5 },
+		"clients.restart.at: 1m is not within the run":                                                                   func(s *spec.Spec) { s.Clients.Restart.At = d(time.Minute) },
+		"clients.restart.at: 1s is before every client has started":                                                      func(s *spec.Spec) { s.Clients.Restart.At = d(time.Second) },
+		"clients.restart.over: 1m is out of range; allowed 0 (all at once) up to the time left after clients.restart.at": func(s *spec.Spec) { s.Clients.Restart.Over = d(time.Minute) },
+		"clients.restart.over: 1us is below the start resolution":                                                        func(s *spec.Spec) { s.Clients.Restart.Over = d(time.Microsecond) },
+		"clients.restart.down: -1s is out of range":                                                                      func(s *spec.Spec) { s.Clients.Restart.Down = d(-time.Second) },
+		"clients.restart: is set, but restarts need server: cluster and clients.kind keepalive":                          func(s *spec.Spec) { s.Clients.Kind = spec.ClientGrantOnly },
+		"clients.period: is set, but clients.kind is \"\"; allowed only with clients.kind: keepalive-once":               func(s *spec.Spec) { s.Clients.Period = d(time.Second) },
+		"clients.period: -1s is out of range": func(s *spec.Spec) {
+			s.Clients.Restart, s.Clients.Kind, s.Clients.Period = spec.RestartSpec{}, spec.ClientKeepAliveOnce, d(-time.Second)
+		},
+		"clients.kind: \"once\" is not allowed; allowed: keepalive, grant-only, event-writer, keepalive-once": func(s *spec.Spec) {
+			s.Clients.Restart, s.Clients.Kind = spec.RestartSpec{}, "once"
+		},
+	} {
+		s := ok()
+		mutate(&s)
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+}
+
+// clients.restart.over near the int64 limit is refused, not wrapped round.
+func TestRestartOverDoesNotOverflow(t *testing.T) {
+	s := spec.Spec{Name: "r", Duration: spec.Duration(time.Minute),
+		Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain",
+			Restart: spec.RestartSpec{At: spec.Duration(20 * time.Second), Over: spec.Duration(1<<63 - 1), Fraction: 1}},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 2}}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "clients.restart.over: ") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -133,6 +133,20 @@ func printOne(w io.Writer, o outcome) {
 		if t, ok := firstAt(o.res.Metric(recorder.DeposedRenewals), bucket, func(x float64) bool { return x > 0 }); ok {
 			evs = append(evs, event{t, fmt.Sprintf("the deposed leader, its raft loop blocked, acknowledges its own clients' renewals from its stale lessor (etcd #15247): %s in all, never seen by the cluster", count(uint64(total(o, recorder.DeposedRenewals))))})
 		}
+		// Restarts (clients.restart): the new processes' grants, and the leases live at their peak.
+		if r := sp.Clients.Restart; r.Fraction > 0 {
+			if t, ok := firstAt(o.res.Metric(recorder.ClientRevokes), bucket, func(x float64) bool { return x > 0 }); ok {
+				evs = append(evs, event{t, fmt.Sprintf("restarting processes revoke their leases on exit (Session.Close): %s in all", count(uint64(total(o, recorder.ClientRevokes))))})
+			}
+			grants := o.res.Metric(recorder.LeaseGrants)
+			for b := int(time.Duration(r.At+r.Down) / bucket); b < len(grants); b++ {
+				if grants[b] > 0 {
+					evs = append(evs, event{time.Duration(b) * bucket, fmt.Sprintf("restarted processes grant new leases (busiest second: %s grants); leases live at the peak: %s",
+						count(uint64(o.res.Peaks[recorder.LeaseGrants])), count(uint64(o.res.Peaks[recorder.LeasesLive])))})
+					break
+				}
+			}
+		}
 		// Event writers (clients.kind event-writer): a lease's revocation deletes its keys in one apply.
 		if t, ok := firstAt(o.res.Metric(recorder.RevokeStallMax), bucket, func(x float64) bool { return x > 0 }); ok {
 			evs = append(evs, event{t, fmt.Sprintf("first event lease revoked: its keys are deleted in one apply, which stalls every member's apply (longest such stall in the run: %.3f s)",
@@ -199,6 +213,8 @@ func whyText(o outcome, v clientmodel.Version) string {
 		switch {
 		case s.LeasesExpired > 0 && deposedRevokes(o.spec):
 			parts = append(parts, "The leader's raft loop blocked in fdatasync: its followers elected another leader and renewed there, but its lessor stayed primary until the loop ran again, found the leases expired by its stale table and proposed their revocation; the new leader committed them when the fdatasync returned (etcd #15247; releases from 3.4.31, 3.5.13 and 3.6.0 check their leadership first).")
+		case s.LeasesExpired > 0 && o.spec.Clients.Restart.Fraction > 0 && !o.spec.Clients.Restart.Graceful:
+			parts = append(parts, "Restarted processes exit without revoking their leases (no Session.Close): the server keeps each abandoned lease, and its keys, until a TTL after its last renewal, while the new process holds a new one; then the leader's lessor revokes the abandoned leases at most 1,000/s, deleting their keys.")
 		case s.LeasesExpired > 0 && o.spec.Clients.Kind == spec.ClientGrantOnly:
 			parts = append(parts, "Nobody renews these leases: each expires a TTL after its grant, or after the last leader change (Promote gives every lease a full TTL again), and the leader's lessor revokes it, deleting its keys.")
 		case s.LeasesExpired > 0:

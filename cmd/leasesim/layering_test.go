@@ -17,7 +17,7 @@ import (
 var layers = map[string]int{
 	"sim": 0, "outfile": 0, "calibrate/procstat": 0, "calibrate/sampler": 0,
 	"clientmodel": 1, "model": 1, "netsim": 1,
-	"clientmodel/scripted": 2, "spec": 2, "recorder": 2,
+	"clientmodel/scripted": 2, "spec": 2, "recorder": 2, "onceclient": 2,
 	"clientmodel/realclient": 3, "export": 3,
 	"scenario": 4,
 	"sweep":    5, "calibrate": 5, "properties": 5,

@@ -111,7 +111,7 @@ var runFlagSpecs = []flagSpec{
 	{"scan-overrun", "duration", "0s", "how late each 500 ms keepalive scan fires after the previous one on a real machine (calibrate measures it; 0 = exact grid)"},
 	{"start-spread", "duration", "0s", "clients call KeepAlive at uniform random times in [0, this) (1 ms grain); 0 = all at once"},
 	{"placement", "string", "round-robin", "cluster: which members the clients use: round-robin | leader | followers | member:N"},
-	{"client-kind", "string", "keepalive", "keepalive (grant a lease, keep it alive) | grant-only (grant it, attach keys, never renew: event and per-write leases; cluster) | event-writer (a kube-apiserver writing events with reused leases; cluster)"},
+	{"client-kind", "string", "keepalive", "keepalive (grant a lease, keep it alive) | grant-only (grant it, attach keys, never renew: event and per-write leases; cluster) | event-writer (a kube-apiserver writing events with reused leases; cluster) | keepalive-once (a KeepAliveOnce loop; cluster)"},
 	{"etcd-version", "string", "3.7.3", "cluster: etcd release whose lease behaviour the members follow, 3.2.0 to 3.7.x (before 3.2.2: no revoke rate limit, no Promote spreading)"},
 	{"lease-revoke-rate", "int", "1000", "cluster what-if: expired leases the leader revokes per second (etcd: 1,000, not configurable)"},
 	{"held-leases", "int", "0", "cluster: leases other applications hold (granted before the run, never expiring in it): every member's lessor walks them in Promote and Demote"},
@@ -138,6 +138,12 @@ var runFlagSpecs = []flagSpec{
 	{"leader-queue-limit", "int", "0", "cluster: bound the leader's queue to this many requests and shed the rest (0 = unbounded, as etcd)"},
 	{"max-idle-conns", "int", "1024", "cluster: idle peer connections kept per member pair (etcd: 1024)"},
 	{"peer-rtt", "duration", "500us", "cluster: member <-> member round-trip time"},
+	{"restart-fraction", "float", "0", "cluster: share of the client processes that restart (exit, then start again with a new lease); 0 = none"},
+	{"restart-at", "duration", "0s", "cluster, with --restart-fraction: when the restarts begin"},
+	{"restart-over", "duration", "0s", "cluster, with --restart-fraction: the restarts are spread uniformly over this window (seeded)"},
+	{"restart-down", "duration", "0s", "cluster, with --restart-fraction: how long a restarting process is down"},
+	{"restart-graceful", "bool", "false", "cluster, with --restart-fraction: the exiting process revokes its lease (concurrency.Session.Close) instead of abandoning it"},
+	{"period", "duration", "TTL/3", "cluster, --client-kind keepalive-once: the application's sleep between a KeepAliveOnce's answer and the next call"},
 	{"params", "string", "", "cluster: CPU cost parameters ('leasesim calibrate --fit'): a built-in NAME or YAML FILE; costs: in the scenario still override them"},
 }
 
