@@ -119,7 +119,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	for i, p := range procs {
 		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(p.Start)), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
 		s.net.AddSlot(p.Member)
-		if !opts.Deferred && s.events == nil { // an event writer holds no lease of its own
+		if !opts.Deferred && s.events == nil && p.Start >= 0 { // an event writer holds no lease of its own
 			s.k.Schedule(p.Start, clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
 		}
 		if p.Exit >= 0 {
@@ -368,6 +368,10 @@ func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
 	case model.FactExpired:
 		s.ledger.Expired(now, int(o.Client))
 		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
+		// A re-granting agent sees its key's deletion a one-way later (clients.regrant).
+		if next := s.cfg.RegrantOf(int(o.Client)); next >= 0 && !s.clients[o.Client].exited {
+			s.k.Schedule(now+s.clientOneWay()+sim.Time(s.cfg.Regrant.Delay), clientEvent(int32(next), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+		}
 	}
 }
 

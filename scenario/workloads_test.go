@@ -189,3 +189,39 @@ func TestRestartInvariants(t *testing.T) {
 		t.Errorf("%v leases revoked by their clients, %d expired; want at most 1,050 revoked and the rest of them expired", rv, o.Summary.LeasesExpired)
 	}
 }
+
+// Agents that re-grant when their key vanishes (clients.regrant), on
+// lease-lock-ttl2, whose 1 s leader pause costs seed 1 259 leases: each of
+// those agents grants one new lease (the pause does not recur), so the run
+// grants 1,500 + 259 leases, ends with all 1,500 agents holding a live one
+// (the renewal rate of the whole fleet, 1,500/s on the 1 s grid that TTL/3
+// = 667 ms rounds up to, against 1,241/s without re-granting), and no new
+// lease is granted before the old one's key is gone plus the agent's delay.
+// With Max 0 nobody re-grants.
+func TestRegrantAgents(t *testing.T) {
+	run := func(max int, delay time.Duration) recorder.Outcome {
+		t.Helper()
+		return runBuiltin(t, "lease-lock-ttl2", func(s *spec.Spec) {
+			s.Clients.Regrant = spec.RegrantSpec{Max: max, Delay: spec.Duration(delay)}
+		})
+	}
+	o := run(3, 5*time.Second)
+	lost := o.Summary.LeasesExpired
+	grants := o.Metric(recorder.LeaseGrants)
+	if lost != 259 || sum(grants) != 1500+259 {
+		t.Fatalf("%d leases expired, %v granted; want 259 and 1,500 + 259", lost, sum(grants))
+	}
+	first := *o.Summary.FirstExpiryS + 5 // the delay; the watch's one-way on top
+	for b, g := range grants { // 1 s buckets; the initial grants end at 5 s
+		if at := float64(b); g > 0 && at > 5 && at+1 <= first {
+			t.Fatalf("%v grants in the bucket at %v s, before the first key vanished (%v s) plus the 5 s delay", g, at, *o.Summary.FirstExpiryS)
+		}
+	}
+	last := func(xs []float64) float64 { return xs[len(xs)-1] }
+	if l, r := last(o.Metric(recorder.LeasesLive)), last(o.Summary.RenewalsPerS); l != 1500 || r != 1500 {
+		t.Errorf("at the end %v leases live, %v renewals/s; want every agent's 1,500 and 1,500/s", l, r)
+	}
+	if n := run(0, 0); n.Summary.LeasesExpired != 259 || last(n.Summary.RenewalsPerS) >= 1500 {
+		t.Errorf("no re-grants: %d expired, %v renewals/s at the end; want 259 and fewer than 1,500/s", n.Summary.LeasesExpired, last(n.Summary.RenewalsPerS))
+	}
+}

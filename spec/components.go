@@ -273,14 +273,38 @@ func (c Cluster) Restarts() []RestartAt {
 	return out
 }
 
-// Incarnations is the number of client processes over the run: the clients
-// and one more per restart (Restarts).
+// Incarnations is the number of client processes over the run: the clients,
+// one more per restart (Restarts), and Regrant.Max more for each of those
+// (RegrantOf).
 func (c Cluster) Incarnations() int {
+	return c.lineages() * (1 + c.Regrant.Max)
+}
+
+// lineages: the client processes of the restart wave, before any regrant.
+func (c Cluster) lineages() int {
 	return c.Clients + int(math.Round(c.Restart.Fraction*float64(c.Clients)))
 }
 
-// Process is one client process: it calls KeepAlive at Start, on member
-// Member, and exits at Exit (-1: it runs to the end).
+// RegrantOf is the process that takes over when process p's key vanishes
+// (clients.regrant), or -1 if it has re-granted Regrant.Max times. The r-th
+// new lease of lineage l (a client or a restart's process) is process
+// lineages + l*Max + r-1.
+func (c Cluster) RegrantOf(p int) int {
+	n, max := c.lineages(), c.Regrant.Max
+	switch {
+	case max == 0:
+		return -1
+	case p < n:
+		return n + p*max
+	case (p-n+1)%max == 0:
+		return -1
+	}
+	return p + 1
+}
+
+// Process is one client process: it calls KeepAlive at Start (-1: when
+// the key of the process before it vanishes, RegrantOf), on member Member,
+// and exits at Exit (-1: it runs to the end).
 type Process struct {
 	Start, Exit sim.Time
 	Member      int
@@ -299,6 +323,11 @@ func (c Cluster) Processes() []Process {
 	for _, r := range c.Restarts() {
 		ps[r.Client].Exit = r.At
 		ps = append(ps, Process{Start: r.At + sim.Time(c.Restart.Down), Exit: -1, Member: ps[r.Client].Member})
+	}
+	for l := range c.lineages() * min(c.Regrant.Max, 1) { // started when their key vanishes (Start -1)
+		for range c.Regrant.Max {
+			ps = append(ps, Process{Start: -1, Exit: -1, Member: ps[l].Member})
+		}
 	}
 	return ps
 }

@@ -28,7 +28,7 @@ var Overrides = []Override{
 	{"params", "params"},
 	{"restart-at", "clients.restart.at"}, {"restart-graceful", "clients.restart.graceful"}, {"restart-over", "clients.restart.over"},
 	{"restart-fraction", "clients.restart.fraction"}, {"restart-down", "clients.restart.down"},
-	{"period", "clients.period"},
+	{"period", "clients.period"}, {"regrant-max", "clients.regrant.max"}, {"regrant-delay", "clients.regrant.delay"},
 }
 
 // FieldOf is the field flag name sets, or "".
@@ -140,6 +140,10 @@ func ApplyFlag(s *Spec, name, v string) error {
 		s.Clients.Restart.Fraction = f
 	case "period":
 		return dur(&s.Clients.Period)
+	case "regrant-max":
+		return integer(&s.Clients.Regrant.Max)
+	case "regrant-delay":
+		return dur(&s.Clients.Regrant.Delay)
 	case "lease-checkpoint":
 		return boolean(&s.Cluster.LeaseCheckpoint)
 	case "raft":

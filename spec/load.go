@@ -129,6 +129,9 @@ const (
 	// specMaxHeldLeases: 100 million leases, beyond any cluster reported
 	// (etcd #9496: "millions"); one lessor entry holds them all.
 	specMaxHeldLeases = 100_000_000
+	// specMaxRegrants: new leases per agent (clients.regrant.max); each is
+	// a client process simulated from the start (spec.Cluster.Processes).
+	specMaxRegrants = 100
 	// specMaxWriteRate: event writes per second per client (event-writer).
 	specMaxWriteRate = 1_000_000
 	specMaxElection  = Duration(50e9) // etcd refuses election timeouts >= 50 s
@@ -984,6 +987,17 @@ func (v *validator) workloads(c ClientsSpec, dur Duration, durOK, cluster bool) 
 		v.add("clients.period", "is set, but clients.kind is %q; allowed only with clients.kind: %s", c.Kind, ClientKeepAliveOnce)
 	case c.Period < 0 || (durOK && c.Period > dur):
 		v.add("clients.period", "%v is out of range; allowed 0 (TTL/3) or above 0 %s", c.Period, upTo)
+	}
+	if g := c.Regrant; g != (RegrantSpec{}) {
+		if g.Max != 0 && (!cluster || (c.Kind != "" && c.Kind != ClientKeepAlive)) {
+			v.add("clients.regrant", "is set, but re-granting agents need server: cluster and clients.kind %s (clients.kind is %q)", ClientKeepAlive, c.Kind)
+		}
+		if g.Max < 0 || g.Max > specMaxRegrants {
+			v.add("clients.regrant.max", "%d is out of range; allowed 0 (never) up to %d new leases per agent", g.Max, specMaxRegrants)
+		}
+		if g.Delay < 0 || (durOK && g.Delay > dur) {
+			v.add("clients.regrant.delay", "%v is out of range; allowed 0 %s", g.Delay, upTo)
+		}
 	}
 	// Fraction 0 is no wave (--restart-fraction 0 turns a scenario's off);
 	// the other fields are still held to their ranges.

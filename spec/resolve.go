@@ -75,6 +75,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Costs:            costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
 		Restart: Restart{At: s.Clients.Restart.At.D(), Over: s.Clients.Restart.Over.D(), Down: s.Clients.Restart.Down.D(),
 			Fraction: s.Clients.Restart.Fraction, Graceful: s.Clients.Restart.Graceful},
+		Regrant: Regrant{Max: s.Clients.Regrant.Max, Delay: s.Clients.Regrant.Delay.D()},
 		Once: s.Clients.Kind == ClientKeepAliveOnce, Period: s.Clients.Period.D(),
 	}
 	if cl.Once && cl.Period == 0 {

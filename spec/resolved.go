@@ -78,6 +78,9 @@ type Cluster struct {
 	WritePut        bool    // plain Puts, not kube-apiserver's Txns
 	// Restart: the restart wave (ClientsSpec.Restart; Fraction 0: none).
 	Restart Restart
+	// Regrant: agents that grant a new lease when their key vanishes
+	// (ClientsSpec.Regrant; Max 0: none).
+	Regrant Regrant
 	// Once: the clients call KeepAliveOnce every Period (clients.kind
 	// keepalive-once).
 	Once   bool
@@ -130,6 +133,12 @@ type Restart struct {
 	At, Over, Down time.Duration
 	Fraction       float64
 	Graceful       bool
+}
+
+// Regrant is a resolved RegrantSpec (see there).
+type Regrant struct {
+	Max   int
+	Delay time.Duration
 }
 
 // FaultKind is what a fault does.

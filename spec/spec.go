@@ -97,6 +97,10 @@ type ClientsSpec struct {
 	// Restart: a wave of the client processes exiting and starting again
 	// (RestartSpec; server: cluster, clients.kind keepalive). Left out: none.
 	Restart RestartSpec `yaml:"restart,omitempty"`
+	// Regrant: agents that grant a new lease when their key vanishes
+	// (RegrantSpec; server: cluster, clients.kind keepalive). Left out: they
+	// do not.
+	Regrant RegrantSpec `yaml:"regrant,omitempty"`
 	// Period (keepalive-once only): the application's sleep between one
 	// KeepAliveOnce's answer and the next call. Left out: TTL/3.
 	Period Duration `yaml:"period,omitempty"`
@@ -118,6 +122,18 @@ type RestartSpec struct {
 	Fraction float64  `yaml:"fraction"`
 	Down     Duration `yaml:"down,omitempty"`
 	Graceful bool     `yaml:"graceful,omitempty"`
+}
+
+// RegrantSpec is agents that re-register when their key vanishes: an agent
+// that watches its own key (or polls it) sees it deleted when its lease is
+// revoked, waits Delay (its own back-off; the watch event's one-way
+// delivery comes on top), grants a new lease, puts its key and keeps the
+// new lease alive, at most Max times in the run. Each new lease is kept
+// alive by a new lessor on a new stream to the same member (a new client
+// process in the model: an approximation, see spec.Cluster.Processes).
+type RegrantSpec struct {
+	Max   int      `yaml:"max"`
+	Delay Duration `yaml:"delay,omitempty"`
 }
 
 // Client kinds (ClientsSpec.Kind).

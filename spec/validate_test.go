@@ -166,3 +166,45 @@ func TestRestartOverDoesNotOverflow(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// clients.regrant: each bad value names its field and what is allowed; a
+// valid one with a restart wave gives every lineage its Max new processes.
+func TestRegrantValidated(t *testing.T) {
+	ok := func() spec.Spec {
+		return spec.Spec{Name: "g", Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain",
+				Regrant: spec.RegrantSpec{Max: 2, Delay: spec.Duration(time.Second)}},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2}}
+	}
+	if err := ok().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for field, mutate := range map[string]func(*spec.Spec){
+		"clients.regrant.max: -1 is out of range; allowed 0 (never) up to 100":                            func(s *spec.Spec) { s.Clients.Regrant.Max = -1 },
+		"clients.regrant.max: 101 is out of range":                                                        func(s *spec.Spec) { s.Clients.Regrant.Max = 101 },
+		"clients.regrant.delay: 2m is out of range; allowed 0 up to the duration (1m)":                    func(s *spec.Spec) { s.Clients.Regrant.Delay = spec.Duration(2 * time.Minute) },
+		"clients.regrant: is set, but re-granting agents need server: cluster and clients.kind keepalive": func(s *spec.Spec) { s.Clients.Kind = spec.ClientGrantOnly },
+	} {
+		s := ok()
+		mutate(&s)
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+	s := ok()
+	s.Clients.StartSpread = spec.Duration(5 * time.Second)
+	s.Clients.Restart = spec.RestartSpec{At: spec.Duration(20 * time.Second), Fraction: 0.5, Down: spec.Duration(time.Second)}
+	r, err := s.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *r.Cluster
+	if n := len(c.Processes()); n != 15*3 || c.Incarnations() != n {
+		t.Fatalf("10 clients, 5 restarts, 2 regrants each: %d processes (%d incarnations), want 45", n, c.Incarnations())
+	}
+	for p, want := range map[int]int{0: 15, 14: 43, 15: 16, 16: -1, 43: 44, 44: -1} {
+		if got := c.RegrantOf(p); got != want {
+			t.Errorf("RegrantOf(%d) = %d, want %d", p, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -145,6 +146,15 @@ func printOne(w io.Writer, o outcome) {
 						count(uint64(o.res.Peaks[recorder.LeaseGrants])), count(uint64(o.res.Peaks[recorder.LeasesLive])))})
 					break
 				}
+			}
+		}
+		// Re-granting agents (clients.regrant): the grants after a key vanished.
+		if g := sp.Clients.Regrant; g.Max > 0 && s.FirstExpiryS != nil {
+			first := int(time.Duration(*s.FirstExpiryS*float64(time.Second)) / bucket)
+			if t, ok := firstAt(o.res.Metric(recorder.LeaseGrants)[first:], bucket, func(x float64) bool { return x > 0 }); ok {
+				initial := sp.Clients.Count + int(math.Round(sp.Clients.Restart.Fraction*float64(sp.Clients.Count)))
+				evs = append(evs, event{max(time.Duration(first)*bucket+t, secs(s.FirstExpiryS)), fmt.Sprintf("agents whose keys vanished grant new leases and put their keys again: %s in all (at most %d each)",
+					count(uint64(total(o, recorder.LeaseGrants))-uint64(initial)), g.Max)})
 			}
 		}
 		// Event writers (clients.kind event-writer): a lease's revocation deletes its keys in one apply.
