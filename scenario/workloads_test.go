@@ -212,7 +212,7 @@ func TestRegrantAgents(t *testing.T) {
 		t.Fatalf("%d leases expired, %v granted; want 259 and 1,500 + 259", lost, sum(grants))
 	}
 	first := *o.Summary.FirstExpiryS + 5 // the delay; the watch's one-way on top
-	for b, g := range grants { // 1 s buckets; the initial grants end at 5 s
+	for b, g := range grants {           // 1 s buckets; the initial grants end at 5 s
 		if at := float64(b); g > 0 && at > 5 && at+1 <= first {
 			t.Fatalf("%v grants in the bucket at %v s, before the first key vanished (%v s) plus the 5 s delay", g, at, *o.Summary.FirstExpiryS)
 		}

@@ -76,7 +76,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Restart: Restart{At: s.Clients.Restart.At.D(), Over: s.Clients.Restart.Over.D(), Down: s.Clients.Restart.Down.D(),
 			Fraction: s.Clients.Restart.Fraction, Graceful: s.Clients.Restart.Graceful},
 		Regrant: Regrant{Max: s.Clients.Regrant.Max, Delay: s.Clients.Regrant.Delay.D()},
-		Once: s.Clients.Kind == ClientKeepAliveOnce, Period: s.Clients.Period.D(),
+		Once:    s.Clients.Kind == ClientKeepAliveOnce, Period: s.Clients.Period.D(),
 	}
 	if cl.Once && cl.Period == 0 {
 		cl.Period = cl.TTL / 3 // what KeepAlive waits after an answer (client/v3@v3.7.3 lease.go:542)
