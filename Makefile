@@ -23,7 +23,7 @@ help:
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
-	@echo "make measure WHAT=promote|demote|event-lease|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex"
+	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex"
 	@echo "                  re-measure one real-system figure the model replays (saved under calibrate/testdata; 1-12 min)"
 
 # The commit is stamped by -ldflags too, for builds where the toolchain does
@@ -66,6 +66,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd $(LEGACY) && $(GO) vet ./... && $(GO) vet -modfile=go.v339.mod ./...
+	cd $(ETCD34) && $(GO) vet ./...
 
 check-long:
 	RAPID_SEED=0 $(GO) test -count=1 -run 'TestModelMatchesRealClient|TestRegrantMatchesRealClient|TestOthersMatchRealClient' ./clientmodel/scripted -rapid.checks=$(CHECKS) -timeout 60m
@@ -106,7 +107,17 @@ calibrate: build
 # pre-fix put walk, Revoke, and a 1-member server's CPU per event write),
 # readindex (the CPU of one linearizable read's ReadIndex round on a real
 # cluster's leader and followers, about twelve minutes).
+# On etcd v3.4.13's code (the module calibrate/etcd34: etcd 3.4 needs gRPC
+# 1.26): event-lease-readbuf (a read txn's copy of the backend's read buffer
+# before and after a lease of 1,000-100,000 keys is revoked, ~4 min),
+# event-lease-cpu (a 1-member v3.4.13 server's CPU per event write with
+# leases unbounded or capped at 1,000 keys, with and without a prefix
+# watcher: 4 configurations x 3 repeats x ~3 min, ~40 min).
 WHAT ?=
+ETCD34 := calibrate/etcd34
 measure:
-	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex"; exit 2; }
-	LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 30m -run 'TestMeasure' -v ./calibrate
+	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex"; exit 2; }
+	@case "$(WHAT)" in \
+	  event-lease-readbuf|event-lease-cpu) cd $(ETCD34) && LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 60m -run 'TestMeasure' -v . ;; \
+	  *) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 30m -run 'TestMeasure' -v ./calibrate ;; \
+	esac

@@ -47,7 +47,57 @@ import (
 //     ModRevision guard), so the walk applies to writers that Put;
 //   - the rest of a write, EventPutBase: 179 µs of the server process's CPU
 //     per event Txn on a 1-member etcd 3.7.3 (gRPC, raft, WAL, apply,
-//     backend; the client in another process).
+//     backend; the client in another process);
+//   - on etcd 3.4 (the events etcd of PR #98257's test ran 3.4.13), every
+//     read transaction copies the backend's read buffer whole, used or not,
+//     and a revocation grows that buffer for good: this is what the cap cuts
+//     (ReadTxnCopy, below).
+//
+// The read buffer (etcd 3.4.13; calibrate/etcd34 measures that code): a
+// read txn (mvcc kvstore_txn.go:35-45, store.Read) takes a
+// ConcurrentReadTx (mvcc/backend/backend.go:205-218), which copies the
+// read buffer: every bucket's bucketBuffer, each copied at its full length
+// len(bb.buf), not its used part (tx_buffer.go:92-102 unsafeCopy, :196-203
+// Copy; v3.5.16's tx_buffer.go:224-231 still copies the full length, v3.6.0
+// copies the used part, tx_buffer.go:249-258 CopyUsed). The key bucket's buffer starts at 512
+// entries and grows to 3/2 of itself whenever it fills (tx_buffer.go:116-118,
+// :155-163); a commit empties it but keeps its length (tx_buffer.go:27-35:
+// used = 0; the bucket is dropped only at a commit that follows an interval
+// with no write to it, which a steady event stream never leaves). A
+// revocation deletes its lease's k keys in one write txn (lease/lessor.go:
+// 308-346), whose k tombstones go to the read buffer in one writeback
+// (batch_tx.go:276-286): the buffer grows to hold k entries and stays that
+// long (ReadBufferCap). Who reads: every Txn, for its compare, before its
+// write txn (etcdserver/apply.go:359-383, KV().Read at :361): so every event
+// kube-apiserver writes; every Range; and a watcher with prevKV once per
+// event that is not a create (etcdserver/api/v3rpc/watch.go:389-399),
+// so k times for a revocation. kube-apiserver has no watch cache for events
+// (kubernetes v1.20.2 pkg/kubeapiserver/default_storage_factory_builder.go:
+// 52-59, size 0), so only clients watching events directly make that last
+// kind; the model has none. A plain Put reads nothing (apply.go Put: a
+// write txn only). 3.5.0 reads a write Txn's compare through the shared
+// buffer (etcd PR #12896; v3.5.9 etcdserver/apply.go:436-446, on by default:
+// embed/config.go:511) and caches the copy between writes (PR #12933); 3.3
+// had no ConcurrentReadTx (v3.3.8 mvcc/kvstore_txn.go:31-39).
+// Measured (calibrate/etcd34.TestMeasureReadBufferCopy, calibrate/testdata/
+// event-lease-readbuf-3.4.13.json, 2026-12-01, this project's 2-vCPU
+// machine, Go 1.26: etcd 3.4.13 shipped with Go 1.12, whose collector
+// differs): a read txn costs readBufferCopyNs, 37.2 ns of process CPU (the
+// collector's share included; 5 ns of it the copying thread's) per entry of
+// the buffer's length, 33-40 ns at every point from 30,000 keys on. A lease
+// of 60,000 keys leaves a buffer of 66,429 entries: every later event write
+// then spends 2.5 ms copying it. With the cap at 1,000 keys the buffer holds
+// 1,152 (43 µs). End to end (calibrate/etcd34.TestMeasureEventLeaseCPU,
+// calibrate/testdata/event-lease-cpu-3.4.13.json: a 1-member v3.4.13 server,
+// 300 event Txns/s, leases reused for 60 s, TTL 20 s, 3 repeats): after the
+// first revocations the server spent 1,304-1,461 µs per event unbounded
+// (18,000 keys a lease), 647-788 µs capped, medians 749 µs apart, where
+// ReadTxnCopy gives 689 µs (calibrate.TestEventLeaseCPUReplay); before
+// them, 566-891 µs in every run. 24 % of the unbounded server's CPU profile
+// was the Txn's copy (bucketBuffer.Copy), 31 % the collector's background
+// marking; bbolt's commit under 1 %, lessor.Revoke 0.5 %. With a watcher
+// asking for previous values (not modelled) the copies per revoked key
+// came on top: 2,322-2,442 µs against 826-994 µs.
 
 // EventPutBase is one event write's server CPU apart from the lease walk
 // (server_put_ns of the measurement), charged on every member.
@@ -81,6 +131,38 @@ func RevokeCost(keys int) time.Duration {
 	return time.Duration(perLeaseInterpolated(revokeMeasured[:], keys) * float64(keys))
 }
 
+// ReadBufferCap is the length of the key bucket's read buffer once it has
+// held n entries between two commits: 512, grown to 3/2 of itself each time
+// it fills (v3.4.13 mvcc/backend/tx_buffer.go:116-118, :155-163).
+func ReadBufferCap(n int) int {
+	c := 512
+	for c <= n {
+		c = 3 * c / 2
+	}
+	return c
+}
+
+// readBufferCopyNs is the measured process CPU, in ns, of one read txn per
+// entry of the read buffer's length (copy_ns_per_entry of calibrate/
+// testdata/event-lease-readbuf-3.4.13.json).
+const readBufferCopyNs = 37.2
+
+// ReadTxnCopy is the cost of one read txn's copy of a read buffer of
+// capacity entries on a release that copies it (WriteTxnCopiesReadBuffer).
+func ReadTxnCopy(capacity int) time.Duration {
+	return time.Duration(readBufferCopyNs * float64(capacity))
+}
+
+// backendBatchInterval is how often the backend commits (v3.4.13
+// mvcc/backend/backend.go:36 defaultBatchInterval; 100 ms in every release).
+const backendBatchInterval = 100 * time.Millisecond
+
+// WriteTxnCopiesReadBuffer reports whether release v's Txn with a write
+// copies the backend's read buffer for its compare: the 3.4 series (above:
+// from 3.4.0's ConcurrentReadTx, etcd PR #10523, until 3.5.0's PR #12896;
+// read in v3.4.13 only, the release of PR #98257's figure).
+func (v EtcdVersion) WriteTxnCopiesReadBuffer() bool { return v.Minor == 4 }
+
 // PutWalksLeaseKeys reports whether release v's Put with a lease walks every
 // key already attached to it when auth is disabled: from 3.3.0 (v3.2.x has
 // no checkLeasePuts) until etcd PR #16005 returned early when auth is off or
@@ -107,6 +189,9 @@ type EventWritersConfig struct {
 	// RateLimited: the release limits revocations (EtcdVersion.
 	// RevokeRateLimited, 3.2.2+); otherwise a pass revokes every expired lease.
 	RateLimited bool
+	// CopyReadBuffer: the writes are Txns on a release whose Txn copies the
+	// read buffer (WriteTxnCopiesReadBuffer); false for plain Puts.
+	CopyReadBuffer bool
 }
 
 // EventWriters are kube-apiservers writing events with reused leases, as a
@@ -123,17 +208,20 @@ type EventWritersConfig struct {
 // walk (Walk), 1,000 Puts/s on a lease near 60,000 keys need ~17 cores of
 // walks a second, which one apply goroutine cannot do (the member would fall
 // behind instead: not modelled); the walk's cost is the process's CPU, the
-// collector's share included, measured on a small heap. A lease's grant
-// costs nothing (not measured: with one lease per write, MaxObjects 1, the
-// CPU is a lower bound). Revocations take effect at a pass, at most
-// RevokeRate/2 of them a pass, oldest first, as the lessor's runLoop hands
-// them out (lessor.go revokeExpiredLeases): a 60 s lease expires at most
-// once a second per writer, far below the limit, but one lease per write
-// (kubernetes #47532) expires as fast as events are written, and past
-// 1,000/s the leases wait in a backlog (Backlog) while their keys outlive
-// them. The proposal pipeline of client leases (16 in flight, a peer round
-// trip each) is not applied here: a pass's revocations apply at once. The
-// events' keys are not in the Lessor (they are not clients' leases).
+// collector's share included, measured on a small heap. The read buffer's
+// length follows the largest revocation's keys alone: the writes pending in
+// the same 100 ms (at most Rate x 100 ms) can add one growth step, not
+// counted. A lease's grant costs nothing (not measured: with one lease per
+// write, MaxObjects 1, the CPU is a lower bound). Revocations take effect at
+// a pass, at most RevokeRate/2 of them a pass, oldest first, as the lessor's
+// runLoop hands them out (lessor.go revokeExpiredLeases): a 60 s lease
+// expires at most once a second per writer, far below the limit, but one
+// lease per write (kubernetes #47532) expires as fast as events are
+// written, and past 1,000/s the leases wait in a backlog (Backlog) while
+// their keys outlive them. The proposal pipeline of client leases (16 in
+// flight, a peer round trip each) is not applied here: a pass's revocations
+// apply at once. The events' keys are not in the Lessor (they are not
+// clients' leases).
 type EventWriters struct {
 	cfg     EventWritersConfig
 	written []int64      // per writer: events written so far
@@ -141,6 +229,9 @@ type EventWriters struct {
 	leases  []eventLease // in grant order
 	head    int          // leases before head are revoked
 	dropped int          // revoked leases no longer in leases
+	// bufCap: the key bucket's read buffer length (ReadBufferCap): what
+	// one batch interval's writes need, then the largest revocation's keys.
+	bufCap int
 }
 
 type eventLease struct {
@@ -150,7 +241,8 @@ type eventLease struct {
 
 // NewEventWriters returns writers that have written nothing.
 func NewEventWriters(cfg EventWritersConfig) *EventWriters {
-	w := &EventWriters{cfg: cfg, written: make([]int64, cfg.Writers), current: make([]int, cfg.Writers)}
+	perCommit := int(math.Ceil(cfg.Rate * float64(cfg.Writers) * backendBatchInterval.Seconds()))
+	w := &EventWriters{cfg: cfg, written: make([]int64, cfg.Writers), current: make([]int, cfg.Writers), bufCap: ReadBufferCap(perCommit)}
 	for i := range w.current {
 		w.current[i] = -1
 	}
@@ -174,6 +266,9 @@ func (w *EventWriters) Step(now sim.Time, members []*Member, revoked []Revoked) 
 				w.current[i] = c
 			}
 			work += EventPutBase
+			if w.cfg.CopyReadBuffer { // the compare's read txn (apply.go:361)
+				work += ReadTxnCopy(w.bufCap)
+			}
 			if w.cfg.Walk {
 				work += EventPutWalk(w.leases[c].keys)
 			}
@@ -196,6 +291,7 @@ func (w *EventWriters) Step(now sim.Time, members []*Member, revoked []Revoked) 
 		l := w.leases[w.head]
 		revoked = append(revoked, Revoked{I: w.dropped + w.head, N: 1, Keys: l.keys, Expiry: l.granted + life})
 		cost := RevokeCost(l.keys)
+		w.bufCap = max(w.bufCap, ReadBufferCap(l.keys)) // its tombstones, in one writeback
 		for _, m := range members {
 			done := m.cpu.Force(now, cost, 1, 0) // the apply loop: one core
 			m.cpu.Done(1, 0)

@@ -93,14 +93,16 @@ func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
 
 // EventWriters is the event writers' workload (clients.kind event-writer),
 // or nil. Their Puts walk the lease's keys only on releases that do
-// (model.EtcdVersion.PutWalksLeaseKeys); kube-apiserver's Txns never do.
+// (model.EtcdVersion.PutWalksLeaseKeys); kube-apiserver's Txns never do, but
+// on 3.4 each copies the backend's read buffer
+// (model.EtcdVersion.WriteTxnCopiesReadBuffer).
 func (c Cluster) EventWriters() *model.EventWriters {
 	if !c.EventWriter {
 		return nil
 	}
 	return model.NewEventWriters(model.EventWritersConfig{Writers: c.Clients, Rate: c.WriteRate, MaxObjects: c.LeaseMaxObjects,
 		TTL: c.TTL, Walk: c.WritePut && c.Etcd.PutWalksLeaseKeys(), RevokeRate: c.LeaseRevokeRate,
-		RateLimited: c.Etcd.RevokeRateLimited()})
+		RateLimited: c.Etcd.RevokeRateLimited(), CopyReadBuffer: !c.WritePut && c.Etcd.WriteTxnCopiesReadBuffer()})
 }
 
 // NewRaft builds the cluster's raft (cluster.raft) over the members' CPUs,
