@@ -102,12 +102,15 @@ func spreadDelays(d []int64) {
 // (testdata/scripts-others.json, on which the legacy goldens
 // golden-others-<version>.json are recorded): OthersCases, then n scripts
 // drawn from GenOthers with fixed seeds 0..n-1, named others-NN.
-func OthersCorpus(n int) []Script {
-	out := OthersCases()
-	g := GenOthers()
+func OthersCorpus(n int) []Script { return drawnCorpus(OthersCases(), GenOthers(), "others", n) }
+
+// drawnCorpus is cases, then n scripts drawn from gen with fixed seeds
+// 0..n-1, named prefix-NN.
+func drawnCorpus(cases []Script, gen *rapid.Generator[Script], prefix string, n int) []Script {
+	out := cases
 	for i := range n {
-		s := g.Example(i)
-		s.Name = fmt.Sprintf("others-%02d", i)
+		s := gen.Example(i)
+		s.Name = fmt.Sprintf("%s-%02d", prefix, i)
 		out = append(out, s)
 	}
 	return out

@@ -1,7 +1,5 @@
 package scripted
 
-import "fmt"
-
 // RegrantCases are hand-written scripts of a process that re-grants after
 // its channel closed (Lease.Regrants), one per way the old lease can have
 // gone and the state the lessor's stream is in when the new KeepAlive comes.
@@ -102,13 +100,4 @@ func RegrantCases() []Script {
 // (testdata/scripts-regrant.json, on which the legacy goldens
 // golden-regrant-<version>.json are recorded): RegrantCases, then n scripts
 // drawn from GenRegrant with fixed seeds 0..n-1, named regrant-NN.
-func RegrantCorpus(n int) []Script {
-	out := RegrantCases()
-	g := GenRegrant()
-	for i := range n {
-		s := g.Example(i)
-		s.Name = fmt.Sprintf("regrant-%02d", i)
-		out = append(out, s)
-	}
-	return out
-}
+func RegrantCorpus(n int) []Script { return drawnCorpus(RegrantCases(), GenRegrant(), "regrant", n) }
