@@ -194,7 +194,7 @@ type InputKind uint8
 
 const (
 	InStreamOpen     InputKind = iota // the client opened stream Gen (0: closed it, its process exited); the old stream's requests are dropped
-	InRecv                            // a keepalive arrived on stream Gen
+	InRecv                            // a keepalive arrived on stream Gen (Client: its lease, on an AddProcess stream)
 	InCPUDone                         // the CPU finished Work for the request of attempt Attempt
 	InRetry                           // the ForwardRetry sleep of attempt Attempt ended
 	InDeadlines                       // the head of the deadline queue is due
@@ -253,8 +253,8 @@ type Input struct {
 type OutputKind uint8
 
 const (
-	OutRespond     OutputKind = iota // answer client Client on stream Gen with TTL (after the client link's delay)
-	OutStreamError                   // stream Gen of client Client failed (LeaseRenew returned an error)
+	OutRespond     OutputKind = iota // answer lease Client's request on stream Gen with TTL (after the client link's delay)
+	OutStreamError                   // stream Gen of client Client (the stream's owner) failed (LeaseRenew returned an error)
 	OutWake                          // deliver Wake to me at At
 	OutForward                       // transport: send attempt Attempt of slot Slot's keepalive to member To
 	OutCancel                        // transport: attempt Attempt of slot Slot was cancelled (ReqTimeout)
