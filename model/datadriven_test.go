@@ -37,9 +37,11 @@ import (
 //	                             LeaseRenew at the leader confirms leadership with a
 //	                             ReadIndex round: D of CPU, then the quorum's round trip
 //	client c=0                   AddClient: a stream slot for client c
+//	process c=0                  AddProcess: a stream slot for process c, whose
+//	                             requests name their leases (recv lease=L)
 //	grant c=0 [ttl=10s] [n=1]    the lessor grants client c's lease (entry c)
 //	open c=0 gen=1               InStreamOpen
-//	recv c=0 gen=1               InRecv
+//	recv c=0 gen=1 [lease=L]     InRecv (lease: the request's lease, on a process's stream)
 //	forward-result c=0 [attempt=N] (ttl=10 | err)
 //	                             InForwardResult (attempt: the stream's current one)
 //	forward-request from=1 slot=0 c=5 attempt=1
@@ -114,6 +116,11 @@ func (h *memberHarness) cmd(t *testing.T, d *datadriven.TestData) (result string
 		slot := h.m.AddClient(c)
 		h.slots[c] = slot
 		fmt.Fprintf(&h.out, "client %d: slot %d\n", c, slot)
+	case "process":
+		c := num(t, d, "c", 0)
+		slot := h.m.AddProcess(c)
+		h.slots[c] = slot
+		fmt.Fprintf(&h.out, "process %d: slot %d\n", c, slot)
 	case "grant":
 		c := num(t, d, "c", 0)
 		ttl := dur(t, d, "ttl", 10*time.Second)
@@ -124,7 +131,7 @@ func (h *memberHarness) cmd(t *testing.T, d *datadriven.TestData) (result string
 		h.step(Input{Kind: InStreamOpen, Slot: h.slot(t, d, c), Client: int32(c), Gen: uint32(num(t, d, "gen", 1))})
 	case "recv":
 		c := num(t, d, "c", 0)
-		h.step(Input{Kind: InRecv, Slot: h.slot(t, d, c), Client: int32(c), Gen: uint32(num(t, d, "gen", 1))})
+		h.step(Input{Kind: InRecv, Slot: h.slot(t, d, c), Client: int32(num(t, d, "lease", c)), Gen: uint32(num(t, d, "gen", 1))})
 	case "forward-result":
 		c := num(t, d, "c", 0)
 		slot := h.slot(t, d, c)

@@ -81,7 +81,10 @@ type Costs struct {
 //
 // Clients are named by their global index (which is also their lease's
 // index in the lessor) and served from a slot of the member's own; the
-// wiring says which slot (AddClient) and passes it with every input.
+// wiring says which slot (AddClient) and passes it with every input. A
+// process keeping several leases on one stream (AddProcess) names each
+// request's lease in its InRecv; the member's outputs about that request
+// (its forward, renewal, answer) name the lease, its stream errors the owner.
 type Member struct {
 	cfg     MemberConfig
 	cpu     *CPU
@@ -124,6 +127,9 @@ type Member struct {
 	readStarted  sim.Time
 	reading      []readWaiter
 	nextRead     []readWaiter
+	// fifos: the leases of the requests waiting on each several-lease
+	// stream (stream.fifo), in arrival order (gRPC's receive buffer).
+	fifos [][]int32
 }
 
 // pendingRevoke is a LeaseRevoke proposal of n leases of entry i, applied
@@ -141,9 +147,17 @@ type readWaiter struct {
 }
 
 // stream is one client's keepalive stream on this member, and the LeaseRenew
-// in progress for it.
+// in progress for it. The server reads each request's lease ID off the
+// stream and serves one request at a time (v3rpc/lease.go leaseKeepAlive,
+// v3.7.3 :111-160: Recv, LeaseRenew(req.ID), Send): lease is the lease of the
+// request in service. A stream of a process with one lease (AddClient) only
+// ever carries that lease (lease == client); a stream of a process with
+// several (AddProcess) keeps its waiting requests' leases in order, in
+// m.fifos[fifo-1], so that each is renewed and answered as its own.
 type stream struct {
-	client  int32
+	client  int32  // the stream's owner: its stream errors go to it
+	lease   int32  // the lease (lessor entry) of the request in service
+	fifo    int32  // 0: a one-lease stream; else 1 + its index in Member.fifos
 	gen     uint32 // stream the member serves for this client; 0: none
 	queue   int32  // requests waiting in the stream's receive buffer
 	busy    bool   // LeaseRenew runs for the request at the head
@@ -180,7 +194,7 @@ type InputKind uint8
 
 const (
 	InStreamOpen     InputKind = iota // the client opened stream Gen (0: closed it, its process exited); the old stream's requests are dropped
-	InRecv                            // a keepalive arrived on stream Gen
+	InRecv                            // a keepalive arrived on stream Gen (Client: its lease, on an AddProcess stream)
 	InCPUDone                         // the CPU finished Work for the request of attempt Attempt
 	InRetry                           // the ForwardRetry sleep of attempt Attempt ended
 	InDeadlines                       // the head of the deadline queue is due
@@ -239,8 +253,8 @@ type Input struct {
 type OutputKind uint8
 
 const (
-	OutRespond     OutputKind = iota // answer client Client on stream Gen with TTL (after the client link's delay)
-	OutStreamError                   // stream Gen of client Client failed (LeaseRenew returned an error)
+	OutRespond     OutputKind = iota // answer lease Client's request on stream Gen with TTL (after the client link's delay)
+	OutStreamError                   // stream Gen of client Client (the stream's owner) failed (LeaseRenew returned an error)
 	OutWake                          // deliver Wake to me at At
 	OutForward                       // transport: send attempt Attempt of slot Slot's keepalive to member To
 	OutCancel                        // transport: attempt Attempt of slot Slot was cancelled (ReqTimeout)
@@ -323,8 +337,27 @@ func NewMember(cfg MemberConfig, cpu *CPU, lessor *Lessor, leader int) *Member {
 // AddClient gives client (a global index, its lease's) a stream slot on this
 // member and returns the slot.
 func (m *Member) AddClient(client int) int32 {
-	m.streams = append(m.streams, stream{client: int32(client)})
+	m.streams = append(m.streams, stream{client: int32(client), lease: int32(client)})
 	return int32(len(m.streams) - 1)
+}
+
+// AddProcess gives a client process that keeps several leases alive on one
+// stream a slot on this member and returns the slot: owner names the process
+// (its stream errors' Client); each InRecv on the slot names its request's
+// lease (its lessor entry) by Input.Client, and the request's renewal,
+// forward, facts and answer (OutRespond's Client) name that lease.
+func (m *Member) AddProcess(owner int) int32 {
+	m.fifos = append(m.fifos, nil)
+	m.streams = append(m.streams, stream{client: int32(owner), lease: int32(owner), fifo: int32(len(m.fifos))})
+	return int32(len(m.streams) - 1)
+}
+
+// dropQueue empties a stream's receive buffer (a new stream, a broken one).
+func (m *Member) dropQueue(s *stream) {
+	s.queue = 0
+	if s.fifo != 0 {
+		m.fifos[s.fifo-1] = m.fifos[s.fifo-1][:0]
+	}
 }
 
 // Leader is the member this one believes leads (-1: none).
@@ -353,8 +386,12 @@ func (m *Member) CheckInvariants() error {
 		return fmt.Errorf("member %d: CPU jobs %d, bytes %d", m.cfg.ID, m.cpu.Jobs(), m.cpu.Bytes())
 	}
 	for slot := range m.streams {
-		if q := m.streams[slot].queue; q < 0 {
-			return fmt.Errorf("member %d slot %d: stream queue %d", m.cfg.ID, slot, q)
+		s := &m.streams[slot]
+		if s.queue < 0 {
+			return fmt.Errorf("member %d slot %d: stream queue %d", m.cfg.ID, slot, s.queue)
+		}
+		if s.fifo != 0 && len(m.fifos[s.fifo-1]) != int(s.queue) {
+			return fmt.Errorf("member %d slot %d: %d leases for %d queued requests", m.cfg.ID, slot, len(m.fifos[s.fifo-1]), s.queue)
 		}
 	}
 	return nil
@@ -372,17 +409,23 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 	case InStreamOpen:
 		s := &m.streams[in.Slot]
 		if s.phase == PhaseForwarding {
-			out = append(out, Output{Kind: OutAbandon, Slot: in.Slot, Client: s.client, Attempt: s.attempt})
+			out = append(out, Output{Kind: OutAbandon, Slot: in.Slot, Client: s.lease, Attempt: s.attempt})
 		}
 		// Keepalives sent on the old stream are never answered.
-		s.gen, s.queue, s.busy, s.phase = in.Gen, 0, false, PhaseIdle
+		m.dropQueue(s)
+		s.gen, s.busy, s.phase = in.Gen, false, PhaseIdle
 		s.attempt++
 	case InRecv:
 		s := &m.streams[in.Slot]
 		if in.Gen != s.gen {
 			return out // sent on a stream the member has since dropped
 		}
-		out = append(out, Output{Kind: OutFact, Fact: FactReceived, Client: s.client})
+		lease := s.client
+		if s.fifo != 0 {
+			lease = in.Client
+			m.fifos[s.fifo-1] = append(m.fifos[s.fifo-1], lease)
+		}
+		out = append(out, Output{Kind: OutFact, Fact: FactReceived, Client: lease})
 		s.queue++
 		if !s.busy {
 			out = m.startNext(now, in.Slot, out)
@@ -414,7 +457,7 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 		}
 		if in.Err { // an error answer or a failed dial: sleep and retry
 			s.phase = PhaseRetrySleep
-			out = append(out, wake(now+sim.Time(ForwardRetry), Input{Kind: InRetry, Slot: in.Slot, Client: s.client, Attempt: in.Attempt}))
+			out = append(out, wake(now+sim.Time(ForwardRetry), Input{Kind: InRetry, Slot: in.Slot, Client: s.lease, Attempt: in.Attempt}))
 			return out
 		}
 		out = m.answer(now, in.Slot, in.TTL, out)
@@ -501,7 +544,7 @@ func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) [
 			s.phase = PhaseApplyWait
 			return m.waitApply(now, in, out)
 		}
-		ttl, out := m.renew(now, s.client, out)
+		ttl, out := m.renew(now, s.lease, out)
 		return m.answer(now, in.Slot, ttl, out)
 	default: // WorkForwarded: the leader's handler for a forwarded renewal has run
 		if mayWait && m.IsLeader() && now < m.applyStalledUntil {
@@ -568,6 +611,11 @@ func (m *Member) startNext(now sim.Time, slot int32, out []Output) []Output {
 		return out
 	}
 	s.queue--
+	if s.fifo != 0 { // the request at the head names its lease
+		f := m.fifos[s.fifo-1]
+		s.lease = f[0]
+		m.fifos[s.fifo-1] = f[:copy(f, f[1:])]
+	}
 	s.busy = true
 	s.attempt++
 	if m.IsLeader() || m.deposed != nil {
@@ -575,7 +623,7 @@ func (m *Member) startNext(now sim.Time, slot int32, out []Output) []Output {
 	}
 	done := m.cpu.Force(now, m.cfg.Costs.FollowerRenewal, 1, int64(m.cfg.Costs.QueuedRequestBytes))
 	s.phase = PhaseCPU
-	return append(out, wake(done, Input{Kind: InCPUDone, Work: WorkFollower, Slot: slot, Client: s.client, Attempt: s.attempt}))
+	return append(out, wake(done, Input{Kind: InCPUDone, Work: WorkFollower, Slot: slot, Client: s.lease, Attempt: s.attempt}))
 }
 
 // submitDirect queues a renewal on the leader's own CPU.
@@ -583,18 +631,18 @@ func (m *Member) submitDirect(now sim.Time, slot int32, out []Output) []Output {
 	s := &m.streams[slot]
 	done, ok := m.cpu.Submit(now, m.cfg.Costs.DirectRenewal, 1, int64(m.cfg.Costs.QueuedRequestBytes))
 	if !ok {
-		out = append(out, Output{Kind: OutFact, Fact: FactShed, Client: s.client})
+		out = append(out, Output{Kind: OutFact, Fact: FactShed, Client: s.lease})
 		return m.failStream(slot, out) // the bounded queue refuses it: LeaseRenew fails
 	}
 	s.phase = PhaseLeaderCPU
-	return append(out, wake(done, Input{Kind: InCPUDone, Work: WorkDirect, Slot: slot, Client: s.client, Attempt: s.attempt}))
+	return append(out, wake(done, Input{Kind: InCPUDone, Work: WorkDirect, Slot: slot, Client: s.lease, Attempt: s.attempt}))
 }
 
 // answer sends LeaseRenew's result to the client and serves the next request.
 func (m *Member) answer(now sim.Time, slot int32, ttl int64, out []Output) []Output {
 	s := &m.streams[slot]
 	s.attempt++
-	out = append(out, Output{Kind: OutRespond, Client: s.client, Slot: slot, Gen: s.gen, TTL: ttl})
+	out = append(out, Output{Kind: OutRespond, Client: s.lease, Slot: slot, Gen: s.gen, TTL: ttl})
 	return m.startNext(now, slot, out)
 }
 
@@ -603,7 +651,8 @@ func (m *Member) answer(now sim.Time, slot int32, ttl int64, out []Output) []Out
 func (m *Member) failStream(slot int32, out []Output) []Output {
 	s := &m.streams[slot]
 	gen := s.gen
-	s.gen, s.queue, s.busy, s.phase = 0, 0, false, PhaseIdle
+	m.dropQueue(s)
+	s.gen, s.busy, s.phase = 0, false, PhaseIdle
 	s.attempt++
 	out = append(out, Output{Kind: OutFact, Fact: FactStreamError, Client: s.client})
 	return append(out, Output{Kind: OutStreamError, Client: s.client, Slot: slot, Gen: gen})
@@ -621,7 +670,7 @@ func (m *Member) tryForward(now sim.Time, slot int32, out []Output) []Output {
 		return m.submitDirect(now, slot, out) // became the leader meanwhile: renew locally
 	}
 	s.phase = PhaseForwarding
-	return append(out, Output{Kind: OutForward, To: int8(m.leader), Slot: slot, Client: s.client, Attempt: s.attempt})
+	return append(out, Output{Kind: OutForward, To: int8(m.leader), Slot: slot, Client: s.lease, Attempt: s.attempt})
 }
 
 // armDeadline starts a LeaseRenew context: ReqTimeout from now.
@@ -666,7 +715,7 @@ func (m *Member) deadlineExpired(slot int32, out []Output) []Output {
 	case PhaseForwarding:
 		// The transport cancels the request: a waiter leaves the queue, a
 		// request in flight closes its HTTP/1.1 connection.
-		out = append(out, Output{Kind: OutCancel, Slot: slot, Client: s.client, Attempt: s.attempt})
+		out = append(out, Output{Kind: OutCancel, Slot: slot, Client: s.lease, Attempt: s.attempt})
 	case PhaseWaitLeader: // dropped from waitLead lazily
 	case PhaseRetrySleep:
 	default:
@@ -807,8 +856,8 @@ func (m *Member) raftLoopResumed(now sim.Time, out []Output) []Output {
 func (m *Member) deposedRenew(now sim.Time, in Input, out []Output) []Output {
 	s := &m.streams[in.Slot]
 	if !m.cfg.RevokeChecksLeadership {
-		if ttl := m.deposed.Renew(now, int(s.client)); ttl > 0 {
-			out = append(out, Output{Kind: OutFact, Fact: FactDeposedRenewed, Client: s.client})
+		if ttl := m.deposed.Renew(now, int(s.lease)); ttl > 0 {
+			out = append(out, Output{Kind: OutFact, Fact: FactDeposedRenewed, Client: s.lease})
 			return m.answer(now, in.Slot, ttl, out)
 		}
 		return m.answer(now, in.Slot, 0, out) // expired in the stale table: ErrLeaseNotFound, TTL 0
@@ -987,7 +1036,7 @@ func (m *Member) readIndexDone(now sim.Time, round uint32, out []Output) []Outpu
 			out = m.failStream(w.slot, out)
 			continue
 		}
-		out = m.renewWork(now, Input{Kind: InReadIndexDone, Work: WorkDirect, Slot: w.slot, Client: s.client, Attempt: w.attempt}, true, out)
+		out = m.renewWork(now, Input{Kind: InReadIndexDone, Work: WorkDirect, Slot: w.slot, Client: s.lease, Attempt: w.attempt}, true, out)
 	}
 	if m.nextRead == nil {
 		m.nextRead = done[:0] // reuse the buffer

@@ -195,7 +195,7 @@ func runWithReads(c spec.Cluster, opts scenario.Options) (recorder.Outcome, erro
 	if err != nil {
 		return recorder.Outcome{}, err
 	}
-	n := c.Incarnations() // every client process's lease (clients.restart)
+	n := c.Leases() // every lease entry: each process's (clients.restart), each of its leases (clients.leases_per_client)
 	next, perTick := 0, min(n, (n*int(readEvery)+int(readCycle)-1)/int(readCycle))
 	for s.Now() < c.Duration {
 		if err := s.Advance(readEvery); err != nil {

@@ -202,3 +202,20 @@ func TestLinearizableRestarts(t *testing.T) {
 		}
 	}
 }
+
+// Several leases per client process (clients.leases_per_client 4: one
+// stream per process, each request naming its lease): the history holds
+// every lease entry's keepalives and the checker's reads of each, and is
+// linearizable on the honest server (expiries included) and not on a
+// mutant's.
+func TestLinearizabilityMultiLease(t *testing.T) {
+	s := mutantScenario(1, "round-robin", true)
+	s.Name, s.Clients.Count, s.Clients.LeasesPerClient = "multilease", 75, 4
+	res, desc, run, _ := linCheck(t, s, model.MutantNone)
+	if res != porcupine.Ok || run.Expired == 0 {
+		t.Errorf("honest: %s, %d expired; want Ok with expiries", desc, run.Expired)
+	}
+	if res, desc, _, _ := linCheck(t, s, model.MutantAckAfterRevoke); res != porcupine.Illegal {
+		t.Errorf("mutant %s not caught: %s", model.MutantAckAfterRevoke, desc)
+	}
+}

@@ -60,6 +60,7 @@ type Sim struct {
 	raft    raftWiring          // with cfg.Raft: heartbeats and elections (raft.go)
 	events  *model.EventWriters // with clients.kind event-writer: their writes and revokes, each runLoop pass
 	once    []onceclient.Client // with clients.kind keepalive-once: client i's KeepAliveOnce loop
+	multi   *multiLease         // with clients.leases_per_client > 1: the processes (multilease.go)
 
 	eventRevoked []model.Revoked // the last pass's event lease revocations (reused)
 
@@ -102,7 +103,10 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 		s.k.SetLimits(c.MaxEvents, 0)
 	}
 	procs := c.Processes()
-	n := len(procs)
+	n := c.Leases() // lease entries: one per process unless clients.leases_per_client
+	if opts.Deferred && c.LeasesPerClient > 1 {
+		return nil, fmt.Errorf("scenario: deferred clients hold one lease each (clients.leases_per_client %d)", c.LeasesPerClient)
+	}
 	s.rec = recorder.New(c.Bucket, c.Duration, n, trace)
 	s.ledger = recorder.NewLedger(n, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
@@ -116,6 +120,10 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 
 	// Clients: start times, members.
 	s.clients = make([]clusterClient, n)
+	if c.LeasesPerClient > 1 {
+		s.startProcesses(procs)
+		procs = nil
+	}
 	for i, p := range procs {
 		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(p.Start)), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
 		s.net.AddSlot(p.Member)
@@ -189,7 +197,13 @@ func (s *Sim) Read(i int, kind recorder.OpKind) (found bool, ttl int64) {
 func (s *Sim) InFlight(i int) int { return s.ledger.InFlight(i) }
 
 // Active reports whether client i's keepalive still runs.
-func (s *Sim) Active(i int) bool { return s.clients[i].client.Active() }
+func (s *Sim) Active(i int) bool {
+	if s.multi != nil { // i is a lease entry
+		p, n := s.cfg.ProcessOf(int32(i))
+		return int(n) <= s.multi.procs[p].Leases() && s.multi.procs[p].Lease(int(n)).Active()
+	}
+	return s.clients[i].client.Active()
+}
 
 // CheckInvariants checks the components' bookkeeping: no count of
 // connections, sockets, queued work or buffered responses is negative or over
@@ -199,6 +213,12 @@ func (s *Sim) CheckInvariants() error {
 		if err := mb.CheckInvariants(); err != nil {
 			return err
 		}
+	}
+	if s.multi != nil {
+		if err := s.processInvariants(); err != nil {
+			return err
+		}
+		return s.net.CheckInvariants()
 	}
 	for i := range s.clients {
 		if err := s.clients[i].client.CheckInvariants(); err != nil {
@@ -253,6 +273,8 @@ func (s *Sim) handle(now sim.Time, e *event) {
 		s.sample(now)
 	case toExit:
 		s.exit(now, e.index)
+	case toProcess:
+		s.processInput(now, e.index, clientmodel.Unpack(&e.msg))
 	case toClientRevoke: // a graceful exit's LeaseRevoke, committed
 		r := s.lessor.Revoke(now, int(e.index), 1)
 		s.ser.ClientRevoked(now, r.N)
@@ -337,8 +359,16 @@ func (s *Sim) stepMember(now sim.Time, m int, in model.Input) {
 func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
 	switch o.Kind {
 	case model.OutRespond:
+		if s.multi != nil {
+			s.processAnswer(now, o)
+			return
+		}
 		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}))
 	case model.OutStreamError:
+		if s.multi != nil {
+			s.processAnswer(now, o)
+			return
+		}
 		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen}))
 	case model.OutWake:
 		s.k.Schedule(o.At, memberEvent(int32(m), o.WakeInput()))

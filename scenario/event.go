@@ -21,6 +21,7 @@ const (
 	toRaft                       // the cluster's raft (a model.RaftInput; cluster.raft)
 	toExit                       // index: the client whose process exits (clients.restart)
 	toClientRevoke               // index: the client whose LeaseRevoke is committed (a graceful exit)
+	toProcess                    // index: the client process (a clientmodel.Input; clients.leases_per_client > 1)
 )
 
 // event is one kernel event: a message for one component, in the kernel's

@@ -73,7 +73,7 @@ func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
 func (c Cluster) Servers(mutant model.Mutant) ([]*model.Member, *model.Lessor) {
 	cfg := c.Lessor()
 	cfg.Mutant = mutant
-	n := c.Incarnations()
+	n := c.Leases()
 	lessor := model.NewLessor(n+min(c.HeldLeases, 1), cfg)
 	if c.HeldLeases > 0 {
 		// Other applications' leases: one entry after the clients', granted
@@ -280,6 +280,23 @@ func (c Cluster) Restarts() []RestartAt {
 // (RegrantOf).
 func (c Cluster) Incarnations() int {
 	return c.lineages() * (1 + c.Regrant.Max)
+}
+
+// Leases is the number of lease entries (in the lessor, the recorder's
+// cohorts, the ledger) over the run: LeasesPerClient for each process;
+// process p's leases are entries p*LeasesPerClient on (LeaseEntry).
+func (c Cluster) Leases() int { return c.Incarnations() * max(c.LeasesPerClient, 1) }
+
+// LeaseEntry is the entry of lease n (1-based, in KeepAlive order) of
+// process p, and ProcessOf its inverse.
+func (c Cluster) LeaseEntry(p int, n uint32) int32 {
+	return int32(p*max(c.LeasesPerClient, 1) + int(n) - 1)
+}
+
+// ProcessOf is the process holding lease entry e and its lease number.
+func (c Cluster) ProcessOf(e int32) (p int, n uint32) {
+	k := int32(max(c.LeasesPerClient, 1))
+	return int(e / k), uint32(e%k) + 1
 }
 
 // lineages: the client processes of the restart wave, before any regrant.

@@ -29,6 +29,7 @@ var Overrides = []Override{
 	{"restart-at", "clients.restart.at"}, {"restart-graceful", "clients.restart.graceful"}, {"restart-over", "clients.restart.over"},
 	{"restart-fraction", "clients.restart.fraction"}, {"restart-down", "clients.restart.down"},
 	{"period", "clients.period"}, {"regrant-max", "clients.regrant.max"}, {"regrant-delay", "clients.regrant.delay"},
+	{"leases-per-client", "clients.leases_per_client"},
 }
 
 // FieldOf is the field flag name sets, or "".
@@ -144,6 +145,8 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return integer(&s.Clients.Regrant.Max)
 	case "regrant-delay":
 		return dur(&s.Clients.Regrant.Delay)
+	case "leases-per-client":
+		return integer(&s.Clients.LeasesPerClient)
 	case "lease-checkpoint":
 		return boolean(&s.Cluster.LeaseCheckpoint)
 	case "raft":

@@ -132,6 +132,9 @@ const (
 	// specMaxRegrants: new leases per agent (clients.regrant.max); each is
 	// a client process simulated from the start (spec.Cluster.Processes).
 	specMaxRegrants = 100
+	// specMaxLeasesPerClient: leases per client process
+	// (clients.leases_per_client); each is simulated on its own.
+	specMaxLeasesPerClient = 1000
 	// specMaxWriteRate: event writes per second per client (event-writer).
 	specMaxWriteRate = 1_000_000
 	specMaxElection  = Duration(50e9) // etcd refuses election timeouts >= 50 s
@@ -407,6 +410,7 @@ var intRanges = map[string]string{
 	"seed":                            "0 (the default, 1) to 18446744073709551615",
 	"clients.count":                   "1 to " + Thousands(MaxClients),
 	"clients.keys_per_lease":          "1 to " + Thousands(specMaxKeysPerLease),
+	"clients.leases_per_client":       fmt.Sprintf("1 (the default, also written 0) up to %d", specMaxLeasesPerClient),
 	"cluster.members":                 fmt.Sprintf("1 to %d", MaxMembers),
 	"cluster.leader":                  "a member number, 0 to members-1",
 	"cluster.max_idle_conns_per_host": "0 (the default, 1024) to " + Thousands(specMaxIdleConns),
@@ -999,6 +1003,7 @@ func (v *validator) workloads(c ClientsSpec, dur Duration, durOK, cluster bool) 
 			v.add("clients.regrant.delay", "%v is out of range; allowed 0 %s", g.Delay, upTo)
 		}
 	}
+	v.leasesPerClient(c, cluster)
 	// Fraction 0 is no wave (--restart-fraction 0 turns a scenario's off);
 	// the other fields are still held to their ranges.
 	r := c.Restart
@@ -1398,7 +1403,11 @@ func (s Spec) Summary() string {
 		}
 		fmt.Fprintf(&b, " (kube-apiservers) each writing %v events/s (%s), TTL %s, on a lease reused for %v with %s keys", c.WriteRate, op, ttl, model.LeaseReuse, limit)
 	} else {
-		fmt.Fprintf(&b, " (clientv3 %s%s), each holding one lease with TTL %s", c.Version, rule, ttl)
+		if c.LeasesPerClient > 1 {
+			fmt.Fprintf(&b, " (clientv3 %s%s), each holding %d leases with TTL %s on one lessor (one stream, one scan)", c.Version, rule, c.LeasesPerClient, ttl)
+		} else {
+			fmt.Fprintf(&b, " (clientv3 %s%s), each holding one lease with TTL %s", c.Version, rule, ttl)
+		}
 	}
 	if c.KeysPerLease > 1 {
 		fmt.Fprintf(&b, " and %d keys", c.KeysPerLease)
@@ -1581,4 +1590,30 @@ func placementPhrase(p string) string {
 		return "all on member " + strings.TrimPrefix(p, "member:")
 	}
 	return fmt.Sprintf("%q", p)
+}
+
+// leasesPerClient checks clients.leases_per_client: several leases on one
+// lessor are simulated for the cluster's keepalive clients only, and not
+// with restarts or re-granting agents (their processes hold one lease each).
+func (v *validator) leasesPerClient(c ClientsSpec, cluster bool) {
+	n := c.LeasesPerClient
+	if n < 0 || n > specMaxLeasesPerClient {
+		v.add("clients.leases_per_client", "%d is out of range; allowed 1 (the default, also written 0) up to %d", n, specMaxLeasesPerClient)
+		return
+	}
+	if n <= 1 {
+		return
+	}
+	if !cluster || (c.Kind != "" && c.Kind != ClientKeepAlive) {
+		v.add("clients.leases_per_client", "%d needs server: cluster and clients.kind %s (clients.kind is %q); allowed otherwise: 1", n, ClientKeepAlive, c.Kind)
+	}
+	if c.Restart.Fraction != 0 {
+		v.add("clients.leases_per_client", "%d cannot be combined with clients.restart (fraction %v); allowed with it: 1", n, c.Restart.Fraction)
+	}
+	if c.Regrant.Max != 0 {
+		v.add("clients.leases_per_client", "%d cannot be combined with clients.regrant (max %d); allowed with it: 1", n, c.Regrant.Max)
+	}
+	if c.Count*n > MaxClients {
+		v.add("clients.leases_per_client", "%d leases for each of %d clients is %s leases; allowed up to %s in all", n, c.Count, Thousands(c.Count*n), Thousands(MaxClients))
+	}
 }

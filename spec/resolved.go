@@ -81,6 +81,9 @@ type Cluster struct {
 	// Regrant: agents that grant a new lease when their key vanishes
 	// (ClientsSpec.Regrant; Max 0: none).
 	Regrant Regrant
+	// LeasesPerClient: leases each client process keeps alive on its one
+	// lessor (ClientsSpec.LeasesPerClient; at least 1).
+	LeasesPerClient int
 	// Once: the clients call KeepAliveOnce every Period (clients.kind
 	// keepalive-once).
 	Once   bool

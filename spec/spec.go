@@ -101,6 +101,12 @@ type ClientsSpec struct {
 	// (RegrantSpec; server: cluster, clients.kind keepalive). Left out: they
 	// do not.
 	Regrant RegrantSpec `yaml:"regrant,omitempty"`
+	// LeasesPerClient: leases each client process keeps alive at once, all
+	// granted and passed to KeepAlive at its start in lease order, on its
+	// one lessor (one stream, one 500 ms scan: clientmodel.Process).
+	// server: cluster, clients.kind keepalive, no restart or regrant. Left
+	// out (0) or 1: one lease per process.
+	LeasesPerClient int `yaml:"leases_per_client,omitempty"`
 	// Period (keepalive-once only): the application's sleep between one
 	// KeepAliveOnce's answer and the next call. Left out: TTL/3.
 	Period Duration `yaml:"period,omitempty"`

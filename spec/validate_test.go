@@ -208,3 +208,61 @@ func TestRegrantValidated(t *testing.T) {
 		}
 	}
 }
+
+// clients.leases_per_client: each bad value or combination names the field
+// and what is allowed; a valid one sizes the lease entries (Leases) and maps
+// process p's n-th lease to entry p*N+n-1 and back.
+func TestLeasesPerClientValidated(t *testing.T) {
+	ok := func() spec.Spec {
+		return spec.Spec{Name: "m", Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain", LeasesPerClient: 4},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2}}
+	}
+	if err := ok().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for field, mutate := range map[string]func(*spec.Spec){
+		"clients.leases_per_client: -1 is out of range; allowed 1 (the default, also written 0) up to 1000": func(s *spec.Spec) { s.Clients.LeasesPerClient = -1 },
+		"clients.leases_per_client: 1001 is out of range":                                                   func(s *spec.Spec) { s.Clients.LeasesPerClient = 1001 },
+		"clients.leases_per_client: 4 needs server: cluster and clients.kind keepalive (clients.kind is \"grant-only\")": func(s *spec.Spec) {
+			s.Clients.Kind = spec.ClientGrantOnly
+		},
+		"clients.leases_per_client: 4 needs server: cluster and clients.kind keepalive (clients.kind is \"keepalive-once\")": func(s *spec.Spec) {
+			s.Clients.Kind = spec.ClientKeepAliveOnce
+		},
+		"clients.leases_per_client: 4 needs server: cluster": func(s *spec.Spec) { s.Server, s.Cluster = spec.ServerIdeal, spec.ClusterSpec{} },
+		"clients.leases_per_client: 4 cannot be combined with clients.restart (fraction 0.5); allowed with it: 1": func(s *spec.Spec) {
+			s.Clients.Restart = spec.RestartSpec{At: spec.Duration(20 * time.Second), Fraction: 0.5, Down: spec.Duration(time.Second)}
+		},
+		"clients.leases_per_client: 4 cannot be combined with clients.regrant (max 2); allowed with it: 1": func(s *spec.Spec) {
+			s.Clients.Regrant = spec.RegrantSpec{Max: 2}
+		},
+		"clients.leases_per_client: 1000 leases for each of 20000 clients is 20,000,000 leases; allowed up to 10,000,000 in all": func(s *spec.Spec) {
+			s.Clients.LeasesPerClient, s.Clients.Count = 1000, 20000
+		},
+	} {
+		s := ok()
+		mutate(&s)
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+	for _, n := range []int{0, 1} { // the default: one lease a process
+		s := ok()
+		s.Clients.LeasesPerClient, s.Clients.Kind = n, spec.ClientGrantOnly
+		if err := s.Validate(); err != nil {
+			t.Errorf("leases_per_client %d with grant-only: %v", n, err)
+		}
+	}
+	r, err := ok().Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *r.Cluster
+	if c.LeasesPerClient != 4 || c.Leases() != 40 || c.LeaseEntry(3, 2) != 13 {
+		t.Fatalf("LeasesPerClient %d, Leases %d, LeaseEntry(3, 2) %d; want 4, 40, 13", c.LeasesPerClient, c.Leases(), c.LeaseEntry(3, 2))
+	}
+	if p, n := c.ProcessOf(13); p != 3 || n != 2 {
+		t.Errorf("ProcessOf(13) = %d, %d; want 3, 2", p, n)
+	}
+}

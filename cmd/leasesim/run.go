@@ -145,6 +145,7 @@ var runFlagSpecs = []flagSpec{
 	{"restart-graceful", "bool", "false", "cluster, with --restart-fraction: the exiting process revokes its lease (concurrency.Session.Close) instead of abandoning it"},
 	{"regrant-max", "int", "0", "cluster: agents grant a new lease and put their key again when their key vanishes, at most this many times each; 0 = never"},
 	{"regrant-delay", "duration", "0s", "cluster, with --regrant-max: how long an agent waits after its key vanishes before it grants a new lease"},
+	{"leases-per-client", "int", "1", "cluster, --client-kind keepalive: leases each client process keeps alive on its one lessor (one stream, one scan)"},
 	{"period", "duration", "TTL/3", "cluster, --client-kind keepalive-once: the application's sleep between a KeepAliveOnce's answer and the next call"},
 	{"params", "string", "", "cluster: CPU cost parameters ('leasesim calibrate --fit'): a built-in NAME or YAML FILE; costs: in the scenario still override them"},
 }

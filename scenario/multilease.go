@@ -1,0 +1,139 @@
+package scenario
+
+import (
+	"fmt"
+
+	"github.com/leasesim/leasesim/clientmodel"
+	"github.com/leasesim/leasesim/model"
+	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/sim"
+	"github.com/leasesim/leasesim/spec"
+)
+
+// Several leases per client process (clients.leases_per_client > 1). Each
+// process is one clientmodel.Process: one lessor, one stream to its member,
+// one 500 ms scan and one deadline loop for all its leases. Its leases are
+// lease entries (lessor, recorder cohorts, ledger) p*N .. p*N+N-1
+// (spec.Cluster.LeaseEntry); its stream is one slot on its member
+// (model.Member.AddProcess), whose requests name their lease entry and whose
+// answers name it back. The one-lease path (clusterClient, clientInput) is
+// untouched: processes live here, their events are toProcess.
+
+// multiLease is the processes of a run with several leases per process.
+type multiLease struct {
+	procs []*clientmodel.Process
+	out   []clientmodel.Output
+	route processRoute
+}
+
+// processEvent is an input for process p (Input.Lease names its lease).
+func processEvent(p int32, in clientmodel.Input) event {
+	return event{to: toProcess, index: p, msg: in.Pack()}
+}
+
+// startProcesses builds the processes, gives each a stream slot on its
+// member (every lease entry of a process names that slot) and schedules
+// their starts.
+func (s *Sim) startProcesses(procs []spec.Process) {
+	s.multi = &multiLease{procs: make([]*clientmodel.Process, len(procs))}
+	s.multi.route.s = s
+	for i, p := range procs {
+		s.multi.procs[i] = clientmodel.NewProcess(s.cfg.Client(p.Start))
+		slot := s.members[p.Member].AddProcess(int(s.cfg.LeaseEntry(i, 1)))
+		s.net.AddSlot(p.Member)
+		for n := 1; n <= s.cfg.LeasesPerClient; n++ {
+			s.clients[s.cfg.LeaseEntry(i, uint32(n))] = clusterClient{member: int32(p.Member), slot: slot}
+		}
+		if p.Start >= 0 {
+			s.k.Schedule(p.Start, processEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+		}
+	}
+}
+
+// processInput steps process p and routes its outputs.
+func (s *Sim) processInput(now sim.Time, p int32, in clientmodel.Input) {
+	ml := s.multi
+	switch in.Kind {
+	case clientmodel.InKeepAlive:
+		// The process grants each of its leases and calls KeepAlive on it,
+		// all at its start instant, in lease order.
+		ml.out = ml.out[:0]
+		for n := 1; n <= s.cfg.LeasesPerClient; n++ {
+			e := s.cfg.LeaseEntry(int(p), uint32(n))
+			s.lessor.Grant(now, int(e), 1, s.cfg.TTL)
+			s.ledger.Grant(now, int(e), s.cfg.TTL)
+			s.ser.Granted(now)
+			ml.out = ml.procs[p].Step(now, in, ml.out)
+		}
+		ml.route.p = p
+		clientmodel.RouteLeases(now, ml.out, &ml.route)
+		return
+	case clientmodel.InResponse:
+		e := s.cfg.LeaseEntry(int(p), in.Lease)
+		s.record(now, recorder.Response, e, "")
+		s.ledger.Answered(now, int(e), in.TTL, int(s.clients[e].member) == s.leader)
+	}
+	ml.out = ml.procs[p].Step(now, in, ml.out[:0])
+	ml.route.p = p
+	clientmodel.RouteLeases(now, ml.out, &ml.route)
+}
+
+// processAnswer routes a member's answer or stream error (o.Client: a lease
+// entry; a stream error's is the stream owner's, its process's first) to
+// the process holding it.
+func (s *Sim) processAnswer(now sim.Time, o *model.Output) {
+	p, n := s.cfg.ProcessOf(o.Client)
+	in := clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL, Lease: n}
+	if o.Kind == model.OutStreamError {
+		in = clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen} // the process's stream
+	}
+	s.k.Schedule(now+s.clientOneWay(), processEvent(int32(p), in))
+}
+
+// processRoute takes one process's outputs (clientmodel.RouteLeases).
+type processRoute struct {
+	s *Sim
+	p int32
+}
+
+func (r *processRoute) entry(lease uint32) int32 {
+	return r.s.cfg.LeaseEntry(int(r.p), max(lease, 1))
+}
+
+func (r *processRoute) OpenStream(now sim.Time, gen uint32) {
+	s, owner := r.s, r.entry(1)
+	for n := 1; n <= s.cfg.LeasesPerClient; n++ { // every lease's requests on the old stream are lost
+		s.ledger.StreamOpened(int(r.entry(uint32(n))))
+	}
+	cl := &s.clients[owner]
+	s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: owner, Gen: gen})
+}
+
+func (r *processRoute) Send(now sim.Time, gen uint32, lease uint32) {
+	s, e := r.s, r.entry(lease)
+	cl := &s.clients[e]
+	s.record(now, recorder.Request, e, "")
+	s.ledger.Sent(now, int(e))
+	s.k.Schedule(now+s.clientOneWay(), memberEvent(cl.member, model.Input{Kind: model.InRecv, Slot: cl.slot, Client: e, Gen: gen}))
+}
+
+func (r *processRoute) Wake(at sim.Time, in clientmodel.Input) {
+	r.s.k.Schedule(at, processEvent(r.p, in))
+}
+
+func (r *processRoute) Report(now sim.Time, o clientmodel.Output) {
+	kind, reason := recorder.ClientFact(o)
+	r.s.record(now, kind, r.entry(o.Lease), reason)
+}
+
+// processInvariants checks every process's leases' bookkeeping.
+func (s *Sim) processInvariants() error {
+	for p, pr := range s.multi.procs {
+		for n := 1; n <= pr.Leases(); n++ {
+			if err := pr.Lease(n).CheckInvariants(); err != nil {
+				return fmt.Errorf("process %d lease %d: %w", p, n, err)
+			}
+		}
+	}
+	return nil
+}
