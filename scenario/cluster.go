@@ -104,8 +104,8 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	}
 	procs := c.Processes()
 	n := c.Leases() // lease entries: one per process unless clients.leases_per_client
-	if opts.Deferred && c.LeasesPerClient > 1 {
-		return nil, fmt.Errorf("scenario: deferred clients hold one lease each (clients.leases_per_client %d)", c.LeasesPerClient)
+	if opts.Deferred && c.ProcessPath() {
+		return nil, fmt.Errorf("scenario: deferred clients hold one lease each, never re-granted (clients.leases_per_client %d, clients.regrant.max %d)", c.LeasesPerClient, c.Regrant.Max)
 	}
 	s.rec = recorder.New(c.Bucket, c.Duration, n, trace)
 	s.ledger = recorder.NewLedger(n, opts.History, opts.RecordRTT)
@@ -120,7 +120,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 
 	// Clients: start times, members.
 	s.clients = make([]clusterClient, n)
-	if c.LeasesPerClient > 1 {
+	if c.ProcessPath() {
 		s.startProcesses(procs)
 		procs = nil
 	}
@@ -398,9 +398,8 @@ func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
 	case model.FactExpired:
 		s.ledger.Expired(now, int(o.Client))
 		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
-		// A re-granting agent sees its key's deletion a one-way later (clients.regrant).
-		if next := s.cfg.RegrantOf(int(o.Client)); next >= 0 && !s.clients[o.Client].exited {
-			s.k.Schedule(now+s.clientOneWay()+sim.Time(s.cfg.Regrant.Delay), clientEvent(int32(next), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+		if s.cfg.Regrant.Max > 0 {
+			s.regrant(now, o.Client)
 		}
 	}
 }

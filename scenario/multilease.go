@@ -10,11 +10,14 @@ import (
 	"github.com/leasesim/leasesim/spec"
 )
 
-// Several leases per client process (clients.leases_per_client > 1). Each
+// Several leases per client process (clients.leases_per_client > 1), and
+// agents that re-grant when their key vanishes (clients.regrant). Each
 // process is one clientmodel.Process: one lessor, one stream to its member,
-// one 500 ms scan and one deadline loop for all its leases. Its leases are
-// lease entries (lessor, recorder cohorts, ledger) p*N .. p*N+N-1
-// (spec.Cluster.LeaseEntry); its stream is one slot on its member
+// one 500 ms scan and one deadline loop for all its leases; a re-granted
+// lease is the process's next lease, on the same stream (lease.go:292-314).
+// Its leases are lease entries (lessor, recorder cohorts, ledger) p*N ..
+// p*N+N-1, N = spec.Cluster.EntriesPerProcess (spec.Cluster.LeaseEntry);
+// its stream is one slot on its member
 // (model.Member.AddProcess), whose requests name their lease entry and whose
 // answers name it back. The one-lease path (clusterClient, clientInput) is
 // untouched: processes live here, their events are toProcess.
@@ -41,7 +44,7 @@ func (s *Sim) startProcesses(procs []spec.Process) {
 		s.multi.procs[i] = clientmodel.NewProcess(s.cfg.Client(p.Start))
 		slot := s.members[p.Member].AddProcess(int(s.cfg.LeaseEntry(i, 1)))
 		s.net.AddSlot(p.Member)
-		for n := 1; n <= s.cfg.LeasesPerClient; n++ {
+		for n := 1; n <= s.cfg.EntriesPerProcess(); n++ {
 			s.clients[s.cfg.LeaseEntry(i, uint32(n))] = clusterClient{member: int32(p.Member), slot: slot}
 		}
 		if p.Start >= 0 {
@@ -56,9 +59,14 @@ func (s *Sim) processInput(now sim.Time, p int32, in clientmodel.Input) {
 	switch in.Kind {
 	case clientmodel.InKeepAlive:
 		// The process grants each of its leases and calls KeepAlive on it,
-		// all at its start instant, in lease order.
+		// all at its start instant, in lease order; a re-granting agent, its
+		// next lease.
 		ml.out = ml.out[:0]
-		for n := 1; n <= s.cfg.LeasesPerClient; n++ {
+		first, last := 1, max(s.cfg.LeasesPerClient, 1)
+		if k := ml.procs[p].Leases(); k > 0 {
+			first, last = k+1, k+1
+		}
+		for n := first; n <= last; n++ {
 			e := s.cfg.LeaseEntry(int(p), uint32(n))
 			s.lessor.Grant(now, int(e), 1, s.cfg.TTL)
 			s.ledger.Grant(now, int(e), s.cfg.TTL)
@@ -102,7 +110,7 @@ func (r *processRoute) entry(lease uint32) int32 {
 
 func (r *processRoute) OpenStream(now sim.Time, gen uint32) {
 	s, owner := r.s, r.entry(1)
-	for n := 1; n <= s.cfg.LeasesPerClient; n++ { // every lease's requests on the old stream are lost
+	for n := 1; n <= s.cfg.EntriesPerProcess(); n++ { // every lease's requests on the old stream are lost
 		s.ledger.StreamOpened(int(r.entry(uint32(n))))
 	}
 	cl := &s.clients[owner]
@@ -124,6 +132,18 @@ func (r *processRoute) Wake(at sim.Time, in clientmodel.Input) {
 func (r *processRoute) Report(now sim.Time, o clientmodel.Output) {
 	kind, reason := recorder.ClientFact(o)
 	r.s.record(now, kind, r.entry(o.Lease), reason)
+}
+
+// regrant: lease entry e's keys were deleted (its revocation applied); a
+// re-granting agent sees it a client one-way later (a watch on its key),
+// waits Regrant.Delay and calls Grant and KeepAlive for its next lease, on
+// its lessor, at most Regrant.Max times (clients.regrant). Only the current
+// lease's deletion counts: the agent registered one key at a time.
+func (s *Sim) regrant(now sim.Time, e int32) {
+	p, n := s.cfg.ProcessOf(e)
+	if k := s.multi.procs[p].Leases(); int(n) == k && k < s.cfg.EntriesPerProcess() {
+		s.k.Schedule(now+s.clientOneWay()+sim.Time(s.cfg.Regrant.Delay), processEvent(int32(p), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
+	}
 }
 
 // processInvariants checks every process's leases' bookkeeping.

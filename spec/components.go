@@ -275,55 +275,43 @@ func (c Cluster) Restarts() []RestartAt {
 	return out
 }
 
-// Incarnations is the number of client processes over the run: the clients,
-// one more per restart (Restarts), and Regrant.Max more for each of those
-// (RegrantOf).
+// Incarnations is the number of client processes over the run: the clients
+// and one more per restart (Restarts).
 func (c Cluster) Incarnations() int {
-	return c.lineages() * (1 + c.Regrant.Max)
+	return c.Clients + int(math.Round(c.Restart.Fraction*float64(c.Clients)))
+}
+
+// Processes: each client process is a clientmodel.Process (several leases on
+// one lessor) rather than a clientmodel.Client: with several leases per
+// process, or with agents that re-grant on the same lessor.
+func (c Cluster) ProcessPath() bool { return c.LeasesPerClient > 1 || c.Regrant.Max > 0 }
+
+// EntriesPerProcess is the lease entries a process may use over the run:
+// its LeasesPerClient, or with re-granting agents (one lease at a time) its
+// first lease and Regrant.Max more.
+func (c Cluster) EntriesPerProcess() int {
+	return max(c.LeasesPerClient, 1) + c.Regrant.Max
 }
 
 // Leases is the number of lease entries (in the lessor, the recorder's
-// cohorts, the ledger) over the run: LeasesPerClient for each process;
-// process p's leases are entries p*LeasesPerClient on (LeaseEntry).
-func (c Cluster) Leases() int { return c.Incarnations() * max(c.LeasesPerClient, 1) }
+// cohorts, the ledger) over the run: EntriesPerProcess for each process;
+// process p's leases are entries p*EntriesPerProcess on (LeaseEntry).
+func (c Cluster) Leases() int { return c.Incarnations() * c.EntriesPerProcess() }
 
 // LeaseEntry is the entry of lease n (1-based, in KeepAlive order) of
 // process p, and ProcessOf its inverse.
 func (c Cluster) LeaseEntry(p int, n uint32) int32 {
-	return int32(p*max(c.LeasesPerClient, 1) + int(n) - 1)
+	return int32(p*c.EntriesPerProcess() + int(n) - 1)
 }
 
 // ProcessOf is the process holding lease entry e and its lease number.
 func (c Cluster) ProcessOf(e int32) (p int, n uint32) {
-	k := int32(max(c.LeasesPerClient, 1))
+	k := int32(c.EntriesPerProcess())
 	return int(e / k), uint32(e%k) + 1
 }
 
-// lineages: the client processes of the restart wave, before any regrant.
-func (c Cluster) lineages() int {
-	return c.Clients + int(math.Round(c.Restart.Fraction*float64(c.Clients)))
-}
-
-// RegrantOf is the process that takes over when process p's key vanishes
-// (clients.regrant), or -1 if it has re-granted Regrant.Max times. The r-th
-// new lease of lineage l (a client or a restart's process) is process
-// lineages + l*Max + r-1.
-func (c Cluster) RegrantOf(p int) int {
-	n, max := c.lineages(), c.Regrant.Max
-	switch {
-	case max == 0:
-		return -1
-	case p < n:
-		return n + p*max
-	case (p-n+1)%max == 0:
-		return -1
-	}
-	return p + 1
-}
-
-// Process is one client process: it calls KeepAlive at Start (-1: when
-// the key of the process before it vanishes, RegrantOf), on member Member,
-// and exits at Exit (-1: it runs to the end).
+// Process is one client process: it calls KeepAlive at Start, on member
+// Member, and exits at Exit (-1: it runs to the end).
 type Process struct {
 	Start, Exit sim.Time
 	Member      int
@@ -342,11 +330,6 @@ func (c Cluster) Processes() []Process {
 	for _, r := range c.Restarts() {
 		ps[r.Client].Exit = r.At
 		ps = append(ps, Process{Start: r.At + sim.Time(c.Restart.Down), Exit: -1, Member: ps[r.Client].Member})
-	}
-	for l := range c.lineages() * min(c.Regrant.Max, 1) { // started when their key vanishes (Start -1)
-		for range c.Regrant.Max {
-			ps = append(ps, Process{Start: -1, Exit: -1, Member: ps[l].Member})
-		}
 	}
 	return ps
 }

@@ -1002,6 +1002,12 @@ func (v *validator) workloads(c ClientsSpec, dur Duration, durOK, cluster bool) 
 		if g.Delay < 0 || (durOK && g.Delay > dur) {
 			v.add("clients.regrant.delay", "%v is out of range; allowed 0 %s", g.Delay, upTo)
 		}
+		if g.Max > 0 && c.Restart.Fraction != 0 {
+			v.add("clients.regrant", "max %d cannot be combined with clients.restart (fraction %v); allowed with it: max 0", g.Max, c.Restart.Fraction)
+		}
+		if g.Max > 0 && c.Count*(1+g.Max) > MaxClients {
+			v.add("clients.regrant.max", "%d new leases for each of %d clients is %s lease entries; allowed up to %s in all", g.Max, c.Count, Thousands(c.Count*(1+g.Max)), Thousands(MaxClients))
+		}
 	}
 	v.leasesPerClient(c, cluster)
 	// Fraction 0 is no wave (--restart-fraction 0 turns a scenario's off);

@@ -168,7 +168,7 @@ func TestRestartOverDoesNotOverflow(t *testing.T) {
 }
 
 // clients.regrant: each bad value names its field and what is allowed; a
-// valid one with a restart wave gives every lineage its Max new processes.
+// valid one gives every agent Max more lease entries on its process.
 func TestRegrantValidated(t *testing.T) {
 	ok := func() spec.Spec {
 		return spec.Spec{Name: "g", Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
@@ -184,6 +184,10 @@ func TestRegrantValidated(t *testing.T) {
 		"clients.regrant.max: 101 is out of range":                                                        func(s *spec.Spec) { s.Clients.Regrant.Max = 101 },
 		"clients.regrant.delay: 2m is out of range; allowed 0 up to the duration (1m)":                    func(s *spec.Spec) { s.Clients.Regrant.Delay = spec.Duration(2 * time.Minute) },
 		"clients.regrant: is set, but re-granting agents need server: cluster and clients.kind keepalive": func(s *spec.Spec) { s.Clients.Kind = spec.ClientGrantOnly },
+		"clients.regrant: max 2 cannot be combined with clients.restart (fraction 0.5); allowed with it: max 0": func(s *spec.Spec) {
+			s.Clients.StartSpread = spec.Duration(5 * time.Second)
+			s.Clients.Restart = spec.RestartSpec{At: spec.Duration(20 * time.Second), Fraction: 0.5}
+		},
 	} {
 		s := ok()
 		mutate(&s)
@@ -191,21 +195,17 @@ func TestRegrantValidated(t *testing.T) {
 			t.Errorf("%s: got %v", field, err)
 		}
 	}
-	s := ok()
-	s.Clients.StartSpread = spec.Duration(5 * time.Second)
-	s.Clients.Restart = spec.RestartSpec{At: spec.Duration(20 * time.Second), Fraction: 0.5, Down: spec.Duration(time.Second)}
-	r, err := s.Resolve()
+	r, err := ok().Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := *r.Cluster
-	if n := len(c.Processes()); n != 15*3 || c.Incarnations() != n {
-		t.Fatalf("10 clients, 5 restarts, 2 regrants each: %d processes (%d incarnations), want 45", n, c.Incarnations())
+	c := *r.Cluster // a process's first lease and 2 re-grants: 3 entries each
+	if !c.ProcessPath() || c.Leases() != 30 || c.LeaseEntry(4, 3) != 14 {
+		t.Fatalf("10 agents, 2 re-grants each: process path %v, %d lease entries, process 4's third lease at %d; want true, 30, 14",
+			c.ProcessPath(), c.Leases(), c.LeaseEntry(4, 3))
 	}
-	for p, want := range map[int]int{0: 15, 14: 43, 15: 16, 16: -1, 43: 44, 44: -1} {
-		if got := c.RegrantOf(p); got != want {
-			t.Errorf("RegrantOf(%d) = %d, want %d", p, got, want)
-		}
+	if p, n := c.ProcessOf(14); p != 4 || n != 3 {
+		t.Errorf("ProcessOf(14) = %d, %d; want 4, 3", p, n)
 	}
 }
 

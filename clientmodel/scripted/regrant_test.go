@@ -106,3 +106,34 @@ func TestOthersCasesMatchRealClient(t *testing.T) {
 func TestOthersMatchRealClient(t *testing.T) {
 	matchGenerated(t, scripted.GenOthers(), "rapid-others", othersSent, "other leases")
 }
+
+// A Process keeping one lease at a time (the first, then each regrant as its
+// next lease) does exactly what a Client does, under every version's rule,
+// on the main, pace and regrant corpora.
+func TestProcessKeepingOneLeaseIsAClient(t *testing.T) {
+	for _, path := range []string{scriptsPath, paceScriptsPath, regrantScriptsPath} {
+		scripts, err := scripted.LoadScripts(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{realclient.Version, "v3.3.8", "v3.3.9"} {
+			v, err := clientmodel.ParseVersion(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range scripts {
+				want, err := scripted.Replay(s, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := scripted.ReplayAsProcess(s, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := scripted.Diff(want, got); d != "" {
+					t.Errorf("%s %s: Process differs from Client:\n%s", path, s.Name, d)
+				}
+			}
+		}
+	}
+}
