@@ -46,8 +46,9 @@ func (r Resolved) Estimate() Estimate {
 		clients, ttl, d, rule = r.Ideal.Clients, r.Ideal.TTL, r.Ideal.Duration, r.Ideal.Version.Rule
 		cohorts = min(clients, int(r.Ideal.StartSpread/StartResolution)+1)
 	} else {
-		clients, ttl, d, rule = r.Cluster.Clients, r.Cluster.TTL, r.Cluster.Duration, r.Cluster.Version.Rule
-		cohorts = r.Cluster.Incarnations() // a restarted process is a client of its own
+		// Every lease of a process renews on its own (clients.leases_per_client).
+		clients, ttl, d, rule = r.Cluster.Clients*max(r.Cluster.LeasesPerClient, 1), r.Cluster.TTL, r.Cluster.Duration, r.Cluster.Version.Rule
+		cohorts = r.Cluster.Leases() // lease entries: a restarted process's, a re-grant's, each of a process's leases
 	}
 	period := ttl / 3
 	if r.Cluster != nil && r.Cluster.Once {

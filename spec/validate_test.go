@@ -266,3 +266,22 @@ func TestLeasesPerClientValidated(t *testing.T) {
 		t.Errorf("ProcessOf(13) = %d, %d; want 3, 2", p, n)
 	}
 }
+
+// The resource estimate counts every lease of a process: four leases per
+// client renew four times as often, and hold four lease entries.
+func TestEstimateCountsEveryLease(t *testing.T) {
+	est := func(leases int) spec.Estimate {
+		s := spec.Spec{Name: "e", Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 1000, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain", LeasesPerClient: leases},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2}}
+		r, err := s.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Estimate()
+	}
+	one, four := est(1), est(4)
+	if four.Renewals != 4*one.Renewals || four.Bytes <= one.Bytes {
+		t.Errorf("4 leases per client: %d renewals, %d bytes; 1 lease: %d, %d; want 4x the renewals and more bytes", four.Renewals, four.Bytes, one.Renewals, one.Bytes)
+	}
+}
