@@ -1003,7 +1003,7 @@ func (v *validator) workloads(c ClientsSpec, dur Duration, durOK, cluster bool) 
 			v.add("clients.regrant.delay", "%v is out of range; allowed 0 %s", g.Delay, upTo)
 		}
 		if g.Max > 0 && c.Restart.Fraction != 0 {
-			v.add("clients.regrant", "max %d cannot be combined with clients.restart (fraction %v); allowed with it: max 0", g.Max, c.Restart.Fraction)
+			v.add("clients.regrant.max", "%d cannot be combined with clients.restart (fraction %v); allowed with it: 0", g.Max, c.Restart.Fraction)
 		}
 		if g.Max > 0 && c.Count*(1+g.Max) > MaxClients {
 			v.add("clients.regrant.max", "%d new leases for each of %d clients is %s lease entries; allowed up to %s in all", g.Max, c.Count, Thousands(c.Count*(1+g.Max)), Thousands(MaxClients))

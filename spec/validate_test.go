@@ -184,7 +184,7 @@ func TestRegrantValidated(t *testing.T) {
 		"clients.regrant.max: 101 is out of range":                                                        func(s *spec.Spec) { s.Clients.Regrant.Max = 101 },
 		"clients.regrant.delay: 2m is out of range; allowed 0 up to the duration (1m)":                    func(s *spec.Spec) { s.Clients.Regrant.Delay = spec.Duration(2 * time.Minute) },
 		"clients.regrant: is set, but re-granting agents need server: cluster and clients.kind keepalive": func(s *spec.Spec) { s.Clients.Kind = spec.ClientGrantOnly },
-		"clients.regrant: max 2 cannot be combined with clients.restart (fraction 0.5); allowed with it: max 0": func(s *spec.Spec) {
+		"clients.regrant.max: 2 cannot be combined with clients.restart (fraction 0.5); allowed with it: 0": func(s *spec.Spec) {
 			s.Clients.StartSpread = spec.Duration(5 * time.Second)
 			s.Clients.Restart = spec.RestartSpec{At: spec.Duration(20 * time.Second), Fraction: 0.5}
 		},
