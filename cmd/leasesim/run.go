@@ -87,6 +87,13 @@ const runExample = `  # The 2018 incident end to end: 7 members, 20,000 agents o
   # Is the 2 s leader stall a storm for every seed, or some? 5 seeds (1..5), 2 at a time
   leasesim run --scenario metastable-trigger --seeds 5 -j 2
 
+  # Lock sessions at TTL 2 s through a 1 s leader pause; agents that re-register when their key vanishes
+  leasesim run --scenario lease-lock-ttl2 --regrant-max 3 --what-if ttl=3s
+
+  # A fleet restart, abandoning leases vs revoking them on exit; 4 leases per agent process
+  leasesim run --scenario lease-fleet-restart --what-if restart-graceful=true
+  leasesim run --server cluster --clients 1000 --leases-per-client 4 --duration 1m
+
   # Your own scenario file, as JSON, with metrics as CSV and OpenMetrics, and a trace of 50 leases
   leasesim run --scenario my.yaml -w json --csv out/ --prom out/metrics.om --trace out/trace.json.gz --trace-clients 50`
 
