@@ -341,20 +341,9 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 		return h.answerEach(stream, ls, st, q)
 	}
 	for {
-		it, ok := q.tryPop()
+		it, ok, err := nextRequest(stream, st, q, nil, true)
 		if !ok {
-			select {
-			case <-q.notify:
-				continue
-			case <-st.reset:
-				return errScriptedReset
-			case <-stream.Context().Done():
-				return stream.Context().Err()
-			case <-q.done:
-				if it, ok = q.tryPop(); !ok {
-					return nil // client went away (teardown)
-				}
-			}
+			return err
 		}
 		g := ls.spec.Grant(it.grant)
 		tm := time.NewTimer(time.Duration(g.Delay(it.i)))
@@ -373,6 +362,33 @@ func (f *fakeLeaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) e
 	}
 }
 
+// nextRequest waits for the stream's next request. ok false ends the
+// handler with err: the scripted reset, the stream's end, an error a send
+// reported on errc (nil: none can), or nil when the client went away
+// (teardown; lastOnDone still serves a request queued by then).
+func nextRequest(stream pb.Lease_LeaseKeepAliveServer, st *srvStream, q *reqQueue, errc <-chan error, lastOnDone bool) (it queued, ok bool, err error) {
+	for {
+		if it, ok = q.tryPop(); ok {
+			return it, true, nil
+		}
+		select {
+		case <-q.notify:
+		case <-st.reset:
+			return it, false, errScriptedReset
+		case <-stream.Context().Done():
+			return it, false, stream.Context().Err()
+		case <-q.done:
+			if lastOnDone {
+				it, ok = q.tryPop()
+				return it, ok, nil
+			}
+			return it, false, nil
+		case err := <-errc:
+			return it, false, err
+		}
+	}
+}
+
 // answerEach serves a process with Others: each request is answered after
 // its own delay, whatever else is pending (scripted.Lease.Others), so the
 // order in which the lessor's scan sent the leases due at one instant does
@@ -387,20 +403,9 @@ func (h *harness) answerEach(stream pb.Lease_LeaseKeepAliveServer, ls *leaseStat
 	}()
 	errc := make(chan error, 1)
 	for {
-		it, ok := q.tryPop()
+		it, ok, err := nextRequest(stream, st, q, errc, false)
 		if !ok {
-			select {
-			case <-q.notify:
-				continue
-			case <-st.reset:
-				return errScriptedReset
-			case <-stream.Context().Done():
-				return stream.Context().Err()
-			case <-q.done:
-				return nil // client went away (teardown)
-			case err := <-errc:
-				return err
-			}
+			return err
 		}
 		g := ls.spec.Grant(it.grant)
 		go func() {
