@@ -149,27 +149,35 @@ func PaceCorpus(n int) []Script {
 // application. Kept apart from Gen so that
 // Gen's draws, and so the committed corpora, stay as they are.
 func GenRegrant() *rapid.Generator[Script] {
+	return genProcesses(func(t *rapid.T, id int64, l *Lease, p func(string) string) {
+		switch l.Consumer.Kind {
+		case ConsumerNever:
+			l.Consumer = Consumer{Kind: ConsumerPace, PeriodNs: rapid.Int64Range(1, 20_000).Draw(t, p("pace_period_ms"))*ms + 3}
+		case ConsumerStopAfter:
+			l.Consumer.K += 40 // mostly still reading when the channel closes
+		}
+		g := genRegrant(t, p("grant0"))
+		l.TTLs, l.DelaysNs, l.RevokeAt, l.CancelAfterNs = g.TTLs, g.DelaysNs, g.RevokeAt, g.CancelAfterNs
+		nr := rapid.IntRange(1, 3).Draw(t, p("regrants"))
+		for j := 1; j <= nr; j++ {
+			g := genRegrant(t, p(fmt.Sprintf("grant%d", j)))
+			g.ID = 10*id + int64(j)
+			l.Regrants = append(l.Regrants, g)
+		}
+	})
+}
+
+// genProcesses draws a script of 1-2 client processes, each a genLease
+// that more (regrants, others) then fills in, its draws named
+// lease<id>.<name> by p.
+func genProcesses(more func(t *rapid.T, id int64, l *Lease, p func(string) string)) *rapid.Generator[Script] {
 	return rapid.Custom(func(t *rapid.T) Script {
 		s := Script{DurationNs: rapid.Int64Range(60, 900).Draw(t, "duration_s") * sec}
 		n := rapid.IntRange(1, 2).Draw(t, "clients")
 		for i := 0; i < n; i++ {
 			id := int64(i + 1)
 			l := genLease(t, id, s.DurationNs)
-			p := func(name string) string { return fmt.Sprintf("lease%d.%s", id, name) }
-			switch l.Consumer.Kind {
-			case ConsumerNever:
-				l.Consumer = Consumer{Kind: ConsumerPace, PeriodNs: rapid.Int64Range(1, 20_000).Draw(t, p("pace_period_ms"))*ms + 3}
-			case ConsumerStopAfter:
-				l.Consumer.K += 40 // mostly still reading when the channel closes
-			}
-			g := genRegrant(t, p("grant0"))
-			l.TTLs, l.DelaysNs, l.RevokeAt, l.CancelAfterNs = g.TTLs, g.DelaysNs, g.RevokeAt, g.CancelAfterNs
-			nr := rapid.IntRange(1, 3).Draw(t, p("regrants"))
-			for j := 1; j <= nr; j++ {
-				g := genRegrant(t, p(fmt.Sprintf("grant%d", j)))
-				g.ID = 10*id + int64(j)
-				l.Regrants = append(l.Regrants, g)
-			}
+			more(t, id, &l, func(name string) string { return fmt.Sprintf("lease%d.%s", id, name) })
 			s.Leases = append(s.Leases, l)
 		}
 		return s

@@ -63,29 +63,20 @@ func OthersCases() []Script {
 // ns, script.go), with their own TTLs, delays (some beyond the deadline) and
 // revocations.
 func GenOthers() *rapid.Generator[Script] {
-	return rapid.Custom(func(t *rapid.T) Script {
-		s := Script{DurationNs: rapid.Int64Range(60, 900).Draw(t, "duration_s") * sec}
-		n := rapid.IntRange(1, 2).Draw(t, "clients")
-		for i := 0; i < n; i++ {
-			id := int64(i + 1)
-			l := genLease(t, id, s.DurationNs)
-			p := func(name string) string { return fmt.Sprintf("lease%d.%s", id, name) }
-			no := rapid.IntRange(1, 3).Draw(t, p("others"))
-			var after []int64
-			for j := 0; j < no; j++ {
-				after = append(after, rapid.OneOf(rapid.Int64Range(0, 2000), rapid.Int64Range(0, 20_000)).Draw(t, p("after_ms"))*ms+13)
-			}
-			slices.Sort(after)
-			for j := 1; j <= no; j++ {
-				g := genRegrant(t, p(fmt.Sprintf("other%d", j)))
-				g.ID, g.AfterNs = 10*id+int64(j), after[j-1]
-				spreadDelays(g.DelaysNs)
-				l.Others = append(l.Others, g)
-			}
-			spreadDelays(l.DelaysNs)
-			s.Leases = append(s.Leases, l)
+	return genProcesses(func(t *rapid.T, id int64, l *Lease, p func(string) string) {
+		no := rapid.IntRange(1, 3).Draw(t, p("others"))
+		var after []int64
+		for j := 0; j < no; j++ {
+			after = append(after, rapid.OneOf(rapid.Int64Range(0, 2000), rapid.Int64Range(0, 20_000)).Draw(t, p("after_ms"))*ms+13)
 		}
-		return s
+		slices.Sort(after)
+		for j := 1; j <= no; j++ {
+			g := genRegrant(t, p(fmt.Sprintf("other%d", j)))
+			g.ID, g.AfterNs = 10*id+int64(j), after[j-1]
+			spreadDelays(g.DelaysNs)
+			l.Others = append(l.Others, g)
+		}
+		spreadDelays(l.DelaysNs)
 	})
 }
 
