@@ -119,11 +119,11 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.net = netsim.NewNetwork(c.Network(), sim.NewRand(c.Seed, "peer-jitter"))
 
 	// Clients: start times, members.
-	s.clients = make([]clusterClient, n)
-	if c.ProcessPath() {
+	if c.ProcessPath() { // its processes are not Clients (multilease.go)
 		s.startProcesses(procs)
 		procs = nil
 	}
+	s.clients = make([]clusterClient, len(procs))
 	for i, p := range procs {
 		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(p.Start)), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
 		s.net.AddSlot(p.Member)

@@ -25,9 +25,13 @@ import (
 // multiLease is the processes of a run with several leases per process.
 type multiLease struct {
 	procs []*clientmodel.Process
+	where []processPlace // per process: its member and stream slot
 	out   []clientmodel.Output
 	route processRoute
 }
+
+// processPlace is where a process's stream is served.
+type processPlace struct{ member, slot int32 }
 
 // processEvent is an input for process p (Input.Lease names its lease).
 func processEvent(p int32, in clientmodel.Input) event {
@@ -38,15 +42,13 @@ func processEvent(p int32, in clientmodel.Input) event {
 // member (every lease entry of a process names that slot) and schedules
 // their starts.
 func (s *Sim) startProcesses(procs []spec.Process) {
-	s.multi = &multiLease{procs: make([]*clientmodel.Process, len(procs))}
+	s.multi = &multiLease{procs: make([]*clientmodel.Process, len(procs)), where: make([]processPlace, len(procs))}
 	s.multi.route.s = s
 	for i, p := range procs {
 		s.multi.procs[i] = clientmodel.NewProcess(s.cfg.Client(p.Start))
 		slot := s.members[p.Member].AddProcess(int(s.cfg.LeaseEntry(i, 1)))
 		s.net.AddSlot(p.Member)
-		for n := 1; n <= s.cfg.EntriesPerProcess(); n++ {
-			s.clients[s.cfg.LeaseEntry(i, uint32(n))] = clusterClient{member: int32(p.Member), slot: slot}
-		}
+		s.multi.where[i] = processPlace{member: int32(p.Member), slot: slot}
 		if p.Start >= 0 {
 			s.k.Schedule(p.Start, processEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
 		}
@@ -79,7 +81,7 @@ func (s *Sim) processInput(now sim.Time, p int32, in clientmodel.Input) {
 	case clientmodel.InResponse:
 		e := s.cfg.LeaseEntry(int(p), in.Lease)
 		s.record(now, recorder.Response, e, "")
-		s.ledger.Answered(now, int(e), in.TTL, int(s.clients[e].member) == s.leader)
+		s.ledger.Answered(now, int(e), in.TTL, int(ml.where[p].member) == s.leader)
 	}
 	ml.out = ml.procs[p].Step(now, in, ml.out[:0])
 	ml.route.p = p
@@ -113,16 +115,16 @@ func (r *processRoute) OpenStream(now sim.Time, gen uint32) {
 	for n := 1; n <= s.cfg.EntriesPerProcess(); n++ { // every lease's requests on the old stream are lost
 		s.ledger.StreamOpened(int(r.entry(uint32(n))))
 	}
-	cl := &s.clients[owner]
-	s.stepMember(now, int(cl.member), model.Input{Kind: model.InStreamOpen, Slot: cl.slot, Client: owner, Gen: gen})
+	w := s.multi.where[r.p]
+	s.stepMember(now, int(w.member), model.Input{Kind: model.InStreamOpen, Slot: w.slot, Client: owner, Gen: gen})
 }
 
 func (r *processRoute) Send(now sim.Time, gen uint32, lease uint32) {
 	s, e := r.s, r.entry(lease)
-	cl := &s.clients[e]
+	w := s.multi.where[r.p]
 	s.record(now, recorder.Request, e, "")
 	s.ledger.Sent(now, int(e))
-	s.k.Schedule(now+s.clientOneWay(), memberEvent(cl.member, model.Input{Kind: model.InRecv, Slot: cl.slot, Client: e, Gen: gen}))
+	s.k.Schedule(now+s.clientOneWay(), memberEvent(w.member, model.Input{Kind: model.InRecv, Slot: w.slot, Client: e, Gen: gen}))
 }
 
 func (r *processRoute) Wake(at sim.Time, in clientmodel.Input) {
