@@ -68,6 +68,8 @@ type CPU struct {
 	spread     float64       // lognormal sigma of a job's work (0: none)
 	rand       *sim.Rand     // the draws for spread
 	outside    int64         // heap held outside the CPU's jobs (HoldOutside)
+
+	share *sharing // CPUConfig.Sharing: processor sharing (share.go); nil: FIFO
 }
 
 // LoadStep is one step of a step function of time: Cores from At until the
@@ -103,6 +105,9 @@ type CPUConfig struct {
 	Rand   *sim.Rand
 	// Bucket and Duration: utilisation is accounted per Bucket over Duration.
 	Bucket, Duration time.Duration
+	// Sharing: processor sharing instead of one FIFO (share.go). Requests
+	// then go through Start and Finished, not Submit.
+	Sharing bool
 }
 
 // NewCPU returns an idle CPU.
@@ -128,6 +133,9 @@ func NewCPU(cfg CPUConfig) *CPU {
 	}
 	c.spread, c.rand = cfg.Spread, cfg.Rand
 	c.variable = c.background != nil || c.gc != nil || c.spread > 0
+	if cfg.Sharing {
+		c.share = &sharing{}
+	}
 	return c
 }
 
@@ -150,6 +158,9 @@ func (c *CPU) Submit(now sim.Time, work time.Duration, n int, bytes int64) (done
 // does whether or not the application's queues are full, e.g. accepting a
 // connection and its TLS handshake).
 func (c *CPU) Force(now sim.Time, work time.Duration, n int, bytes int64) (done sim.Time) {
+	if c.share != nil {
+		return c.forceShared(now, work, n, bytes)
+	}
 	if c.variable {
 		return c.forceVariable(now, work, n, bytes)
 	}
@@ -185,6 +196,12 @@ func (c *CPU) Done(n int, bytes int64) {
 // write): queued work is pushed back by d. Jobs already given a completion
 // time keep it.
 func (c *CPU) Stall(now sim.Time, d time.Duration) {
+	if c.share != nil {
+		c.Sync(now)
+		c.prune(now)
+		c.reserveShared(now, now+sim.Time(d), c.cores, false)
+		return
+	}
 	if c.variable {
 		c.prune(now)
 		c.reserve(now, now+sim.Time(d), c.cores, false)
@@ -195,6 +212,9 @@ func (c *CPU) Stall(now sim.Time, d time.Duration) {
 
 // Backlog is how long the work already queued will take.
 func (c *CPU) Backlog(now sim.Time) time.Duration {
+	if c.share != nil {
+		return c.backlogShared(now)
+	}
 	return time.Duration(max(0, c.freeAt-now))
 }
 

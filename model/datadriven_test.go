@@ -31,6 +31,7 @@ import (
 //	                             background: other processes' cores from each AT;
 //	                             gc-base: Go's GC on (GOGC 100, GOMAXPROCS = cores)
 //	       [spread=SIGMA [seed=1]]   each job's work scaled by a lognormal of mean 1
+//	       [sharing]             the CPU is processor-shared (share.go), not a FIFO
 //	       [revoke-commit=D]     a LeaseRevoke proposal applies D after runLoop found it
 //	       [checks-leadership]   the server confirms its leadership (3.4.31+, 3.5.13+)
 //	       [read-index=D [read-index-rtt=D]]
@@ -253,6 +254,7 @@ func (h *memberHarness) newMember(t *testing.T, d *datadriven.TestData) {
 		}
 		cpuCfg.Spread, cpuCfg.Rand = f, sim.NewRand(uint64(num(t, d, "seed", 1)), "service-time")
 	}
+	cpuCfg.Sharing = d.HasArg("sharing")
 	cpu := NewCPU(cpuCfg)
 	mutant := MutantNone
 	if d.HasArg("mutant") {
@@ -410,6 +412,8 @@ func fmtInput(in Input) string {
 		return fmt.Sprintf("read-index-done round=%d", in.Attempt)
 	case InRevokeApplied:
 		return "revoke-applied"
+	case InCPUTick:
+		return fmt.Sprintf("cpu-tick attempt=%d", in.Attempt)
 	case InDeposedTick:
 		return "deposed-tick"
 	case InFsyncDone:

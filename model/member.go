@@ -130,6 +130,23 @@ type Member struct {
 	// fifos: the leases of the requests waiting on each several-lease
 	// stream (stream.fifo), in arrival order (gRPC's receive buffer).
 	fifos [][]int32
+	// With a processor-shared CPU (CPU.Sharing): the inputs its jobs
+	// deliver when done, by tag (parked, with free tags in freeTags), and
+	// the one wake-up (InCPUTick) armed to collect them: its number and time.
+	parked   []parkedWork
+	freeTags []int32
+	tick     uint32
+	tickAt   sim.Time
+	tickSet  bool
+	tags     []int32 // Finished's buffer
+}
+
+// parkedWork is what a processor-shared CPU's job does when done: deliver
+// in as an InCPUDone, or (host) report OutHostDone with tag hostTag.
+type parkedWork struct {
+	in      Input
+	host    bool
+	hostTag int32
 }
 
 // pendingRevoke is a LeaseRevoke proposal of n leases of entry i, applied
@@ -211,11 +228,12 @@ const (
 	InDeposedTick                     // a runLoop pass of the deposed leader's lessor (RevokeInterval)
 	InReadIndexDone                   // the ReadIndex round in flight has its quorum (or ran out of time)
 	InRevokeApplied                   // the first LeaseRevoke proposal in flight is due to apply
+	InCPUTick                         // a processor-shared CPU may have finished jobs (Attempt: the tick's number; stale ones are ignored)
 )
 
 var inputNames = [...]string{"stream-open", "recv", "cpu-done", "retry", "deadlines", "forward-result",
 	"forward-request", "leader-lost", "elected", "revoke-tick", "apply-stall", "applied", "apply-timeout",
-	"fsync-stall", "fsync-done", "deposed-tick", "read-index-done", "revoke-applied"}
+	"fsync-stall", "fsync-done", "deposed-tick", "read-index-done", "revoke-applied", "cpu-tick"}
 
 func (k InputKind) String() string { return inputNames[k] }
 
@@ -262,9 +280,10 @@ const (
 	OutReply                         // transport: the leader handled the forward of (From, Slot, Attempt): TTL, or an ErrStatus
 	OutShed                          // transport: the leader's bounded queue refused the forward of (From, Slot, Attempt)
 	OutFact                          // for the recorder: Fact about client Client (N leases, Keys keys)
+	OutHostDone                      // the host work (HostWork) with tag Client is done on a processor-shared CPU
 )
 
-var outputNames = [...]string{"respond", "stream-error", "wake", "forward", "cancel", "abandon", "reply", "shed", "fact"}
+var outputNames = [...]string{"respond", "stream-error", "wake", "forward", "cancel", "abandon", "reply", "shed", "fact", "host-done"}
 
 func (k OutputKind) String() string { return outputNames[k] }
 
@@ -405,6 +424,14 @@ func (m *Member) Stream(slot int32) (gen uint32, queue int, busy bool, phase Pha
 
 // Step applies in at now and appends the member's outputs to out.
 func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
+	out = m.step(now, in, out)
+	if m.cpu.share != nil {
+		out = m.armTick(now, out)
+	}
+	return out
+}
+
+func (m *Member) step(now sim.Time, in Input, out []Output) []Output {
 	switch in.Kind {
 	case InStreamOpen:
 		s := &m.streams[in.Slot]
@@ -429,6 +456,11 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 		s.queue++
 		if !s.busy {
 			out = m.startNext(now, in.Slot, out)
+		}
+	case InCPUTick:
+		if in.Attempt == m.tick && m.tickSet {
+			m.tickSet = false
+			out = m.cpuTick(now, out)
 		}
 	case InCPUDone:
 		if in.Work == WorkPromote {
@@ -463,15 +495,15 @@ func (m *Member) Step(now sim.Time, in Input, out []Output) []Output {
 		out = m.answer(now, in.Slot, in.TTL, out)
 	case InForwardRequest:
 		out = append(out, Output{Kind: OutFact, Fact: FactForwarded, Client: in.Client})
-		done, ok := m.cpu.Submit(now, m.cfg.Costs.LeaderForwarded, 1, int64(m.cfg.Costs.QueuedRequestBytes))
+		var ok bool
+		out, ok = m.cpuJob(now, m.cfg.Costs.LeaderForwarded, true, Input{Kind: InCPUDone, Work: WorkForwarded,
+			From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}, out)
 		if !ok {
 			// Shed: an error status at once; RenewHTTP fails, the follower retries.
 			out = append(out, Output{Kind: OutFact, Fact: FactShed, Client: in.Client},
 				Output{Kind: OutShed, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt})
 			return out
 		}
-		out = append(out, wake(done, Input{Kind: InCPUDone, Work: WorkForwarded,
-			From: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}))
 	case InLeaderLost:
 		out = m.deposedWhileBlocked(now, out)
 		m.leader = -1
@@ -621,21 +653,100 @@ func (m *Member) startNext(now sim.Time, slot int32, out []Output) []Output {
 	if m.IsLeader() || m.deposed != nil {
 		return m.submitDirect(now, slot, out)
 	}
-	done := m.cpu.Force(now, m.cfg.Costs.FollowerRenewal, 1, int64(m.cfg.Costs.QueuedRequestBytes))
 	s.phase = PhaseCPU
-	return append(out, wake(done, Input{Kind: InCPUDone, Work: WorkFollower, Slot: slot, Client: s.lease, Attempt: s.attempt}))
+	out, _ = m.cpuJob(now, m.cfg.Costs.FollowerRenewal, false, Input{Kind: InCPUDone, Work: WorkFollower, Slot: slot, Client: s.lease, Attempt: s.attempt}, out)
+	return out
 }
 
 // submitDirect queues a renewal on the leader's own CPU.
 func (m *Member) submitDirect(now sim.Time, slot int32, out []Output) []Output {
 	s := &m.streams[slot]
-	done, ok := m.cpu.Submit(now, m.cfg.Costs.DirectRenewal, 1, int64(m.cfg.Costs.QueuedRequestBytes))
+	out, ok := m.cpuJob(now, m.cfg.Costs.DirectRenewal, true, Input{Kind: InCPUDone, Work: WorkDirect, Slot: slot, Client: s.lease, Attempt: s.attempt}, out)
 	if !ok {
 		out = append(out, Output{Kind: OutFact, Fact: FactShed, Client: s.lease})
 		return m.failStream(slot, out) // the bounded queue refuses it: LeaseRenew fails
 	}
 	s.phase = PhaseLeaderCPU
-	return append(out, wake(done, Input{Kind: InCPUDone, Work: WorkDirect, Slot: slot, Client: s.lease, Attempt: s.attempt}))
+	return out
+}
+
+// cpuJob queues a request's CPU work, after which in (an InCPUDone) is
+// delivered: on a FIFO CPU a wake-up at the completion it knows at once; on
+// a processor-shared one a job whose completion the CPU reports (cpuTick).
+// bounded: the leader's bounded queue may shed it (ok=false).
+func (m *Member) cpuJob(now sim.Time, work time.Duration, bounded bool, in Input, out []Output) (_ []Output, ok bool) {
+	bytes := int64(m.cfg.Costs.QueuedRequestBytes)
+	if m.cpu.share != nil {
+		tag := m.park(parkedWork{in: in})
+		if !m.cpu.Start(now, work, 1, bytes, int8(m.cfg.ID), tag, bounded) {
+			m.freeTags = append(m.freeTags, tag)
+			return out, false
+		}
+		return out, true
+	}
+	var done sim.Time
+	if bounded {
+		if done, ok = m.cpu.Submit(now, work, 1, bytes); !ok {
+			return out, false
+		}
+	} else {
+		done = m.cpu.Force(now, work, 1, bytes)
+	}
+	return append(out, wake(done, in)), true
+}
+
+// HostWork charges work the host does for this member's process outside
+// etcd's request handling (the kernel accepting a connection, the TLS
+// library's handshake: netsim's OutCPU) to a processor-shared CPU, holding
+// bytes until Done; when it is done the member reports OutHostDone with tag
+// (NoTag: nobody waits). On a FIFO CPU the wiring calls CPU.Force instead.
+func (m *Member) HostWork(now sim.Time, work time.Duration, bytes int64, tag int32, out []Output) []Output {
+	t := NoTag
+	if tag != NoTag {
+		t = m.park(parkedWork{host: true, hostTag: tag})
+	}
+	m.cpu.Start(now, work, 1, bytes, int8(m.cfg.ID), t, false)
+	return m.armTick(now, out)
+}
+
+// park keeps w until its job is done and returns its tag.
+func (m *Member) park(w parkedWork) int32 {
+	if n := len(m.freeTags); n > 0 {
+		tag := m.freeTags[n-1]
+		m.freeTags = m.freeTags[:n-1]
+		m.parked[tag] = w
+		return tag
+	}
+	m.parked = append(m.parked, w)
+	return int32(len(m.parked) - 1)
+}
+
+// cpuTick delivers what the processor-shared CPU's jobs finished by now do.
+func (m *Member) cpuTick(now sim.Time, out []Output) []Output {
+	m.tags = m.cpu.Finished(now, int8(m.cfg.ID), m.tags[:0])
+	for _, tag := range m.tags {
+		w := m.parked[tag]
+		m.freeTags = append(m.freeTags, tag)
+		if w.host {
+			out = append(out, Output{Kind: OutHostDone, Client: w.hostTag})
+			continue
+		}
+		out = m.step(now, w.in, out)
+	}
+	return out
+}
+
+// armTick arms the wake-up that collects the processor-shared CPU's next
+// completion, if it is not armed for that instant already.
+func (m *Member) armTick(now sim.Time, out []Output) []Output {
+	at, ok := m.cpu.NextDone(int8(m.cfg.ID))
+	at = max(at, now)
+	if !ok || (m.tickSet && at == m.tickAt) {
+		return out
+	}
+	m.tick++
+	m.tickAt, m.tickSet = at, true
+	return append(out, wake(at, Input{Kind: InCPUTick, Attempt: m.tick}))
 }
 
 // answer sends LeaseRenew's result to the client and serves the next request.

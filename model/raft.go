@@ -420,8 +420,9 @@ func (r *Raft) step(now sim.Time, in RaftInput, out []RaftOutput) []RaftOutput {
 // SchedDelay is how long member m's raft goroutine waits before it runs, at
 // now: to the end of a stall of the whole process, then for a core.
 //
-// The member's CPU (cpu.go) is one FIFO queue, but etcd's raft goroutine is
-// not behind the gRPC requests in it: Go's scheduler shares the cores among
+// The member's CPU (cpu.go) is one FIFO queue (or processor-shared:
+// share.go; its Backlog is then the work in it over the cores left), but
+// etcd's raft goroutine is not behind the gRPC requests in it: Go's scheduler shares the cores among
 // the runnable goroutines. A goroutine woken by a timer or a channel send
 // (the raft loop's ticker; the stream reader handing it a message; the raft
 // loop handing rafthttp's writer a message) goes to its P's runnext slot and

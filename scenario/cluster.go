@@ -63,6 +63,10 @@ type Sim struct {
 	multi   *multiLease         // with clients.leases_per_client > 1: the processes (multilease.go)
 
 	eventRevoked []model.Revoked // the last pass's event lease revocations (reused)
+	// With cluster.processor_sharing: the network's messages waiting for
+	// their CPU work (model.Member.HostWork), by tag, and the free tags.
+	hostThen []netsim.Input
+	hostFree []int32
 
 	clientOut   []clientmodel.Output
 	clientRoute clusterClientRoute
@@ -385,6 +389,10 @@ func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
 		s.stepNet(now, netsim.Input{Kind: netsim.InShed, From: o.To, To: int8(m), Slot: o.Slot, Client: o.Client, Attempt: o.Attempt})
 	case model.OutFact:
 		s.memberFact(now, m, o)
+	case model.OutHostDone:
+		msg := s.hostThen[o.Client]
+		s.hostFree = append(s.hostFree, o.Client)
+		s.stepNet(now, msg)
 	}
 }
 
@@ -422,6 +430,10 @@ func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
 	case netsim.OutResult:
 		s.stepMember(now, int(o.From), model.Input{Kind: model.InForwardResult, Slot: o.Slot, Attempt: o.Attempt, Err: o.Err, TTL: o.TTL})
 	case netsim.OutCPU:
+		if s.cfg.ProcessorSharing {
+			s.hostWork(now, o)
+			return
+		}
 		done := s.members[o.Member].CPU().Force(o.At, o.Work, 1, o.Bytes)
 		if o.HasThen {
 			s.k.Schedule(done, netEvent(o.Msg))
@@ -431,6 +443,28 @@ func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
 	case netsim.OutFact:
 		s.ser.NetFact(now, o.Fact)
 	}
+}
+
+// hostWork charges the network's CPU work o (at now) to its member's
+// processor-shared CPU; the message to deliver after it waits in hostThen.
+func (s *Sim) hostWork(now sim.Time, o *netsim.Output) {
+	tag := model.NoTag
+	if o.HasThen {
+		if n := len(s.hostFree); n > 0 {
+			tag = s.hostFree[n-1]
+			s.hostFree = s.hostFree[:n-1]
+			s.hostThen[tag] = o.Msg
+		} else {
+			tag = int32(len(s.hostThen))
+			s.hostThen = append(s.hostThen, o.Msg)
+		}
+	}
+	m := int(o.Member)
+	out := s.members[m].HostWork(now, o.Work, o.Bytes, tag, s.memberOut.Push())
+	for i := range out {
+		s.memberOutput(now, m, &out[i])
+	}
+	s.memberOut.Pop(out)
 }
 
 // ---- faults, elections, sampling ----
@@ -500,6 +534,9 @@ func (s *Sim) elected(now sim.Time, to int) {
 }
 
 func (s *Sim) sample(now sim.Time) {
+	for _, mb := range s.members {
+		mb.CPU().Sync(now) // a processor-shared CPU credits its utilisation as it runs
+	}
 	f := recorder.Footprint{LeaderID: s.leader, QueuedRequestBytes: s.cfg.Costs.QueuedRequestBytes, ConnBytes: s.cfg.Costs.PeerConnBytes,
 		RevokesPending: s.lessor.Backlog() + s.lessor.Revoking() + s.events.Backlog(now), LeasesLive: s.lessor.Live()}
 	t := s.net.Totals(now)

@@ -35,7 +35,7 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 		r = r.Child(fmt.Sprintf("m%d", m))
 	}
 	cfg := model.CPUConfig{Cores: c.Cores, Idle: idle, Bucket: c.Bucket, Duration: c.Duration,
-		Background: c.Background.Steps(c.Duration, r)}
+		Background: c.Background.Steps(c.Duration, r), Sharing: c.ProcessorSharing}
 	if c.ServiceSpread {
 		cfg.Spread, cfg.Rand = DefaultServiceSpread, sim.NewRand(c.Seed, "service-time")
 		if !c.SharedCPU {

@@ -24,9 +24,10 @@
 //     scenario's own costs section replaces the params file's.
 //   - Member stalls are opt-in inputs that make a member's CPU less smooth:
 //     host.background_cores (other processes' cores, constant or drawn),
-//     cluster.gc (Go's collector, DefaultGC) and cluster.service_spread (each
-//     job's cost drawn, DefaultServiceSpread). Off, a run is exactly what it
-//     was before they existed.
+//     cluster.gc (Go's collector, DefaultGC), cluster.service_spread (each
+//     job's cost drawn, DefaultServiceSpread) and cluster.processor_sharing
+//     (the cores shared among the requests in a CPU, not one FIFO). Off, a
+//     run is exactly what it was before they existed.
 //   - A client kind (clients.kind) is what each client process does with
 //     its lease: KeepAlive (the default), grant-only, event-writer, or a
 //     KeepAliveOnce loop (keepalive-once, clients.period). A client process

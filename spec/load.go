@@ -1514,6 +1514,9 @@ func (s Spec) Summary() string {
 		if k.ServiceSpread {
 			b.WriteString("; each request's CPU cost varies")
 		}
+		if k.ProcessorSharing {
+			b.WriteString("; each member's cores are shared among the requests in it")
+		}
 		if bg, err := ParseBackground(s.Host.BackgroundCores); err == nil && bg.Kind != "" {
 			fmt.Fprintf(&b, "; other processes on the machine take %s", bg)
 		}

@@ -120,6 +120,9 @@ type Cluster struct {
 	GC         bool
 	// ServiceSpread: each job's cost varies (ClusterSpec.ServiceSpread).
 	ServiceSpread bool
+	// ProcessorSharing: the CPUs share their cores among the requests in
+	// them (ClusterSpec.ProcessorSharing).
+	ProcessorSharing bool
 	// TLSCloseTimeWait: closing an established peer connection leaves the
 	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
 	// otherwise the close ends in a reset and leaves nothing.

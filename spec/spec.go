@@ -257,6 +257,11 @@ type ClusterSpec struct {
 	// per member without shared_cpu): the same mean cost, with the tail a
 	// real member's renewals show. Off by default.
 	ServiceSpread bool `yaml:"service_spread,omitempty"`
+	// ProcessorSharing: each member's CPU serves every request in it at
+	// once, each at an equal share of the cores (at most one core each), as
+	// Go's scheduler interleaves the short bursts of work a request is made
+	// of (model/share.go), instead of one FIFO queue. Off by default.
+	ProcessorSharing bool `yaml:"processor_sharing,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),
