@@ -79,7 +79,12 @@ func SpecFor(m Measurement, params string) spec.Spec {
 // parameter-file name or a path; "" for the defaults) and reads the same
 // window the measurement did.
 func Predict(ctx context.Context, m Measurement, params string) (Prediction, error) {
-	sc := SpecFor(m, params)
+	return PredictSpec(ctx, m, SpecFor(m, params))
+}
+
+// PredictSpec is Predict for sc, m's scenario (SpecFor) changed: another
+// model of the same run (processor sharing, GC, service-time spread).
+func PredictSpec(ctx context.Context, m Measurement, sc spec.Spec) (Prediction, error) {
 	r, err := sc.Resolve()
 	if err != nil {
 		return Prediction{}, fmt.Errorf("simulating %s: %w", sc.Name, err)

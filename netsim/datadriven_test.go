@@ -23,10 +23,12 @@ import (
 //	network members=2 [rtt=1ms] [jitter=0s] [seed=1] [tls=on] [http2=off] [max-idle=0]
 //	        [resumption=off] [close-tw=off] [dial-timeout=2s] [tls-server=5ms]
 //	        [tls-client=3ms] [tls-server-resumed=1ms] [tls-client-resumed=1ms]
-//	        [accept=100us] [conn-bytes=1000] [slots=4] [handler=0s]
+//	        [accept=100us] [conn-bytes=1000] [slots=4] [handler=0s] [answer=0s]
 //	                        a new network, time 0; slots stream slots per member;
 //	                        handler > 0: the harness answers every request itself
-//	                        (ttl 10) after handler of work on the peer's CPU
+//	                        (ttl 10) after handler of work on the peer's CPU;
+//	                        answer > 0: the follower's CPU reads each answer
+//	                        (Costs.FollowerAnswer) before the connection is pooled
 //	forward from=1 to=0 slot=0 [client=slot] attempt=1
 //	cancel from=1 slot=0 attempt=1      (ReqTimeout)
 //	abandon from=1 slot=0
@@ -174,6 +176,7 @@ func (h *netHarness) newNetwork(t *testing.T, d *datadriven.TestData) {
 			TLSClientResumed: ddur(t, d, "tls-client-resumed", time.Millisecond).Duration(),
 			TCPAccept:        ddur(t, d, "accept", 100*time.Microsecond).Duration(),
 			PeerConnBytes:    dnum(t, d, "conn-bytes", 1000),
+			FollowerAnswer:   ddur(t, d, "answer", 0).Duration(),
 		},
 	}
 	h.n = NewNetwork(cfg, sim.NewRand(uint64(dnum(t, d, "seed", 1)), "peer-jitter"))
@@ -337,7 +340,7 @@ func fmtNetInput(in Input) string {
 		for _, x := range []struct {
 			on   bool
 			name string
-		}{{in.Lost, "lost"}, {in.Closed, "closed"}} {
+		}{{in.Lost, "lost"}, {in.Closed, "closed"}, {in.Read, "read"}} {
 			if x.on {
 				b.WriteString(" " + x.name)
 			}

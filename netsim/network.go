@@ -33,6 +33,11 @@ type Costs struct {
 	TLSServerResumed, TLSClientResumed time.Duration
 	TCPAccept                          time.Duration
 	PeerConnBytes                      int // memory a connection holds on the leader while it is set up
+	// FollowerAnswer: the follower's CPU to read the leader's answer to a
+	// forward; the connection is pooled again (or closed) only after it
+	// (net/http: readLoop, then the caller's read to EOF, tryPutIdleConn).
+	// 0: the answer is read as it arrives.
+	FollowerAnswer time.Duration
 }
 
 // Network is the peer side of a cluster as a state machine: for every
@@ -151,6 +156,7 @@ type Input struct {
 	Lost      bool // InArrive
 	Err       bool // InResponse: an error status (the follower retries)
 	Closed    bool // InResponse: the server closed the connection after answering
+	Read      bool // InResponse: the follower's CPU has read it (Costs.FollowerAnswer)
 	ErrStatus bool // InReply: an error status (the follower retries), not a TTL
 	From, To  int8
 	Slot      int32
@@ -412,8 +418,17 @@ func (n *Network) reply(now sim.Time, in Input, out []Output) []Output {
 // response: the answer reaches the follower.
 func (n *Network) response(now sim.Time, in Input, out []Output) []Output {
 	f := &n.forwards[in.From][in.Slot]
+	if in.Read {
+		out = append(out, Output{Kind: OutCPURelease, Member: in.From})
+	}
 	if !f.live || !f.onWire || f.attempt != in.Attempt {
 		return out
+	}
+	if n.cfg.Costs.FollowerAnswer > 0 && !in.Read {
+		// The follower reads the answer when its CPU gets to it.
+		read := in
+		read.Read = true
+		return append(out, Output{Kind: OutCPU, Member: in.From, At: now, Work: n.cfg.Costs.FollowerAnswer, HasThen: true, Msg: read})
 	}
 	from, to := int(in.From), int(f.to)
 	if in.Closed {

@@ -116,3 +116,21 @@ func TestProcessorSharingOnTheSharedMachine(t *testing.T) {
 		t.Errorf("one core busy, first 10 s, new peer connections/s at peak: FIFO %v, shared %v; want a storm ten times the size", f, p)
 	}
 }
+
+// A follower that reads the leader's answer on its CPU before pooling the
+// connection (cluster.follower_answer_share) does the same work in all, in
+// two parts: on the quiet machine every renewal happens and the CPU is the
+// same. The connection is busy for longer, so the pool is not smaller.
+func TestFollowerAnswerSplitsTheFollowersWork(t *testing.T) {
+	whole := stalls2core(t, "", false)
+	split := stalls2coreWith(t, func(s *spec.Spec) { s.Cluster.FollowerAnswerShare = 0.5 })
+	if w, p := whole.Summary.RenewalsTotal, split.Summary.RenewalsTotal; w != p {
+		t.Errorf("renewals: whole %d, split %d; want the same", w, p)
+	}
+	if w, p := cpuSeconds(whole), cpuSeconds(split); p < w*0.999 || p > w*1.001 {
+		t.Errorf("CPU work: whole %v, split %v; want the same within 0.1 %%", w, p)
+	}
+	if w, p := whole.Peaks[recorder.PeerEstablished], split.Peaks[recorder.PeerEstablished]; p < w {
+		t.Errorf("peak ESTABLISHED: whole %v, split %v; want at least as many", w, p)
+	}
+}

@@ -54,7 +54,7 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
 	return model.MemberConfig{
 		ID: m,
-		Costs: model.Costs{DirectRenewal: c.Costs.DirectRenewal, FollowerRenewal: c.Costs.FollowerRenewal,
+		Costs: model.Costs{DirectRenewal: c.Costs.DirectRenewal, FollowerRenewal: c.Costs.FollowerRenewal - c.followerAnswer(),
 			LeaderForwarded: c.Costs.LeaderForwarded, QueuedRequestBytes: c.Costs.QueuedRequestBytes},
 		ReqTimeout: model.ReqTimeout(c.ElectionTimeout), LeaderQueue: c.LeaderQueue,
 		TTL: c.TTL, Mutant: mutant, ElectionTimeout: c.ElectionTimeout,
@@ -130,8 +130,15 @@ func (c Cluster) Network() netsim.NetworkConfig {
 		DialTimeout: model.PeerDialTimeout(c.ElectionTimeout),
 		Costs: netsim.Costs{TLSServerFull: c.Costs.TLSServerFull, TLSClientFull: c.Costs.TLSClientFull,
 			TLSServerResumed: c.Costs.TLSServerResumed, TLSClientResumed: c.Costs.TLSClientResumed,
-			TCPAccept: c.Costs.TCPAccept, PeerConnBytes: c.Costs.PeerConnBytes},
+			TCPAccept: c.Costs.TCPAccept, PeerConnBytes: c.Costs.PeerConnBytes, FollowerAnswer: c.followerAnswer()},
 	}
+}
+
+// followerAnswer is the follower's CPU to read the leader's answer to a
+// forward (FollowerAnswerShare of FollowerRenewal): the network charges it
+// when the answer arrives, the member the rest before it forwards.
+func (c Cluster) followerAnswer() time.Duration {
+	return time.Duration(math.Round(float64(c.Costs.FollowerRenewal) * c.FollowerAnswerShare))
 }
 
 // Client is the configuration of a client whose KeepAlive starts at start

@@ -19,7 +19,7 @@ var Overrides = []Override{
 	{"lease-revoke-rate", "cluster.lease_revoke_rate"}, {"lease-checkpoint", "cluster.lease_checkpoint"}, {"held-leases", "cluster.held_leases"},
 	{"lease-max-objects", "clients.lease_max_objects"}, {"write-rate", "clients.write_rate"}, {"write-op", "clients.write_op"},
 	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"}, {"raft", "cluster.raft"}, {"raft-wait", "cluster.raft_wait"},
-	{"gc", "cluster.gc"}, {"service-spread", "cluster.service_spread"}, {"processor-sharing", "cluster.processor_sharing"}, {"background-cores", "host.background_cores"},
+	{"gc", "cluster.gc"}, {"service-spread", "cluster.service_spread"}, {"processor-sharing", "cluster.processor_sharing"}, {"follower-answer-share", "cluster.follower_answer_share"}, {"background-cores", "host.background_cores"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
@@ -159,6 +159,12 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return boolean(&s.Cluster.ServiceSpread)
 	case "processor-sharing":
 		return boolean(&s.Cluster.ProcessorSharing)
+	case "follower-answer-share":
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return bad("a number from 0 to 1")
+		}
+		s.Cluster.FollowerAnswerShare = n
 	case "background-cores":
 		s.Host.BackgroundCores = v
 	case "duration":

@@ -1162,6 +1162,9 @@ func (v *validator) cluster(k ClusterSpec) {
 	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
 		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, Thousands(specMaxIdleConns))
 	}
+	if !(k.FollowerAnswerShare >= 0 && k.FollowerAnswerShare <= 1) {
+		v.add("cluster.follower_answer_share", "%v is out of range; allowed 0 (the default: the follower's work all before the forward) to 1", k.FollowerAnswerShare)
+	}
 	if k.LeaderQueueLimit < 0 {
 		v.add("cluster.leader_queue_limit", "%d is negative; allowed 0 (unbounded, as etcd) or a positive request count", k.LeaderQueueLimit)
 	} else if k.LeaderQueueLimit > 0 && k.SharedCPU {
@@ -1516,6 +1519,9 @@ func (s Spec) Summary() string {
 		}
 		if k.ProcessorSharing {
 			b.WriteString("; each member's cores are shared among the requests in it")
+		}
+		if k.FollowerAnswerShare > 0 {
+			fmt.Fprintf(&b, "; a follower spends %.0f%% of its work on a forward reading the answer, and pools the connection after that", 100*k.FollowerAnswerShare)
 		}
 		if bg, err := ParseBackground(s.Host.BackgroundCores); err == nil && bg.Kind != "" {
 			fmt.Fprintf(&b, "; other processes on the machine take %s", bg)

@@ -123,6 +123,9 @@ type Cluster struct {
 	// ProcessorSharing: the CPUs share their cores among the requests in
 	// them (ClusterSpec.ProcessorSharing).
 	ProcessorSharing bool
+	// FollowerAnswerShare: the part of the follower's cost spent reading the
+	// leader's answer (ClusterSpec.FollowerAnswerShare).
+	FollowerAnswerShare float64
 	// TLSCloseTimeWait: closing an established peer connection leaves the
 	// closer in TIME-WAIT (plaintext, or ClusterSpec.TLSClose "time-wait");
 	// otherwise the close ends in a reset and leaves nothing.

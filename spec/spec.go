@@ -262,6 +262,15 @@ type ClusterSpec struct {
 	// Go's scheduler interleaves the short bursts of work a request is made
 	// of (model/share.go), instead of one FIFO queue. Off by default.
 	ProcessorSharing bool `yaml:"processor_sharing,omitempty"`
+	// FollowerAnswerShare: the part (0 to 1) of a follower's CPU for a
+	// forwarded keepalive (costs.follower_renewal) that reads the leader's
+	// answer. It runs when the answer arrives, behind whatever the follower's
+	// CPU has queued, and the pooled connection returns to the pool only
+	// after it (net/http: persistConn.readLoop hands the body to LeaseRenew,
+	// whose read to EOF puts the connection back, tryPutIdleConn). 0, the
+	// default: all of it before the forward, and the connection returns as
+	// the answer arrives.
+	FollowerAnswerShare float64 `yaml:"follower_answer_share,omitempty"`
 }
 
 // CostsSpec overrides CPU costs (defaults in costs.go, each with its source),

@@ -130,6 +130,7 @@ var runFlagSpecs = []flagSpec{
 	{"raft-wait", "string", "preempt", "cluster, with --raft: how a busy member's raft loop waits for a core: preempt (at most Go's 10 ms slice) | backlog (its whole CPU backlog, the pessimistic bound) | measured (messages read after the backlog, sent within the slice: Go's measured behaviour)"},
 	{"gc", "bool", "false", "cluster: model Go's garbage collector in each member's process (heap from queued requests and connections; cycles take CPU); measured parameters"},
 	{"service-spread", "bool", "false", "cluster: vary each job's CPU cost (lognormal, mean 1, the spread a real member's renewals show; seeded)"},
+	{"follower-answer-share", "float", "0", "cluster: the part (0-1) of a follower's CPU per forward spent reading the leader's answer, after which the connection is pooled again"},
 	{"processor-sharing", "bool", "false", "cluster: share each member's cores among the requests in it (Go's scheduler interleaving them), not one FIFO queue"},
 	{"background-cores", "string", "0", "cluster: CPU other processes take on the members' machine: N | on-off:N/ON/OFF | uniform:LO-HI/PERIOD (seeded)"},
 	{"lease-checkpoint", "bool", "false", "cluster: checkpoint remaining TTLs every 5 min so a new leader keeps them (--experimental-enable-lease-checkpoint, etcd 3.4+)"},
