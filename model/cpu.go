@@ -304,16 +304,27 @@ func (c *CPU) forceVariable(now sim.Time, work time.Duration, n int, bytes int64
 	own := c.drain(now, total, float64(n), 0)
 	c.jobs += n
 	c.bytes += bytes * int64(n)
-	if c.gc != nil {
-		alloc := int64(n) * c.gc.cfg.AllocPerRequest
-		if cy, ok := c.gc.Alloc(now, alloc, c.gc.cfg.BaseHeap+c.bytes+c.outside); ok {
-			// Queued before the cycle: this job keeps its completion time.
-			c.reserve(cy.Start, cy.Start+sim.Time(cy.STW), c.cores, false)
-			markFrom := cy.Start + sim.Time(cy.STW)
-			c.reserve(markFrom, markFrom+sim.Time(cy.Mark), cy.Cores, true)
-		}
-	}
+	c.allocate(now, n) // a cycle it starts: this job, queued before it, keeps its completion time
 	return max(c.freeAt, own)
+}
+
+// allocate tells the GC model (if any) that a job of n requests starts now:
+// a cycle its allocation starts pauses the cores, then marks on some of them.
+func (c *CPU) allocate(now sim.Time, n int) {
+	if c.gc == nil {
+		return
+	}
+	alloc := int64(n) * c.gc.cfg.AllocPerRequest
+	if cy, ok := c.gc.Alloc(now, alloc, c.gc.cfg.BaseHeap+c.bytes+c.outside); ok {
+		markFrom := cy.Start + sim.Time(cy.STW)
+		if c.share != nil {
+			c.reserveShared(cy.Start, markFrom, c.cores, false)
+			c.reserveShared(markFrom, markFrom+sim.Time(cy.Mark), cy.Cores, true)
+			return
+		}
+		c.reserve(cy.Start, markFrom, c.cores, false)
+		c.reserve(markFrom, markFrom+sim.Time(cy.Mark), cy.Cores, true)
+	}
 }
 
 // rateAt is the capacity left for requests at t (never below 0) and the time

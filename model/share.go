@@ -116,14 +116,7 @@ func (c *CPU) startShared(now sim.Time, work time.Duration, n int, bytes int64, 
 	s.requests += n
 	c.jobs += n
 	c.bytes += bytes * int64(n)
-	if c.gc != nil {
-		alloc := int64(n) * c.gc.cfg.AllocPerRequest
-		if cy, ok := c.gc.Alloc(now, alloc, c.gc.cfg.BaseHeap+c.bytes+c.outside); ok {
-			c.reserveShared(cy.Start, cy.Start+sim.Time(cy.STW), c.cores, false)
-			markFrom := cy.Start + sim.Time(cy.STW)
-			c.reserveShared(markFrom, markFrom+sim.Time(cy.Mark), cy.Cores, true)
-		}
-	}
+	c.allocate(now, n)
 	return mark
 }
 

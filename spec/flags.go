@@ -72,6 +72,14 @@ func ApplyFlag(s *Spec, name, v string) error {
 		*dst = n
 		return nil
 	}
+	number := func(dst *float64, what string) error {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return bad(what)
+		}
+		*dst = n
+		return nil
+	}
 	boolean := func(dst *bool) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -112,11 +120,7 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "lease-max-objects":
 		return integer(&s.Clients.LeaseMaxObjects)
 	case "write-rate":
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return bad("a number of events per second")
-		}
-		s.Clients.WriteRate = n
+		return number(&s.Clients.WriteRate, "a number of events per second")
 	case "write-op":
 		s.Clients.WriteOp = v
 	case "fast-lease-keepalive":
@@ -134,11 +138,7 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "restart-down":
 		return dur(&s.Clients.Restart.Down)
 	case "restart-fraction":
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return bad("a fraction from 0 to 1")
-		}
-		s.Clients.Restart.Fraction = f
+		return number(&s.Clients.Restart.Fraction, "a fraction from 0 to 1")
 	case "period":
 		return dur(&s.Clients.Period)
 	case "regrant-max":
@@ -160,11 +160,7 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "processor-sharing":
 		return boolean(&s.Cluster.ProcessorSharing)
 	case "follower-answer-share":
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return bad("a number from 0 to 1")
-		}
-		s.Cluster.FollowerAnswerShare = n
+		return number(&s.Cluster.FollowerAnswerShare, "a number from 0 to 1")
 	case "background-cores":
 		s.Host.BackgroundCores = v
 	case "duration":
@@ -188,11 +184,7 @@ func ApplyFlag(s *Spec, name, v string) error {
 	case "members":
 		return integer(&s.Cluster.Members)
 	case "cores":
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return bad("a number")
-		}
-		s.Cluster.Cores = n
+		return number(&s.Cluster.Cores, "a number")
 	case "leader":
 		return integer(&s.Cluster.Leader)
 	case "transport":
