@@ -264,12 +264,16 @@ type ClusterSpec struct {
 	ProcessorSharing bool `yaml:"processor_sharing,omitempty"`
 	// FollowerAnswerShare: the part (0 to 1) of a follower's CPU for a
 	// forwarded keepalive (costs.follower_renewal) that reads the leader's
-	// answer. It runs when the answer arrives, behind whatever the follower's
-	// CPU has queued, and the pooled connection returns to the pool only
-	// after it (net/http: persistConn.readLoop hands the body to LeaseRenew,
-	// whose read to EOF puts the connection back, tryPutIdleConn). 0, the
-	// default: all of it before the forward, and the connection returns as
-	// the answer arrives.
+	// answer. It runs when the answer arrives, behind whatever the
+	// follower's CPU has queued, and the pooled connection returns to the
+	// pool only after it: leasehttp's RenewHTTP reads the body to EOF (etcd
+	// v3.7.3 lease/leasehttp/http.go:192-196, 288-299), and only then does
+	// the transport's readLoop, itself woken by the network, put the
+	// connection back (Go 1.26 net/http/transport.go:2409-2456,
+	// tryPutIdleConn). 0, the default: all of it before the forward, and the
+	// connection returns as the answer arrives. How the follower's work
+	// splits is not measured; the storm onset hardly depends on it (README,
+	// member stalls).
 	FollowerAnswerShare float64 `yaml:"follower_answer_share,omitempty"`
 }
 
