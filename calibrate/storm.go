@@ -255,6 +255,11 @@ type StormRun struct {
 	LostAtEnd       int `json:"leases_lost_at_end"`
 	LeasesRevoked   int `json:"leases_revoked_run"`
 	LeaderChanges   int `json:"leader_changes_run"`
+	// HostOtherBeforeCores: the host's CPU outside this process just before
+	// the run (over 2 s, /proc/stat), after waiting WaitedS for it to fall
+	// under QuietOtherCores (others share the machine; see waitForQuiet).
+	HostOtherBeforeCores float64 `json:"host_other_before_cores"`
+	WaitedS              float64 `json:"waited_for_quiet_s"`
 	// Seconds: the window, one entry per sampling interval.
 	Seconds []StormSecond `json:"seconds"`
 	Derived StormDerived  `json:"derived"`
@@ -593,4 +598,41 @@ func StormOnset(levels []StormLevel) int {
 		}
 	}
 	return 0
+}
+
+// QuietOtherCores: a run starts only once the host's CPU outside this
+// process has stayed under this for 2 s (or after maxWait): storm onset
+// moves with background CPU, so a run that starts under someone else's
+// build measures the build.
+const QuietOtherCores = 0.25
+
+// waitForQuiet waits (up to maxWait) until the host's CPU outside this
+// process, over 2 s, is under QuietOtherCores, and returns the last reading
+// and the time waited.
+func waitForQuiet(ctx context.Context, clk clock.Clock, maxWait time.Duration, progress io.Writer) (other float64, waited time.Duration, err error) {
+	fs := procstat.FS{}
+	t0 := clk.Now()
+	for {
+		h0, err := fs.HostCPU()
+		if err != nil {
+			return 0, 0, err
+		}
+		s0, err := procstat.SelfRusage()
+		if err != nil {
+			return 0, 0, err
+		}
+		a := clk.Now()
+		if err := sleep(ctx, clk, 2*time.Second); err != nil {
+			return 0, 0, err
+		}
+		h1, _ := fs.HostCPU()
+		s1, _ := procstat.SelfRusage()
+		dt := clk.Since(a).Seconds()
+		other = round3(max(0, ((h1.Busy-h0.Busy)-(s1.Total()-s0.Total())).Seconds()/dt))
+		waited = clk.Since(t0)
+		if other < QuietOtherCores || waited >= maxWait {
+			return other, waited, nil
+		}
+		fmt.Fprintf(progress, "waiting for the host to quieten: %.2f cores in use by other processes\n", other)
+	}
 }
