@@ -257,7 +257,8 @@ type StormRun struct {
 	LeaderChanges   int `json:"leader_changes_run"`
 	// HostOtherBeforeCores: the host's CPU outside this process just before
 	// the run (over 2 s, /proc/stat), after waiting WaitedS for it to fall
-	// under QuietOtherCores (others share the machine; see waitForQuiet).
+	// under QuietOtherCores (others share the machine; see waitForQuiet; the
+	// campaign waits at most 30 s, then runs and records the noise).
 	HostOtherBeforeCores float64 `json:"host_other_before_cores"`
 	WaitedS              float64 `json:"waited_for_quiet_s"`
 	// Seconds: the window, one entry per sampling interval.
