@@ -637,3 +637,78 @@ func waitForQuiet(ctx context.Context, clk clock.Clock, maxWait time.Duration, p
 		fmt.Fprintf(progress, "waiting for the host to quieten: %.2f cores in use by other processes\n", other)
 	}
 }
+
+// StormPlan is the campaign: levels (renewals/s offered) per condition,
+// StormRepeats runs each. The quiet condition adds 4,000/s if 3,000/s does
+// not storm in at least half of its runs. Quiet: the real cluster
+// stormed from 2,000/s; busy: from 600-1,200/s with about one core of other
+// work, so the levels bracket both.
+var StormPlan = []struct {
+	Name       string
+	Background bool
+	Levels     []int
+}{
+	{"quiet", false, []int{1000, 1500, 2000, 3000}},
+	{"busy", true, []int{400, 800, 1200, 1600}},
+}
+
+// StormRepeats: runs per level.
+const StormRepeats = 3
+
+// RunStormCampaign runs StormPlan, one MeasureStorm after another (each
+// after waitForQuiet, at most 30 s), and calls save with the campaign so far
+// after every run (Done false until the last), so that an interrupted
+// campaign keeps its runs.
+func RunStormCampaign(ctx context.Context, clk clock.Clock, progress io.Writer, save func(StormSet) error) (StormSet, error) {
+	start := clk.Now()
+	set := StormSet{Etcd: "3.7.3", Go: runtime.Version(), Date: start.UTC().Format("2006-01-02"), Machine: thisMachine().CPU, Cores: runtime.NumCPU(),
+		Method: "3 members in one process (embed, 127.0.0.1, peer mTLS RSA); N = renewals/2 leases (TTL 10 s) on the followers only, " +
+			"one raw LeaseKeepAlive stream each from an agent process, each renewed on every 500 ms scan whatever the answers (open loop, " +
+			"the pre-fix v3.3.8 client once its channel is full), answers read; the leases start over a 5 s ramp; per-second samples over " +
+			"a 60 s window from 15 s; busy: a busy-loop process (GOMAXPROCS=1) for the run; each run first waits up to 30 s for the host's " +
+			"other CPU to fall under 0.25 cores"}
+	for _, c := range StormPlan {
+		cond := StormCondition{Name: c.Name, Background: c.Background}
+		levels := slices.Clone(c.Levels)
+		for li := 0; li < len(levels); li++ {
+			lv := StormLevel{RenewalsPerS: levels[li]}
+			for rep := 1; rep <= StormRepeats; rep++ {
+				cfg := StormConfig{RenewalsPerS: lv.RenewalsPerS, Background: c.Background, Seed: uint64(rep),
+					Name: fmt.Sprintf("storm-%s-%d-r%d", c.Name, lv.RenewalsPerS, rep)}
+				other, waited, err := waitForQuiet(ctx, clk, 30*time.Second, progress)
+				if err != nil {
+					return set, err
+				}
+				r, err := MeasureStorm(ctx, clk, cfg, progress)
+				if err != nil {
+					return set, fmt.Errorf("%s: %w", cfg.Name, err)
+				}
+				r.HostOtherBeforeCores, r.WaitedS = other, waited.Round(time.Second).Seconds()
+				lv.Runs = append(lv.Runs, r)
+				if r.Derived.Stormed {
+					lv.Stormed++
+				}
+				fmt.Fprintf(progress, "%s: stormed %v, episodes %v, peak %d new conns/s, ESTABLISHED peak %d, RTT p50/p99 %.0f/%.0f ms, "+
+					"server %.2f client %.2f background %.2f other %.2f cores (before: %.2f), lost %d, leader changes seen %d\n",
+					cfg.Name, r.Derived.Stormed, r.Derived.EpisodeStart, r.Derived.PeakNewConns, r.Derived.PeakEstab, r.RTTP50Ms, r.RTTP99Ms,
+					r.Derived.ServerCores, r.Derived.ClientCores, r.Derived.BackgroundCores, r.Derived.OtherCores, other, r.LeasesLost(), r.LeaderChanges)
+				partial := set
+				pc := cond
+				pc.Levels = append(slices.Clone(cond.Levels), lv)
+				partial.Conditions = append(slices.Clone(set.Conditions), pc)
+				if err := save(partial); err != nil {
+					return set, err
+				}
+			}
+			cond.Levels = append(cond.Levels, lv)
+			if c.Name == "quiet" && li == len(levels)-1 && lv.RenewalsPerS == 3000 && 2*lv.Stormed < len(lv.Runs) {
+				levels = append(levels, 4000)
+			}
+		}
+		cond.OnsetPerS = StormOnset(cond.Levels)
+		set.Conditions = append(set.Conditions, cond)
+	}
+	set.Wall = clk.Since(start).Round(time.Second).String()
+	set.Done = true
+	return set, save(set)
+}

@@ -2,120 +2,13 @@ package calibrate
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// stormFigures are one level's figures over its runs (measured repeats or
-// simulated seeds): medians of the runs' figures, and the storm count.
-type stormFigures struct {
-	runs, stormed                   int
-	recurrenceS                     float64 // median over the runs with two or more episodes; 0 if none
-	episodes                        string  // each run's episode starts
-	rttP50, rttP99                  float64 // ms
-	serverCores, clientCores        float64
-	newConnsPerS, established       float64
-	peakNewConns, peakEstablished   float64
-	answeredPerS                    float64
-	leasesLost, leaderChanges       int // the most in any run
-	backgroundCores, otherCores     float64
-	streamErrors                    int // the most in any run
-	leaseRuns, leaderRuns, errsRuns int // runs with a lost lease, a leader change, a stream error
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// stormRow is what figuresOf needs of one run, measured or simulated.
-type stormRow struct {
-	d                     StormDerived
-	rttP50, rttP99        float64
-	lost, leaderChanges   int
-	episodeStarts         []float64
-	streamErrors, unanswd int
-}
-
-func figuresOf(rows []stormRow) stormFigures {
-	f := stormFigures{runs: len(rows)}
-	var rec, p50, p99, srv, cli, nc, est, pnc, pest, ans, bg, oth []float64
-	var eps []string
-	for _, r := range rows {
-		if r.d.Stormed {
-			f.stormed++
-		}
-		if r.d.RecurrenceS > 0 {
-			rec = append(rec, r.d.RecurrenceS)
-		}
-		var e []string
-		for _, s := range r.episodeStarts {
-			e = append(e, fmt.Sprintf("%.0f", s))
-		}
-		eps = append(eps, "["+strings.Join(e, " ")+"]")
-		p50, p99 = append(p50, r.rttP50), append(p99, r.rttP99)
-		srv, cli = append(srv, r.d.ServerCores), append(cli, r.d.ClientCores)
-		nc, est = append(nc, r.d.NewConnsPerS), append(est, r.d.Established)
-		pnc, pest = append(pnc, float64(r.d.PeakNewConns)), append(pest, float64(r.d.PeakEstab))
-		ans = append(ans, r.d.AnsweredPerS)
-		bg, oth = append(bg, r.d.BackgroundCores), append(oth, r.d.OtherCores)
-		f.leasesLost, f.leaderChanges = max(f.leasesLost, r.lost), max(f.leaderChanges, r.leaderChanges)
-		f.streamErrors = max(f.streamErrors, r.streamErrors)
-		if r.lost > 0 {
-			f.leaseRuns++
-		}
-		if r.leaderChanges > 0 {
-			f.leaderRuns++
-		}
-		if r.streamErrors > 0 {
-			f.errsRuns++
-		}
-	}
-	f.recurrenceS, f.episodes = median(rec), strings.Join(eps, " ")
-	f.rttP50, f.rttP99 = median(p50), median(p99)
-	f.serverCores, f.clientCores = median(srv), median(cli)
-	f.newConnsPerS, f.established = median(nc), median(est)
-	f.peakNewConns, f.peakEstablished = median(pnc), median(pest)
-	f.answeredPerS = median(ans)
-	f.backgroundCores, f.otherCores = median(bg), median(oth)
-	return f
-}
-
-// stormPoint is one condition and level, measured and simulated.
-type stormPoint struct {
-	cond            string
-	busy            bool
-	level           int
-	measured, model stormFigures
-}
-
-// onsetOf is StormOnset over figures: the lowest level where at least half
-// of the runs storm.
-func onsetOf(pts []stormPoint, cond string, model bool) int {
-	for _, p := range pts {
-		f := p.measured
-		if model {
-			f = p.model
-		}
-		if p.cond == cond && f.runs > 0 && 2*f.stormed >= f.runs {
-			return p.level
-		}
-	}
-	return 0
-}
 
 // TestStormReplay replays the storm measurement (testdata/storm-3.7.3.json,
 // make measure WHAT=storm) through leasesim: the same levels and conditions
@@ -133,72 +26,23 @@ func TestStormReplay(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-
-	type job struct {
-		pi   int
-		seed uint64
-	}
-	var pts []stormPoint
-	var jobs []job
-	for _, c := range set.Conditions {
-		for _, l := range c.Levels {
-			p := stormPoint{cond: c.Name, busy: c.Background, level: l.RenewalsPerS}
-			var rows []stormRow
-			for _, r := range l.Runs {
-				rows = append(rows, stormRow{d: r.Derived, rttP50: r.RTTP50Ms, rttP99: r.RTTP99Ms, lost: r.LeasesLost(),
-					leaderChanges: (r.LeaderChanges + 2) / 3, episodeStarts: r.Derived.EpisodeStart,
-					streamErrors: r.StreamErrorsRun})
-			}
-			p.measured = figuresOf(rows)
-			pts = append(pts, p)
-			for seed := uint64(1); seed <= 3; seed++ {
-				jobs = append(jobs, job{len(pts) - 1, seed})
-			}
-		}
-	}
-	// The simulations, two at a time (the package's tests run on small machines).
 	start := time.Now()
-	simRows := make([][]stormRow, len(pts))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
-	var firstErr error
-	for _, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			p := pts[j.pi]
-			run := set.Conditions[0].Levels[0].Runs[0].Config
-			m, err := SimulateStorm(context.Background(), p.level, p.busy, j.seed, "default", run.Ramp, run.Warmup-run.Ramp, int(run.Window/time.Second))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				firstErr = err
-				return
-			}
-			simRows[j.pi] = append(simRows[j.pi], stormRow{d: m.Derived, rttP50: m.RTTP50Ms, rttP99: m.RTTP99Ms, lost: m.LeasesExpired,
-				leaderChanges: m.Derived.LeaderChanges, episodeStarts: m.Derived.EpisodeStart, streamErrors: m.Derived.StreamErrors})
-		}()
+	pts, err := ReplayStorm(context.Background(), set, "default")
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	if firstErr != nil {
-		t.Fatal(firstErr)
+	var b strings.Builder
+	if err := WriteStormTable(&b, set, pts); err != nil {
+		t.Fatal(err)
 	}
-	for i := range pts {
-		// Seed order does not change a median or a count; episodes print in
-		// completion order, so sort them for a stable table.
-		slices.SortFunc(simRows[i], func(a, b stormRow) int { return slices.Compare(a.episodeStarts, b.episodeStarts) })
-		pts[i].model = figuresOf(simRows[i])
-	}
-	t.Logf("simulated %d runs in %s", len(jobs), time.Since(start).Round(time.Millisecond))
-	t.Log("\n" + stormTable(set, pts))
+	t.Logf("simulated %d levels x %d seeds in %s\n%s", len(pts), StormSeeds, time.Since(start).Round(time.Millisecond), b.String())
 
-	// The model's storm onsets today (leasesim run on StormSpec): a change
-	// to the model that moves them fails here; update with the new table.
-	for cond, want := range stormModelOnsetToday {
-		if got := onsetOf(pts, cond, true); got != want {
-			t.Errorf("model onset %s: %d renewals/s, was %d: update stormModelOnsetToday (and the README) with the table above", cond, got, want)
+	// The model's storm onsets today: a model change that moves them fails
+	// here; update them (and the README) from the table above.
+	for _, c := range set.Conditions {
+		want, ok := stormModelOnsetToday[c.Name]
+		if got := StormOnsetOf(pts, c.Name, true); !ok || got != want {
+			t.Errorf("leasesim's storm onset, %s: %s, was %s: update stormModelOnsetToday and the README from the table above", c.Name, onsetText(got), onsetText(want))
 		}
 	}
 	for _, g := range stormKnownApart {
@@ -206,18 +50,98 @@ func TestStormReplay(t *testing.T) {
 			t.Errorf("known gap no longer holds: %s: remove it from stormKnownApart (and the README's list)", g.what)
 		}
 	}
+	for _, g := range stormAgrees {
+		if !g.holds(pts) {
+			t.Errorf("no longer agrees: %s", g.what)
+		}
+	}
 }
 
 // stormModelOnsetToday: leasesim's onset per condition on StormSpec, 0 if no
-// measured level storms in the model.
-var stormModelOnsetToday = map[string]int{}
+// measured level storms in the model. Today none does: the README's table of
+// the same experiment puts the model's onsets at 4,000/s quiet and 3,000/s
+// with one core busy, above every level the real cluster was run at.
+var stormModelOnsetToday = map[string]int{"quiet": 0, "busy": 0}
 
-// stormKnownApart lists where leasesim and the real cluster disagree today.
-// Each check is true while the gap holds.
+// bigPoints are the levels where most real runs had a big storm.
+func bigPoints(pts []StormPoint) []StormPoint {
+	var out []StormPoint
+	for _, p := range pts {
+		if 2*p.Measured.Big >= p.Measured.Runs {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// every reports whether f holds for every point of pts (and there is one).
+func every(pts []StormPoint, f func(StormPoint) bool) bool {
+	return len(pts) > 0 && !slices.ContainsFunc(pts, func(p StormPoint) bool { return !f(p) })
+}
+
+// stormKnownApart lists where leasesim and the real cluster disagree today
+// (testdata/storm-3.7.3.json against StormSpec, seeds 1-3). Each check is
+// true while the gap holds; the README's "Still apart" list for the storm is
+// this one.
 var stormKnownApart = []struct {
 	what  string
-	holds func([]stormPoint) bool
-}{}
+	holds func([]StormPoint) bool
+}{
+	{"(a) onset: the real cluster storms at every level run (quiet from 1,000/s, big storms from 1,500/s; one busy core from 400/s, " +
+		"big from 800/s); leasesim at none of them (its onsets, README: 4,000/s quiet, 3,000/s busy)", func(pts []StormPoint) bool {
+		return StormOnsetOf(pts, "quiet", false) > 0 && StormOnsetOf(pts, "busy", false) > 0 &&
+			StormOnsetOf(pts, "quiet", true) == 0 && StormOnsetOf(pts, "busy", true) == 0
+	}},
+	{"(b) recurrence: real storms come back every 14-42 s (the median gap at each level) once the load stands; leasesim has no episode in these windows",
+		func(pts []StormPoint) bool {
+			return every(bigPoints(pts), func(p StormPoint) bool { return p.Measured.RecurrenceS > 0 && p.Model.RecurrenceS == 0 })
+		}},
+	{"(c) the storm's size: at the big-storm levels the real leader takes 540-1,517 new peer connections in its worst second " +
+		"and holds 745-2,230 ESTABLISHED at the peak (medians); leasesim 1-4 and 13-20", func(pts []StormPoint) bool {
+		return every(bigPoints(pts), func(p StormPoint) bool {
+			return p.Model.PeakConns*10 < p.Measured.PeakConns && p.Model.PeakEstab*10 < p.Measured.PeakEstab
+		})
+	}},
+	{"(d) RTT p99: real 1.1-4.0 s at the big-storm levels; leasesim under 2 ms", func(pts []StormPoint) bool {
+		return every(bigPoints(pts), func(p StormPoint) bool { return p.Model.RTTP99Ms*100 < p.Measured.RTTP99Ms })
+	}},
+	{"(e) RTT p50: leasesim 1.6 ms, real 0.3-0.8 ms: the scenario keeps the model's data-centre round trips " +
+		"(client 1 ms, peer 0.5 ms: spec.DefaultClientRTT, DefaultPeerRTT), where the real cluster is on loopback", func(pts []StormPoint) bool {
+		return every(pts, func(p StormPoint) bool { return p.Model.RTTP50Ms > 1.5*p.Measured.RTTP50Ms })
+	}},
+	{"(f) server CPU: leasesim 0.07-0.39 cores, real 0.17-0.89: under by a factor 2.2-3.3 at every level (the fitted per-renewal costs " +
+		"come from runs without storms; the storms' handshakes and the many streams are not in them)", func(pts []StormPoint) bool {
+		return every(pts, func(p StormPoint) bool { return p.Model.ServerCores*1.5 < p.Measured.ServerCores })
+	}},
+	{"(g) stream errors: real runs at 3,000/s quiet and 1,600/s busy broke 106-1,483 streams; leasesim none", func(pts []StormPoint) bool {
+		return slices.ContainsFunc(pts, func(p StormPoint) bool { return p.Measured.StreamErrors > 0 }) &&
+			every(pts, func(p StormPoint) bool { return p.Model.StreamErrors == 0 })
+	}},
+	{"(h) leadership: real followers lose the leader in storms (etcd's leader-changes-seen counter up to 8 a run, the leader moved " +
+		"in 4 runs); leasesim runs this scenario without cluster.raft, so no member ever loses its leader", func(pts []StormPoint) bool {
+		return slices.ContainsFunc(pts, func(p StormPoint) bool { return p.Measured.SeenLeaderless > 0 }) &&
+			every(pts, func(p StormPoint) bool { return p.Model.SeenLeaderless == 0 && p.Model.LeaderChanges == 0 })
+	}},
+	{"(i) the client's CPU (real 0.09-0.47 cores in the agent) is not modelled", func(pts []StormPoint) bool {
+		return every(pts, func(p StormPoint) bool { return p.Measured.ClientCores > 0 && p.Model.ClientCores == 0 })
+	}},
+}
+
+// stormAgrees lists what agrees today; each must keep holding.
+var stormAgrees = []struct {
+	what  string
+	holds func([]StormPoint) bool
+}{
+	{"no lease is lost, real or simulated, at any level (the issue saw losses in some of its runs; these 24 lost none)", func(pts []StormPoint) bool {
+		return every(pts, func(p StormPoint) bool { return p.Measured.LeasesLost == 0 && p.Model.LeasesLost == 0 })
+	}},
+	{"the load is open loop on both sides: answered renewals/s within 3 % of the offered level", func(pts []StormPoint) bool {
+		return every(pts, func(p StormPoint) bool {
+			l := float64(p.Level)
+			return math.Abs(p.Measured.Answered-l) <= 0.03*l && math.Abs(p.Model.Answered-l) <= 0.03*l
+		})
+	}},
+}
 
 // checkStormSet checks that the saved campaign is complete and consistent.
 func checkStormSet(t *testing.T, set StormSet) {
@@ -234,8 +158,8 @@ func checkStormSet(t *testing.T, set StormSet) {
 				t.Errorf("%s: levels not increasing at %d", c.Name, l.RenewalsPerS)
 			}
 			prev = l.RenewalsPerS
-			if len(l.Runs) != stormRepeats {
-				t.Errorf("%s %d/s: %d runs, want %d", c.Name, l.RenewalsPerS, len(l.Runs), stormRepeats)
+			if len(l.Runs) != StormRepeats {
+				t.Errorf("%s %d/s: %d runs, want %d", c.Name, l.RenewalsPerS, len(l.Runs), StormRepeats)
 			}
 			stormed := 0
 			for _, r := range l.Runs {
@@ -277,34 +201,4 @@ func checkStormRun(t *testing.T, c StormCondition, l StormLevel, r StormRun) {
 	if bg := r.Derived.BackgroundCores; c.Background && bg < 0.8 || !c.Background && bg != 0 {
 		t.Errorf("%s: background load %.2f cores measured", name, bg)
 	}
-}
-
-// stormTable prints measured beside simulated, one row per condition and level.
-func stormTable(set StormSet, pts []stormPoint) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "storm: real etcd %s on %s (%d cores), %s, beside leasesim (StormSpec, --params default, seeds 1-3)\n", set.Etcd, set.Machine, set.Cores, set.Date)
-	fmt.Fprintf(&b, "%-5s %6s %-4s %6s %7s %8s %8s %6s %6s %7s %7s %7s %7s %5s %4s %4s %5s %5s  %s\n",
-		"cond", "ren/s", "src", "storm", "recur s", "RTTp50ms", "RTTp99ms", "srvCPU", "cliCPU", "conns/s", "pk cons", "ESTAB", "pk EST", "lost", "ldr", "errs", "bgCPU", "other", "episodes (s)")
-	row := func(p stormPoint, src string, f stormFigures) {
-		fmt.Fprintf(&b, "%-5s %6d %-4s %6s %7.0f %8.1f %8.1f %6.2f %6.2f %7.1f %7.0f %7.0f %7.0f %5d %4d %4d %5.2f %5.2f  %s\n",
-			p.cond, p.level, src, fmt.Sprintf("%d/%d", f.stormed, f.runs), f.recurrenceS, f.rttP50, f.rttP99, f.serverCores, f.clientCores,
-			f.newConnsPerS, f.peakNewConns, f.established, f.peakEstablished, f.leasesLost, f.leaderChanges, f.streamErrors, f.backgroundCores, f.otherCores, f.episodes)
-	}
-	for _, p := range pts {
-		row(p, "real", p.measured)
-		row(p, "sim", p.model)
-	}
-	for _, c := range []string{"quiet", "busy"} {
-		fmt.Fprintf(&b, "onset %s: real %s, leasesim %s\n", c, onsetText(onsetOf(pts, c, false)), onsetText(onsetOf(pts, c, true)))
-	}
-	b.WriteString("(medians over the runs; storm: runs with a second of more than 10 new peer connections in the 60 s window; lost, ldr (leader changes), errs (stream errors): the most in one run; " +
-		"sim client CPU and other CPU are not modelled, its background is the configured 1 core)\n")
-	return b.String()
-}
-
-func onsetText(n int) string {
-	if n == 0 {
-		return "none of the levels"
-	}
-	return fmt.Sprintf("%d/s", n)
 }
