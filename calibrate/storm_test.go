@@ -1,9 +1,15 @@
 package calibrate
 
 import (
+	"context"
+	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/leasesim/leasesim/calibrate/procstat"
+	"github.com/leasesim/leasesim/calibrate/sampler"
 )
 
 // A synthetic window: storm seconds (more than 10 new connections) at 20-21
@@ -68,5 +74,70 @@ func TestStormConfig(t *testing.T) {
 	c.RenewalsPerS = 1
 	if err := c.Validate(); err == nil {
 		t.Fatal("1 renewal/s accepted")
+	}
+}
+
+// stormSeconds bins the agent's events into the sampling intervals: a send
+// belongs to the interval it was made in, its answer to the one it arrived
+// in, and an unanswered send is counted, not timed.
+func TestStormSecondsBinsEvents(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	ns := func(ms int) int64 { return at(ms).UnixNano() }
+	var samples []sampler.Sample[stormProbe]
+	for i, p := range []stormProbe{
+		{server: 0, client: 0, host: procstat.HostCPU{Busy: 0}, leader: 0},
+		{server: 500 * time.Millisecond, client: 200 * time.Millisecond, host: procstat.HostCPU{Busy: 900 * time.Millisecond}, newConns: 12, established: 40, leader: 0},
+		{server: 800 * time.Millisecond, client: 300 * time.Millisecond, host: procstat.HostCPU{Busy: 1200 * time.Millisecond}, newConns: 0, established: 30, leader: 1},
+	} {
+		samples = append(samples, sampler.Sample[stormProbe]{At: at(15000 + 1000*i), V: p})
+	}
+	res := &StormResult{
+		// Before the window, in the first interval (answered in the second),
+		// in the first (unanswered), in the second, after the window.
+		SendAt:       []int64{ns(14900), ns(15100), ns(15200), ns(16500), ns(17100)},
+		RTTNs:        []int64{int64(150 * time.Millisecond), int64(1200 * time.Millisecond), -1, int64(2 * time.Millisecond), int64(time.Millisecond)},
+		StreamErrors: []int64{ns(16600)},
+	}
+	secs, p50, p99 := stormSeconds(samples, res, t0, 0)
+	if len(secs) != 2 {
+		t.Fatalf("%d intervals, want 2", len(secs))
+	}
+	a, b := secs[0], secs[1]
+	if a.T != 16 || a.SendsPerS != 2 || a.AnsweredPerS != 1 || a.Unanswered != 1 || a.RTTP50Ms != 1200 || a.NewPeerConns != 12 || a.PeerEstablished != 40 {
+		t.Fatalf("first interval %+v", a)
+	}
+	// 14.9 s + 150 ms is answered in the first interval; 15.1 s + 1.2 s and
+	// 16.5 s + 2 ms in the second.
+	if b.SendsPerS != 1 || b.AnsweredPerS != 2 || b.StreamErrors != 1 || b.LeaderChanges != 1 || b.RTTP50Ms != 2 {
+		t.Fatalf("second interval %+v", b)
+	}
+	if a.ServerCores != 0.5 || a.ClientCores != 0.2 || a.OtherCores != 0.2 {
+		t.Fatalf("CPU %+v", a)
+	}
+	if p50 != 2 || p99 != 1200 {
+		t.Fatalf("window RTT p50 %v p99 %v, want 2 and 1200 ms", p50, p99)
+	}
+}
+
+// The background load is a process that spins one core and is gone once
+// stopped.
+func TestSpinnerStartsAndStops(t *testing.T) {
+	cmd, err := startSpinner(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	time.Sleep(300 * time.Millisecond)
+	c, err := procstat.FS{}.ProcessCPU(pid)
+	stopSpinner(cmd)
+	if err != nil {
+		t.Skip(err) // no /proc
+	}
+	if c.Total() < 100*time.Millisecond {
+		t.Errorf("the spinner used %s of CPU in 300 ms", c.Total())
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		t.Errorf("process %d still exists after stopSpinner", pid)
 	}
 }
