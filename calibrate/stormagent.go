@@ -17,11 +17,12 @@ import (
 // The storm load is the agent's second mode (AgentConfig.Storm): open-loop
 // keepalives, what a pre-fix v3.3.8 client does once its KeepAlive channel is
 // full. That client stops moving a lease's next-renewal time forward
-// (coreos/etcd v3.3.8 clientv3/lease.go recvKeepAlive: nextKeepAlive is set
-// only after the response is delivered to a channel with room), so its
-// sendKeepAliveLoop, which scans every 500 ms (lease.go:
-// sendKeepAliveLoop, `time.After(500 * time.Millisecond)`), finds every
-// lease due on every scan and sends it, whatever came back. The agent does
+// (coreos/etcd v3.3.8 clientv3/lease.go:511-518, recvKeepAlive:
+// nextKeepAlive is set only when the response goes into a channel with
+// room), so its sendKeepAliveLoop, which scans every 500 ms (lease.go:546-576,
+// `time.After(500 * time.Millisecond)` at :568), finds every lease due on
+// every scan and sends it, whatever came back. A TTL <= 0 answer ends the
+// lease's keepalives (lease.go:504-508); the agent does the same. The agent does
 // the same without the library: one raw LeaseKeepAlive stream per lease (a
 // v3.3.8 agent holds one lease, so one lessor and one stream), a send every
 // scan, and a reader per stream so that the responses never stall the
@@ -197,6 +198,10 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 		// Each agent process scans on its own phase: independent processes
 		// started at different times.
 		phase := time.Duration(rng.Int64N(int64(max(st.Scan, st.Ramp))))
+		// broken: the reader reopened the stream; the scans then send at once,
+		// as v3.3.8's lessor starts a new sendKeepAliveLoop on the new stream
+		// (clientv3/lease.go:467-484, resetRecv), which sends before its
+		// first wait.
 		broken := make(chan struct{}, 1)
 		wg.Add(2)
 		go func() { // the reader
@@ -206,8 +211,8 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 				s := l.stream
 				l.mu.Unlock()
 				if s == nil {
-					// Reopen after one scan, as the lessor's recvKeepAliveLoop does
-					// after its retry wait.
+					// Reopen after one scan, as v3.3.8's recvKeepAliveLoop does
+					// after its retryConnWait, 500 ms (clientv3/lease.go:86, 458).
 					select {
 					case <-clk.After(st.Scan):
 					case <-ctx.Done():
