@@ -38,6 +38,10 @@ type AgentConfig struct {
 	Seed        uint64        `json:"seed"`
 	KeyPrefix   string        `json:"key_prefix"`
 	LogFile     string        `json:"log_file"`
+	// Storm, if set, runs the open-loop storm load (stormagent.go) instead of
+	// clientv3's lessor: Endpoints then holds one entry per lease, and
+	// Consumer, StartSpread and KeyPrefix are not used.
+	Storm *StormLoad `json:"storm,omitempty"`
 }
 
 // agentMsg is one line the agent writes on its standard output.
@@ -46,6 +50,7 @@ type agentMsg struct {
 	// calls begin at this wall-clock time (Unix ns).
 	Started int64        `json:"started,omitempty"`
 	Result  *AgentResult `json:"result,omitempty"`
+	Storm   *StormResult `json:"storm,omitempty"`
 	Error   string       `json:"error,omitempty"`
 }
 
@@ -162,6 +167,19 @@ func runAgent(clk clock.Clock, in io.Reader, out io.Writer) int {
 		return fail(err)
 	}
 	defer closeLog()
+	if cfg.Storm != nil {
+		stop := make(chan struct{})
+		go func() {
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil || l == "stop\n" {
+					close(stop)
+					return
+				}
+			}
+		}()
+		return runStormAgent(clk, cfg, lg, enc, stop)
+	}
 
 	n := len(cfg.Endpoints)
 	recs := make([]*clientRec, n)

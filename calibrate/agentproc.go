@@ -86,6 +86,30 @@ func (p *agentProc) Pid() int { return p.cmd.Process.Pid }
 
 // stop asks the agent to stop and returns what its clients recorded.
 func (p *agentProc) stop() (*AgentResult, error) {
+	m, err := p.stopMsg()
+	if err != nil {
+		return nil, err
+	}
+	if m.Result == nil {
+		return nil, p.failure("reading the clients' results", errors.New(m.Error))
+	}
+	return m.Result, nil
+}
+
+// stopStorm is stop for an agent in storm mode.
+func (p *agentProc) stopStorm() (*StormResult, error) {
+	m, err := p.stopMsg()
+	if err != nil {
+		return nil, err
+	}
+	if m.Storm == nil {
+		return nil, p.failure("reading the storm load's results", errors.New(m.Error))
+	}
+	return m.Storm, nil
+}
+
+// stopMsg asks the agent to stop and returns its last message.
+func (p *agentProc) stopMsg() (*agentMsg, error) {
 	if _, err := io.WriteString(p.stdin, "stop\n"); err != nil {
 		p.kill()
 		return nil, p.failure("stopping the clients", err)
@@ -99,10 +123,7 @@ func (p *agentProc) stop() (*AgentResult, error) {
 	if err := p.cmd.Wait(); err != nil {
 		return nil, p.failure("client agent exit", err)
 	}
-	if m.Result == nil {
-		return nil, p.failure("reading the clients' results", errors.New(m.Error))
-	}
-	return m.Result, nil
+	return &m, nil
 }
 
 // kill ends the agent at once and reaps it.

@@ -10,6 +10,7 @@ import (
 
 func TestMain(m *testing.M) {
 	MaybeRunAgent()        // this test binary is also the client agent
+	MaybeRunSpinner()      // and the storm runs' background load
 	maybeRunCleanupChild() // and the interrupted calibration of TestInterruptCleansUp
 	os.Exit(m.Run())
 }

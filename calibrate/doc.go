@@ -17,6 +17,17 @@
 //     (/proc/net/tcp), new ones, and the host's TCP opens (/proc/net/snmp);
 //   - leases revoked and keys missing at the end.
 //
+// The storm measurement (storm.go, stormagent.go; `make measure WHAT=storm`,
+// `leasesim calibrate --set storm`) runs the issue's storm experiment instead
+// of clientv3 clients: open-loop renewals on raw LeaseKeepAlive streams to the
+// followers, sampled every second (new and ESTABLISHED peer connections into
+// the leader, RTT, the CPU of the members, the agent, a busy-loop background
+// process and the rest of the host, stream errors, lost leases, leader
+// changes), and derives from the per-second series whether a run stormed
+// (a second with more than 10 new peer connections, the model's rule), its
+// storm episodes and their recurrence. storm.go defines the terms;
+// SimulateStorm reads leasesim's run of the same scenario the same way.
+//
 // FitCosts turns several runs into the model's CPU costs and Fit.Params into
 // a parameter file scenarios load (spec.LoadParams).
 //

@@ -24,6 +24,10 @@ const (
 	// etcd_debugging_lease_revoked_total: leases revoked, here only by expiry
 	// since the agents never revoke (lease/metrics.go).
 	metricLeaseRevoked = "etcd_debugging_lease_revoked_total"
+	// etcd_server_leader_changes_seen_total: each member adds one when it
+	// learns of a new leader (server/v3 etcdserver/raft.go:189), so one
+	// election moves the cluster's total by up to the number of members.
+	metricLeaderChanges = "etcd_server_leader_changes_seen_total"
 )
 
 // serverCounters is one reading of the counters above.
@@ -31,6 +35,7 @@ type serverCounters struct {
 	KeepAlivesReceived float64
 	LeaderRenewals     float64
 	LeasesRevoked      float64
+	LeaderChangesSeen  float64
 }
 
 func readServerCounters(g prometheus.Gatherer) (serverCounters, error) {
@@ -47,6 +52,8 @@ func readServerCounters(g prometheus.Gatherer) (serverCounters, error) {
 			c.LeaderRenewals = sumCounter(mf, nil)
 		case metricLeaseRevoked:
 			c.LeasesRevoked = sumCounter(mf, nil)
+		case metricLeaderChanges:
+			c.LeaderChangesSeen = sumCounter(mf, nil)
 		}
 	}
 	return c, nil

@@ -38,9 +38,29 @@ Exposure: the members' client ports are plain gRPC on 127.0.0.1 (the peer
 links, which are what is measured, use mutual TLS). While a calibration runs,
 any user of this machine can connect to them and read or write the test
 cluster's keys; it holds nothing but the calibration's own leases and keys,
-and it is gone when the command ends. Run it on a machine you trust.`
+and it is gone when the command ends. Run it on a machine you trust.
+
+--set storm is the issue's storm experiment (calibrate/storm.go): leases on
+the followers only, TTL 10 s, each renewed on every 500 ms scan whatever the
+answers (the pre-fix v3.3.8 client once its channel is full), at 1,000-3,000
+renewals/s on a quiet host (4,000 if 3,000 does not storm) and 400-1,600/s
+with one core busy (a busy-loop process), 3 runs each, 60 s windows; a run
+"storms" if a second has more than 10 new peer connections into the leader.
+It prints per level the share of runs that storm, the onset, the storms'
+recurrence, RTT, CPU, peer connections, lost leases and leader changes beside
+leasesim's (the same scenario, seeds 1-3, --params; with --grounded, the
+model as the storm set grounds it: its measured costs, storm-2core unless
+--params is given, the measured agent and busy-loop CPU as other processes'
+cores, loopback round trips, GC, service-time spread and the follower
+reading its answer before pooling the connection, seeds 1-6). With --from FILE it
+replays a saved campaign (-w json output, or calibrate/testdata/storm-3.7.3.json)
+without measuring. Each run first waits up to 30 s for the host's other CPU
+to fall under 0.25 cores; the other CPU is recorded per second.`
 
 const calibrateExample = `  leasesim calibrate                                   # the CI-sized set: 30 clients, TTL 5s
+  leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json   # the saved storm measurement beside leasesim
+  leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded   # ... beside the grounded model
+  leasesim calibrate --set storm -w json > storm.json  # re-measure it (~40 min; keep the machine otherwise idle)
   leasesim calibrate --clients 500 --ttl 5s --window 30s --placement followers
   leasesim calibrate --set full --fit spec/params/default.yaml
   leasesim calibrate --set reference -w json > ref.json
@@ -73,21 +93,42 @@ func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
 	keep := fs.Bool("keep", false, "keep the temporary directory (member and client logs)")
 	from := fs.String("from", "", "measure nothing: read the measurements of an earlier -w json output FILE and only fit and predict (to try model changes or parameters on the same data)")
 	quiet := fs.BoolP("quiet", "q", false, "no progress display on stderr")
+	grounded := fs.Bool("grounded", false, "with --set storm: simulate the grounded storm model (see above), not the plain scenario")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		format, err := wo.resolve(fs)
 		if err != nil {
 			return err
 		}
 		asJSON := format == "json"
-		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet)
+		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet, *grounded)
 	}
 	return cmd
 }
 
 func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writer, set *string, clients *int, ttl *time.Duration, consumer, placement *string,
-	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool) error {
+	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool, grounded bool) error {
 	explicit := map[string]bool{}
 	fs.Visit(func(f *pflag.Flag) { explicit[f.Name] = true })
+	if *set == calibrate.StormSetName {
+		for name := range explicit {
+			switch name {
+			case "set", "from", "params", "json", "write-out", "quiet", "grounded":
+			default:
+				return usagef("calibrate: --%s cannot be combined with --set storm (the campaign fixes its runs; --from, --params, --grounded and -w json apply)", name)
+			}
+		}
+		model := calibrate.StormModel{Params: *params}
+		if grounded {
+			model = calibrate.GroundedStormModel
+			if explicit["params"] {
+				model.Params = *params
+			}
+		}
+		return cmdCalibrateStorm(ctx, stdout, stderr, *from, model, *asJSON, *quiet)
+	}
+	if grounded {
+		return usagef("calibrate: --grounded applies to --set storm only")
+	}
 	var runs []calibrate.Config
 	var ms []calibrate.Measurement
 	if *from != "" {
@@ -220,6 +261,53 @@ func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writ
 			fitted.Observations, fitted.IdleCores, fitted.Direct, fitted.Forwarded, fitted.Handshake, fitted.ScanOverrun, fitted.RMSCores, *fit)
 	}
 	return nil
+}
+
+// cmdCalibrateStorm runs (or, with from, reads) the storm campaign and
+// prints it beside leasesim's; as JSON, the campaign itself (which --from
+// reads back).
+func cmdCalibrateStorm(ctx context.Context, stdout, stderr io.Writer, from string, model calibrate.StormModel, asJSON, quiet bool) error {
+	if model.Params != "" {
+		if _, err := spec.LoadParams(model.Params); err != nil {
+			return usagef("calibrate: --params: %v", err)
+		}
+	}
+	var set calibrate.StormSet
+	if from != "" {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			return usagef("calibrate: --from: %v", err)
+		}
+		if err := json.Unmarshal(b, &set); err != nil || len(set.Conditions) == 0 {
+			return usagef("calibrate: --from %s: not a storm campaign (want the output of leasesim calibrate --set storm -w json, or calibrate/testdata/storm-3.7.3.json)", from)
+		}
+	} else {
+		progress := stderr
+		if quiet {
+			progress = io.Discard
+		}
+		var err error
+		set, err = calibrate.RunStormCampaign(ctx, clock.New(), progress, func(calibrate.StormSet) error { return nil })
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("calibrate: storm campaign interrupted; the clusters, the client and background processes and the temporary directories are cleaned up")
+			}
+			return fmt.Errorf("calibrate: storm campaign: %w", err)
+		}
+	}
+	if asJSON {
+		b, err := json.MarshalIndent(set, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	pts, err := calibrate.ReplayStorm(ctx, set, model)
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	return calibrate.WriteStormTable(stdout, set, pts, model)
 }
 
 // onlyPredictionFlags reports whether the flags given are ones --from allows.

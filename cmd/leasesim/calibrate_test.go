@@ -20,7 +20,11 @@ func TestCalibrateBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--set", "huge"}, `--set "huge": allowed ci, full, reference, smoke`},
+		{[]string{"--set", "huge"}, `--set "huge": allowed ci, full, reference, smoke, storm`},
+		{[]string{"--set", "storm", "--clients", "5"}, "--clients cannot be combined with --set storm"},
+		{[]string{"--set", "storm", "--from", filepath.Join(dir, "missing.json")}, "--from"},
+		{[]string{"--set", "storm", "--from", "testdata/not-storm.json"}, "not a storm campaign"},
+		{[]string{"--set", "storm", "--params", "nonesuch"}, "--params"},
 		{[]string{"--set", "full", "--clients", "5"}, "--clients cannot be combined with --set"},
 		{[]string{"--clients", "0"}, "clients: 0, allowed 1 to 100000"},
 		{[]string{"--ttl", "1s"}, "ttl: 1s, allowed whole seconds from 2s"},
@@ -44,6 +48,20 @@ func TestCalibrateBadFlags(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("left files behind: %v", entries)
+	}
+}
+
+// --set storm --from replays the saved storm campaign through the model and
+// prints the table (the figures themselves are TestStormReplay's, in calibrate).
+func TestCalibrateStormFromSaved(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"calibrate", "--set", "storm", "--from", "../../calibrate/testdata/storm-3.7.3.json"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"storm: real etcd 3.7.3", "onset quiet: real", "onset busy: real", " real ", " sim "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
 

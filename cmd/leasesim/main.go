@@ -48,6 +48,7 @@ func main() {
 	// The calibration's client agent is this binary re-executed (calibrate
 	// needs the clients in a process of their own to measure CPU apart).
 	calibrate.MaybeRunAgent()
+	calibrate.MaybeRunSpinner() // and the storm set's background load
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
