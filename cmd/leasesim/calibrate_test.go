@@ -25,6 +25,8 @@ func TestCalibrateBadFlags(t *testing.T) {
 		{[]string{"--set", "storm", "--from", filepath.Join(dir, "missing.json")}, "--from"},
 		{[]string{"--set", "storm", "--from", "testdata/not-storm.json"}, "not a storm campaign"},
 		{[]string{"--set", "storm", "--params", "nonesuch"}, "--params"},
+		{[]string{"--set", "storm", "--grounded", "--params", "nonesuch"}, "--params"},
+		{[]string{"--grounded"}, "--grounded applies to --set storm only"},
 		{[]string{"--set", "full", "--clients", "5"}, "--clients cannot be combined with --set"},
 		{[]string{"--clients", "0"}, "clients: 0, allowed 1 to 100000"},
 		{[]string{"--ttl", "1s"}, "ttl: 1s, allowed whole seconds from 2s"},
