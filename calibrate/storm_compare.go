@@ -138,26 +138,23 @@ type StormPoint struct {
 // least half of the runs storm (measured, or with model the simulated), 0 if
 // none.
 func StormOnsetOf(pts []StormPoint, cond string, model bool) int {
-	for _, p := range pts {
-		f := p.Measured
-		if model {
-			f = p.Model
-		}
-		if p.Cond == cond && f.Runs > 0 && 2*f.Stormed >= f.Runs {
-			return p.Level
-		}
-	}
-	return 0
+	return onsetOf(pts, cond, model, func(f StormFigures) int { return f.Stormed })
 }
 
 // BigStormOnsetOf is StormOnsetOf for big storms.
 func BigStormOnsetOf(pts []StormPoint, cond string, model bool) int {
+	return onsetOf(pts, cond, model, func(f StormFigures) int { return f.Big })
+}
+
+// onsetOf is the lowest level of cond where at least half of the runs count
+// (measured, or with model simulated), 0 if none.
+func onsetOf(pts []StormPoint, cond string, model bool, count func(StormFigures) int) int {
 	for _, p := range pts {
 		f := p.Measured
 		if model {
 			f = p.Model
 		}
-		if p.Cond == cond && f.Runs > 0 && 2*f.Big >= f.Runs {
+		if p.Cond == cond && f.Runs > 0 && 2*count(f) >= f.Runs {
 			return p.Level
 		}
 	}

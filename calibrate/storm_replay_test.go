@@ -45,14 +45,22 @@ func TestStormReplay(t *testing.T) {
 			t.Errorf("leasesim's storm onset, %s: %s, was %s: update stormModelOnsetToday and the README from the table above", c.Name, onsetText(got), onsetText(want))
 		}
 	}
-	for _, g := range stormKnownApart {
-		if !g.holds(pts) {
-			t.Errorf("known gap no longer holds: %s: remove it from stormKnownApart (and the README's list)", g.what)
-		}
-	}
-	for _, g := range stormAgrees {
-		if !g.holds(pts) {
-			t.Errorf("no longer agrees: %s", g.what)
+	checkStormClaims(t, pts, stormKnownApart, "known gap no longer holds: %s: remove it from stormKnownApart (and the README's list)")
+	checkStormClaims(t, pts, stormAgrees, "no longer agrees: %s")
+}
+
+// stormClaim is a statement about a replay that a test holds to.
+type stormClaim struct {
+	what  string
+	holds func([]StormPoint) bool
+}
+
+// checkStormClaims reports each claim that does not hold, with format.
+func checkStormClaims(t *testing.T, pts []StormPoint, claims []stormClaim, format string) {
+	t.Helper()
+	for _, c := range claims {
+		if !c.holds(pts) {
+			t.Errorf(format, c.what)
 		}
 	}
 }
@@ -83,10 +91,7 @@ func every(pts []StormPoint, f func(StormPoint) bool) bool {
 // (testdata/storm-3.7.3.json against StormSpec, seeds 1-3). Each check is
 // true while the gap holds; the README's "Still apart" list for the storm is
 // this one.
-var stormKnownApart = []struct {
-	what  string
-	holds func([]StormPoint) bool
-}{
+var stormKnownApart = []stormClaim{
 	{"(a) onset: the real cluster storms at every level run (quiet from 1,000/s, big storms from 1,500/s; one busy core from 400/s, " +
 		"big from 800/s); leasesim at none of them (its onsets, README: 4,000/s quiet, 3,000/s busy)", func(pts []StormPoint) bool {
 		return StormOnsetOf(pts, "quiet", false) > 0 && StormOnsetOf(pts, "busy", false) > 0 &&
@@ -128,10 +133,7 @@ var stormKnownApart = []struct {
 }
 
 // stormAgrees lists what agrees today; each must keep holding.
-var stormAgrees = []struct {
-	what  string
-	holds func([]StormPoint) bool
-}{
+var stormAgrees = []stormClaim{
 	{"no lease is lost, real or simulated, at any level (the issue saw losses in some of its runs; these 24 lost none)", func(pts []StormPoint) bool {
 		return every(pts, func(p StormPoint) bool { return p.Measured.LeasesLost == 0 && p.Model.LeasesLost == 0 })
 	}},
@@ -227,26 +229,15 @@ func TestStormReplayGrounded(t *testing.T) {
 			t.Errorf("big-storm onset, %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.name, onsetText(r), onsetText(m), c.real, c.want)
 		}
 	}
-	for _, g := range stormGroundedAgrees {
-		if !g.holds(pts) {
-			t.Errorf("the grounded model no longer agrees: %s", g.what)
-		}
-	}
-	for _, g := range stormGroundedApart {
-		if !g.holds(pts) {
-			t.Errorf("known gap of the grounded model no longer holds: %s: remove it (and the README's line)", g.what)
-		}
-	}
+	checkStormClaims(t, pts, stormGroundedAgrees, "the grounded model no longer agrees: %s")
+	checkStormClaims(t, pts, stormGroundedApart, "known gap of the grounded model no longer holds: %s: remove it (and the README's line)")
 }
 
 // within reports whether a is within a factor f of b (both > 0).
 func within(a, b, f float64) bool { return a > 0 && b > 0 && a <= f*b && b <= f*a }
 
 // stormGroundedAgrees: what the grounded model gets right today.
-var stormGroundedAgrees = []struct {
-	what  string
-	holds func([]StormPoint) bool
-}{
+var stormGroundedAgrees = []stormClaim{
 	{"server CPU within 25 % of the real at 5 of the 8 levels (3,000/s quiet and every busy level), and within a factor 1.5 at the other three (quiet 1,000-2,000/s, 24-32 % under: the real storms there add CPU that the model's fewer storms do not)", func(pts []StormPoint) bool {
 		close := 0
 		for _, p := range pts {
@@ -273,10 +264,7 @@ var stormGroundedAgrees = []struct {
 
 // stormGroundedApart: where the grounded model and the real cluster still
 // disagree.
-var stormGroundedApart = []struct {
-	what  string
-	holds func([]StormPoint) bool
-}{
+var stormGroundedApart = []stormClaim{
 	{"(a) big-storm onsets: 2,000/s quiet and 1,200/s busy against 1,500 and 800 (+33 %, +50 %): in a 60 s window the model's storms start less often",
 		func(pts []StormPoint) bool {
 			return BigStormOnsetOf(pts, "quiet", true) > BigStormOnsetOf(pts, "quiet", false) &&
