@@ -32,6 +32,11 @@ import (
 //   - storm second: a second with more than StormNewConnsPerS new peer
 //     connections into the leader (the model's definition: `leasesim run`'s
 //     reconnect storm, cmd/leasesim human.go stormPerS).
+//   - big storm: a second with more than BigStormNewConnsPerS (100) new
+//     peer connections. The storm set's real storms dial 1,100-2,000 in
+//     their worst second; a pool refilling after its idle connections close
+//     dials 10-50, which the storm second counts too. Onsets are compared on
+//     big storms (BigStormOnsetOf).
 //   - stormed: a run with at least one storm second in its window.
 //   - episode: storm seconds no more than EpisodeGapS apart form one
 //     episode; its start is its first storm second.
