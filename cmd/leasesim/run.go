@@ -94,6 +94,12 @@ const runExample = `  # The 2018 incident end to end: 7 members, 20,000 agents o
   leasesim run --scenario lease-fleet-restart --what-if restart-graceful=true
   leasesim run --server cluster --clients 1000 --leases-per-client 4 --duration 1m
 
+  # The storm load on calibrate's 2-core machine, with the storm set's measured costs: FIFO vs
+  # processor sharing, and the follower reading the leader's answer before pooling the connection
+  leasesim run --scenario host-stalls-2core --clients 1000 --ttl 10s --client-version v3.3.8 --consumer never \
+      --placement followers --params storm-2core --gc --service-spread --seeds 3 \
+      --what-if processor-sharing=true --what-if follower-answer-share=0.5
+
   # Your own scenario file, as JSON, with metrics as CSV and OpenMetrics, and a trace of 50 leases
   leasesim run --scenario my.yaml -w json --csv out/ --prom out/metrics.om --trace out/trace.json.gz --trace-clients 50`
 
