@@ -23,9 +23,10 @@ help:
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
-	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm"
+	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups"
 	@echo "                  re-measure one real-system figure the model replays (saved under calibrate/testdata; 1-12 min;"
-	@echo "                  storm: the issue's storm experiment on a real cluster, quiet and with one busy core, ~40 min)"
+	@echo "                  storm: the issue's storm experiment on a real cluster, quiet and with one busy core, ~40 min;"
+	@echo "                  storm-hiccups: the members' GC and scheduler latency and the agent's send timing at 1,000/s, ~5 min)"
 
 # The commit is stamped by -ldflags too, for builds where the toolchain does
 # not stamp VCS information (GOFLAGS=-buildvcs=false, a worktree, a tarball).
@@ -110,7 +111,11 @@ calibrate: build
 # cluster's leader and followers, about twelve minutes), storm (the issue's
 # storm experiment: open-loop renewals on the followers at 1,000-4,000/s on a
 # quiet host and 400-1,600/s with one core busy, 3 repeats, ~40 min; it holds
-# /tmp/leasesim-measuring while it runs, storm-smoke one short run).
+# /tmp/leasesim-measuring while it runs, storm-smoke one short run),
+# storm-hiccups (where the calm seconds' RTT hiccups come from: the storm
+# load at 1,000/s, 3 runs of 40 s, with the members' and the agent's Go
+# runtime/metrics and the agent's send lateness, ~5 min, holding the same
+# lock; storm-hiccups-smoke one short run).
 # On etcd v3.4.13's code (the module calibrate/etcd34: etcd 3.4 needs gRPC
 # 1.26): event-lease-readbuf (a read txn's copy of the backend's read buffer
 # before and after a lease of 1,000-100,000 keys is revoked, ~4 min),
@@ -120,9 +125,10 @@ calibrate: build
 WHAT ?=
 ETCD34 := calibrate/etcd34
 measure:
-	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm"; exit 2; }
+	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups"; exit 2; }
 	@case "$(WHAT)" in \
 	  event-lease-readbuf|event-lease-cpu) cd $(ETCD34) && LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 60m -run 'TestMeasure' -v . ;; \
+	  storm-hiccups|storm-hiccups-smoke) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 15m -run 'TestMeasureStormHiccups' -v ./calibrate ;; \
 	  storm|storm-smoke) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 75m -run 'TestMeasureStorm' -v ./calibrate ;; \
 	  *) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 30m -run 'TestMeasure' -v ./calibrate ;; \
 	esac

@@ -331,6 +331,22 @@ type stormProbe struct {
 // it starts (members, the agent, the background load, the temporary
 // directory) is gone when it returns, whatever the outcome.
 func MeasureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progress io.Writer) (r StormRun, err error) {
+	return measureStorm(ctx, clk, cfg, progress, stormExtras{})
+}
+
+// stormExtras lets the storm-hiccups measurement (hiccups.go) look further
+// into a storm run without changing what the run does or records.
+type stormExtras struct {
+	// agentHiccups: the agent also records send lateness and its runtime
+	// (StormLoad.Hiccups).
+	agentHiccups bool
+	// window, if set, gets the agent's result, the load's start and the
+	// window's sample times (Unix ns; interval i is (bounds[i-1], bounds[i]],
+	// StormRun.Seconds[i-1]).
+	window func(res *StormResult, started time.Time, bounds []int64)
+}
+
+func measureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progress io.Writer, ex stormExtras) (r StormRun, err error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return r, err
@@ -434,7 +450,7 @@ func MeasureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progres
 		say("%s: background load: a busy loop in process %d", cfg.Name, spinPid)
 	}
 	acfg := AgentConfig{TTL: cfg.TTL, Seed: cfg.Seed, LogFile: filepath.Join(dir, "clients.log"),
-		Storm: &StormLoad{Scan: cfg.Scan, StreamsPerConn: cfg.StreamsPerConn, Ramp: cfg.Ramp}}
+		Storm: &StormLoad{Scan: cfg.Scan, StreamsPerConn: cfg.StreamsPerConn, Ramp: cfg.Ramp, Hiccups: ex.agentHiccups}}
 	for i := range r.Leases {
 		acfg.Endpoints = append(acfg.Endpoints, cl.Members[placeClient("followers", i, 3, r.Leader)].ClientURL)
 	}
@@ -484,6 +500,13 @@ func MeasureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progres
 	r.StreamErrorsRun, r.NotFound, r.LostAtEnd = len(res.StreamErrors), len(res.NotFound), res.LostAtEnd
 	r.Seconds, r.RTTP50Ms, r.RTTP99Ms = stormSeconds(samples, res, ag.started, r.Leader)
 	r.Derived = DeriveStorm(r.Seconds)
+	if ex.window != nil {
+		bounds := make([]int64, len(samples))
+		for i, s := range samples {
+			bounds[i] = s.At.UnixNano()
+		}
+		ex.window(res, ag.started, bounds)
+	}
 	say("%s: done (leader m%d): stormed %v (%d storm seconds, peak %d new conns/s), %.0f answered/s, RTT p99 %.0f ms, %d leases lost",
 		cfg.Name, r.LeaderAtEnd, r.Derived.Stormed, r.Derived.StormSeconds, r.Derived.PeakNewConns, r.Derived.AnsweredPerS, r.RTTP99Ms, r.LeasesLost())
 	return r, nil

@@ -44,7 +44,7 @@ func TestMeasureStorm(t *testing.T) {
 	}
 	// 24-27 runs of ~90 s each, plus up to 30 s each waiting for a quiet host.
 	est := time.Duration(len(StormPlan)*4*StormRepeats+StormRepeats) * 120 * time.Second
-	if err := takeStormLock(est); err != nil {
+	if err := takeStormLock(est, "storm"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(stormLock) })
@@ -60,7 +60,7 @@ func TestMeasureStorm(t *testing.T) {
 
 // takeStormLock creates the lock file with the expected end time; an
 // existing lock (someone else measuring) is an error.
-func takeStormLock(d time.Duration) error {
+func takeStormLock(d time.Duration, what string) error {
 	f, err := os.OpenFile(stormLock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if errors.Is(err, os.ErrExist) {
 		b, _ := os.ReadFile(stormLock)
@@ -70,8 +70,8 @@ func takeStormLock(d time.Duration) error {
 		return err
 	}
 	defer f.Close()
-	_, err = fmt.Fprintf(f, "leasesim storm measurement (make measure WHAT=storm), pid %d, expected to end by %s\n",
-		os.Getpid(), time.Now().Add(d).UTC().Format(time.RFC3339))
+	_, err = fmt.Fprintf(f, "leasesim storm measurement (make measure WHAT=%s), pid %d, expected to end by %s\n",
+		what, os.Getpid(), time.Now().Add(d).UTC().Format(time.RFC3339))
 	return err
 }
 

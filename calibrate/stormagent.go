@@ -49,6 +49,10 @@ type StormLoad struct {
 	// rather than all leases' first forwards meeting an empty peer pool at
 	// once.
 	Ramp time.Duration `json:"ramp"`
+	// Hiccups: also record each send's lateness against its scan grid and
+	// the agent's own runtime every 100 ms (StormResult.LateNs, Runtime; the
+	// storm-hiccups measurement, hiccups.go).
+	Hiccups bool `json:"hiccups,omitempty"`
 }
 
 // StormResult is what the storm agent saw, in wall-clock Unix ns.
@@ -69,6 +73,13 @@ type StormResult struct {
 	// LostAtEnd: leases whose TimeToLive at the end says expired (TTL -1) or
 	// fails, asked before the streams stop.
 	LostAtEnd int   `json:"lost_at_end"`
+	// With StormLoad.Hiccups only. LateNs[i]: how late SendAt[i] is against
+	// its lease's grid (the scan goroutine's Ticker start + k x Scan, the
+	// latest grid point not after the send), -1 for a send off the grid (the
+	// one right after a reopened stream). Runtime: the agent process's
+	// runtime every 100 ms (rtmetrics.go).
+	LateNs  []int64   `json:"late_ns,omitempty"`
+	Runtime []RTDelta `json:"runtime,omitempty"`
 	Leases    int   `json:"leases"`
 	Stopped   int64 `json:"stopped"`
 }
@@ -77,15 +88,17 @@ type StormResult struct {
 type stormLog struct {
 	mu       sync.Mutex
 	sendAt   []int64
+	late     []int64
 	rtt      []int64
 	errs     []int64
 	notFound []int64
 }
 
-func (l *stormLog) send(t int64) int {
+func (l *stormLog) send(t, late int64) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sendAt = append(l.sendAt, t)
+	l.late = append(l.late, late)
 	l.rtt = append(l.rtt, -1)
 	return len(l.sendAt) - 1
 }
@@ -189,6 +202,10 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 	}
 	log := &stormLog{}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x73746f726d))
+	var rts *rtSampler
+	if st.Hiccups {
+		rts = startRTSampler(clk, 100*time.Millisecond)
+	}
 	t0 := clk.Now()
 	if err := enc.Encode(agentMsg{Started: t0.UnixNano()}); err != nil {
 		return 1
@@ -265,6 +282,11 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 			case <-ctx.Done():
 				return
 			}
+			// The grid: the Ticker fires at or after grid + k x Scan (k >= 1;
+			// the first send, k = 0, is at once); grid is read before the
+			// Ticker starts so that no tick precedes its grid point. offGrid:
+			// this send follows a reopened stream, not a tick.
+			grid, offGrid := clk.Now().UnixNano(), false
 			tick := clk.Ticker(st.Scan)
 			defer tick.Stop()
 			for {
@@ -272,7 +294,11 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 				s, gone := l.stream, l.gone
 				if s != nil && !gone {
 					now := clk.Now().UnixNano()
-					l.pending = append(l.pending, log.send(now))
+					late := int64(-1)
+					if !offGrid {
+						late = (now - grid) % int64(st.Scan)
+					}
+					l.pending = append(l.pending, log.send(now, late))
 				}
 				l.mu.Unlock()
 				if s != nil && !gone {
@@ -283,7 +309,9 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 				}
 				select {
 				case <-tick.C:
+					offGrid = false
 				case <-broken:
+					offGrid = true
 				case <-ctx.Done():
 					return
 				}
@@ -315,7 +343,13 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 	log.mu.Lock()
 	res := &StormResult{SendAt: log.sendAt, RTTNs: log.rtt, StreamErrors: log.errs, NotFound: log.notFound,
 		LostAtEnd: lost, Leases: n, Stopped: stopped}
+	if st.Hiccups {
+		res.LateNs = log.late
+	}
 	log.mu.Unlock()
+	if rts != nil {
+		res.Runtime = rts.stop()
+	}
 	if err := enc.Encode(agentMsg{Storm: res}); err != nil {
 		return 1
 	}
