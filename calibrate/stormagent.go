@@ -72,7 +72,7 @@ type StormResult struct {
 	NotFound []int64 `json:"not_found"`
 	// LostAtEnd: leases whose TimeToLive at the end says expired (TTL -1) or
 	// fails, asked before the streams stop.
-	LostAtEnd int   `json:"lost_at_end"`
+	LostAtEnd int `json:"lost_at_end"`
 	// With StormLoad.Hiccups only. LateNs[i]: how late SendAt[i] is against
 	// its lease's grid (the scan goroutine's Ticker start + k x Scan, the
 	// latest grid point not after the send), -1 for a send off the grid (the
@@ -80,8 +80,8 @@ type StormResult struct {
 	// runtime every 100 ms (rtmetrics.go).
 	LateNs  []int64   `json:"late_ns,omitempty"`
 	Runtime []RTDelta `json:"runtime,omitempty"`
-	Leases    int   `json:"leases"`
-	Stopped   int64 `json:"stopped"`
+	Leases  int       `json:"leases"`
+	Stopped int64     `json:"stopped"`
 }
 
 // stormLog collects the storm agent's events.
