@@ -36,7 +36,7 @@ import (
 //     first stop-the-world pause (sweep termination starts a cycle) to the
 //     one in which /gc/cycles/total rises (mark termination ends it), each
 //     taken at the interval's midpoint, so a cycle's mark duration is known
-//     to about one sampling period.
+//     to about one sampling period (a cycle inside one interval reads 0).
 //   - a second is "explained" by a cause when the cause shows in that second:
 //     member GC (a member GC cycle overlaps it), member scheduler tail (the
 //     members' largest scheduler latency in it is at least SchedTailMs),
@@ -98,7 +98,7 @@ type GCCycle struct {
 func gcCycles(ds []RTDelta, started int64) []GCCycle {
 	var out []GCCycle
 	var cur *GCCycle
-	prevAt := int64(0)
+	prevAt, owe := int64(0), -1
 	for i, d := range ds {
 		from := prevAt
 		if i == 0 {
@@ -109,6 +109,20 @@ func gcCycles(ds []RTDelta, started int64) []GCCycle {
 		npause := 0
 		for _, b := range d.Pauses {
 			npause += int(b.N)
+		}
+		// The runtime counts the cycle done (work.cycles, runtime/mgc.go
+		// gcMarkTermination) before it records the mark-termination pause
+		// (startTheWorldWithSema, runtime/proc.go), so a read can fall in
+		// between: a cycle that ended with fewer than its two pauses takes
+		// the next interval's first pauses.
+		if owe >= 0 && i == owe+1 && npause > 0 && cur == nil {
+			c := &out[len(out)-1]
+			take := min(npause, 2-c.Pauses)
+			c.Pauses += take
+			npause -= take
+			for _, b := range d.Pauses {
+				c.PauseMaxMs = max(c.PauseMaxMs, round4(b.LeMs))
+			}
 		}
 		if cur == nil && (npause > 0 || d.Cycles > 0) {
 			heap := d.ObjectsMB
@@ -123,8 +137,10 @@ func gcCycles(ds []RTDelta, started int64) []GCCycle {
 		cur.AssistMs += d.AssistMs
 		cur.WorkersMs += d.DedicatedMs + d.IdleMarkMs
 		cur.Pauses += npause
-		for _, b := range d.Pauses {
-			cur.PauseMaxMs = max(cur.PauseMaxMs, round4(b.LeMs))
+		if npause > 0 {
+			for _, b := range d.Pauses {
+				cur.PauseMaxMs = max(cur.PauseMaxMs, round4(b.LeMs))
+			}
 		}
 		if i > 0 {
 			cur.GoalMB = ds[i-1].GoalMB
@@ -136,6 +152,10 @@ func gcCycles(ds []RTDelta, started int64) []GCCycle {
 			cur.AssistMs, cur.WorkersMs = round3(cur.AssistMs), round3(cur.WorkersMs)
 			cur.LiveAfterMB = d.LiveMB
 			out = append(out, *cur)
+			owe = -1
+			if cur.Pauses < 2 {
+				owe = i
+			}
 			cur = nil
 		}
 	}

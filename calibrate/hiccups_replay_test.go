@@ -1,0 +1,103 @@
+package calibrate
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestStormHiccupsReplay checks the saved storm-hiccups measurement
+// (testdata/storm-hiccups-3.7.3.json, make measure WHAT=storm-hiccups): it
+// is complete (every run has its window's seconds, each with the members'
+// and the agent's scheduler latencies and the sends' lateness), the
+// thresholds are today's, and every derived figure — each second's, each
+// run's summary, the pooled summary, the storm run's own — recomputes from
+// the saved series with today's code. It needs no cluster.
+func TestStormHiccupsReplay(t *testing.T) {
+	var set HiccupSet
+	loadMeasurement(t, hiccupFile, &set)
+	if !set.Done || len(set.Runs) != HiccupRuns {
+		t.Fatalf("incomplete: complete %v, %d runs of %d", set.Done, len(set.Runs), HiccupRuns)
+	}
+	if set.Date == "" || set.Machine == "" || set.Method == "" {
+		t.Errorf("date %q, machine %q or method missing", set.Date, set.Machine)
+	}
+	if set.HighRTTP99Ms != HighRTTP99Ms || set.SchedTailMs != SchedTailMs || set.BunchFactor != BunchFactor || set.AgentLateMs != AgentLateMs {
+		t.Errorf("thresholds saved %v/%v/%v/%v, today's %v/%v/%v/%v: re-measure or restore them", set.HighRTTP99Ms, set.SchedTailMs,
+			set.BunchFactor, set.AgentLateMs, HighRTTP99Ms, SchedTailMs, BunchFactor, AgentLateMs)
+	}
+	for _, r := range set.Runs {
+		name := r.Storm.Config.Name
+		if r.Storm.Config.RenewalsPerS != HiccupRenewalsPerS {
+			t.Errorf("%s: %d renewals/s, want %d", name, r.Storm.Config.RenewalsPerS, HiccupRenewalsPerS)
+		}
+		want := int(HiccupWindow.Seconds()) - 2
+		if len(r.Seconds) < want || len(r.Seconds) != len(r.Storm.Seconds) {
+			t.Errorf("%s: %d seconds (storm run: %d), want at least %d and the same", name, len(r.Seconds), len(r.Storm.Seconds), want)
+			continue
+		}
+		for i, s := range r.Seconds {
+			if s.T != r.Storm.Seconds[i].T || s.RTTP99Ms != r.Storm.Seconds[i].RTTP99Ms {
+				t.Errorf("%s: second %d (t %.3f) does not match the storm run's", name, i, s.T)
+			}
+			if len(s.MemberSched) == 0 || len(s.AgentSched) == 0 || len(s.Late) == 0 || s.SendsPerS == 0 {
+				t.Errorf("%s: t %.3f: missing members' or agent's scheduler latencies or sends", name, s.T)
+			}
+			if d := DeriveHiccupSecond(s); !reflect.DeepEqual(d, s.D) {
+				t.Errorf("%s: t %.3f: derived %+v, recomputed %+v", name, s.T, s.D, d)
+			}
+		}
+		if d := DeriveHiccups(r.Seconds, r.MemberCycles, r.AgentCycles); !reflect.DeepEqual(d, r.Summary) {
+			t.Errorf("%s: summary %+v, recomputed %+v", name, r.Summary, d)
+		}
+		if d := DeriveStorm(r.Storm.Seconds); !reflect.DeepEqual(d, r.Storm.Derived) {
+			t.Errorf("%s: storm derived %+v, recomputed %+v", name, r.Storm.Derived, d)
+		}
+		for _, c := range append(append([]GCCycle{}, r.MemberCycles...), r.AgentCycles...) {
+			if c.EndS < c.StartS || c.MarkMs < 0 || c.Pauses < 0 {
+				t.Errorf("%s: GC cycle %+v out of order", name, c)
+			}
+		}
+	}
+	if p := set.Pool(); !reflect.DeepEqual(p, set.Pooled) {
+		t.Errorf("pooled %+v, recomputed %+v", set.Pooled, p)
+	}
+	s := set.Pooled
+	t.Logf("%d s, %d high (RTT p99 > %d ms); member GC %.2f cycles/s, mark p50/max %.0f/%.0f ms (%.1f%% of the time), assist %.1f ms/s, "+
+		"pauses p50/max %.3f/%.3f ms; member sched p50/p99/max %.4f/%.2f/%.1f ms; agent sched p99/max %.2f/%.1f ms, GC %.2f cycles/s; "+
+		"late p50/p99/max %.1f/%.1f/%.1f ms; max %d sends/10 ms (mean %.1f)",
+		s.Seconds, s.HighSeconds, HighRTTP99Ms, s.MemberCyclesPerS, s.MarkMsP50, s.MarkMsMax, 100*s.MarkFraction, s.AssistMsPerS,
+		s.MemberPauses.P50Ms, s.MemberPauses.MaxMs, s.MemberSched.P50Ms, s.MemberSched.P99Ms, s.MemberSched.MaxMs,
+		s.AgentSched.P99Ms, s.AgentSched.MaxMs, s.AgentCyclesPerS, s.Late.P50Ms, s.Late.P99Ms, s.Late.MaxMs, s.MaxPer10ms, s.MeanPer10ms)
+	t.Logf("high seconds: %+v", s.High)
+	t.Logf("calm seconds: %+v", s.Calm)
+}
+
+// TestGCCyclesFromDeltas: a cycle runs from the interval of its first pause
+// to the one where the cycle count rises, at the intervals' midpoints.
+func TestGCCyclesFromDeltas(t *testing.T) {
+	const ms = int64(1e6)
+	ds := []RTDelta{
+		{At: 10 * ms, ObjectsMB: 100, GoalMB: 120},
+		{At: 20 * ms, Pauses: []HistBin{{LeMs: 0.1, N: 1}}, AssistMs: 1, ObjectsMB: 110, GoalMB: 120},
+		{At: 30 * ms, DedicatedMs: 5, GoalMB: 120},
+		{At: 40 * ms, Pauses: []HistBin{{LeMs: 0.2, N: 1}}, Cycles: 1, IdleMarkMs: 2, LiveMB: 50, GoalMB: 100},
+		{At: 50 * ms},
+		// A cycle counted done before its mark-termination pause is recorded.
+		{At: 60 * ms, Pauses: []HistBin{{LeMs: 0.1, N: 1}}, AssistMs: 1, ObjectsMB: 90, GoalMB: 100},
+		{At: 70 * ms, Cycles: 1, DedicatedMs: 3, LiveMB: 40, GoalMB: 90},
+		{At: 80 * ms, Pauses: []HistBin{{LeMs: 0.3, N: 1}}, GoalMB: 90},
+		{At: 90 * ms, GoalMB: 90},
+	}
+	got := gcCycles(ds, 0)
+	want := []GCCycle{{StartS: 0.015, EndS: 0.035, MarkMs: 20, AssistMs: 1, WorkersMs: 7, Pauses: 2, PauseMaxMs: 0.2,
+		HeapStartMB: 100, GoalMB: 120, LiveAfterMB: 50},
+		{StartS: 0.055, EndS: 0.065, MarkMs: 10, AssistMs: 1, WorkersMs: 3, Pauses: 2, PauseMaxMs: 0.3,
+			HeapStartMB: 0, GoalMB: 100, LiveAfterMB: 40}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	q := histQuantiles(mergeHist([]HistBin{{LeMs: 1, N: 98}, {LeMs: 2, N: 1}}, []HistBin{{LeMs: 8, N: 1}}))
+	if q != (HistQ{N: 100, P50Ms: 1, P99Ms: 2, MaxMs: 8}) {
+		t.Errorf("quantiles %+v", q)
+	}
+}
