@@ -115,7 +115,8 @@ calibrate: build
 # storm-hiccups (where the calm seconds' RTT hiccups come from: the storm
 # load at 1,000/s, 3 runs of 40 s, with the members' and the agent's Go
 # runtime/metrics and the agent's send lateness, ~5 min, holding the same
-# lock; storm-hiccups-smoke one short run).
+# lock; storm-hiccups-smoke one short run; storm-hiccups-rederive recomputes
+# the saved file's derived figures from its series, no cluster).
 # On etcd v3.4.13's code (the module calibrate/etcd34: etcd 3.4 needs gRPC
 # 1.26): event-lease-readbuf (a read txn's copy of the backend's read buffer
 # before and after a lease of 1,000-100,000 keys is revoked, ~4 min),
@@ -128,7 +129,7 @@ measure:
 	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups"; exit 2; }
 	@case "$(WHAT)" in \
 	  event-lease-readbuf|event-lease-cpu) cd $(ETCD34) && LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 60m -run 'TestMeasure' -v . ;; \
-	  storm-hiccups|storm-hiccups-smoke) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 15m -run 'TestMeasureStormHiccups' -v ./calibrate ;; \
+	  storm-hiccups|storm-hiccups-smoke|storm-hiccups-rederive) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 15m -run 'TestMeasureStormHiccups' -v ./calibrate ;; \
 	  storm|storm-smoke) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 75m -run 'TestMeasureStorm' -v ./calibrate ;; \
 	  *) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 30m -run 'TestMeasure' -v ./calibrate ;; \
 	esac

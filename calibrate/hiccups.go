@@ -31,7 +31,10 @@ import (
 // Terms:
 //
 //   - high second: a window second whose RTT p99 (over the sends made in
-//     it) is over HighRTTP99Ms.
+//     it) is over HighRTTP99Ms and that is not a storm second (storm.go):
+//     a hiccup, not a storm's own slow answers. The load is below the
+//     big-storm onset, but a run can still storm; its storm seconds are
+//     counted apart.
 //   - GC cycle (as measured here): from the sampling interval holding its
 //     first stop-the-world pause (sweep termination starts a cycle) to the
 //     one in which /gc/cycles/total rises (mark termination ends it), each
@@ -169,6 +172,8 @@ type HiccupSecond struct {
 	SendsPerS float64 `json:"sends_per_s"`
 	RTTP50Ms  float64 `json:"rtt_p50_ms"`
 	RTTP99Ms  float64 `json:"rtt_p99_ms"`
+	// NewPeerConns: new peer connections into the leader (the storm set's).
+	NewPeerConns int `json:"new_peer_conns"`
 	// Members (the test process).
 	MemberSched  []HistBin `json:"member_sched"`
 	MemberPauses []HistBin `json:"member_pauses,omitempty"`
@@ -197,6 +202,7 @@ type HiccupSecondDerived struct {
 	Late            HistQ   `json:"late"`
 	MeanPer10ms     float64 `json:"mean_sends_per_10ms"`
 	High            bool    `json:"high"`
+	Storm           bool    `json:"storm"`
 	MemberGC        bool    `json:"member_gc"`
 	MemberSchedTail bool    `json:"member_sched_tail"`
 	Bunched         bool    `json:"bunched"`
@@ -212,6 +218,7 @@ func DeriveHiccupSecond(s HiccupSecond) HiccupSecondDerived {
 		d.MeanPer10ms = round3(s.SendsPerS / 100)
 	}
 	d.High = s.RTTP99Ms > HighRTTP99Ms
+	d.Storm = s.NewPeerConns > StormNewConnsPerS
 	d.MemberGC = s.MemberGCMs > 0
 	d.MemberSchedTail = d.MemberSched.MaxMs >= SchedTailMs
 	d.Bunched = d.MeanPer10ms > 0 && float64(s.MaxPer10ms) >= BunchFactor*d.MeanPer10ms
@@ -294,10 +301,15 @@ type HiccupSummary struct {
 	Late            HistQ   `json:"late"`
 	MaxPer10ms      int     `json:"max_sends_per_10ms"`
 	MeanPer10ms     float64 `json:"mean_sends_per_10ms"`
-	// High: the causes over the high seconds; Calm: over the others (the
-	// base rate).
-	High HiccupCauses `json:"high"`
-	Calm HiccupCauses `json:"calm"`
+	// StormSeconds: seconds that are storm seconds (StormNewConnsPerS), left
+	// out of High and Calm: a storm's own round trips are not a hiccup.
+	// High: the causes over the high seconds outside storms; Calm: over the
+	// other seconds outside storms (the base rate); Storm: over the storm
+	// seconds.
+	StormSeconds int          `json:"storm_seconds"`
+	High         HiccupCauses `json:"high"`
+	Calm         HiccupCauses `json:"calm"`
+	Storm        HiccupCauses `json:"storm"`
 }
 
 // DeriveHiccups computes a summary from seconds (each with its derived
@@ -306,7 +318,7 @@ func DeriveHiccups(secs []HiccupSecond, member, agent []GCCycle) HiccupSummary {
 	var s HiccupSummary
 	s.Seconds = len(secs)
 	var ms, mp, as, ap, late [][]HistBin
-	var high, calm []HiccupSecond
+	var high, calm, storm []HiccupSecond
 	var sends float64
 	for _, x := range secs {
 		s.WindowS += x.DurS
@@ -314,17 +326,20 @@ func DeriveHiccups(secs []HiccupSecond, member, agent []GCCycle) HiccupSummary {
 		ms, mp, as, ap, late = append(ms, x.MemberSched), append(mp, x.MemberPauses), append(as, x.AgentSched), append(ap, x.AgentPauses), append(late, x.Late)
 		s.MaxPer10ms = max(s.MaxPer10ms, x.MaxPer10ms)
 		sends += x.SendsPerS * x.DurS
-		if x.D.High {
+		switch {
+		case x.D.Storm:
+			storm = append(storm, x)
+		case x.D.High:
 			high = append(high, x)
-		} else {
+		default:
 			calm = append(calm, x)
 		}
 	}
 	s.WindowS = round3(s.WindowS)
-	s.HighSeconds = len(high)
+	s.HighSeconds, s.StormSeconds = len(high), len(storm)
 	s.MemberSched, s.MemberPauses = histQuantiles(mergeHist(ms...)), histQuantiles(mergeHist(mp...))
 	s.AgentSched, s.AgentPauses, s.Late = histQuantiles(mergeHist(as...)), histQuantiles(mergeHist(ap...)), histQuantiles(mergeHist(late...))
-	s.High, s.Calm = causesOf(high), causesOf(calm)
+	s.High, s.Calm, s.Storm = causesOf(high), causesOf(calm), causesOf(storm)
 	if s.WindowS == 0 {
 		return s
 	}
@@ -379,6 +394,20 @@ type HiccupSet struct {
 	Pooled HiccupSummary `json:"pooled"`
 }
 
+// Rederive recomputes every derived figure from the saved series (after a
+// change to the derivations: make measure WHAT=storm-hiccups-rederive).
+func (h *HiccupSet) Rederive() {
+	for i := range h.Runs {
+		r := &h.Runs[i]
+		for j := range r.Seconds {
+			r.Seconds[j].NewPeerConns = r.Storm.Seconds[j].NewPeerConns
+			r.Seconds[j].D = DeriveHiccupSecond(r.Seconds[j])
+		}
+		r.Summary = DeriveHiccups(r.Seconds, r.MemberCycles, r.AgentCycles)
+	}
+	h.Pooled = h.Pool()
+}
+
 // Pool recomputes the pooled summary from the runs.
 func (h HiccupSet) Pool() HiccupSummary {
 	var secs []HiccupSecond
@@ -411,7 +440,8 @@ func hiccupSeconds(storm []StormSecond, res *StormResult, started int64, bounds 
 	}
 	secs := make([]HiccupSecond, k-1)
 	for i, s := range storm {
-		secs[i] = HiccupSecond{T: s.T, DurS: s.DurS, SendsPerS: s.SendsPerS, RTTP50Ms: s.RTTP50Ms, RTTP99Ms: s.RTTP99Ms}
+		secs[i] = HiccupSecond{T: s.T, DurS: s.DurS, SendsPerS: s.SendsPerS, RTTP50Ms: s.RTTP50Ms, RTTP99Ms: s.RTTP99Ms,
+			NewPeerConns: s.NewPeerConns}
 	}
 	var ms, mp, as, ap, late = make([][][]HistBin, k), make([][][]HistBin, k), make([][][]HistBin, k), make([][][]HistBin, k), make([][]HistBin, k)
 	for _, d := range members {

@@ -19,8 +19,17 @@ const hiccupFile = "testdata/storm-hiccups-3.7.3.json"
 // short run, takes no lock and saves nothing.
 func TestMeasureStormHiccups(t *testing.T) {
 	what := os.Getenv("LEASESIM_MEASURE")
-	if what != "storm-hiccups" && what != "storm-hiccups-smoke" {
+	if what != "storm-hiccups" && what != "storm-hiccups-smoke" && what != "storm-hiccups-rederive" {
 		t.Skip("a measurement: set LEASESIM_MEASURE=storm-hiccups to run it")
+	}
+	if what == "storm-hiccups-rederive" {
+		// No cluster: recompute the saved file's derived figures from its
+		// series.
+		var set HiccupSet
+		loadMeasurement(t, hiccupFile, &set)
+		set.Rederive()
+		saveMeasurement(t, hiccupFile, set)
+		return
 	}
 	ctx := context.Background()
 	clk := clock.New()

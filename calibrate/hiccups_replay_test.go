@@ -36,7 +36,7 @@ func TestStormHiccupsReplay(t *testing.T) {
 			continue
 		}
 		for i, s := range r.Seconds {
-			if s.T != r.Storm.Seconds[i].T || s.RTTP99Ms != r.Storm.Seconds[i].RTTP99Ms {
+			if ss := r.Storm.Seconds[i]; s.T != ss.T || s.RTTP99Ms != ss.RTTP99Ms || s.NewPeerConns != ss.NewPeerConns {
 				t.Errorf("%s: second %d (t %.3f) does not match the storm run's", name, i, s.T)
 			}
 			if len(s.MemberSched) == 0 || len(s.AgentSched) == 0 || len(s.Late) == 0 || s.SendsPerS == 0 {
@@ -68,8 +68,10 @@ func TestStormHiccupsReplay(t *testing.T) {
 		s.Seconds, s.HighSeconds, HighRTTP99Ms, s.MemberCyclesPerS, s.MarkMsP50, s.MarkMsMax, 100*s.MarkFraction, s.AssistMsPerS,
 		s.MemberPauses.P50Ms, s.MemberPauses.MaxMs, s.MemberSched.P50Ms, s.MemberSched.P99Ms, s.MemberSched.MaxMs,
 		s.AgentSched.P99Ms, s.AgentSched.MaxMs, s.AgentCyclesPerS, s.Late.P50Ms, s.Late.P99Ms, s.Late.MaxMs, s.MaxPer10ms, s.MeanPer10ms)
-	t.Logf("high seconds: %+v", s.High)
+	t.Logf("%d storm seconds", s.StormSeconds)
+	t.Logf("high seconds outside storms: %+v", s.High)
 	t.Logf("calm seconds: %+v", s.Calm)
+	t.Logf("storm seconds: %+v", s.Storm)
 }
 
 // TestGCCyclesFromDeltas: a cycle runs from the interval of its first pause
