@@ -28,6 +28,14 @@
 // storm episodes and their recurrence. storm.go defines the terms;
 // SimulateStorm reads leasesim's run of the same scenario the same way.
 //
+// The storm-hiccups measurement (hiccups.go, rtmetrics.go; `make measure
+// WHAT=storm-hiccups`) runs the storm load below its onset and records
+// beside each second's RTT the members' and the agent's Go runtime
+// (runtime/metrics: scheduler latency, GC pauses, GC cycles and their mark
+// CPU) and each send's lateness against the agent's 500 ms grid, to find
+// which of them the calm seconds' RTT hiccups coincide with. hiccups.go
+// defines the terms.
+//
 // FitCosts turns several runs into the model's CPU costs and Fit.Params into
 // a parameter file scenarios load (spec.LoadParams).
 //
