@@ -189,6 +189,22 @@ type HiccupSecond struct {
 	Late       []HistBin `json:"late"`
 	OffGrid    int       `json:"off_grid"`
 	MaxPer10ms int       `json:"max_sends_per_10ms"`
+	// GC cycles (member, agent) whose span meets the second, a cycle inside
+	// one sampling interval included.
+	MemberGCCycles int `json:"member_gc_cycles"`
+	AgentGCCycles  int `json:"agent_gc_cycles"`
+	// Flights: the sends made in the second that were answered, Slow those
+	// with an RTT over HighRTTP99Ms; InGC: whose flight (send to answer)
+	// meets a member GC cycle widened by half a sampling period each side
+	// (its ends are known to that); InTail: whose flight meets a member
+	// sampling interval in which a scheduler latency of SchedTailMs or more
+	// ended.
+	Flights    int `json:"flights"`
+	Slow       int `json:"slow"`
+	InGC       int `json:"in_gc"`
+	SlowInGC   int `json:"slow_in_gc"`
+	InTail     int `json:"in_tail"`
+	SlowInTail int `json:"slow_in_tail"`
 	// Derived from the above (DeriveHiccupSecond).
 	D HiccupSecondDerived `json:"derived"`
 }
@@ -219,11 +235,11 @@ func DeriveHiccupSecond(s HiccupSecond) HiccupSecondDerived {
 	}
 	d.High = s.RTTP99Ms > HighRTTP99Ms
 	d.Storm = s.NewPeerConns > StormNewConnsPerS
-	d.MemberGC = s.MemberGCMs > 0
+	d.MemberGC = s.MemberGCCycles > 0
 	d.MemberSchedTail = d.MemberSched.MaxMs >= SchedTailMs
 	d.Bunched = d.MeanPer10ms > 0 && float64(s.MaxPer10ms) >= BunchFactor*d.MeanPer10ms
 	d.AgentLate = d.Late.P99Ms >= AgentLateMs
-	d.AgentGC = s.AgentGCMs > 0
+	d.AgentGC = s.AgentGCCycles > 0
 	return d
 }
 
@@ -277,6 +293,21 @@ func causesOf(secs []HiccupSecond) HiccupCauses {
 	return c
 }
 
+// HiccupFlights sums the seconds' flight counts; the fractions: of the slow
+// flights and of all flights, those meeting a member GC cycle or tail.
+type HiccupFlights struct {
+	Flights        int     `json:"flights"`
+	Slow           int     `json:"slow"`
+	InGC           int     `json:"in_gc"`
+	SlowInGC       int     `json:"slow_in_gc"`
+	InTail         int     `json:"in_tail"`
+	SlowInTail     int     `json:"slow_in_tail"`
+	SlowInGCFrac   float64 `json:"slow_in_gc_frac"`
+	InGCFrac       float64 `json:"in_gc_frac"`
+	SlowInTailFrac float64 `json:"slow_in_tail_frac"`
+	InTailFrac     float64 `json:"in_tail_frac"`
+}
+
 // HiccupSummary is a run's (or the pooled runs') figures, all recomputed
 // from the seconds and cycles (DeriveHiccups).
 type HiccupSummary struct {
@@ -306,10 +337,14 @@ type HiccupSummary struct {
 	// High: the causes over the high seconds outside storms; Calm: over the
 	// other seconds outside storms (the base rate); Storm: over the storm
 	// seconds.
-	StormSeconds int          `json:"storm_seconds"`
-	High         HiccupCauses `json:"high"`
-	Calm         HiccupCauses `json:"calm"`
-	Storm        HiccupCauses `json:"storm"`
+	StormSeconds int `json:"storm_seconds"`
+	// Flights: the sends outside storm seconds, per send (finer than the
+	// seconds: is a slow answer's flight inside a GC cycle or a scheduler
+	// tail more often than any answer's?).
+	Flights HiccupFlights `json:"flights"`
+	High    HiccupCauses  `json:"high"`
+	Calm    HiccupCauses  `json:"calm"`
+	Storm   HiccupCauses  `json:"storm"`
 }
 
 // DeriveHiccups computes a summary from seconds (each with its derived
@@ -326,6 +361,11 @@ func DeriveHiccups(secs []HiccupSecond, member, agent []GCCycle) HiccupSummary {
 		ms, mp, as, ap, late = append(ms, x.MemberSched), append(mp, x.MemberPauses), append(as, x.AgentSched), append(ap, x.AgentPauses), append(late, x.Late)
 		s.MaxPer10ms = max(s.MaxPer10ms, x.MaxPer10ms)
 		sends += x.SendsPerS * x.DurS
+		if !x.D.Storm {
+			f := &s.Flights
+			f.Flights, f.Slow, f.InGC, f.SlowInGC = f.Flights+x.Flights, f.Slow+x.Slow, f.InGC+x.InGC, f.SlowInGC+x.SlowInGC
+			f.InTail, f.SlowInTail = f.InTail+x.InTail, f.SlowInTail+x.SlowInTail
+		}
 		switch {
 		case x.D.Storm:
 			storm = append(storm, x)
@@ -340,6 +380,10 @@ func DeriveHiccups(secs []HiccupSecond, member, agent []GCCycle) HiccupSummary {
 	s.MemberSched, s.MemberPauses = histQuantiles(mergeHist(ms...)), histQuantiles(mergeHist(mp...))
 	s.AgentSched, s.AgentPauses, s.Late = histQuantiles(mergeHist(as...)), histQuantiles(mergeHist(ap...)), histQuantiles(mergeHist(late...))
 	s.High, s.Calm, s.Storm = causesOf(high), causesOf(calm), causesOf(storm)
+	if f := &s.Flights; f.Flights > 0 && f.Slow > 0 {
+		f.SlowInGCFrac, f.InGCFrac = round3(float64(f.SlowInGC)/float64(f.Slow)), round3(float64(f.InGC)/float64(f.Flights))
+		f.SlowInTailFrac, f.InTailFrac = round3(float64(f.SlowInTail)/float64(f.Slow)), round3(float64(f.InTail)/float64(f.Flights))
+	}
 	if s.WindowS == 0 {
 		return s
 	}
@@ -492,9 +536,68 @@ func hiccupSeconds(storm []StormSecond, res *StormResult, started int64, bounds 
 		}
 		return round3(o * 1000)
 	}
+	meets := func(cs []GCCycle, a, b float64) int {
+		n := 0
+		for _, c := range cs {
+			if c.StartS <= b && c.EndS >= a {
+				n++
+			}
+		}
+		return n
+	}
+	// Flights against member GC cycles and scheduler tails, in Unix ns.
+	type span struct{ a, b int64 }
+	var gcSpans, tailSpans []span
+	half := int64(HiccupMemberPeriod / 2)
+	for _, c := range mc {
+		gcSpans = append(gcSpans, span{started + int64(c.StartS*1e9) - half, started + int64(c.EndS*1e9) + half})
+	}
+	for j, d := range members {
+		if q := histQuantiles(d.Sched); q.MaxMs >= SchedTailMs && j > 0 {
+			tailSpans = append(tailSpans, span{members[j-1].At, d.At})
+		}
+	}
+	hit := func(sp []span, a, b int64) bool {
+		// sp is in time order: the first span ending at or after a.
+		i, _ := slices.BinarySearchFunc(sp, a, func(x span, t int64) int {
+			switch {
+			case x.b < t:
+				return -1
+			case x.b > t:
+				return 1
+			}
+			return 0
+		})
+		return i < len(sp) && sp[i].a <= b
+	}
+	for j, t := range res.SendAt {
+		i, rtt := bin(t), res.RTTNs[j]
+		if i == 0 || rtt < 0 {
+			continue
+		}
+		s := &secs[i-1]
+		slow := rtt > HighRTTP99Ms*int64(time.Millisecond)
+		s.Flights++
+		if slow {
+			s.Slow++
+		}
+		if hit(gcSpans, t, t+rtt) {
+			s.InGC++
+			if slow {
+				s.SlowInGC++
+			}
+		}
+		if hit(tailSpans, t, t+rtt) {
+			s.InTail++
+			if slow {
+				s.SlowInTail++
+			}
+		}
+	}
 	for i := 1; i < k; i++ {
 		s := &secs[i-1]
 		a, b := float64(bounds[i-1]-started)/1e9, float64(bounds[i]-started)/1e9
+		s.MemberGCCycles, s.AgentGCCycles = meets(mc, a, b), meets(ac, a, b)
 		s.MemberSched, s.MemberPauses = mergeHist(ms[i]...), mergeHist(mp[i]...)
 		s.AgentSched, s.AgentPauses = mergeHist(as[i]...), mergeHist(ap[i]...)
 		s.Late = mergeHist(late[i])
@@ -569,6 +672,7 @@ func RunHiccupCampaign(ctx context.Context, clk clock.Clock, runs int, window ti
 			s.Late.P50Ms, s.Late.P99Ms, s.Late.MaxMs, s.MaxPer10ms, s.MeanPer10ms,
 			s.High.MemberGC, s.High.MemberSchedTail, s.High.Bunched, s.High.AgentLate, s.High.AgentGC,
 			s.Calm.MemberGC, s.Calm.MemberSchedTail, s.Calm.Bunched, s.Calm.AgentLate, s.Calm.AgentGC)
+		fmt.Fprintf(progress, "%s: flights outside storms %+v\n", cfg.Name, s.Flights)
 		set.Runs = append(set.Runs, r)
 		set.Pooled = set.Pool()
 		set.Wall = clk.Since(start).Round(time.Second).String()

@@ -39,7 +39,7 @@ func TestStormHiccupsReplay(t *testing.T) {
 			if ss := r.Storm.Seconds[i]; s.T != ss.T || s.RTTP99Ms != ss.RTTP99Ms || s.NewPeerConns != ss.NewPeerConns {
 				t.Errorf("%s: second %d (t %.3f) does not match the storm run's", name, i, s.T)
 			}
-			if len(s.MemberSched) == 0 || len(s.AgentSched) == 0 || len(s.Late) == 0 || s.SendsPerS == 0 {
+			if len(s.MemberSched) == 0 || len(s.AgentSched) == 0 || len(s.Late) == 0 || s.SendsPerS == 0 || s.Flights == 0 {
 				t.Errorf("%s: t %.3f: missing members' or agent's scheduler latencies or sends", name, s.T)
 			}
 			if d := DeriveHiccupSecond(s); !reflect.DeepEqual(d, s.D) {
@@ -68,7 +68,7 @@ func TestStormHiccupsReplay(t *testing.T) {
 		s.Seconds, s.HighSeconds, HighRTTP99Ms, s.MemberCyclesPerS, s.MarkMsP50, s.MarkMsMax, 100*s.MarkFraction, s.AssistMsPerS,
 		s.MemberPauses.P50Ms, s.MemberPauses.MaxMs, s.MemberSched.P50Ms, s.MemberSched.P99Ms, s.MemberSched.MaxMs,
 		s.AgentSched.P99Ms, s.AgentSched.MaxMs, s.AgentCyclesPerS, s.Late.P50Ms, s.Late.P99Ms, s.Late.MaxMs, s.MaxPer10ms, s.MeanPer10ms)
-	t.Logf("%d storm seconds", s.StormSeconds)
+	t.Logf("%d storm seconds; flights outside storms: %+v", s.StormSeconds, s.Flights)
 	t.Logf("high seconds outside storms: %+v", s.High)
 	t.Logf("calm seconds: %+v", s.Calm)
 	t.Logf("storm seconds: %+v", s.Storm)
@@ -101,5 +101,43 @@ func TestGCCyclesFromDeltas(t *testing.T) {
 	q := histQuantiles(mergeHist([]HistBin{{LeMs: 1, N: 98}, {LeMs: 2, N: 1}}, []HistBin{{LeMs: 8, N: 1}}))
 	if q != (HistQ{N: 100, P50Ms: 1, P99Ms: 2, MaxMs: 8}) {
 		t.Errorf("quantiles %+v", q)
+	}
+}
+
+// TestHiccupFlights: a slow answer whose flight meets a member GC cycle or a
+// sampling interval with a scheduler tail is counted so, per send.
+func TestHiccupFlights(t *testing.T) {
+	const ms = int64(1e6)
+	var members []RTDelta
+	for at := 1000 * ms; at <= 3000*ms; at += 10 * ms {
+		d := RTDelta{At: at}
+		switch at {
+		case 1500 * ms:
+			d.Pauses = []HistBin{{LeMs: 0.1, N: 1}}
+		case 1520 * ms:
+			d.Pauses, d.Cycles = []HistBin{{LeMs: 0.1, N: 1}}, 1
+		case 2500 * ms:
+			d.Sched = []HistBin{{LeMs: 0.01, N: 5}, {LeMs: 8, N: 1}}
+		}
+		members = append(members, d)
+	}
+	res := &StormResult{
+		SendAt: []int64{1200 * ms, 1495 * ms, 2495 * ms, 2700 * ms},
+		RTTNs:  []int64{1 * ms, 20 * ms, 15 * ms, -1},
+		LateNs: []int64{0, 0, 0, 0},
+	}
+	storm := []StormSecond{{T: 2, DurS: 1}, {T: 3, DurS: 1}}
+	secs, mc, _ := hiccupSeconds(storm, res, 0, []int64{1000 * ms, 2000 * ms, 3000 * ms}, members)
+	if len(mc) != 1 || len(secs) != 2 {
+		t.Fatalf("%d cycles, %d seconds", len(mc), len(secs))
+	}
+	type f struct{ flights, slow, inGC, slowInGC, inTail, slowInTail, cycles int }
+	got := []f{}
+	for _, s := range secs {
+		got = append(got, f{s.Flights, s.Slow, s.InGC, s.SlowInGC, s.InTail, s.SlowInTail, s.MemberGCCycles})
+	}
+	want := []f{{2, 1, 1, 1, 0, 0, 1}, {1, 1, 0, 0, 1, 1, 0}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
