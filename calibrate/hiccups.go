@@ -199,14 +199,19 @@ type HiccupSecond struct {
 	// (its ends are known to that); InTail: whose flight meets a member
 	// sampling interval in which a scheduler latency of SchedTailMs or more
 	// ended.
+	FlightCounts
+	// Derived from the above (DeriveHiccupSecond).
+	D HiccupSecondDerived `json:"derived"`
+}
+
+// FlightCounts count sends by their flights (see HiccupSecond).
+type FlightCounts struct {
 	Flights    int `json:"flights"`
 	Slow       int `json:"slow"`
 	InGC       int `json:"in_gc"`
 	SlowInGC   int `json:"slow_in_gc"`
 	InTail     int `json:"in_tail"`
 	SlowInTail int `json:"slow_in_tail"`
-	// Derived from the above (DeriveHiccupSecond).
-	D HiccupSecondDerived `json:"derived"`
 }
 
 // HiccupSecondDerived are one second's figures and verdicts.
@@ -296,12 +301,7 @@ func causesOf(secs []HiccupSecond) HiccupCauses {
 // HiccupFlights sums the seconds' flight counts; the fractions: of the slow
 // flights and of all flights, those meeting a member GC cycle or tail.
 type HiccupFlights struct {
-	Flights        int     `json:"flights"`
-	Slow           int     `json:"slow"`
-	InGC           int     `json:"in_gc"`
-	SlowInGC       int     `json:"slow_in_gc"`
-	InTail         int     `json:"in_tail"`
-	SlowInTail     int     `json:"slow_in_tail"`
+	FlightCounts
 	SlowInGCFrac   float64 `json:"slow_in_gc_frac"`
 	InGCFrac       float64 `json:"in_gc_frac"`
 	SlowInTailFrac float64 `json:"slow_in_tail_frac"`
