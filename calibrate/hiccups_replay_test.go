@@ -3,6 +3,9 @@ package calibrate
 import (
 	"reflect"
 	"testing"
+
+	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // TestStormHiccupsReplay checks the saved storm-hiccups measurement
@@ -139,5 +142,26 @@ func TestHiccupFlights(t *testing.T) {
 	want := []f{{2, 1, 1, 1, 0, 0, 1}, {1, 1, 0, 0, 1, 1, 0}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+// TestStormHiccupsGCParams: the storm-2core parameter file's collector is
+// what the saved storm-hiccups cycles give (HiccupSet.FitGC), and the
+// handshake's allocation is netsim's measured one.
+func TestStormHiccupsGCParams(t *testing.T) {
+	var set HiccupSet
+	loadMeasurement(t, hiccupFile, &set)
+	p, err := spec.LoadParams("storm-2core")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit := set.FitGC()
+	fit.AllocPerHandshake = netsim.PeerHandshakeAllocBytes
+	if p.GC != fit {
+		t.Errorf("storm-2core's gc section %+v, the measurement gives %+v: update the file (and the README's figures)", p.GC, fit)
+	}
+	// The figures the README quotes.
+	if fit.ScanRate != 1.2e9 || fit.MarkCores != 1.26 || fit.BaseHeap != 10600000 {
+		t.Errorf("fit %+v: the README quotes 1.2 GB per core-second, 1.26 cores, 10.6 MB a member", fit)
 	}
 }

@@ -224,9 +224,17 @@ func TestStormReplayGrounded(t *testing.T) {
 	for _, c := range []struct {
 		name       string
 		real, want int
-	}{{"quiet", 1500, 2000}, {"busy", 800, 1200}} {
+	}{{"quiet", 1500, 1500}, {"busy", 800, 1600}} {
 		if r, m := BigStormOnsetOf(pts, c.name, false), BigStormOnsetOf(pts, c.name, true); r != c.real || m != c.want {
 			t.Errorf("big-storm onset, %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.name, onsetText(r), onsetText(m), c.real, c.want)
+		}
+	}
+	for _, c := range []struct {
+		name       string
+		real, want int
+	}{{"quiet", 1000, 1500}, {"busy", 400, 400}} {
+		if r, m := StormOnsetOf(pts, c.name, false), StormOnsetOf(pts, c.name, true); r != c.real || m != c.want {
+			t.Errorf("storm onset (10 new connections), %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.name, onsetText(r), onsetText(m), c.real, c.want)
 		}
 	}
 	checkStormClaims(t, pts, stormGroundedAgrees, "the grounded model no longer agrees: %s")
@@ -238,21 +246,22 @@ func within(a, b, f float64) bool { return a > 0 && b > 0 && a <= f*b && b <= f*
 
 // stormGroundedAgrees: what the grounded model gets right today.
 var stormGroundedAgrees = []stormClaim{
-	{"server CPU within 25 % of the real at 5 of the 8 levels (3,000/s quiet and every busy level), and within a factor 1.5 at the other three (quiet 1,000-2,000/s, 24-32 % under: the real storms there add CPU that the model's fewer storms do not)", func(pts []StormPoint) bool {
-		close := 0
-		for _, p := range pts {
-			if within(p.Model.ServerCores, p.Measured.ServerCores, 1.25) {
-				close++
-			}
-		}
-		return close >= 5 && every(pts, func(p StormPoint) bool { return within(p.Model.ServerCores, p.Measured.ServerCores, 1.5) })
+	{"server CPU within 25 % of the real at every level (11-24 % under where the real storms are bigger, up to 15 % over at the top levels)", func(pts []StormPoint) bool {
+		return every(pts, func(p StormPoint) bool {
+			return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores
+		})
+	}},
+	{"the calm RTT p99 on the busy machine (400/s, where no run storms big) within a factor 2 of the real 7.5 ms", func(pts []StormPoint) bool {
+		return every(pts, func(p StormPoint) bool {
+			return !p.Busy || p.Measured.Big > 0 || within(p.Model.RTTP99Ms, p.Measured.RTTP99Ms, 2)
+		})
 	}},
 	{"RTT p50 within a factor 2 at every level", func(pts []StormPoint) bool {
 		return every(pts, func(p StormPoint) bool { return within(p.Model.RTTP50Ms, p.Measured.RTTP50Ms, 2) })
 	}},
-	{"where most seeds storm big, the worst second's new connections within a factor 2 of the real", func(pts []StormPoint) bool {
+	{"where most seeds storm big, the worst second's new connections within a factor 2.5 of the real (the model's storms are smaller: 558-942 against 1,125-1,517)", func(pts []StormPoint) bool {
 		return every(pts, func(p StormPoint) bool {
-			return 2*p.Model.Big <= p.Model.Runs || within(p.Model.PeakConns, p.Measured.PeakConns, 2)
+			return 2*p.Model.Big <= p.Model.Runs || within(p.Model.PeakConns, p.Measured.PeakConns, 2.5)
 		})
 	}},
 	{"the big storms recur: at every level where both sides recur, within a factor 2.5 of the real gap", func(pts []StormPoint) bool {
@@ -265,14 +274,16 @@ var stormGroundedAgrees = []stormClaim{
 // stormGroundedApart: where the grounded model and the real cluster still
 // disagree.
 var stormGroundedApart = []stormClaim{
-	{"(a) big-storm onsets: 2,000/s quiet and 1,200/s busy against 1,500 and 800 (+33 %, +50 %): in a 60 s window the model's storms start less often",
+	{"(a) onsets: the first storms (more than 10 new connections in a second) start at 1,500/s quiet against 1,000 (2 of 6 seeds storm at 1,000); big ones on the busy machine at 1,600/s against 800 (at 800-1,200/s the model's storms stay small: 10-14 new connections in the worst second against 540-1,046)",
 		func(pts []StormPoint) bool {
-			return BigStormOnsetOf(pts, "quiet", true) > BigStormOnsetOf(pts, "quiet", false) &&
+			return StormOnsetOf(pts, "quiet", true) > StormOnsetOf(pts, "quiet", false) &&
 				BigStormOnsetOf(pts, "busy", true) > BigStormOnsetOf(pts, "busy", false)
 		}},
-	{"(b) calm RTT p99: where no run storms (quiet 1,000/s, busy 400/s) the model's p99 is under a third of the real 6.8-7.5 ms",
+	{"(b) calm RTT p99 on the quiet machine at 1,000/s: under a third of the real 6.8 ms (the GC's marks take their measured cores, but the real requests wait during marks longer than that share explains: 47 % of the sends in flight during a member mark are slower than 10 ms)",
 		func(pts []StormPoint) bool {
-			return every(pts, func(p StormPoint) bool { return p.Measured.Big > 0 || 3*p.Model.RTTP99Ms < p.Measured.RTTP99Ms })
+			return every(pts, func(p StormPoint) bool {
+				return p.Busy || p.Measured.Big > 0 || 3*p.Model.RTTP99Ms < p.Measured.RTTP99Ms
+			})
 		}},
 	{"(c) leadership: real members lose the leader in storms (up to 8 a run); the grounded model runs without cluster.raft",
 		func(pts []StormPoint) bool {

@@ -314,8 +314,29 @@ func (c *CPU) allocate(now sim.Time, n int) {
 	if c.gc == nil {
 		return
 	}
-	alloc := int64(n) * c.gc.cfg.AllocPerRequest
-	if cy, ok := c.gc.Alloc(now, alloc, c.gc.cfg.BaseHeap+c.bytes+c.outside); ok {
+	c.Allocate(now, int64(n)*c.gc.cfg.AllocPerRequest)
+}
+
+// HandshakeExtra is what a TLS handshake's part that just started on this
+// CPU allocates beyond a request (which the job's start counted): the
+// wiring passes it to Allocate. 0 without GC or a handshake figure.
+func (c *CPU) HandshakeExtra() int64 {
+	if c.gc == nil {
+		return 0
+	}
+	return max(0, c.gc.cfg.AllocPerHandshake-c.gc.cfg.AllocPerRequest)
+}
+
+// Allocate tells the GC model (if any) that the process allocates bytes now
+// beyond what the jobs it runs count; a cycle it starts pauses the cores
+// and marks on some of them, and the jobs already queued keep their
+// completion times (as a job's own allocation does).
+func (c *CPU) Allocate(now sim.Time, bytes int64) {
+	if c.gc == nil || bytes <= 0 {
+		return
+	}
+	avail := c.cores - c.idle - c.backgroundAt(now)
+	if cy, ok := c.gc.AllocOn(now, bytes, c.gc.cfg.BaseHeap+c.bytes+c.outside, avail); ok {
 		markFrom := cy.Start + sim.Time(cy.STW)
 		if c.share != nil {
 			c.reserveShared(cy.Start, markFrom, c.cores, false)
@@ -325,6 +346,15 @@ func (c *CPU) allocate(now sim.Time, n int) {
 		c.reserve(cy.Start, markFrom, c.cores, false)
 		c.reserve(markFrom, markFrom+sim.Time(cy.Mark), cy.Cores, true)
 	}
+}
+
+// backgroundAt is other processes' load at t (host.background_cores).
+func (c *CPU) backgroundAt(t sim.Time) float64 {
+	bg := c.background
+	if i := sort.Search(len(bg), func(i int) bool { return bg[i].At > t }); i > 0 {
+		return bg[i-1].Cores
+	}
+	return 0
 }
 
 // rateAt is the capacity left for requests at t (never below 0) and the time

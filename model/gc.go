@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/leasesim/leasesim/sim"
@@ -71,10 +72,25 @@ type GCConfig struct {
 	// AllocPerRequest: bytes a request allocates on its way through the
 	// process, garbage once it is answered.
 	AllocPerRequest int64
+	// AllocPerHandshake: bytes one end of a TLS handshake allocates (0: as
+	// a request, AllocPerRequest); CPU.Allocate reports the difference.
+	AllocPerHandshake int64
 	// ScanRate: bytes of live heap one core marks per second.
 	ScanRate float64
 	// STW: the stop-the-world pauses of one cycle, in all.
 	STW time.Duration
+	// MarkCores: the cores a cycle takes from requests while it marks; 0
+	// means the background mark workers' share, GCBackgroundUtilization x
+	// Procs (what the runtime plans). A process whose idle mark workers and
+	// assists take more of its cores while it marks (measured: the GC's CPU
+	// over a mark's wall time) sets it; the mark then lasts work / MarkCores.
+	MarkCores float64
+	// MarkSpread: the sigma of a lognormal of mean 1 that scales each
+	// cycle's mark (its wall time, and so the core time it takes from
+	// requests), drawn from Rand: a real process's marks of the same heap
+	// vary (0: every cycle marks at ScanRate exactly).
+	MarkSpread float64
+	Rand       *sim.Rand
 }
 
 // GCBackgroundUtilization is the fraction of GOMAXPROCS the runtime's
@@ -108,8 +124,9 @@ type GCCycle struct {
 // NewGC returns a collector whose last cycle marked the base heap (a process
 // that has run for a while).
 func NewGC(cfg GCConfig) *GC {
-	if !(cfg.GOGC > 0) || !(cfg.Procs > 0) || cfg.BaseHeap < 0 || cfg.AllocPerRequest < 0 || !(cfg.ScanRate > 0) || cfg.STW < 0 {
-		panic(fmt.Sprintf("model: GC needs GOGC > 0, procs > 0, a scan rate > 0 and no negative sizes: %+v", cfg))
+	if !(cfg.GOGC > 0) || !(cfg.Procs > 0) || cfg.BaseHeap < 0 || cfg.AllocPerRequest < 0 || cfg.AllocPerHandshake < 0 || !(cfg.ScanRate > 0) || cfg.STW < 0 || cfg.MarkCores < 0 || cfg.MarkCores > cfg.Procs ||
+		cfg.MarkSpread < 0 || (cfg.MarkSpread > 0 && cfg.Rand == nil) {
+		panic(fmt.Sprintf("model: GC needs GOGC > 0, procs > 0, a scan rate > 0, no negative sizes and mark cores within [0, procs], a mark spread >= 0 with a random stream: %+v", cfg))
 	}
 	return &GC{cfg: cfg, marked: cfg.BaseHeap}
 }
@@ -159,6 +176,14 @@ func (g *GC) Advance(now sim.Time) {
 // cycle that has finished marking by now ends first; then, if the heap
 // reaches the trigger, a cycle starts.
 func (g *GC) Alloc(now sim.Time, bytes, live int64) (GCCycle, bool) {
+	return g.AllocOn(now, bytes, live, g.cfg.Procs)
+}
+
+// AllocOn is Alloc on a machine where other processes leave the process
+// only avail cores now: a cycle it starts marks on at most those (its
+// mark lasts longer, as the runtime's workers get no more of the machine
+// than its other threads).
+func (g *GC) AllocOn(now sim.Time, bytes, live int64, avail float64) (GCCycle, bool) {
 	g.Advance(now)
 	if g.marking {
 		g.allocDuring += bytes
@@ -168,12 +193,22 @@ func (g *GC) Alloc(now sim.Time, bytes, live int64) (GCCycle, bool) {
 	if g.marked+g.allocated < g.Trigger() {
 		return GCCycle{}, false
 	}
-	return g.startCycle(now, live), true
+	return g.startCycle(now, live, avail), true
 }
 
-func (g *GC) startCycle(now sim.Time, live int64) GCCycle {
+func (g *GC) startCycle(now sim.Time, live int64, avail float64) GCCycle {
 	cores := GCBackgroundUtilization * g.cfg.Procs
-	work := time.Duration(float64(live) / g.cfg.ScanRate * float64(time.Second))
+	if g.cfg.MarkCores > 0 {
+		cores = g.cfg.MarkCores
+	}
+	if avail > 0 {
+		cores = min(cores, avail)
+	}
+	scan := float64(live) / g.cfg.ScanRate
+	if sg := g.cfg.MarkSpread; sg > 0 {
+		scan *= math.Exp(sg*g.cfg.Rand.NormFloat64() - sg*sg/2)
+	}
+	work := time.Duration(scan * float64(time.Second))
 	c := GCCycle{Start: now, STW: g.cfg.STW, Cores: cores, Work: work, Heap: live,
 		Mark: time.Duration(float64(work) / cores)}
 	g.lastGoal, g.lastTriggered = g.Goal(), g.marked+g.allocated

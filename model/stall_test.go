@@ -177,3 +177,106 @@ func TestGCMarksTheQueuedHeap(t *testing.T) {
 		t.Errorf("backlog %v with nothing held, %v with 1 GiB: want 381.25ms and 466.666667ms", b0, b1)
 	}
 }
+
+// A process whose GC takes more than the background workers' quarter while
+// it marks (GCConfig.MarkCores, measured as GC CPU over mark time) marks
+// faster and leaves requests less; on a machine where other processes
+// leave it fewer cores (AllocOn), the mark gets no more than those and
+// lasts longer.
+func TestGCMarkCores(t *testing.T) {
+	cfg := model.GCConfig{GOGC: 100, Procs: 2, BaseHeap: 100 * mib, ScanRate: 100 * mib, MarkCores: 1.5}
+	g := model.NewGC(cfg)
+	cy, ok := g.Alloc(0, 96*mib, 150*mib)
+	// 150 MiB at 100 MiB per core-second: 1.5 core-seconds on 1.5 cores.
+	if !ok || cy.Work != 1500*time.Millisecond || cy.Cores != 1.5 || cy.Mark != time.Second {
+		t.Fatalf("cycle %+v (started %v), want 1.5 s of work on 1.5 cores for 1 s", cy, ok)
+	}
+	g = model.NewGC(cfg)
+	cy, ok = g.AllocOn(0, 96*mib, 150*mib, 0.75)
+	if !ok || cy.Cores != 0.75 || cy.Mark != 2*time.Second {
+		t.Fatalf("with 0.75 cores left by other processes: cycle %+v, want 1.5 s of work on 0.75 cores for 2 s", cy)
+	}
+	// On a CPU (as TestCPUGCSlowsTheBacklog, with MarkCores 1.5): the cycle
+	// the 6th request starts takes 1.5 of the 2 cores while it marks, so the
+	// backlog is served on 0.5 core meanwhile.
+	gc := model.GCConfig{GOGC: 100, Procs: 2, BaseHeap: 10 * mib, AllocPerRequest: 19 * mib / 10, ScanRate: 10 * mib, MarkCores: 1.5}
+	c := model.NewCPU(model.CPUConfig{Cores: 2, Bucket: time.Second, Duration: 10 * time.Second, GC: &gc})
+	for range 6 {
+		c.Submit(0, time.Second, 1, 0)
+	}
+	// 6 s of work; the cycle marks 10 MiB (1 core-second) on 1.5 cores for
+	// 2/3 s, leaving 0.5 core: 1/3 s of work done then, 17/3 s on 2 cores
+	// after: the queue ends at 2/3 + 17/6 = 3.5 s (3 s without GC).
+	if b := c.Backlog(0); b < 3499*time.Millisecond || b > 3501*time.Millisecond {
+		t.Fatalf("backlog %v, want 3.5 s", b)
+	}
+}
+
+// MarkSpread scales each cycle's mark by a seeded lognormal of mean 1:
+// marks of the same heap differ, the same seed gives the same marks, and
+// their mean stays the unspread one.
+func TestGCMarkSpread(t *testing.T) {
+	marks := func(seed uint64) []time.Duration {
+		g := model.NewGC(model.GCConfig{GOGC: 100, Procs: 2, BaseHeap: 100 * mib, ScanRate: 100 * mib,
+			MarkCores: 1, MarkSpread: 0.2, Rand: sim.NewRand(seed, "gc-mark")})
+		var out []time.Duration
+		now := sim.Time(0)
+		for range 400 {
+			cy, ok := g.Alloc(now, 1<<40, 100*mib)
+			if !ok {
+				t.Fatal("no cycle")
+			}
+			out = append(out, cy.Mark)
+			now += sim.Time(cy.Mark + time.Second)
+			g.Advance(now)
+		}
+		return out
+	}
+	a, b := marks(1), marks(1)
+	var sum time.Duration
+	lo, hi := a[0], a[0]
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("cycle %d: %v, then %v with the same seed", i, a[i], b[i])
+		}
+		sum += a[i]
+		lo, hi = min(lo, a[i]), max(hi, a[i])
+	}
+	if mean := sum / time.Duration(len(a)); mean < 970*time.Millisecond || mean > 1030*time.Millisecond {
+		t.Errorf("mean mark %v, want 1 s within 3 %%", mean)
+	}
+	if hi < 1300*time.Millisecond || lo > 770*time.Millisecond {
+		t.Errorf("marks from %v to %v: no spread", lo, hi)
+	}
+}
+
+// A handshake allocates more than a request (GCConfig.AllocPerHandshake):
+// the CPU reports the difference, and Allocate counts it towards the next
+// cycle.
+func TestCPUAllocateHandshake(t *testing.T) {
+	gc := model.GCConfig{GOGC: 100, Procs: 2, BaseHeap: 10 * mib, AllocPerRequest: mib, AllocPerHandshake: 5 * mib, ScanRate: 10 * mib}
+	c := model.NewCPU(model.CPUConfig{Cores: 2, Bucket: time.Second, Duration: 10 * time.Second, GC: &gc})
+	if x := c.HandshakeExtra(); x != 4*mib {
+		t.Fatalf("extra per handshake %d, want 4 MiB", x)
+	}
+	// The trigger is 19.53 MiB (10 MiB marked): one handshake (5 MiB) does
+	// not reach it, the second does; as requests (1 MiB each), two do not.
+	handshakes := func(c *model.CPU, n int) uint64 {
+		for range n {
+			c.Submit(0, time.Millisecond, 1, 0)
+			c.Allocate(0, c.HandshakeExtra())
+		}
+		return c.GC().Cycles()
+	}
+	if n := handshakes(c, 1); n != 0 {
+		t.Fatalf("%d cycles after one handshake, want 0", n)
+	}
+	if n := handshakes(c, 1); n != 1 {
+		t.Fatalf("%d cycles after two handshakes, want 1", n)
+	}
+	plain := model.NewCPU(model.CPUConfig{Cores: 2, Bucket: time.Second, Duration: 10 * time.Second,
+		GC: &model.GCConfig{GOGC: 100, Procs: 2, BaseHeap: 10 * mib, AllocPerRequest: mib, ScanRate: 10 * mib}})
+	if plain.HandshakeExtra() != 0 || handshakes(plain, 2) != 0 {
+		t.Fatal("without AllocPerHandshake a handshake allocates as a request: no cycle after two")
+	}
+}

@@ -213,6 +213,9 @@ type Output struct {
 	Bytes    int64
 	Work     time.Duration // OutCPU
 	At       sim.Time      // OutDeliver, OutCPU
+	// Handshake: OutCPU is one end's part of a TLS handshake, which
+	// allocates more than a request (its certificates, keys and buffers).
+	Handshake bool
 	// Msg: OutDeliver: the message to deliver at At; OutCPU with HasThen:
 	// the message to deliver when the work is done.
 	Msg Input
@@ -291,7 +294,7 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 			cost = n.cfg.Costs.TCPAccept + n.cfg.Costs.TLSServerResumed
 		}
 		return append(out, Output{Kind: OutCPU, Member: d.to, At: now, Work: cost, Bytes: int64(n.cfg.Costs.PeerConnBytes),
-			HasThen: true, Msg: Input{Kind: InDialServerDone, Dial: in.Dial}})
+			HasThen: true, Msg: Input{Kind: InDialServerDone, Dial: in.Dial}, Handshake: n.cfg.TLS})
 	case InDialServerDone:
 		return n.dialServerDone(now, in.Dial, out)
 	case InDialFlight:
@@ -303,7 +306,7 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 		if n.resumed() {
 			cost = n.cfg.Costs.TLSClientResumed
 		}
-		return append(out, Output{Kind: OutCPU, Member: d.from, At: now, Work: cost, HasThen: true, Msg: Input{Kind: InDialClientDone, Dial: in.Dial}})
+		return append(out, Output{Kind: OutCPU, Member: d.from, At: now, Work: cost, HasThen: true, Msg: Input{Kind: InDialClientDone, Dial: in.Dial}, Handshake: n.cfg.TLS})
 	case InDialClientDone:
 		d := &n.dials[in.Dial]
 		if n.cfg.TLS {
@@ -655,8 +658,8 @@ func (n *Network) idleExpire(now sim.Time, from, to int, out []Output) []Output 
 func (n *Network) probe(now sim.Time, a, b int8, out []Output) []Output {
 	c := n.cfg.Costs
 	out = append(out,
-		Output{Kind: OutCPU, Member: b, At: now, Work: c.TCPAccept + c.TLSServerFull}, Output{Kind: OutCPURelease, Member: b},
-		Output{Kind: OutCPU, Member: a, At: now, Work: c.TLSClientFull}, Output{Kind: OutCPURelease, Member: a},
+		Output{Kind: OutCPU, Member: b, At: now, Work: c.TCPAccept + c.TLSServerFull, Handshake: n.cfg.TLS}, Output{Kind: OutCPURelease, Member: b},
+		Output{Kind: OutCPU, Member: a, At: now, Work: c.TLSClientFull, Handshake: n.cfg.TLS}, Output{Kind: OutCPURelease, Member: a},
 		Output{Kind: OutFact, Fact: FactProbe})
 	return n.deliver(out, now+sim.Time(ProberInterval), Input{Kind: InProbe, From: a, To: b})
 }

@@ -43,6 +43,14 @@ const (
 	// in a 3-member cluster, each ended by a reset (measured by leasesim
 	// calibrate from /proc/net/snmp).
 	ProberInterval = 4 * time.Second
+	// PeerHandshakeAllocBytes: what one end of an etcd peer TLS handshake
+	// allocates (RSA-2048 mutual TLS, certificates re-read from disk on
+	// every handshake as etcd's TLSInfo does): 183,029 B per handshake for
+	// both ends together, measured on this project's 2-vCPU machine with Go
+	// 1.26 (BenchmarkPeerTLSHandshake/etcd-peer/reload-cert -benchmem,
+	// 2026-12-01; TestPeerHandshakeAlloc holds it within 15 %). A forwarded
+	// renewal allocates 11,820 B through both members (spec.DefaultGC).
+	PeerHandshakeAllocBytes = 183029 / 2
 	// RaftConnsPerPeer: connections each follower keeps open to the leader's
 	// peer port whatever the load: two raft stream readers (rafthttp/peer.go
 	// startPeer: msgAppV2Reader and msgAppReader) and the pipeline prober's

@@ -153,6 +153,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/leasesim/leasesim/netsim"
 )
 
 // ---------------------------------------------------------------------------
@@ -748,5 +750,29 @@ func BenchmarkPeerTLSCertReload(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(cpu.Seconds()*1e6/float64(b.N), "cpu-us/op")
 		})
+	}
+}
+
+// TestPeerHandshakeAlloc measures what an etcd peer handshake (RSA-2048,
+// certificates re-read, both ends in this process) allocates and holds
+// netsim.PeerHandshakeAllocBytes, one end's half, within 15 %: allocation counts
+// do not depend on the machine's speed, only on Go's crypto/tls and the
+// certificates.
+func TestPeerHandshakeAlloc(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates RSA keys and runs handshakes for a second")
+	}
+	r := testing.Benchmark(func(b *testing.B) {
+		rsaPKI := peerPKIs(b)[0]
+		files := rsaPKI.writeFiles(b)
+		benchHandshake(b, etcdPeerVariant(rsaPKI, &files))
+	})
+	if r.N == 0 {
+		t.Fatal("the handshake benchmark failed")
+	}
+	perEnd := float64(r.AllocedBytesPerOp()) / 2
+	t.Logf("%d handshakes: %.0f B per end (netsim.PeerHandshakeAllocBytes %d)", r.N, perEnd, netsim.PeerHandshakeAllocBytes)
+	if d := perEnd/netsim.PeerHandshakeAllocBytes - 1; d < -0.15 || d > 0.15 {
+		t.Errorf("a peer handshake allocates %.0f B per end, netsim.PeerHandshakeAllocBytes is %d (%+.0f %%): re-measure and update it", perEnd, netsim.PeerHandshakeAllocBytes, d*100)
 	}
 }

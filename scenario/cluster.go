@@ -434,7 +434,11 @@ func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
 			s.hostWork(now, o)
 			return
 		}
-		done := s.members[o.Member].CPU().Force(o.At, o.Work, 1, o.Bytes)
+		cpu := s.members[o.Member].CPU()
+		done := cpu.Force(o.At, o.Work, 1, o.Bytes)
+		if o.Handshake {
+			cpu.Allocate(o.At, cpu.HandshakeExtra())
+		}
 		if o.HasThen {
 			s.k.Schedule(done, netEvent(o.Msg))
 		}
@@ -461,6 +465,10 @@ func (s *Sim) hostWork(now sim.Time, o *netsim.Output) {
 	}
 	m := int(o.Member)
 	out := s.members[m].HostWork(now, o.Work, o.Bytes, tag, s.memberOut.Push())
+	if o.Handshake {
+		cpu := s.members[m].CPU()
+		cpu.Allocate(now, cpu.HandshakeExtra())
+	}
 	for i := range out {
 		s.memberOutput(now, m, &out[i])
 	}

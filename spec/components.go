@@ -44,6 +44,18 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 	}
 	if c.GC {
 		gc := DefaultGC
+		if p := c.GCParams; p != (ParamsGC{}) {
+			gc.ScanRate = cmp.Or(p.ScanRate, gc.ScanRate)
+			gc.AllocPerHandshake = p.AllocPerHandshake
+			gc.BaseHeap = cmp.Or(p.BaseHeap, gc.BaseHeap)
+			gc.MarkCores = min(p.MarkCores, c.Cores)
+			if p.MarkSpread > 0 {
+				gc.MarkSpread, gc.Rand = p.MarkSpread, sim.NewRand(c.Seed, "gc-mark")
+				if !c.SharedCPU {
+					gc.Rand = gc.Rand.Child(fmt.Sprintf("m%d", m))
+				}
+			}
+		}
 		gc.Procs, gc.BaseHeap = c.Cores, int64(float64(gc.BaseHeap)*members)
 		cfg.GC = &gc
 	}

@@ -45,6 +45,31 @@ type Params struct {
 	Costs CostsSpec `yaml:"costs"`
 	// Client: client-side timing measured with the costs.
 	Client ParamsClient `yaml:"client,omitempty"`
+	// GC: Go's collector in the measured process, for scenarios that turn
+	// cluster.gc on. Only the fields set replace DefaultGC's.
+	GC ParamsGC `yaml:"gc,omitempty"`
+}
+
+// ParamsGC is the collector of the process a parameter file measured
+// (model.GCConfig's fields of the same names).
+type ParamsGC struct {
+	// ScanRate: live heap one core marks per second, in bytes, as the
+	// process's GC CPU per cycle shows it (its heap, not a synthetic one).
+	ScanRate float64 `yaml:"scan_rate,omitempty"`
+	// MarkCores: the cores a cycle takes from requests while it marks (its
+	// GC CPU over its mark's wall time); more than the process's cores means
+	// all of them. 0: the
+	// runtime's background share, a quarter of the cores.
+	MarkCores float64 `yaml:"mark_cores,omitempty"`
+	// MarkSpread: the sigma of the lognormal (mean 1) that scales each
+	// cycle's mark, as the measured marks of one heap vary.
+	MarkSpread float64 `yaml:"mark_spread,omitempty"`
+	// BaseHeap: a member's live heap under the measured load, in bytes (a
+	// process of several members holds that many).
+	BaseHeap int64 `yaml:"base_heap,omitempty"`
+	// AllocPerHandshake: bytes one end of a peer TLS handshake allocates
+	// (netsim.PeerHandshakeAllocBytes measures etcd's); 0: as a request.
+	AllocPerHandshake int64 `yaml:"alloc_per_handshake,omitempty"`
 }
 
 // ParamsClient is client-side timing in a parameter file.
@@ -223,6 +248,7 @@ func (p Params) Validate() error {
 		}
 	}
 	v.between("client.scan_overrun", p.Client.ScanOverrun, 0, specMaxScanOverrun)
+	p.GC.validate(v)
 	for i, r := range p.Fit {
 		path := fmt.Sprintf("fit[%d]", i)
 		if strings.TrimSpace(r.Name) == "" {
@@ -250,6 +276,25 @@ func (p Params) Validate() error {
 	}
 	v.costs(p.Costs)
 	return errors.Join(v.errs...)
+}
+
+// validate checks the collector's fields: each 0 (the default) or in range.
+func (g ParamsGC) validate(v *validator) {
+	if !(g.ScanRate >= 0 && g.ScanRate <= 1e12) {
+		v.add("gc.scan_rate", "%g is out of range; allowed 0 (the default) or bytes per core-second up to 1e12", g.ScanRate)
+	}
+	if !(g.MarkCores >= 0 && g.MarkCores <= MaxCores) {
+		v.add("gc.mark_cores", "%g is out of range; allowed 0 (a quarter of the cores) up to %d", g.MarkCores, MaxCores)
+	}
+	if !(g.MarkSpread >= 0 && g.MarkSpread <= 2) {
+		v.add("gc.mark_spread", "%g is out of range; allowed 0 (none) to 2", g.MarkSpread)
+	}
+	if g.BaseHeap < 0 || g.BaseHeap > 1<<40 {
+		v.add("gc.base_heap", "%d is out of range; allowed 0 (the default) to 1 TiB in bytes", g.BaseHeap)
+	}
+	if g.AllocPerHandshake < 0 || g.AllocPerHandshake > 1<<30 {
+		v.add("gc.alloc_per_handshake", "%d is out of range; allowed 0 (as a request) to 1 GiB in bytes", g.AllocPerHandshake)
+	}
 }
 
 // paramsHeader heads every file Marshal writes.

@@ -78,6 +78,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Regrant: Regrant{Max: s.Clients.Regrant.Max, Delay: s.Clients.Regrant.Delay.D()},
 		Once:    s.Clients.Kind == ClientKeepAliveOnce, Period: s.Clients.Period.D(),
 		LeasesPerClient: max(s.Clients.LeasesPerClient, 1),
+		GCParams:        params.GC,
 	}
 	if cl.Once && cl.Period == 0 {
 		cl.Period = cl.TTL / 3 // what KeepAlive waits after an answer (client/v3@v3.7.3 lease.go:542)

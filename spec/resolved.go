@@ -118,6 +118,8 @@ type Cluster struct {
 	// (HostSpec.BackgroundCores); GC: Go's collector modelled (ClusterSpec.GC).
 	Background Background
 	GC         bool
+	// GCParams: the parameter file's collector (Params.GC), over DefaultGC.
+	GCParams ParamsGC
 	// ServiceSpread: each job's cost varies (ClusterSpec.ServiceSpread).
 	ServiceSpread bool
 	// ProcessorSharing: the CPUs share their cores among the requests in

@@ -1,0 +1,67 @@
+package spec_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/spec"
+)
+
+// A parameter file's gc section replaces DefaultGC's fields for scenarios
+// that turn cluster.gc on (and does nothing otherwise): storm-2core carries
+// the storm-hiccups measurement's collector and the handshake's allocation.
+func TestParamsGC(t *testing.T) {
+	load := func(gc bool, cores string) *spec.Cluster {
+		t.Helper()
+		y := `name: g
+duration: 1m
+server: cluster
+params: storm-2core
+clients: {count: 10, ttl: 10s, version: v3.7.3, consumer: drain}
+cluster: {members: 3, cores: ` + cores + `, shared_cpu: true, gc: ` + map[bool]string{true: "true", false: "false"}[gc] + `}
+`
+		s, err := spec.LoadBytes([]byte(y), "g.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Cluster
+	}
+	cpu := load(true, "2").CPU(-1)
+	g := cpu.GC
+	if g == nil || g.ScanRate != 1.2e9 || g.MarkCores != 1.26 || g.MarkSpread != 0.168 || g.Rand == nil ||
+		g.BaseHeap != 3*10600000 || g.AllocPerHandshake != netsim.PeerHandshakeAllocBytes ||
+		g.AllocPerRequest != spec.DefaultGC.AllocPerRequest || g.Procs != 2 {
+		t.Errorf("GC with storm-2core: %+v", g)
+	}
+	// More mark cores than the process has: all of them.
+	if g := load(true, "1").CPU(-1).GC; g == nil || g.MarkCores != 1 {
+		t.Errorf("GC on 1 core: %+v, want mark cores 1", g)
+	}
+	if cpu := load(false, "2").CPU(-1); cpu.GC != nil {
+		t.Errorf("gc off: the parameter file turned it on: %+v", cpu.GC)
+	}
+	// Without the section, the defaults (what every scenario with gc: true
+	// had before).
+	s, _ := spec.LoadBytes([]byte("name: d\nduration: 1m\nserver: cluster\nclients: {count: 10, ttl: 10s, version: v3.7.3, consumer: drain}\ncluster: {members: 3, cores: 2, shared_cpu: true, gc: true}\n"), "d.yaml")
+	r, _ := s.Resolve()
+	if g := r.Cluster.CPU(-1).GC; g.ScanRate != spec.DefaultGC.ScanRate || g.MarkCores != 0 || g.MarkSpread != 0 || g.AllocPerHandshake != 0 {
+		t.Errorf("defaults: %+v", g)
+	}
+}
+
+// A bad gc section is refused, naming the field.
+func TestParamsGCValidated(t *testing.T) {
+	for field, val := range map[string]string{
+		"scan_rate": "-1", "mark_cores": "-0.5", "mark_spread": "3", "base_heap": "-1", "alloc_per_handshake": "-5",
+	} {
+		_, err := spec.ParseParams([]byte("kind: leasesim/params\ncosts: {}\ngc:\n  "+field+": "+val+"\n"), "p.yaml")
+		if err == nil || !strings.Contains(err.Error(), "gc."+field) {
+			t.Errorf("gc.%s: %s: error %v, want one naming gc.%s", field, val, err, field)
+		}
+	}
+}
