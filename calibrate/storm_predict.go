@@ -1,12 +1,15 @@
 package calibrate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
 	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
@@ -108,6 +111,12 @@ type StormModelRun struct {
 	RTTP50Ms      float64       `json:"rtt_p50_ms"`
 	RTTP99Ms      float64       `json:"rtt_p99_ms"`
 	LeasesExpired int           `json:"leases_expired"`
+	// Flights in the window's seconds that are not storm seconds, and in
+	// those of them that are not high either (RTT p99 over HighRTTP99Ms),
+	// counted against the GC cycles of the members' process as the
+	// storm-hiccups measurement counts them (HiccupSecond): only with
+	// cluster.gc.
+	CalmFlights, QuietFlights FlightCounts `json:"-"`
 }
 
 // SimulateStorm runs StormSpec and reads a window of windowS seconds the way
@@ -171,12 +180,13 @@ func SimulateStorm(ctx context.Context, renewalsPerS int, busy bool, seed uint64
 			rtts = append(rtts, rtt{x[0], x[1]})
 		}
 	}
-	perSend := make([][]int64, n)
+	perSend, perSendAt := make([][]int64, n), make([][]int64, n)
 	answered := make([]int, n)
 	var all []int64
 	for _, x := range rtts {
 		if i := int(x.send / int64(time.Second)); i >= from && i < from+windowS {
 			perSend[i] = append(perSend[i], x.d)
+			perSendAt[i] = append(perSendAt[i], x.send)
 			all = append(all, x.d)
 		}
 		if i := int((x.send + x.d) / int64(time.Second)); i < n {
@@ -202,9 +212,59 @@ func SimulateStorm(ctx context.Context, renewalsPerS int, busy bool, seed uint64
 	}
 	q := quantiles(all)
 	out.RTTP50Ms, out.RTTP99Ms = q.P50, q.P99
+	if marks := sim.GCMarks(0); marks != nil {
+		for i := from; i < from+windowS; i++ {
+			s := out.Seconds[i-from]
+			if s.NewPeerConns > StormNewConnsPerS {
+				continue
+			}
+			c := flightsDuringMarks(perSendAt[i], perSend[i], marks)
+			out.CalmFlights.add(c)
+			if s.RTTP99Ms <= HighRTTP99Ms {
+				out.QuietFlights.add(c)
+			}
+		}
+	}
 	out.Derived = DeriveStorm(out.Seconds)
 	out.LeasesExpired = int(o.Summary.LeasesExpired)
 	return out, nil
+}
+
+// flightsDuringMarks counts sends (at, rtt) by their flights as
+// hiccupSeconds does: slow over HighRTTP99Ms, in GC when the flight meets a
+// GC cycle widened by half the measurement's sampling period each side
+// (where the measurement knows a cycle's ends).
+func flightsDuringMarks(at, rtt []int64, marks []model.Span) FlightCounts {
+	var c FlightCounts
+	widen := int64(HiccupMemberPeriod / 2)
+	for j, t := range at {
+		d := rtt[j]
+		slow := d > HighRTTP99Ms*int64(time.Millisecond)
+		c.Flights++
+		if slow {
+			c.Slow++
+		}
+		// The first cycle ending (widened) at or after the send.
+		k, _ := slices.BinarySearchFunc(marks, t, func(m model.Span, x int64) int {
+			return cmp.Compare(int64(m.To)+widen, x)
+		})
+		if k < len(marks) && int64(marks[k].From)-widen <= t+d {
+			c.InGC++
+			if slow {
+				c.SlowInGC++
+			}
+		}
+	}
+	return c
+}
+
+func (c *FlightCounts) add(o FlightCounts) {
+	c.Flights += o.Flights
+	c.Slow += o.Slow
+	c.InGC += o.InGC
+	c.SlowInGC += o.SlowInGC
+	c.InTail += o.InTail
+	c.SlowInTail += o.SlowInTail
 }
 
 func backgroundOf(model StormModel, busy bool, background float64) float64 {

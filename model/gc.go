@@ -56,7 +56,11 @@ type GC struct {
 	stw           time.Duration // pauses so far
 	lastGoal      int64
 	lastTriggered int64
+	marks         []Span // every cycle's pauses and mark, in start order
 }
+
+// Span is an interval of virtual time, [From, To).
+type Span struct{ From, To sim.Time }
 
 // GCConfig is one process's collector. Every default in package spec cites
 // its source.
@@ -213,6 +217,7 @@ func (g *GC) startCycle(now sim.Time, live int64, avail float64) GCCycle {
 		Mark: time.Duration(float64(work) / cores)}
 	g.lastGoal, g.lastTriggered = g.Goal(), g.marked+g.allocated
 	g.marking, g.markEnd = true, now+sim.Time(c.STW+c.Mark)
+	g.marks = append(g.marks, Span{From: now, To: g.markEnd})
 	g.scanWork, g.allocDuring = live, 0
 	g.cycles++
 	g.work += work
@@ -240,7 +245,10 @@ func (g *GC) endCycle() {
 
 // Cycles is the number of cycles started; Work their marking's core time;
 // Pauses their stop-the-world time.
-func (g *GC) Cycles() uint64        { return g.cycles }
+func (g *GC) Cycles() uint64 { return g.cycles }
+
+// Marks are the cycles' spans so far, pauses and mark, in start order.
+func (g *GC) Marks() []Span         { return g.marks }
 func (g *GC) Work() time.Duration   { return g.work }
 func (g *GC) Pauses() time.Duration { return g.stw }
 

@@ -180,6 +180,16 @@ func (s *Sim) Partition(member int, d time.Duration) {
 // Leader is the current leader, or -1 during an election.
 func (s *Sim) Leader() int { return s.leader }
 
+// GCMarks are the spans of every GC cycle of member m's process (with
+// cluster.shared_cpu, the one process every member runs in), or nil
+// without cluster.gc.
+func (s *Sim) GCMarks(m int) []model.Span {
+	if gc := s.members[m].CPU().GC(); gc != nil {
+		return gc.Marks()
+	}
+	return nil
+}
+
 // Read reads client i's lease now as a checker client would and records the
 // operation for the History: recorder.OpGet (its key), OpTimeToLive, or
 // OpRevoke (the client revokes it). found: the key or the lease was there.
