@@ -245,6 +245,9 @@ func WriteStormTable(w io.Writer, set StormSet, pts []StormPoint, model StormMod
 	if model.Grounded {
 		how = "the grounded model: measured costs and other CPU, loopback, GC, spread, the follower reading its answer"
 	}
+	if model.RaftWait != "" {
+		how += ", raft in the loop (raft_wait " + model.RaftWait + ")"
+	}
 	fmt.Fprintf(&b, "storm: real etcd %s on %s (%d cores), %s, beside leasesim (%s, params %q, seeds 1-%d)\n", set.Etcd, set.Machine, set.Cores, set.Date, how, model.Params, model.seeds())
 	fmt.Fprintf(&b, "%-5s %6s %-4s %5s %5s %7s %8s %8s %6s %6s %7s %7s %6s %6s %5s %4s %4s %5s %5s %5s  %s\n",
 		"cond", "ren/s", "src", "storm", "big", "recur_s", "RTTp50ms", "RTTp99ms", "srvCPU", "cliCPU", "conns/s", "pk_conn", "ESTAB", "pk_EST", "lost", "ldr", "seen", "errs", "bgCPU", "other", "episodes (s from load start)")

@@ -42,6 +42,10 @@ type StormModel struct {
 	// leader's answer (half its work) before the connection is pooled.
 	Grounded bool
 	Seeds    int // seeds 1..Seeds per level (0: StormSeeds)
+	// RaftWait: with a raft_wait mode (cluster.raft_wait: preempt, backlog
+	// or measured), raft in the loop (cluster.raft), so that storms can
+	// delay heartbeats and move the leadership; "": the leader is fixed.
+	RaftWait string
 }
 
 // GroundedStormModel is the storm set's grounded model: its measured costs,
@@ -76,6 +80,9 @@ func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background fl
 			StartSpread: spec.Duration(2 * time.Second), Placement: "followers",
 		},
 		Cluster: spec.ClusterSpec{Members: 3, Cores: 2, SharedCPU: true, Leader: 0, TLS: "rsa", Transport: "http1"},
+	}
+	if m.RaftWait != "" {
+		sp.Cluster.Raft, sp.Cluster.RaftWait = true, m.RaftWait
 	}
 	if m.Grounded {
 		sp.Clients.RTT = new(spec.Duration(loopbackClientRTT))

@@ -52,7 +52,8 @@ leasesim's (the same scenario, seeds 1-3, --params; with --grounded, the
 model as the storm set grounds it: its measured costs, storm-2core unless
 --params is given, the measured agent and busy-loop CPU as other processes'
 cores, loopback round trips, GC, service-time spread and the follower
-reading its answer before pooling the connection, seeds 1-6). With --from FILE it
+reading its answer before pooling the connection, seeds 1-6; --raft-wait puts
+raft in the loop, so that storms can move the leadership). With --from FILE it
 replays a saved campaign (-w json output, or calibrate/testdata/storm-3.7.3.json)
 without measuring. Each run first waits up to 30 s for the host's other CPU
 to fall under 0.25 cores; the other CPU is recorded per second.`
@@ -60,6 +61,7 @@ to fall under 0.25 cores; the other CPU is recorded per second.`
 const calibrateExample = `  leasesim calibrate                                   # the CI-sized set: 30 clients, TTL 5s
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json   # the saved storm measurement beside leasesim
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded   # ... beside the grounded model
+  leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded --raft-wait backlog   # ... with raft in the loop
   leasesim calibrate --set storm -w json > storm.json  # re-measure it (~40 min; keep the machine otherwise idle)
   leasesim calibrate --clients 500 --ttl 5s --window 30s --placement followers
   leasesim calibrate --set full --fit spec/params/default.yaml
@@ -94,28 +96,34 @@ func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
 	from := fs.String("from", "", "measure nothing: read the measurements of an earlier -w json output FILE and only fit and predict (to try model changes or parameters on the same data)")
 	quiet := fs.BoolP("quiet", "q", false, "no progress display on stderr")
 	grounded := fs.Bool("grounded", false, "with --set storm: simulate the grounded storm model (see above), not the plain scenario")
+	raftWait := fs.String("raft-wait", "", "with --set storm: raft in the loop (cluster.raft) with this raft_wait: preempt, backlog or measured (default: no raft, the leader fixed)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		format, err := wo.resolve(fs)
 		if err != nil {
 			return err
 		}
 		asJSON := format == "json"
-		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet, *grounded)
+		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet, *grounded, *raftWait)
 	}
 	return cmd
 }
 
 func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writer, set *string, clients *int, ttl *time.Duration, consumer, placement *string,
-	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool, grounded bool) error {
+	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool, grounded bool, raftWait string) error {
 	explicit := map[string]bool{}
 	fs.Visit(func(f *pflag.Flag) { explicit[f.Name] = true })
 	if *set == calibrate.StormSetName {
 		for name := range explicit {
 			switch name {
-			case "set", "from", "params", "json", "write-out", "quiet", "grounded":
+			case "set", "from", "params", "json", "write-out", "quiet", "grounded", "raft-wait":
 			default:
-				return usagef("calibrate: --%s cannot be combined with --set storm (the campaign fixes its runs; --from, --params, --grounded and -w json apply)", name)
+				return usagef("calibrate: --%s cannot be combined with --set storm (the campaign fixes its runs; --from, --params, --grounded, --raft-wait and -w json apply)", name)
 			}
+		}
+		switch raftWait {
+		case "", "preempt", "backlog", "measured":
+		default:
+			return usagef("calibrate: --raft-wait %q is not allowed; allowed: preempt, backlog, measured", raftWait)
 		}
 		model := calibrate.StormModel{Params: *params}
 		if grounded {
@@ -124,10 +132,11 @@ func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writ
 				model.Params = *params
 			}
 		}
+		model.RaftWait = raftWait
 		return cmdCalibrateStorm(ctx, stdout, stderr, *from, model, *asJSON, *quiet)
 	}
-	if grounded {
-		return usagef("calibrate: --grounded applies to --set storm only")
+	if grounded || raftWait != "" {
+		return usagef("calibrate: --grounded and --raft-wait apply to --set storm only")
 	}
 	var runs []calibrate.Config
 	var ms []calibrate.Measurement
