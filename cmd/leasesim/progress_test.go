@@ -51,3 +51,22 @@ func TestProgressPlainLines(t *testing.T) {
 	none.setTotal(3)
 	none.finish()
 }
+
+// run shows progress on stderr when it runs several simulations (what-ifs,
+// seeds); -q silences it, and the result on stdout is the same.
+func TestRunQuiet(t *testing.T) {
+	args := []string{"run", "--clients", "10", "--ttl", "10s", "--duration", "10s", "--what-if", "ttl=20s"}
+	var out, errb, outQ, errQ bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if code := run(append(args, "-q"), &outQ, &errQ); code != 0 {
+		t.Fatalf("-q: exit %d: %s", code, errQ.String())
+	}
+	if !strings.Contains(errb.String(), "run") || errQ.Len() != 0 {
+		t.Errorf("stderr without -q %q, with -q %q: want progress, then nothing", errb.String(), errQ.String())
+	}
+	if out.String() != outQ.String() {
+		t.Errorf("-q changed stdout")
+	}
+}

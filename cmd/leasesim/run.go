@@ -305,6 +305,7 @@ type runOpts struct {
 	force        bool
 	seeds        seedsFlag
 	jobs         int
+	quiet        bool
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -334,6 +335,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&o.promStart, "prom-start", "1970-01-01T00:00:00Z", "--prom: the wall-clock time (RFC 3339) the run's t=0 is stamped with")
 	fs.StringVar(&o.trace, "trace", "", "write the facts as Chrome/Perfetto trace-event JSON to FILE (gzipped if it ends in .gz)")
 	fs.IntVar(&o.traceClients, "trace-clients", 0, "--trace: keep only the first N leases (0 = all)")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display on stderr (shown with --what-if or --seeds)")
 	_ = cmd.RegisterFlagCompletionFunc("scenario", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return spec.BuiltinNames(), cobra.ShellCompDirectiveDefault
 	})
@@ -466,7 +468,7 @@ func cmdRun(cmd *cobra.Command, o *runOpts, stdout, stderr io.Writer) error {
 	// The runs are independent and each is single-threaded and deterministic:
 	// run them side by side, and report them in order.
 	var bar *progress
-	if len(specs) > 1 {
+	if len(specs) > 1 && !o.quiet {
 		bar = newProgress(stderr, len(specs), "run", "runs")
 	}
 	outs := make([]outcome, len(specs))

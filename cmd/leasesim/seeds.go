@@ -379,7 +379,7 @@ func cmdRunSeeds(ctx context.Context, o *runOpts, n int, format string, crit []c
 		return err
 	}
 	var bar *progress
-	if total > 1 {
+	if total > 1 && !o.quiet {
 		bar = newProgress(stderr, total, "run", "runs")
 	}
 	vs, err := runSeeds(ctx, labels, specs, seeds, workers, crit, func() { bar.add(1) })
