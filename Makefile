@@ -23,10 +23,11 @@ help:
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
-	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups"
+	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy"
 	@echo "                  re-measure one real-system figure the model replays (saved under calibrate/testdata; 1-12 min;"
 	@echo "                  storm: the issue's storm experiment on a real cluster, quiet and with one busy core, ~40 min;"
-	@echo "                  storm-hiccups: the members' GC and scheduler latency and the agent's send timing at 1,000/s, ~5 min)"
+	@echo "                  storm-hiccups: the members' GC and scheduler latency and the agent's send timing at 1,000/s, ~5 min;"
+	@echo "                  storm-hiccups-busy: the same at 800/s with one core busy, ~6 min)"
 
 # The commit is stamped by -ldflags too, for builds where the toolchain does
 # not stamp VCS information (GOFLAGS=-buildvcs=false, a worktree, a tarball).
@@ -115,7 +116,8 @@ calibrate: build
 # storm-hiccups (where the calm seconds' RTT hiccups come from: the storm
 # load at 1,000/s, 3 runs of 40 s, with the members' and the agent's Go
 # runtime/metrics and the agent's send lateness, ~5 min, holding the same
-# lock; storm-hiccups-smoke one short run; storm-hiccups-rederive recomputes
+# lock; storm-hiccups-busy the same at 800/s with one core busy;
+# storm-hiccups-smoke one short run; storm-hiccups-rederive recomputes
 # the saved file's derived figures from its series, no cluster).
 # On etcd v3.4.13's code (the module calibrate/etcd34: etcd 3.4 needs gRPC
 # 1.26): event-lease-readbuf (a read txn's copy of the backend's read buffer
@@ -126,10 +128,10 @@ calibrate: build
 WHAT ?=
 ETCD34 := calibrate/etcd34
 measure:
-	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups"; exit 2; }
+	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy"; exit 2; }
 	@case "$(WHAT)" in \
 	  event-lease-readbuf|event-lease-cpu) cd $(ETCD34) && LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 60m -run 'TestMeasure' -v . ;; \
-	  storm-hiccups|storm-hiccups-smoke|storm-hiccups-rederive) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 15m -run 'TestMeasureStormHiccups' -v ./calibrate ;; \
+	  storm-hiccups|storm-hiccups-busy|storm-hiccups-smoke|storm-hiccups-rederive) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 15m -run 'TestMeasureStormHiccups' -v ./calibrate ;; \
 	  storm|storm-smoke) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 75m -run 'TestMeasureStorm' -v ./calibrate ;; \
 	  *) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 30m -run 'TestMeasure' -v ./calibrate ;; \
 	esac

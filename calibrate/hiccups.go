@@ -426,8 +426,10 @@ type HiccupSet struct {
 	Machine string `json:"machine"`
 	Cores   int    `json:"cores"`
 	Method  string `json:"method"`
-	Wall    string `json:"wall"`
-	Done    bool   `json:"complete"`
+	// Busy: the runs had one core of other work (BusyHiccupCampaign).
+	Busy bool   `json:"busy,omitempty"`
+	Wall string `json:"wall"`
+	Done bool   `json:"complete"`
 	// Thresholds, as used (see the terms in hiccups.go).
 	HighRTTP99Ms float64     `json:"high_rtt_p99_ms"`
 	SchedTailMs  float64     `json:"sched_tail_ms"`
@@ -637,23 +639,49 @@ func MeasureHiccups(ctx context.Context, clk clock.Clock, cfg StormConfig, progr
 	return out, nil
 }
 
-// RunHiccupCampaign runs HiccupRuns runs at HiccupRenewalsPerS on a quiet
-// host (each after waitForQuiet, at most 30 s), saving after every run.
-func RunHiccupCampaign(ctx context.Context, clk clock.Clock, runs int, window time.Duration, progress io.Writer, save func(HiccupSet) error) (HiccupSet, error) {
+// HiccupCampaign is what RunHiccupCampaign measures: runs of window at
+// renewalsPerS, on a quiet host or with one core busy (the storm set's busy
+// loop).
+type HiccupCampaign struct {
+	Runs         int
+	Window       time.Duration
+	RenewalsPerS int
+	Busy         bool
+}
+
+// The campaigns make measure runs: WHAT=storm-hiccups on a quiet host,
+// WHAT=storm-hiccups-busy with one core busy at the level where the busy
+// machine's big storms start (the storm set: 800/s).
+var (
+	QuietHiccupCampaign = HiccupCampaign{Runs: HiccupRuns, Window: HiccupWindow, RenewalsPerS: HiccupRenewalsPerS}
+	BusyHiccupCampaign  = HiccupCampaign{Runs: HiccupRuns, Window: HiccupWindow, RenewalsPerS: HiccupBusyRenewalsPerS, Busy: true}
+)
+
+// HiccupBusyRenewalsPerS: the busy campaign's level.
+const HiccupBusyRenewalsPerS = 800
+
+// RunHiccupCampaign runs c's runs (each after waitForQuiet, at most 30 s:
+// the busy loop is the run's own), saving after every run.
+func RunHiccupCampaign(ctx context.Context, clk clock.Clock, c HiccupCampaign, progress io.Writer, save func(HiccupSet) error) (HiccupSet, error) {
+	runs, window := c.Runs, c.Window
+	host, prefix := "on a quiet host", "hiccups"
+	if c.Busy {
+		host, prefix = "with one core busy (the storm set's busy-loop process, GOMAXPROCS=1)", "hiccups-busy"
+	}
 	start := clk.Now()
 	set := HiccupSet{Etcd: "3.7.3", Go: runtime.Version(), Date: start.UTC().Format("2006-01-02"), Machine: thisMachine().CPU,
 		Cores: runtime.NumCPU(), HighRTTP99Ms: HighRTTP99Ms, SchedTailMs: SchedTailMs, BunchFactor: BunchFactor, AgentLateMs: AgentLateMs,
 		Method: fmt.Sprintf("The storm set's run (storm.go MeasureStorm: 3 members in this process, peer mTLS RSA; leases on the followers, "+
 			"one raw LeaseKeepAlive stream each from an agent process, a send per lease every 500 ms from a Ticker, open loop; 5 s ramp, window from 15 s) "+
-			"at %d renewals/s on a quiet host (each run first waits up to 30 s for other processes' CPU under 0.25 cores), %d runs with a %s window. "+
+			"at %d renewals/s %s (each run first waits up to 30 s for other processes' CPU under 0.25 cores), %d runs with a %s window. "+
 			"Beside it: this process's runtime/metrics (the 3 members plus the measurement's own samplers) every %s, the agent's every 100 ms "+
 			"(/sched/latencies:seconds, /sched/pauses/total/gc:seconds, /gc/cycles/total:gc-cycles, /cpu/classes/gc/mark/{assist,dedicated,idle}:cpu-seconds, "+
 			"/gc/heap/goal:bytes, /gc/heap/live:bytes, /memory/classes/heap/objects:bytes); histogram quantiles are bin upper bounds. "+
 			"The agent records each send's lateness against its Ticker grid. GC cycles: first STW pause to the rise of the cycle count, interval midpoints.",
-			HiccupRenewalsPerS, runs, window, HiccupMemberPeriod)}
+			c.RenewalsPerS, host, runs, window, HiccupMemberPeriod), Busy: c.Busy}
 	for rep := 1; rep <= runs; rep++ {
-		cfg := StormConfig{RenewalsPerS: HiccupRenewalsPerS, Window: window, Seed: uint64(rep),
-			Name: fmt.Sprintf("hiccups-%d-r%d", HiccupRenewalsPerS, rep)}
+		cfg := StormConfig{RenewalsPerS: c.RenewalsPerS, Window: window, Seed: uint64(rep), Background: c.Busy,
+			Name: fmt.Sprintf("%s-%d-r%d", prefix, c.RenewalsPerS, rep)}
 		other, waited, err := waitForQuiet(ctx, clk, 30*time.Second, progress)
 		if err != nil {
 			return set, err

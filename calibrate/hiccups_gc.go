@@ -3,6 +3,7 @@ package calibrate
 import (
 	"math"
 	"slices"
+	"time"
 
 	"github.com/leasesim/leasesim/spec"
 )
@@ -30,19 +31,34 @@ import (
 //     (marks of 90-110 ms) do not decide it.
 //   - base heap: the live heap after a cycle, per member of the process.
 
+// HiccupGCStormMargin: FitGC leaves out cycles that start this close to a
+// storm second.
+const HiccupGCStormMargin = 3 * time.Second
+
 // HiccupGCMembers is how many members the measured process held (calibrate
 // runs the cluster in one process).
 const HiccupGCMembers = 3
 
 // FitGC reads the collector's parameters off the saved cycles: each the
-// median over every member cycle with a mark of the runs (the spread from
-// the quartiles), rounded to 3 significant digits.
+// median over the member cycles with a mark that start at least
+// HiccupGCStormMargin away from every storm second (a storm's queues and
+// connections swell the heap and its handshakes the CPU; the model adds
+// those itself), the spread from the quartiles, rounded to 3 significant
+// digits.
 func (h HiccupSet) FitGC() spec.ParamsGC {
 	var scan, cores, heap, logRatio []float64
 	for _, r := range h.Runs {
+		var storms []float64 // the storm seconds' midpoints, s from the load's start
+		for _, s := range r.Seconds {
+			if s.D.Storm {
+				storms = append(storms, s.T-s.DurS/2)
+			}
+		}
 		for _, c := range r.MemberCycles {
 			cpuS := (c.AssistMs + c.WorkersMs) / 1000
-			if c.MarkMs <= 0 || cpuS <= 0 || c.LiveAfterMB <= 0 {
+			if c.MarkMs <= 0 || cpuS <= 0 || c.LiveAfterMB <= 0 || slices.ContainsFunc(storms, func(t float64) bool {
+				return math.Abs(c.StartS-t) < HiccupGCStormMargin.Seconds()
+			}) {
 				continue
 			}
 			live := c.LiveAfterMB * (1 << 20)
@@ -60,7 +76,7 @@ func (h HiccupSet) FitGC() spec.ParamsGC {
 		ScanRate:   sig3(median(scan)),
 		MarkCores:  sig3(median(cores)),
 		MarkSpread: sig3((q3 - q1) / 1.349),
-		BaseHeap:   int64(sig3(median(heap) / HiccupGCMembers)),
+		BaseHeap:   int64(math.Round(sig3(median(heap) / HiccupGCMembers))),
 	}
 }
 

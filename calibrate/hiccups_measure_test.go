@@ -11,30 +11,41 @@ import (
 	"github.com/benbjohnson/clock"
 )
 
-const hiccupFile = "testdata/storm-hiccups-3.7.3.json"
+const (
+	hiccupFile     = "testdata/storm-hiccups-3.7.3.json"
+	hiccupBusyFile = "testdata/storm-hiccups-busy-3.7.3.json"
+)
 
 // TestMeasureStormHiccups measures where the calm seconds' hiccups come from
 // (hiccups.go) and saves testdata/storm-hiccups-3.7.3.json (make measure
 // WHAT=storm-hiccups, ~5 min). LEASESIM_MEASURE=storm-hiccups-smoke runs one
-// short run, takes no lock and saves nothing.
+// short run, takes no lock and saves nothing; storm-hiccups-busy measures
+// with one core busy (BusyHiccupCampaign) into
+// testdata/storm-hiccups-busy-3.7.3.json.
 func TestMeasureStormHiccups(t *testing.T) {
 	what := os.Getenv("LEASESIM_MEASURE")
-	if what != "storm-hiccups" && what != "storm-hiccups-smoke" && what != "storm-hiccups-rederive" {
+	switch what {
+	case "storm-hiccups", "storm-hiccups-busy", "storm-hiccups-smoke", "storm-hiccups-rederive":
+	default:
 		t.Skip("a measurement: set LEASESIM_MEASURE=storm-hiccups to run it")
 	}
 	if what == "storm-hiccups-rederive" {
-		// No cluster: recompute the saved file's derived figures from its
+		// No cluster: recompute the saved files' derived figures from their
 		// series.
-		var set HiccupSet
-		loadMeasurement(t, hiccupFile, &set)
-		set.Rederive()
-		saveMeasurement(t, hiccupFile, set)
+		for _, f := range []string{hiccupFile, hiccupBusyFile} {
+			var set HiccupSet
+			loadMeasurement(t, f, &set)
+			set.Rederive()
+			saveMeasurement(t, f, set)
+		}
 		return
 	}
 	ctx := context.Background()
 	clk := clock.New()
 	if what == "storm-hiccups-smoke" {
-		set, err := RunHiccupCampaign(ctx, clk, 1, 5*time.Second, testWriter{t}, func(HiccupSet) error { return nil })
+		c := QuietHiccupCampaign
+		c.Runs, c.Window = 1, 5*time.Second
+		set, err := RunHiccupCampaign(ctx, clk, c, testWriter{t}, func(HiccupSet) error { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +63,7 @@ func TestMeasureStormHiccups(t *testing.T) {
 	// 3 runs of ~15 s warm-up + 40 s window + cluster start and stop, and up
 	// to 30 s each waiting for a quiet host.
 	est := time.Duration(HiccupRuns) * 110 * time.Second
-	if err := takeStormLock(est, "storm-hiccups"); err != nil {
+	if err := takeStormLock(est, what); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(stormLock) })
@@ -67,8 +78,12 @@ func TestMeasureStormHiccups(t *testing.T) {
 			os.Exit(1)
 		}
 	}()
-	set, err := RunHiccupCampaign(ctx, clk, HiccupRuns, HiccupWindow, testWriter{t}, func(set HiccupSet) error {
-		saveMeasurement(t, hiccupFile, set)
+	c, file := QuietHiccupCampaign, hiccupFile
+	if what == "storm-hiccups-busy" {
+		c, file = BusyHiccupCampaign, hiccupBusyFile
+	}
+	set, err := RunHiccupCampaign(ctx, clk, c, testWriter{t}, func(set HiccupSet) error {
+		saveMeasurement(t, file, set)
 		return nil
 	})
 	if err != nil {

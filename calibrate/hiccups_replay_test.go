@@ -17,11 +17,18 @@ import (
 // thresholds are today's, and every derived figure — each second's, each
 // run's summary, the pooled summary, the storm run's own — recomputes from
 // the saved series with today's code. It needs no cluster.
-func TestStormHiccupsReplay(t *testing.T) {
+func TestStormHiccupsReplay(t *testing.T) { replayHiccups(t, hiccupFile, QuietHiccupCampaign) }
+
+// TestStormHiccupsBusyReplay is TestStormHiccupsReplay for the busy
+// campaign (testdata/storm-hiccups-busy-3.7.3.json, make measure
+// WHAT=storm-hiccups-busy): 800/s with one core busy.
+func TestStormHiccupsBusyReplay(t *testing.T) { replayHiccups(t, hiccupBusyFile, BusyHiccupCampaign) }
+
+func replayHiccups(t *testing.T, file string, c HiccupCampaign) {
 	var set HiccupSet
-	loadMeasurement(t, hiccupFile, &set)
-	if !set.Done || len(set.Runs) != HiccupRuns {
-		t.Fatalf("incomplete: complete %v, %d runs of %d", set.Done, len(set.Runs), HiccupRuns)
+	loadMeasurement(t, file, &set)
+	if !set.Done || len(set.Runs) != c.Runs || set.Busy != c.Busy {
+		t.Fatalf("incomplete: complete %v, %d runs of %d, busy %v (want %v)", set.Done, len(set.Runs), c.Runs, set.Busy, c.Busy)
 	}
 	if set.Date == "" || set.Machine == "" || set.Method == "" {
 		t.Errorf("date %q, machine %q or method missing", set.Date, set.Machine)
@@ -32,10 +39,10 @@ func TestStormHiccupsReplay(t *testing.T) {
 	}
 	for _, r := range set.Runs {
 		name := r.Storm.Config.Name
-		if r.Storm.Config.RenewalsPerS != HiccupRenewalsPerS {
-			t.Errorf("%s: %d renewals/s, want %d", name, r.Storm.Config.RenewalsPerS, HiccupRenewalsPerS)
+		if r.Storm.Config.RenewalsPerS != c.RenewalsPerS || r.Storm.Config.Background != c.Busy {
+			t.Errorf("%s: %d renewals/s, busy %v; want %d, %v", name, r.Storm.Config.RenewalsPerS, r.Storm.Config.Background, c.RenewalsPerS, c.Busy)
 		}
-		want := int(HiccupWindow.Seconds()) - 2
+		want := int(c.Window.Seconds()) - 2
 		if len(r.Seconds) < want || len(r.Seconds) != len(r.Storm.Seconds) {
 			t.Errorf("%s: %d seconds (storm run: %d), want at least %d and the same", name, len(r.Seconds), len(r.Storm.Seconds), want)
 			continue
@@ -148,23 +155,36 @@ func TestHiccupFlights(t *testing.T) {
 }
 
 // TestStormHiccupsGCParams: the storm-2core parameter file's collector is
-// what the saved storm-hiccups cycles give (HiccupSet.FitGC), and the
-// handshake's allocation is netsim's measured one.
+// what the saved storm-hiccups cycles give (HiccupSet.FitGC), storm-2core-
+// busy's what the busy campaign's give, the handshake's allocation is
+// netsim's measured one, and the two files differ in nothing else.
 func TestStormHiccupsGCParams(t *testing.T) {
-	var set HiccupSet
-	loadMeasurement(t, hiccupFile, &set)
-	p, err := spec.LoadParams("storm-2core")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fit := set.FitGC()
-	fit.AllocPerHandshake = netsim.PeerHandshakeAllocBytes
-	if p.GC != fit {
-		t.Errorf("storm-2core's gc section %+v, the measurement gives %+v: update the file (and the README's figures)", p.GC, fit)
+	fits := map[string]spec.ParamsGC{}
+	for name, file := range map[string]string{"storm-2core": hiccupFile, "storm-2core-busy": hiccupBusyFile} {
+		var set HiccupSet
+		loadMeasurement(t, file, &set)
+		p, err := spec.LoadParams(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fit := set.FitGC()
+		fit.AllocPerHandshake = netsim.PeerHandshakeAllocBytes
+		if p.GC != fit {
+			t.Errorf("%s's gc section %+v, the measurement gives %+v: update the file (and the README's figures)", name, p.GC, fit)
+		}
+		fits[name] = fit
 	}
 	// The figures the README quotes.
-	if fit.ScanRate != 1.2e9 || fit.MarkCores != 1.26 || fit.BaseHeap != 10600000 {
-		t.Errorf("fit %+v: the README quotes 1.2 GB per core-second, 1.26 cores, 10.6 MB a member", fit)
+	if f := fits["storm-2core"]; f.ScanRate != 1.19e9 || f.MarkCores != 1.3 || f.BaseHeap != 10600000 {
+		t.Errorf("quiet fit %+v: the README quotes 1.19 GB per core-second, 1.3 cores, 10.6 MB a member", f)
+	}
+	if f := fits["storm-2core-busy"]; f.ScanRate != 6.44e8 || f.MarkCores != 1.2 || f.BaseHeap != 11600000 {
+		t.Errorf("busy fit %+v: the README quotes 0.64 GB per core-second, 1.2 cores, 11.6 MB a member", f)
+	}
+	quiet, _ := spec.LoadParams("storm-2core")
+	busy, _ := spec.LoadParams("storm-2core-busy")
+	if !reflect.DeepEqual(quiet.Costs, busy.Costs) || quiet.Client != busy.Client {
+		t.Errorf("storm-2core-busy's costs or client timing differ from storm-2core's: %+v %+v against %+v %+v", busy.Costs, busy.Client, quiet.Costs, quiet.Client)
 	}
 }
 

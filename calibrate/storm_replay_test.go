@@ -224,7 +224,7 @@ func TestStormReplayGrounded(t *testing.T) {
 	for _, c := range []struct {
 		name       string
 		real, want int
-	}{{"quiet", 1500, 1500}, {"busy", 800, 1600}} {
+	}{{"quiet", 1500, 1500}, {"busy", 800, 1200}} {
 		if r, m := BigStormOnsetOf(pts, c.name, false), BigStormOnsetOf(pts, c.name, true); r != c.real || m != c.want {
 			t.Errorf("big-storm onset, %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.name, onsetText(r), onsetText(m), c.real, c.want)
 		}
@@ -246,9 +246,15 @@ func within(a, b, f float64) bool { return a > 0 && b > 0 && a <= f*b && b <= f*
 
 // stormGroundedAgrees: what the grounded model gets right today.
 var stormGroundedAgrees = []stormClaim{
-	{"server CPU within 25 % of the real at every level (11-24 % under where the real storms are bigger, up to 15 % over at the top levels)", func(pts []StormPoint) bool {
-		return every(pts, func(p StormPoint) bool {
-			return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores
+	{"server CPU within 25 % of the real at 7 of the 8 levels and within 30 % at all (under where the real storms are bigger: 22-27 % at quiet 1,000-1,500/s; up to 15 % over at the top levels)", func(pts []StormPoint) bool {
+		close := 0
+		for _, p := range pts {
+			if math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores {
+				close++
+			}
+		}
+		return close >= 7 && every(pts, func(p StormPoint) bool {
+			return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.30*p.Measured.ServerCores
 		})
 	}},
 	{"the calm RTT p99 on the busy machine (400/s, where no run storms big) within a factor 2 of the real 7.5 ms", func(pts []StormPoint) bool {
@@ -264,17 +270,27 @@ var stormGroundedAgrees = []stormClaim{
 			return 2*p.Model.Big <= p.Model.Runs || within(p.Model.PeakConns, p.Measured.PeakConns, 2.5)
 		})
 	}},
-	{"the big storms recur: at every level where both sides recur, within a factor 2.5 of the real gap", func(pts []StormPoint) bool {
-		return every(pts, func(p StormPoint) bool {
-			return p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 || within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 2.5)
-		})
+	{"the storms recur: at every level where both sides recur, within a factor 2 of the real gap but one (busy 400/s: 13 s against 36 s, the model's small storms come more often), within a factor 3 there", func(pts []StormPoint) bool {
+		off := 0
+		for _, p := range pts {
+			if p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 {
+				continue
+			}
+			if !within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 3) {
+				return false
+			}
+			if !within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 2) {
+				off++
+			}
+		}
+		return off <= 1
 	}},
 }
 
 // stormGroundedApart: where the grounded model and the real cluster still
 // disagree.
 var stormGroundedApart = []stormClaim{
-	{"(a) onsets: the first storms (more than 10 new connections in a second) start at 1,500/s quiet against 1,000 (2 of 6 seeds storm at 1,000); big ones on the busy machine at 1,600/s against 800 (at 800-1,200/s the model's storms stay small: 10-14 new connections in the worst second against 540-1,046)",
+	{"(a) onsets: the first storms (more than 10 new connections in a second) start at 1,500/s quiet against 1,000 (2 of 6 seeds storm at 1,000); big ones on the busy machine at 1,200/s against 800 (at 800/s 1 seed of 6 storms big: 11 new connections in the median worst second against 540)",
 		func(pts []StormPoint) bool {
 			return StormOnsetOf(pts, "quiet", true) > StormOnsetOf(pts, "quiet", false) &&
 				BigStormOnsetOf(pts, "busy", true) > BigStormOnsetOf(pts, "busy", false)

@@ -31,10 +31,14 @@ cluster: {members: 3, cores: ` + cores + `, shared_cpu: true, gc: ` + map[bool]s
 		}
 		return r.Cluster
 	}
+	p, err := spec.LoadParams("storm-2core")
+	if err != nil || p.GC.ScanRate == 0 || p.GC.MarkCores == 0 || p.GC.MarkSpread == 0 || p.GC.BaseHeap == 0 {
+		t.Fatalf("storm-2core's gc section %+v (%v): want every field set", p.GC, err)
+	}
 	cpu := load(true, "2").CPU(-1)
 	g := cpu.GC
-	if g == nil || g.ScanRate != 1.2e9 || g.MarkCores != 1.26 || g.MarkSpread != 0.168 || g.Rand == nil ||
-		g.BaseHeap != 3*10600000 || g.AllocPerHandshake != netsim.PeerHandshakeAllocBytes ||
+	if g == nil || g.ScanRate != p.GC.ScanRate || g.MarkCores != p.GC.MarkCores || g.MarkSpread != p.GC.MarkSpread || g.Rand == nil ||
+		g.BaseHeap != 3*p.GC.BaseHeap || g.AllocPerHandshake != netsim.PeerHandshakeAllocBytes ||
 		g.AllocPerRequest != spec.DefaultGC.AllocPerRequest || g.Procs != 2 {
 		t.Errorf("GC with storm-2core: %+v", g)
 	}
