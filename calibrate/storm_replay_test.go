@@ -222,19 +222,15 @@ func TestStormReplayGrounded(t *testing.T) {
 	}
 	t.Logf("\n%s", b.String())
 	for _, c := range []struct {
-		name       string
+		what, cond string
+		onset      func([]StormPoint, string, bool) int
 		real, want int
-	}{{"quiet", 1500, 1500}, {"busy", 800, 1200}} {
-		if r, m := BigStormOnsetOf(pts, c.name, false), BigStormOnsetOf(pts, c.name, true); r != c.real || m != c.want {
-			t.Errorf("big-storm onset, %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.name, onsetText(r), onsetText(m), c.real, c.want)
-		}
-	}
-	for _, c := range []struct {
-		name       string
-		real, want int
-	}{{"quiet", 1000, 1500}, {"busy", 400, 400}} {
-		if r, m := StormOnsetOf(pts, c.name, false), StormOnsetOf(pts, c.name, true); r != c.real || m != c.want {
-			t.Errorf("storm onset (10 new connections), %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.name, onsetText(r), onsetText(m), c.real, c.want)
+	}{
+		{"big-storm onset", "quiet", BigStormOnsetOf, 1500, 1500}, {"big-storm onset", "busy", BigStormOnsetOf, 800, 1200},
+		{"storm onset (10 new connections)", "quiet", StormOnsetOf, 1000, 1500}, {"storm onset (10 new connections)", "busy", StormOnsetOf, 400, 400},
+	} {
+		if r, m := c.onset(pts, c.cond, false), c.onset(pts, c.cond, true); r != c.real || m != c.want {
+			t.Errorf("%s, %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.what, c.cond, onsetText(r), onsetText(m), c.real, c.want)
 		}
 	}
 	checkStormClaims(t, pts, stormGroundedAgrees, "the grounded model no longer agrees: %s")
