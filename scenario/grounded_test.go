@@ -28,8 +28,11 @@ const (
 	forwardedPerSecond   = 40000.0 * followers / (followers + 1)
 )
 
-// timeWaitPerFollower: the report's ss count of TIME-WAIT sockets on the
-// leader's peer port, by follower.
+// timeWaitPerFollower: the report's ss count of sockets on the leader's peer
+// port, by follower, which the report took for TIME-WAIT. It was a plain ss,
+// which lists no TIME-WAIT socket (docs/incident-2018.md, "What the socket
+// counts are"), so the closes/s and handshake cost derived from it below are
+// the doc's arithmetic, not the report's figures.
 var timeWaitPerFollower = []float64{53882, 53667, 53539, 53197, 53135, 51966}
 
 // TestGroundedLeaderArithmetic recomputes the derived column of the doc's
