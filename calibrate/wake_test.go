@@ -1,0 +1,106 @@
+package calibrate
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/spec"
+)
+
+// bursts groups sends at most wakeGap apart, whatever the client, and a
+// burst with any forwarded send counts as forwarded.
+func TestBursts(t *testing.T) {
+	ms := func(v ...float64) []int64 {
+		var out []int64
+		for _, x := range v {
+			out = append(out, int64(x*1e6))
+		}
+		return out
+	}
+	sends := [][]int64{
+		ms(0, 2000, 4000),       // client 0, direct
+		ms(1, 2001.5, 4000.2),   // client 1, forwarded
+		ms(2.0001, 3000, 5000),  // client 2, direct
+		ms(6000, 7000, 7001, 9), // client 3, direct: 9 ms is 7 ms after 2.0001
+	}
+	fwd := func(i int) bool { return i == 1 }
+	// In [0, 10 s): {0, 1} forwarded (1 ms apart: one burst), {2.0001}
+	// direct (1.0001 ms after 1), {9} direct, {2000} direct, {2001.5}
+	// forwarded (1.5 ms after), {3000}, {4000, 4000.2} forwarded, {5000},
+	// {6000}, {7000, 7001} direct.
+	d, f := bursts(sends, fwd, 0, 10e9)
+	if d != 7 || f != 3 {
+		t.Fatalf("bursts = %d direct, %d forwarded; want 7 and 3", d, f)
+	}
+	// The window is [a, b).
+	d, f = bursts(sends, fwd, int64(2000e6), int64(4000e6))
+	if d != 2 || f != 1 {
+		t.Fatalf("bursts in [2 s, 4 s) = %d direct, %d forwarded; want 2 and 1", d, f)
+	}
+	if got, want := wakeCores(2, 1, 2), (2*wakeDirect.Seconds()+wakeForwarded.Seconds())/2; got != want {
+		t.Fatalf("wakeCores = %v, want %v", got, want)
+	}
+}
+
+// TestWakeCostReplay derives wakeDirect and wakeForwarded from the saved
+// measurement (TestMeasureKeepaliveOverhead): for each window of clients
+// started over 2 s (renewals arriving one at a time) on a quiet host, its
+// CPU over the idle cluster's (the median of the quiet idle windows) less
+// the shipped parameters' cost per renewal, per burst of sends; the median
+// over the repeats, to 10 µs.
+func TestWakeCostReplay(t *testing.T) {
+	var m overheadMeasurement
+	loadMeasurement(t, overheadFile, &m)
+	p, err := spec.LoadParams("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perRenewal := map[string]time.Duration{
+		"leader":    p.Costs.DirectRenewal.D(),
+		"followers": p.Costs.FollowerRenewal.D() + p.Costs.LeaderForwarded.D(),
+	}
+	var idle []float64
+	for _, ph := range m.Phases {
+		if ph.Kind == "idle" && ph.OtherCores < QuietOtherCores {
+			idle = append(idle, ph.Cores)
+		}
+	}
+	if len(idle) < 3 {
+		t.Fatalf("%d quiet idle windows, want at least 3", len(idle))
+	}
+	base := spreadOf(idle).Median
+	gap := slices.Index(episodeGapsMs, float64(wakeGap)/1e6)
+	if gap < 0 {
+		t.Fatalf("the measurement did not group sends %s apart", wakeGap)
+	}
+	perBurst := func(kind, placement string, atLeast int) (spread, spread) {
+		var w, per []float64
+		for _, ph := range m.Phases {
+			if ph.Kind != kind+"@"+placement || ph.OtherCores >= QuietOtherCores || len(ph.EpisodesPerS) <= gap {
+				continue
+			}
+			extra := ph.Cores - base
+			per = append(per, extra/ph.KeepAlivesPerS*1e6)
+			w = append(w, (extra-perRenewal[placement].Seconds()*ph.KeepAlivesPerS)/ph.EpisodesPerS[gap]*1e6)
+		}
+		if len(w) < atLeast {
+			t.Fatalf("%s@%s: %d quiet windows, want at least 3", kind, placement, len(w))
+		}
+		return spreadOf(w), spreadOf(per)
+	}
+	for _, c := range []struct {
+		placement string
+		want      time.Duration
+	}{{"leader", wakeDirect}, {"followers", wakeForwarded}} {
+		w, per := perBurst("loaded-spread", c.placement, 3)
+		_, lock := perBurst("loaded", c.placement, 0)
+		t.Logf("%s: idle %.4f cores; started over 2 s: %v µs per renewal over idle, %v µs per burst less the per-renewal cost; started together: %v µs per renewal",
+			c.placement, base, per, w, lock)
+		got := time.Duration(math.Round(w.Median/10)*10) * time.Microsecond
+		if got != c.want {
+			t.Errorf("%s: the saved measurement gives %s per burst, the constant is %s", c.placement, got, c.want)
+		}
+	}
+}
