@@ -1,6 +1,7 @@
 package calibrate
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
@@ -102,5 +103,47 @@ func TestWakeCostReplay(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s: the saved measurement gives %s per burst, the constant is %s", c.placement, got, c.want)
 		}
+	}
+}
+
+// TestDefaultPointAgrees replays six runs of `leasesim calibrate` at its
+// default point (30 clients, TTL 5 s, spread, 20 s idle baseline; quiet
+// host, 2026-12-01) through today's prediction: server CPU, loaded, within
+// 25 % in at least five of the six and within 15 % at the median (the
+// host's own noise: the same idle cluster measures 0.028-0.041 cores over
+// 20 s windows). Before the prediction stood on the run's idle baseline
+// and counted wake-ups, the same runs gave -24 % to -40 %.
+func TestDefaultPointAgrees(t *testing.T) {
+	var doc struct {
+		Runs []struct {
+			Measured Measurement `json:"measured"`
+		} `json:"runs"`
+	}
+	loadMeasurement(t, "testdata/default-point-2026-12-01.json", &doc)
+	var ms []Measurement
+	for _, r := range doc.Runs {
+		ms = append(ms, r.Measured)
+	}
+	if len(ms) != 6 {
+		t.Fatalf("%d runs, want 6", len(ms))
+	}
+	var errs []float64
+	within := 0
+	for _, m := range ms {
+		p, err := Predict(context.Background(), m, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := Compare(m, p, "default").Row("server CPU, loaded")
+		e := *r.RelErr
+		errs = append(errs, math.Abs(e))
+		if math.Abs(e) <= 0.25 {
+			within++
+		}
+		t.Logf("measured %.4f (idle %.4f), predicted %.4f (base %.4f + load %.4f, of which wake-ups %.4f): %+.1f%%",
+			m.ServerCores, m.IdleServerCores, p.ServerCores, p.BaseCores, p.LoadCores, p.WakeCores, 100*e)
+	}
+	if med := spreadOf(errs).Median; within < 5 || med > 0.15 {
+		t.Errorf("server CPU, loaded: %d of 6 runs within 25 %%, median |error| %.1f %%; want at least 5 and at most 15 %%", within, 100*med)
 	}
 }
