@@ -147,3 +147,37 @@ func TestDefaultPointAgrees(t *testing.T) {
 		t.Errorf("server CPU, loaded: %d of 6 runs within 25 %%, median |error| %.1f %%; want at least 5 and at most 15 %%", within, 100*med)
 	}
 }
+
+// TestIdleBaselineIsNotSteadyAtFirst replays the idle baselines measured at
+// the default point over three stretches after the election
+// (testdata/idle-baseline-2026-12-01.json): the first 3 s read low, the
+// next 3 s high, 20 s in between, which is why the baseline is 20 s long
+// (DefaultIdle) and why the parameter file's idle (0.0219 cores, the mean
+// of 3 s baselines taken at once) sits below today's.
+func TestIdleBaselineIsNotSteadyAtFirst(t *testing.T) {
+	var doc struct {
+		Runs []struct {
+			Stretch string  `json:"stretch"`
+			Idle    float64 `json:"idle_server_cores"`
+		} `json:"runs"`
+	}
+	loadMeasurement(t, "testdata/idle-baseline-2026-12-01.json", &doc)
+	by := map[string][]float64{}
+	for _, r := range doc.Runs {
+		by[r.Stretch] = append(by[r.Stretch], r.Idle)
+	}
+	first, next, long := spreadOf(by["first-3s"]), spreadOf(by["next-3s"]), spreadOf(by["20s"])
+	t.Logf("idle cores, median [min, max]: first 3 s %.4f [%.4f, %.4f] (%d runs), next 3 s %.4f [%.4f, %.4f] (%d), 20 s %.4f [%.4f, %.4f] (%d)",
+		first.Median, first.Min, first.Max, len(by["first-3s"]), next.Median, next.Min, next.Max, len(by["next-3s"]), long.Median, long.Min, long.Max, len(by["20s"]))
+	if len(by["first-3s"]) < 5 || len(by["next-3s"]) < 5 || len(by["20s"]) < 5 {
+		t.Fatal("fewer than 5 runs in a stretch")
+	}
+	if !(first.Median < long.Median && long.Median < next.Median) {
+		t.Errorf("medians first 3 s %.4f, 20 s %.4f, next 3 s %.4f: want them in that order", first.Median, long.Median, next.Median)
+	}
+	if p, err := spec.LoadParams("default"); err != nil {
+		t.Fatal(err)
+	} else if idle := 3 * *p.Costs.IdleCores; idle >= long.Median {
+		t.Errorf("the parameter file's idle members (%.4f cores, prober handshakes apart) no longer sit below today's 20 s baseline (%.4f): revisit the prediction's base (predict.go)", idle, long.Median)
+	}
+}
