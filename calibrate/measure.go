@@ -139,10 +139,10 @@ type Measurement struct {
 	ClientCores     float64 `json:"client_cores"`      // the agent process's CPU
 	// The host's CPU outside this process and the agent (/proc/stat), over
 	// the idle phase and the window: other processes on a shared machine.
-	// They raise this process's own CPU too (an idle cluster measured
-	// 0.016-0.026 cores with the host quiet, 0.029-0.041 with about 1.5
-	// cores of other work: README, calibration), so a window with more than
-	// QuietOtherCores of them measures the neighbours as well.
+	// They may raise this process's own CPU too (the first 3 s idle read
+	// 0.029-0.037 cores in 3 runs with 1.5-2 cores of other work, 0.016-0.032
+	// in 5 quiet ones; README, calibration), so a window with more than
+	// QuietOtherCores of them is suspect.
 	IdleOtherCores float64 `json:"idle_other_cores,omitempty"`
 	OtherCores     float64 `json:"other_cores,omitempty"`
 	// WaitedForQuietS: how long the run waited for the host's other CPU to
