@@ -38,7 +38,7 @@ type Config struct {
 	// Idle: the cluster runs this long with no clients first, to measure its
 	// baseline CPU (default 20 s: its first seconds after the election are
 	// not steady, 0.016-0.032 cores over the first 3 s, 0.039-0.063 over
-	// the next 3, 0.028-0.041 over 20 s: testdata/idle-baseline-2026-12-01.json).
+	// the next 3, 0.028-0.047 over 20 s: testdata/idle-baseline-2026-12-01.json).
 	Idle    time.Duration `json:"idle"`
 	Sample  time.Duration `json:"sample"`  // sampling period (default 1 s)
 	Members int           `json:"members"` // default 3

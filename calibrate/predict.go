@@ -155,7 +155,7 @@ func PredictSpec(ctx context.Context, m Measurement, sc spec.Spec) (Prediction, 
 	p.LoadCores = mean(recorder.CPUUtilisation(0))*sc.Cluster.Cores - p.IdleServerCores + p.WakeCores
 	// The idle cluster's CPU is the machine's, and it moves: the parameter
 	// file's 0.0219 cores (3 s right after the election, 2026-11-25, kernel
-	// build 6.18.44-fc-v657) against 0.028-0.041 over 20 s on 2026-12-01
+	// build 6.18.44-fc-v657) against 0.028-0.047 over 20 s on 2026-12-01
 	// (build v1045). So the loaded figure stands on the run's own idle
 	// baseline when it has one (the default 20 s), and the comparison
 	// tests what the load adds.
