@@ -12,7 +12,10 @@
 //     and the per-member split comes from which member each client uses);
 //   - renew intervals and RTTs, per lease;
 //   - server CPU (this process, getrusage) and client CPU (/proc/PID/stat),
-//     with an idle baseline before the clients start;
+//     with an idle baseline before the clients start (20 s: the cluster's
+//     first seconds after the election are not steady), on which the
+//     prediction of the loaded CPU stands (predict.go); and the CPU of other
+//     processes on the host, which Measure first waits to fall quiet;
 //   - peer connections into the leader's peer port by TCP state
 //     (/proc/net/tcp), new ones, and the host's TCP opens (/proc/net/snmp);
 //   - leases revoked and keys missing at the end.

@@ -85,7 +85,7 @@ func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
 	spread := fs.Duration("start-spread", 0, "start the clients uniformly over this long (0: together)")
 	warmup := fs.Duration("warmup", 0, "time after the clients start before measuring (default 1.5 renew periods)")
 	window := fs.Duration("window", 20*time.Second, "measured window (rounded up to whole renew periods)")
-	idle := fs.Duration("idle", 3*time.Second, "idle-cluster CPU baseline before the clients start")
+	idle := fs.Duration("idle", calibrate.DefaultIdle, "idle-cluster CPU baseline before the clients start (the loaded CPU's prediction stands on it)")
 	tls := fs.String("tls", "rsa", "peer mTLS key type: rsa | ecdsa")
 	seed := fs.Uint64("seed", 1, "seed of the start spread and of the simulation")
 	params := fs.String("params", "default", "model parameters for the predictions: a built-in parameter file (default, measured on this project's machines by make calibrate; reference-2core, the issue's reference VM) or a file")
