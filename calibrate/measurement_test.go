@@ -3,6 +3,7 @@ package calibrate
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -55,4 +56,33 @@ func rawKeepAlive(ctx context.Context, t *testing.T, cl *Cluster, m int) (*clien
 		t.Fatal(err)
 	}
 	return cli, g.ID, stream
+}
+
+// envDuration is the Go duration in the environment variable name, or def
+// when it is not set (a measurement's plan override).
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return d
+}
+
+// envInt is the whole number in the environment variable name, or def.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n := def
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
 }

@@ -107,20 +107,8 @@ func TestMeasureKeepaliveOverhead(t *testing.T) {
 		t.Skip("set LEASESIM_MEASURE=overhead to measure (about eight minutes, a real cluster)")
 	}
 	needsRealCluster(t, "about eight minutes")
-	window := 20 * time.Second
-	if s := os.Getenv("LEASESIM_OVERHEAD_WINDOW"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		window = d
-	}
-	repeats := 3
-	if s := os.Getenv("LEASESIM_OVERHEAD_REPEATS"); s != "" {
-		if _, err := fmt.Sscan(s, &repeats); err != nil {
-			t.Fatal(err)
-		}
-	}
+	window := envDuration(t, "LEASESIM_OVERHEAD_WINDOW", 20*time.Second)
+	repeats := envInt(t, "LEASESIM_OVERHEAD_REPEATS", 3)
 	kinds := []string{"idle", "loaded", "idle", "loaded-spread", "idle", "connected"}
 	if s := os.Getenv("LEASESIM_OVERHEAD_KINDS"); s != "" {
 		kinds = strings.Split(s, ",")

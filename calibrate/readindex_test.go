@@ -171,20 +171,8 @@ func TestMeasureReadIndex(t *testing.T) {
 		t.Skip("set LEASESIM_MEASURE=readindex to measure (about twelve minutes, a real cluster)")
 	}
 	needsRealCluster(t, "about twelve minutes")
-	window := 15 * time.Second
-	if s := os.Getenv("LEASESIM_READINDEX_WINDOW"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		window = d
-	}
-	repeats := 7
-	if s := os.Getenv("LEASESIM_READINDEX_REPEATS"); s != "" {
-		if _, err := fmt.Sscan(s, &repeats); err != nil {
-			t.Fatal(err)
-		}
-	}
+	window := envDuration(t, "LEASESIM_READINDEX_WINDOW", 15*time.Second)
+	repeats := envInt(t, "LEASESIM_READINDEX_REPEATS", 7)
 	rates := []int{readIndexModelRate, 4000, 8000}
 	if s := os.Getenv("LEASESIM_READINDEX_RATES"); s != "" {
 		rates = nil
