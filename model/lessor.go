@@ -158,8 +158,12 @@ func (l *Lessor) push(i int) {
 
 // Renew is lessor.Renew on the leader (lessor.go:396-460): it refreshes the
 // expiry to now + TTL and returns the TTL in seconds, or 0 if the lease is gone
-// or already expired (an expired lease waits for its revocation and then
-// answers ErrLeaseNotFound, lessor.go:415-428; v3rpc sends that as TTL 0).
+// or already expired. A simplification: the real Renew of an expired lease
+// blocks until the lease's revocation is applied (or the lessor is demoted)
+// and only then answers ErrLeaseNotFound (lessor.go:415-428; v3rpc sends it
+// as TTL 0); here it answers at once, so a renewal never holds its stream or,
+// forwarded, its peer connection for the revoke backlog's length (etcd 3.2.23
+// has the same wait: the missing hold docs/incident-2018.md names).
 func (l *Lessor) Renew(now sim.Time, i int) int64 {
 	e := &l.leases[i]
 	if e.revoked || now >= e.expiry {
