@@ -2,7 +2,6 @@ package calibrate
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -83,9 +82,7 @@ func histSum(h *metrics.Float64Histogram) (sum float64) {
 // minute; on a quiet machine: the mark CPU is CPU time, but pauses are
 // wall time).
 func TestMeasureGC(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "gc" {
-		t.Skip("a measurement: set LEASESIM_MEASURE=gc to run it")
-	}
+	measuring(t, "gc", "Go's collector")
 	m := gcMeasurement{Go: runtime.Version(), Etcd: "3.7.3", Machine: machine(), Date: time.Now().Format("2006-01-02"), Procs: runtime.GOMAXPROCS(0)}
 	names := []string{"/cpu/classes/gc/mark/assist:cpu-seconds", "/cpu/classes/gc/mark/dedicated:cpu-seconds",
 		"/cpu/classes/gc/mark/idle:cpu-seconds", "/sched/pauses/total/gc:seconds", "/gc/heap/live:bytes"}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"maps"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -31,9 +30,7 @@ const idleCloseClusterFile = "testdata/peer-idle-close-cluster-3.7.3.json"
 // of two snapshots 200 ms apart). Slow (six minutes): run with
 // LEASESIM_MEASURE=idle-close-cluster (make measure WHAT=idle-close-cluster).
 func TestMeasurePeerIdleCloseCluster(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "idle-close-cluster" {
-		t.Skip("set LEASESIM_MEASURE=idle-close-cluster to measure (six minutes, a real cluster)")
-	}
+	measuring(t, "idle-close-cluster", "six minutes, a real cluster")
 	needsRealCluster(t, "a real cluster, six minutes")
 	ctx := context.Background()
 	c, err := startCluster(ctx, clock.New(), t.TempDir(), 3, "rsa")

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -46,9 +45,7 @@ type idleCloseGap struct {
 // round tripper (rafthttp.NewRoundTripper). Slow (five minutes): run with
 // LEASESIM_MEASURE=idle-close; it rewrites idleCloseFile.
 func TestMeasurePeerIdleClose(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "idle-close" {
-		t.Skip("set LEASESIM_MEASURE=idle-close to measure (five minutes of real sockets)")
-	}
+	measuring(t, "idle-close", "five minutes of real sockets")
 	needsRealCluster(t, "real sockets, five minutes")
 	_, certs, err := writeCerts(t.TempDir(), "rsa", 2, clock.New().Now())
 	if err != nil {

@@ -86,3 +86,12 @@ func envInt(t *testing.T, name string, def int) int {
 	}
 	return n
 }
+
+// measuring skips a measurement test unless LEASESIM_MEASURE names it (make
+// measure WHAT=what); cost says what running it takes.
+func measuring(t *testing.T, what, cost string) {
+	t.Helper()
+	if os.Getenv("LEASESIM_MEASURE") != what {
+		t.Skipf("a measurement: set LEASESIM_MEASURE=%s to run it (%s)", what, cost)
+	}
+}

@@ -103,9 +103,7 @@ type overheadMeasurement struct {
 // (60 s) makes them renew once per 20.5 s (connected, nearly no renewals),
 // in alternation, each window profiled (LEASESIM_MEASURE=overhead).
 func TestMeasureKeepaliveOverhead(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "overhead" {
-		t.Skip("set LEASESIM_MEASURE=overhead to measure (about eight minutes, a real cluster)")
-	}
+	measuring(t, "overhead", "about eight minutes, a real cluster")
 	needsRealCluster(t, "about eight minutes")
 	window := envDuration(t, "LEASESIM_OVERHEAD_WINDOW", 20*time.Second)
 	repeats := envInt(t, "LEASESIM_OVERHEAD_REPEATS", 3)

@@ -36,9 +36,7 @@ const promoteFile = "testdata/promote-3.7.3.json"
 // to testdata: LEASESIM_MEASURE=promote go test ./calibrate -run
 // TestMeasurePromote -v (about a minute; on a quiet machine).
 func TestMeasurePromote(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "promote" {
-		t.Skip("a measurement: set LEASESIM_MEASURE=promote to run it")
-	}
+	measuring(t, "promote", "the v3.7.3 lessor's Promote")
 	m := promoteMeasurement{Etcd: "3.7.3", Go: runtime.Version(), Machine: machine(), Date: time.Now().Format("2006-01-02")}
 	for _, n := range []int{1_000, 10_000, 100_000, 1_000_000} {
 		le, closeLessor := grantedLessor(t, n)
@@ -122,9 +120,7 @@ const demoteFile = "testdata/demote-3.7.3.json"
 // soft state (etcdserver/raft.go:186-206 -> server.go:769-773), so this is
 // how long that goroutine stops: model.DemoteCost replays it.
 func TestMeasureDemote(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "demote" {
-		t.Skip("a measurement: set LEASESIM_MEASURE=demote to run it")
-	}
+	measuring(t, "demote", "the v3.7.3 lessor's Demote")
 	m := demoteMeasurement{Etcd: "3.7.3", Go: runtime.Version(), Machine: machine(), Date: time.Now().Format("2006-01-02"),
 		Load: os.Getenv("LEASESIM_MEASURE_LOAD")}
 	for _, n := range []int{10_000, 100_000, 1_000_000, 2_000_000, 5_000_000} {

@@ -1,7 +1,6 @@
 package calibrate
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -25,9 +24,7 @@ import (
 // each). The figures are model.HeartbeatCost's source; run with
 // LEASESIM_MEASURE=heartbeat (make measure WHAT=heartbeat).
 func TestMeasureHeartbeat(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "heartbeat" {
-		t.Skip("set LEASESIM_MEASURE=heartbeat to measure (a few seconds)")
-	}
+	measuring(t, "heartbeat", "a few seconds")
 	const members = 3
 	nodes := make([]*raft.RawNode, members)
 	for i := range nodes {

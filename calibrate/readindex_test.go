@@ -167,9 +167,7 @@ type readIndexWindow struct {
 // LEASESIM_READINDEX_REPEATS (default 7) and LEASESIM_READINDEX_RATES
 // (default "1500,4000,8000") override the plan.
 func TestMeasureReadIndex(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "readindex" {
-		t.Skip("set LEASESIM_MEASURE=readindex to measure (about twelve minutes, a real cluster)")
-	}
+	measuring(t, "readindex", "about twelve minutes, a real cluster")
 	needsRealCluster(t, "about twelve minutes")
 	window := envDuration(t, "LEASESIM_READINDEX_WINDOW", 15*time.Second)
 	repeats := envInt(t, "LEASESIM_READINDEX_REPEATS", 7)

@@ -2,7 +2,6 @@ package calibrate
 
 import (
 	"net"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -41,9 +40,7 @@ type schedPoint struct {
 // goroutine's wake-up delay with 0 to 64 spinning goroutines on 2 Ps (LEASESIM_MEASURE=sched,
 // about two minutes).
 func TestMeasureSchedulingDelay(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "sched" {
-		t.Skip("set LEASESIM_MEASURE=sched to measure (about two minutes)")
-	}
+	measuring(t, "sched", "about two minutes")
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	m := schedMeasurement{What: "GOMAXPROCS 2, N goroutines spinning; 100 wake-ups each: a 10 ms sleep's lateness (timer), " +
 		"and a loopback TCP read's delay after its 1-byte write (network)", Go: runtime.Version()}

@@ -3,7 +3,6 @@ package calibrate
 import (
 	"context"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"testing"
@@ -46,9 +45,7 @@ const z99 = 2.3263478740408408
 // LEASESIM_MEASURE=spread go test ./calibrate -run TestMeasureServiceSpread
 // -v (about half a minute; on a quiet machine).
 func TestMeasureServiceSpread(t *testing.T) {
-	if os.Getenv("LEASESIM_MEASURE") != "spread" {
-		t.Skip("a measurement: set LEASESIM_MEASURE=spread to run it")
-	}
+	measuring(t, "spread", "a forwarded renewal's round-trip spread")
 	m := spreadMeasurement{Go: runtime.Version(), Etcd: "3.7.3", Machine: machine(), Date: time.Now().Format("2006-01-02"), Renewals: 10000}
 	ctx := context.Background()
 	cl, err := startCluster(ctx, clock.New(), t.TempDir(), 3, "rsa")
