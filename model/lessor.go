@@ -158,12 +158,9 @@ func (l *Lessor) push(i int) {
 
 // Renew is lessor.Renew on the leader (lessor.go:396-460): it refreshes the
 // expiry to now + TTL and returns the TTL in seconds, or 0 if the lease is gone
-// or already expired. A simplification: the real Renew of an expired lease
-// blocks until the lease's revocation is applied (or the lessor is demoted)
-// and only then answers ErrLeaseNotFound (lessor.go:415-428; v3rpc sends it
-// as TTL 0); here it answers at once, so a renewal never holds its stream or,
-// forwarded, its peer connection for the revoke backlog's length (etcd 3.2.23
-// has the same wait: the missing hold docs/incident-2018.md names).
+// or already expired. The real Renew of an expired lease does not answer at
+// once: it waits for the lease's revocation (see Expired); the Member makes
+// such a renewal wait before it calls Renew.
 func (l *Lessor) Renew(now sim.Time, i int) int64 {
 	e := &l.leases[i]
 	if e.revoked || now >= e.expiry {
@@ -174,6 +171,17 @@ func (l *Lessor) Renew(now sim.Time, i int) int64 {
 	e.remaining = 0
 	e.expiry = now + sim.Time(e.ttl)
 	return int64(e.ttl / time.Second)
+}
+
+// Expired reports whether entry i has expired and is not yet revoked: a
+// renewal of it waits until its revocation is applied, or the lessor is
+// demoted (the select on l.revokec and demotec, v3.7.3 lease/lessor.go:
+// 415-428; the same in v3.2.0 :289-303, v3.2.23 :300-316 and v3.3.8
+// :299-316): "to be accurate, renew request must wait for the deletion to
+// complete".
+func (l *Lessor) Expired(now sim.Time, i int) bool {
+	e := &l.leases[i]
+	return !e.revoked && now >= e.expiry
 }
 
 // Revoked is one revocation: entry I, N leases, their keys deleted, and the

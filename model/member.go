@@ -139,6 +139,21 @@ type Member struct {
 	tickAt   sim.Time
 	tickSet  bool
 	tags     []int32 // Finished's buffer
+	// revokeWaits: renewals of expired leases waiting in the lessor's Renew
+	// for the revocation (see waitRevoke), in arrival order; entries whose
+	// stream moved on are dropped when they are released.
+	revokeWaits []revokeWaiter
+}
+
+// revokeWaiter is a Renew of an expired lease waiting for its revocation:
+// a direct one names its stream (slot, attempt); a forwarded one the
+// follower's request (from, slot, attempt) and the lease (client).
+type revokeWaiter struct {
+	work    Work
+	from    int8
+	slot    int32
+	client  int32
+	attempt uint32
 }
 
 // parkedWork is what a processor-shared CPU's job does when done: deliver
@@ -200,9 +215,10 @@ const (
 	PhaseLeaderCPU               // the leader's CPU works on a direct renewal
 	PhaseApplyWait               // the leader's LeaseRenew waits for the applied index
 	PhaseReadIndex               // the leader's LeaseRenew waits for a ReadIndex round (ensureLeadership)
+	PhaseRevokeWait              // the leader's Renew of an expired lease waits for its revocation
 )
 
-var phaseNames = [...]string{"idle", "cpu", "forwarding", "wait-leader", "retry-sleep", "leader-cpu", "apply-wait", "read-index"}
+var phaseNames = [...]string{"idle", "cpu", "forwarding", "wait-leader", "retry-sleep", "leader-cpu", "apply-wait", "read-index", "revoke-wait"}
 
 func (p Phase) String() string { return phaseNames[p] }
 
@@ -398,6 +414,12 @@ func (m *Member) Queued() int {
 	return n
 }
 
+// HeldForRevoke is the number of renewals this member's lessor holds until
+// their lease's revocation (or its demotion): each holds its request (and
+// its handler goroutine, which a cancelled stream or request does not free:
+// lessor.Renew takes no context).
+func (m *Member) HeldForRevoke() int { return len(m.revokeWaits) }
+
 // CheckInvariants checks the member's bookkeeping: no count of queued work,
 // memory or buffered requests is negative.
 func (m *Member) CheckInvariants() error {
@@ -507,6 +529,9 @@ func (m *Member) step(now sim.Time, in Input, out []Output) []Output {
 	case InLeaderLost:
 		out = m.deposedWhileBlocked(now, out)
 		m.leader = -1
+		if m.deposed == nil {
+			out = m.releaseDemoted(now, out) // updateLeadership demotes the lessor
+		}
 		out = m.readsFailed(out)
 		// The revocations proposed in this term and not applied are lost
 		// (the raft log is not modelled): the next leader finds them anew.
@@ -576,11 +601,20 @@ func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) [
 			s.phase = PhaseApplyWait
 			return m.waitApply(now, in, out)
 		}
+		if m.waitsForRevoke(now, s.lease) {
+			s.phase = PhaseRevokeWait
+			m.revokeWaits = append(m.revokeWaits, revokeWaiter{work: WorkDirect, slot: in.Slot, client: s.lease, attempt: in.Attempt})
+			return out
+		}
 		ttl, out := m.renew(now, s.lease, out)
 		return m.answer(now, in.Slot, ttl, out)
 	default: // WorkForwarded: the leader's handler for a forwarded renewal has run
 		if mayWait && m.IsLeader() && now < m.applyStalledUntil {
 			return m.waitApply(now, in, out) // leasehttp waits for the applied index
+		}
+		if m.IsLeader() && m.waitsForRevoke(now, in.Client) {
+			m.revokeWaits = append(m.revokeWaits, revokeWaiter{work: WorkForwarded, from: in.From, slot: in.Slot, client: in.Client, attempt: in.Attempt})
+			return out
 		}
 		reply := Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}
 		switch {
@@ -621,6 +655,77 @@ func (m *Member) applyTimeout(in Input, out []Output) []Output {
 		return out // the stream was reset meanwhile
 	}
 	return m.failStream(in.Slot, out)
+}
+
+// waitsForRevoke reports whether the leader's Renew of lease waits for its
+// revocation: the lease has expired and is not revoked yet (Lessor.Expired;
+// lessor.go:415-428 selects on its revokec and on demotec). The server holds
+// the request meanwhile without CPU: a direct renewal blocks its stream (the
+// client's later keepalives queue in the receive buffer), a forwarded one its
+// peer connection (leasehttp's handler calls Renew with no deadline, v3.7.3
+// lease/leasehttp/http.go:84-96; v3.2.23 :69-80), past the follower's
+// ReqTimeout if the revoke backlog is long: the follower then closes the
+// connection and the leader's socket sits in CLOSE-WAIT until the handler
+// returns (netsim's cancel).
+func (m *Member) waitsForRevoke(now sim.Time, lease int32) bool {
+	return m.cfg.Mutant != MutantRenewExpiredAtOnce && m.lessor.Expired(now, int(lease))
+}
+
+// releaseRevoked answers the renewals whose lease's revocation has been
+// applied: ErrLeaseNotFound, which the client sees as TTL 0 (v3rpc/lease.go
+// turns it into a TTL-0 response; leasehttp answers 404, which RenewHTTP
+// turns into ErrLeaseNotFound and the follower's LeaseRenew returns).
+func (m *Member) releaseRevoked(now sim.Time, out []Output) []Output {
+	if len(m.revokeWaits) == 0 {
+		return out
+	}
+	kept := m.revokeWaits[:0]
+	for _, w := range m.revokeWaits {
+		if m.lessor.Alive(int(w.client)) {
+			kept = append(kept, w) // still expired (or, deposed, Promoted by the new leader: it waits for the demotion)
+			continue
+		}
+		out = m.endRevokeWait(now, w, false, out)
+	}
+	clear(m.revokeWaits[len(kept):])
+	m.revokeWaits = kept
+	return out
+}
+
+// releaseDemoted: the lessor was demoted (demotec closed): every renewal
+// waiting for a revocation gets ErrNotPrimary. A direct one's LeaseRenew
+// then forwards it to the leader (v3_server.go:496-531: it falls through to
+// the forwarding loop); a forwarded one is answered with an error status and
+// its follower retries.
+func (m *Member) releaseDemoted(now sim.Time, out []Output) []Output {
+	waits := m.revokeWaits
+	m.revokeWaits = nil
+	for _, w := range waits {
+		out = m.endRevokeWait(now, w, true, out)
+	}
+	return out
+}
+
+// endRevokeWait answers one waiting renewal: not found (TTL 0, or a
+// mutant's TTL), or ErrNotPrimary if demoted.
+func (m *Member) endRevokeWait(now sim.Time, w revokeWaiter, demoted bool, out []Output) []Output {
+	if w.work == WorkForwarded {
+		reply := Output{Kind: OutReply, To: w.from, Slot: w.slot, Client: w.client, Attempt: w.attempt, ErrStatus: demoted}
+		if !demoted {
+			reply.TTL, out = m.renew(now, w.client, out)
+		}
+		return append(out, reply)
+	}
+	s := &m.streams[w.slot]
+	if s.attempt != w.attempt || s.phase != PhaseRevokeWait {
+		return out // the stream was reset meanwhile
+	}
+	if demoted {
+		out = m.armDeadline(now, w.slot, out)
+		return m.tryForward(now, w.slot, out)
+	}
+	ttl, out := m.renew(now, w.client, out)
+	return m.answer(now, w.slot, ttl, out)
 }
 
 // renew is the leader lessor's Renew, or a mutant of it.
@@ -841,6 +946,9 @@ func (m *Member) deadlineExpired(slot int32, out []Output) []Output {
 func (m *Member) elected(now sim.Time, leader int, out []Output) []Output {
 	m.leader = leader
 	m.cpu.SetMaxJobs(0)
+	if !m.IsLeader() && m.deposed == nil && len(m.revokeWaits) > 0 {
+		out = m.releaseDemoted(now, out) // led without a leader-lost in between
+	}
 	if m.IsLeader() {
 		m.cpu.SetMaxJobs(m.cfg.LeaderQueue)
 		n := m.lessor.Promote(now, m.cfg.ElectionTimeout)
@@ -949,6 +1057,9 @@ func (m *Member) raftLoopResumed(now sim.Time, out []Output) []Output {
 		}
 	}
 	m.pending = nil
+	if !m.IsLeader() {
+		out = m.releaseDemoted(now, out)
+	}
 	return out
 }
 
@@ -971,7 +1082,15 @@ func (m *Member) deposedRenew(now sim.Time, in Input, out []Output) []Output {
 			out = append(out, Output{Kind: OutFact, Fact: FactDeposedRenewed, Client: s.lease})
 			return m.answer(now, in.Slot, ttl, out)
 		}
-		return m.answer(now, in.Slot, 0, out) // expired in the stale table: ErrLeaseNotFound, TTL 0
+		if m.cfg.Mutant == MutantRenewExpiredAtOnce {
+			return m.answer(now, in.Slot, 0, out)
+		}
+		// Expired in the stale table: its revocation, proposed or not, is
+		// applied only after the raft loop runs again, which demotes the
+		// lessor first (raftLoopResumed): the renewal waits until then.
+		s.phase = PhaseRevokeWait
+		m.revokeWaits = append(m.revokeWaits, revokeWaiter{work: WorkDirect, slot: in.Slot, client: s.lease, attempt: in.Attempt})
+		return out
 	}
 	// A fixed release within its first 3 heartbeats of the block (isActive
 	// still true) renews in its lessor too; so close to the leadership
@@ -1040,6 +1159,9 @@ func (m *Member) revokePass(now sim.Time, out []Output) []Output {
 		})
 		m.revokes = slices.Insert(m.revokes, j, p)
 	}
+	// A revocation another member applied to the shared lessor (a deposed
+	// leader's, raftLoopResumed) releases its waiters here, at the latest.
+	out = m.releaseRevoked(now, out)
 	return m.applyRevokes(now, out) // those due now (RevokeCommit 0) at once
 }
 
@@ -1057,6 +1179,9 @@ func (m *Member) applyRevokes(now sim.Time, out []Output) []Output {
 		}
 	}
 	m.revokes = slices.Delete(m.revokes, 0, n)
+	if n > 0 {
+		out = m.releaseRevoked(now, out)
+	}
 	return m.armRevokeWake(now, out)
 }
 

@@ -34,11 +34,16 @@ const (
 	// its keys in the store (a revoke that forgets the keys' delete in its
 	// transaction): a key survives its lease.
 	MutantKeysOutliveLease
+	// MutantRenewExpiredAtOnce: the leader answers a renewal of an expired
+	// lease "not found" at once instead of waiting for its revocation
+	// (Lessor.Expired): the client hears the lease is gone while its keys
+	// are still there.
+	MutantRenewExpiredAtOnce
 )
 
 var mutantNames = [...]string{MutantNone: "", MutantAckAfterRevoke: "ack-after-revoke", MutantDeposedRenew: "deposed-renew",
 	MutantPromoteFullTTL: "promote-full-ttl", MutantRevokeHalfRate: "revoke-half-rate", MutantDeposedRevoke: "deposed-revoke",
-	MutantKeysOutliveLease: "keys-outlive-lease"}
+	MutantKeysOutliveLease: "keys-outlive-lease", MutantRenewExpiredAtOnce: "renew-expired-at-once"}
 
 // String is the mutant's name as --mutant takes it ("" for MutantNone).
 func (m Mutant) String() string {
@@ -49,7 +54,7 @@ func (m Mutant) String() string {
 }
 
 // MutantForms lists the mutants' names, for help and error messages.
-const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl, revoke-half-rate, deposed-revoke, keys-outlive-lease"
+const MutantForms = "ack-after-revoke, deposed-renew, promote-full-ttl, revoke-half-rate, deposed-revoke, keys-outlive-lease, renew-expired-at-once"
 
 // ParseMutant reads a mutant's name; "" is MutantNone.
 func ParseMutant(s string) (Mutant, error) {

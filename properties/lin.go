@@ -31,10 +31,12 @@ import (
 //   - Grant(t, ttl): the lease is new; MinExpiry = t + ttl.
 //   - KeepAlive -> TTL > 0: legal only if the lease is not revoked; MinExpiry =
 //     max(MinExpiry, call + TTL).
-//   - KeepAlive -> 0 (not found): legal only if the lease is revoked, or may
-//     have expired by the time the answer came (MinExpiry <= return). (An
-//     expired lease is renewed again after a leader change: Promote extends
-//     every lease not yet revoked, so "not found" does not end the lease.)
+//   - KeepAlive -> 0 (not found): legal only if the lease is revoked: etcd's
+//     Renew of an expired lease waits until its revocation is applied
+//     (v3.7.3 lease/lessor.go:415-428), so "not found" comes only after the
+//     keys are gone. (An expired lease the leader has not revoked is
+//     renewed again after a leader change: Promote extends every lease not
+//     yet revoked.)
 //   - Expire(t): legal only if the lease is not revoked and t >= MinExpiry.
 //   - Revoke(t) (the client's): legal only if the lease is not revoked; it
 //     is then.
@@ -46,7 +48,8 @@ import (
 //     time to whole seconds); not found only before its grant or once it
 //     is revoked.
 //
-// So a keepalive acknowledged for an already revoked lease, an expiry
+// So a keepalive acknowledged for an already revoked lease, "not found"
+// for a lease not yet revoked, an expiry
 // before a successful keepalive's call + TTL, a key read after its lease was
 // revoked (a key that survives its lease), and a key or lease missing while
 // the lease lives are not linearizable.
@@ -96,7 +99,7 @@ func LeaseStep(st LeaseState, in LeaseInput, ttlOut int64) (bool, LeaseState) {
 			st.MinExpiry = max(st.MinExpiry, in.Call+ttlOut*int64(time.Second))
 			return true, st
 		}
-		return st.Revoked || st.MinExpiry <= in.Return, st
+		return st.Revoked, st
 	case recorder.OpExpire:
 		if !st.Granted || st.Revoked || in.Call < st.MinExpiry {
 			return false, st

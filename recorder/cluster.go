@@ -224,7 +224,7 @@ func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, members []*model.M
 	if f.LeaderID >= 0 {
 		lm := members[f.LeaderID]
 		estab += netsim.RaftConnsPerPeer * (len(members) - 1)
-		streamQueue := lm.Queued()
+		streamQueue := lm.Queued() + lm.HeldForRevoke()
 		bytes := lm.CPU().Bytes() + int64(streamQueue)*int64(f.QueuedRequestBytes) + int64(estab)*int64(f.ConnBytes)
 		c.Set(c.queueRequests, now, float64(lm.CPU().Jobs()+streamQueue))
 		c.Set(c.queueBytes, now, float64(bytes))

@@ -45,7 +45,7 @@ const (
 
 // Gauges: sampled at the end of each bucket.
 const (
-	LeaderQueueRequests   MetricName = "leader_queue_requests"           // requests queued at the leader (CPU and stream buffers)
+	LeaderQueueRequests   MetricName = "leader_queue_requests"           // requests queued at the leader (CPU and stream buffers) or held until their expired lease is revoked
 	LeaderQueueBytes      MetricName = "leader_queue_bytes"              // memory they and the peer connections hold
 	PeerEstablished       MetricName = "peer_established"                // ESTABLISHED peer connections, rafthttp's included
 	TimeWaitLeader        MetricName = "time_wait_leader"                // TIME-WAIT sockets on the leader's side

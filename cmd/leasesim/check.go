@@ -46,6 +46,7 @@ Any failure exits 1.`
 const checkExample = `  leasesim check -n 200
   leasesim check --seed 17 -n 1 --html /tmp/lin      # replay one seed, keep porcupine's HTML
   leasesim check -n 50 --mutant ack-after-revoke       # a broken server: LIN must fail
+  leasesim check -n 50 --only LIN --mutant renew-expired-at-once  # "not found" before the revocation: LIN must fail
   leasesim check -n 50 --client-version v3.2.23        # the buggy client: P1 must fail
   leasesim check -n 50 --only P6 --mutant promote-full-ttl  # leader changes reset TTLs: P6 must fail
   leasesim check -n 50 --only P8 --mutant deposed-revoke    # a deposed leader revokes: P8 must fail`
