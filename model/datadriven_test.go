@@ -49,7 +49,8 @@ import (
 //	                             InForwardRequest: a follower's forward reaches this member
 //	leader-lost                  InLeaderLost
 //	elected leader=1             InElected
-//	revoke-tick                  InRevokeTick
+//	revoke-tick [commit-from=T]  InRevokeTick (commit-from: its proposals commit no
+//	                             earlier than RevokeCommit after T: raft's delays)
 //	apply-stall until=T          InApplyStall: the apply loop lags until T
 //	fsync-stall until=T          InFsyncStall: the raft loop blocks in fdatasync until T
 //	stall d=2s                   the CPU does nothing for d (CPU.Stall)
@@ -154,7 +155,7 @@ func (h *memberHarness) cmd(t *testing.T, d *datadriven.TestData) (result string
 	case "elected":
 		h.step(Input{Kind: InElected, From: int8(num(t, d, "leader", 0))})
 	case "revoke-tick":
-		h.step(Input{Kind: InRevokeTick})
+		h.step(Input{Kind: InRevokeTick, Until: dur(t, d, "commit-from", 0)})
 	case "apply-stall":
 		h.step(Input{Kind: InApplyStall, Until: dur(t, d, "until", 0)})
 	case "fsync-stall":

@@ -280,7 +280,7 @@ type Input struct {
 	Attempt uint32
 	Gen     uint32   // InStreamOpen, InRecv
 	TTL     int64    // InForwardResult
-	Until   sim.Time // InApplyStall
+	Until   sim.Time // InApplyStall; InRevokeTick: the pass's proposals commit no earlier than RevokeCommit after this (0: now)
 }
 
 // OutputKind names what a Member asks for or reports.
@@ -555,7 +555,7 @@ func (m *Member) step(now sim.Time, in Input, out []Output) []Output {
 	case InElected:
 		out = m.elected(now, int(in.From), out)
 	case InRevokeTick:
-		out = m.revokePass(now, out)
+		out = m.revokePass(now, in.Until, out)
 	case InRevokeApplied:
 		if now == m.revokeWake {
 			m.revokeWake = 0
@@ -1144,11 +1144,12 @@ func (m *Member) Deposed() (primary bool, proposed int) {
 
 // revokePass is one runLoop pass on the leader: the leases it finds expired
 // are proposed and applied later (applyRevokes).
-func (m *Member) revokePass(now sim.Time, out []Output) []Output {
+func (m *Member) revokePass(now, raftWait sim.Time, out []Output) []Output {
 	k := 0
+	from := max(now, raftWait)
 	for _, r := range m.lessor.FindExpired(now, nil) {
 		k += r.N
-		at := now + sim.Time((k-1)/MaxPendingRevokes+1)*sim.Time(m.cfg.RevokeCommit)
+		at := from + sim.Time((k-1)/MaxPendingRevokes+1)*sim.Time(m.cfg.RevokeCommit)
 		m.revokeSeq++
 		p := pendingRevoke{at: at, seq: m.revokeSeq, i: int32(r.I), n: int32(r.N)}
 		j, _ := slices.BinarySearchFunc(m.revokes, p, func(a, b pendingRevoke) int {

@@ -270,7 +270,7 @@ func (s *Sim) handle(now sim.Time, e *event) {
 		s.stepNet(now, netsim.Unpack(&e.msg))
 	case toRevoke:
 		if s.leader >= 0 {
-			s.stepMember(now, s.leader, model.Input{Kind: model.InRevokeTick})
+			s.stepMember(now, s.leader, model.Input{Kind: model.InRevokeTick, Until: s.revokeRaftWait(now)})
 		}
 		if s.events != nil && s.leader >= 0 { // writes wait for a leader
 			revoked, stall := s.events.Step(now, s.members, s.eventRevoked[:0])

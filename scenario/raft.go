@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"slices"
+
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/sim"
 )
@@ -55,4 +57,26 @@ func (s *Sim) routeRaft(now sim.Time, out []model.RaftOutput) {
 			s.ser.Demoted(now, o.Cost)
 		}
 	}
+}
+
+// revokeRaftWait is when, with cluster.raft, the LeaseRevoke proposals of a
+// runLoop pass at now can commit at the earliest, past the network's round
+// trip (model.MemberConfig.RevokeCommit): a proposal is committed once a
+// quorum's acknowledgements have been read, and each read waits for a raft
+// goroutine to run (model.Raft.SchedDelay): the followers' stream readers,
+// woken by the netpoller (the quorum's fastest, the leader counting as
+// one), then the leader's on the answers' arrival. 0 without raft.
+func (s *Sim) revokeRaftWait(now sim.Time) sim.Time {
+	if s.raft.r == nil {
+		return 0
+	}
+	var follower []sim.Time
+	for m := range s.members {
+		if m != s.leader {
+			follower = append(follower, s.raft.r.SchedDelay(now, m, true))
+		}
+	}
+	slices.Sort(follower)
+	quorum := len(s.members)/2 + 1
+	return now + follower[quorum-2] + s.raft.r.SchedDelay(now, s.leader, true)
 }
