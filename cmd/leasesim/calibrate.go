@@ -15,6 +15,7 @@ import (
 
 	"github.com/leasesim/leasesim/calibrate"
 	"github.com/leasesim/leasesim/spec"
+	"github.com/leasesim/leasesim/sweep"
 )
 
 const calibrateLong = `Starts a real 3-member etcd cluster (go.etcd.io/etcd/server/v3 embed, on
@@ -62,6 +63,7 @@ const calibrateExample = `  leasesim calibrate                                  
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json   # the saved storm measurement beside leasesim
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded   # ... beside the grounded model
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded --raft-wait backlog   # ... with raft in the loop
+  leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded --seeds 20   # ... the onsets over 20 seeds
   leasesim calibrate --set storm -w json > storm.json  # re-measure it (~40 min; keep the machine otherwise idle)
   leasesim calibrate --clients 500 --ttl 5s --window 30s --placement followers
   leasesim calibrate --set full --fit spec/params/default.yaml
@@ -97,27 +99,28 @@ func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
 	quiet := fs.BoolP("quiet", "q", false, "no progress display on stderr")
 	grounded := fs.Bool("grounded", false, "with --set storm: simulate the grounded storm model (see above), not the plain scenario")
 	raftWait := fs.String("raft-wait", "", "with --set storm: raft in the loop (cluster.raft) with this raft_wait: preempt, backlog or measured (default: no raft, the leader fixed)")
+	simSeeds := fs.Int("seeds", 0, "with --set storm: simulate seeds 1..N per level (default 3; 6 with --grounded); onsets are read from the share of seeds that storm, so more seeds steady a knife edge")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		format, err := wo.resolve(fs)
 		if err != nil {
 			return err
 		}
 		asJSON := format == "json"
-		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet, *grounded, *raftWait)
+		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet, *grounded, *raftWait, *simSeeds)
 	}
 	return cmd
 }
 
 func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writer, set *string, clients *int, ttl *time.Duration, consumer, placement *string,
-	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool, grounded bool, raftWait string) error {
+	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool, grounded bool, raftWait string, simSeeds int) error {
 	explicit := map[string]bool{}
 	fs.Visit(func(f *pflag.Flag) { explicit[f.Name] = true })
 	if *set == calibrate.StormSetName {
 		for name := range explicit {
 			switch name {
-			case "set", "from", "params", "json", "write-out", "quiet", "grounded", "raft-wait":
+			case "set", "from", "params", "json", "write-out", "quiet", "grounded", "raft-wait", "seeds":
 			default:
-				return usagef("calibrate: --%s cannot be combined with --set storm (the campaign fixes its runs; --from, --params, --grounded, --raft-wait and -w json apply)", name)
+				return usagef("calibrate: --%s cannot be combined with --set storm (the campaign fixes its runs; --from, --params, --grounded, --raft-wait, --seeds and -w json apply)", name)
 			}
 		}
 		switch raftWait {
@@ -133,10 +136,16 @@ func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writ
 			}
 		}
 		model.RaftWait = raftWait
+		if explicit["seeds"] {
+			if simSeeds < 1 || simSeeds > sweep.MaxSeeds {
+				return usagef("calibrate: --seeds %d is not allowed; allowed: 1 to %d", simSeeds, sweep.MaxSeeds)
+			}
+			model.Seeds = simSeeds
+		}
 		return cmdCalibrateStorm(ctx, stdout, stderr, *from, model, *asJSON, *quiet)
 	}
-	if grounded || raftWait != "" {
-		return usagef("calibrate: --grounded and --raft-wait apply to --set storm only")
+	if grounded || raftWait != "" || explicit["seeds"] {
+		return usagef("calibrate: --grounded, --raft-wait and --seeds apply to --set storm only")
 	}
 	var runs []calibrate.Config
 	var ms []calibrate.Measurement

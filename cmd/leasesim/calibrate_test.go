@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,32 @@ func TestCalibrateStormFromSaved(t *testing.T) {
 	for _, want := range []string{"storm: real etcd 3.7.3", "onset quiet: real", "onset busy: real", " real ", " sim "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// --seeds sets how many seeds the storm replay simulates per level: the
+// header and each level's share say so; a count out of range, or --seeds
+// without --set storm, is refused with the allowed values.
+func TestCalibrateStormSeeds(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"calibrate", "--set", "storm", "--from", "../../calibrate/testdata/storm-3.7.3.json", "--seeds", "2"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "seeds 1-2)") || !regexp.MustCompile(`(?m)^quiet\s+1000 sim\s+\d/2 `).MatchString(out.String()) {
+		t.Errorf("--seeds 2: want seeds 1-2 and shares of 2:\n%s", out.String())
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"calibrate", "--set", "storm", "--from", "x.json", "--seeds", "0"}, "--seeds 0 is not allowed; allowed: 1 to 100"},
+		{[]string{"calibrate", "--set", "storm", "--from", "x.json", "--seeds", "101"}, "--seeds 101 is not allowed; allowed: 1 to 100"},
+		{[]string{"calibrate", "--seeds", "4"}, "--seeds apply to --set storm only"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(c.args, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errb.String(), exitUsage, c.want)
 		}
 	}
 }
