@@ -20,6 +20,11 @@
 //     expired (Lessor.FindExpired) go only when their LeaseRevoke proposals
 //     are applied (Lessor.ApplyRevoke): 16 in flight a batch, each a peer
 //     round trip, after any apply stall; found again after 3 s if not.
+//   - Revoke wait (Member.waitsForRevoke): the leader's Renew of a lease that
+//     has expired but is not yet revoked holds the request, without CPU,
+//     until the revocation is applied (then "not found", TTL 0) or the
+//     lessor is demoted (ErrNotPrimary): a direct renewal holds its stream,
+//     a forwarded one its peer connection.
 //   - ReadIndex round (Member.readIndex): the raft read that confirms a
 //     leader's leadership (ensureLeadership); one in flight, the reads that
 //     arrive meanwhile share the next; per round CPU on the leader and on
@@ -47,8 +52,8 @@
 // To learn what a member does, read testdata/*.txt: datadriven transcripts
 // (TestMemberTranscripts) that drive one Member, its CPU and a Lessor with
 // inputs — a direct and a forwarded renewal, the retry loop, ReqTimeout, an
-// election with Promote, the bounded leader queue, the revoke pipeline, the
-// ReadIndex rounds, checkpoints by release, the mutants — and show
+// election with Promote, the bounded leader queue, the revoke pipeline and
+// the revoke wait, the ReadIndex rounds, checkpoints by release, the mutants — and show
 // every output with its time. Rewrite them with
 // `go test ./model -run TestMemberTranscripts -rewrite` and read the diff.
 // testdata/raft/*.txt (TestRaftTranscripts) drive a Raft and its Members:
