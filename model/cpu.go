@@ -51,10 +51,15 @@ import (
 // A fourth opt-in input shares the machine with other processes the way
 // Linux does (off by default; host.background_threads):
 //   - Threads: other processes' threads, always runnable (a busy loop is
-//     one). Linux's CFS gives every runnable thread of equal weight an
-//     equal share of the CPU, a thread at most one core (the kernel's
-//     Documentation/scheduler/sched-design-CFS.rst: "an ideal, precise
-//     multi-tasking CPU", per task, not per process). The member's process
+//     one). Linux's fair scheduler gives every runnable thread of equal
+//     weight an equal share of the CPU, a thread at most one core: per
+//     task, not per process (the kernel's
+//     Documentation/scheduler/sched-design-CFS.rst, "an ideal, precise
+//     multi-tasking CPU"; EEVDF, which replaced CFS from Linux 6.6 and runs
+//     this project's 6.18 machine, keeps the shares:
+//     Documentation/scheduler/sched-eevdf.rst, "Similarly to CFS, EEVDF
+//     aims to distribute CPU time equally among all runnable tasks with the
+//     same priority"). The member's process
 //     runs at most Procs threads of Go code at once (GOMAXPROCS, Go 1.26
 //     runtime/proc.go: one M per P), so while it has k runnable threads
 //     (k = Procs with a backlog: the fluid model spreads it over every
@@ -66,11 +71,14 @@ import (
 //   - Speed: while those threads run, every core is busy, and a thread runs
 //     slower than on a quiet machine (cores sharing caches or a physical
 //     core with the other vCPU: calibrate/testdata/host-speed.json measures
-//     it). Work (the jobs' costs, measured on a machine where the member's
-//     process ran alone, and GC marking) is done at Speed x the cores
-//     given; it takes 1/Speed of CPU time, which Utilisation counts.
+//     it). The jobs' work (costs measured on a machine where the member's
+//     process ran alone) is done at Speed x the cores given; it takes
+//     1/Speed of CPU time, which Utilisation counts. GC marking is not
+//     slowed (the measurement's gc-mark workload ran at 0.985 of its quiet
+//     speed), but marks on no more than the process's share.
 //
-// With Threads the backlog drains at Speed x (Share(Procs) - Idle - GC(t)).
+// With Threads the backlog drains at Speed x (Share(Procs) - Idle - GC(t)),
+// GC(t) the cores a mark takes (at most Share(Procs) - Idle).
 // The member's own threads running at once are not slowed: the costs were
 // measured with them.
 type CPU struct {
@@ -182,9 +190,6 @@ func NewCPU(cfg CPUConfig) *CPU {
 			if c.shareOf(c.procs, cfg.Cores-b.Cores) <= cfg.Idle {
 				panic(fmt.Sprintf("model: %g other threads and %g background cores leave %g cores no more than the idle %g", c.threads, b.Cores, c.shareOf(c.procs, cfg.Cores-b.Cores), cfg.Idle))
 			}
-		}
-		if c.gc != nil {
-			c.gc.speed = c.speed
 		}
 	}
 	c.variable = c.background != nil || c.gc != nil || c.spread > 0 || c.threads > 0

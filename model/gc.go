@@ -54,7 +54,6 @@ type GC struct {
 	cycles        uint64
 	work          time.Duration // core time of every cycle's marking so far
 	stw           time.Duration // pauses so far
-	speed         float64       // CPUConfig.Speed with Threads (0: a quiet machine's)
 	lastGoal      int64
 	lastTriggered int64
 	marks         []Span // every cycle's pauses and mark, in start order
@@ -210,9 +209,6 @@ func (g *GC) startCycle(now sim.Time, live int64, avail float64) GCCycle {
 		cores = min(cores, avail)
 	}
 	scan := float64(live) / g.cfg.ScanRate
-	if g.speed > 0 {
-		scan /= g.speed // CPUConfig.Speed: every core busy, each slower
-	}
 	if sg := g.cfg.MarkSpread; sg > 0 {
 		scan *= math.Exp(sg*g.cfg.Rand.NormFloat64() - sg*sg/2)
 	}
