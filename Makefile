@@ -23,7 +23,7 @@ help:
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
-	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy"
+	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|host-speed"
 	@echo "                  re-measure one real-system figure the model replays (saved under calibrate/testdata; 1-12 min;"
 	@echo "                  storm: the issue's storm experiment on a real cluster, quiet and with one busy core, ~40 min;"
 	@echo "                  storm-hiccups: the members' GC and scheduler latency and the agent's send timing at 1,000/s, ~5 min;"
@@ -118,7 +118,10 @@ calibrate: build
 # runtime/metrics and the agent's send lateness, ~5 min, holding the same
 # lock; storm-hiccups-busy the same at 800/s with one core busy;
 # storm-hiccups-smoke one short run; storm-hiccups-rederive recomputes
-# the saved file's derived figures from its series, no cluster).
+# the saved file's derived figures from its series, no cluster), host-speed
+# (how much slower a thread runs while the busy loop holds the other vCPU:
+# fixed workloads in process CPU time, alone and busy, 8 alternating repeats,
+# about a minute, holding the same lock).
 # On etcd v3.4.13's code (the module calibrate/etcd34: etcd 3.4 needs gRPC
 # 1.26): event-lease-readbuf (a read txn's copy of the backend's read buffer
 # before and after a lease of 1,000-100,000 keys is revoked, ~4 min),
@@ -128,7 +131,7 @@ calibrate: build
 WHAT ?=
 ETCD34 := calibrate/etcd34
 measure:
-	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy"; exit 2; }
+	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|host-speed"; exit 2; }
 	@case "$(WHAT)" in \
 	  event-lease-readbuf|event-lease-cpu) cd $(ETCD34) && LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 60m -run 'TestMeasure' -v . ;; \
 	  storm-hiccups|storm-hiccups-busy|storm-hiccups-smoke|storm-hiccups-rederive) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 15m -run 'TestMeasureStormHiccups' -v ./calibrate ;; \

@@ -39,6 +39,12 @@
 // which of them the calm seconds' RTT hiccups coincide with. hiccups.go
 // defines the terms.
 //
+// The host-speed measurement (hostspeed_test.go; `make measure
+// WHAT=host-speed`) times fixed single-threaded workloads in process CPU
+// time alone and beside the storm set's busy loop: how much slower a thread
+// runs while the other vCPU is busy (a parameter file's
+// host.all_busy_speed).
+//
 // FitCosts turns several runs into the model's CPU costs and Fit.Params into
 // a parameter file scenarios load (spec.LoadParams).
 //

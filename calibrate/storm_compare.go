@@ -212,8 +212,12 @@ func ReplayStorm(ctx context.Context, set StormSet, model StormModel) ([]StormPo
 			defer func() { <-sem; wg.Done() }()
 			p := pts[j.pi]
 			// Grounded: the agent's and the busy loop's measured CPU (medians)
-			// stand for the other processes on the machine.
+			// stand for the other processes on the machine; with BusyThread
+			// the loop is a thread (StormModel.Spec), the agent's CPU cores.
 			bg := p.Measured.ClientCores + p.Measured.Background
+			if model.BusyThread && p.Busy {
+				bg = p.Measured.ClientCores
+			}
 			m, err := SimulateStorm(ctx, p.Level, p.Busy, j.seed, model, bg, cfg.Ramp, cfg.Warmup-cfg.Ramp, int(cfg.Window/time.Second))
 			mu.Lock()
 			defer mu.Unlock()
@@ -245,6 +249,9 @@ func WriteStormTable(w io.Writer, set StormSet, pts []StormPoint, model StormMod
 	if model.Grounded {
 		how = "the grounded model: measured costs and other CPU, loopback, GC, spread, the follower reading its answer"
 	}
+	if model.BusyThread {
+		how += ", the busy loop a thread sharing the cores per thread"
+	}
 	if model.RaftWait != "" {
 		how += ", raft in the loop (raft_wait " + model.RaftWait + ")"
 	}
@@ -272,6 +279,9 @@ func WriteStormTable(w io.Writer, set StormSet, pts []StormPoint, model StormMod
 		"seen (etcd_server_leader_changes_seen_total, all members, run: also a follower re-finding the same leader), errs (stream errors).\n" +
 		"srvCPU, cliCPU, bgCPU, other: cores (other: the host's CPU outside etcd, the agent and the busy loop, /proc/stat).\n" +
 		"leasesim does not model the client's CPU nor other processes beyond host.background_cores; its bgCPU is the configured load.\n")
+	if model.BusyThread {
+		b.WriteString("At the busy levels leasesim's bgCPU is the agent's alone: the busy loop is host.background_threads 1 (its share is the scheduler's).\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -41,7 +41,14 @@ type StormModel struct {
 	// GC, the measured service-time spread, and the follower reading the
 	// leader's answer (half its work) before the connection is pooled.
 	Grounded bool
-	Seeds    int // seeds 1..Seeds per level (0: StormSeeds)
+	// BusyThread (with Grounded): at the busy levels the busy loop is one
+	// always-runnable thread sharing the cores per thread with the members'
+	// process (host.background_threads: 1), every thread at the parameter
+	// file's host.all_busy_speed while both cores are busy, instead of its
+	// measured CPU as cores taken away (host.background_cores); the agent's
+	// measured CPU stays host.background_cores. README, "The busy machine".
+	BusyThread bool
+	Seeds      int // seeds 1..Seeds per level (0: StormSeeds)
 	// RaftWait: with a raft_wait mode (cluster.raft_wait: preempt, backlog
 	// or measured), raft in the loop (cluster.raft), so that storms can
 	// delay heartbeats and move the leadership; "": the leader is fixed.
@@ -50,7 +57,7 @@ type StormModel struct {
 
 // GroundedStormModel is the storm set's grounded model: its measured costs,
 // 6 seeds a level (the onset is a knife edge; half the seeds decide it).
-var GroundedStormModel = StormModel{Params: "storm-2core", Grounded: true, Seeds: 6}
+var GroundedStormModel = StormModel{Params: "storm-2core", Grounded: true, BusyThread: true, Seeds: 6}
 
 // StormGroundedAnswerShare: the part of the follower's work that reads the
 // answer in the grounded model. Not measured; the onset barely moves
@@ -65,7 +72,8 @@ func (m StormModel) seeds() int {
 }
 
 // Spec is the scenario for one storm level (StormSpec); background: with
-// Grounded, the other processes' cores measured at that level.
+// Grounded, the other processes' cores measured at that level (with
+// BusyThread at a busy level, the agent's alone: the loop is a thread).
 func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background float64) spec.Spec {
 	params := m.Params
 	sp := spec.Spec{
@@ -91,6 +99,9 @@ func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background fl
 		sp.Cluster.FollowerAnswerShare = StormGroundedAnswerShare
 		if background > 0 {
 			sp.Host.BackgroundCores = strconv.FormatFloat(background, 'f', 3, 64)
+		}
+		if busy && m.BusyThread {
+			sp.Host.BackgroundThreads = 1
 		}
 		return sp
 	}

@@ -208,7 +208,9 @@ func checkStormRun(t *testing.T, c StormCondition, l StormLevel, r StormRun) {
 // TestStormReplayGrounded replays the storm set through the grounded storm
 // model (GroundedStormModel: the storm set's own measured costs and other
 // CPU as inputs, loopback round trips, GC, spread, the follower reading its
-// answer), seeds 1-6, and holds what agrees and what does not.
+// answer, the busy loop as a thread sharing the cores per thread at the
+// measured all-busy speed), seeds 1-6, and holds what agrees and what does
+// not.
 func TestStormReplayGrounded(t *testing.T) {
 	var set StormSet
 	loadMeasurement(t, stormFile, &set)
@@ -226,8 +228,15 @@ func TestStormReplayGrounded(t *testing.T) {
 		onset      func([]StormPoint, string, bool) int
 		real, want int
 	}{
+		// Busy: the busy loop as one thread beside the members' two
+		// (host.background_threads: 1, CFS shares: 4/3 of a core with a
+		// backlog, 1 for a lone request) at the measured speed 0.81
+		// (testdata/host-speed.json) keeps the big-storm onset at 1,200/s
+		// (3 of 6 seeds; 800/s: none), where the loop as 1.1 cores taken
+		// away had it too; the first storms move from 400/s to 800/s (400/s:
+		// none of 6), as the members get more of the machine than 0.9 core.
 		{"big-storm onset", "quiet", BigStormOnsetOf, 1500, 1500}, {"big-storm onset", "busy", BigStormOnsetOf, 800, 1200},
-		{"storm onset (10 new connections)", "quiet", StormOnsetOf, 1000, 1500}, {"storm onset (10 new connections)", "busy", StormOnsetOf, 400, 400},
+		{"storm onset (10 new connections)", "quiet", StormOnsetOf, 1000, 1500}, {"storm onset (10 new connections)", "busy", StormOnsetOf, 400, 800},
 	} {
 		if r, m := c.onset(pts, c.cond, false), c.onset(pts, c.cond, true); r != c.real || m != c.want {
 			t.Errorf("%s, %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.what, c.cond, onsetText(r), onsetText(m), c.real, c.want)
@@ -242,20 +251,16 @@ func within(a, b, f float64) bool { return a > 0 && b > 0 && a <= f*b && b <= f*
 
 // stormGroundedAgrees: what the grounded model gets right today.
 var stormGroundedAgrees = []stormClaim{
-	{"server CPU within 25 % of the real at 7 of the 8 levels and within 30 % at all (under where the real storms are bigger: 22-27 % at quiet 1,000-1,500/s; up to 15 % over at the top levels)", func(pts []StormPoint) bool {
+	{"server CPU within 25 % of the real at 6 of the 8 levels and within 45 % at all (within 5 % at busy 400-1,200/s; under where the real storms are bigger: 22-27 % at quiet 1,000-2,000/s; over at the top levels, 14 % quiet and 40 % busy, where every seed storms big)", func(pts []StormPoint) bool {
 		close := 0
 		for _, p := range pts {
 			if math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores {
 				close++
 			}
 		}
-		return close >= 7 && every(pts, func(p StormPoint) bool {
-			return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.30*p.Measured.ServerCores
-		})
-	}},
-	{"the calm RTT p99 on the busy machine (400/s, where no run storms big) within a factor 2 of the real 7.5 ms", func(pts []StormPoint) bool {
-		return every(pts, func(p StormPoint) bool {
-			return !p.Busy || p.Measured.Big > 0 || within(p.Model.RTTP99Ms, p.Measured.RTTP99Ms, 2)
+		return close >= 6 && every(pts, func(p StormPoint) bool {
+			return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.45*p.Measured.ServerCores &&
+				(!p.Busy || p.Level > 1200 || math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.05*p.Measured.ServerCores)
 		})
 	}},
 	{"RTT p50 within a factor 2 at every level", func(pts []StormPoint) bool {
@@ -266,7 +271,7 @@ var stormGroundedAgrees = []stormClaim{
 			return 2*p.Model.Big <= p.Model.Runs || within(p.Model.PeakConns, p.Measured.PeakConns, 2.5)
 		})
 	}},
-	{"the storms recur: at every level where both sides recur, within a factor 2 of the real gap but one (busy 400/s: 13 s against 36 s, the model's small storms come more often), within a factor 3 there", func(pts []StormPoint) bool {
+	{"the storms recur: at every level where both sides recur, within a factor 2 of the real gap but one (busy 1,200/s: 29 s against 14 s), within a factor 3 there", func(pts []StormPoint) bool {
 		off := 0
 		for _, p := range pts {
 			if p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 {
@@ -286,9 +291,10 @@ var stormGroundedAgrees = []stormClaim{
 // stormGroundedApart: where the grounded model and the real cluster still
 // disagree.
 var stormGroundedApart = []stormClaim{
-	{"(a) onsets: the first storms (more than 10 new connections in a second) start at 1,500/s quiet against 1,000 (2 of 6 seeds storm at 1,000); big ones on the busy machine at 1,200/s against 800 (at 800/s 1 seed of 6 storms big: 11 new connections in the median worst second against 540)",
+	{"(a) onsets: the first storms (more than 10 new connections in a second) start at 1,500/s quiet against 1,000 (2 of 6 seeds storm at 1,000) and at 800/s busy against 400 (none of 6 at 400); big ones on the busy machine at 1,200/s against 800 (at 800/s no seed of 6 storms big: 20 new connections in the median worst second against 540), with the busy loop a thread at the measured speed as with it 1.1 cores taken away",
 		func(pts []StormPoint) bool {
 			return StormOnsetOf(pts, "quiet", true) > StormOnsetOf(pts, "quiet", false) &&
+				StormOnsetOf(pts, "busy", true) > StormOnsetOf(pts, "busy", false) &&
 				BigStormOnsetOf(pts, "busy", true) > BigStormOnsetOf(pts, "busy", false)
 		}},
 	{"(b) calm RTT p99 on the quiet machine at 1,000/s: under a third of the real 6.8 ms (not the marks as such, TestStormHiccupsMarksAlone: 4 hiccup seconds of 114, 10-26 ms, each with a member GC cycle and a scheduler delay; most cycles delay nothing)",
@@ -304,5 +310,11 @@ var stormGroundedApart = []stormClaim{
 	{"(d) stream errors: real 181-1,483 in the worst runs at 3,000/s quiet and 1,600/s busy; the model none",
 		func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool { return p.Model.StreamErrors == 0 })
+		}},
+	{"(e) calm RTT p99 on the busy machine at 400/s (where no run storms big): under half of the real 7.5 ms (2.0 ms; 4.4 ms when the busy loop was 1.1 cores taken away). The members' scheduler latency there is 67-268 ms at p99 (storm-hiccups-busy): a goroutine waits while its thread is off its core, which a fluid share does not have",
+		func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool {
+				return !p.Busy || p.Measured.Big > 0 || 2*p.Model.RTTP99Ms < p.Measured.RTTP99Ms
+			})
 		}},
 }

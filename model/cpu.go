@@ -47,6 +47,40 @@ import (
 // (never below 0) core-seconds per second. A GC cycle starting now slows the
 // backlog already queued: its completion (the next job's start) moves, but
 // jobs already given a completion time keep it, as with Stall.
+//
+// A fourth opt-in input shares the machine with other processes the way
+// Linux does (off by default; host.background_threads):
+//   - Threads: other processes' threads, always runnable (a busy loop is
+//     one). Linux's fair scheduler gives every runnable thread of equal
+//     weight an equal share of the CPU, a thread at most one core: per
+//     task, not per process (the kernel's
+//     Documentation/scheduler/sched-design-CFS.rst, "an ideal, precise
+//     multi-tasking CPU"; EEVDF, which replaced CFS from Linux 6.6 and runs
+//     this project's 6.18 machine, keeps the shares:
+//     Documentation/scheduler/sched-eevdf.rst, "Similarly to CFS, EEVDF
+//     aims to distribute CPU time equally among all runnable tasks with the
+//     same priority"). The member's process
+//     runs at most Procs threads of Go code at once (GOMAXPROCS, Go 1.26
+//     runtime/proc.go: one M per P), so while it has k runnable threads
+//     (k = Procs with a backlog: the fluid model spreads it over every
+//     core it can get; min(n, Procs) for a job of n requests alone) it gets
+//     Share(k) = min(k, A k / (k + Threads)) cores, A = Cores -
+//     Background(t): with Cores 2 and 1 other thread, 4/3 of a core with a
+//     backlog and a whole one for a lone request, where Background would
+//     take a whole core either way.
+//   - Speed: while those threads run, every core is busy, and a thread runs
+//     slower than on a quiet machine (cores sharing caches or a physical
+//     core with the other vCPU: calibrate/testdata/host-speed.json measures
+//     it). The jobs' work (costs measured on a machine where the member's
+//     process ran alone) is done at Speed x the cores given; it takes
+//     1/Speed of CPU time, which Utilisation counts. GC marking is not
+//     slowed (the measurement's gc-mark workload ran at 0.985 of its quiet
+//     speed), but marks on no more than the process's share.
+//
+// With Threads the backlog drains at Speed x (Share(Procs) - Idle - GC(t)),
+// GC(t) the cores a mark takes (at most Share(Procs) - Idle).
+// The member's own threads running at once are not slowed: the costs were
+// measured with them.
 type CPU struct {
 	cores   float64
 	idle    float64 // cores of background work, always running; 0 <= idle < cores
@@ -70,6 +104,9 @@ type CPU struct {
 	outside    int64         // heap held outside the CPU's jobs (HoldOutside)
 
 	share *sharing // CPUConfig.Sharing: processor sharing (share.go); nil: FIFO
+
+	// CPUConfig.Threads, Procs and Speed (0 threads: off).
+	threads, procs, speed float64
 }
 
 // LoadStep is one step of a step function of time: Cores from At until the
@@ -108,6 +145,12 @@ type CPUConfig struct {
 	// Sharing: processor sharing instead of one FIFO (share.go). Requests
 	// then go through Start and Finished, not Submit.
 	Sharing bool
+	// Threads: other processes' always-runnable threads (0: none), sharing
+	// the cores with the process per thread (CFS); Procs: the process's
+	// GOMAXPROCS (0: Cores rounded up); Speed: a thread's speed while every
+	// core is busy, relative to a quiet machine (0 < Speed <= 1; 0: 1).
+	// Not with Sharing.
+	Threads, Procs, Speed float64
 }
 
 // NewCPU returns an idle CPU.
@@ -132,7 +175,24 @@ func NewCPU(cfg CPUConfig) *CPU {
 		panic(fmt.Sprintf("model: CPU spread %g needs to be >= 0, and a random stream", cfg.Spread))
 	}
 	c.spread, c.rand = cfg.Spread, cfg.Rand
-	c.variable = c.background != nil || c.gc != nil || c.spread > 0
+	if cfg.Threads < 0 || cfg.Procs < 0 || cfg.Speed < 0 || cfg.Speed > 1 || (cfg.Threads > 0 && cfg.Sharing) {
+		panic(fmt.Sprintf("model: CPU threads %g, procs %g and speed %g need threads >= 0, procs >= 0, 0 <= speed <= 1, and no processor sharing", cfg.Threads, cfg.Procs, cfg.Speed))
+	}
+	if cfg.Threads > 0 {
+		c.threads, c.procs, c.speed = cfg.Threads, cfg.Procs, cfg.Speed
+		if c.procs == 0 {
+			c.procs = math.Ceil(cfg.Cores)
+		}
+		if c.speed == 0 {
+			c.speed = 1
+		}
+		for _, b := range cfg.Background {
+			if c.shareOf(c.procs, cfg.Cores-b.Cores) <= cfg.Idle {
+				panic(fmt.Sprintf("model: %g other threads and %g background cores leave %g cores no more than the idle %g", c.threads, b.Cores, c.shareOf(c.procs, cfg.Cores-b.Cores), cfg.Idle))
+			}
+		}
+	}
+	c.variable = c.background != nil || c.gc != nil || c.spread > 0 || c.threads > 0
 	if cfg.Sharing {
 		c.share = &sharing{}
 	}
@@ -336,6 +396,9 @@ func (c *CPU) Allocate(now sim.Time, bytes int64) {
 		return
 	}
 	avail := c.cores - c.idle - c.backgroundAt(now)
+	if c.threads > 0 {
+		avail = c.shareOf(c.procs, c.cores-c.backgroundAt(now)) - c.idle
+	}
 	if cy, ok := c.gc.AllocOn(now, bytes, c.gc.cfg.BaseHeap+c.bytes+c.outside, avail); ok {
 		markFrom := cy.Start + sim.Time(cy.STW)
 		if c.share != nil {
@@ -357,14 +420,23 @@ func (c *CPU) backgroundAt(t sim.Time) float64 {
 	return 0
 }
 
+// shareOf is the cores k runnable threads of the process get beside the
+// other processes' Threads on avail cores (CFS: an equal share a runnable
+// thread, at most a core each).
+func (c *CPU) shareOf(k, avail float64) float64 {
+	return min(k, avail*k/(k+c.threads))
+}
+
 // rateAt is the capacity left for requests at t (never below 0) and the time
 // until which it holds.
 func (c *CPU) rateAt(t sim.Time) (rate float64, until sim.Time) {
 	rate, until = c.cores-c.idle, never
+	var bgCores, gcCores float64 // for Threads
 	if bg := c.background; len(bg) > 0 {
 		i := sort.Search(len(bg), func(i int) bool { return bg[i].At > t }) // the first step after t
 		if i > 0 {
 			rate -= bg[i-1].Cores
+			bgCores = bg[i-1].Cores
 		}
 		if i < len(bg) {
 			until = bg[i].At
@@ -376,10 +448,33 @@ func (c *CPU) rateAt(t sim.Time) (rate float64, until sim.Time) {
 			until = min(until, r.from)
 		case r.to > t:
 			rate -= r.cores
+			gcCores += r.cores
 			until = min(until, r.to)
 		}
 	}
+	if c.threads > 0 {
+		rate = c.speed * (c.shareOf(c.procs, c.cores-bgCores) - c.idle - gcCores)
+	}
 	return max(rate, 0), until
+}
+
+// jobLimit is the most a job of n requests (on n goroutines) can be served
+// at, at t: n cores, or with Threads the speed of min(n, Procs) threads at
+// their CFS share.
+func (c *CPU) jobLimit(t sim.Time, n float64) float64 {
+	if c.threads == 0 || math.IsInf(n, 1) {
+		return n
+	}
+	return c.speed * c.shareOf(min(n, c.procs), c.cores-c.backgroundAt(t))
+}
+
+// cpuTime is the CPU time work (core-nanoseconds at a quiet machine's
+// speed) takes: work / Speed with Threads.
+func (c *CPU) cpuTime(work float64) float64 {
+	if c.threads == 0 {
+		return work
+	}
+	return work / c.speed
 }
 
 // drain returns when work (core-nanoseconds) started at start is done, served
@@ -389,18 +484,18 @@ func (c *CPU) drain(start sim.Time, work, limit, sign float64) sim.Time {
 	t := start
 	for {
 		rate, until := c.rateAt(t)
-		rate = min(rate, limit)
+		rate = min(rate, c.jobLimit(t, limit))
 		if rate > 0 {
 			if until == never || rate*float64(until-t) >= work {
 				end := t + sim.Time(math.Ceil(work/rate))
 				if sign != 0 {
-					c.credit(t, end, sign*work)
+					c.credit(t, end, sign*c.cpuTime(work))
 				}
 				return end
 			}
 			part := rate * float64(until-t)
 			if sign != 0 {
-				c.credit(t, until, sign*part)
+				c.credit(t, until, sign*c.cpuTime(part))
 			}
 			work -= part
 		} else if until == never {

@@ -35,6 +35,9 @@
 //     members of one machine when the scenario says so. Its capacity may
 //     vary with time: other processes' background cores (a step function
 //     known in advance) and the member's GC cycles take cores from requests.
+//     Other processes' always-runnable threads (Threads) instead share the
+//     cores with the process per thread, as Linux's scheduler does, and
+//     slow every thread to Speed while all cores are busy.
 //   - GC (gc.go): Go's garbage collector in a member's process, the
 //     runtime's pacer as a state machine: allocation and the live heap go
 //     in with the time, cycles (a pause, then marking on a quarter of

@@ -36,6 +36,9 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 	}
 	cfg := model.CPUConfig{Cores: c.Cores, Idle: idle, Bucket: c.Bucket, Duration: c.Duration,
 		Background: c.Background.Steps(c.Duration, r), Sharing: c.ProcessorSharing}
+	if c.BackgroundThreads > 0 {
+		cfg.Threads, cfg.Speed = float64(c.BackgroundThreads), c.AllBusySpeed
+	}
 	if c.ServiceSpread {
 		cfg.Spread, cfg.Rand = DefaultServiceSpread, sim.NewRand(c.Seed, "service-time")
 		if !c.SharedCPU {

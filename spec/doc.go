@@ -24,6 +24,9 @@
 //     scenario's own costs section replaces the params file's.
 //   - Member stalls are opt-in inputs that make a member's CPU less smooth:
 //     host.background_cores (other processes' cores, constant or drawn),
+//     host.background_threads (other processes' always-runnable threads,
+//     sharing the cores per thread, each thread at host.all_busy_speed while
+//     all cores are busy; a params file may carry the measured speed),
 //     cluster.gc (Go's collector, DefaultGC), cluster.service_spread (each
 //     job's cost drawn, DefaultServiceSpread) and cluster.processor_sharing
 //     (the cores shared among the requests in a CPU, not one FIFO). Off, a

@@ -27,7 +27,27 @@ type HostSpec struct {
 	// members' idle CPU (costs.idle_cores). The load is not etcd's: the
 	// cpu_utilisation.mN series do not count it.
 	BackgroundCores string `yaml:"background_cores,omitempty"`
+	// BackgroundThreads: other processes' threads that are always runnable
+	// (a busy loop is one), 0 to MaxBackgroundThreads (left out: none).
+	// Linux's scheduler (CFS) shares the cores per runnable thread, not per
+	// process: the members' process, running up to cluster.cores threads
+	// (GOMAXPROCS), gets min(k, A k / (k + N)) cores while it has k threads
+	// runnable, A being the cores background_cores leaves (model.CPU). On 2
+	// cores beside one busy loop that is 4/3 of a core with a backlog and a
+	// whole core for a lone request; background_cores 1 takes a whole core
+	// either way. While they run every core is busy, and each thread runs
+	// at all_busy_speed. Not with cluster.processor_sharing.
+	BackgroundThreads int `yaml:"background_threads,omitempty"`
+	// AllBusySpeed: a thread's speed while every core of the machine is
+	// busy, relative to a quiet machine (more than 0, at most 1), applied
+	// while background_threads run: cores that share caches or a physical
+	// core run slower together. Left out: the parameter file's
+	// host.all_busy_speed, else 1. Only with background_threads.
+	AllBusySpeed float64 `yaml:"all_busy_speed,omitempty"`
 }
+
+// MaxBackgroundThreads bounds host.background_threads.
+const MaxBackgroundThreads = 1024
 
 // Background is a parsed host.background_cores. Kind "" is none.
 type Background struct {

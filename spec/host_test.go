@@ -125,3 +125,58 @@ func TestHostBackgroundValidated(t *testing.T) {
 		t.Errorf("--gc=yes: %v", err)
 	}
 }
+
+// host.background_threads and host.all_busy_speed: out of range, with
+// processor sharing, threads that leave the members no CPU beside the
+// background cores, and a speed without threads are errors naming the field
+// and what it allows; a parameter file's speed is used only with threads.
+func TestHostBackgroundThreadsValidated(t *testing.T) {
+	ok := func() spec.Spec {
+		return spec.Spec{Name: "h", Duration: spec.Duration(time.Minute), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2, SharedCPU: true}, Host: spec.HostSpec{BackgroundThreads: 1, AllBusySpeed: 0.9}}
+	}
+	r, err := ok().Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Cluster; c.BackgroundThreads != 1 || c.AllBusySpeed != 0.9 {
+		t.Errorf("resolved threads %d speed %g, want 1 and 0.9", c.BackgroundThreads, c.AllBusySpeed)
+	}
+	if cfg := r.Cluster.CPU(0); cfg.Threads != 1 || cfg.Speed != 0.9 {
+		t.Errorf("CPU config threads %g speed %g, want 1 and 0.9", cfg.Threads, cfg.Speed)
+	}
+	for field, mutate := range map[string]func(*spec.Spec){
+		`host.background_threads: -1 is out of range; allowed 0 (none) up to 1024`:                                     func(s *spec.Spec) { s.Host.BackgroundThreads = -1 },
+		`host.background_threads: 2000 is out of range; allowed 0 (none) up to 1024`:                                   func(s *spec.Spec) { s.Host.BackgroundThreads = 2000 },
+		`host.background_threads: 1 is not allowed with cluster.processor_sharing; allowed there: 0`:                   func(s *spec.Spec) { s.Cluster.ProcessorSharing = true },
+		`host.background_threads: 1 threads beside host.background_cores "1.98" leave the members`:                     func(s *spec.Spec) { s.Host.BackgroundCores = "1.98" },
+		`host.all_busy_speed: 1.5 is out of range; allowed more than 0 up to 1`:                                        func(s *spec.Spec) { s.Host.AllBusySpeed = 1.5 },
+		`host.all_busy_speed: 0.9 has no effect without host.background_threads; allowed only with background_threads`: func(s *spec.Spec) { s.Host.BackgroundThreads = 0 },
+	} {
+		s := ok()
+		mutate(&s)
+		if _, err := s.Resolve(); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: Resolve got %v", field, err)
+		}
+	}
+	// Without threads the parameter file's speed does nothing; with them it
+	// is the speed unless the scenario sets one.
+	s := ok()
+	s.Host, s.Params = spec.HostSpec{}, "storm-2core"
+	if r, err := s.Resolve(); err != nil || r.Cluster.AllBusySpeed != 0 || r.Cluster.CPU(0).Threads != 0 {
+		t.Errorf("no threads: %v, speed %g", err, r.Cluster.AllBusySpeed)
+	}
+	p, err := spec.LoadParams("storm-2core")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Host.BackgroundThreads = 1
+	if r, err := s.Resolve(); err != nil || r.Cluster.AllBusySpeed != p.Host.AllBusySpeed || p.Host.AllBusySpeed == 0 {
+		t.Errorf("threads with storm-2core: %v, speed %g, the file's %g", err, r.Cluster.AllBusySpeed, p.Host.AllBusySpeed)
+	}
+	if _, err := spec.ParseParams([]byte("kind: leasesim/params\nhost:\n  all_busy_speed: 2\n"), "x.yaml"); err == nil ||
+		!strings.Contains(err.Error(), "host.all_busy_speed: 2 is out of range") {
+		t.Errorf("a parameter file's speed 2: %v", err)
+	}
+}

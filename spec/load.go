@@ -1284,6 +1284,25 @@ func (v *validator) host(h HostSpec, k ClusterSpec, idle float64, dur Duration) 
 		v.add("host.background_cores", "%q takes up to %g cores, which leaves no CPU for etcd on cluster.cores %g (the members burn %.4g with no load); allowed levels from 0 up to %.4g",
 			h.BackgroundCores, b.Max(), k.Cores, idle, limit)
 	}
+	switch n := h.BackgroundThreads; {
+	case n < 0 || n > MaxBackgroundThreads:
+		v.add("host.background_threads", "%d is out of range; allowed 0 (none) up to %d", n, MaxBackgroundThreads)
+	case n > 0 && k.ProcessorSharing:
+		v.add("host.background_threads", "%d is not allowed with cluster.processor_sharing; allowed there: 0 (use host.background_cores)", n)
+	case n > 0:
+		// The process's CFS share beside them (model.CPU) must leave CPU
+		// beside its idle work at the background's largest level.
+		procs, avail := math.Ceil(k.Cores), k.Cores-b.Max()
+		if share := min(procs, avail*procs/(procs+float64(n))); share-idle < MinCores {
+			v.add("host.background_threads", "%d threads beside host.background_cores %q leave the members %.4g cores of cluster.cores %g, no more than their idle CPU %.4g; allowed fewer threads or more cores",
+				n, h.BackgroundCores, share, k.Cores, idle)
+		}
+	}
+	if s := h.AllBusySpeed; !(s >= 0 && s <= 1) {
+		v.add("host.all_busy_speed", "%g is out of range; allowed more than 0 up to 1 (left out: the parameter file's, else 1)", s)
+	} else if s > 0 && h.BackgroundThreads == 0 {
+		v.add("host.all_busy_speed", "%g has no effect without host.background_threads; allowed only with background_threads 1 or more", s)
+	}
 }
 
 func (v *validator) faults(fs []FaultSpec, leader int, dur Duration, durOK, membersOK bool, members int, raft bool) {
@@ -1525,6 +1544,12 @@ func (s Spec) Summary() string {
 		}
 		if bg, err := ParseBackground(s.Host.BackgroundCores); err == nil && bg.Kind != "" {
 			fmt.Fprintf(&b, "; other processes on the machine take %s", bg)
+		}
+		if n := s.Host.BackgroundThreads; n > 0 {
+			fmt.Fprintf(&b, "; %d other threads always runnable share the cores with the members per thread", n)
+			if sp := s.Host.AllBusySpeed; sp > 0 {
+				fmt.Fprintf(&b, ", every thread at %g of its speed while all cores are busy", sp)
+			}
 		}
 		b.WriteString(".")
 		if s.Params != "" {

@@ -48,6 +48,18 @@ type Params struct {
 	// GC: Go's collector in the measured process, for scenarios that turn
 	// cluster.gc on. Only the fields set replace DefaultGC's.
 	GC ParamsGC `yaml:"gc,omitempty"`
+	// Host: the measured machine's own figures, for scenarios that load it
+	// with other processes (host.background_threads).
+	Host ParamsHost `yaml:"host,omitempty"`
+}
+
+// ParamsHost is the measured machine's behaviour under other processes'
+// load.
+type ParamsHost struct {
+	// AllBusySpeed: host.all_busy_speed for scenarios that do not set it (a
+	// thread's speed while every core is busy, relative to a quiet machine;
+	// 0: not measured, 1).
+	AllBusySpeed float64 `yaml:"all_busy_speed,omitempty"`
 }
 
 // ParamsGC is the collector of the process a parameter file measured
@@ -249,6 +261,9 @@ func (p Params) Validate() error {
 	}
 	v.between("client.scan_overrun", p.Client.ScanOverrun, 0, specMaxScanOverrun)
 	p.GC.validate(v)
+	if s := p.Host.AllBusySpeed; !(s >= 0 && s <= 1) {
+		v.add("host.all_busy_speed", "%g is out of range; allowed 0 (not measured) or more than 0 up to 1", s)
+	}
 	for i, r := range p.Fit {
 		path := fmt.Sprintf("fit[%d]", i)
 		if strings.TrimSpace(r.Name) == "" {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -77,8 +78,12 @@ func (s Spec) Resolve() (Resolved, error) {
 			Fraction: s.Clients.Restart.Fraction, Graceful: s.Clients.Restart.Graceful},
 		Regrant: Regrant{Max: s.Clients.Regrant.Max, Delay: s.Clients.Regrant.Delay.D()},
 		Once:    s.Clients.Kind == ClientKeepAliveOnce, Period: s.Clients.Period.D(),
-		LeasesPerClient: max(s.Clients.LeasesPerClient, 1),
-		GCParams:        params.GC,
+		LeasesPerClient:   max(s.Clients.LeasesPerClient, 1),
+		GCParams:          params.GC,
+		BackgroundThreads: s.Host.BackgroundThreads,
+	}
+	if cl.BackgroundThreads > 0 {
+		cl.AllBusySpeed = cmp.Or(s.Host.AllBusySpeed, params.Host.AllBusySpeed, 1)
 	}
 	if cl.Once && cl.Period == 0 {
 		cl.Period = cl.TTL / 3 // what KeepAlive waits after an answer (client/v3@v3.7.3 lease.go:542)

@@ -117,7 +117,12 @@ type Cluster struct {
 	// Background: other processes' CPU on the members' machine(s)
 	// (HostSpec.BackgroundCores); GC: Go's collector modelled (ClusterSpec.GC).
 	Background Background
-	GC         bool
+	// BackgroundThreads and AllBusySpeed: other processes' always-runnable
+	// threads and a thread's speed while every core is busy
+	// (HostSpec.BackgroundThreads, AllBusySpeed or the parameter file's).
+	BackgroundThreads int
+	AllBusySpeed      float64
+	GC                bool
 	// GCParams: the parameter file's collector (Params.GC), over DefaultGC.
 	GCParams ParamsGC
 	// ServiceSpread: each job's cost varies (ClusterSpec.ServiceSpread).
