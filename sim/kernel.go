@@ -330,10 +330,11 @@ func (k *Kernel[P]) fill() bool {
 		if len(*w) > 0 {
 			// A sorted slot pops in O(1); sorting it at once is cheaper than
 			// sifting a heap of it event by event.
+			// The slot's slice becomes the run and the spent run's array
+			// the slot's, instead of copying the events across.
 			k.inWheel -= len(*w)
-			k.run = append(k.run[:0], (*w)...)
+			k.run, *w = *w, k.run[:0]
 			k.runHead = 0
-			*w = (*w)[:0]
 			k.occ[i>>6] &^= 1 << (i & 63)
 			k.sortRun()
 			k.touchRun()
