@@ -130,7 +130,11 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	}
 	s.clients = make([]clusterClient, len(procs))
 	for i, p := range procs {
-		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(p.Start)), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
+		var like *clientmodel.Client // clients of one configuration share it
+		if i > 0 {
+			like = &s.clients[i-1].client
+		}
+		s.clients[i] = clusterClient{client: *clientmodel.NewLike(c.Client(p.Start), like), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
 		s.net.AddSlot(p.Member)
 		if !opts.Deferred && s.events == nil && p.Start >= 0 { // an event writer holds no lease of its own
 			s.k.Schedule(p.Start, clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
