@@ -329,9 +329,8 @@ func (k *Kernel[P]) fill() bool {
 		w := &k.wheel[i]
 		if len(*w) > 0 {
 			// A sorted slot pops in O(1); sorting it at once is cheaper than
-			// sifting a heap of it event by event.
-			// The slot's slice becomes the run and the spent run's array
-			// the slot's, instead of copying the events across.
+			// sifting a heap of it event by event. The slot's slice becomes
+			// the run, and the spent run's array the slot's: no copy.
 			k.inWheel -= len(*w)
 			k.run, *w = *w, k.run[:0]
 			k.runHead = 0
