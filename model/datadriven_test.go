@@ -388,7 +388,8 @@ func (h *memberHarness) printLease(i int) {
 func (h *memberHarness) printMember() {
 	m := h.m
 	var dl []string
-	for _, x := range m.deadlines {
+	for i := range m.deadlines.len() {
+		x := m.deadlines.at(i)
 		dl = append(dl, fmt.Sprintf("%v/slot%d/attempt%d", x.at, x.slot, x.attempt))
 	}
 	fmt.Fprintf(&h.out, "member %d: leader=%d queued=%d deadlines=[%s] wait-leader=%v\n",

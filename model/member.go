@@ -94,7 +94,7 @@ type Member struct {
 	// LeaseRenew deadlines of this member's forwards, in the order they
 	// started (so in deadline order: ReqTimeout is the same for all). One
 	// wake-up waits for the head; most entries are stale by then (answered).
-	deadlines []deadline
+	deadlines deadlineQueue
 	dlArmed   bool
 	waitLead  []int32 // slots whose LeaseRenew waits for a leader
 	// applyStalledUntil: while the leader's apply loop stalls, the applied
@@ -892,7 +892,7 @@ func (m *Member) tryForward(now sim.Time, slot int32, out []Output) []Output {
 // armDeadline starts a LeaseRenew context: ReqTimeout from now.
 func (m *Member) armDeadline(now sim.Time, slot int32, out []Output) []Output {
 	at := now + sim.Time(m.cfg.ReqTimeout)
-	m.deadlines = append(m.deadlines, deadline{at: at, slot: slot, attempt: m.streams[slot].attempt})
+	m.deadlines.push(deadline{at: at, slot: slot, attempt: m.streams[slot].attempt})
 	if !m.dlArmed {
 		m.dlArmed = true
 		out = append(out, wake(at, Input{Kind: InDeadlines}))
@@ -903,8 +903,8 @@ func (m *Member) armDeadline(now sim.Time, slot int32, out []Output) []Output {
 // fireDeadlines fails every due LeaseRenew, then waits for the next deadline.
 func (m *Member) fireDeadlines(now sim.Time, out []Output) []Output {
 	i := 0
-	for ; i < len(m.deadlines); i++ {
-		d := m.deadlines[i]
+	for ; i < m.deadlines.len(); i++ {
+		d := m.deadlines.at(i)
 		if m.streams[d.slot].attempt != d.attempt {
 			continue // answered or failed already
 		}
@@ -913,15 +913,12 @@ func (m *Member) fireDeadlines(now sim.Time, out []Output) []Output {
 		}
 		out = m.deadlineExpired(d.slot, out)
 	}
-	m.deadlines = m.deadlines[i:]
-	if len(m.deadlines) > 0 && cap(m.deadlines) > 4096 && len(m.deadlines) < cap(m.deadlines)/4 {
-		m.deadlines = append([]deadline(nil), m.deadlines...)
-	}
-	if len(m.deadlines) == 0 {
+	m.deadlines.drop(i)
+	if m.deadlines.len() == 0 {
 		m.dlArmed = false
 		return out
 	}
-	return append(out, wake(m.deadlines[0].at, Input{Kind: InDeadlines}))
+	return append(out, wake(m.deadlines.at(0).at, Input{Kind: InDeadlines}))
 }
 
 // deadlineExpired: ReqTimeout ran out for a forwarding LeaseRenew.

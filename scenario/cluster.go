@@ -103,6 +103,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s := &Sim{cfg: c, opts: opts, leader: c.Leader}
 	s.clientRoute.s = s
 	s.k = sim.New[event]()
+	s.k.SetTouch(s.touch)
 	if c.MaxEvents > 0 {
 		s.k.SetLimits(c.MaxEvents, 0)
 	}
@@ -129,7 +130,11 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	}
 	s.clients = make([]clusterClient, len(procs))
 	for i, p := range procs {
-		s.clients[i] = clusterClient{client: *clientmodel.New(c.Client(p.Start)), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
+		var like *clientmodel.Client // clients of one configuration share it
+		if i > 0 {
+			like = &s.clients[i-1].client
+		}
+		s.clients[i] = clusterClient{client: *clientmodel.NewLike(c.Client(p.Start), like), member: int32(p.Member), slot: s.members[p.Member].AddClient(i)}
 		s.net.AddSlot(p.Member)
 		if !opts.Deferred && s.events == nil && p.Start >= 0 { // an event writer holds no lease of its own
 			s.k.Schedule(p.Start, clientEvent(int32(i), clientmodel.Input{Kind: clientmodel.InKeepAlive}))
@@ -258,6 +263,25 @@ func (s *Sim) clientOneWay() sim.Time { return sim.Time(s.cfg.ClientRTT / 2) }
 // record records one fact about client c's lease.
 func (s *Sim) record(now sim.Time, k recorder.Kind, c int32, reason string) {
 	s.rec.Record(now, k, int(c), int64(c)+1, 1, reason)
+}
+
+// touch reads what the handler of e reads first (sim.Kernel.SetTouch):
+// a client's state, or a member's stream and lease, or a forward's.
+func (s *Sim) touch(e *event) byte {
+	switch e.to {
+	case toClient:
+		if uint(e.index) < uint(len(s.clients)) {
+			cl := &s.clients[e.index]
+			return byte(cl.member) + cl.client.Touch()
+		}
+	case toMember:
+		if uint(e.index) < uint(len(s.members)) {
+			return s.members[e.index].TouchStream(int32(e.msg.A), int32(e.msg.B))
+		}
+	case toNetwork:
+		return s.net.Touch(e.msg.From, int32(e.msg.A))
+	}
+	return 0
 }
 
 func (s *Sim) handle(now sim.Time, e *event) {

@@ -274,3 +274,36 @@ func TestMoveKeepsDeliveryOrder(t *testing.T) {
 		}
 	})
 }
+
+// A touch hook (SetTouch) sees every event filed on the wheel before it is
+// delivered, and changes nothing about the delivery.
+func TestTouchSeesWheelEventsFirst(t *testing.T) {
+	run := func(withTouch bool) (order []int, untouched int) {
+		k := sim.New[int]()
+		touched := map[int]bool{}
+		if withTouch {
+			k.SetTouch(func(p *int) byte { touched[*p] = true; return 0 })
+		}
+		r := sim.NewRand(1, "touch")
+		for i := range 2000 {
+			k.Schedule(sim.Time(1e6+r.Int64N(3e9)), i) // past the first slot: across the wheel and into the overflow
+		}
+		if err := k.RunUntil(4e9, func(now sim.Time, p *int) {
+			order = append(order, *p)
+			if withTouch && !touched[*p] {
+				untouched++
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return order, untouched
+	}
+	plain, _ := run(false)
+	touched, untouched := run(true)
+	if fmt.Sprint(plain) != fmt.Sprint(touched) {
+		t.Fatal("a touch hook changed the delivery order")
+	}
+	if untouched > 0 || len(touched) != 2000 {
+		t.Fatalf("%d of %d events delivered untouched", untouched, len(touched))
+	}
+}
