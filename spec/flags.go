@@ -20,6 +20,7 @@ var Overrides = []Override{
 	{"lease-max-objects", "clients.lease_max_objects"}, {"write-rate", "clients.write_rate"}, {"write-op", "clients.write_op"},
 	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"}, {"raft", "cluster.raft"}, {"raft-wait", "cluster.raft_wait"},
 	{"gc", "cluster.gc"}, {"service-spread", "cluster.service_spread"}, {"processor-sharing", "cluster.processor_sharing"}, {"follower-answer-share", "cluster.follower_answer_share"}, {"background-cores", "host.background_cores"},
+	{"background-threads", "host.background_threads"}, {"all-busy-speed", "host.all_busy_speed"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
@@ -163,6 +164,10 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return number(&s.Cluster.FollowerAnswerShare, "a number from 0 to 1")
 	case "background-cores":
 		s.Host.BackgroundCores = v
+	case "background-threads":
+		return integer(&s.Host.BackgroundThreads)
+	case "all-busy-speed":
+		return number(&s.Host.AllBusySpeed, "a number over 0 and at most 1")
 	case "duration":
 		return dur(&s.Duration)
 	case "seed":

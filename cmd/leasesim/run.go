@@ -139,6 +139,8 @@ var runFlagSpecs = []flagSpec{
 	{"follower-answer-share", "float", "0", "cluster: the part (0-1) of a follower's CPU per forward spent reading the leader's answer, after which the connection is pooled again"},
 	{"processor-sharing", "bool", "false", "cluster: share each member's cores among the requests in it (Go's scheduler interleaving them), not one FIFO queue"},
 	{"background-cores", "string", "0", "cluster: CPU other processes take on the members' machine: N | on-off:N/ON/OFF | uniform:LO-HI/PERIOD (seeded)"},
+	{"background-threads", "int", "0", "cluster: other processes' always-runnable threads (a busy loop is one): the members' process gets its per-thread share of the cores (Linux's scheduler), each thread at --all-busy-speed"},
+	{"all-busy-speed", "float", "1", "cluster, with --background-threads: a thread's speed while every core is busy, over 0 and at most 1 (default: the parameter file's host.all_busy_speed, else 1)"},
 	{"lease-checkpoint", "bool", "false", "cluster: checkpoint remaining TTLs every 5 min so a new leader keeps them (--experimental-enable-lease-checkpoint, etcd 3.4+)"},
 	{"renew-at", "fraction", "1/3", "what-if: renew each lease at this fraction of its TTL after a response (every real client: 1/3; try 2/3)"},
 	{"bucket", "duration", "1s", "metrics time-series bucket"},
