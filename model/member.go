@@ -140,7 +140,7 @@ type Member struct {
 	tickSet  bool
 	tags     []int32 // Finished's buffer
 	// revokeWaits: renewals of expired leases waiting in the lessor's Renew
-	// for the revocation (see waitRevoke), in arrival order; entries whose
+	// for the revocation (see waitsForRevoke), in arrival order; entries whose
 	// stream moved on are dropped when they are released.
 	revokeWaits []revokeWaiter
 }
@@ -602,8 +602,7 @@ func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) [
 			return m.waitApply(now, in, out)
 		}
 		if m.waitsForRevoke(now, s.lease) {
-			s.phase = PhaseRevokeWait
-			m.revokeWaits = append(m.revokeWaits, revokeWaiter{work: WorkDirect, slot: in.Slot, client: s.lease, attempt: in.Attempt})
+			m.hold(revokeWaiter{work: WorkDirect, slot: in.Slot, client: s.lease, attempt: in.Attempt})
 			return out
 		}
 		ttl, out := m.renew(now, s.lease, out)
@@ -613,7 +612,7 @@ func (m *Member) renewWork(now sim.Time, in Input, mayWait bool, out []Output) [
 			return m.waitApply(now, in, out) // leasehttp waits for the applied index
 		}
 		if m.IsLeader() && m.waitsForRevoke(now, in.Client) {
-			m.revokeWaits = append(m.revokeWaits, revokeWaiter{work: WorkForwarded, from: in.From, slot: in.Slot, client: in.Client, attempt: in.Attempt})
+			m.hold(revokeWaiter{work: WorkForwarded, from: in.From, slot: in.Slot, client: in.Client, attempt: in.Attempt})
 			return out
 		}
 		reply := Output{Kind: OutReply, To: in.From, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt}
@@ -669,6 +668,15 @@ func (m *Member) applyTimeout(in Input, out []Output) []Output {
 // returns (netsim's cancel).
 func (m *Member) waitsForRevoke(now sim.Time, lease int32) bool {
 	return m.cfg.Mutant != MutantRenewExpiredAtOnce && m.lessor.Expired(now, int(lease))
+}
+
+// hold makes w wait for its lease's revocation (or the demotion); a direct
+// renewal's stream waits with it (PhaseRevokeWait).
+func (m *Member) hold(w revokeWaiter) {
+	if w.work == WorkDirect {
+		m.streams[w.slot].phase = PhaseRevokeWait
+	}
+	m.revokeWaits = append(m.revokeWaits, w)
 }
 
 // releaseRevoked answers the renewals whose lease's revocation has been
@@ -1085,8 +1093,7 @@ func (m *Member) deposedRenew(now sim.Time, in Input, out []Output) []Output {
 		// Expired in the stale table: its revocation, proposed or not, is
 		// applied only after the raft loop runs again, which demotes the
 		// lessor first (raftLoopResumed): the renewal waits until then.
-		s.phase = PhaseRevokeWait
-		m.revokeWaits = append(m.revokeWaits, revokeWaiter{work: WorkDirect, slot: in.Slot, client: s.lease, attempt: in.Attempt})
+		m.hold(revokeWaiter{work: WorkDirect, slot: in.Slot, client: s.lease, attempt: in.Attempt})
 		return out
 	}
 	// A fixed release within its first 3 heartbeats of the block (isActive
