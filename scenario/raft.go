@@ -65,7 +65,8 @@ func (s *Sim) routeRaft(now sim.Time, out []model.RaftOutput) {
 // quorum's acknowledgements have been read, and each read waits for a raft
 // goroutine to run (model.Raft.SchedDelay): the followers' stream readers,
 // woken by the netpoller (the quorum's fastest, the leader counting as
-// one), then the leader's on the answers' arrival. 0 without raft.
+// one), then the leader's on the answers' arrival; now for a one-member
+// cluster; 0 without raft.
 func (s *Sim) revokeRaftWait(now sim.Time) sim.Time {
 	if s.raft.r == nil {
 		return 0
@@ -76,7 +77,10 @@ func (s *Sim) revokeRaftWait(now sim.Time) sim.Time {
 			follower = append(follower, s.raft.r.SchedDelay(now, m, true))
 		}
 	}
-	slices.Sort(follower)
-	quorum := len(s.members)/2 + 1
-	return now + follower[quorum-2] + s.raft.r.SchedDelay(now, s.leader, true)
+	wait := now
+	if quorum := len(s.members)/2 + 1; quorum > 1 { // a lone member commits by itself
+		slices.Sort(follower)
+		wait += follower[quorum-2] + s.raft.r.SchedDelay(now, s.leader, true)
+	}
+	return wait
 }

@@ -180,3 +180,20 @@ func TestRaftPartitionedLeader(t *testing.T) {
 		t.Errorf("without raft, partitioning the leader: %v; want the validator's refusal", err)
 	}
 }
+
+// A one-member cluster with raft revokes its expired leases too: its
+// LeaseRevoke proposals need no follower's acknowledgement (revokeRaftWait
+// once indexed the followers' delays out of range there).
+func TestRaftOneMemberRevokes(t *testing.T) {
+	s := spec.Spec{Name: "one-member", Seed: 1, Duration: spec.Duration(30 * time.Second), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 50, TTL: spec.Duration(5 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+		Cluster: spec.ClusterSpec{Members: 1, Cores: 2, Raft: true},
+		Faults:  []spec.FaultSpec{{At: spec.Duration(10 * time.Second), Kind: "leader-stall", Duration: spec.Duration(8 * time.Second)}}}
+	o, err := scenario.Run(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Summary.LeasesExpired == 0 {
+		t.Errorf("an 8 s stall with TTL 5 s expired no lease on a one-member raft cluster")
+	}
+}
