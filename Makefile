@@ -131,7 +131,7 @@ calibrate: build
 WHAT ?=
 ETCD34 := calibrate/etcd34
 measure:
-	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|host-speed"; exit 2; }
+	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|host-speed|prober-phase"; exit 2; }
 	@case "$(WHAT)" in \
 	  event-lease-readbuf|event-lease-cpu) cd $(ETCD34) && LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 60m -run 'TestMeasure' -v . ;; \
 	  storm-hiccups|storm-hiccups-busy|storm-hiccups-smoke|storm-hiccups-rederive) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 15m -run 'TestMeasureStormHiccups' -v ./calibrate ;; \

@@ -83,7 +83,7 @@ func SpecFor(m Measurement, params string) spec.Spec {
 			RTT: new(spec.Duration(loopbackClientRTT)),
 		},
 		Cluster: spec.ClusterSpec{
-			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, PeerRTT: new(spec.Duration(loopbackPeerRTT)), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
+			Members: c.Members, Cores: float64(runtime.NumCPU()), SharedCPU: true, ProberPhase: spec.ProberTogether, PeerRTT: new(spec.Duration(loopbackPeerRTT)), Leader: m.Leader, TLS: c.TLS, Transport: "http1",
 		},
 	}
 }

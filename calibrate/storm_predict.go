@@ -87,7 +87,7 @@ func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background fl
 			Count: renewalsPerS / 2, TTL: spec.Duration(10 * time.Second), Version: "v3.3.8", Consumer: "never",
 			StartSpread: spec.Duration(2 * time.Second), Placement: "followers",
 		},
-		Cluster: spec.ClusterSpec{Members: 3, Cores: 2, SharedCPU: true, Leader: 0, TLS: "rsa", Transport: "http1"},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 2, SharedCPU: true, ProberPhase: spec.ProberTogether, Leader: 0, TLS: "rsa", Transport: "http1"},
 	}
 	if m.RaftWait != "" {
 		sp.Cluster.Raft, sp.Cluster.RaftWait = true, m.RaftWait

@@ -102,10 +102,8 @@ var stormKnownApart = []stormClaim{
 			return every(bigPoints(pts), func(p StormPoint) bool { return p.Measured.RecurrenceS > 0 && p.Model.RecurrenceS == 0 })
 		}},
 	{"(c) the storm's size: at the big-storm levels the real leader takes 540-1,517 new peer connections in its worst second " +
-		"and holds 745-2,230 ESTABLISHED at the peak (medians); leasesim 1-4 and 13-20", func(pts []StormPoint) bool {
-		return every(bigPoints(pts), func(p StormPoint) bool {
-			return p.Model.PeakConns*10 < p.Measured.PeakConns && p.Model.PeakEstab*10 < p.Measured.PeakEstab
-		})
+		"(medians); leasesim 4-7", func(pts []StormPoint) bool {
+		return every(bigPoints(pts), func(p StormPoint) bool { return p.Model.PeakConns*10 < p.Measured.PeakConns })
 	}},
 	{"(d) RTT p99: real 1.1-4.0 s at the big-storm levels; leasesim under 2 ms", func(pts []StormPoint) bool {
 		return every(bigPoints(pts), func(p StormPoint) bool { return p.Model.RTTP99Ms*100 < p.Measured.RTTP99Ms })
@@ -234,9 +232,11 @@ func TestStormReplayGrounded(t *testing.T) {
 		// (testdata/host-speed.json) keeps the big-storm onset at 1,200/s
 		// (3 of 6 seeds; 800/s: none), where the loop as 1.1 cores taken
 		// away had it too; the first storms move from 400/s to 800/s (400/s:
-		// none of 6), as the members get more of the machine than 0.9 core.
+		// 2 of 6), as the members get more of the machine than 0.9 core.
+		// Quiet: with the probers ticking together (every 4 s, twelve
+		// handshakes at once) 3 of 6 seeds storm at 1,000/s, as the real.
 		{"big-storm onset", "quiet", BigStormOnsetOf, 1500, 1500}, {"big-storm onset", "busy", BigStormOnsetOf, 800, 1200},
-		{"storm onset (10 new connections)", "quiet", StormOnsetOf, 1000, 1500}, {"storm onset (10 new connections)", "busy", StormOnsetOf, 400, 800},
+		{"storm onset (10 new connections)", "quiet", StormOnsetOf, 1000, 1000}, {"storm onset (10 new connections)", "busy", StormOnsetOf, 400, 800},
 	} {
 		if r, m := c.onset(pts, c.cond, false), c.onset(pts, c.cond, true); r != c.real || m != c.want {
 			t.Errorf("%s, %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.what, c.cond, onsetText(r), onsetText(m), c.real, c.want)
@@ -271,33 +271,36 @@ var stormGroundedAgrees = []stormClaim{
 			return 2*p.Model.Big <= p.Model.Runs || within(p.Model.PeakConns, p.Measured.PeakConns, 2.5)
 		})
 	}},
-	{"the storms recur: at every level where both sides recur, within a factor 2 of the real gap but one (busy 1,200/s: 29 s against 14 s), within a factor 3 there", func(pts []StormPoint) bool {
-		off := 0
+	{"calm RTT p99 on the busy machine at 400/s (where no run storms big) within a factor 2 of the real 7.5 ms (3.8 ms; 2.0 ms while the model spread the prober's handshakes evenly over its 4 s: the slow second in four, TestStormProberSignature)",
+		func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool {
+				return !p.Busy || p.Measured.Big > 0 || within(p.Model.RTTP99Ms, p.Measured.RTTP99Ms, 2)
+			})
+		}},
+	{"the storms recur: at every level where both sides recur (5 of 8), within a factor 2 of the real gap (quiet 1,000/s 12 s against 20, busy 1,200 and 1,600/s 22 s against 14; 29 s at busy 1,200/s while the prober's handshakes were spread evenly)", func(pts []StormPoint) bool {
+		both := 0
 		for _, p := range pts {
 			if p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 {
 				continue
 			}
-			if !within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 3) {
+			both++
+			if !within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 2) {
 				return false
 			}
-			if !within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 2) {
-				off++
-			}
 		}
-		return off <= 1
+		return both >= 5
 	}},
 }
 
 // stormGroundedApart: where the grounded model and the real cluster still
 // disagree.
 var stormGroundedApart = []stormClaim{
-	{"(a) onsets: the first storms (more than 10 new connections in a second) start at 1,500/s quiet against 1,000 (2 of 6 seeds storm at 1,000) and at 800/s busy against 400 (none of 6 at 400); big ones on the busy machine at 1,200/s against 800 (at 800/s no seed of 6 storms big: 20 new connections in the median worst second against 540), with the busy loop a thread at the measured speed as with it 1.1 cores taken away",
+	{"(a) busy onsets: the first storms (more than 10 new connections in a second) start at 800/s against 400 (2 of 6 seeds at 400); big ones at 1,200/s against 800 (at 800/s no seed of 6 storms big: 14 new connections in the median worst second against 540), with the busy loop a thread at the measured speed as with it 1.1 cores taken away",
 		func(pts []StormPoint) bool {
-			return StormOnsetOf(pts, "quiet", true) > StormOnsetOf(pts, "quiet", false) &&
-				StormOnsetOf(pts, "busy", true) > StormOnsetOf(pts, "busy", false) &&
+			return StormOnsetOf(pts, "busy", true) > StormOnsetOf(pts, "busy", false) &&
 				BigStormOnsetOf(pts, "busy", true) > BigStormOnsetOf(pts, "busy", false)
 		}},
-	{"(b) calm RTT p99 on the quiet machine at 1,000/s: under a third of the real 6.8 ms (not the marks as such, TestStormHiccupsMarksAlone: 4 hiccup seconds of 114, 10-26 ms, each with a member GC cycle and a scheduler delay; most cycles delay nothing)",
+	{"(b) calm RTT p99 on the quiet machine at 1,000/s: under a third of the real 6.8 ms (1.9 ms with the probers' 4 s bursts, TestStormProberSignature; not the marks as such, TestStormHiccupsMarksAlone: 4 hiccup seconds of 114, 10-26 ms, each with a member GC cycle and a scheduler delay; most cycles delay nothing)",
 		func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool {
 				return p.Busy || p.Measured.Big > 0 || 3*p.Model.RTTP99Ms < p.Measured.RTTP99Ms
@@ -310,11 +313,5 @@ var stormGroundedApart = []stormClaim{
 	{"(d) stream errors: real 181-1,483 in the worst runs at 3,000/s quiet and 1,600/s busy; the model none",
 		func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool { return p.Model.StreamErrors == 0 })
-		}},
-	{"(e) calm RTT p99 on the busy machine at 400/s (where no run storms big): under half of the real 7.5 ms (2.0 ms; 4.4 ms when the busy loop was 1.1 cores taken away). The members' scheduler latency there is 67-268 ms at p99 (storm-hiccups-busy): a goroutine waits while its thread is off its core, which a fluid share does not have",
-		func(pts []StormPoint) bool {
-			return every(pts, func(p StormPoint) bool {
-				return !p.Busy || p.Measured.Big > 0 || 2*p.Model.RTTP99Ms < p.Measured.RTTP99Ms
-			})
 		}},
 }

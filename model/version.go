@@ -64,6 +64,16 @@ func (v EtcdVersion) AtLeast(minor, patch int) bool {
 // spreads Promote's expiries (3.2.2 and later).
 func (v EtcdVersion) RevokeRateLimited() bool { return v.AtLeast(2, 2) }
 
+// ProbesOverNewConnections reports whether release v's rafthttp has the
+// stream prober (3.3.10 and later: commit 6c94debe6, "add Raft message stream
+// prober"), which probes each peer every 4 s through a round tripper that
+// keeps no idle connection (newStreamRoundTripper with read/write timeouts:
+// MaxIdleConnsPerHost -1), so every probe is a new connection with a full
+// TLS handshake. Before it, the only prober used the pipeline round tripper
+// (v3.2.23 rafthttp/transport.go:139), whose kept-alive connection the
+// probes reuse (4 s apart, under the listener's 5 s read deadline).
+func (v EtcdVersion) ProbesOverNewConnections() bool { return v.AtLeast(3, 10) }
+
 // HasFastLeaseKeepAlive reports whether release v has the FastLeaseKeepAlive
 // feature gate (3.7.0 and later, on by default: server/features, PR #20589).
 func (v EtcdVersion) HasFastLeaseKeepAlive() bool { return v.AtLeast(7, 0) }

@@ -149,12 +149,29 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	}
 	s.k.Schedule(sim.Time(c.Bucket)-1, event{to: toSample})
 	s.startRaft()
-	if c.Prober && c.TLS != "off" {
-		for _, o := range s.net.StartProber(nil) {
+	if c.Prober && c.TLS != "off" && c.Etcd.ProbesOverNewConnections() {
+		for _, o := range s.net.StartProber(proberPhases(c), nil) {
 			s.k.Schedule(o.At, netEvent(o.Msg))
 		}
 	}
 	return s, nil
+}
+
+// proberPhases: when each member's prober first ticks. Members started
+// together (spec.ProberTogether) all started at time 0, so their first probes
+// come one ProberInterval later; otherwise a member started at an unrelated
+// time, and its phase is a uniform draw over (0, ProberInterval] from stream
+// "prober-phase".
+func proberPhases(c spec.Cluster) []sim.Time {
+	phases := make([]sim.Time, c.Members)
+	r := sim.NewRand(c.Seed, "prober-phase")
+	for i := range phases {
+		phases[i] = sim.Time(netsim.ProberInterval)
+		if !c.ProberTogether {
+			phases[i] -= sim.Time(r.Int64N(int64(netsim.ProberInterval)))
+		}
+	}
+	return phases
 }
 
 // Now is the simulation's virtual time.

@@ -85,6 +85,9 @@ const (
 	// DefaultTransport: etcd's peer round tripper for /leases is HTTP/1.1.
 	DefaultTransport = "http1"
 	DefaultTLSClose  = "reset"
+	// ClusterSpec.ProberPhase values.
+	ProberRandom   = "random"
+	ProberTogether = "together"
 	// DefaultTLS: RSA-2048 mutual TLS between peers, as in the incident.
 	DefaultTLS = "rsa"
 	// DefaultMaxIdleConnsPerHost: etcd's peer transport keeps up to 1024 idle
@@ -779,6 +782,7 @@ func unjoin(err error) []error {
 //	cluster.max_idle_conns_per_host 1024 (etcd's peer transport)
 //	cluster.election_timeout        1s (etcd's default)
 //	cluster.prober                  true (rafthttp's prober is always on in etcd)
+//	cluster.prober_phase            "" (random: a seeded phase per member; left empty, as clients.kind)
 //	cluster.etcd_version            "" (model.DefaultEtcdVersion, 3.7.3; left empty, as clients.kind)
 //
 // Cost fields stay zero (idle_cores nil): a zero cost means "the params
@@ -1159,6 +1163,9 @@ func (v *validator) cluster(k ClusterSpec) {
 	if k.TLSClose != "reset" && k.TLSClose != "time-wait" {
 		v.add("cluster.tls_close", "%q is not allowed; allowed: reset, time-wait", k.TLSClose)
 	}
+	if k.ProberPhase != "" && k.ProberPhase != ProberRandom && k.ProberPhase != ProberTogether {
+		v.add("cluster.prober_phase", "%q is not allowed; allowed: random (the default), together", k.ProberPhase)
+	}
 	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
 		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, Thousands(specMaxIdleConns))
 	}
@@ -1505,6 +1512,8 @@ func (s Spec) Summary() string {
 		}
 		if k.Prober != nil && !*k.Prober {
 			b.WriteString("; raft probing is off")
+		} else if k.ProberPhase == ProberTogether {
+			b.WriteString("; the members' probers tick together")
 		}
 		if k.EtcdVersion != "" {
 			fmt.Fprintf(&b, "; the members run etcd %s", k.EtcdVersion)

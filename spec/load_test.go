@@ -237,6 +237,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"too long", repl("duration: 10m", "duration: 169h"), []string{"duration: 169h is out of range"}},
 		{"negative rtt", repl("  consumer: never", "  consumer: never\n  rtt: -1ms"), []string{"clients.rtt: -1ms is out of range"}},
 		{"bad tls_close", repl("  cores: 8", "  cores: 8\n  tls_close: linger"), []string{`cluster.tls_close: "linger" is not allowed; allowed: reset, time-wait`}},
+		{"bad prober_phase", repl("  cores: 8", "  cores: 8\n  prober_phase: staggered"), []string{`cluster.prober_phase: "staggered" is not allowed; allowed: random (the default), together`}},
 		{"spread below a millisecond", repl("  consumer: never", "  consumer: never\n  start_spread: 500us"), []string{"clients.start_spread: 500us is below the start resolution; allowed 0 or 1ms up to the duration"}},
 		{"spread beyond the run", repl("  consumer: never", "  consumer: never\n  start_spread: 11m"), []string{"clients.start_spread: 11m is longer than the duration (10m)"}},
 		{"bad version", repl("v3.2.23", "v3.0.17"), []string{`clients.version: client version "v3.0.17" is not modelled`}},

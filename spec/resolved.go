@@ -110,10 +110,13 @@ type Cluster struct {
 	FastLeaseKeepAlive bool
 	// Raft: heartbeats and elections are simulated (ClusterSpec.Raft), a
 	// busy member's raft goroutine waiting for a core as RaftWait says.
-	Raft      bool
-	RaftWait  model.RaftWait
-	Prober    bool
-	SharedCPU bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
+	Raft     bool
+	RaftWait model.RaftWait
+	// Prober: rafthttp's prober is on; ProberTogether: every member's prober
+	// ticks at the same instants (ClusterSpec.ProberPhase).
+	Prober         bool
+	ProberTogether bool
+	SharedCPU      bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
 	// Background: other processes' CPU on the members' machine(s)
 	// (HostSpec.BackgroundCores); GC: Go's collector modelled (ClusterSpec.GC).
 	Background Background

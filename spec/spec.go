@@ -198,6 +198,13 @@ type ClusterSpec struct {
 	LeaderQueueLimit    int      `yaml:"leader_queue_limit,omitempty"`      // 0: unbounded (etcd)
 	ElectionTimeout     Duration `yaml:"election_timeout,omitempty"`        // default 1s
 	Prober              *bool    `yaml:"prober,omitempty"`                  // raft prober connections, default on
+	// ProberPhase: when each member's rafthttp prober ticks (every 4 s, all
+	// of a member's peers at once; see netsim.Network.StartProber): "random"
+	// (also written ""; members started at unrelated times, each member's
+	// phase a seeded draw from stream "prober-phase") or "together" (members
+	// started at one instant, as an in-process test cluster or leasesim
+	// calibrate's: every probe of the cluster in one burst every 4 s).
+	ProberPhase string `yaml:"prober_phase,omitempty"`
 	// SharedCPU: every member runs on one machine's cores (Cores in all), as
 	// in an in-process or single-host test cluster (leasesim calibrate's);
 	// the cpu_utilisation.mN series then all show that machine.

@@ -1,0 +1,130 @@
+package calibrate
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/leasesim/leasesim/calibrate/procstat"
+	"github.com/leasesim/leasesim/netsim"
+)
+
+// proberPhaseFile holds TestMeasureProberPhase's result.
+const proberPhaseFile = "testdata/prober-phase-3.7.3.json"
+
+// ProberPhase is when rafthttp's stream prober opens its connections in a
+// real cluster started as calibrate starts it (every member's StartEtcd at
+// once, in one process): the host's TCP active opens (/proc/net/snmp
+// ActiveOpens, read every millisecond on an otherwise idle host, whole
+// namespace) grouped into bursts (opens less than BurstGapMs apart).
+type ProberPhase struct {
+	Etcd    string `json:"etcd"`
+	Go      string `json:"go"`
+	Date    string `json:"date"`
+	Members int    `json:"members"`
+	Method  string `json:"method"`
+	// BurstGapMs: opens closer than this belong to one burst.
+	BurstGapMs float64 `json:"burst_gap_ms"`
+	// Bursts after the cluster agreed on a leader, in order.
+	Bursts []ProberBurst `json:"bursts"`
+}
+
+// ProberBurst is one group of connection opens: AtMs from the cluster's
+// readiness to its first open, WidthMs from its first to its last open,
+// Opens counted.
+type ProberBurst struct {
+	AtMs    float64 `json:"at_ms"`
+	WidthMs float64 `json:"width_ms"`
+	Opens   uint64  `json:"opens"`
+}
+
+// TestMeasureProberPhase measures how rafthttp's stream probes of a real
+// 3-member etcd v3.7.3 cluster line up in time. Each member adds every peer
+// to its prober in one loop at start (server/v3 etcdserver/server.go:430-435,
+// rafthttp/transport.go:314-315), and each target gets its own 4 s ticker
+// from then (github.com/xiang90/probing prober.go:51), so a member probes all
+// its peers at once; how far apart the members' phases are depends on how
+// they were started. Idle, ~40 s: run with LEASESIM_MEASURE=prober-phase.
+func TestMeasureProberPhase(t *testing.T) {
+	measuring(t, "prober-phase", "a real cluster, idle, ~40 s")
+	needsRealCluster(t, "a real cluster, ~40 s")
+	ctx := context.Background()
+	c, err := startCluster(ctx, clock.New(), t.TempDir(), 3, "rsa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ready := time.Now()
+	fs := procstat.FS{}
+	prev, err := fs.SNMP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type open struct {
+		at time.Duration
+		n  uint64
+	}
+	var opens []open
+	for time.Since(ready) < 30*time.Second {
+		time.Sleep(time.Millisecond)
+		cur, err := fs.SNMP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cur.ActiveOpens - prev.ActiveOpens; d > 0 {
+			opens = append(opens, open{time.Since(ready), d})
+		}
+		prev = cur
+	}
+	const gap = 500 * time.Millisecond
+	res := ProberPhase{Etcd: "3.7.3", Go: runtime.Version(), Date: time.Now().UTC().Format(time.DateOnly), Members: 3,
+		Method: "calibrate's cluster (startCluster: 3 members, peer mTLS RSA, StartEtcd of all members at once in one process), " +
+			"idle for 30 s from the leader's election; /proc/net/snmp Tcp ActiveOpens read every 1 ms (the whole host: run it idle); " +
+			"opens grouped into bursts less than 500 ms apart",
+		BurstGapMs: float64(gap) / 1e6}
+	for i, o := range opens {
+		ms := float64(o.at) / 1e6
+		if i == 0 || o.at-opens[i-1].at >= gap {
+			res.Bursts = append(res.Bursts, ProberBurst{AtMs: ms})
+		}
+		b := &res.Bursts[len(res.Bursts)-1]
+		b.WidthMs = ms - b.AtMs
+		b.Opens += o.n
+	}
+	for _, b := range res.Bursts {
+		t.Logf("burst at %8.1f ms: %d opens over %.1f ms", b.AtMs, b.Opens, b.WidthMs)
+	}
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(proberPhaseFile, append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProberPhaseReplay holds what scenario's cluster.prober_phase: together
+// assumes to the saved measurement: after the first (which also opens the
+// pipeline probers' kept-alive connections), every burst is one probe per
+// ordered member pair, all within 15 ms, one netsim.ProberInterval after the
+// last.
+func TestProberPhaseReplay(t *testing.T) {
+	var m ProberPhase
+	loadMeasurement(t, proberPhaseFile, &m)
+	if m.Members != 3 || len(m.Bursts) < 5 {
+		t.Fatalf("%s: %d members, %d bursts", proberPhaseFile, m.Members, len(m.Bursts))
+	}
+	pairs := uint64(m.Members * (m.Members - 1))
+	period := float64(netsim.ProberInterval) / 1e6
+	for i, b := range m.Bursts[1:] {
+		gap := b.AtMs - m.Bursts[i].AtMs
+		if b.Opens != pairs || b.WidthMs > 15 || gap < period-50 || gap > period+50 {
+			t.Errorf("burst %d at %.1f ms: %d opens over %.1f ms, %.1f ms after the last; want %d within 15 ms, %.0f ms after", i+1, b.AtMs, b.Opens, b.WidthMs, gap, pairs, period)
+		}
+	}
+}
