@@ -36,6 +36,9 @@ import (
 //	shed from=1 to=0 slot=0 attempt=1
 //	partition member=1 until=5s
 //	probe from=0 to=1
+//	start-prober phases=4s,4s,1s
+//	                        arm every member's prober (StartProber): member i
+//	                        first probes all its peers phases[i] from now
 //	busy member=0 work=12s  other work occupies a member's CPU from now
 //	run [until=T]           deliver queued messages (OutDeliver, CPU completions,
 //	                        harness replies) in time order, up to T (or all)
@@ -124,6 +127,21 @@ func (h *netHarness) cmd(t *testing.T, d *datadriven.TestData) (result string) {
 		h.step(Input{Kind: InPartition, From: int8(dnum(t, d, "member", 1)), Until: ddur(t, d, "until", 0)})
 	case "probe":
 		h.step(Input{Kind: InProbe, From: int8(dnum(t, d, "from", 0)), To: int8(dnum(t, d, "to", 1))})
+	case "start-prober":
+		var list string
+		d.ScanArgs(t, "phases", &list)
+		var phases []sim.Time
+		for _, f := range strings.Split(list, ",") {
+			v, err := time.ParseDuration(f)
+			if err != nil {
+				d.Fatalf(t, "phases: %v", err)
+			}
+			phases = append(phases, h.now+sim.Time(v))
+		}
+		for _, o := range h.n.StartProber(phases, nil) {
+			fmt.Fprintf(&h.out, "%v %s\n", h.now, fmtNetOutput(o))
+			h.push(o.At, o.Msg, false)
+		}
 	case "busy":
 		m := dnum(t, d, "member", 0)
 		c := &h.cpus[m]
