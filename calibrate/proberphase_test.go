@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"runtime"
+	"sort"
 	"testing"
 	"time"
 
@@ -30,17 +31,25 @@ type ProberPhase struct {
 	Method  string `json:"method"`
 	// BurstGapMs: opens closer than this belong to one burst.
 	BurstGapMs float64 `json:"burst_gap_ms"`
+	// BaseCPUMs: the process's CPU (getrusage: the three members and the
+	// sampling loop) per BurstWindowMs outside the bursts, median; HostOther:
+	// the host's CPU outside this process over the measurement, in cores.
+	BaseCPUMs     float64 `json:"base_cpu_ms"`
+	BurstWindowMs float64 `json:"burst_window_ms"`
+	HostOther     float64 `json:"host_other_cores"`
 	// Bursts after the cluster agreed on a leader, in order.
 	Bursts []ProberBurst `json:"bursts"`
 }
 
 // ProberBurst is one group of connection opens: AtMs from the cluster's
 // readiness to its first open, WidthMs from its first to its last open,
-// Opens counted.
+// Opens counted; CPUMs: the process's CPU from 5 ms before its first open
+// over BurstWindowMs, less BaseCPUMs (what the burst cost).
 type ProberBurst struct {
 	AtMs    float64 `json:"at_ms"`
 	WidthMs float64 `json:"width_ms"`
 	Opens   uint64  `json:"opens"`
+	CPUMs   float64 `json:"cpu_ms"`
 }
 
 // TestMeasureProberPhase measures how rafthttp's stream probes of a real
@@ -54,6 +63,13 @@ func TestMeasureProberPhase(t *testing.T) {
 	measuring(t, "prober-phase", "a real cluster, idle, ~40 s")
 	needsRealCluster(t, "a real cluster, ~40 s")
 	ctx := context.Background()
+	// Other processes' CPU widens the bursts and the CPU they cost: wait
+	// for a quiet host (storm.go QuietOtherCores), or give up.
+	if other, waited, err := waitForQuiet(ctx, clock.New(), 10*time.Minute, t.Output()); err != nil {
+		t.Fatal(err)
+	} else if other >= QuietOtherCores {
+		t.Fatalf("the host stayed busy for %v (%.2f cores of other processes): measure on a quiet host", waited, other)
+	}
 	c, err := startCluster(ctx, clock.New(), t.TempDir(), 3, "rsa")
 	if err != nil {
 		t.Fatal(err)
@@ -69,23 +85,57 @@ func TestMeasureProberPhase(t *testing.T) {
 		at time.Duration
 		n  uint64
 	}
+	type cpuAt struct{ at, cpu time.Duration }
 	var opens []open
+	var cpu []cpuAt
+	host0, err := fs.HostCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self0, err := procstat.SelfRusage()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for time.Since(ready) < 30*time.Second {
 		time.Sleep(time.Millisecond)
 		cur, err := fs.SNMP()
 		if err != nil {
 			t.Fatal(err)
 		}
+		ru, err := procstat.SelfRusage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Since(ready)
+		cpu = append(cpu, cpuAt{at, ru.Total()})
 		if d := cur.ActiveOpens - prev.ActiveOpens; d > 0 {
-			opens = append(opens, open{time.Since(ready), d})
+			opens = append(opens, open{at, d})
 		}
 		prev = cur
+	}
+	host1, err := fs.HostCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self1, err := procstat.SelfRusage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cpuOver is the process's CPU in [from, from+window).
+	const window = 100 * time.Millisecond
+	cpuOver := func(from time.Duration) time.Duration {
+		i := sort.Search(len(cpu), func(i int) bool { return cpu[i].at >= from })
+		j := sort.Search(len(cpu), func(i int) bool { return cpu[i].at >= from+window })
+		if i == 0 || j >= len(cpu) {
+			return -1
+		}
+		return cpu[j].cpu - cpu[i-1].cpu
 	}
 	const gap = 500 * time.Millisecond
 	res := ProberPhase{Etcd: "3.7.3", Go: runtime.Version(), Date: time.Now().UTC().Format(time.DateOnly), Members: 3,
 		Method: "calibrate's cluster (startCluster: 3 members, peer mTLS RSA, StartEtcd of all members at once in one process), " +
 			"idle for 30 s from the leader's election; /proc/net/snmp Tcp ActiveOpens read every 1 ms (the whole host: run it idle); " +
-			"opens grouped into bursts less than 500 ms apart",
+			"opens grouped into bursts less than 500 ms apart; this process's CPU (getrusage) read at each sample: a burst's CPU is the process's CPU over 100 ms from 5 ms before its first open, less the median over the 100 ms windows 1-3 s after the bursts",
 		BurstGapMs: float64(gap) / 1e6}
 	for i, o := range opens {
 		ms := float64(o.at) / 1e6
@@ -96,9 +146,28 @@ func TestMeasureProberPhase(t *testing.T) {
 		b.WidthMs = ms - b.AtMs
 		b.Opens += o.n
 	}
+	// The baseline: windows that start 1-3 s after a burst (none in them).
+	var base []float64
 	for _, b := range res.Bursts {
-		t.Logf("burst at %8.1f ms: %d opens over %.1f ms", b.AtMs, b.Opens, b.WidthMs)
+		for k := 1000.0; k < 3000; k += float64(window) / 1e6 {
+			if c := cpuOver(time.Duration((b.AtMs + k) * 1e6)); c >= 0 {
+				base = append(base, float64(c)/1e6)
+			}
+		}
 	}
+	res.BaseCPUMs, res.BurstWindowMs = median(base), float64(window)/1e6
+	// /proc/stat's aggregate line sums every CPU: its busy and idle time
+	// together are the wall time times the CPUs.
+	wall := float64(host1.Busy+host1.Idle-host0.Busy-host0.Idle) / float64(runtime.NumCPU())
+	res.HostOther = (float64(host1.Busy-host0.Busy) - float64(self1.Total()-self0.Total())) / wall
+	for i := range res.Bursts {
+		b := &res.Bursts[i]
+		if c := cpuOver(time.Duration((b.AtMs - 5) * 1e6)); c >= 0 {
+			b.CPUMs = float64(c)/1e6 - res.BaseCPUMs
+		}
+		t.Logf("burst at %8.1f ms: %d opens over %.1f ms, %.1f ms of CPU", b.AtMs, b.Opens, b.WidthMs, b.CPUMs)
+	}
+	t.Logf("baseline %.2f ms of CPU per %v; the host's other CPU %.2f cores", res.BaseCPUMs, window, res.HostOther)
 	data, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		t.Fatal(err)
