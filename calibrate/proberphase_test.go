@@ -210,8 +210,9 @@ func measureProberRun(t *testing.T) ProberPhaseRun {
 // TestProberPhaseReplay holds what scenario's cluster.prober_phase: together
 // assumes to the saved measurement: in every run, after the first burst
 // (which also opens the pipeline probers' kept-alive connections), every
-// burst is one probe per ordered member pair within 40 ms, one
-// netsim.ProberInterval after the last.
+// burst is one probe per ordered member pair within 80 ms (2 % of the
+// period; the members' start skew, 3-73 ms in the saved runs, which the
+// model's one instant leaves out), one netsim.ProberInterval after the last.
 func TestProberPhaseReplay(t *testing.T) {
 	var m ProberPhase
 	loadMeasurement(t, proberPhaseFile, &m)
@@ -227,8 +228,8 @@ func TestProberPhaseReplay(t *testing.T) {
 		}
 		for i, b := range run.Bursts[1:] {
 			gap := b.AtMs - run.Bursts[i].AtMs
-			if b.Opens != pairs || b.WidthMs > 40 || gap < period-50 || gap > period+50 {
-				t.Errorf("run %d burst %d at %.1f ms: %d opens over %.1f ms, %.1f ms after the last; want %d within 40 ms, %.0f ms after",
+			if b.Opens != pairs || b.WidthMs > 80 || gap < period-50 || gap > period+50 {
+				t.Errorf("run %d burst %d at %.1f ms: %d opens over %.1f ms, %.1f ms after the last; want %d within 80 ms, %.0f ms after",
 					r+1, i+1, b.AtMs, b.Opens, b.WidthMs, gap, pairs, period)
 			}
 		}

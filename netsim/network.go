@@ -670,8 +670,9 @@ func (n *Network) probe(now sim.Time, a, b int8, out []Output) []Output {
 // when it starts (server/v3 etcdserver/server.go:430-435,
 // rafthttp/transport.go:314-315), and each peer gets its own ticker from then
 // (github.com/xiang90/probing prober.go:51); measured on a real 3-member
-// cluster started together, all six probes of each 4 s fall within 8-14 ms
-// (calibrate/testdata/prober-phase-3.7.3.json).
+// cluster started together, all six probes of each 4 s fall within 3-73 ms
+// (the members' start skew; five starts, calibrate/testdata/
+// prober-phase-3.7.3.json).
 func (n *Network) StartProber(phases []sim.Time, out []Output) []Output {
 	for a := 0; a < n.cfg.Members; a++ {
 		for b := 0; b < n.cfg.Members; b++ {
