@@ -131,14 +131,19 @@ func measureProberRun(t *testing.T) ProberPhaseRun {
 	type cpuAt struct{ at, cpu time.Duration }
 	var opens []open
 	var cpu []cpuAt
-	host0, err := fs.HostCPU()
-	if err != nil {
-		t.Fatal(err)
+	// cpuNow reads the host's CPU and this process's.
+	cpuNow := func() (procstat.HostCPU, procstat.CPUTimes) {
+		h, err := fs.HostCPU()
+		if err != nil {
+			t.Fatal(err)
+		}
+		self, err := procstat.SelfRusage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, self
 	}
-	self0, err := procstat.SelfRusage()
-	if err != nil {
-		t.Fatal(err)
-	}
+	host0, self0 := cpuNow()
 	for time.Since(ready) < proberSampled {
 		time.Sleep(time.Millisecond)
 		cur, err := fs.SNMP()
@@ -156,14 +161,7 @@ func measureProberRun(t *testing.T) ProberPhaseRun {
 		}
 		prev = cur
 	}
-	host1, err := fs.HostCPU()
-	if err != nil {
-		t.Fatal(err)
-	}
-	self1, err := procstat.SelfRusage()
-	if err != nil {
-		t.Fatal(err)
-	}
+	host1, self1 := cpuNow()
 	// cpuOver is the process's CPU in [from, from+proberWindow), -1 outside
 	// the samples.
 	cpuOver := func(from time.Duration) time.Duration {
