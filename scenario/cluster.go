@@ -149,7 +149,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	}
 	s.k.Schedule(sim.Time(c.Bucket)-1, event{to: toSample})
 	s.startRaft()
-	if c.Prober && c.TLS != "off" && c.Etcd.ProbesOverNewConnections() {
+	if c.Prober {
 		for _, o := range s.net.StartProber(proberPhases(c), nil) {
 			s.k.Schedule(o.At, netEvent(o.Msg))
 		}

@@ -70,7 +70,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		FastLeaseKeepAlive: etcd.HasFastLeaseKeepAlive() && (k.FastLeaseKeepAlive == nil || *k.FastLeaseKeepAlive),
 		Members:            k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
-		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: k.Prober == nil || *k.Prober,
+		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: (k.Prober == nil || *k.Prober) && k.TLS != "off" && etcd.ProbesOverNewConnections(),
 		ProberTogether: k.ProberPhase == ProberTogether,
 		SharedCPU:      k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, ServiceSpread: k.ServiceSpread, ProcessorSharing: k.ProcessorSharing, FollowerAnswerShare: k.FollowerAnswerShare,
 		TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",

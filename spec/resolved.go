@@ -112,8 +112,10 @@ type Cluster struct {
 	// busy member's raft goroutine waiting for a core as RaftWait says.
 	Raft     bool
 	RaftWait model.RaftWait
-	// Prober: rafthttp's prober is on; ProberTogether: every member's prober
-	// ticks at the same instants (ClusterSpec.ProberPhase).
+	// Prober: rafthttp's prober dials a connection per probe (it is on, the
+	// peers use TLS, and the release has the stream prober:
+	// model.EtcdVersion.ProbesOverNewConnections); ProberTogether: every
+	// member's prober ticks at the same instants (ClusterSpec.ProberPhase).
 	Prober         bool
 	ProberTogether bool
 	SharedCPU      bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
