@@ -31,6 +31,7 @@ var Overrides = []Override{
 	{"restart-fraction", "clients.restart.fraction"}, {"restart-down", "clients.restart.down"},
 	{"period", "clients.period"}, {"regrant-max", "clients.regrant.max"}, {"regrant-delay", "clients.regrant.delay"},
 	{"leases-per-client", "clients.leases_per_client"},
+	{"fidelity", "fidelity"}, {"cohort", "cohort"},
 }
 
 // FieldOf is the field flag name sets, or "".
@@ -206,6 +207,10 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return integer(&s.Cluster.MaxIdleConnsPerHost)
 	case "peer-rtt":
 		return optDur(&s.Cluster.PeerRTT)
+	case "fidelity":
+		s.Fidelity = v
+	case "cohort":
+		return integer(&s.Cohort)
 	case "params":
 		// A built-in name or a path (relative to the working directory);
 		// LoadParams checks it when the scenario is validated.

@@ -425,6 +425,7 @@ var intRanges = map[string]string{
 	"faults.to":                       "a member number, 0 to members-1",
 	"faults.member":                   "a member number, 0 to members-1",
 	"limits.max_events":               "0 (no limit) to 18446744073709551615",
+	"cohort":                          "0 (chosen from the client count) to " + Thousands(MaxCohort),
 	"fit.clients":                     "0 to " + Thousands(MaxClients),
 	"fit.members":                     fmt.Sprintf("0 (not known) to %d", MaxMembers),
 }
@@ -922,6 +923,7 @@ func (s Spec) validate() (Params, error) {
 		v.cluster(s.Cluster)
 	}
 	v.clients(s.Clients, dur, durOK, cluster, membersOK, members, s.Cluster.ElectionTimeout)
+	v.fidelity(s, cluster)
 	if cluster {
 		costsOK := v.costs(s.Costs)
 		if s.Params != "" {

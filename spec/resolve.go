@@ -62,7 +62,8 @@ func (s Spec) Resolve() (Resolved, error) {
 	}
 	cl := &Cluster{
 		Name: s.Name, Seed: s.Seed, Duration: s.Duration.D(), Bucket: s.Bucket.D(),
-		Clients: s.Clients.Count, TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
+		Clients: CohortClients(s.Clients.Count, s.cohortOf()), Cohort: s.cohortOf(), Fast: s.Fidelity == FidelityFast,
+		TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
 		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: deref(s.Clients.ConnectDelay).D(), ScanOverrun: overrun.D(),
 		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: deref(s.Clients.RTT).D(),
 		GrantOnly: s.Clients.Kind == ClientGrantOnly, EventWriter: s.Clients.Kind == ClientEventWriter, WriteRate: s.Clients.WriteRate,
@@ -92,6 +93,7 @@ func (s Spec) Resolve() (Resolved, error) {
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
 	}
+	cl.scaleToCohort()
 	return Resolved{Cluster: cl}, nil
 }
 

@@ -52,11 +52,16 @@ type Ideal struct {
 // are not part of a scenario (a history recorder, test mutants) are
 // scenario.Options.
 type Cluster struct {
-	Name         string
-	Seed         uint64
-	Duration     time.Duration
-	Bucket       time.Duration
+	Name     string
+	Seed     uint64
+	Duration time.Duration
+	Bucket   time.Duration
+	// Clients is how many clients the run simulates: with Fast, one per
+	// cohort of Cohort clients (Spec.Fidelity), so that it stands for
+	// Clients*Cohort clients; Cohort is 1 in the exact mode.
 	Clients      int
+	Cohort       int
+	Fast         bool
 	TTL          time.Duration
 	Version      clientmodel.Version
 	Consumer     clientmodel.Consumer

@@ -32,6 +32,14 @@ type Spec struct {
 	Faults []FaultSpec `yaml:"faults,omitempty"`
 	Limits LimitsSpec  `yaml:"limits,omitempty"`
 
+	// Fidelity is how a cluster run simulates its clients: "exact" (the
+	// default) steps every client, "fast" steps one client per cohort of
+	// Cohort clients that are assumed to stay in lockstep (FidelityFast).
+	Fidelity string `yaml:"fidelity,omitempty"`
+	// Cohort is, with fidelity: fast, how many clients one simulated client
+	// stands for; 0: chosen from the client count (AutoCohort).
+	Cohort int `yaml:"cohort,omitempty"`
+
 	// paramsFile is Params resolved against the scenario file's directory
 	// (set by the loaders for a relative path), the file that is read; Params
 	// keeps the text as written, which is what the summary shows, so that no

@@ -1,0 +1,113 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+)
+
+// Fidelity modes (Spec.Fidelity).
+//
+// Exact steps every client through the cluster: every renewal is its own
+// request on its member's CPU, its own forward, its own connection.
+//
+// Fast steps one client per cohort: a simulated client stands for Cohort
+// clients that are assumed to do the same thing at the same instants (same
+// member, same phase, same state) and never to split. Everything such a
+// client causes counts Cohort times: its request is a job of Cohort requests
+// on the CPU (Cohort times the work, spread over up to Cohort cores), its
+// forward's connection is Cohort connections (Cohort times the handshake
+// work; the idle pool's cap is divided by Cohort), its lease is Cohort
+// leases (the lessor's revoke budget per pass is divided by Cohort, with
+// the remainder carried to the next pass), and every count and rate it
+// reports is multiplied by Cohort. What does not scale with the client
+// count is not weighted: the members, their raft, rafthttp's prober, the
+// idle and background CPU, GC pauses, faults. Intervals and round trips
+// are the simulated clients' own (a cohort's members share them).
+//
+// What that assumes, and where it is wrong: real clients of one cohort are
+// spread over their phases, so a queue serves them one after another where
+// the fast mode serves the cohort as one job (its first request waits for
+// the whole job), and a pool with k idle connections serves k of w real
+// forwards where the fast mode either has a connection for the cohort or
+// dials for all of it. The errors this makes, per headline metric, are
+// measured against the exact mode over a corpus of scenarios (package
+// fidelity, `make fast-corpus`); the README states them.
+const (
+	FidelityExact = "exact"
+	FidelityFast  = "fast"
+
+	// FastCohorts is how many simulated clients AutoCohort aims at: the
+	// cohort size is the client count over it, rounded.
+	FastCohorts = 500
+	// MaxCohort bounds cohort: a cohort larger than this stands for more
+	// clients than any member's pool or lessor budget resolves.
+	MaxCohort = 100_000
+)
+
+// AutoCohort is the cohort size fidelity: fast uses for clients clients when
+// cohort is not set: clients/FastCohorts rounded, at least 1.
+func AutoCohort(clients int) int {
+	return max(1, int(math.Round(float64(clients)/FastCohorts)))
+}
+
+// cohortOf is the cohort size s runs with: 1 in the exact mode.
+func (s Spec) cohortOf() int {
+	if s.Fidelity != FidelityFast {
+		return 1
+	}
+	if s.Cohort > 0 {
+		return s.Cohort
+	}
+	return AutoCohort(s.Clients.Count)
+}
+
+// CohortClients is how many clients a fast run simulates for clients clients
+// in cohorts of cohort: clients/cohort rounded, at least 1. The run stands
+// for CohortClients*cohort clients (within cohort/2 of clients).
+func CohortClients(clients, cohort int) int {
+	return max(1, int(math.Round(float64(clients)/float64(cohort))))
+}
+
+// fidelity checks the fidelity and cohort fields.
+func (v *validator) fidelity(s Spec, cluster bool) {
+	switch s.Fidelity {
+	case "", FidelityExact:
+		if s.Cohort != 0 {
+			v.add("cohort", "%d is set, but fidelity is %s; cohort applies to fidelity: %s (or remove it)", s.Cohort, FidelityExact, FidelityFast)
+		}
+		return
+	case FidelityFast:
+	default:
+		v.add("fidelity", "%q is not allowed; allowed: %s, %s", s.Fidelity, FidelityExact, FidelityFast)
+		return
+	}
+	if !cluster {
+		v.add("fidelity", "%s needs server: cluster; the ideal server already simulates lockstep clients as exact cohorts", FidelityFast)
+	}
+	if s.Cohort < 0 || s.Cohort > MaxCohort {
+		v.add("cohort", "%d is out of range; allowed 0 (chosen from the client count) to %s", s.Cohort, Thousands(MaxCohort))
+	} else if s.Cohort > s.Clients.Count && s.Clients.Count >= 1 {
+		v.add("cohort", "%d is more than the %s clients; allowed 0 (chosen) to the client count", s.Cohort, Thousands(s.Clients.Count))
+	}
+}
+
+// scaleToCohort divides what counts clients' connections or leases in c by
+// its cohort size: the idle pool's cap and the held leases (the lessor's
+// revoke budget is divided in model.Lessor, which carries the remainder).
+func (c *Cluster) scaleToCohort() {
+	if c.Cohort <= 1 {
+		return
+	}
+	c.MaxIdle = max(1, int(math.Round(float64(c.MaxIdle)/float64(c.Cohort))))
+	c.HeldLeases = int(math.Round(float64(c.HeldLeases) / float64(c.Cohort)))
+}
+
+// FidelityString names the fidelity of a run: "exact", or "fast (cohorts
+// of 40: 500 simulated clients for 20,000)".
+func (c *Cluster) FidelityString() string {
+	if !c.Fast {
+		return FidelityExact
+	}
+	return fmt.Sprintf("%s (cohorts of %s: %s simulated clients for %s)", FidelityFast,
+		Thousands(c.Cohort), Thousands(c.Clients), Thousands(c.Clients*c.Cohort))
+}
