@@ -8,7 +8,7 @@ FUZZTIME ?= 200s
 # a short session on the loader's slower inputs (a run of 5 s virtual time).
 FUZZMINIMIZETIME ?= 5s
 
-.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long fuzz legacy-goldens corpus calibrate measure
+.PHONY: help build run test test-main test-legacy bench bench-incident lint check-long fuzz legacy-goldens corpus calibrate measure fast-corpus
 
 help:
 	@echo "make run          the main job: the 2018 incident's clients, with the fixed client as a what-if"
@@ -21,6 +21,8 @@ help:
 	@echo "                  input is run for 5 s of virtual time), and the consumer syntax ('make test' runs their seeds only)"
 	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json and scripts-pace.json, then legacy-goldens"
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
+	@echo "make fast-corpus  ~5 min: the fast mode against the exact mode over package fidelity's corpus (65 scenarios);"
+	@echo "                  per-metric errors, verdicts and speed-up in bin/fast-corpus.md and bin/fast-corpus.json"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
 	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|host-speed"
@@ -138,3 +140,8 @@ measure:
 	  storm|storm-smoke) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 75m -run 'TestMeasureStorm' -v ./calibrate ;; \
 	  *) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 30m -run 'TestMeasure' -v ./calibrate ;; \
 	esac
+
+# The fast mode's error corpus (package fidelity): every scenario in the
+# exact and the fast mode, one at a time; waits while /tmp/leasesim-measuring exists.
+fast-corpus:
+	LEASESIM_FAST_CORPUS=1 $(GO) test -count=1 -timeout 60m -run '^TestFastCorpus$$' -v ./fidelity

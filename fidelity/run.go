@@ -1,0 +1,109 @@
+package fidelity
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/leasesim/leasesim/scenario"
+	"github.com/leasesim/leasesim/spec"
+)
+
+// Timing is one run's cost: wall time, and the process's CPU time over the
+// run (user+system; the runs go one at a time, so it is the run's, plus the
+// Go runtime's background work; 0 where the platform does not tell).
+type Timing struct {
+	WallS float64 `json:"wall_s"`
+	CPUS  float64 `json:"cpu_s"`
+}
+
+// Result is one corpus scenario run in both modes.
+type Result struct {
+	Name    string `json:"name"`
+	Clients int    `json:"clients"`
+	// Cohort, Simulated: the fast run's cohort size and simulated clients
+	// (spec.AutoCohort, spec.CohortClients).
+	Cohort    int     `json:"cohort"`
+	Simulated int     `json:"simulated_clients"`
+	Exact     Metrics `json:"exact"`
+	Fast      Metrics `json:"fast"`
+	Errors    Errors  `json:"errors"`
+	ExactTime Timing  `json:"exact_time"`
+	FastTime  Timing  `json:"fast_time"`
+	// ExactEvents, FastEvents: the kernel events each run delivered.
+	ExactEvents uint64 `json:"exact_events"`
+	FastEvents  uint64 `json:"fast_events"`
+}
+
+// Speedup is the exact run's wall time over the fast run's.
+func (r Result) Speedup() float64 {
+	if r.FastTime.WallS <= 0 {
+		return 0
+	}
+	return r.ExactTime.WallS / r.FastTime.WallS
+}
+
+// RunOne runs s in the exact mode (Fidelity "") and in the fast mode (Fast:
+// Fidelity "fast", Cohort 0), one after the other, and compares them.
+func RunOne(ctx context.Context, s spec.Spec) (Result, error) {
+	ex := s
+	ex.Fidelity, ex.Cohort = "", 0
+	fa := Fast(s)
+	r := Result{Name: s.Name, Clients: s.Clients.Count, Cohort: spec.AutoCohort(s.Clients.Count)}
+	r.Simulated = spec.CohortClients(s.Clients.Count, r.Cohort)
+	var err error
+	if r.Exact, r.ExactEvents, r.ExactTime, err = runTimed(ctx, ex); err != nil {
+		return r, fmt.Errorf("%s, exact: %w", s.Name, err)
+	}
+	if r.Fast, r.FastEvents, r.FastTime, err = runTimed(ctx, fa); err != nil {
+		return r, fmt.Errorf("%s, fast: %w", s.Name, err)
+	}
+	r.Errors = Compare(r.Exact, r.Fast)
+	return r, nil
+}
+
+func runTimed(ctx context.Context, s spec.Spec) (Metrics, uint64, Timing, error) {
+	c0, t0 := processCPU(), time.Now()
+	o, err := scenario.Run(ctx, s, nil)
+	t := Timing{WallS: time.Since(t0).Seconds(), CPUS: (processCPU() - c0).Seconds()}
+	if err != nil {
+		return Metrics{}, 0, t, err
+	}
+	return Headline(s, o), o.Events, t, nil
+}
+
+// RunCorpus runs each of specs in both modes (RunOne), one scenario at a
+// time, calling before (if not nil) ahead of each and progress (if not nil)
+// after each. It stops at the first error, returning the results so far.
+func RunCorpus(ctx context.Context, specs []spec.Spec, before func(i int, s spec.Spec), progress func(i int, r Result)) ([]Result, error) {
+	var out []Result
+	for i, s := range specs {
+		if before != nil {
+			before(i, s)
+		}
+		r, err := RunOne(ctx, s)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+		if progress != nil {
+			progress(i, r)
+		}
+	}
+	return out, nil
+}
+
+// MarshalJSON writes the errors by metric name.
+func (e Errors) MarshalJSON() ([]byte, error) {
+	rel := make(map[string]float64, NumMetrics)
+	for k := range NumMetrics {
+		rel[k.String()] = e.Rel[k]
+	}
+	return json.Marshal(struct {
+		Rel           map[string]float64 `json:"rel"`
+		FirstExpiryS  *float64           `json:"first_expiry_s"`
+		StormAgrees   bool               `json:"storm_agrees"`
+		KeysLostAgree bool               `json:"keys_lost_agree"`
+	}{rel, e.FirstExpiryS, e.StormAgrees, e.KeysLostAgree})
+}
