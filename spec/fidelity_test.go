@@ -50,7 +50,9 @@ func TestFidelityResolve(t *testing.T) {
 		{func(s *spec.Spec) { s.Cohort = 10 }, "cohort: 10 is set, but fidelity is exact"},
 		{func(s *spec.Spec) { s.Fidelity, s.Cohort = "fast", -1 }, "cohort: -1 is out of range; allowed 0"},
 		{func(s *spec.Spec) { s.Fidelity, s.Cohort = "fast", 30_000 }, "cohort: 30000 is more than the 20,000 clients"},
-		{func(s *spec.Spec) { s.Fidelity, s.Clients.Kind, s.Clients.WriteRate = "fast", spec.ClientEventWriter, 10 }, "fidelity: fast does not take clients.kind event-writer"},
+		{func(s *spec.Spec) {
+			s.Fidelity, s.Clients.Kind, s.Clients.WriteRate = "fast", spec.ClientEventWriter, 10
+		}, "fidelity: fast does not take clients.kind event-writer"},
 		{func(s *spec.Spec) { s.Fidelity, s.Server, s.Cluster = "fast", spec.ServerIdeal, spec.ClusterSpec{} }, "fidelity: fast needs server: cluster"},
 	}
 	for _, b := range bad {
