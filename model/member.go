@@ -14,6 +14,12 @@ import (
 type MemberConfig struct {
 	ID    int   // this member's index
 	Costs Costs // CPU per request
+	// Cohort: each client stands for this many clients in lockstep (the fast
+	// mode, spec.FidelityFast; 0 or 1: itself alone). A request of one is
+	// a job of Cohort requests on the CPU (CPU.Force's n): Cohort times the
+	// work and the bytes, served on up to Cohort cores at once, as that many
+	// concurrent gRPC handlers would be.
+	Cohort int
 	// ReqTimeout bounds LeaseRenew's forwarding loop (see ReqTimeout).
 	ReqTimeout time.Duration
 	// LeaderQueue bounds the leader's CPU queue (0: unbounded, as etcd); it
@@ -489,7 +495,7 @@ func (m *Member) step(now sim.Time, in Input, out []Output) []Output {
 			m.cpu.Done(1, 0)
 			return out
 		}
-		m.cpu.Done(1, int64(m.cfg.Costs.QueuedRequestBytes))
+		m.cpu.Done(m.cohort(), int64(m.cfg.Costs.QueuedRequestBytes))
 		out = m.renewWork(now, in, true, out)
 	case InApplied:
 		out = m.renewWork(now, in, false, out)
@@ -788,10 +794,11 @@ func (m *Member) submitDirect(now sim.Time, slot int32, out []Output) []Output {
 // a processor-shared one a job whose completion the CPU reports (cpuTick).
 // bounded: the leader's bounded queue may shed it (ok=false).
 func (m *Member) cpuJob(now sim.Time, work time.Duration, bounded bool, in Input, out []Output) (_ []Output, ok bool) {
+	n := m.cohort() // work and bytes are each request's
 	bytes := int64(m.cfg.Costs.QueuedRequestBytes)
 	if m.cpu.share != nil {
 		tag := m.park(parkedWork{in: in})
-		if !m.cpu.Start(now, work, 1, bytes, int8(m.cfg.ID), tag, bounded) {
+		if !m.cpu.Start(now, work, n, bytes, int8(m.cfg.ID), tag, bounded) {
 			m.freeTags = append(m.freeTags, tag)
 			return out, false
 		}
@@ -799,26 +806,29 @@ func (m *Member) cpuJob(now sim.Time, work time.Duration, bounded bool, in Input
 	}
 	var done sim.Time
 	if bounded {
-		if done, ok = m.cpu.Submit(now, work, 1, bytes); !ok {
+		if done, ok = m.cpu.Submit(now, work, n, bytes); !ok {
 			return out, false
 		}
 	} else {
-		done = m.cpu.Force(now, work, 1, bytes)
+		done = m.cpu.Force(now, work, n, bytes)
 	}
 	return append(out, wake(done, in)), true
 }
 
-// HostWork charges work the host does for this member's process outside
+// cohort is how many clients each of m's clients stands for (MemberConfig.Cohort).
+func (m *Member) cohort() int { return max(m.cfg.Cohort, 1) }
+
+// HostWork charges n times work the host does for this member's process outside
 // etcd's request handling (the kernel accepting a connection, the TLS
 // library's handshake: netsim's OutCPU) to a processor-shared CPU, holding
 // bytes until Done; when it is done the member reports OutHostDone with tag
 // (NoTag: nobody waits). On a FIFO CPU the wiring calls CPU.Force instead.
-func (m *Member) HostWork(now sim.Time, work time.Duration, bytes int64, tag int32, out []Output) []Output {
+func (m *Member) HostWork(now sim.Time, work time.Duration, n int, bytes int64, tag int32, out []Output) []Output {
 	t := NoTag
 	if tag != NoTag {
 		t = m.park(parkedWork{host: true, hostTag: tag})
 	}
-	m.cpu.Start(now, work, 1, bytes, int8(m.cfg.ID), t, false)
+	m.cpu.Start(now, work, n, bytes, int8(m.cfg.ID), t, false)
 	return m.armTick(now, out)
 }
 

@@ -187,6 +187,7 @@ func (h *netHarness) newNetwork(t *testing.T, d *datadriven.TestData) {
 		TLSResumption:    dbool(t, d, "resumption", false),
 		TLSCloseTimeWait: dbool(t, d, "close-tw", false),
 		DialTimeout:      ddur(t, d, "dial-timeout", 2*time.Second).Duration(),
+		Cohort:           dnum(t, d, "cohort", 0),
 		Costs: Costs{
 			TLSServerFull:    ddur(t, d, "tls-server", 5*time.Millisecond).Duration(),
 			TLSClientFull:    ddur(t, d, "tls-client", 3*time.Millisecond).Duration(),
@@ -220,18 +221,18 @@ func (h *netHarness) step(in Input) {
 			h.push(o.At, o.Msg, false)
 		case OutCPU:
 			c := &h.cpus[o.Member]
-			done := max(o.At, c.freeAt) + sim.Time(o.Work)
+			done := max(o.At, c.freeAt) + sim.Time(o.N)*sim.Time(o.Work)
 			c.freeAt = done
-			c.jobs++
-			c.bytes += o.Bytes
+			c.jobs += int(o.N)
+			c.bytes += int64(o.N) * o.Bytes
 			line += fmt.Sprintf(" (done at %v)", done)
 			if o.HasThen {
 				h.push(done, o.Msg, false)
 			}
 		case OutCPURelease:
 			c := &h.cpus[o.Member]
-			c.jobs--
-			c.bytes -= o.Bytes
+			c.jobs -= int(o.N)
+			c.bytes -= int64(o.N) * o.Bytes
 		case OutRequest:
 			if h.handler > 0 {
 				c := &h.cpus[o.To]
@@ -387,11 +388,17 @@ func fmtNetOutput(o Output) string {
 		return fmt.Sprintf("result from=%d slot=%d attempt=%d %s", o.From, o.Slot, o.Attempt, answer)
 	case OutCPU:
 		s := fmt.Sprintf("cpu member=%d at=%v work=%v bytes=%d", o.Member, o.At, o.Work, o.Bytes)
+		if o.N != 1 {
+			s += fmt.Sprintf(" n=%d", o.N)
+		}
 		if o.HasThen {
 			s += " then " + fmtNetInput(o.Msg)
 		}
 		return s
 	case OutCPURelease:
+		if o.N != 1 {
+			return fmt.Sprintf("cpu-release member=%d bytes=%d n=%d", o.Member, o.Bytes, o.N)
+		}
 		return fmt.Sprintf("cpu-release member=%d bytes=%d", o.Member, o.Bytes)
 	case OutFact:
 		return fmt.Sprintf("fact %v", o.Fact)

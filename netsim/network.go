@@ -25,6 +25,14 @@ type NetworkConfig struct {
 	// election timeout: see model.PeerDialTimeout).
 	DialTimeout time.Duration
 	Costs       Costs
+	// Cohort: each forward stands for this many forwards of clients in
+	// lockstep (the fast mode, spec.FidelityFast; 0 or 1: itself alone), and
+	// so each connection that carries one for as many connections: its CPU
+	// work is done Cohort times (Output.N), its facts and sockets count
+	// Cohort times where they are recorded. MaxIdle counts such connections
+	// (the wiring divides the pool's cap by Cohort). rafthttp's prober is
+	// the members' own: its connections are never weighted.
+	Cohort int
 }
 
 // Costs are the member CPU the transport's connections cost.
@@ -174,8 +182,8 @@ const (
 	OutDeliver    OutputKind = iota // deliver Msg to me at At
 	OutRequest                      // the forward (From, Slot, Client, Attempt) reached member To: hand it to that member now
 	OutResult                       // the forward of (From, Slot, Attempt) ended: Err (retry), else TTL; tell member From now
-	OutCPU                          // charge Work x 1 on member Member's CPU at At, holding Bytes; then deliver Msg (if HasThen) when done
-	OutCPURelease                   // release 1 request and Bytes of memory on member Member's CPU
+	OutCPU                          // charge Work x N on member Member's CPU at At, holding Bytes x N; then deliver Msg (if HasThen) when done
+	OutCPURelease                   // release N requests and Bytes x N of memory on member Member's CPU
 	OutFact                         // for the recorder
 )
 
@@ -213,12 +221,34 @@ type Output struct {
 	Bytes    int64
 	Work     time.Duration // OutCPU
 	At       sim.Time      // OutDeliver, OutCPU
+	// N: OutCPU, OutCPURelease: how many connections' or answers' work this
+	// is, each Work and Bytes (NetworkConfig.Cohort; the prober's: 1).
+	N int32
 	// Handshake: OutCPU is one end's part of a TLS handshake, which
 	// allocates more than a request (its certificates, keys and buffers).
 	Handshake bool
 	// Msg: OutDeliver: the message to deliver at At; OutCPU with HasThen:
 	// the message to deliver when the work is done.
 	Msg Input
+}
+
+// cohort is how many connections or forwards each of the network's stands
+// for (NetworkConfig.Cohort).
+func (n *Network) cohort() int32 { return int32(max(n.cfg.Cohort, 1)) }
+
+// connCohort is how many connections each of the network's stands for: a
+// cohort's with HTTP/1.1, where each forward in flight holds a connection of
+// its own; 1 with HTTP/2, whose one connection per pair carries every
+// forward whatever their number.
+func (n *Network) connCohort() int32 { return int32(n.cfg.ConnCohort()) }
+
+// ConnCohort is how many connections each of a network of cfg stands for
+// (see connCohort).
+func (cfg NetworkConfig) ConnCohort() int {
+	if cfg.HTTP2 {
+		return 1
+	}
+	return max(cfg.Cohort, 1)
 }
 
 // NewNetwork returns the network of cfg.Members members with every pool
@@ -293,7 +323,7 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 		if n.resumed() {
 			cost = n.cfg.Costs.TCPAccept + n.cfg.Costs.TLSServerResumed
 		}
-		return append(out, Output{Kind: OutCPU, Member: d.to, At: now, Work: cost, Bytes: int64(n.cfg.Costs.PeerConnBytes),
+		return append(out, Output{N: n.connCohort(), Kind: OutCPU, Member: d.to, At: now, Work: cost, Bytes: int64(n.cfg.Costs.PeerConnBytes),
 			HasThen: true, Msg: Input{Kind: InDialServerDone, Dial: in.Dial}, Handshake: n.cfg.TLS})
 	case InDialServerDone:
 		return n.dialServerDone(now, in.Dial, out)
@@ -306,11 +336,11 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 		if n.resumed() {
 			cost = n.cfg.Costs.TLSClientResumed
 		}
-		return append(out, Output{Kind: OutCPU, Member: d.from, At: now, Work: cost, HasThen: true, Msg: Input{Kind: InDialClientDone, Dial: in.Dial}, Handshake: n.cfg.TLS})
+		return append(out, Output{N: n.connCohort(), Kind: OutCPU, Member: d.from, At: now, Work: cost, HasThen: true, Msg: Input{Kind: InDialClientDone, Dial: in.Dial}, Handshake: n.cfg.TLS})
 	case InDialClientDone:
 		d := &n.dials[in.Dial]
 		if n.cfg.TLS {
-			out = append(out, Output{Kind: OutCPURelease, Member: d.from})
+			out = append(out, Output{N: n.connCohort(), Kind: OutCPURelease, Member: d.from})
 		}
 		if d.dead {
 			return out
@@ -422,7 +452,7 @@ func (n *Network) reply(now sim.Time, in Input, out []Output) []Output {
 func (n *Network) response(now sim.Time, in Input, out []Output) []Output {
 	f := &n.forwards[in.From][in.Slot]
 	if in.Read {
-		out = append(out, Output{Kind: OutCPURelease, Member: in.From})
+		out = append(out, Output{N: n.cohort(), Kind: OutCPURelease, Member: in.From})
 	}
 	if !f.live || !f.onWire || f.attempt != in.Attempt {
 		return out
@@ -431,7 +461,7 @@ func (n *Network) response(now sim.Time, in Input, out []Output) []Output {
 		// The follower reads the answer when its CPU gets to it.
 		read := in
 		read.Read = true
-		return append(out, Output{Kind: OutCPU, Member: in.From, At: now, Work: n.cfg.Costs.FollowerAnswer, HasThen: true, Msg: read})
+		return append(out, Output{N: n.cohort(), Kind: OutCPU, Member: in.From, At: now, Work: n.cfg.Costs.FollowerAnswer, HasThen: true, Msg: read})
 	}
 	from, to := int(in.From), int(f.to)
 	if in.Closed {
@@ -565,8 +595,8 @@ func (n *Network) startDial(now sim.Time, from, to int, out []Output) []Output {
 	}
 	if !n.cfg.TLS {
 		// TCP only: connected after a round trip; the server accepts it.
-		out = append(out, Output{Kind: OutCPU, Member: int8(to), At: now, Work: n.cfg.Costs.TCPAccept},
-			Output{Kind: OutCPURelease, Member: int8(to)})
+		out = append(out, Output{N: n.connCohort(), Kind: OutCPU, Member: int8(to), At: now, Work: n.cfg.Costs.TCPAccept},
+			Output{N: n.connCohort(), Kind: OutCPURelease, Member: int8(to)})
 		p.established++
 		return n.deliver(out, now+rtt, Input{Kind: InDialClientDone, Dial: id})
 	}
@@ -578,7 +608,7 @@ func (n *Network) startDial(now sim.Time, from, to int, out []Output) []Output {
 
 func (n *Network) dialServerDone(now sim.Time, id uint32, out []Output) []Output {
 	d := &n.dials[id]
-	out = append(out, Output{Kind: OutCPURelease, Member: d.to, Bytes: int64(n.cfg.Costs.PeerConnBytes)},
+	out = append(out, Output{N: n.connCohort(), Kind: OutCPURelease, Member: d.to, Bytes: int64(n.cfg.Costs.PeerConnBytes)},
 		Output{Kind: OutFact, Fact: FactHandshake})
 	d.serverDone = true
 	if d.dead {
@@ -658,8 +688,8 @@ func (n *Network) idleExpire(now sim.Time, from, to int, out []Output) []Output 
 func (n *Network) probe(now sim.Time, a, b int8, out []Output) []Output {
 	c := n.cfg.Costs
 	out = append(out,
-		Output{Kind: OutCPU, Member: b, At: now, Work: c.TCPAccept + c.TLSServerFull, Handshake: n.cfg.TLS}, Output{Kind: OutCPURelease, Member: b},
-		Output{Kind: OutCPU, Member: a, At: now, Work: c.TLSClientFull, Handshake: n.cfg.TLS}, Output{Kind: OutCPURelease, Member: a},
+		Output{N: 1, Kind: OutCPU, Member: b, At: now, Work: c.TCPAccept + c.TLSServerFull, Handshake: n.cfg.TLS}, Output{N: 1, Kind: OutCPURelease, Member: b},
+		Output{N: 1, Kind: OutCPU, Member: a, At: now, Work: c.TLSClientFull, Handshake: n.cfg.TLS}, Output{N: 1, Kind: OutCPURelease, Member: a},
 		Output{Kind: OutFact, Fact: FactProbe})
 	return n.deliver(out, now+sim.Time(ProberInterval), Input{Kind: InProbe, From: a, To: b})
 }
@@ -691,7 +721,8 @@ type Totals struct {
 	TimeWaitClient, TimeWaitServer              int
 }
 
-// Totals counts at now.
+// Totals counts at now, each connection and forward as the many it stands
+// for (NetworkConfig.Cohort).
 func (n *Network) Totals(now sim.Time) Totals {
 	var t Totals
 	for a := range n.pairs {
@@ -709,6 +740,11 @@ func (n *Network) Totals(now sim.Time) Totals {
 			t.TimeWaitServer += p.serverTW.Count(now)
 		}
 	}
+	if w := int(n.connCohort()); w > 1 {
+		t.Established, t.CloseWait, t.Idle, t.Busy = w*t.Established, w*t.CloseWait, w*t.Idle, w*t.Busy
+		t.TimeWaitClient, t.TimeWaitServer = w*t.TimeWaitClient, w*t.TimeWaitServer
+	}
+	t.Waiting *= int(n.cohort())
 	return t
 }
 

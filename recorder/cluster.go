@@ -29,12 +29,16 @@ type ClusterSeries struct {
 	changes, leaderNow, demote  int
 	revokeStall                 int // with Tracks.RevokeStalls
 	grants, clientRevokes, live int // with Tracks.Leases; live -1 without
+	// cohort: how many clients each simulated one stands for, and so each
+	// fact of a client's request counts; connCohort: how many connections
+	// each of the peer network's does (SetCohort).
+	cohort, connCohort float64
 }
 
 // NewClusterSeries names a cluster run's metrics, for members members.
 func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSeries {
 	x := NewSeries(bucket, duration)
-	c := &ClusterSeries{Series: x, live: -1}
+	c := &ClusterSeries{Series: x, live: -1, cohort: 1, connCohort: 1}
 	for i := range c.memberFact {
 		c.memberFact[i] = -1
 	}
@@ -66,6 +70,15 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 		c.received = append(c.received, x.Counter(KeepalivesReceived(m)))
 	}
 	return c
+}
+
+// SetCohort makes every fact of a client's request count cohort times and
+// every fact of a peer connection (but the prober's) connCohort times: a
+// fast run's simulated clients each stand for cohort clients (spec.Cluster.Cohort).
+// Gauges from netsim.Totals and lessor counts are weighted where they are
+// counted; the members' stream queues are weighted here.
+func (c *ClusterSeries) SetCohort(cohort, connCohort int) {
+	c.cohort, c.connCohort = float64(cohort), float64(connCohort)
 }
 
 // TrackLeader adds the raft's metrics (cluster.raft): leader changes, the
@@ -105,7 +118,7 @@ func (c *ClusterSeries) Track(t Tracks) {
 // Granted counts a lease a client granted at now (Tracks.Leases).
 func (c *ClusterSeries) Granted(now sim.Time) {
 	if c.live >= 0 {
-		c.Add(c.grants, now, 1)
+		c.Add(c.grants, now, c.cohort)
 	}
 }
 
@@ -188,22 +201,33 @@ func (c *ClusterSeries) Finish(members []*model.Member, ledger *Ledger, o *Outco
 func (c *ClusterSeries) MemberFact(now sim.Time, m int, o *model.Output) {
 	switch o.Fact {
 	case model.FactReceived:
-		c.Add(c.received[m], now, 1)
+		c.Add(c.received[m], now, c.cohort)
 	case model.FactExpired:
 		c.Add(c.keysLost, now, float64(o.Keys))
 		c.Max(c.revokeLag, now, time.Duration(now-o.At).Seconds())
 		c.revokeLags = append(c.revokeLags, [2]int64{int64(now - o.At), int64(o.N)})
 	case model.FactPromoted:
 		c.Max(c.promote, now, time.Duration(o.At-now).Seconds())
-	default:
+	case model.FactReadIndex: // a round, whatever the renewals it confirms
 		if h := c.memberFact[o.Fact]; h >= 0 {
 			c.Add(h, now, 1)
+		}
+	default: // a request's
+		if h := c.memberFact[o.Fact]; h >= 0 {
+			c.Add(h, now, c.cohort)
 		}
 	}
 }
 
-// NetFact counts a fact the peer network reported.
-func (c *ClusterSeries) NetFact(now sim.Time, f netsim.Fact) { c.Add(c.netFact[f], now, 1) }
+// NetFact counts a fact the peer network reported: a connection's (the
+// prober's are the members' own and count once).
+func (c *ClusterSeries) NetFact(now sim.Time, f netsim.Fact) {
+	w := c.connCohort
+	if f == netsim.FactProbe {
+		w = 1
+	}
+	c.Add(c.netFact[f], now, w)
+}
 
 // Footprint is what a bucket-end sample needs beside the network's counts
 // and the members: the leader's number (-1 during an election), the bytes one
@@ -224,7 +248,7 @@ func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, members []*model.M
 	if f.LeaderID >= 0 {
 		lm := members[f.LeaderID]
 		estab += netsim.RaftConnsPerPeer * (len(members) - 1)
-		streamQueue := lm.Queued() + lm.HeldForRevoke()
+		streamQueue := int(c.cohort) * (lm.Queued() + lm.HeldForRevoke())
 		bytes := lm.CPU().Bytes() + int64(streamQueue)*int64(f.QueuedRequestBytes) + int64(estab)*int64(f.ConnBytes)
 		c.Set(c.queueRequests, now, float64(lm.CPU().Jobs()+streamQueue))
 		c.Set(c.queueBytes, now, float64(bytes))

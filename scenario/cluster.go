@@ -115,6 +115,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.rec = recorder.New(c.Bucket, c.Duration, n, trace)
 	s.ledger = recorder.NewLedger(n, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
+	s.ser.SetCohort(max(c.Cohort, 1), c.Network().ConnCohort())
 	s.members, s.lessor = c.Servers(opts.Mutant)
 	s.events = c.EventWriters()
 	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil, Leases: n > c.Clients || c.Once})
@@ -222,7 +223,7 @@ func (s *Sim) Read(i int, kind recorder.OpKind) (found bool, ttl int64) {
 	case recorder.OpTimeToLive:
 		ttl, found = s.lessor.TimeToLive(s.k.Now(), i)
 	case recorder.OpRevoke:
-		found = s.lessor.Revoke(s.k.Now(), i, 1).N > 0
+		found = s.lessor.Revoke(s.k.Now(), i, int(s.cohort())).N > 0
 	}
 	s.ledger.Read(s.k.Now(), i, kind, found, ttl)
 	return found, ttl
@@ -278,9 +279,14 @@ func (s *Sim) Finish() (recorder.Outcome, error) {
 func (s *Sim) clientOneWay() sim.Time { return sim.Time(s.cfg.ClientRTT / 2) }
 
 // record records one fact about client c's lease.
+// record records one fact about client c's lease: one for each client of
+// its cohort (spec.Cluster.Cohort).
 func (s *Sim) record(now sim.Time, k recorder.Kind, c int32, reason string) {
-	s.rec.Record(now, k, int(c), int64(c)+1, 1, reason)
+	s.rec.Record(now, k, int(c), int64(c)+1, s.cohort(), reason)
 }
+
+// cohort is how many clients each simulated client stands for (1 in the exact mode).
+func (s *Sim) cohort() uint64 { return uint64(max(s.cfg.Cohort, 1)) }
 
 // touch reads what the handler of e reads first (sim.Kernel.SetTouch):
 // a client's state, or a member's stream and lease, or a forward's.
@@ -331,7 +337,7 @@ func (s *Sim) handle(now sim.Time, e *event) {
 	case toProcess:
 		s.processInput(now, e.index, clientmodel.Unpack(&e.msg))
 	case toClientRevoke: // a graceful exit's LeaseRevoke, committed
-		r := s.lessor.Revoke(now, int(e.index), 1)
+		r := s.lessor.Revoke(now, int(e.index), int(s.cohort()))
 		s.ser.ClientRevoked(now, r.N)
 		s.ledger.Read(now, int(e.index), recorder.OpRevoke, r.N > 0, 0)
 	case toRaft:
@@ -347,7 +353,7 @@ func (s *Sim) clientInput(now sim.Time, c int32, in clientmodel.Input) {
 	}
 	if in.Kind == clientmodel.InKeepAlive {
 		// The agent grants its lease and calls KeepAlive (KeepAliveOnce) at once.
-		s.lessor.Grant(now, int(c), 1, s.cfg.TTL)
+		s.lessor.Grant(now, int(c), int(s.cohort()), s.cfg.TTL)
 		s.ledger.Grant(now, int(c), s.cfg.TTL)
 		s.ser.Granted(now)
 		if s.cfg.GrantOnly {
@@ -486,15 +492,15 @@ func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
 			return
 		}
 		cpu := s.members[o.Member].CPU()
-		done := cpu.Force(o.At, o.Work, 1, o.Bytes)
+		done := cpu.Force(o.At, o.Work, int(o.N), o.Bytes)
 		if o.Handshake {
-			cpu.Allocate(o.At, cpu.HandshakeExtra())
+			cpu.Allocate(o.At, int64(o.N)*cpu.HandshakeExtra())
 		}
 		if o.HasThen {
 			s.k.Schedule(done, netEvent(o.Msg))
 		}
 	case netsim.OutCPURelease:
-		s.members[o.Member].CPU().Done(1, o.Bytes)
+		s.members[o.Member].CPU().Done(int(o.N), o.Bytes)
 	case netsim.OutFact:
 		s.ser.NetFact(now, o.Fact)
 	}
@@ -515,10 +521,10 @@ func (s *Sim) hostWork(now sim.Time, o *netsim.Output) {
 		}
 	}
 	m := int(o.Member)
-	out := s.members[m].HostWork(now, o.Work, o.Bytes, tag, s.memberOut.Push())
+	out := s.members[m].HostWork(now, o.Work, int(o.N), o.Bytes, tag, s.memberOut.Push())
 	if o.Handshake {
 		cpu := s.members[m].CPU()
-		cpu.Allocate(now, cpu.HandshakeExtra())
+		cpu.Allocate(now, int64(o.N)*cpu.HandshakeExtra())
 	}
 	for i := range out {
 		s.memberOutput(now, m, &out[i])

@@ -70,7 +70,7 @@ func (s *Sim) processInput(now sim.Time, p int32, in clientmodel.Input) {
 		}
 		for n := first; n <= last; n++ {
 			e := s.cfg.LeaseEntry(int(p), uint32(n))
-			s.lessor.Grant(now, int(e), 1, s.cfg.TTL)
+			s.lessor.Grant(now, int(e), int(s.cohort()), s.cfg.TTL)
 			s.ledger.Grant(now, int(e), s.cfg.TTL)
 			s.ser.Granted(now)
 			ml.out = ml.procs[p].Step(now, in, ml.out)

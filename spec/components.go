@@ -68,7 +68,7 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 // Member is member m's configuration.
 func (c Cluster) Member(m int, mutant model.Mutant) model.MemberConfig {
 	return model.MemberConfig{
-		ID: m,
+		ID: m, Cohort: c.Cohort,
 		Costs: model.Costs{DirectRenewal: c.Costs.DirectRenewal, FollowerRenewal: c.Costs.FollowerRenewal - c.followerAnswer(),
 			LeaderForwarded: c.Costs.LeaderForwarded, QueuedRequestBytes: c.Costs.QueuedRequestBytes},
 		ReqTimeout: model.ReqTimeout(c.ElectionTimeout), LeaderQueue: c.LeaderQueue,
@@ -142,7 +142,7 @@ func (c Cluster) Network() netsim.NetworkConfig {
 	return netsim.NetworkConfig{
 		Members: c.Members, PeerRTT: c.PeerRTT, PeerJitter: c.PeerJitter, MaxIdle: c.MaxIdle, HTTP2: c.HTTP2,
 		TLS: c.TLS != "off", TLSResumption: c.TLSResumption, TLSCloseTimeWait: c.TLSCloseTimeWait,
-		DialTimeout: model.PeerDialTimeout(c.ElectionTimeout),
+		DialTimeout: model.PeerDialTimeout(c.ElectionTimeout), Cohort: c.Cohort,
 		Costs: netsim.Costs{TLSServerFull: c.Costs.TLSServerFull, TLSClientFull: c.Costs.TLSClientFull,
 			TLSServerResumed: c.Costs.TLSServerResumed, TLSClientResumed: c.Costs.TLSClientResumed,
 			TCPAccept: c.Costs.TCPAccept, PeerConnBytes: c.Costs.PeerConnBytes, FollowerAnswer: c.followerAnswer()},

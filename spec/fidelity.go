@@ -17,8 +17,8 @@ import (
 // on the CPU (Cohort times the work, spread over up to Cohort cores), its
 // forward's connection is Cohort connections (Cohort times the handshake
 // work; the idle pool's cap is divided by Cohort), its lease is Cohort
-// leases (the lessor's revoke budget per pass is divided by Cohort, with
-// the remainder carried to the next pass), and every count and rate it
+// leases (the lessor's revoke budget per pass, counted in leases, may split
+// a cohort's entry across passes), and every count and rate it
 // reports is multiplied by Cohort. What does not scale with the client
 // count is not weighted: the members, their raft, rafthttp's prober, the
 // idle and background CPU, GC pauses, faults. Intervals and round trips
@@ -84,6 +84,11 @@ func (v *validator) fidelity(s Spec, cluster bool) {
 	if !cluster {
 		v.add("fidelity", "%s needs server: cluster; the ideal server already simulates lockstep clients as exact cohorts", FidelityFast)
 	}
+	if s.Clients.Kind == ClientEventWriter {
+		// The writers' workload (model.EventWriters) charges each write on
+		// its own; it has no cohorts.
+		v.add("fidelity", "%s does not take clients.kind %s; use fidelity: %s", FidelityFast, ClientEventWriter, FidelityExact)
+	}
 	if s.Cohort < 0 || s.Cohort > MaxCohort {
 		v.add("cohort", "%d is out of range; allowed 0 (chosen from the client count) to %s", s.Cohort, Thousands(MaxCohort))
 	} else if s.Cohort > s.Clients.Count && s.Clients.Count >= 1 {
@@ -91,15 +96,16 @@ func (v *validator) fidelity(s Spec, cluster bool) {
 	}
 }
 
-// scaleToCohort divides what counts clients' connections or leases in c by
-// its cohort size: the idle pool's cap and the held leases (the lessor's
-// revoke budget is divided in model.Lessor, which carries the remainder).
+// scaleToCohort divides the idle pool's cap by c's cohort size: it counts
+// connections, and each simulated one stands for Cohort (rounded, at least
+// one). The lessor needs nothing: its entries carry their lease counts
+// (model.Lessor), a client's entry Cohort leases, so its revoke budget per
+// pass splits a cohort exactly where it runs out.
 func (c *Cluster) scaleToCohort() {
 	if c.Cohort <= 1 {
 		return
 	}
 	c.MaxIdle = max(1, int(math.Round(float64(c.MaxIdle)/float64(c.Cohort))))
-	c.HeldLeases = int(math.Round(float64(c.HeldLeases) / float64(c.Cohort)))
 }
 
 // FidelityString names the fidelity of a run: "exact", or "fast (cohorts

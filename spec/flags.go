@@ -31,7 +31,7 @@ var Overrides = []Override{
 	{"restart-fraction", "clients.restart.fraction"}, {"restart-down", "clients.restart.down"},
 	{"period", "clients.period"}, {"regrant-max", "clients.regrant.max"}, {"regrant-delay", "clients.regrant.delay"},
 	{"leases-per-client", "clients.leases_per_client"},
-	{"fidelity", "fidelity"}, {"cohort", "cohort"},
+	{"fidelity", "fidelity"}, {"fast", "fidelity"}, {"cohort", "cohort"},
 }
 
 // FieldOf is the field flag name sets, or "".
@@ -209,6 +209,15 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return optDur(&s.Cluster.PeerRTT)
 	case "fidelity":
 		s.Fidelity = v
+	case "fast":
+		var fast bool
+		if err := boolean(&fast); err != nil {
+			return err
+		}
+		s.Fidelity = FidelityExact
+		if fast {
+			s.Fidelity = FidelityFast
+		}
 	case "cohort":
 		return integer(&s.Cohort)
 	case "params":

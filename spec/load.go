@@ -1601,7 +1601,13 @@ func (s Spec) Summary() string {
 		}
 		fmt.Fprintf(&b, " Faults: %s.", strings.Join(fs, "; "))
 	}
-	fmt.Fprintf(&b, " Simulated for %v (seed %d).", s.Duration, s.Seed)
+	fmt.Fprintf(&b, " Simulated for %v (seed %d)", s.Duration, s.Seed)
+	if s.Fidelity == FidelityFast && c.Count >= 1 {
+		w := s.cohortOf()
+		fmt.Fprintf(&b, " in the fast mode: one simulated client per cohort of %s clients assumed in lockstep (%s simulated)",
+			Thousands(w), Thousands(CohortClients(c.Count, w)))
+	}
+	b.WriteString(".")
 	return Printable(b.String())
 }
 

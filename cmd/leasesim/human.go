@@ -196,6 +196,11 @@ func printOne(w io.Writer, o outcome) {
 	fmt.Fprintf(w, "\nRenew interval per lease: %s\n", s.IntervalMs)
 	fmt.Fprintf(w, "Totals: %s renewals, %s responses dropped, %s leases expired (%s keys lost)\n",
 		count(s.RenewalsTotal), count(s.Dropped), count(s.LeasesExpired), count(s.KeysLost))
+	if o.Fidelity == spec.FidelityFast {
+		fmt.Fprintf(w, "Simulated %s events in the fast mode (cohorts of %s: %s simulated clients); its error against\n"+
+			"the exact mode, per metric, is in the README (\"The fast mode\").\n", count(o.Events), count(uint64(o.Cohort)), count(uint64(o.Cohorts)))
+		return
+	}
 	fmt.Fprintf(w, "Simulated %s events.\n", count(o.Events))
 }
 

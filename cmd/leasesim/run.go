@@ -165,6 +165,9 @@ var runFlagSpecs = []flagSpec{
 	{"regrant-delay", "duration", "0s", "cluster, with --regrant-max: how long an agent waits after its key vanishes before it grants a new lease"},
 	{"leases-per-client", "int", "1", "cluster, --client-kind keepalive: leases each client process keeps alive on its one lessor (one stream, one scan)"},
 	{"period", "duration", "TTL/3", "cluster, --client-kind keepalive-once: the application's sleep between a KeepAliveOnce's answer and the next call"},
+	{"fidelity", "string", "exact", "cluster: exact (every client simulated) | fast (one simulated client per cohort of --cohort clients assumed in lockstep: about cohort times fewer events; its error per metric against exact is in the README)"},
+	{"fast", "bool", "false", "cluster: --fidelity fast"},
+	{"cohort", "int", "0", "cluster, --fidelity fast: clients each simulated client stands for (0: clients/500, rounded)"},
 	{"params", "string", "", "cluster: CPU cost parameters ('leasesim calibrate --fit'): a built-in NAME or YAML FILE; costs: in the scenario still override them"},
 }
 
@@ -400,6 +403,11 @@ type outcome struct {
 	Seed        uint64 `json:"seed"`
 	Events      uint64 `json:"events"`
 	Cohorts     int    `json:"cohorts"`
+	// Fidelity: exact, or fast with each simulated client standing for
+	// Cohort clients (spec.FidelityFast); omitted when exact, so that exact
+	// runs' JSON stays as it was.
+	Fidelity string `json:"fidelity,omitempty"`
+	Cohort   int    `json:"cohort,omitempty"`
 	recorder.Summary
 	Metrics []recorder.Metric `json:"metrics,omitempty"`
 	spec    spec.Spec
@@ -407,9 +415,13 @@ type outcome struct {
 }
 
 func outcomeOf(label string, sp spec.Spec, res recorder.Outcome) outcome {
-	return outcome{Label: label, Scenario: sp.Name, Description: sp.Summary(), Server: serverOf(sp),
+	out := outcome{Label: label, Scenario: sp.Name, Description: sp.Summary(), Server: serverOf(sp),
 		Seed: sp.Seed, Events: res.Events, Cohorts: res.Cohorts, Summary: res.Summary, Metrics: res.Metrics,
 		spec: sp, res: res}
+	if r, err := sp.Resolve(); err == nil && r.Cluster != nil && r.Cluster.Fast {
+		out.Fidelity, out.Cohort = spec.FidelityFast, r.Cluster.Cohort
+	}
+	return out
 }
 
 func cmdRun(cmd *cobra.Command, o *runOpts, stdout, stderr io.Writer) error {

@@ -1,0 +1,75 @@
+package scenario_test
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/spec"
+)
+
+func mean(xs []float64) float64 { return sum(xs) / float64(len(xs)) }
+
+// The fast mode (spec.FidelityFast) on a calm cluster: 3,000 fixed clients
+// (v3.7.3, TTL 10 s) round-robin over 3 members. A calm run's totals follow
+// from the clients, not from the queues (each client renews every TTL/3
+// whatever its member does), so the fast mode must give the exact mode's
+// renewals, forwards and leader CPU to within the start phases' rounding,
+// with about Cohort times fewer events. Each weight is needed: without the
+// members' (a request is a job of Cohort) the leader CPU is 1/Cohort of the
+// exact one; without the recorder's, every count is.
+func TestFastModeCalm(t *testing.T) {
+	base := func(s *spec.Spec) {
+		s.Duration = spec.Duration(90 * time.Second)
+		s.Clients.Count = 3000
+		s.Clients.StartSpread = spec.Duration(10 * time.Second)
+		s.Cluster.Members, s.Cluster.Cores = 3, 2
+	}
+	exact := runBuiltin(t, "calibration-500", base)
+	fast := runBuiltin(t, "calibration-500", func(s *spec.Spec) { base(s); s.Fidelity, s.Cohort = spec.FidelityFast, 10 })
+	within := func(what string, got, want, tol float64) {
+		t.Helper()
+		if math.Abs(got-want) > tol*math.Abs(want) {
+			t.Errorf("%s: fast %.4g, exact %.4g: off by more than %.0f %%", what, got, want, 100*tol)
+		}
+	}
+	// After the starts: each client renews every ~3.3 s.
+	steady := func(o recorder.Outcome, name recorder.MetricName) float64 { return mean(o.Metric(name)[30:]) }
+	within("renewals", float64(fast.Summary.RenewalsTotal), float64(exact.Summary.RenewalsTotal), 0.01)
+	within("requests", float64(fast.Summary.RequestsTotal), float64(exact.Summary.RequestsTotal), 0.01)
+	within("forwarded/s", steady(fast, recorder.ForwardedRenewals), steady(exact, recorder.ForwardedRenewals), 0.01)
+	within("leader renewals/s", steady(fast, recorder.RenewalsAtLeader), steady(exact, recorder.RenewalsAtLeader), 0.01)
+	within("leader CPU", steady(fast, recorder.CPUUtilisation(0)), steady(exact, recorder.CPUUtilisation(0)), 0.05)
+	within("follower CPU", steady(fast, recorder.CPUUtilisation(1)), steady(exact, recorder.CPUUtilisation(1)), 0.05)
+	if fast.Summary.LeasesExpired != 0 || exact.Summary.LeasesExpired != 0 {
+		t.Errorf("leases expired: fast %d, exact %d; want none", fast.Summary.LeasesExpired, exact.Summary.LeasesExpired)
+	}
+	if fast.Cohorts != 300 || fast.Events*5 > exact.Events {
+		t.Errorf("fast: %d simulated clients, %d events (exact %d); want 300 and at most a fifth", fast.Cohorts, fast.Events, exact.Events)
+	}
+}
+
+// A fleet restart in the fast mode (TestLeaseFleetRestart's figures, which
+// follow from the mechanism): every abandoned lease expires, and the
+// leader's revoke budget (counted in leases) is kept although a cohort's
+// 10 leases are one lessor entry: a pass's budget splits an entry where it
+// runs out.
+func TestFastModeFleetRestart(t *testing.T) {
+	const n = 10_000
+	for _, cohort := range []int{7, 40} { // 7 does not divide a pass's 500
+		o := runBuiltin(t, "lease-fleet-restart", func(s *spec.Spec) { s.Fidelity, s.Cohort = spec.FidelityFast, cohort })
+		want := uint64(spec.CohortClients(n, cohort) * cohort) // the clients the run stands for
+		if o.Summary.LeasesExpired != want || o.Summary.KeysLost != want {
+			t.Errorf("cohort %d: %d leases expired, %d keys lost; want the %d abandoned ones", cohort, o.Summary.LeasesExpired, o.Summary.KeysLost, want)
+		}
+		for b, k := range o.Metric(recorder.KeysLost) {
+			if k > 1000 {
+				t.Errorf("cohort %d: %v keys deleted in second %d, over LeaseRevokeRate", cohort, k, b)
+			}
+		}
+		if g := sum(o.Metric(recorder.LeaseGrants)); g != float64(2*want) {
+			t.Errorf("cohort %d: %v grants, want %d", cohort, g, 2*want)
+		}
+	}
+}

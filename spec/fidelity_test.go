@@ -1,0 +1,72 @@
+package spec_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/leasesim/leasesim/spec"
+)
+
+// fidelity and cohort: what is accepted, what the run simulates, and errors
+// that name the field and what it allows.
+func TestFidelityResolve(t *testing.T) {
+	base := func() spec.Spec {
+		s, err := spec.Parse([]byte(hardeningBase), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Clients.Count = 20_000
+		return s
+	}
+	cases := []struct {
+		fidelity        string
+		cohort          int
+		clients, weight int
+		maxIdle         int
+	}{
+		{"", 0, 20_000, 1, 1024},
+		{"exact", 0, 20_000, 1, 1024},
+		{"fast", 0, 500, 40, 26}, // AutoCohort: 20,000/500; the pool's cap 1,024/40 rounded
+		{"fast", 7, 2857, 7, 146},
+		{"fast", 1, 20_000, 1, 1024},
+	}
+	for _, c := range cases {
+		s := base()
+		s.Fidelity, s.Cohort = c.fidelity, c.cohort
+		r, err := s.Resolve()
+		if err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		k := r.Cluster
+		if k.Clients != c.clients || k.Cohort != c.weight || k.MaxIdle != c.maxIdle || k.Fast != (c.fidelity == "fast") {
+			t.Errorf("%s/%d: clients %d cohort %d max idle %d fast %v; want %d %d %d", c.fidelity, c.cohort, k.Clients, k.Cohort, k.MaxIdle, k.Fast, c.clients, c.weight, c.maxIdle)
+		}
+	}
+	bad := []struct {
+		edit func(*spec.Spec)
+		want string
+	}{
+		{func(s *spec.Spec) { s.Fidelity = "quick" }, `fidelity: "quick" is not allowed; allowed: exact, fast`},
+		{func(s *spec.Spec) { s.Cohort = 10 }, "cohort: 10 is set, but fidelity is exact"},
+		{func(s *spec.Spec) { s.Fidelity, s.Cohort = "fast", -1 }, "cohort: -1 is out of range; allowed 0"},
+		{func(s *spec.Spec) { s.Fidelity, s.Cohort = "fast", 30_000 }, "cohort: 30000 is more than the 20,000 clients"},
+		{func(s *spec.Spec) {
+			s.Fidelity, s.Clients.Kind, s.Clients.WriteRate = "fast", spec.ClientEventWriter, 10
+		}, "fidelity: fast does not take clients.kind event-writer"},
+		{func(s *spec.Spec) { s.Fidelity, s.Server, s.Cluster = "fast", spec.ServerIdeal, spec.ClusterSpec{} }, "fidelity: fast needs server: cluster"},
+	}
+	for _, b := range bad {
+		s := base()
+		b.edit(&s)
+		if _, err := s.Resolve(); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("want %q, got %v", b.want, err)
+		}
+	}
+	for _, flag := range []string{"fast", "fidelity"} {
+		s := base()
+		v := map[string]string{"fast": "true", "fidelity": "fast"}[flag]
+		if err := spec.ApplyFlag(&s, flag, v); err != nil || s.Fidelity != spec.FidelityFast {
+			t.Errorf("--%s %s: %v, fidelity %q", flag, v, err, s.Fidelity)
+		}
+	}
+}
