@@ -1,6 +1,7 @@
 package fidelity
 
 import (
+	"github.com/leasesim/leasesim/spec"
 	"testing"
 )
 
@@ -27,4 +28,16 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("%s (fast): %v", s.Name, err)
 		}
 	}
+}
+
+// scenarioNamed is the corpus scenario called name.
+func scenarioNamed(t *testing.T, name string) spec.Spec {
+	t.Helper()
+	for _, s := range Corpus() {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no corpus scenario %q", name)
+	return spec.Spec{}
 }
