@@ -75,8 +75,8 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 // SetCohort makes every fact of a client's request count cohort times and
 // every fact of a peer connection (but the prober's) connCohort times: a
 // fast run's simulated clients each stand for cohort clients (spec.Cluster.Cohort).
-// Gauges from netsim.Totals and lessor counts are weighted where they are
-// counted; the members' stream queues are weighted here.
+// Gauges are weighted where they are counted (netsim.Totals, the members'
+// queues, the lessor's entries).
 func (c *ClusterSeries) SetCohort(cohort, connCohort int) {
 	c.cohort, c.connCohort = float64(cohort), float64(connCohort)
 }
@@ -248,7 +248,7 @@ func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, members []*model.M
 	if f.LeaderID >= 0 {
 		lm := members[f.LeaderID]
 		estab += netsim.RaftConnsPerPeer * (len(members) - 1)
-		streamQueue := int(c.cohort) * (lm.Queued() + lm.HeldForRevoke())
+		streamQueue := lm.Queued() + lm.HeldForRevoke() // as many requests as they stand for
 		bytes := lm.CPU().Bytes() + int64(streamQueue)*int64(f.QueuedRequestBytes) + int64(estab)*int64(f.ConnBytes)
 		c.Set(c.queueRequests, now, float64(lm.CPU().Jobs()+streamQueue))
 		c.Set(c.queueBytes, now, float64(bytes))
