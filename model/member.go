@@ -411,20 +411,20 @@ func (m *Member) IsLeader() bool { return m.leader == m.cfg.ID }
 func (m *Member) CPU() *CPU { return m.cpu }
 
 // Queued is the number of requests waiting in this member's stream receive
-// buffers.
+// buffers (each a cohort's: MemberConfig.Cohort).
 func (m *Member) Queued() int {
 	n := 0
 	for i := range m.streams {
 		n += int(m.streams[i].queue)
 	}
-	return n
+	return n * m.cohort()
 }
 
 // HeldForRevoke is the number of renewals this member's lessor holds until
 // their lease's revocation (or its demotion): each holds its request (and
 // its handler goroutine, which a cancelled stream or request does not free:
-// lessor.Renew takes no context).
-func (m *Member) HeldForRevoke() int { return len(m.revokeWaits) }
+// lessor.Renew takes no context). Each is a cohort's (MemberConfig.Cohort).
+func (m *Member) HeldForRevoke() int { return len(m.revokeWaits) * m.cohort() }
 
 // CheckInvariants checks the member's bookkeeping: no count of queued work,
 // memory or buffered requests is negative.

@@ -401,6 +401,9 @@ func fmtNetOutput(o Output) string {
 		}
 		return fmt.Sprintf("cpu-release member=%d bytes=%d", o.Member, o.Bytes)
 	case OutFact:
+		if o.N > 1 {
+			return fmt.Sprintf("fact %v n=%d", o.Fact, o.N)
+		}
 		return fmt.Sprintf("fact %v", o.Fact)
 	}
 	return fmt.Sprintf("%v %+v", o.Kind, o)

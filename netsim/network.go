@@ -26,12 +26,13 @@ type NetworkConfig struct {
 	DialTimeout time.Duration
 	Costs       Costs
 	// Cohort: each forward stands for this many forwards of clients in
-	// lockstep (the fast mode, spec.FidelityFast; 0 or 1: itself alone), and
-	// so each connection that carries one for as many connections: its CPU
-	// work is done Cohort times (Output.N), its facts and sockets count
-	// Cohort times where they are recorded. MaxIdle counts such connections
-	// (the wiring divides the pool's cap by Cohort). rafthttp's prober is
-	// the members' own: its connections are never weighted.
+	// lockstep (the fast mode, spec.FidelityFast; 0 or 1: itself alone).
+	// Connections stay real: a cohort's forward takes Cohort connections from
+	// the pool (HTTP/1.1), those that are idle at once and the rest from
+	// one dial of as many connections (one set of events, its work done that
+	// many times: Output.N), and goes on the wire when it has them all. Its
+	// follower's reading of the answer is Cohort answers' work. rafthttp's
+	// prober is the members' own: never weighted.
 	Cohort int
 }
 
@@ -111,17 +112,24 @@ type forward struct {
 	// cancel no longer leaves the peer's socket in CLOSE-WAIT.
 	answered   bool
 	arrivedAt  sim.Time
-	closeWaits int32 // cancelled forwards whose peer socket sits in CLOSE-WAIT
+	closeWaits int32 // peer sockets of cancelled forwards in CLOSE-WAIT (a cohort's: Cohort each)
+	// need and held: a forward waiting for connections (not onWire) still
+	// needs need of them and holds held (busy in the pool) meanwhile; with
+	// no cohort need is 1 and held 0.
+	need, held int32
 	// finAttempt: a forward cancelled before it arrived (0: none); when it
 	// arrives, the peer reads the request and then the FIN, and its socket
 	// sits in CLOSE-WAIT until the handler has run.
 	finAttempt uint32
 }
 
+// dial is n connections dialled together (a cohort's: NetworkConfig.Cohort;
+// else one): one set of events, each step's work done n times.
 type dial struct {
 	from, to   int8
 	done, dead bool // finished; timed out
 	serverDone bool
+	n          int32
 }
 
 // portsInUse is the client side's ephemeral ports taken towards the server:
@@ -222,7 +230,8 @@ type Output struct {
 	Work     time.Duration // OutCPU
 	At       sim.Time      // OutDeliver, OutCPU
 	// N: OutCPU, OutCPURelease: how many connections' or answers' work this
-	// is, each Work and Bytes (NetworkConfig.Cohort; the prober's: 1).
+	// is, each Work and Bytes (NetworkConfig.Cohort; the prober's: 1);
+	// OutFact: how many times the fact happened (0 counts as 1).
 	N int32
 	// Handshake: OutCPU is one end's part of a TLS handshake, which
 	// allocates more than a request (its certificates, keys and buffers).
@@ -232,24 +241,9 @@ type Output struct {
 	Msg Input
 }
 
-// cohort is how many connections or forwards each of the network's stands
-// for (NetworkConfig.Cohort).
+// cohort is how many forwards each of the network's stands for
+// (NetworkConfig.Cohort).
 func (n *Network) cohort() int32 { return int32(max(n.cfg.Cohort, 1)) }
-
-// connCohort is how many connections each of the network's stands for: a
-// cohort's with HTTP/1.1, where each forward in flight holds a connection of
-// its own; 1 with HTTP/2, whose one connection per pair carries every
-// forward whatever their number.
-func (n *Network) connCohort() int32 { return int32(n.cfg.ConnCohort()) }
-
-// ConnCohort is how many connections each of a network of cfg stands for
-// (see connCohort).
-func (cfg NetworkConfig) ConnCohort() int {
-	if cfg.HTTP2 {
-		return 1
-	}
-	return max(cfg.Cohort, 1)
-}
 
 // NewNetwork returns the network of cfg.Members members with every pool
 // empty; jitter draws the links' jitter.
@@ -286,7 +280,8 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 			// Still waiting for a connection: it leaves the queue, as a
 			// cancelled one does (cancel); else the pool would hand a
 			// connection to a waiter the transport no longer has.
-			n.pairs[in.From][f.to].pool.CancelWaiters(1)
+			f.live = false
+			return n.leaveQueue(now, int(in.From), f, out)
 		}
 		f.live = false
 	case InArrive:
@@ -299,8 +294,8 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 			f.arrived, f.arrivedAt = true, now
 		} else if f.finAttempt != 0 && f.finAttempt == in.Attempt {
 			f.finAttempt = 0
-			f.closeWaits++
-			n.pairs[in.From][in.To].closeWait++
+			f.closeWaits += n.cohort()
+			n.pairs[in.From][in.To].closeWait += int(n.cohort())
 		}
 		// The request was on the wire before any FIN: the peer's handler runs it.
 		out = append(out, Output{Kind: OutRequest, From: in.From, To: in.To, Slot: in.Slot, Client: in.Client, Attempt: in.Attempt})
@@ -317,13 +312,13 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 	case InDialTCP:
 		d := &n.dials[in.Dial]
 		p := &n.pairs[d.from][d.to]
-		p.established++
-		p.handshaking++
+		p.established += int(d.n)
+		p.handshaking += int(d.n)
 		cost := n.cfg.Costs.TCPAccept + n.cfg.Costs.TLSServerFull
 		if n.resumed() {
 			cost = n.cfg.Costs.TCPAccept + n.cfg.Costs.TLSServerResumed
 		}
-		return append(out, Output{N: n.connCohort(), Kind: OutCPU, Member: d.to, At: now, Work: cost, Bytes: int64(n.cfg.Costs.PeerConnBytes),
+		return append(out, Output{N: d.n, Kind: OutCPU, Member: d.to, At: now, Work: cost, Bytes: int64(n.cfg.Costs.PeerConnBytes),
 			HasThen: true, Msg: Input{Kind: InDialServerDone, Dial: in.Dial}, Handshake: n.cfg.TLS})
 	case InDialServerDone:
 		return n.dialServerDone(now, in.Dial, out)
@@ -336,11 +331,11 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 		if n.resumed() {
 			cost = n.cfg.Costs.TLSClientResumed
 		}
-		return append(out, Output{N: n.connCohort(), Kind: OutCPU, Member: d.from, At: now, Work: cost, HasThen: true, Msg: Input{Kind: InDialClientDone, Dial: in.Dial}, Handshake: n.cfg.TLS})
+		return append(out, Output{N: d.n, Kind: OutCPU, Member: d.from, At: now, Work: cost, HasThen: true, Msg: Input{Kind: InDialClientDone, Dial: in.Dial}, Handshake: n.cfg.TLS})
 	case InDialClientDone:
 		d := &n.dials[in.Dial]
 		if n.cfg.TLS {
-			out = append(out, Output{N: n.connCohort(), Kind: OutCPURelease, Member: d.from})
+			out = append(out, Output{N: d.n, Kind: OutCPURelease, Member: d.from})
 		}
 		if d.dead {
 			return out
@@ -352,8 +347,8 @@ func (n *Network) Step(now sim.Time, in Input, out []Output) []Output {
 	case InDialLost:
 		d := &n.dials[in.Dial]
 		d.done = true
-		out = append(out, Output{Kind: OutFact, Fact: FactDialError})
-		_, failed, _ := n.pairs[d.from][d.to].pool.DialDone(now, 1, false)
+		out = append(out, Output{Kind: OutFact, Fact: FactDialError, N: d.n})
+		_, failed, _ := n.pairs[d.from][d.to].pool.DialDone(now, int(d.n), false)
 		return n.failWaiters(now, int(d.from), int(d.to), failed, out)
 	case InIdleExpire:
 		return n.idleExpire(now, int(in.From), int(in.To), out)
@@ -390,14 +385,15 @@ func (n *Network) startForward(now sim.Time, in Input, out []Output) []Output {
 	f := &n.forwards[from][in.Slot]
 	f.client, f.attempt, f.live, f.onWire = in.Client, in.Attempt, true, false
 	p := &n.pairs[from][to]
-	ready, dials := p.pool.Acquire(now, 1)
-	if ready == 1 {
+	w := int(n.cohort())
+	ready, dials := p.pool.Acquire(now, w)
+	if ready == w {
 		return n.send(now, from, in.Slot, to, out)
 	}
-	f.to = in.To
+	f.to, f.need, f.held = in.To, int32(w-ready), int32(ready)
 	p.waiters = append(p.waiters, waiter{slot: in.Slot, attempt: in.Attempt})
-	for i := 0; i < dials; i++ {
-		out = n.startDial(now, from, to, out)
+	if dials > 0 {
+		out = n.startDial(now, from, to, dials, out)
 	}
 	return out
 }
@@ -406,6 +402,7 @@ func (n *Network) startForward(now sim.Time, in Input, out []Output) []Output {
 func (n *Network) send(now sim.Time, from int, slot int32, to int, out []Output) []Output {
 	f := &n.forwards[from][slot]
 	f.onWire, f.to, f.answered, f.arrived = true, int8(to), false, false
+	f.need, f.held = 0, 0
 	at := now
 	if heal := n.healAt(from, to); heal > now {
 		// Partitioned: TCP retransmits, and the request arrives once the
@@ -434,8 +431,8 @@ func (n *Network) reply(now sim.Time, in Input, out []Output) []Output {
 		// Its follower had closed the connection: the write fails, the server
 		// closes its side, ending the CLOSE-WAIT.
 		if f.closeWaits > 0 {
-			f.closeWaits--
-			p.closeWait--
+			f.closeWaits -= n.cohort()
+			p.closeWait -= int(n.cohort())
 		}
 		return out
 	}
@@ -443,7 +440,7 @@ func (n *Network) reply(now sim.Time, in Input, out []Output) []Output {
 	resp := Input{Kind: InResponse, From: in.From, To: in.To, Slot: in.Slot, Attempt: in.Attempt, TTL: in.TTL, Err: in.ErrStatus}
 	if now-f.arrivedAt > sim.Time(ConnReadTimeout) && !n.cfg.HTTP2 {
 		resp.Closed = true
-		n.timeWait(now, &p.serverTW, 1)
+		n.timeWait(now, &p.serverTW, int(n.cohort()))
 	}
 	return n.deliver(out, now+n.oneWay(), resp)
 }
@@ -464,12 +461,12 @@ func (n *Network) response(now sim.Time, in Input, out []Output) []Output {
 		return append(out, Output{N: n.cohort(), Kind: OutCPU, Member: in.From, At: now, Work: n.cfg.Costs.FollowerAnswer, HasThen: true, Msg: read})
 	}
 	from, to := int(in.From), int(f.to)
-	if in.Closed {
+	if w := int(n.cohort()); in.Closed {
 		p := &n.pairs[from][to]
-		p.pool.Discard(1)
-		p.established--
+		p.pool.Discard(w)
+		p.established -= w
 	} else {
-		out = n.release(now, from, to, 1, out)
+		out = n.release(now, from, to, w, out)
 	}
 	f.live = false
 	return append(out, Output{Kind: OutResult, From: in.From, Slot: in.Slot, Attempt: in.Attempt, Err: in.Err, TTL: in.TTL})
@@ -484,21 +481,21 @@ func (n *Network) cancel(now sim.Time, in Input, out []Output) []Output {
 	f.live = false
 	p := &n.pairs[in.From][f.to]
 	if !f.onWire {
-		p.pool.CancelWaiters(1)
-		return out
+		return n.leaveQueue(now, int(in.From), f, out)
 	}
-	p.pool.Discard(1)
+	w := int(n.cohort())
+	p.pool.Discard(w)
 	if n.cfg.HTTP2 {
 		return out // HTTP/2 resets the stream; the connection stays
 	}
 	// Cancelling an HTTP/1.1 request in flight closes its connection.
-	n.timeWait(now, &p.clientTW, 1)
+	n.timeWait(now, &p.clientTW, w)
 	// The connection is no longer ESTABLISHED on either side.
-	p.established--
+	p.established -= w
 	switch {
 	case f.arrived && !f.answered:
-		p.closeWait++ // the server's side, until its handler finishes
-		f.closeWaits++
+		p.closeWait += w // the server's side, until its handler finishes
+		f.closeWaits += int32(w)
 	case !f.arrived && !f.lost:
 		// Not yet there: the FIN follows the request down the wire; the
 		// server's side goes to CLOSE-WAIT when both arrive.
@@ -507,6 +504,20 @@ func (n *Network) cancel(now sim.Time, in Input, out []Output) []Output {
 	// Answered: the server, reading for the next request, sees the FIN and
 	// closes at once.
 	return out
+}
+
+// leaveQueue: forward f of member from, waiting for connections, is no longer
+// wanted (cancelled, abandoned): it leaves the pool's queue, and the
+// connections it held meanwhile (a cohort's) go back to the pool.
+func (n *Network) leaveQueue(now sim.Time, from int, f *forward, out []Output) []Output {
+	to := int(f.to)
+	n.pairs[from][to].pool.CancelWaiters(int(f.need))
+	held := int(f.held)
+	f.need, f.held = 0, 0
+	if held == 0 {
+		return out
+	}
+	return n.release(now, from, to, held, out)
 }
 
 // release returns k connections from -> to to the pool.
@@ -535,54 +546,78 @@ func (n *Network) closeByClient(now sim.Time, p *pair, k int) {
 	}
 }
 
-// handTo gives k connections to the oldest live waiters of from -> to.
+// handTo gives k connections to the oldest live waiters of from -> to: a
+// waiter that has all it needs goes on the wire.
 func (n *Network) handTo(now sim.Time, from, to, k int, out []Output) []Output {
-	for ; k > 0; k-- {
-		out = n.send(now, from, n.nextWaiter(from, to), to, out)
+	for k > 0 {
+		slot := n.headWaiter(from, to)
+		f := &n.forwards[from][slot]
+		take := min(int32(k), f.need)
+		f.need -= take
+		f.held += take
+		k -= int(take)
+		if f.need == 0 {
+			n.popWaiter(from, to)
+			out = n.send(now, from, slot, to, out)
+		}
 	}
 	return out
 }
 
-// failWaiters fails the k oldest live waiters (their dials failed): each
-// LeaseRenew attempt sleeps ForwardRetry and retries.
+// failWaiters fails the oldest live waiters for k connections that will not
+// come (their dials failed): each LeaseRenew attempt sleeps ForwardRetry and
+// retries. A cohort's forward fails whole: the rest of its need leaves the
+// queue and what it held goes back to the pool.
 func (n *Network) failWaiters(now sim.Time, from, to, k int, out []Output) []Output {
-	for ; k > 0; k-- {
-		slot := n.nextWaiter(from, to)
+	held := 0 // given back once the failed are out of the queue
+	for k > 0 {
+		slot := n.headWaiter(from, to)
+		n.popWaiter(from, to)
 		f := &n.forwards[from][slot]
 		f.live = false
+		take := min(int32(k), f.need)
+		k -= int(take)
+		n.pairs[from][to].pool.CancelWaiters(int(f.need - take))
+		held += int(f.held)
+		f.need, f.held = 0, 0
 		out = append(out, Output{Kind: OutResult, From: int8(from), Slot: slot, Attempt: f.attempt, Err: true})
+	}
+	if held > 0 {
+		out = n.release(now, from, to, held, out)
 	}
 	return out
 }
 
-// nextWaiter removes and returns the oldest forward of from -> to still
-// waiting for a connection; cancelled ones (no longer counted by the pool) are
-// dropped on the way.
-func (n *Network) nextWaiter(from, to int) int32 {
+// headWaiter returns the oldest forward of from -> to still waiting for a
+// connection; cancelled ones (no longer counted by the pool) are dropped on
+// the way.
+func (n *Network) headWaiter(from, to int) int32 {
 	p := &n.pairs[from][to]
-	q := p.waiters
-	for len(q) > 0 {
-		w := q[0]
-		q = q[1:]
+	for len(p.waiters) > 0 {
+		w := p.waiters[0]
 		f := &n.forwards[from][w.slot]
 		if f.live && !f.onWire && f.attempt == w.attempt {
-			p.waiters = q
 			return w.slot
 		}
+		p.waiters = p.waiters[1:]
 	}
 	panic(fmt.Sprintf("netsim: pool %d->%d has a waiter the transport does not", from, to))
 }
 
-func (n *Network) startDial(now sim.Time, from, to int, out []Output) []Output {
+// popWaiter removes the head waiter of from -> to (headWaiter's).
+func (n *Network) popWaiter(from, to int) { n.pairs[from][to].waiters = n.pairs[from][to].waiters[1:] }
+
+// startDial dials k connections from -> to at once (k > 1: a cohort's).
+func (n *Network) startDial(now sim.Time, from, to, k int, out []Output) []Output {
 	p := &n.pairs[from][to]
-	out = append(out, Output{Kind: OutFact, Fact: FactNewConn})
+	out = append(out, Output{Kind: OutFact, Fact: FactNewConn, N: int32(k)})
 	if p.portsInUse(now) >= EphemeralPorts {
-		out = append(out, Output{Kind: OutFact, Fact: FactDialError})
-		_, failed, _ := p.pool.DialDone(now, 1, false)
+		out = append(out, Output{Kind: OutFact, Fact: FactDialError, N: int32(k)})
+		_, failed, _ := p.pool.DialDone(now, k, false)
 		return n.failWaiters(now, from, to, failed, out)
 	}
 	id := uint32(len(n.dials))
-	n.dials = append(n.dials, dial{from: int8(from), to: int8(to)})
+	n.dials = append(n.dials, dial{from: int8(from), to: int8(to), n: int32(k)})
 	rtt := sim.Time(n.cfg.PeerRTT)
 	if heal := n.healAt(from, to); heal > now {
 		limit := now + sim.Time(n.cfg.DialTimeout)
@@ -595,9 +630,9 @@ func (n *Network) startDial(now sim.Time, from, to int, out []Output) []Output {
 	}
 	if !n.cfg.TLS {
 		// TCP only: connected after a round trip; the server accepts it.
-		out = append(out, Output{N: n.connCohort(), Kind: OutCPU, Member: int8(to), At: now, Work: n.cfg.Costs.TCPAccept},
-			Output{N: n.connCohort(), Kind: OutCPURelease, Member: int8(to)})
-		p.established++
+		out = append(out, Output{N: int32(k), Kind: OutCPU, Member: int8(to), At: now, Work: n.cfg.Costs.TCPAccept},
+			Output{N: int32(k), Kind: OutCPURelease, Member: int8(to)})
+		p.established += k
 		return n.deliver(out, now+rtt, Input{Kind: InDialClientDone, Dial: id})
 	}
 	// SYN, SYN-ACK, ACK: connected after a round trip; the ClientHello reaches
@@ -608,12 +643,12 @@ func (n *Network) startDial(now sim.Time, from, to int, out []Output) []Output {
 
 func (n *Network) dialServerDone(now sim.Time, id uint32, out []Output) []Output {
 	d := &n.dials[id]
-	out = append(out, Output{N: n.connCohort(), Kind: OutCPURelease, Member: d.to, Bytes: int64(n.cfg.Costs.PeerConnBytes)},
-		Output{Kind: OutFact, Fact: FactHandshake})
+	out = append(out, Output{N: d.n, Kind: OutCPURelease, Member: d.to, Bytes: int64(n.cfg.Costs.PeerConnBytes)},
+		Output{Kind: OutFact, Fact: FactHandshake, N: d.n})
 	d.serverDone = true
 	if d.dead {
 		// The client gave up: the server reads EOF and closes, ending CLOSE-WAIT.
-		n.pairs[d.from][d.to].closeWait--
+		n.pairs[d.from][d.to].closeWait -= int(d.n)
 		return out
 	}
 	return n.deliver(out, now+n.oneWay(), Input{Kind: InDialFlight, Dial: id})
@@ -625,9 +660,9 @@ func (n *Network) dialSucceeded(now sim.Time, id uint32, out []Output) []Output 
 	from, to := int(d.from), int(d.to)
 	p := &n.pairs[from][to]
 	if n.cfg.TLS {
-		p.handshaking--
+		p.handshaking -= int(d.n)
 	}
-	handed, _, closed := p.pool.DialDone(now, 1, true)
+	handed, _, closed := p.pool.DialDone(now, int(d.n), true)
 	n.closeByClient(now, p, closed)
 	out = n.handTo(now, from, to, handed, out)
 	return n.armIdle(from, to, out)
@@ -641,14 +676,15 @@ func (n *Network) dialTimeout(now sim.Time, id uint32, out []Output) []Output {
 	d.dead, d.done = true, true
 	from, to := int(d.from), int(d.to)
 	p := &n.pairs[from][to]
-	out = append(out, Output{Kind: OutFact, Fact: FactHandshakeTimeout})
-	p.handshaking--
-	p.clientTW.Add(now, 1) // the client closes first, before TLS completed: always TIME-WAIT
-	p.established--
+	k := int(d.n)
+	out = append(out, Output{Kind: OutFact, Fact: FactHandshakeTimeout, N: d.n})
+	p.handshaking -= k
+	p.clientTW.Add(now, k) // the client closes first, before TLS completed: always TIME-WAIT
+	p.established -= k
 	if !d.serverDone {
-		p.closeWait++ // the server has not got to it yet
+		p.closeWait += k // the server has not got to it yet
 	}
-	_, failed, _ := p.pool.DialDone(now, 1, false)
+	_, failed, _ := p.pool.DialDone(now, k, false)
 	return n.failWaiters(now, from, to, failed, out)
 }
 
@@ -721,8 +757,8 @@ type Totals struct {
 	TimeWaitClient, TimeWaitServer              int
 }
 
-// Totals counts at now, each connection and forward as the many it stands
-// for (NetworkConfig.Cohort).
+// Totals counts at now (connections are real ones, and the pool's waiters
+// are connections wanted: a cohort's forward wants Cohort).
 func (n *Network) Totals(now sim.Time) Totals {
 	var t Totals
 	for a := range n.pairs {
@@ -740,11 +776,6 @@ func (n *Network) Totals(now sim.Time) Totals {
 			t.TimeWaitServer += p.serverTW.Count(now)
 		}
 	}
-	if w := int(n.connCohort()); w > 1 {
-		t.Established, t.CloseWait, t.Idle, t.Busy = w*t.Established, w*t.CloseWait, w*t.Idle, w*t.Busy
-		t.TimeWaitClient, t.TimeWaitServer = w*t.TimeWaitClient, w*t.TimeWaitServer
-	}
-	t.Waiting *= int(n.cohort())
 	return t
 }
 

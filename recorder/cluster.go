@@ -29,16 +29,15 @@ type ClusterSeries struct {
 	changes, leaderNow, demote  int
 	revokeStall                 int // with Tracks.RevokeStalls
 	grants, clientRevokes, live int // with Tracks.Leases; live -1 without
-	// cohort: how many clients each simulated one stands for, and so each
-	// fact of a client's request counts; connCohort: how many connections
-	// each of the peer network's does (SetCohort).
-	cohort, connCohort float64
+	// cohort: how many clients each simulated one stands for, and so how
+	// many times each fact of a client's request counts (SetCohort).
+	cohort float64
 }
 
 // NewClusterSeries names a cluster run's metrics, for members members.
 func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSeries {
 	x := NewSeries(bucket, duration)
-	c := &ClusterSeries{Series: x, live: -1, cohort: 1, connCohort: 1}
+	c := &ClusterSeries{Series: x, live: -1, cohort: 1}
 	for i := range c.memberFact {
 		c.memberFact[i] = -1
 	}
@@ -72,14 +71,12 @@ func NewClusterSeries(bucket, duration time.Duration, members int) *ClusterSerie
 	return c
 }
 
-// SetCohort makes every fact of a client's request count cohort times and
-// every fact of a peer connection (but the prober's) connCohort times: a
-// fast run's simulated clients each stand for cohort clients (spec.Cluster.Cohort).
-// Gauges from netsim.Totals and lessor counts are weighted where they are
-// counted; the members' stream queues are weighted here.
-func (c *ClusterSeries) SetCohort(cohort, connCohort int) {
-	c.cohort, c.connCohort = float64(cohort), float64(connCohort)
-}
+// SetCohort makes every fact of a client's request count cohort times: a
+// fast run's simulated clients each stand for cohort clients
+// (spec.Cluster.Cohort). The peer network's facts carry their own counts
+// (netsim keeps real connections), and gauges are weighted where they are
+// counted (the members' queues, the lessor's entries).
+func (c *ClusterSeries) SetCohort(cohort int) { c.cohort = float64(cohort) }
 
 // TrackLeader adds the raft's metrics (cluster.raft): leader changes, the
 // leading member, and (Finish) the leading member's CPU.
@@ -219,14 +216,9 @@ func (c *ClusterSeries) MemberFact(now sim.Time, m int, o *model.Output) {
 	}
 }
 
-// NetFact counts a fact the peer network reported: a connection's (the
-// prober's are the members' own and count once).
-func (c *ClusterSeries) NetFact(now sim.Time, f netsim.Fact) {
-	w := c.connCohort
-	if f == netsim.FactProbe {
-		w = 1
-	}
-	c.Add(c.netFact[f], now, w)
+// NetFact counts a fact the peer network reported n times (n 0: once).
+func (c *ClusterSeries) NetFact(now sim.Time, f netsim.Fact, n int32) {
+	c.Add(c.netFact[f], now, float64(max(n, 1)))
 }
 
 // Footprint is what a bucket-end sample needs beside the network's counts
@@ -248,7 +240,7 @@ func (c *ClusterSeries) Sample(now sim.Time, t netsim.Totals, members []*model.M
 	if f.LeaderID >= 0 {
 		lm := members[f.LeaderID]
 		estab += netsim.RaftConnsPerPeer * (len(members) - 1)
-		streamQueue := int(c.cohort) * (lm.Queued() + lm.HeldForRevoke())
+		streamQueue := lm.Queued() + lm.HeldForRevoke() // as many requests as they stand for
 		bytes := lm.CPU().Bytes() + int64(streamQueue)*int64(f.QueuedRequestBytes) + int64(estab)*int64(f.ConnBytes)
 		c.Set(c.queueRequests, now, float64(lm.CPU().Jobs()+streamQueue))
 		c.Set(c.queueBytes, now, float64(bytes))

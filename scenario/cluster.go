@@ -115,7 +115,7 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.rec = recorder.New(c.Bucket, c.Duration, n, trace)
 	s.ledger = recorder.NewLedger(n, opts.History, opts.RecordRTT)
 	s.ser = recorder.NewClusterSeries(c.Bucket, c.Duration, c.Members)
-	s.ser.SetCohort(max(c.Cohort, 1), c.Network().ConnCohort())
+	s.ser.SetCohort(max(c.Cohort, 1))
 	s.members, s.lessor = c.Servers(opts.Mutant)
 	s.events = c.EventWriters()
 	s.ser.Track(recorder.Tracks{ReadIndex: c.Etcd.RenewReadsIndex(), RevokeStalls: s.events != nil, Leases: n > c.Clients || c.Once})
@@ -502,7 +502,7 @@ func (s *Sim) netOutput(now sim.Time, o *netsim.Output) {
 	case netsim.OutCPURelease:
 		s.members[o.Member].CPU().Done(int(o.N), o.Bytes)
 	case netsim.OutFact:
-		s.ser.NetFact(now, o.Fact)
+		s.ser.NetFact(now, o.Fact, o.N)
 	}
 }
 

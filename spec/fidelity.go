@@ -15,8 +15,8 @@ import (
 // member, same phase, same state) and never to split. Everything such a
 // client causes counts Cohort times: its request is a job of Cohort requests
 // on the CPU (Cohort times the work, spread over up to Cohort cores), its
-// forward's connection is Cohort connections (Cohort times the handshake
-// work; the idle pool's cap is divided by Cohort), its lease is Cohort
+// forward takes Cohort connections from its member's pool (those idle, and
+// one dial of the rest: netsim.NetworkConfig.Cohort), its lease is Cohort
 // leases (the lessor's revoke budget per pass, counted in leases, may split
 // a cohort's entry across passes), and every count and rate it
 // reports is multiplied by Cohort. What does not scale with the client
@@ -25,13 +25,16 @@ import (
 // are the simulated clients' own (a cohort's members share them).
 //
 // What that assumes, and where it is wrong: real clients of one cohort are
-// spread over their phases, so a queue serves them one after another where
-// the fast mode serves the cohort as one job (its first request waits for
-// the whole job), and a pool with k idle connections serves k of w real
-// forwards where the fast mode either has a connection for the cohort or
-// dials for all of it. The errors this makes, per headline metric, are
-// measured against the exact mode over a corpus of scenarios (package
-// fidelity, `make fast-corpus`); the README states them.
+// spread over their phases, so their requests reach a queue one after
+// another where the fast mode's arrive together: the member's CPU serves a
+// cohort as one job (each of its requests waits for the whole job, and what
+// queues behind it waits for all of it at once), a forward waits until its
+// member's pool has every connection it needs, and the connections it
+// lacks are dialled, and handshaken, together. The arrivals are burstier
+// than the real ones, the more so the larger the cohort. The errors this
+// makes, per headline metric, are measured against the exact mode over a
+// corpus of scenarios (package fidelity, `make fast-corpus`); the README
+// states them.
 const (
 	FidelityExact = "exact"
 	FidelityFast  = "fast"
@@ -94,18 +97,6 @@ func (v *validator) fidelity(s Spec, cluster bool) {
 	} else if s.Cohort > s.Clients.Count && s.Clients.Count >= 1 {
 		v.add("cohort", "%d is more than the %s clients; allowed 0 (chosen) to the client count", s.Cohort, Thousands(s.Clients.Count))
 	}
-}
-
-// scaleToCohort divides the idle pool's cap by c's cohort size: it counts
-// connections, and each simulated one stands for Cohort (rounded, at least
-// one). The lessor needs nothing: its entries carry their lease counts
-// (model.Lessor), a client's entry Cohort leases, so its revoke budget per
-// pass splits a cohort exactly where it runs out.
-func (c *Cluster) scaleToCohort() {
-	if c.Cohort <= 1 {
-		return
-	}
-	c.MaxIdle = max(1, int(math.Round(float64(c.MaxIdle)/float64(c.Cohort))))
 }
 
 // FidelityString names the fidelity of a run: "exact", or "fast (cohorts

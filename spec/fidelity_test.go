@@ -26,8 +26,8 @@ func TestFidelityResolve(t *testing.T) {
 	}{
 		{"", 0, 20_000, 1, 1024},
 		{"exact", 0, 20_000, 1, 1024},
-		{"fast", 0, 500, 40, 26}, // AutoCohort: 20,000/500; the pool's cap 1,024/40 rounded
-		{"fast", 7, 2857, 7, 146},
+		{"fast", 0, 500, 40, 1024}, // AutoCohort: 20,000/500; the pool keeps real connections
+		{"fast", 7, 2857, 7, 1024},
 		{"fast", 1, 20_000, 1, 1024},
 	}
 	for _, c := range cases {

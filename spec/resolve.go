@@ -93,7 +93,6 @@ func (s Spec) Resolve() (Resolved, error) {
 	for _, f := range s.Faults {
 		cl.Faults = append(cl.Faults, Fault{At: f.At.D(), Kind: f.Kind, To: f.To, Member: f.Member, Duration: f.Duration.D()})
 	}
-	cl.scaleToCohort()
 	return Resolved{Cluster: cl}, nil
 }
 
