@@ -207,6 +207,23 @@ func Report(w io.Writer, rs []Result, header string) {
 	p("| first expiry | – | %d | %.2f s | %.2f s | %.2f s | %s |\n\n", fe.N, fe.Median, fe.P90, fe.Max, worst(fe))
 	p("Verdicts: storm agrees on %d/%d, keys lost on %d/%d (the exact mode stormed in %d).\n\n",
 		s.StormAgree, s.Scenarios, s.KeysAgree, s.Scenarios, s.Storms)
+	var agreeing []Result
+	for _, r := range rs {
+		if r.Errors.StormAgrees && r.Errors.KeysLostAgree {
+			agreeing = append(agreeing, r)
+		}
+	}
+	if len(agreeing) < len(rs) {
+		a := Summarise(agreeing)
+		p("The same over the %d scenarios whose verdicts agree:\n\n", len(agreeing))
+		p("| metric | median \\|error\\| | p90 \\|error\\| | max \\|error\\| | worst scenario |\n|---|---:|---:|---:|---|\n")
+		for k := range NumMetrics {
+			st := a.Rel[k]
+			p("| %s | %s | %s | %s | %s |\n", st.Metric, apct(st.Median), apct(st.P90), apct(st.Max), worst(st))
+		}
+		fe := a.FirstExpiry
+		p("| first expiry (n = %d) | %.2f s | %.2f s | %.2f s | %s |\n\n", fe.N, fe.Median, fe.P90, fe.Max, worst(fe))
+	}
 	p("Cost: exact %.1f s wall (%.1f s CPU), fast %.1f s wall (%.1f s CPU): %.1fx faster in all, median per scenario %.1fx.\n\n",
 		s.Exact.WallS, s.Exact.CPUS, s.Fast.WallS, s.Fast.CPUS, s.Speedup, s.MedianSpeedup)
 
