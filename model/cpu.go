@@ -95,13 +95,14 @@ type CPU struct {
 	bucket time.Duration
 
 	// The opt-in inputs (variable: any of them is set).
-	variable   bool
-	background []LoadStep    // other processes' cores, a step function; nil: none
-	reserved   []reservation // GC marking and pauses, in start order
-	gc         *GC           // nil: no GC modelled
-	spread     float64       // lognormal sigma of a job's work (0: none)
-	rand       *sim.Rand     // the draws for spread
-	outside    int64         // heap held outside the CPU's jobs (HoldOutside)
+	variable    bool
+	background  []LoadStep    // other processes' cores, a step function; nil: none
+	reserved    []reservation // GC marking and pauses, in start order
+	gc          *GC           // nil: no GC modelled
+	spread      float64       // lognormal sigma of a job's work (0: none)
+	independent bool          // CPUConfig.IndependentDraws
+	rand        *sim.Rand     // the draws for spread
+	outside     int64         // heap held outside the CPU's jobs (HoldOutside)
 
 	share *sharing // CPUConfig.Sharing: processor sharing (share.go); nil: FIFO
 
@@ -140,6 +141,12 @@ type CPUConfig struct {
 	// this sigma, from Rand (0: every job costs exactly its work).
 	Spread float64
 	Rand   *sim.Rand
+	// IndependentDraws: a job of n requests is n requests that vary
+	// independently (the fast mode's cohorts: spec.FidelityFast), so its
+	// work is scaled by one draw whose variance is the mean of n draws' (a
+	// lognormal with the sum's mean and variance); otherwise its requests
+	// share one draw (the event writers' writes, applied as one batch).
+	IndependentDraws bool
 	// Bucket and Duration: utilisation is accounted per Bucket over Duration.
 	Bucket, Duration time.Duration
 	// Sharing: processor sharing instead of one FIFO (share.go). Requests
@@ -174,7 +181,7 @@ func NewCPU(cfg CPUConfig) *CPU {
 	if cfg.Spread < 0 || (cfg.Spread > 0 && cfg.Rand == nil) {
 		panic(fmt.Sprintf("model: CPU spread %g needs to be >= 0, and a random stream", cfg.Spread))
 	}
-	c.spread, c.rand = cfg.Spread, cfg.Rand
+	c.spread, c.rand, c.independent = cfg.Spread, cfg.Rand, cfg.IndependentDraws
 	if cfg.Threads < 0 || cfg.Procs < 0 || cfg.Speed < 0 || cfg.Speed > 1 || (cfg.Threads > 0 && cfg.Sharing) {
 		panic(fmt.Sprintf("model: CPU threads %g, procs %g and speed %g need threads >= 0, procs >= 0, 0 <= speed <= 1, and no processor sharing", cfg.Threads, cfg.Procs, cfg.Speed))
 	}
@@ -356,9 +363,7 @@ func (c *CPU) forceVariable(now sim.Time, work time.Duration, n int, bytes int64
 	c.prune(now)
 	total := float64(work) * float64(n)
 	if c.spread > 0 {
-		// A lognormal with mean 1: exp(sigma Z - sigma^2/2). One draw per job
-		// (a cohort of n identical requests shares it).
-		total *= math.Exp(c.spread*c.rand.NormFloat64() - c.spread*c.spread/2)
+		total *= c.spreadDraw(n)
 	}
 	c.freeAt = c.drain(max(now, c.freeAt), total, math.Inf(1), 1)
 	own := c.drain(now, total, float64(n), 0)
@@ -366,6 +371,19 @@ func (c *CPU) forceVariable(now sim.Time, work time.Duration, n int, bytes int64
 	c.bytes += bytes * int64(n)
 	c.allocate(now, n) // a cycle it starts: this job, queued before it, keeps its completion time
 	return max(c.freeAt, own)
+}
+
+// spreadDraw is the factor a job of n requests' work is scaled by: a
+// lognormal with mean 1, exp(sigma Z - sigma^2/2), one draw per job. With
+// IndependentDraws its variance is that of the mean of n draws: sigma_n^2 =
+// ln(1 + (e^(sigma^2) - 1)/n), matching the mean and the variance of the
+// mean of n independent lognormals (Fenton-Wilkinson).
+func (c *CPU) spreadDraw(n int) float64 {
+	if !c.independent || n <= 1 {
+		return math.Exp(c.spread*c.rand.NormFloat64() - c.spread*c.spread/2)
+	}
+	v := math.Log1p(math.Expm1(c.spread*c.spread) / float64(n))
+	return math.Exp(math.Sqrt(v)*c.rand.NormFloat64() - v/2)
 }
 
 // allocate tells the GC model (if any) that a job of n requests starts now:

@@ -107,7 +107,7 @@ func (c *CPU) startShared(now sim.Time, work time.Duration, n int, bytes int64, 
 	c.prune(now)
 	w := float64(work)
 	if c.spread > 0 {
-		w *= math.Exp(c.spread*c.rand.NormFloat64() - c.spread*c.spread/2) // as forceVariable
+		w *= c.spreadDraw(n) // as forceVariable
 	}
 	s := c.share
 	s.seq++

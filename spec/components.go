@@ -41,6 +41,7 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 	}
 	if c.ServiceSpread {
 		cfg.Spread, cfg.Rand = DefaultServiceSpread, sim.NewRand(c.Seed, "service-time")
+		cfg.IndependentDraws = c.Cohort > 1 // a fast run's jobs are cohorts of independent requests
 		if !c.SharedCPU {
 			cfg.Rand = cfg.Rand.Child(fmt.Sprintf("m%d", m))
 		}
