@@ -222,6 +222,26 @@ func StartTimes(seed uint64, n int, spread time.Duration) []sim.Time {
 	return starts
 }
 
+// StratifiedStartTimes draws n start times over [0, spread) on the
+// StartResolution grain, one in each of n equal strata (stratified
+// sampling), in order: a fast run's cohorts (Cluster.Cohort), each standing
+// for Cohort clients whose uniform starts would spread over about one
+// stratum. Independent draws would let cohorts clump, and a clump of
+// cohorts is a burst Cohort times the size of the real fleet's
+// (spec.FidelityFast); within a stratum the draw is still uniform.
+func StratifiedStartTimes(seed uint64, n int, spread time.Duration) []sim.Time {
+	starts := make([]sim.Time, n)
+	if spread > 0 {
+		r := sim.NewRand(seed, "client-start")
+		slots := float64(spread / StartResolution)
+		for i := range starts {
+			slot := int64((float64(i) + r.Float64()) * slots / float64(n))
+			starts[i] = sim.Time(slot) * sim.Time(StartResolution)
+		}
+	}
+	return starts
+}
+
 // Cohort is a group of the idealised server's clients that start at the same
 // instant and so stay in lockstep: the server treats every request alike, so
 // their inputs, and hence their outputs, are identical.
@@ -346,6 +366,9 @@ type Process struct {
 // old one's member (it dials the same endpoint).
 func (c Cluster) Processes() []Process {
 	starts := StartTimes(c.Seed, c.Clients, c.StartSpread)
+	if c.Cohort > 1 {
+		starts = StratifiedStartTimes(c.Seed, c.Clients, c.StartSpread)
+	}
 	ps := make([]Process, c.Clients, c.Incarnations())
 	for i := range ps {
 		ps[i] = Process{Start: starts[i], Exit: -1, Member: c.MemberOf(i)}

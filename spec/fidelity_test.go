@@ -1,9 +1,12 @@
 package spec_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/leasesim/leasesim/sim"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -68,5 +71,26 @@ func TestFidelityResolve(t *testing.T) {
 		if err := spec.ApplyFlag(&s, flag, v); err != nil || s.Fidelity != spec.FidelityFast {
 			t.Errorf("--%s %s: %v, fidelity %q", flag, v, err, s.Fidelity)
 		}
+	}
+}
+
+// A fast run's start times are stratified: one in each of n equal strata
+// of the spread, on the start grain, in order, from the seed alone.
+func TestStratifiedStartTimes(t *testing.T) {
+	const n = 500
+	spread := 60 * time.Second
+	starts := spec.StratifiedStartTimes(7, n, spread)
+	stratum := spread / n
+	for i, s := range starts {
+		lo, hi := sim.Time(i)*sim.Time(stratum), sim.Time(i+1)*sim.Time(stratum)
+		if s < lo-sim.Time(spec.StartResolution) || s >= hi || s%sim.Time(spec.StartResolution) != 0 {
+			t.Fatalf("start %d at %v, outside its stratum [%v, %v) or off the %v grain", i, time.Duration(s), time.Duration(lo), time.Duration(hi), spec.StartResolution)
+		}
+	}
+	if again := spec.StratifiedStartTimes(7, n, spread); !slices.Equal(again, starts) {
+		t.Error("not a function of the seed")
+	}
+	if other := spec.StratifiedStartTimes(8, n, spread); slices.Equal(other, starts) {
+		t.Error("another seed draws the same starts")
 	}
 }
