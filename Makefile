@@ -21,7 +21,7 @@ help:
 	@echo "                  input is run for 5 s of virtual time), and the consumer syntax ('make test' runs their seeds only)"
 	@echo "make corpus       regenerate clientmodel/scripted/testdata/scripts.json and scripts-pace.json, then legacy-goldens"
 	@echo "make legacy-goldens  re-record golden traces from the real v3.3.8 and v3.3.9 libraries"
-	@echo "make fast-corpus  ~5 min: the fast mode against the exact mode over package fidelity's corpus (65 scenarios);"
+	@echo "make fast-corpus  ~3 min: the fast mode against the exact mode over package fidelity's corpus (65 scenarios);"
 	@echo "                  per-metric errors, verdicts and speed-up in bin/fast-corpus.md and bin/fast-corpus.json"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
@@ -143,5 +143,7 @@ measure:
 
 # The fast mode's error corpus (package fidelity): every scenario in the
 # exact and the fast mode, one at a time; waits while /tmp/leasesim-measuring exists.
+# LEASESIM_FAST_CORPUS_EXACT=<an earlier fast-corpus.json> reuses its exact runs
+# (seconds; valid only while exact runs stay byte-identical).
 fast-corpus:
 	LEASESIM_FAST_CORPUS=1 $(GO) test -count=1 -timeout 60m -run '^TestFastCorpus$$' -v ./fidelity

@@ -26,7 +26,11 @@ const measuringLock = "/tmp/leasesim-measuring"
 // TestFastCorpus runs the whole corpus in both modes and writes
 // bin/fast-corpus.md and bin/fast-corpus.json (`make fast-corpus`). It
 // runs only with LEASESIM_FAST_CORPUS=1; LEASESIM_FAST_CORPUS_RUN, a
-// regular expression, runs the scenarios whose names match it only.
+// regular expression, runs the scenarios whose names match it only;
+// LEASESIM_FAST_CORPUS_EXACT, the path of an earlier fast-corpus.json,
+// takes the exact runs from it and runs the fast mode alone (seconds
+// instead of minutes, to try a change of the fast mode; valid only while
+// the exact mode's results stay byte-identical, and the report says so).
 func TestFastCorpus(t *testing.T) {
 	if os.Getenv("LEASESIM_FAST_CORPUS") != "1" {
 		t.Skip("set LEASESIM_FAST_CORPUS=1 to run the corpus (make fast-corpus)")
@@ -35,6 +39,18 @@ func TestFastCorpus(t *testing.T) {
 	if re := os.Getenv("LEASESIM_FAST_CORPUS_RUN"); re != "" {
 		rx := regexp.MustCompile(re)
 		specs = slices.DeleteFunc(specs, func(s spec.Spec) bool { return !rx.MatchString(s.Name) })
+	}
+	var saved map[string]Result
+	savedNote := ""
+	if path := os.Getenv("LEASESIM_FAST_CORPUS_EXACT"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if saved, err = SavedExact(data); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		savedNote = " The exact runs' figures and times are not measured here: they are read from " + path + "."
 	}
 	before := func(i int, s spec.Spec) {
 		for waited := false; ; waited = true {
@@ -51,12 +67,12 @@ func TestFastCorpus(t *testing.T) {
 		t.Logf("%2d/%d %-45s exact %6.2fs fast %5.2fs  score %.2f  %s", i+1, len(specs), r.Name,
 			r.ExactTime.WallS, r.FastTime.WallS, r.Score(), largest(r, 2))
 	}
-	rs, err := RunCorpus(context.Background(), specs, before, progress)
+	rs, err := RunCorpus(context.Background(), specs, saved, before, progress)
 	if err != nil {
 		t.Fatal(err)
 	}
 	header := "Measured at " + time.Now().UTC().Format(time.RFC3339) + ", " + runtime.Version() + ", " +
-		describeCommit() + ", GOMAXPROCS " + strconv.Itoa(runtime.GOMAXPROCS(0)) + "; one run at a time."
+		describeCommit() + ", GOMAXPROCS " + strconv.Itoa(runtime.GOMAXPROCS(0)) + "; one run at a time." + savedNote
 	var md bytes.Buffer
 	Report(&md, rs, header)
 	js, err := json.MarshalIndent(struct {

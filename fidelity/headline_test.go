@@ -112,3 +112,20 @@ func TestHeadline(t *testing.T) {
 		t.Errorf("leader CPU (raft): mean %v peak %v, want 0.333 0.9", m.LeaderCPUMean, m.LeaderCPUPeak)
 	}
 }
+
+// TestErrorsJSON: Errors read back what they write.
+func TestErrorsJSON(t *testing.T) {
+	e := Compare(Metrics{RenewalsPerS: 10, LeasesExpired: 3, FirstExpiryS: f64(4)}, Metrics{RenewalsPerS: 12, KeysLost: 2, FirstExpiryS: f64(5)})
+	js, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Errors
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Rel != e.Rel || back.StormAgrees != e.StormAgrees || back.KeysLostAgree != e.KeysLostAgree ||
+		back.FirstExpiryS == nil || *back.FirstExpiryS != *e.FirstExpiryS {
+		t.Errorf("round trip: %+v, want %+v", back, e)
+	}
+}

@@ -47,13 +47,21 @@ func (r Result) Speedup() float64 {
 // RunOne runs s in the exact mode (Fidelity "") and in the fast mode (Fast:
 // Fidelity "fast", Cohort 0), one after the other, and compares them.
 func RunOne(ctx context.Context, s spec.Spec) (Result, error) {
+	return runOne(ctx, s, nil)
+}
+
+// runOne is RunOne; with saved (not nil) the exact run's metrics, time and
+// events are saved's instead of a run's.
+func runOne(ctx context.Context, s spec.Spec, saved *Result) (Result, error) {
 	ex := s
 	ex.Fidelity, ex.Cohort = "", 0
 	fa := Fast(s)
 	r := Result{Name: s.Name, Clients: s.Clients.Count, Cohort: spec.AutoCohort(s.Clients.Count)}
 	r.Simulated = spec.CohortClients(s.Clients.Count, r.Cohort)
 	var err error
-	if r.Exact, r.ExactEvents, r.ExactTime, err = runTimed(ctx, ex); err != nil {
+	if saved != nil {
+		r.Exact, r.ExactEvents, r.ExactTime = saved.Exact, saved.ExactEvents, saved.ExactTime
+	} else if r.Exact, r.ExactEvents, r.ExactTime, err = runTimed(ctx, ex); err != nil {
 		return r, fmt.Errorf("%s, exact: %w", s.Name, err)
 	}
 	if r.Fast, r.FastEvents, r.FastTime, err = runTimed(ctx, fa); err != nil {
@@ -75,14 +83,21 @@ func runTimed(ctx context.Context, s spec.Spec) (Metrics, uint64, Timing, error)
 
 // RunCorpus runs each of specs in both modes (RunOne), one scenario at a
 // time, calling before (if not nil) ahead of each and progress (if not nil)
-// after each. It stops at the first error, returning the results so far.
-func RunCorpus(ctx context.Context, specs []spec.Spec, before func(i int, s spec.Spec), progress func(i int, r Result)) ([]Result, error) {
+// after each. A scenario whose name saved has (saved may be nil) takes its
+// exact run from there instead of running it (SavedExact): only valid while
+// the exact mode's results are the same as when saved was measured. It
+// stops at the first error, returning the results so far.
+func RunCorpus(ctx context.Context, specs []spec.Spec, saved map[string]Result, before func(i int, s spec.Spec), progress func(i int, r Result)) ([]Result, error) {
 	var out []Result
 	for i, s := range specs {
 		if before != nil {
 			before(i, s)
 		}
-		r, err := RunOne(ctx, s)
+		var sv *Result
+		if x, ok := saved[s.Name]; ok {
+			sv = &x
+		}
+		r, err := runOne(ctx, s, sv)
 		if err != nil {
 			return out, err
 		}
@@ -92,6 +107,23 @@ func RunCorpus(ctx context.Context, specs []spec.Spec, before func(i int, s spec
 		}
 	}
 	return out, nil
+}
+
+// SavedExact reads the results of a corpus report's JSON (bin/fast-corpus.json,
+// as TestFastCorpus writes it) by scenario name, for RunCorpus to take their
+// exact runs from.
+func SavedExact(data []byte) (map[string]Result, error) {
+	var doc struct {
+		Results []Result `json:"results"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	m := make(map[string]Result, len(doc.Results))
+	for _, r := range doc.Results {
+		m[r.Name] = r
+	}
+	return m, nil
 }
 
 // MarshalJSON writes the errors by metric name.
@@ -106,4 +138,22 @@ func (e Errors) MarshalJSON() ([]byte, error) {
 		StormAgrees   bool               `json:"storm_agrees"`
 		KeysLostAgree bool               `json:"keys_lost_agree"`
 	}{rel, e.FirstExpiryS, e.StormAgrees, e.KeysLostAgree})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (e *Errors) UnmarshalJSON(data []byte) error {
+	var v struct {
+		Rel           map[string]float64 `json:"rel"`
+		FirstExpiryS  *float64           `json:"first_expiry_s"`
+		StormAgrees   bool               `json:"storm_agrees"`
+		KeysLostAgree bool               `json:"keys_lost_agree"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*e = Errors{FirstExpiryS: v.FirstExpiryS, StormAgrees: v.StormAgrees, KeysLostAgree: v.KeysLostAgree}
+	for k := range NumMetrics {
+		e.Rel[k] = v.Rel[k.String()]
+	}
+	return nil
 }
