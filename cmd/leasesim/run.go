@@ -475,7 +475,7 @@ func cmdRun(cmd *cobra.Command, o *runOpts, stdout, stderr io.Writer) error {
 		return cmdRunSeeds(cmd.Context(), o, nSeeds, format, crit, labels, specs, stdout, stderr)
 	}
 
-	if err := checkMemory(specs, len(specs), o.force, "--clients, --duration or fewer --what-if"); err != nil {
+	if err := checkMemory(specs, len(specs), o.force, "--clients, --duration, fewer --what-if or --fast (cohorts: an approximation, see the README)"); err != nil {
 		return err
 	}
 	out := &outputs{trace: o.trace, traceClients: o.traceClients, csvDir: o.csvDir, prom: o.prom, promStart: promStart}
