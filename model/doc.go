@@ -53,7 +53,7 @@
 //     client stands for a cohort of clients assumed in lockstep: its request
 //     is a CPU job of that many requests, its stream queue counts that many;
 //     its lease is a Lessor entry of that many leases (Lessor entries always
-//     carry a count: the idealised server's lockstep clients use it too).
+//     carry a count: other applications' held leases are one entry too).
 //
 // etcd's constants are in etcd.go, each with its source.
 //
