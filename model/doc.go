@@ -49,6 +49,11 @@
 //   - IdealServer (ideal.go): a lease server with no capacity limit and a
 //     fixed round trip, to study the client alone.
 //   - Mutant (mutant.go): a deliberately broken server, for the checkers.
+//   - Cohort (MemberConfig.Cohort): in the fast mode (spec.FidelityFast) each
+//     client stands for a cohort of clients assumed in lockstep: its request
+//     is a CPU job of that many requests, its stream queue counts that many;
+//     its lease is a Lessor entry of that many leases (Lessor entries always
+//     carry a count: other applications' held leases are one entry too).
 //
 // etcd's constants are in etcd.go, each with its source.
 //

@@ -16,6 +16,11 @@
 //   - Link: the delay, jitter and partitions between members.
 //   - Forward: a follower's LeaseRenew request to the leader (package model's
 //     Member hands it over; netsim does not import model, nor model netsim).
+//   - Cohort (NetworkConfig.Cohort): in the fast mode a forward stands for
+//     that many forwards of clients in lockstep. Connections stay real: it
+//     takes that many from the pool, waits until it has them all, and a
+//     dial may be of several connections at once (one set of events, its CPU
+//     work Output.N times).
 //
 // Constants of Go's HTTP transport, rafthttp and Linux are in pool.go, each
 // with its source.
@@ -25,6 +30,6 @@
 // replies, cancels, partitions and probes and show every output with its
 // time and the connection counts of a member pair — a pooled forward, a burst
 // past the idle pool, a TLS handshake timeout leaving CLOSE-WAIT, the read
-// deadline close, idle expiry, partitions, HTTP/2, the prober. Rewrite them
+// deadline close, idle expiry, partitions, HTTP/2, the prober, cohorts. Rewrite them
 // with `go test ./netsim -run TestNetworkTranscripts -rewrite`.
 package netsim

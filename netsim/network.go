@@ -796,6 +796,23 @@ func (n *Network) CheckInvariants() error {
 			}
 		}
 	}
+	// The forwards waiting for connections need what the pools count as
+	// waiting, and hold no more than they count as busy.
+	for a := range n.forwards {
+		need, held := make([]int, len(n.pairs)), make([]int, len(n.pairs))
+		for i := range n.forwards[a] {
+			if f := &n.forwards[a][i]; f.live && !f.onWire {
+				need[f.to] += int(f.need)
+				held[f.to] += int(f.held)
+			}
+		}
+		for b := range n.pairs[a] {
+			if pool := n.pairs[a][b].pool; a != b && (need[b] != pool.Waiting() || held[b] > pool.Busy()) {
+				return fmt.Errorf("pair %d->%d: waiting forwards need %d connections and hold %d; the pool has %d waiting, %d busy",
+					a, b, need[b], held[b], pool.Waiting(), pool.Busy())
+			}
+		}
+	}
 	return nil
 }
 

@@ -366,6 +366,11 @@ func build(in Input) (page, error) {
 		{"run", []string{fmt.Sprintf("%s of virtual time, seed %d, %s buckets", s.Duration.D(), s.Seed, s.Bucket.D())}},
 		{"healthy means", []string{fmt.Sprintf("no lease expired and leader CPU (peak second) under %s", pct(t))}},
 	}
+	if r, err := s.Resolve(); err == nil && r.Cluster != nil && r.Cluster.Fast {
+		// An approximation must say so where the figures are read.
+		pg.Settings = append(pg.Settings, tableRow{"fidelity", []string{r.Cluster.FidelityString() +
+			": an approximation that storms earlier than the exact mode near a knee; its error per metric is in leasesim's README (\"The fast mode\")"}})
+	}
 	for _, r := range runs {
 		pg.Runs = append(pg.Runs, orDefault(r.Label, "base"))
 	}

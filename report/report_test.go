@@ -254,3 +254,17 @@ func TestTicks(t *testing.T) {
 		t.Errorf("log ticks: %v", labels)
 	}
 }
+
+// A report of fast-mode runs says so, with the cohort, where the settings
+// are read; an exact one has no such row.
+func TestReportNamesFastMode(t *testing.T) {
+	in := smallInput(t)
+	if html := renderString(t, in); strings.Contains(html, "<th>fidelity</th>") {
+		t.Error("an exact report has a fidelity row")
+	}
+	in.Base.Spec.Fidelity, in.Base.Spec.Cohort = spec.FidelityFast, 8
+	html := renderString(t, in)
+	if want := "<th>fidelity</th><td>fast (cohorts of 8: 100 simulated clients for 800): an approximation"; !strings.Contains(html, want) {
+		t.Errorf("a fast report lacks %q", want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -71,5 +72,57 @@ func TestFastModeFleetRestart(t *testing.T) {
 		if g := sum(o.Metric(recorder.LeaseGrants)); g != float64(2*want) {
 			t.Errorf("cohort %d: %v grants, want %d", cohort, g, 2*want)
 		}
+	}
+}
+
+// The fast mode's cohorts through storms and faults keep the books: every
+// second, no count of streams, queued work, connections or waiters is
+// negative or over its bound, and the forwards waiting for connections need
+// what the pools count as waiting (Sim.CheckInvariants). The runs go
+// through what splits a cohort's connections: dials of many, handshake
+// timeouts, a partition's dial errors, cancelled waiters holding some.
+func TestFastModeInvariants(t *testing.T) {
+	cases := map[string]func(*spec.Spec){
+		"storm": func(s *spec.Spec) { s.Clients.Count = 20_000 },
+		"storm-http2": func(s *spec.Spec) {
+			s.Clients.Count, s.Cluster.Transport, s.Cluster.Cores = 20_000, "http2", 2
+		},
+		"partition-and-stall": func(s *spec.Spec) {
+			s.Clients.Count = 8000
+			s.Faults = []spec.FaultSpec{
+				{At: spec.Duration(70 * time.Second), Kind: spec.FaultPartition, Member: 2, Duration: spec.Duration(5 * time.Second)},
+				{At: spec.Duration(80 * time.Second), Kind: spec.FaultLeaderStall, Duration: spec.Duration(3 * time.Second)},
+			}
+		},
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, err := spec.Builtin("incident-2018")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Duration = spec.Duration(150 * time.Second)
+			s.Fidelity, s.Cohort = spec.FidelityFast, 20
+			edit(&s)
+			r, err := s.Resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := scenario.StartCluster(*r.Cluster, scenario.Options{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for m.Now() < r.Cluster.Duration {
+				if err := m.Advance(time.Second); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.CheckInvariants(); err != nil {
+					t.Fatalf("at %v: %v", m.Now(), err)
+				}
+			}
+			o, _ := m.Finish()
+			t.Logf("%s: %d keys lost, %v new connections, %v handshake timeouts, %v dial errors", name, o.Summary.KeysLost,
+				sum(o.Metric(recorder.NewPeerConnections)), sum(o.Metric(recorder.TLSHandshakeTimeouts)), sum(o.Metric(recorder.DialErrors)))
+		})
 	}
 }

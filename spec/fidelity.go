@@ -76,7 +76,7 @@ func (v *validator) fidelity(s Spec, cluster bool) {
 	switch s.Fidelity {
 	case "", FidelityExact:
 		if s.Cohort != 0 {
-			v.add("cohort", "%d is set, but fidelity is %s; cohort applies to fidelity: %s (or remove it)", s.Cohort, FidelityExact, FidelityFast)
+			v.add("cohort", "%d is set, but the fidelity is %s; a cohort size applies to the %s mode only (set fidelity to %s, or remove it)", s.Cohort, FidelityExact, FidelityFast, FidelityFast)
 		}
 		return
 	case FidelityFast:
@@ -85,12 +85,12 @@ func (v *validator) fidelity(s Spec, cluster bool) {
 		return
 	}
 	if !cluster {
-		v.add("fidelity", "%s needs server: cluster; the ideal server already simulates lockstep clients as exact cohorts", FidelityFast)
+		v.add("fidelity", "%s needs the cluster server; the ideal server already simulates lockstep clients as exact cohorts (allowed with it: %s)", FidelityFast, FidelityExact)
 	}
 	if s.Clients.Kind == ClientEventWriter {
 		// The writers' workload (model.EventWriters) charges each write on
 		// its own; it has no cohorts.
-		v.add("fidelity", "%s does not take clients.kind %s; use fidelity: %s", FidelityFast, ClientEventWriter, FidelityExact)
+		v.add("fidelity", "%s does not take clients.kind %s, whose writers have no cohorts (allowed with it: %s)", FidelityFast, ClientEventWriter, FidelityExact)
 	}
 	if s.Cohort < 0 || s.Cohort > MaxCohort {
 		v.add("cohort", "%d is out of range; allowed 0 (chosen from the client count) to %s", s.Cohort, Thousands(MaxCohort))

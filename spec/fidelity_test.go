@@ -50,13 +50,13 @@ func TestFidelityResolve(t *testing.T) {
 		want string
 	}{
 		{func(s *spec.Spec) { s.Fidelity = "quick" }, `fidelity: "quick" is not allowed; allowed: exact, fast`},
-		{func(s *spec.Spec) { s.Cohort = 10 }, "cohort: 10 is set, but fidelity is exact"},
+		{func(s *spec.Spec) { s.Cohort = 10 }, "cohort: 10 is set, but the fidelity is exact"},
 		{func(s *spec.Spec) { s.Fidelity, s.Cohort = "fast", -1 }, "cohort: -1 is out of range; allowed 0"},
 		{func(s *spec.Spec) { s.Fidelity, s.Cohort = "fast", 30_000 }, "cohort: 30000 is more than the 20,000 clients"},
 		{func(s *spec.Spec) {
 			s.Fidelity, s.Clients.Kind, s.Clients.WriteRate = "fast", spec.ClientEventWriter, 10
 		}, "fidelity: fast does not take clients.kind event-writer"},
-		{func(s *spec.Spec) { s.Fidelity, s.Server, s.Cluster = "fast", spec.ServerIdeal, spec.ClusterSpec{} }, "fidelity: fast needs server: cluster"},
+		{func(s *spec.Spec) { s.Fidelity, s.Server, s.Cluster = "fast", spec.ServerIdeal, spec.ClusterSpec{} }, "fidelity: fast needs the cluster server"},
 	}
 	for _, b := range bad {
 		s := base()

@@ -198,7 +198,7 @@ func Knees(ctx context.Context, kc KneeConfig) (Result, error) {
 	if _, ok := SeedsFor(kc.Base.Seed, kc.seeds()); !ok {
 		return Result{}, fmt.Errorf("--seeds %d: the seeds from %d on pass 2^64-1; give a smaller --seed", kc.seeds(), kc.Base.Seed)
 	}
-	res := Result{Scenario: kc.Base.Name, Seed: kc.Base.Seed, CPUTarget: kc.target(), Grid: kc.Grid,
+	res := Result{Scenario: kc.Base.Name, Seed: kc.Base.Seed, CPUTarget: kc.target(), Fidelity: fidelityOf(kc.Base), Grid: kc.Grid,
 		GridSize: kc.Grid.Size(), Shard: kc.Shard.String(), Knees: []Knee{}}
 	idx := kc.Indexes()
 	slots := make(chan struct{}, kc.workers())

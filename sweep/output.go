@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/leasesim/leasesim/recorder"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // rowColumns are the CSV columns after index and the varied flags.
@@ -82,8 +83,12 @@ func (r Result) WriteCSV(w io.Writer) error {
 			}
 		}
 	}
-	_, err := fmt.Fprintf(w, "%s grid_size=%d shard=%s complete=%t interrupted=%t\n",
-		csvTrailer, r.GridSize, orDash(r.Shard), r.Complete, r.Interrupted)
+	fidelity := ""
+	if r.Fidelity != "" {
+		fidelity = " fidelity=" + r.Fidelity // only when not exact: exact sweeps' CSV is as it was
+	}
+	_, err := fmt.Fprintf(w, "%s grid_size=%d shard=%s complete=%t interrupted=%t%s\n",
+		csvTrailer, r.GridSize, orDash(r.Shard), r.Complete, r.Interrupted, fidelity)
 	return err
 }
 
@@ -91,6 +96,13 @@ func (r Result) WriteCSV(w io.Writer) error {
 const csvTrailer = "# leasesim sweep:"
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func orExact(fidelity string) string {
+	if fidelity == "" {
+		return spec.FidelityExact
+	}
+	return fidelity
+}
 
 func orDash(s string) string {
 	if s == "" {
@@ -116,6 +128,8 @@ func readTrailer(line string, r *Result) error {
 			r.Complete, err = strconv.ParseBool(v)
 		case "interrupted":
 			r.Interrupted, err = strconv.ParseBool(v)
+		case "fidelity":
+			r.Fidelity = v
 		}
 		if err != nil {
 			return fmt.Errorf("trailer %q: %s: %w", line, k, err)
@@ -250,9 +264,9 @@ func Merge(parts ...Result) (Result, error) {
 		if err := p.check(); err != nil {
 			return Result{}, fmt.Errorf("part %d: %w", i+1, err)
 		}
-		if p.Scenario != m.Scenario || p.Seed != m.Seed || p.CPUTarget != m.CPUTarget || p.GridSize != m.GridSize {
-			return Result{}, fmt.Errorf("part %d is from another sweep (scenario %q seed %d cpu target %g grid size %d; part 1: %q %d %g %d)",
-				i+1, p.Scenario, p.Seed, p.CPUTarget, p.GridSize, m.Scenario, m.Seed, m.CPUTarget, m.GridSize)
+		if p.Scenario != m.Scenario || p.Seed != m.Seed || p.CPUTarget != m.CPUTarget || p.GridSize != m.GridSize || p.Fidelity != m.Fidelity {
+			return Result{}, fmt.Errorf("part %d is from another sweep (scenario %q seed %d cpu target %g grid size %d fidelity %s; part 1: %q %d %g %d %s)",
+				i+1, p.Scenario, p.Seed, p.CPUTarget, p.GridSize, orExact(p.Fidelity), m.Scenario, m.Seed, m.CPUTarget, m.GridSize, orExact(m.Fidelity))
 		}
 		if !reflect.DeepEqual(p.Grid, m.Grid) {
 			return Result{}, fmt.Errorf("part %d has another grid (%v; part 1: %v)", i+1, p.Grid, m.Grid)

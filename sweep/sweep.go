@@ -221,9 +221,12 @@ type Result struct {
 	Scenario  string  `json:"scenario"`
 	Seed      uint64  `json:"seed"`
 	CPUTarget float64 `json:"cpu_target"`
-	Grid      Grid    `json:"grid"`
-	GridSize  int     `json:"grid_size"`
-	Shard     string  `json:"shard,omitempty"`
+	// Fidelity: "fast" when every run is in the fast mode (the base
+	// scenario's spec.Spec.Fidelity; a grid may vary it too), else empty.
+	Fidelity string `json:"fidelity,omitempty"`
+	Grid     Grid   `json:"grid"`
+	GridSize int    `json:"grid_size"`
+	Shard    string `json:"shard,omitempty"`
 	// Complete: every point of the shard (or grid) has its row (false after an
 	// interruption, or a merge missing shards).
 	Complete bool `json:"complete"`
@@ -232,6 +235,14 @@ type Result struct {
 	Interrupted bool   `json:"interrupted,omitempty"`
 	Rows        []Row  `json:"rows,omitempty"`
 	Knees       []Knee `json:"knees,omitempty"`
+}
+
+// fidelityOf is Result.Fidelity for a sweep of base.
+func fidelityOf(base spec.Spec) string {
+	if base.Fidelity == spec.FidelityFast {
+		return spec.FidelityFast
+	}
+	return ""
 }
 
 // Config is what a sweep runs.
@@ -297,7 +308,7 @@ var ErrInterrupted = errors.New("sweep interrupted")
 // index, Complete false) and an error wrapping ErrInterrupted; runs in
 // progress stop within a second of virtual time and their rows are dropped.
 func Run(ctx context.Context, c Config) (Result, error) {
-	res := Result{Scenario: c.Base.Name, Seed: c.Base.Seed, CPUTarget: c.target(), Grid: c.Grid,
+	res := Result{Scenario: c.Base.Name, Seed: c.Base.Seed, CPUTarget: c.target(), Fidelity: fidelityOf(c.Base), Grid: c.Grid,
 		GridSize: c.Grid.Size(), Shard: c.Shard.String()}
 	idx := c.Indexes()
 	rows, err := runPoints(ctx, c, idx, func(i int) (Row, error) {

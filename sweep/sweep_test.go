@@ -320,3 +320,33 @@ func TestCSVNumberFormat(t *testing.T) {
 		t.Fatalf("read back: %v %+v", err, back.Rows)
 	}
 }
+
+// A fast-mode sweep says so in its JSON and its CSV trailer, reads back
+// with it, and does not merge with an exact one; an exact sweep's outputs
+// carry no fidelity (they are as they were).
+func TestSweepRecordsFidelity(t *testing.T) {
+	base := Result{Scenario: "s", Seed: 1, CPUTarget: 0.7, GridSize: 2, Grid: Grid{{Flag: "clients", Values: []string{"100", "200"}}}, Complete: true,
+		Rows: []Row{{Index: 0, Values: map[string]string{"clients": "100"}, Seed: 1, Verdict: "ok"}}}
+	fast := base
+	fast.Fidelity = "fast"
+	var b bytes.Buffer
+	if err := base.WriteCSV(&b); err != nil || strings.Contains(b.String(), "fidelity") {
+		t.Fatalf("exact CSV: %v\n%s", err, b.String())
+	}
+	b.Reset()
+	if err := fast.WriteCSV(&b); err != nil || !strings.Contains(b.String(), " fidelity=fast") {
+		t.Fatalf("fast CSV: %v\n%s", err, b.String())
+	}
+	back, err := Read(b.Bytes())
+	if err != nil || back.Fidelity != "fast" {
+		t.Fatalf("read back: %v, fidelity %q", err, back.Fidelity)
+	}
+	other := base
+	other.Rows = []Row{{Index: 1, Values: map[string]string{"clients": "200"}, Seed: 1, Verdict: "ok"}}
+	if _, err := Merge(fast, other); err == nil || !strings.Contains(err.Error(), "fidelity exact") {
+		t.Errorf("merging a fast part with an exact one: %v", err)
+	}
+	if fidelityOf(spec.Spec{Fidelity: spec.FidelityFast}) != "fast" || fidelityOf(spec.Spec{}) != "" {
+		t.Error("fidelityOf")
+	}
+}

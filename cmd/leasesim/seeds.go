@@ -375,7 +375,7 @@ func cmdRunSeeds(ctx context.Context, o *runOpts, n int, format string, crit []c
 	}
 	total := len(specs) * n
 	workers = min(workers, total)
-	if err := checkMemory(specs, workers, o.force, "-j 1, --clients, --duration or fewer --what-if"); err != nil {
+	if err := checkMemory(specs, workers, o.force, "-j 1, --clients, --duration, fewer --what-if or --fast (cohorts: an approximation, see the README)"); err != nil {
 		return err
 	}
 	var bar *progress

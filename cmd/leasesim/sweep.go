@@ -364,9 +364,9 @@ func cmdSweep(cmd *cobra.Command, o *sweepOpts, stdout, stderr io.Writer) error 
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	parallel, hint := min(workers, len(points)), "-j 1, fewer clients or a shorter --duration"
+	parallel, hint := min(workers, len(points)), "-j 1, fewer clients, a shorter --duration or --set fidelity=fast (cohorts: an approximation, see the README)"
 	if o.knee {
-		parallel, hint = workers, "-j 1, a lower --at or a shorter --knee-margin" // seeds and configurations side by side
+		parallel, hint = workers, "-j 1, a lower --at, a shorter --knee-margin or --set fidelity=fast (cohorts: an approximation, see the README)" // seeds and configurations side by side
 	}
 	if err := checkMemory(points, parallel, o.force, hint); err != nil {
 		return err
