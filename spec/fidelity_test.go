@@ -29,7 +29,7 @@ func TestFidelityResolve(t *testing.T) {
 	}{
 		{"", 0, 20_000, 1, 1024},
 		{"exact", 0, 20_000, 1, 1024},
-		{"fast", 0, 500, 40, 1024}, // AutoCohort: 20,000/500; the pool keeps real connections
+		{"fast", 0, 5000, 4, 1024}, // AutoCohort: 20,000/500 = 40, but FastLump on 2 cores allows 4 handshakes
 		{"fast", 7, 2857, 7, 1024},
 		{"fast", 1, 20_000, 1, 1024},
 	}
@@ -63,6 +63,33 @@ func TestFidelityResolve(t *testing.T) {
 		b.edit(&s)
 		if _, err := s.Resolve(); err == nil || !strings.Contains(err.Error(), b.want) {
 			t.Errorf("want %q, got %v", b.want, err)
+		}
+	}
+	// The chosen cohort: the built-in incident (4 cores, handshakes at 1.6x:
+	// 5 fit in FastLump), a million clients on 64 cores (132), the same with
+	// HTTP/2 (no handshake per forward: 40,000/500 caps it), TLS off.
+	auto := []struct {
+		edit func(*spec.Spec)
+		want int
+	}{
+		{func(s *spec.Spec) {}, 5},
+		{func(s *spec.Spec) { s.Clients.Count, s.Cluster.Cores, s.Costs.TLSFactor = 1_000_000, 64, 1 }, 132},
+		{func(s *spec.Spec) { s.Cluster.Transport = "http2" }, 40},
+		{func(s *spec.Spec) { s.Cluster.TLS = "off" }, 40},
+	}
+	for i, a := range auto {
+		s, err := spec.Builtin("incident-2018")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Fidelity = spec.FidelityFast
+		a.edit(&s)
+		r, err := s.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Cluster.Cohort != a.want {
+			t.Errorf("auto cohort %d: %d, want %d", i, r.Cluster.Cohort, a.want)
 		}
 	}
 	for _, flag := range []string{"fast", "fidelity"} {

@@ -1602,10 +1602,9 @@ func (s Spec) Summary() string {
 		fmt.Fprintf(&b, " Faults: %s.", strings.Join(fs, "; "))
 	}
 	fmt.Fprintf(&b, " Simulated for %v (seed %d)", s.Duration, s.Seed)
-	if s.Fidelity == FidelityFast && c.Count >= 1 {
-		w := s.cohortOf()
+	if r, err := s.Resolve(); err == nil && r.Cluster != nil && r.Cluster.Fast {
 		fmt.Fprintf(&b, " in the fast mode: one simulated client per cohort of %s clients assumed in lockstep (%s simulated)",
-			Thousands(w), Thousands(CohortClients(c.Count, w)))
+			Thousands(r.Cluster.Cohort), Thousands(r.Cluster.Clients))
 	}
 	b.WriteString(".")
 	return Printable(b.String())

@@ -62,7 +62,7 @@ func (s Spec) Resolve() (Resolved, error) {
 	}
 	cl := &Cluster{
 		Name: s.Name, Seed: s.Seed, Duration: s.Duration.D(), Bucket: s.Bucket.D(),
-		Clients: CohortClients(s.Clients.Count, s.cohortOf()), Cohort: s.cohortOf(), Fast: s.Fidelity == FidelityFast,
+		Clients: CohortClients(s.Clients.Count, s.cohortWith(costs)), Cohort: s.cohortWith(costs), Fast: s.Fidelity == FidelityFast,
 		TTL: s.Clients.TTL.D(), Version: v, Consumer: cons,
 		StartSpread: s.Clients.StartSpread.D(), ConnectDelay: deref(s.Clients.ConnectDelay).D(), ScanOverrun: overrun.D(),
 		Placement: s.Clients.Placement, KeysPerLease: s.Clients.KeysPerLease, ClientRTT: deref(s.Clients.RTT).D(),

@@ -37,7 +37,7 @@ type Spec struct {
 	// Cohort clients that are assumed to stay in lockstep (FidelityFast).
 	Fidelity string `yaml:"fidelity,omitempty"`
 	// Cohort is, with fidelity: fast, how many clients one simulated client
-	// stands for; 0: chosen from the client count (AutoCohort).
+	// stands for; 0: chosen from the client count and the cluster (AutoCohort).
 	Cohort int `yaml:"cohort,omitempty"`
 
 	// paramsFile is Params resolved against the scenario file's directory
