@@ -12,8 +12,9 @@
 //     lockstep, and everything it causes (CPU work, connections, leases,
 //     every count and rate) is weighted by the cohort size.
 //   - Cohort: the number of clients one simulated client stands for in the
-//     fast mode; 0 in a spec means chosen from the client count
-//     (spec.AutoCohort: clients/500 rounded).
+//     fast mode; 0 in a spec (as the corpus runs it) means chosen by
+//     spec.AutoCohort: clients/500 rounded, but no larger than its bound on
+//     a cohort's burst of work on a member (spec.FastLump).
 //   - Headline metric: one of the figures a run is read for (Metrics, from
 //     Headline): renewals/s, the renew interval's p50 and p99, the leader's
 //     CPU (mean and peak), new peer connections/s, TIME-WAIT on the leader

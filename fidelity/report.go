@@ -193,9 +193,9 @@ func Report(w io.Writer, rs []Result, header string) {
 		p("%s\n\n", header)
 	}
 	p("%d scenarios (package fidelity, `make fast-corpus`), each run in the exact mode and in the fast mode "+
-		"(`fidelity: fast`, cohort chosen: clients/%d rounded). Error: (fast − exact) / max(|exact|, floor), "+
+		"(`fidelity: fast`, the cohort left to spec.AutoCohort). Error: (fast − exact) / max(|exact|, floor), "+
 		"signed; the first expiry: fast − exact in seconds, where both runs had one. Verdicts: storm = any lease "+
-		"expired; keys lost = any key deleted.\n\n", s.Scenarios, 500)
+		"expired; keys lost = any key deleted.\n\n", s.Scenarios)
 
 	p("## Per metric\n\n")
 	p("| metric | floor | n | median \\|error\\| | p90 \\|error\\| | max \\|error\\| | worst scenario |\n|---|---:|---:|---:|---:|---:|---|\n")

@@ -23,7 +23,7 @@ type Result struct {
 	Name    string `json:"name"`
 	Clients int    `json:"clients"`
 	// Cohort, Simulated: the fast run's cohort size and simulated clients
-	// (spec.AutoCohort, spec.CohortClients).
+	// (as spec.Spec.Resolve chooses them: spec.AutoCohort, spec.CohortClients).
 	Cohort    int     `json:"cohort"`
 	Simulated int     `json:"simulated_clients"`
 	Exact     Metrics `json:"exact"`
@@ -56,9 +56,12 @@ func runOne(ctx context.Context, s spec.Spec, saved *Result) (Result, error) {
 	ex := s
 	ex.Fidelity, ex.Cohort = "", 0
 	fa := Fast(s)
-	r := Result{Name: s.Name, Clients: s.Clients.Count, Cohort: spec.AutoCohort(s.Clients.Count)}
-	r.Simulated = spec.CohortClients(s.Clients.Count, r.Cohort)
-	var err error
+	r := Result{Name: s.Name, Clients: s.Clients.Count}
+	res, err := fa.Resolve()
+	if err != nil {
+		return r, fmt.Errorf("%s, fast: %w", s.Name, err)
+	}
+	r.Cohort, r.Simulated = res.Cluster.Cohort, res.Cluster.Clients
 	if saved != nil {
 		r.Exact, r.ExactEvents, r.ExactTime = saved.Exact, saved.ExactEvents, saved.ExactTime
 	} else if r.Exact, r.ExactEvents, r.ExactTime, err = runTimed(ctx, ex); err != nil {
