@@ -111,7 +111,7 @@ func (v *validator) fidelity(s Spec, cluster bool) {
 	switch s.Fidelity {
 	case "", FidelityExact:
 		if s.Cohort != 0 {
-			v.add("cohort", "%d is set, but the fidelity is %s; a cohort size applies to the %s mode only (set fidelity to %s, or remove it)", s.Cohort, FidelityExact, FidelityFast, FidelityFast)
+			v.add("cohort", "%d is set, but the fidelity is %s; a cohort size is allowed only in the %s mode (set fidelity to %s, or remove it)", s.Cohort, FidelityExact, FidelityFast, FidelityFast)
 		}
 		return
 	case FidelityFast:
