@@ -8,19 +8,19 @@ import (
 
 // subsetBound is the largest |relative error| TestFastModeSubset allows
 // per metric. The full corpus (bin/fast-corpus.md, measured 2026-12-02 at
-// commit 967091e, 65 scenarios) has median |errors| of 0-0.8 % on every
-// metric but new conns/s (27.8 %), and its large errors come from
-// scenarios near a storm threshold, where the fast mode's lockstep cohorts
-// dial a cohort's worth of peer connections at once (see the report). The
-// three subset scenarios are away from that: on them it measured at most
-// renewals/s 0.49 %, intervals 0, leader CPU mean 1.39 % and peak 0.82 %,
-// new conns/s 7.3 %, TIME-WAIT 1.48 %, leases expired and keys lost
-// 4.52 %, first expiry 0.0005 s, every verdict agreeing. The bounds leave
-// room for model changes that do not break the weighting; a weight left
-// out breaks them: with a member's CPU job of one request instead of the
-// cohort's, leader CPU mean is off by -65 % to -77 %; with the peer
-// connections unweighted, leader CPU by -12 % to -68 % and the partition's
-// leases expired by -92 % (both tried on commit 967091e).
+// commit cc639fa, 65 scenarios) has median |errors| of 0-0.1 % on every
+// metric but new conns/s (15.6 %, where a floor of 1/s meets a few dials);
+// its large errors come from scenarios at a storm threshold (the cohorts'
+// lumps, or seed-dependent collapses that the exact mode shows too: see the
+// report). The three subset scenarios are away from that: on them it
+// measured at most renewals/s 0.47 %, intervals 0, leader CPU mean 0.33 %
+// and peak 0.03 %, new conns/s 2.94 %, TIME-WAIT 0.25 %, leases expired
+// and keys lost 7.1 % (the partition's 620 leases; 4.5 % at commit
+// 967091e), first expiry 0 s, every verdict agreeing. The bounds leave
+// room for model changes that keep the weighting; a weight left out breaks
+// them (tried at commit cc639fa): a member's CPU job of one request instead
+// of the cohort's puts leader CPU mean off by -63 % to -73 %, a lease
+// granted once per cohort puts leases expired off by -80 % to -88 %.
 var subsetBound = [NumMetrics]float64{
 	RenewalsPerS:  0.03,
 	IntervalP50:   0.01,
@@ -29,15 +29,15 @@ var subsetBound = [NumMetrics]float64{
 	LeaderCPUPeak: 0.05,
 	NewConnsPerS:  0.15,
 	TimeWaitPeak:  0.10,
-	LeasesExpired: 0.10,
-	KeysLost:      0.10,
+	LeasesExpired: 0.15,
+	KeysLost:      0.15,
 }
 
 // subsetFirstExpiry bounds |fast - exact| of the first expiry, in seconds.
 const subsetFirstExpiry = 1.0
 
 // TestFastModeSubset runs three small corpus scenarios (5,000-6,000
-// clients, cohorts of 10-12; ~1.5 s in all) in both modes and checks the
+// clients, cohorts of 5-8; ~1.5 s in all) in both modes and checks the
 // fast mode's errors against subsetBound: a leader stall that expires
 // every lease (CPU and lease weights), a partition that expires some
 // (a partial count near its threshold), and the buggy client's storm with
