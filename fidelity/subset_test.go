@@ -7,7 +7,7 @@ import (
 )
 
 // subsetBound is the largest |relative error| TestFastModeSubset allows
-// per metric. The full corpus (bin/fast-corpus.md, measured 2026-12-02 at
+// per metric. The full corpus (docs/fast-mode-corpus.md, measured 2026-12-02 at
 // commit cc639fa, 65 scenarios) has median |errors| of 0-0.1 % on every
 // metric but new conns/s (15.6 %, where a floor of 1/s meets a few dials);
 // its large errors come from scenarios at a storm threshold (the cohorts'
