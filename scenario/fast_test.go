@@ -104,25 +104,36 @@ func TestFastModeInvariants(t *testing.T) {
 			s.Duration = spec.Duration(150 * time.Second)
 			s.Fidelity, s.Cohort = spec.FidelityFast, 20
 			edit(&s)
-			r, err := s.Resolve()
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := scenario.StartCluster(*r.Cluster, scenario.Options{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for m.Now() < r.Cluster.Duration {
-				if err := m.Advance(time.Second); err != nil {
-					t.Fatal(err)
-				}
-				if err := m.CheckInvariants(); err != nil {
-					t.Fatalf("at %v: %v", m.Now(), err)
-				}
-			}
-			o, _ := m.Finish()
+			o := runChecked(t, s)
 			t.Logf("%s: %d keys lost, %v new connections, %v handshake timeouts, %v dial errors", name, o.Summary.KeysLost,
 				sum(o.Metric(recorder.NewPeerConnections)), sum(o.Metric(recorder.TLSHandshakeTimeouts)), sum(o.Metric(recorder.DialErrors)))
 		})
 	}
+}
+
+// runChecked runs s a second at a time, checking the books after each
+// (Sim.CheckInvariants), and returns its outcome.
+func runChecked(t *testing.T, s spec.Spec) recorder.Outcome {
+	t.Helper()
+	r, err := s.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := scenario.StartCluster(*r.Cluster, scenario.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m.Now() < r.Cluster.Duration {
+		if err := m.Advance(time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.CheckInvariants(); err != nil {
+			t.Fatalf("at %v: %v", m.Now(), err)
+		}
+	}
+	o, err := m.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

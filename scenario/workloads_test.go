@@ -6,7 +6,6 @@ import (
 
 	"github.com/leasesim/leasesim/model"
 	"github.com/leasesim/leasesim/recorder"
-	"github.com/leasesim/leasesim/scenario"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -166,25 +165,9 @@ func TestRestartInvariants(t *testing.T) {
 	}
 	s.Clients.Kind = spec.ClientKeepAlive
 	s.Clients.Restart = spec.RestartSpec{At: spec.Duration(19 * time.Second), Over: spec.Duration(5 * time.Second), Fraction: 0.7, Down: spec.Duration(500 * time.Millisecond), Graceful: true}
-	r, err := s.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := scenario.StartCluster(*r.Cluster, scenario.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for m.Now() < r.Cluster.Duration {
-		if err := m.Advance(time.Second); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.CheckInvariants(); err != nil {
-			t.Fatalf("at %v: %v", m.Now(), err)
-		}
-	}
+	o := runChecked(t, s)
 	// Each of the 1,050 exiting processes (70 % of 1,500) revokes its lease,
 	// unless the stall let it expire first: every old lease is gone.
-	o, _ := m.Finish()
 	if rv := sum(o.Metric(recorder.ClientRevokes)); rv > 1050 || rv+float64(o.Summary.LeasesExpired) < 1050 {
 		t.Errorf("%v leases revoked by their clients, %d expired; want at most 1,050 revoked and the rest of them expired", rv, o.Summary.LeasesExpired)
 	}
