@@ -288,8 +288,11 @@ type SeedsResult struct {
 	Complete  bool   `json:"complete"`
 	// Interrupted: SIGINT or SIGTERM stopped the runs; the summaries are of
 	// the seeds that finished.
-	Interrupted bool           `json:"interrupted,omitempty"`
-	Variants    []SeedsVariant `json:"runs"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Fidelity: the base run's mode, as fast (cohorts of N) when it is fast
+	// (spec.FidelityFast); omitted when exact.
+	Fidelity string         `json:"fidelity,omitempty"`
+	Variants []SeedsVariant `json:"runs"`
 }
 
 const seedRuleText = "scenario seed + i, i = 0 .. seeds-1"
@@ -389,6 +392,9 @@ func cmdRunSeeds(ctx context.Context, o *runOpts, n int, format string, crit []c
 	}
 	res := SeedsResult{Scenario: specs[0].Name, Seeds: n, SeedRule: seedRuleText, StormRule: stormRuleText,
 		Complete: true, Variants: vs}
+	if r, err := specs[0].Resolve(); err == nil && r.Cluster != nil && r.Cluster.Fast {
+		res.Fidelity = r.Cluster.FidelityString()
+	}
 	for _, v := range vs {
 		res.Complete = res.Complete && v.Summary.Done == len(v.Runs)
 	}
@@ -460,6 +466,9 @@ func printSeeds(w io.Writer, res SeedsResult) error {
 	}
 	first := res.Variants[0].Runs
 	fmt.Fprintf(w, "%s --seeds %d: seeds %d..%d (the scenario's seed + 0..%d)\n", title, res.Seeds, first[0].Seed, first[len(first)-1].Seed, res.Seeds-1)
+	if res.Fidelity != "" {
+		fmt.Fprintf(w, "Fidelity: %s; its error against the exact mode is in the README (\"The fast mode\").\n", res.Fidelity)
+	}
 	if res.Interrupted {
 		fmt.Fprintf(w, "INTERRUPTED: %d of %d runs complete; the figures are of the complete seeds only\n", doneRuns(res), res.Seeds*len(res.Variants))
 	}
