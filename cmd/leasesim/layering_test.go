@@ -21,7 +21,7 @@ var layers = map[string]int{
 	"clientmodel/realclient": 3, "export": 3,
 	"scenario": 4,
 	"sweep":    5, "calibrate": 5, "properties": 5,
-	"report":       6,
+	"report": 6, "fidelity": 6,
 	"cmd/leasesim": 7,
 }
 
