@@ -63,6 +63,9 @@ func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
 	checkDeterministic(t, "run", "--scenario", "lease-fleet-restart", "--clients", "2000", "--restart-fraction", "0", "--client-kind", "keepalive-once", "--json")
 	// Agents that re-grant when their key vanishes (on their lessor).
 	checkDeterministic(t, "run", "--scenario", "lease-lock-ttl2", "--regrant-max", "2", "--json")
+	// The fast mode: cohorts through a storm, with service-time spread.
+	checkDeterministic(t, "run", "--scenario", "incident-2018", "--duration", "2m", "--fast", "--cohort", "20",
+		"--service-spread", "--what-if", "transport=http2", "--json")
 }
 
 func checkDeterministic(t *testing.T, args ...string) {
