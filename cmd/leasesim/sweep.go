@@ -60,6 +60,7 @@ const sweepExample = `  leasesim sweep --scenario incident-2018 --duration 3m \
   leasesim sweep --scenario incident-2018 --knee \
       --grid client-version=v3.2.23,v3.7.3 --at 20000 --out knee.json
   leasesim sweep --scenario incident-2018-ttl600 --knee --seeds 5 --knee-margin 5m --out knee600.json
+  leasesim sweep --scenario incident-2018 --knee --grid client-version=v3.2.23,v3.7.3 --set fidelity=fast   # a quick screen (~40 s): its knees err ~20 % low, confirm them exact
   leasesim sweep --scenario incident-2018 --grid clients=5000,10000 --shard 0/2 -w json --out part0.json
   leasesim sweep --scenario calibration-500 --duration 1m --grid clients=100,300,600 -w table`
 
