@@ -463,7 +463,9 @@ func (s *Sim) memberFact(now sim.Time, m int, o *model.Output) {
 	case model.FactExpired:
 		s.ledger.Expired(now, int(o.Client))
 		s.rec.Record(now, recorder.Expired, int(o.Client), int64(o.Client)+1, uint64(o.N), "")
-		if s.cfg.Regrant.Max > 0 {
+		if s.cfg.Regrant.Max > 0 && !s.lessor.Alive(int(o.Client)) {
+			// A fast run's cohort entry may be revoked in parts (a pass's
+			// budget runs out inside it): its agents re-grant once it is gone.
 			s.regrant(now, o.Client)
 		}
 	}

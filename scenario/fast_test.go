@@ -137,3 +137,26 @@ func runChecked(t *testing.T, s spec.Spec) recorder.Outcome {
 	}
 	return o
 }
+
+// Re-granting agents in the fast mode: a 5 s stall expires every lease of
+// lease-lock-ttl2 (TTL 2 s), more than a revoke pass's 500, so a pass
+// splits a cohort's entry (cohorts of 7: 500 = 71 x 7 + 3). An agent
+// re-grants once its key is gone: a cohort once, when the last of its
+// leases is revoked, not at each part (a second re-grant, scheduled before
+// the first is done, would take a lease entry past its process's). Every
+// first lease expires and is re-granted once; the new ones live on.
+func TestFastModeRegrantOncePerCohort(t *testing.T) {
+	s, err := spec.Builtin("lease-lock-ttl2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Faults[0].Duration = spec.Duration(5 * time.Second)
+	s.Clients.Regrant.Max, s.Clients.Regrant.Delay = 1, spec.Duration(2*time.Second) // longer than a pass: a split cohort's second part comes before its re-grant
+	s.Fidelity, s.Cohort = spec.FidelityFast, 7
+	o := runChecked(t, s)
+	fleet := float64(spec.CohortClients(s.Clients.Count, 7) * 7)
+	grants := sum(o.Metric(recorder.LeaseGrants))
+	if float64(o.Summary.LeasesExpired) != fleet || grants != 2*fleet {
+		t.Errorf("%v grants for %v agents, %d leases expired; want every first lease expired and re-granted once (%v grants)", grants, fleet, o.Summary.LeasesExpired, 2*fleet)
+	}
+}
