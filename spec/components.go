@@ -210,15 +210,8 @@ func (c Cluster) MemberOf(i int) int {
 // StartResolution, from the seed's "client-start" stream, sorted (client i is
 // the i-th to start); all 0 without a spread.
 func StartTimes(seed uint64, n int, spread time.Duration) []sim.Time {
-	starts := make([]sim.Time, n)
-	if spread > 0 {
-		r := sim.NewRand(seed, "client-start")
-		slots := int64(spread / StartResolution)
-		for i := range starts {
-			starts[i] = sim.Time(r.Int64N(slots)) * sim.Time(StartResolution)
-		}
-		slices.Sort(starts)
-	}
+	starts := drawStarts(seed, n, spread, func(r *sim.Rand, _ int, slots int64) int64 { return r.Int64N(slots) })
+	slices.Sort(starts)
 	return starts
 }
 
@@ -230,13 +223,21 @@ func StartTimes(seed uint64, n int, spread time.Duration) []sim.Time {
 // cohorts is a burst Cohort times the size of the real fleet's
 // (spec.FidelityFast); within a stratum the draw is still uniform.
 func StratifiedStartTimes(seed uint64, n int, spread time.Duration) []sim.Time {
+	return drawStarts(seed, n, spread, func(r *sim.Rand, i int, slots int64) int64 {
+		return int64((float64(i) + r.Float64()) * float64(slots) / float64(n))
+	})
+}
+
+// drawStarts is n start times on the StartResolution grain, the i-th in
+// slot(r, i, slots) of the spread's slots, drawn from the seed's
+// "client-start" stream; all 0 without a spread.
+func drawStarts(seed uint64, n int, spread time.Duration, slot func(r *sim.Rand, i int, slots int64) int64) []sim.Time {
 	starts := make([]sim.Time, n)
 	if spread > 0 {
 		r := sim.NewRand(seed, "client-start")
-		slots := float64(spread / StartResolution)
+		slots := int64(spread / StartResolution)
 		for i := range starts {
-			slot := int64((float64(i) + r.Float64()) * slots / float64(n))
-			starts[i] = sim.Time(slot) * sim.Time(StartResolution)
+			starts[i] = sim.Time(slot(r, i, slots)) * sim.Time(StartResolution)
 		}
 	}
 	return starts
