@@ -37,7 +37,20 @@ type Summary struct {
 	// Exact, Fast: total wall and CPU time; Speedup: total exact wall time
 	// over total fast wall time; MedianSpeedup: the median of the
 	// scenarios' own.
-	Exact         Timing  `json:"exact_total"`
+	// NoiseN: scenarios with a next-seed run (Result.Noise); NoiseRel,
+	// NoiseFirstExpiry, NoiseStormAgree, NoiseKeysAgree: the seed noise's
+	// figures, as Rel and the rest are the fast mode's; WithinNoise: per
+	// metric, the scenarios whose fast |error| is at most the seed noise's
+	// (or under 1 %).
+	NoiseN           int    `json:"noise_scenarios"`
+	NoiseRel         []Stat `json:"noise_rel,omitempty"`
+	NoiseFirstExpiry Stat   `json:"noise_first_expiry_s"`
+	NoiseStormAgree  int    `json:"noise_storm_agree"`
+	NoiseKeysAgree   int    `json:"noise_keys_lost_agree"`
+	WithinNoise      []int  `json:"within_noise,omitempty"`
+	Exact            Timing `json:"exact_total"`
+	// NextSeed: the next-seed exact runs' total time.
+	NextSeed      Timing  `json:"exact_next_seed_total"`
 	Fast          Timing  `json:"fast_total"`
 	Speedup       float64 `json:"speedup"`
 	MedianSpeedup float64 `json:"median_speedup"`
@@ -64,13 +77,48 @@ func Summarise(rs []Result) Summary {
 		st.Max, st.Worst = vs[len(vs)-1].abs, vs[len(vs)-1].name
 		return st
 	}
+	var noisy []Result // the scenarios with a seed-noise run
+	for _, r := range rs {
+		if r.Noise != nil {
+			noisy = append(noisy, r)
+		}
+	}
+	s.NoiseN = len(noisy)
 	for k := range NumMetrics {
-		var vs []v
+		var vs, ns []v
 		for _, r := range rs {
 			vs = append(vs, v{math.Abs(r.Errors.Rel[k]), r.Name})
 		}
 		s.Rel = append(s.Rel, stat(k.String(), vs))
+		if len(noisy) == 0 {
+			continue
+		}
+		within := 0
+		for _, r := range noisy {
+			n := math.Abs(r.Noise.Rel[k])
+			ns = append(ns, v{n, r.Name})
+			if f := math.Abs(r.Errors.Rel[k]); f <= n || f < 0.01 {
+				within++
+			}
+		}
+		s.NoiseRel = append(s.NoiseRel, stat(k.String(), ns))
+		s.WithinNoise = append(s.WithinNoise, within)
 	}
+	var nfe []v
+	for _, r := range noisy {
+		if d := r.Noise.FirstExpiryS; d != nil {
+			nfe = append(nfe, v{math.Abs(*d), r.Name})
+		}
+		if r.Noise.StormAgrees {
+			s.NoiseStormAgree++
+		}
+		if r.Noise.KeysLostAgree {
+			s.NoiseKeysAgree++
+		}
+		s.NextSeed.WallS += r.NextSeedTime.WallS
+		s.NextSeed.CPUS += r.NextSeedTime.CPUS
+	}
+	s.NoiseFirstExpiry = stat("first expiry (s)", nfe)
 	var fe []v
 	var speedups []float64
 	for _, r := range rs {
@@ -198,15 +246,33 @@ func Report(w io.Writer, rs []Result, header string) {
 		"expired; keys lost = any key deleted.\n\n", s.Scenarios)
 
 	p("## Per metric\n\n")
-	p("| metric | floor | n | median \\|error\\| | p90 \\|error\\| | max \\|error\\| | worst scenario |\n|---|---:|---:|---:|---:|---:|---|\n")
-	for k := range NumMetrics {
-		st := s.Rel[k]
-		p("| %s | %g | %d | %s | %s | %s | %s |\n", st.Metric, k.Floor(), st.N, apct(st.Median), apct(st.P90), apct(st.Max), worst(st))
+	if s.NoiseN == 0 {
+		p("| metric | floor | n | median \\|error\\| | p90 \\|error\\| | max \\|error\\| | worst scenario |\n|---|---:|---:|---:|---:|---:|---|\n")
+		for k := range NumMetrics {
+			st := s.Rel[k]
+			p("| %s | %g | %d | %s | %s | %s | %s |\n", st.Metric, k.Floor(), st.N, apct(st.Median), apct(st.P90), apct(st.Max), worst(st))
+		}
+		fe := s.FirstExpiry
+		p("| first expiry | – | %d | %.2f s | %.2f s | %.2f s | %s |\n\n", fe.N, fe.Median, fe.P90, fe.Max, worst(fe))
+		p("Verdicts: storm agrees on %d/%d, keys lost on %d/%d (the exact mode stormed in %d).\n\n",
+			s.StormAgree, s.Scenarios, s.KeysAgree, s.Scenarios, s.Storms)
+	} else {
+		p("Beside each of the fast mode's figures, the seed noise's: the exact mode against itself with the next seed "+
+			"(over the %d scenarios that have it). Within noise: the scenarios whose fast |error| is at most the seed "+
+			"noise's, or under 1 %%.\n\n", s.NoiseN)
+		p("| metric | floor | n | median \\|error\\| fast / noise | p90 fast / noise | max fast / noise | within noise | worst scenario (fast) |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+		for k := range NumMetrics {
+			st, ns := s.Rel[k], s.NoiseRel[k]
+			p("| %s | %g | %d | %s / %s | %s / %s | %s / %s | %d/%d | %s |\n", st.Metric, k.Floor(), st.N,
+				apct(st.Median), apct(ns.Median), apct(st.P90), apct(ns.P90), apct(st.Max), apct(ns.Max), s.WithinNoise[k], s.NoiseN, worst(st))
+		}
+		fe, nf := s.FirstExpiry, s.NoiseFirstExpiry
+		p("| first expiry | – | %d / %d | %.2f s / %.2f s | %.2f s / %.2f s | %.2f s / %.2f s | – | %s |\n\n",
+			fe.N, nf.N, fe.Median, nf.Median, fe.P90, nf.P90, fe.Max, nf.Max, worst(fe))
+		p("Verdicts: storm agrees on %d/%d, keys lost on %d/%d (the exact mode stormed in %d); between the exact mode's "+
+			"two seeds, storm on %d/%d, keys lost on %d/%d.\n\n",
+			s.StormAgree, s.Scenarios, s.KeysAgree, s.Scenarios, s.Storms, s.NoiseStormAgree, s.NoiseN, s.NoiseKeysAgree, s.NoiseN)
 	}
-	fe := s.FirstExpiry
-	p("| first expiry | – | %d | %.2f s | %.2f s | %.2f s | %s |\n\n", fe.N, fe.Median, fe.P90, fe.Max, worst(fe))
-	p("Verdicts: storm agrees on %d/%d, keys lost on %d/%d (the exact mode stormed in %d).\n\n",
-		s.StormAgree, s.Scenarios, s.KeysAgree, s.Scenarios, s.Storms)
 	var agreeing []Result
 	for _, r := range rs {
 		if r.Errors.StormAgrees && r.Errors.KeysLostAgree {
@@ -224,8 +290,12 @@ func Report(w io.Writer, rs []Result, header string) {
 		fe := a.FirstExpiry
 		p("| first expiry (n = %d) | %.2f s | %.2f s | %.2f s | %s |\n\n", fe.N, fe.Median, fe.P90, fe.Max, worst(fe))
 	}
-	p("Cost: exact %.1f s wall (%.1f s CPU), fast %.1f s wall (%.1f s CPU): %.1fx faster in all, median per scenario %.1fx.\n\n",
+	p("Cost: exact %.1f s wall (%.1f s CPU), fast %.1f s wall (%.1f s CPU): %.1fx faster in all, median per scenario %.1fx",
 		s.Exact.WallS, s.Exact.CPUS, s.Fast.WallS, s.Fast.CPUS, s.Speedup, s.MedianSpeedup)
+	if s.NoiseN > 0 {
+		p("; the next-seed exact runs %.1f s wall", s.NextSeed.WallS)
+	}
+	p(".\n\n")
 
 	p("## Worst scenarios\n\n")
 	p("By the largest |error| over the metrics, +10 per verdict that disagrees.\n\n")
@@ -262,17 +332,33 @@ func Report(w io.Writer, rs []Result, header string) {
 		p("### %s\n\n", r.Name)
 		p("%d clients; fast: cohorts of %d, %d simulated. Exact %.2f s wall, %d events; fast %.2f s wall, %d events.\n\n",
 			r.Clients, r.Cohort, r.Simulated, r.ExactTime.WallS, r.ExactEvents, r.FastTime.WallS, r.FastEvents)
-		p("| metric | exact | fast | error |\n|---|---:|---:|---:|\n")
+		if r.Noise == nil {
+			p("| metric | exact | fast | error |\n|---|---:|---:|---:|\n")
+			for k := range NumMetrics {
+				p("| %s | %s | %s | %s |\n", k, value(k, r.Exact), value(k, r.Fast), pct(r.Errors.Rel[k]))
+			}
+			p("| first expiry | %s | %s | %s |\n", instant(r.Exact.FirstExpiryS), instant(r.Fast.FirstExpiryS), delta(r.Errors))
+			p("| verdicts | %s | %s | %s |\n\n", verdicts(r.Exact), verdicts(r.Fast), agree(r.Errors))
+			continue
+		}
+		p("| metric | exact | fast | error | exact, next seed | seed noise |\n|---|---:|---:|---:|---:|---:|\n")
 		for k := range NumMetrics {
-			p("| %s | %s | %s | %s |\n", k, value(k, r.Exact), value(k, r.Fast), pct(r.Errors.Rel[k]))
+			p("| %s | %s | %s | %s | %s | %s |\n", k, value(k, r.Exact), value(k, r.Fast), pct(r.Errors.Rel[k]),
+				value(k, *r.NextSeed), pct(r.Noise.Rel[k]))
 		}
-		d := "–"
-		if r.Errors.FirstExpiryS != nil {
-			d = fmt.Sprintf("%+.2f s", *r.Errors.FirstExpiryS)
-		}
-		p("| first expiry | %s | %s | %s |\n", instant(r.Exact.FirstExpiryS), instant(r.Fast.FirstExpiryS), d)
-		p("| verdicts | %s | %s | %s |\n\n", verdicts(r.Exact), verdicts(r.Fast), agree(r.Errors))
+		p("| first expiry | %s | %s | %s | %s | %s |\n", instant(r.Exact.FirstExpiryS), instant(r.Fast.FirstExpiryS), delta(r.Errors),
+			instant(r.NextSeed.FirstExpiryS), delta(*r.Noise))
+		p("| verdicts | %s | %s | %s | %s | %s |\n\n", verdicts(r.Exact), verdicts(r.Fast), agree(r.Errors),
+			verdicts(*r.NextSeed), agree(*r.Noise))
 	}
+}
+
+// delta is an Errors' first-expiry difference ("+1.20 s"), or "–".
+func delta(e Errors) string {
+	if e.FirstExpiryS == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%+.2f s", *e.FirstExpiryS)
 }
 
 func worst(st Stat) string {

@@ -31,6 +31,14 @@ type Result struct {
 	Errors    Errors  `json:"errors"`
 	ExactTime Timing  `json:"exact_time"`
 	FastTime  Timing  `json:"fast_time"`
+	// NextSeed: the same scenario in the exact mode with the next seed;
+	// Noise: its errors against the exact run (Compare(Exact, *NextSeed)):
+	// how far the exact mode strays from itself when only the seed
+	// changes, the yardstick of the fast mode's errors (package doc:
+	// Seed noise). Nil in a report from before they were measured.
+	NextSeed     *Metrics `json:"exact_next_seed,omitempty"`
+	Noise        *Errors  `json:"seed_noise,omitempty"`
+	NextSeedTime Timing   `json:"exact_next_seed_time"`
 	// ExactEvents, FastEvents: the kernel events each run delivered.
 	ExactEvents uint64 `json:"exact_events"`
 	FastEvents  uint64 `json:"fast_events"`
@@ -44,14 +52,16 @@ func (r Result) Speedup() float64 {
 	return r.ExactTime.WallS / r.FastTime.WallS
 }
 
-// RunOne runs s in the exact mode (Fidelity "") and in the fast mode (Fast:
-// Fidelity "fast", Cohort 0), one after the other, and compares them.
+// RunOne runs s in the exact mode (Fidelity "") with its seed and with the
+// next one, and in the fast mode (Fast: Fidelity "fast", Cohort 0), one
+// after the other, and compares them.
 func RunOne(ctx context.Context, s spec.Spec) (Result, error) {
 	return runOne(ctx, s, nil)
 }
 
-// runOne is RunOne; with saved (not nil) the exact run's metrics, time and
-// events are saved's instead of a run's.
+// runOne is RunOne; with saved (not nil) the exact runs' metrics, times and
+// events are saved's instead of runs' (the next seed's is run if saved
+// lacks it).
 func runOne(ctx context.Context, s spec.Spec, saved *Result) (Result, error) {
 	ex := s
 	ex.Fidelity, ex.Cohort = "", 0
@@ -67,10 +77,23 @@ func runOne(ctx context.Context, s spec.Spec, saved *Result) (Result, error) {
 	} else if r.Exact, r.ExactEvents, r.ExactTime, err = runTimed(ctx, ex); err != nil {
 		return r, fmt.Errorf("%s, exact: %w", s.Name, err)
 	}
+	if saved != nil && saved.NextSeed != nil {
+		r.NextSeed, r.NextSeedTime = saved.NextSeed, saved.NextSeedTime
+	} else {
+		next := ex
+		next.Seed++
+		m, _, t, err := runTimed(ctx, next)
+		if err != nil {
+			return r, fmt.Errorf("%s, exact, seed %d: %w", s.Name, next.Seed, err)
+		}
+		r.NextSeed, r.NextSeedTime = &m, t
+	}
 	if r.Fast, r.FastEvents, r.FastTime, err = runTimed(ctx, fa); err != nil {
 		return r, fmt.Errorf("%s, fast: %w", s.Name, err)
 	}
 	r.Errors = Compare(r.Exact, r.Fast)
+	noise := Compare(r.Exact, *r.NextSeed)
+	r.Noise = &noise
 	return r, nil
 }
 
