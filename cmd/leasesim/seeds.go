@@ -109,6 +109,14 @@ type SeedFigures struct {
 	LeaderCPUPeak   *float64 `json:"leader_cpu_peak,omitempty"` // fraction of its cores, busiest second
 	PeakNewConnsS   *float64 `json:"peak_new_conns_per_s,omitempty"`
 	PeakTimeWaitLdr *float64 `json:"peak_time_wait_leader,omitempty"`
+	// NewConnsTotal: new peer connections dialled over the whole run (a
+	// storm's size, where the peak second is its sharpness); PeakEstablished:
+	// ESTABLISHED peer sockets, the largest bucket-end sample; SaturatedS:
+	// when the leader's CPU first reached 95 % of its cores (the run's
+	// timeline's "leader CPU saturated"), nil if it never did.
+	NewConnsTotal   *float64 `json:"new_conns_total,omitempty"`
+	PeakEstablished *float64 `json:"peak_established,omitempty"`
+	SaturatedS      *float64 `json:"leader_saturated_s,omitempty"`
 	LeasesExpired   uint64   `json:"leases_expired"`
 	KeysLost        uint64   `json:"keys_lost"`
 	FirstExpiryS    *float64 `json:"first_expiry_s"`
@@ -135,6 +143,17 @@ func figuresOf(o outcome) *SeedFigures {
 	}
 	cpu, conns, tw := o.res.Peaks[sweep.LeaderCPUMetric(o.spec)], o.res.Peaks[recorder.NewPeerConnections], o.res.Peaks[recorder.TimeWaitLeader]
 	f.LeaderCPUPeak, f.PeakNewConnsS, f.PeakTimeWaitLdr = &cpu, &conns, &tw
+	total := 0.0
+	for _, x := range o.res.Metric(recorder.NewPeerConnections) {
+		total += x * o.BucketSeconds // a counter's series is per second
+	}
+	estab := o.res.Peaks[recorder.PeerEstablished]
+	f.NewConnsTotal, f.PeakEstablished = &total, &estab
+	bucket := time.Duration(o.BucketSeconds * float64(time.Second))
+	if t, ok := firstAt(o.res.Metric(leaderCPU(o)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
+		at := t.Seconds()
+		f.SaturatedS = &at
+	}
 	if len(o.spec.Faults) > 0 {
 		failed := false
 		for _, r := range recoveries(o, time.Duration(o.BucketSeconds*float64(time.Second))) {
@@ -225,7 +244,11 @@ var headlines = []headline{
 	{"leader_cpu_peak", "leader CPU (peak second)", func(f *SeedFigures) (float64, bool) { return optional(f.LeaderCPUPeak) },
 		func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }},
 	{"peak_new_conns_per_s", "new peer conns/s (peak)", func(f *SeedFigures) (float64, bool) { return optional(f.PeakNewConnsS) }, amount},
+	{"new_conns_total", "new peer conns (whole run)", func(f *SeedFigures) (float64, bool) { return optional(f.NewConnsTotal) }, amount},
 	{"peak_time_wait_leader", "TIME-WAIT on leader (peak)", func(f *SeedFigures) (float64, bool) { return optional(f.PeakTimeWaitLdr) }, amount},
+	{"peak_established", "ESTABLISHED peer sockets (peak)", func(f *SeedFigures) (float64, bool) { return optional(f.PeakEstablished) }, amount},
+	{"leader_saturated_s", "leader CPU first >= 95 % at", func(f *SeedFigures) (float64, bool) { return optional(f.SaturatedS) },
+		func(x float64) string { return dur(secs(&x)) }},
 	{"leases_expired", "leases expired", func(f *SeedFigures) (float64, bool) { return float64(f.LeasesExpired), true }, amount},
 	{"keys_lost", "keys lost", func(f *SeedFigures) (float64, bool) { return float64(f.KeysLost), true }, amount},
 	{"first_expiry_s", "first lease expiry at", func(f *SeedFigures) (float64, bool) { return optional(f.FirstExpiryS) },
@@ -505,7 +528,7 @@ func printSeeds(w io.Writer, res SeedsResult) error {
 		for _, h := range headlines {
 			sp, ok := s.Spreads[h.key]
 			if !ok {
-				if h.key == "first_expiry_s" {
+				if h.key == "first_expiry_s" || h.key == "leader_saturated_s" {
 					fmt.Fprintf(tw, "%-*s\tnever\t\t\t\t0\t\n", width, h.name)
 				}
 				continue
@@ -524,7 +547,7 @@ func printSeeds(w io.Writer, res SeedsResult) error {
 func writeSeedsCSV(w io.Writer, res SeedsResult) error {
 	cols := []string{"run", "scenario", "seed", "status", "storm", "not_recovered", "renewals_per_s", "interval_p50_ms",
 		"interval_p99_ms", "leader_cpu_peak_ratio", "peak_new_conns_per_s", "peak_time_wait_leader", "leases_expired",
-		"keys_lost", "first_expiry_s", "events"}
+		"keys_lost", "first_expiry_s", "events", "new_conns_total", "peak_established", "leader_saturated_s"}
 	var b strings.Builder
 	b.WriteString(strings.Join(cols, ",") + "\n")
 	opt := func(p *float64) string {
@@ -543,7 +566,8 @@ func writeSeedsCSV(w io.Writer, res SeedsResult) error {
 				}
 				row = append(row, strconv.FormatBool(f.Storm), nr, export.Num(f.RenewalsPerS), export.Num(f.IntervalP50Ms),
 					export.Num(f.IntervalP99Ms), opt(f.LeaderCPUPeak), opt(f.PeakNewConnsS), opt(f.PeakTimeWaitLdr),
-					fmt.Sprint(f.LeasesExpired), fmt.Sprint(f.KeysLost), opt(f.FirstExpiryS), fmt.Sprint(f.Events))
+					fmt.Sprint(f.LeasesExpired), fmt.Sprint(f.KeysLost), opt(f.FirstExpiryS), fmt.Sprint(f.Events),
+					opt(f.NewConnsTotal), opt(f.PeakEstablished), opt(f.SaturatedS))
 			} else {
 				row = append(row, make([]string, len(cols)-len(row))...)
 			}

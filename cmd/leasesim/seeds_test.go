@@ -102,6 +102,24 @@ func TestSeedsFractions(t *testing.T) {
 	if c := s.Spreads["leader_cpu_peak"]; c.Max < 0.99 || c.P50 > 0.5 {
 		t.Fatalf("leader CPU spread: %+v", c)
 	}
+	// The storm's size and the leader's saturation: only the storming seed
+	// saturates the leader; a run dials at least its busiest second's
+	// connections.
+	for _, r := range base.Runs {
+		f := r.SeedFigures
+		if f.NewConnsTotal == nil || f.PeakEstablished == nil || *f.NewConnsTotal < *f.PeakNewConnsS || *f.PeakEstablished <= 0 {
+			t.Fatalf("seed %d: new conns total %v (peak second %v), ESTABLISHED peak %v", r.Seed, f.NewConnsTotal, *f.PeakNewConnsS, f.PeakEstablished)
+		}
+		if (f.SaturatedS != nil) != (r.Seed == 2) {
+			t.Fatalf("seed %d: leader saturated at %v; want only seed 2's (leader CPU peak %v)", r.Seed, f.SaturatedS, *f.LeaderCPUPeak)
+		}
+	}
+	if c, other := *base.Runs[1].NewConnsTotal, *base.Runs[0].NewConnsTotal; c <= 10*other {
+		t.Fatalf("new conns over the run: the storming seed %v, seed 1 %v", c, other)
+	}
+	if sat := s.Spreads["leader_saturated_s"]; sat.N != 1 || sat.Min <= 0 || *base.Runs[1].FirstExpiryS < sat.Min {
+		t.Fatalf("saturation spread %+v; seed 2's first expiry %v", sat, *base.Runs[1].FirstExpiryS)
+	}
 	http2 := res.Variants[1].Summary
 	if http2.Storm.Count != 0 || http2.LostKeys.Count != 0 || http2.Storm.Of != 4 {
 		t.Fatalf("http2: %+v", http2)
@@ -126,7 +144,7 @@ func TestSeedsFractions(t *testing.T) {
 	// The human table says the same.
 	human, _, _ := runIn(t, "--seeds", "4")
 	for _, want := range []string{"--seeds 4: seeds 1..4", "base: storm 1 of 4 (seed 2); leases expired 1 of 4 (seed 2); keys lost 1 of 4 (seed 2)",
-		"keys lost", "705"} {
+		"keys lost", "705", "new peer conns (whole run)", "ESTABLISHED peer sockets (peak)", "leader CPU first >= 95 % at"} {
 		if !strings.Contains(human, want) {
 			t.Fatalf("human output lacks %q:\n%s", want, human)
 		}
