@@ -56,19 +56,40 @@ type Summary struct {
 	MedianSpeedup float64 `json:"median_speedup"`
 }
 
+// scored is one scenario's |error| in one metric.
+type scored struct {
+	abs  float64
+	name string
+}
+
+// verdictTally counts, over a set of Errors, the first-expiry differences
+// and the agreeing verdicts.
+type verdictTally struct {
+	firstExpiry []scored
+	storm, keys int
+}
+
+func (t *verdictTally) add(name string, e Errors) {
+	if d := e.FirstExpiryS; d != nil {
+		t.firstExpiry = append(t.firstExpiry, scored{math.Abs(*d), name})
+	}
+	if e.StormAgrees {
+		t.storm++
+	}
+	if e.KeysLostAgree {
+		t.keys++
+	}
+}
+
 // Summarise is the summary of rs.
 func Summarise(rs []Result) Summary {
 	s := Summary{Scenarios: len(rs)}
-	type v struct {
-		abs  float64
-		name string
-	}
-	stat := func(name string, vs []v) Stat {
+	stat := func(name string, vs []scored) Stat {
 		st := Stat{Metric: name, N: len(vs)}
 		if len(vs) == 0 {
 			return st
 		}
-		slices.SortStableFunc(vs, func(a, b v) int { return cmp.Compare(a.abs, b.abs) })
+		slices.SortStableFunc(vs, func(a, b scored) int { return cmp.Compare(a.abs, b.abs) })
 		rank := func(q float64) float64 {
 			i := int(math.Ceil(q*float64(len(vs)))) - 1
 			return vs[max(0, i)].abs
@@ -85,9 +106,9 @@ func Summarise(rs []Result) Summary {
 	}
 	s.NoiseN = len(noisy)
 	for k := range NumMetrics {
-		var vs, ns []v
+		var vs, ns []scored
 		for _, r := range rs {
-			vs = append(vs, v{math.Abs(r.Errors.Rel[k]), r.Name})
+			vs = append(vs, scored{math.Abs(r.Errors.Rel[k]), r.Name})
 		}
 		s.Rel = append(s.Rel, stat(k.String(), vs))
 		if len(noisy) == 0 {
@@ -96,7 +117,7 @@ func Summarise(rs []Result) Summary {
 		within := 0
 		for _, r := range noisy {
 			n := math.Abs(r.Noise.Rel[k])
-			ns = append(ns, v{n, r.Name})
+			ns = append(ns, scored{n, r.Name})
 			if f := math.Abs(r.Errors.Rel[k]); f <= n || f < 0.01 {
 				within++
 			}
@@ -104,33 +125,18 @@ func Summarise(rs []Result) Summary {
 		s.NoiseRel = append(s.NoiseRel, stat(k.String(), ns))
 		s.WithinNoise = append(s.WithinNoise, within)
 	}
-	var nfe []v
+	var noise verdictTally
 	for _, r := range noisy {
-		if d := r.Noise.FirstExpiryS; d != nil {
-			nfe = append(nfe, v{math.Abs(*d), r.Name})
-		}
-		if r.Noise.StormAgrees {
-			s.NoiseStormAgree++
-		}
-		if r.Noise.KeysLostAgree {
-			s.NoiseKeysAgree++
-		}
+		noise.add(r.Name, *r.Noise)
 		s.NextSeed.WallS += r.NextSeedTime.WallS
 		s.NextSeed.CPUS += r.NextSeedTime.CPUS
 	}
-	s.NoiseFirstExpiry = stat("first expiry (s)", nfe)
-	var fe []v
+	s.NoiseFirstExpiry = stat("first expiry (s)", noise.firstExpiry)
+	s.NoiseStormAgree, s.NoiseKeysAgree = noise.storm, noise.keys
+	var fast verdictTally
 	var speedups []float64
 	for _, r := range rs {
-		if d := r.Errors.FirstExpiryS; d != nil {
-			fe = append(fe, v{math.Abs(*d), r.Name})
-		}
-		if r.Errors.StormAgrees {
-			s.StormAgree++
-		}
-		if r.Errors.KeysLostAgree {
-			s.KeysAgree++
-		}
+		fast.add(r.Name, r.Errors)
 		if r.Exact.Storm() {
 			s.Storms++
 		}
@@ -140,7 +146,8 @@ func Summarise(rs []Result) Summary {
 		s.Fast.CPUS += r.FastTime.CPUS
 		speedups = append(speedups, r.Speedup())
 	}
-	s.FirstExpiry = stat("first expiry (s)", fe)
+	s.FirstExpiry = stat("first expiry (s)", fast.firstExpiry)
+	s.StormAgree, s.KeysAgree = fast.storm, fast.keys
 	if s.Fast.WallS > 0 {
 		s.Speedup = s.Exact.WallS / s.Fast.WallS
 	}
