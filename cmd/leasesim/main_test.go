@@ -406,3 +406,40 @@ func TestFleetRestartWhy(t *testing.T) {
 		t.Errorf("what-if: want 1,000 keys deleted/s at the peak and 10,000 expired, none graceful:\n%s", o)
 	}
 }
+
+// --what-if fast=false (or fidelity=exact) is the same run in the exact
+// mode: the base's cohort size does not follow it there (it would be a
+// cohort without the fast mode, an error on its own).
+func TestWhatIfExactOfAFastRun(t *testing.T) {
+	for _, c := range []struct{ fast, whatIf string }{
+		{"--fast", "fast=false"}, {"--fast", "fidelity=exact"}, {"--fidelity=fast", "fast=false"}, {"--fidelity=fast", "fidelity=exact"},
+	} {
+		whatIf := c.whatIf
+		var out, errb bytes.Buffer
+		code := run([]string{"run", "--server", "cluster", "--clients", "2000", "--duration", "20s", c.fast, "--cohort", "10",
+			"--what-if", whatIf, "--json", "-q"}, &out, &errb)
+		if code != 0 {
+			t.Fatalf("--what-if %s: exit %d: %s", whatIf, code, errb.String())
+		}
+		var res struct {
+			Runs []struct {
+				Label    string `json:"label"`
+				Fidelity string `json:"fidelity"`
+				Cohort   int    `json:"cohort"`
+				Renewals uint64 `json:"renewals_total"`
+				Events   uint64 `json:"events"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Runs) != 2 {
+			t.Fatalf("--what-if %s: %d runs", whatIf, len(res.Runs))
+		}
+		base, exact := res.Runs[0], res.Runs[1]
+		if base.Fidelity != "fast" || base.Cohort != 10 || exact.Fidelity != "" || exact.Cohort != 0 ||
+			exact.Label != whatIf || exact.Renewals != base.Renewals || exact.Events < 5*base.Events {
+			t.Fatalf("%s --what-if %s: base %+v, what-if %+v", c.fast, whatIf, base, exact)
+		}
+	}
+}
