@@ -202,7 +202,7 @@ func printOne(w io.Writer, o outcome) {
 		if s.LeasesExpired > 0 {
 			// The fast mode's bursts move a metastable trigger (README): a
 			// storm it finds near a threshold may be its own.
-			fmt.Fprintln(w, "Leases expired: near a threshold a cohort's bursts storm earlier than the real fleet would; confirm with the exact mode (without --fast).")
+			fmt.Fprintln(w, "Leases expired: near a threshold a cohort's bursts storm earlier than the real fleet would; confirm with the exact mode (without --fast, or beside it: --seeds 4 --what-if fast=false).")
 		}
 		return
 	}

@@ -490,7 +490,7 @@ func printSeeds(w io.Writer, res SeedsResult) error {
 	first := res.Variants[0].Runs
 	fmt.Fprintf(w, "%s --seeds %d: seeds %d..%d (the scenario's seed + 0..%d)\n", title, res.Seeds, first[0].Seed, first[len(first)-1].Seed, res.Seeds-1)
 	if res.Fidelity != "" {
-		fmt.Fprintf(w, "Fidelity: %s; its error against the exact mode is in the README (\"The fast mode\").\n", res.Fidelity)
+		fmt.Fprintf(w, "Fidelity: %s; its error against the exact mode is in the README (\"The fast mode\"); --what-if fast=false runs the exact mode beside it.\n", res.Fidelity)
 	}
 	if res.Interrupted {
 		fmt.Fprintf(w, "INTERRUPTED: %d of %d runs complete; the figures are of the complete seeds only\n", doneRuns(res), res.Seeds*len(res.Variants))
