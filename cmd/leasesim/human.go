@@ -90,6 +90,16 @@ func firstAt(vals []float64, bucket time.Duration, pred func(float64) bool) (tim
 	return 0, false
 }
 
+// bucket is the run's metrics bucket.
+func (o outcome) bucket() time.Duration { return time.Duration(o.BucketSeconds * float64(time.Second)) }
+
+// leaderSaturatedAt is the start of the first bucket in which the leader's
+// CPU was at 95 % of its cores or more: the timeline's "leader CPU
+// saturated", and --seeds' leader_saturated_s.
+func leaderSaturatedAt(o outcome) (time.Duration, bool) {
+	return firstAt(o.res.Metric(leaderCPU(o)), o.bucket(), func(x float64) bool { return x >= 0.95 })
+}
+
 func printOne(w io.Writer, o outcome) {
 	sp, s := o.spec, o.Summary
 	v, _ := clientmodel.ParseVersion(sp.Clients.Version)
@@ -101,7 +111,7 @@ func printOne(w io.Writer, o outcome) {
 	fmt.Fprintln(w, wrap(o.Description, 88, "  "))
 	fmt.Fprintln(w)
 
-	bucket := time.Duration(s.BucketSeconds * float64(time.Second))
+	bucket := o.bucket()
 	var evs []event
 	if s.FirstDropS != nil {
 		evs = append(evs, event{secs(s.FirstDropS), fmt.Sprintf("first keepalive response dropped: the %d-slot channel is full", clientmodel.ChannelCapacity)})
@@ -115,7 +125,7 @@ func printOne(w io.Writer, o outcome) {
 	}
 	cluster := len(o.Metrics) > 0
 	if cluster {
-		if t, ok := firstAt(o.res.Metric(leaderCPU(o)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
+		if t, ok := leaderSaturatedAt(o); ok {
 			evs = append(evs, event{t, "leader CPU saturated (>= 95 %)"})
 		}
 		if t, ok := firstAt(o.res.Metric(recorder.ForwardsWaitingOnConn), bucket, func(x float64) bool { return x > 0 }); ok {
@@ -379,7 +389,7 @@ func printCompare(w io.Writer, outs []outcome) {
 		row("revokes pending (peak)", peak(recorder.RevokesPending, num))
 		if outs[0].res.Metric(recorder.LeaderMember) != nil {
 			row("time without a leader", func(o outcome) string {
-				return dur(leaderless(o.res.Metric(recorder.LeaderMember), time.Duration(o.BucketSeconds*float64(time.Second))))
+				return dur(leaderless(o.res.Metric(recorder.LeaderMember), o.bucket()))
 			})
 		}
 		if outs[0].res.Metric(recorder.RevokeStallMax) != nil { // event writers

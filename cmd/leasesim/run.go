@@ -298,14 +298,11 @@ func whatIfSpecs(name string, set map[string]string, whatIfs []string) ([]string
 			}
 		}
 		if exactMode(flagName, val) {
-			// The same run in the exact mode: the base's --fast, and its
-			// cohort size (a flag or the scenario's), do not apply there.
-			s2["cohort"] = "0"
-			if _, ok := s2["fast"]; ok {
-				s2["fast"] = "false"
-			}
-			if _, ok := s2["fidelity"]; ok {
-				s2["fidelity"] = spec.FidelityExact
+			// The same run in the exact mode: the base's --fast, --fidelity
+			// and cohort size (a flag or the scenario's) do not apply there.
+			s2["fidelity"], s2["cohort"] = spec.FidelityExact, "0"
+			if flagName != "fast" {
+				delete(s2, "fast")
 			}
 		}
 		sp, err := specFor(name, s2)

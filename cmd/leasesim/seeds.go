@@ -42,7 +42,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
-	"time"
 
 	"github.com/leasesim/leasesim/export"
 	"github.com/leasesim/leasesim/recorder"
@@ -149,14 +148,13 @@ func figuresOf(o outcome) *SeedFigures {
 	}
 	estab := o.res.Peaks[recorder.PeerEstablished]
 	f.NewConnsTotal, f.PeakEstablished = &total, &estab
-	bucket := time.Duration(o.BucketSeconds * float64(time.Second))
-	if t, ok := firstAt(o.res.Metric(leaderCPU(o)), bucket, func(x float64) bool { return x >= 0.95 }); ok {
+	if t, ok := leaderSaturatedAt(o); ok {
 		at := t.Seconds()
 		f.SaturatedS = &at
 	}
 	if len(o.spec.Faults) > 0 {
 		failed := false
-		for _, r := range recoveries(o, time.Duration(o.BucketSeconds*float64(time.Second))) {
+		for _, r := range recoveries(o, o.bucket()) {
 			failed = failed || !r.recovered
 		}
 		f.NotRecovered = &failed
