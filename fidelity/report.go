@@ -111,9 +111,6 @@ func Summarise(rs []Result) Summary {
 			vs = append(vs, scored{math.Abs(r.Errors.Rel[k]), r.Name})
 		}
 		s.Rel = append(s.Rel, stat(k.String(), vs))
-		if len(noisy) == 0 {
-			continue
-		}
 		within := 0
 		for _, r := range noisy {
 			n := math.Abs(r.Noise.Rel[k])
@@ -253,33 +250,21 @@ func Report(w io.Writer, rs []Result, header string) {
 		"expired; keys lost = any key deleted.\n\n", s.Scenarios)
 
 	p("## Per metric\n\n")
-	if s.NoiseN == 0 {
-		p("| metric | floor | n | median \\|error\\| | p90 \\|error\\| | max \\|error\\| | worst scenario |\n|---|---:|---:|---:|---:|---:|---|\n")
-		for k := range NumMetrics {
-			st := s.Rel[k]
-			p("| %s | %g | %d | %s | %s | %s | %s |\n", st.Metric, k.Floor(), st.N, apct(st.Median), apct(st.P90), apct(st.Max), worst(st))
-		}
-		fe := s.FirstExpiry
-		p("| first expiry | – | %d | %.2f s | %.2f s | %.2f s | %s |\n\n", fe.N, fe.Median, fe.P90, fe.Max, worst(fe))
-		p("Verdicts: storm agrees on %d/%d, keys lost on %d/%d (the exact mode stormed in %d).\n\n",
-			s.StormAgree, s.Scenarios, s.KeysAgree, s.Scenarios, s.Storms)
-	} else {
-		p("Beside each of the fast mode's figures, the seed noise's: the exact mode against itself with the next seed "+
-			"(over the %d scenarios that have it). Within noise: the scenarios whose fast |error| is at most the seed "+
-			"noise's, or under 1 %%.\n\n", s.NoiseN)
-		p("| metric | floor | n | median \\|error\\| fast / noise | p90 fast / noise | max fast / noise | within noise | worst scenario (fast) |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
-		for k := range NumMetrics {
-			st, ns := s.Rel[k], s.NoiseRel[k]
-			p("| %s | %g | %d | %s / %s | %s / %s | %s / %s | %d/%d | %s |\n", st.Metric, k.Floor(), st.N,
-				apct(st.Median), apct(ns.Median), apct(st.P90), apct(ns.P90), apct(st.Max), apct(ns.Max), s.WithinNoise[k], s.NoiseN, worst(st))
-		}
-		fe, nf := s.FirstExpiry, s.NoiseFirstExpiry
-		p("| first expiry | – | %d / %d | %.2f s / %.2f s | %.2f s / %.2f s | %.2f s / %.2f s | – | %s |\n\n",
-			fe.N, nf.N, fe.Median, nf.Median, fe.P90, nf.P90, fe.Max, nf.Max, worst(fe))
-		p("Verdicts: storm agrees on %d/%d, keys lost on %d/%d (the exact mode stormed in %d); between the exact mode's "+
-			"two seeds, storm on %d/%d, keys lost on %d/%d.\n\n",
-			s.StormAgree, s.Scenarios, s.KeysAgree, s.Scenarios, s.Storms, s.NoiseStormAgree, s.NoiseN, s.NoiseKeysAgree, s.NoiseN)
+	p("Beside each of the fast mode's figures, the seed noise's: the exact mode against itself with the next seed "+
+		"(over the %d scenarios that have it). Within noise: the scenarios whose fast |error| is at most the seed "+
+		"noise's, or under 1 %%.\n\n", s.NoiseN)
+	p("| metric | floor | n | median \\|error\\| fast / noise | p90 fast / noise | max fast / noise | within noise | worst scenario (fast) |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for k := range NumMetrics {
+		st, ns := s.Rel[k], s.NoiseRel[k]
+		p("| %s | %g | %d | %s / %s | %s / %s | %s / %s | %d/%d | %s |\n", st.Metric, k.Floor(), st.N,
+			apct(st.Median), apct(ns.Median), apct(st.P90), apct(ns.P90), apct(st.Max), apct(ns.Max), s.WithinNoise[k], s.NoiseN, worst(st))
 	}
+	fe, nf := s.FirstExpiry, s.NoiseFirstExpiry
+	p("| first expiry | – | %d / %d | %.2f s / %.2f s | %.2f s / %.2f s | %.2f s / %.2f s | – | %s |\n\n",
+		fe.N, nf.N, fe.Median, nf.Median, fe.P90, nf.P90, fe.Max, nf.Max, worst(fe))
+	p("Verdicts: storm agrees on %d/%d, keys lost on %d/%d (the exact mode stormed in %d); between the exact mode's "+
+		"two seeds, storm on %d/%d, keys lost on %d/%d.\n\n",
+		s.StormAgree, s.Scenarios, s.KeysAgree, s.Scenarios, s.Storms, s.NoiseStormAgree, s.NoiseN, s.NoiseKeysAgree, s.NoiseN)
 	var agreeing []Result
 	for _, r := range rs {
 		if r.Errors.StormAgrees && r.Errors.KeysLostAgree {
@@ -339,24 +324,28 @@ func Report(w io.Writer, rs []Result, header string) {
 		p("### %s\n\n", r.Name)
 		p("%d clients; fast: cohorts of %d, %d simulated. Exact %.2f s wall, %d events; fast %.2f s wall, %d events.\n\n",
 			r.Clients, r.Cohort, r.Simulated, r.ExactTime.WallS, r.ExactEvents, r.FastTime.WallS, r.FastEvents)
-		if r.Noise == nil {
-			p("| metric | exact | fast | error |\n|---|---:|---:|---:|\n")
-			for k := range NumMetrics {
-				p("| %s | %s | %s | %s |\n", k, value(k, r.Exact), value(k, r.Fast), pct(r.Errors.Rel[k]))
+		// A result from before the seed noise has none: "–".
+		nextCell := func(f func(Metrics) string) string {
+			if r.NextSeed == nil {
+				return "–"
 			}
-			p("| first expiry | %s | %s | %s |\n", instant(r.Exact.FirstExpiryS), instant(r.Fast.FirstExpiryS), delta(r.Errors))
-			p("| verdicts | %s | %s | %s |\n\n", verdicts(r.Exact), verdicts(r.Fast), agree(r.Errors))
-			continue
+			return f(*r.NextSeed)
+		}
+		noiseCell := func(f func(Errors) string) string {
+			if r.Noise == nil {
+				return "–"
+			}
+			return f(*r.Noise)
 		}
 		p("| metric | exact | fast | error | exact, next seed | seed noise |\n|---|---:|---:|---:|---:|---:|\n")
 		for k := range NumMetrics {
 			p("| %s | %s | %s | %s | %s | %s |\n", k, value(k, r.Exact), value(k, r.Fast), pct(r.Errors.Rel[k]),
-				value(k, *r.NextSeed), pct(r.Noise.Rel[k]))
+				nextCell(func(m Metrics) string { return value(k, m) }), noiseCell(func(e Errors) string { return pct(e.Rel[k]) }))
 		}
 		p("| first expiry | %s | %s | %s | %s | %s |\n", instant(r.Exact.FirstExpiryS), instant(r.Fast.FirstExpiryS), delta(r.Errors),
-			instant(r.NextSeed.FirstExpiryS), delta(*r.Noise))
+			nextCell(func(m Metrics) string { return instant(m.FirstExpiryS) }), noiseCell(delta))
 		p("| verdicts | %s | %s | %s | %s | %s |\n\n", verdicts(r.Exact), verdicts(r.Fast), agree(r.Errors),
-			verdicts(*r.NextSeed), agree(*r.Noise))
+			nextCell(verdicts), noiseCell(agree))
 	}
 }
 
