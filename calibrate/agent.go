@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ type AgentConfig struct {
 	// clientv3's lessor: Endpoints then holds one entry per lease, and
 	// Consumer, StartSpread and KeyPrefix are not used.
 	Storm *StormLoad `json:"storm,omitempty"`
+	// GOGC: the agent process's GOGC (0: the runtime's default), set when
+	// it reads its config, before any client starts.
+	GOGC int `json:"gogc,omitempty"`
 }
 
 // agentMsg is one line the agent writes on its standard output.
@@ -161,6 +165,9 @@ func runAgent(clk clock.Clock, in io.Reader, out io.Writer) int {
 	var cfg AgentConfig
 	if err := json.Unmarshal(line, &cfg); err != nil {
 		return fail(fmt.Errorf("agent: config: %w", err))
+	}
+	if cfg.GOGC > 0 {
+		debug.SetGCPercent(cfg.GOGC)
 	}
 	lg, closeLog, err := fileLogger(cfg.LogFile)
 	if err != nil {

@@ -2,8 +2,11 @@ package calibrate
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -12,27 +15,60 @@ import (
 )
 
 const (
-	hiccupFile     = "testdata/storm-hiccups-3.7.3.json"
-	hiccupBusyFile = "testdata/storm-hiccups-busy-3.7.3.json"
+	hiccupFile             = "testdata/storm-hiccups-3.7.3.json"
+	hiccupBusyFile         = "testdata/storm-hiccups-busy-3.7.3.json"
+	hiccupGCOffFile        = "testdata/storm-hiccups-gcoff-3.7.3.json"
+	hiccupGOGC400File      = "testdata/storm-hiccups-gogc400-3.7.3.json"
+	hiccupGOGC100File      = "testdata/storm-hiccups-gogc100-3.7.3.json"
+	hiccupBusyGOGC400File  = "testdata/storm-hiccups-busy-gogc400-3.7.3.json"
+	hiccupBusyNice19File   = "testdata/storm-hiccups-busy-nice19-3.7.3.json"
+	hiccupAgentGOGC400File = "testdata/storm-hiccups-agent-gogc400-3.7.3.json"
 )
 
+// hiccupCampaigns: the storm-hiccups campaigns, by their make measure
+// WHAT: each one's campaign and saved file. storm-hiccups measures the
+// quiet host, storm-hiccups-busy one core busy; the others are
+// interventions on them (HiccupCampaign.MemberGOGC, AgentGOGC, BusyNice):
+// the members at GOGC 400, at 100 through the same path (the others'
+// control on the day), with the collector off; the agent at GOGC 400; the
+// busy one with the members at GOGC 400, and with its busy loop at nice 19.
+var hiccupCampaigns = map[string]struct {
+	c    HiccupCampaign
+	file string
+}{
+	"storm-hiccups":               {QuietHiccupCampaign, hiccupFile},
+	"storm-hiccups-busy":          {BusyHiccupCampaign, hiccupBusyFile},
+	"storm-hiccups-gcoff":         {quietWith(func(c *HiccupCampaign) { c.MemberGOGC = -1 }), hiccupGCOffFile},
+	"storm-hiccups-gogc400":       {quietWith(func(c *HiccupCampaign) { c.MemberGOGC = 400 }), hiccupGOGC400File},
+	"storm-hiccups-gogc100":       {quietWith(func(c *HiccupCampaign) { c.MemberGOGC = 100 }), hiccupGOGC100File},
+	"storm-hiccups-agent-gogc400": {quietWith(func(c *HiccupCampaign) { c.AgentGOGC = 400 }), hiccupAgentGOGC400File},
+	"storm-hiccups-busy-gogc400":  {busyWith(func(c *HiccupCampaign) { c.MemberGOGC = 400 }), hiccupBusyGOGC400File},
+	"storm-hiccups-busy-nice19":   {busyWith(func(c *HiccupCampaign) { c.BusyNice = 19 }), hiccupBusyNice19File},
+}
+
+func quietWith(f func(*HiccupCampaign)) HiccupCampaign { c := QuietHiccupCampaign; f(&c); return c }
+func busyWith(f func(*HiccupCampaign)) HiccupCampaign  { c := BusyHiccupCampaign; f(&c); return c }
+
 // TestMeasureStormHiccups measures where the calm seconds' hiccups come from
-// (hiccups.go) and saves testdata/storm-hiccups-3.7.3.json (make measure
-// WHAT=storm-hiccups, ~5 min). LEASESIM_MEASURE=storm-hiccups-smoke runs one
-// short run, takes no lock and saves nothing; storm-hiccups-busy measures
-// with one core busy (BusyHiccupCampaign) into
-// testdata/storm-hiccups-busy-3.7.3.json.
+// (hiccups.go) into one of hiccupCampaigns' files (make measure
+// WHAT=storm-hiccups, ~5 min; or any other key of hiccupCampaigns).
+// LEASESIM_MEASURE=storm-hiccups-smoke runs one short run, takes no lock and
+// saves nothing; storm-hiccups-rederive recomputes the saved files' derived
+// figures.
 func TestMeasureStormHiccups(t *testing.T) {
 	what := os.Getenv("LEASESIM_MEASURE")
-	switch what {
-	case "storm-hiccups", "storm-hiccups-busy", "storm-hiccups-smoke", "storm-hiccups-rederive":
-	default:
+	campaign, known := hiccupCampaigns[what]
+	if !known && what != "storm-hiccups-smoke" && what != "storm-hiccups-rederive" {
 		t.Skip("a measurement: set LEASESIM_MEASURE=storm-hiccups to run it")
 	}
 	if what == "storm-hiccups-rederive" {
 		// No cluster: recompute the saved files' derived figures from their
 		// series.
-		for _, f := range []string{hiccupFile, hiccupBusyFile} {
+		for _, k := range slices.Sorted(maps.Keys(hiccupCampaigns)) {
+			f := hiccupCampaigns[k].file
+			if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
+				continue // not measured yet
+			}
 			var set HiccupSet
 			loadMeasurement(t, f, &set)
 			set.Rederive()
@@ -78,10 +114,7 @@ func TestMeasureStormHiccups(t *testing.T) {
 			os.Exit(1)
 		}
 	}()
-	c, file := QuietHiccupCampaign, hiccupFile
-	if what == "storm-hiccups-busy" {
-		c, file = BusyHiccupCampaign, hiccupBusyFile
-	}
+	c, file := campaign.c, campaign.file
 	set, err := RunHiccupCampaign(ctx, clk, c, testWriter{t}, func(set HiccupSet) error {
 		saveMeasurement(t, file, set)
 		return nil

@@ -2,7 +2,9 @@ package calibrate
 
 import (
 	"context"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,18 +19,44 @@ import (
 // thresholds are today's, and every derived figure — each second's, each
 // run's summary, the pooled summary, the storm run's own — recomputes from
 // the saved series with today's code. It needs no cluster.
-func TestStormHiccupsReplay(t *testing.T) { replayHiccups(t, hiccupFile, QuietHiccupCampaign) }
+func TestStormHiccupsReplay(t *testing.T) { replayHiccups(t, "storm-hiccups") }
 
 // TestStormHiccupsBusyReplay is TestStormHiccupsReplay for the busy
 // campaign (testdata/storm-hiccups-busy-3.7.3.json, make measure
 // WHAT=storm-hiccups-busy): 800/s with one core busy.
-func TestStormHiccupsBusyReplay(t *testing.T) { replayHiccups(t, hiccupBusyFile, BusyHiccupCampaign) }
+func TestStormHiccupsBusyReplay(t *testing.T) { replayHiccups(t, "storm-hiccups-busy") }
 
-func replayHiccups(t *testing.T, file string, c HiccupCampaign) {
+// TestStormHiccupsInterventionsReplay replays the interventions on the two
+// campaigns above, one subtest each (hiccupCampaigns: the members at GOGC
+// 400, 100 and off, the agent at 400, the busy one at 400 and with its loop
+// at nice 19). Besides what every replay checks, a campaign with the
+// collector off may have no member GC cycle in any window (the
+// intervention held).
+func TestStormHiccupsInterventionsReplay(t *testing.T) {
+	for _, what := range slices.Sorted(maps.Keys(hiccupCampaigns)) {
+		if what == "storm-hiccups" || what == "storm-hiccups-busy" {
+			continue
+		}
+		t.Run(what, func(t *testing.T) { replayHiccups(t, what) })
+	}
+}
+
+// replayHiccups replays what the campaign make measure WHAT=what saved
+// (hiccupCampaigns).
+func replayHiccups(t *testing.T, what string) {
+	c, file := hiccupCampaigns[what].c, hiccupCampaigns[what].file
 	var set HiccupSet
 	loadMeasurement(t, file, &set)
-	if !set.Done || len(set.Runs) != c.Runs || set.Busy != c.Busy {
-		t.Fatalf("incomplete: complete %v, %d runs of %d, busy %v (want %v)", set.Done, len(set.Runs), c.Runs, set.Busy, c.Busy)
+	if !set.Done || len(set.Runs) != c.Runs || set.Busy != c.Busy || set.MemberGOGC != c.MemberGOGC || set.BusyNice != c.BusyNice || set.AgentGOGC != c.AgentGOGC {
+		t.Fatalf("incomplete: complete %v, %d runs of %d, busy %v (want %v), GOGC %d (want %d), busy loop nice %d (want %d), agent GOGC %d (want %d)", set.Done, len(set.Runs), c.Runs,
+			set.Busy, c.Busy, set.MemberGOGC, c.MemberGOGC, set.BusyNice, c.BusyNice, set.AgentGOGC, c.AgentGOGC)
+	}
+	if c.MemberGOGC < 0 {
+		for _, r := range set.Runs {
+			if n := len(r.MemberCycles); n > 0 {
+				t.Errorf("%s: %d member GC cycles in the window of a run with the collector off", r.Storm.Config.Name, n)
+			}
+		}
 	}
 	if set.Date == "" || set.Machine == "" || set.Method == "" {
 		t.Errorf("date %q, machine %q or method missing", set.Date, set.Machine)

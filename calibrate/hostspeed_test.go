@@ -249,7 +249,7 @@ func TestMeasureHostSpeed(t *testing.T) {
 		var spin *os.Process
 		var cmd *exec.Cmd
 		if busy {
-			cmd, err = startSpinner(ctx)
+			cmd, err = startSpinner(ctx, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

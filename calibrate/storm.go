@@ -63,13 +63,18 @@ type StormConfig struct {
 	RenewalsPerS int           `json:"renewals_per_s"` // offered: 2 x leases
 	TTL          time.Duration `json:"ttl"`
 	// Background: one core of other work (a busy-loop process) for the run.
-	Background bool          `json:"background"`
-	Warmup     time.Duration `json:"warmup"` // load start to window start
-	Window     time.Duration `json:"window"`
-	Idle       time.Duration `json:"idle"` // idle-cluster baseline
-	Scan       time.Duration `json:"scan"` // 500 ms
-	Ramp       time.Duration `json:"ramp"` // the leases start over this long (StormLoad.Ramp)
-	Seed       uint64        `json:"seed"`
+	Background bool `json:"background"`
+	// BackgroundNice: the busy loop's nice value (0: as any process; 19:
+	// it yields its core to the members at once, SpinNiceEnv).
+	BackgroundNice int `json:"background_nice,omitempty"`
+	// AgentGOGC: the agent process's GOGC (AgentConfig.GOGC; 0: the default).
+	AgentGOGC int           `json:"agent_gogc,omitempty"`
+	Warmup    time.Duration `json:"warmup"` // load start to window start
+	Window    time.Duration `json:"window"`
+	Idle      time.Duration `json:"idle"` // idle-cluster baseline
+	Scan      time.Duration `json:"scan"` // 500 ms
+	Ramp      time.Duration `json:"ramp"` // the leases start over this long (StormLoad.Ramp)
+	Seed      uint64        `json:"seed"`
 	// StreamsPerConn: lease streams per gRPC connection (see StormLoad).
 	StreamsPerConn int `json:"streams_per_conn"`
 }
@@ -279,6 +284,13 @@ func (r StormRun) LeasesLost() int { return max(r.LostAtEnd, r.LeasesRevoked, r.
 // background load of a storm run.
 const SpinEnv = "LEASESIM_CALIBRATE_SPIN"
 
+// SpinNiceEnv: the busy loop's nice value (unset: 0). At 19 Linux's
+// scheduler weighs its thread 15 against a nice-0 thread's 1,024
+// (kernel/sched/core.c, sched_prio_to_weight), so it yields its core to
+// any runnable thread of the members almost at once, yet still runs
+// whenever the core would idle.
+const SpinNiceEnv = "LEASESIM_CALIBRATE_SPIN_NICE"
+
 var spinSink uint64
 
 // MaybeRunSpinner busy-loops (never returns) if SpinEnv is set; otherwise it
@@ -288,21 +300,33 @@ func MaybeRunSpinner() {
 		return
 	}
 	runtime.GOMAXPROCS(1)
+	if v := os.Getenv(SpinNiceEnv); v != "" {
+		// Nice is per thread on Linux: the loop's own thread, locked to it.
+		runtime.LockOSThread()
+		if err := setNice(v); err != nil {
+			fmt.Fprintf(os.Stderr, "leasesim busy loop: %v\n", err)
+			os.Exit(2)
+		}
+	}
 	for {
 		spinSink++
 	}
 }
 
 // startSpinner starts the background busy loop: this executable re-executed
-// with SpinEnv and GOMAXPROCS=1, killed with us (PR_SET_PDEATHSIG) if we die.
-// The caller kills it with stopSpinner.
-func startSpinner(ctx context.Context) (*exec.Cmd, error) {
+// with SpinEnv and GOMAXPROCS=1 (and the loop's thread at nice, when not 0),
+// killed with us (PR_SET_PDEATHSIG) if we die. The caller kills it with
+// stopSpinner.
+func startSpinner(ctx context.Context, nice int) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding this executable to run the background load: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(os.Environ(), SpinEnv+"=1", "GOMAXPROCS=1")
+	if nice != 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", SpinNiceEnv, nice))
+	}
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the background load: %w", err)
@@ -441,15 +465,15 @@ func measureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progres
 		}
 	}
 	if cfg.Background {
-		spin, err := startSpinner(ctx)
+		spin, err := startSpinner(ctx, cfg.BackgroundNice)
 		if err != nil {
 			return r, err
 		}
 		defer stopSpinner(spin)
 		spinPid = spin.Process.Pid
-		say("%s: background load: a busy loop in process %d", cfg.Name, spinPid)
+		say("%s: background load: a busy loop in process %d (nice %d)", cfg.Name, spinPid, cfg.BackgroundNice)
 	}
-	acfg := AgentConfig{TTL: cfg.TTL, Seed: cfg.Seed, LogFile: filepath.Join(dir, "clients.log"),
+	acfg := AgentConfig{TTL: cfg.TTL, Seed: cfg.Seed, LogFile: filepath.Join(dir, "clients.log"), GOGC: cfg.AgentGOGC,
 		Storm: &StormLoad{Scan: cfg.Scan, StreamsPerConn: cfg.StreamsPerConn, Ramp: cfg.Ramp, Hiccups: ex.agentHiccups}}
 	for i := range r.Leases {
 		acfg.Endpoints = append(acfg.Endpoints, cl.Members[placeClient("followers", i, 3, r.Leader)].ClientURL)

@@ -53,6 +53,9 @@ type StormModel struct {
 	// or measured), raft in the loop (cluster.raft), so that storms can
 	// delay heartbeats and move the leadership; "": the leader is fixed.
 	RaftWait string
+	// GOGC (with Grounded): the members' GOGC (cluster.gogc; 0: the
+	// runtime's default), as the storm-hiccups-gogc400 campaign set it.
+	GOGC int
 }
 
 // GroundedStormModel is the storm set's grounded model: its measured costs,
@@ -95,7 +98,7 @@ func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background fl
 	if m.Grounded {
 		sp.Clients.RTT = new(spec.Duration(loopbackClientRTT))
 		sp.Cluster.PeerRTT = new(spec.Duration(loopbackPeerRTT))
-		sp.Cluster.GC, sp.Cluster.ServiceSpread = true, true
+		sp.Cluster.GC, sp.Cluster.ServiceSpread, sp.Cluster.GOGC = true, true, m.GOGC
 		sp.Cluster.FollowerAnswerShare = StormGroundedAnswerShare
 		if background > 0 {
 			sp.Host.BackgroundCores = strconv.FormatFloat(background, 'f', 3, 64)

@@ -123,7 +123,7 @@ func TestStormSecondsBinsEvents(t *testing.T) {
 // The background load is a process that spins one core and is gone once
 // stopped.
 func TestSpinnerStartsAndStops(t *testing.T) {
-	cmd, err := startSpinner(context.Background())
+	cmd, err := startSpinner(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,9 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 				}
 			}
 		}
+		if c.GOGC > 0 {
+			gc.GOGC = float64(c.GOGC)
+		}
 		gc.Procs, gc.BaseHeap = c.Cores, int64(float64(gc.BaseHeap)*members)
 		cfg.GC = &gc
 	}

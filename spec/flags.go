@@ -19,7 +19,7 @@ var Overrides = []Override{
 	{"lease-revoke-rate", "cluster.lease_revoke_rate"}, {"lease-checkpoint", "cluster.lease_checkpoint"}, {"held-leases", "cluster.held_leases"},
 	{"lease-max-objects", "clients.lease_max_objects"}, {"write-rate", "clients.write_rate"}, {"write-op", "clients.write_op"},
 	{"fast-lease-keepalive", "cluster.fast_lease_keepalive"}, {"raft", "cluster.raft"}, {"raft-wait", "cluster.raft_wait"},
-	{"gc", "cluster.gc"}, {"service-spread", "cluster.service_spread"}, {"processor-sharing", "cluster.processor_sharing"}, {"follower-answer-share", "cluster.follower_answer_share"}, {"background-cores", "host.background_cores"},
+	{"gc", "cluster.gc"}, {"gogc", "cluster.gogc"}, {"service-spread", "cluster.service_spread"}, {"processor-sharing", "cluster.processor_sharing"}, {"follower-answer-share", "cluster.follower_answer_share"}, {"background-cores", "host.background_cores"},
 	{"background-threads", "host.background_threads"}, {"all-busy-speed", "host.all_busy_speed"},
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
@@ -157,6 +157,8 @@ func ApplyFlag(s *Spec, name, v string) error {
 		s.Cluster.RaftWait = v
 	case "gc":
 		return boolean(&s.Cluster.GC)
+	case "gogc":
+		return integer(&s.Cluster.GOGC)
 	case "service-spread":
 		return boolean(&s.Cluster.ServiceSpread)
 	case "processor-sharing":

@@ -15,7 +15,7 @@ func TestApplyFlagCoversOverrides(t *testing.T) {
 		"cores": "2.5", "leader": "1", "transport": "http2", "tls": "ecdsa", "tls-resumption": "true", "prober-phase": "together",
 		"leader-queue-limit": "10", "max-idle-conns": "8", "peer-rtt": "1ms", "params": "reference-2core",
 		"client-kind": "grant-only", "etcd-version": "3.2.1", "lease-revoke-rate": "50000", "lease-checkpoint": "true", "held-leases": "1000000", "lease-max-objects": "1000", "write-rate": "1000", "write-op": "put", "raft": "true", "raft-wait": "backlog", "fast-lease-keepalive": "false",
-		"gc": "true", "service-spread": "true", "processor-sharing": "true", "follower-answer-share": "0.5", "background-cores": "on-off:1/30s/30s", "background-threads": "1", "all-busy-speed": "0.81",
+		"gc": "true", "gogc": "400", "service-spread": "true", "processor-sharing": "true", "follower-answer-share": "0.5", "background-cores": "on-off:1/30s/30s", "background-threads": "1", "all-busy-speed": "0.81",
 		"restart-at": "20s", "restart-graceful": "true", "restart-over": "30s", "restart-fraction": "0.5", "restart-down": "2s", "period": "3s", "regrant-max": "3", "regrant-delay": "1s", "leases-per-client": "4",
 		"fidelity": "fast", "fast": "true", "cohort": "40"}
 	for _, o := range spec.Overrides {

@@ -128,6 +128,7 @@ const (
 	specMaxCostBytes    = 1 << 30
 	specMaxKeysPerLease = 1_000_000
 	specMaxIdleConns    = 1_000_000
+	specMaxGOGC         = 10_000 // cluster.gogc: a heap up to 101 times the marked one
 	specMaxRevokeRate   = 10_000_000
 	// specMaxHeldLeases: 100 million leases, beyond any cluster reported
 	// (etcd #9496: "millions"); one lessor entry holds them all.
@@ -1171,6 +1172,11 @@ func (v *validator) cluster(k ClusterSpec) {
 	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
 		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, Thousands(specMaxIdleConns))
 	}
+	if k.GOGC < 0 || k.GOGC > specMaxGOGC {
+		v.add("cluster.gogc", "%d is out of range; allowed 0 (the runtime's default, 100) or 1 to %s (a percentage; the collector off is not modelled: the heap would grow without bound)", k.GOGC, Thousands(specMaxGOGC))
+	} else if k.GOGC > 0 && !k.GC {
+		v.add("cluster.gogc", "%d needs cluster.gc: true (without the collector modelled it changes nothing); allowed: 0 without cluster.gc", k.GOGC)
+	}
 	if !(k.FollowerAnswerShare >= 0 && k.FollowerAnswerShare <= 1) {
 		v.add("cluster.follower_answer_share", "%v is out of range; allowed 0 (the default: the follower's work all before the forward) to 1", k.FollowerAnswerShare)
 	}
@@ -1543,6 +1549,9 @@ func (s Spec) Summary() string {
 		}
 		if k.GC {
 			b.WriteString("; Go's garbage collector is modelled")
+			if k.GOGC > 0 {
+				fmt.Fprintf(&b, " at GOGC %d", k.GOGC)
+			}
 		}
 		if k.ServiceSpread {
 			b.WriteString("; each request's CPU cost varies")

@@ -73,7 +73,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: (k.Prober == nil || *k.Prober) && k.TLS != "off" && etcd.ProbesOverNewConnections(),
 		ProberTogether: k.ProberPhase == ProberTogether,
-		SharedCPU:      k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, ServiceSpread: k.ServiceSpread, ProcessorSharing: k.ProcessorSharing, FollowerAnswerShare: k.FollowerAnswerShare,
+		SharedCPU:      k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, GOGC: k.GOGC, ServiceSpread: k.ServiceSpread, ProcessorSharing: k.ProcessorSharing, FollowerAnswerShare: k.FollowerAnswerShare,
 		TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
 		Costs:            costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
 		Restart: Restart{At: s.Clients.Restart.At.D(), Over: s.Clients.Restart.Over.D(), Down: s.Clients.Restart.Down.D(),

@@ -133,6 +133,7 @@ type Cluster struct {
 	BackgroundThreads int
 	AllBusySpeed      float64
 	GC                bool
+	GOGC              int // ClusterSpec.GOGC; 0: the runtime's default
 	// GCParams: the parameter file's collector (Params.GC), over DefaultGC.
 	GCParams ParamsGC
 	// ServiceSpread: each job's cost varies (ClusterSpec.ServiceSpread).

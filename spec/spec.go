@@ -266,6 +266,12 @@ type ClusterSpec struct {
 	// were measured with the collector running, so it is in them on average;
 	// on, a member's GC work grows with its heap, and stalls it in cycles.
 	GC bool `yaml:"gc,omitempty"`
+	// GOGC: the members' GOGC with cluster.gc (the heap grows by this
+	// percent of the marked heap between cycles): 0 or left out, the
+	// runtime's default of 100 (etcd sets none); 400 collects about a
+	// quarter as often, each cycle marking the same live heap. The storm
+	// set's members measured at 400 (calibrate/testdata/storm-hiccups-gogc400-3.7.3.json).
+	GOGC int `yaml:"gogc,omitempty"`
 	// ServiceSpread: each job's CPU cost (a renewal, a handshake) is scaled
 	// by a lognormal draw of mean 1 and the measured spread
 	// (DefaultServiceSpread) from the seeded stream "service-time" (a child

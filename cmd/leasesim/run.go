@@ -146,6 +146,7 @@ var runFlagSpecs = []flagSpec{
 	{"raft", "bool", "false", "cluster: simulate raft heartbeats and elections: a leader stalled past the election timeout loses leadership (default: leaders change only by scripted faults)"},
 	{"raft-wait", "string", "preempt", "cluster, with --raft: how a busy member's raft loop waits for a core: preempt (at most Go's 10 ms slice) | backlog (its whole CPU backlog, the pessimistic bound) | measured (messages read after the backlog, sent within the slice: Go's measured behaviour)"},
 	{"gc", "bool", "false", "cluster: model Go's garbage collector in each member's process (heap from queued requests and connections; cycles take CPU); measured parameters"},
+	{"gogc", "int", "0", "cluster, with --gc: the members' GOGC, 1-10000 (0: the runtime's default, 100; etcd sets none): 400 collects about a quarter as often"},
 	{"service-spread", "bool", "false", "cluster: vary each job's CPU cost (lognormal, mean 1, the spread a real member's renewals show; seeded)"},
 	{"follower-answer-share", "float", "0", "cluster: the part (0-1) of a follower's CPU per forward spent reading the leader's answer, after which the connection is pooled again"},
 	{"processor-sharing", "bool", "false", "cluster: share each member's cores among the requests in it (Go's scheduler interleaving them), not one FIFO queue"},
