@@ -27,7 +27,8 @@
 //     host.background_threads (other processes' always-runnable threads,
 //     sharing the cores per thread, each thread at host.all_busy_speed while
 //     all cores are busy; a params file may carry the measured speed),
-//     cluster.gc (Go's collector, DefaultGC), cluster.service_spread (each
+//     cluster.gc (Go's collector, DefaultGC; cluster.gogc its GOGC),
+//     cluster.service_spread (each
 //     job's cost drawn, DefaultServiceSpread) and cluster.processor_sharing
 //     (the cores shared among the requests in a CPU, not one FIFO). Off, a
 //     run is exactly what it was before they existed.
