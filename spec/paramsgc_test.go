@@ -69,3 +69,27 @@ func TestParamsGCValidated(t *testing.T) {
 		}
 	}
 }
+
+// cluster.gogc reaches the collector's pacer; left out, the runtime's 100.
+func TestClusterGOGC(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want float64
+	}{{"", 100}, {", gogc: 400", 400}} {
+		s, err := spec.LoadBytes([]byte("name: g\nduration: 1m\nserver: cluster\nclients: {count: 10, ttl: 10s, version: v3.7.3, consumer: drain}\n"+
+			"cluster: {members: 3, cores: 2, gc: true"+c.yaml+"}\n"), "g.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := r.Cluster.CPU(0).GC; g == nil || g.GOGC != c.want {
+			t.Errorf("cluster%s: GC %+v, want GOGC %g", c.yaml, g, c.want)
+		}
+		if sum := s.Summary(); !strings.Contains(sum, "collector is modelled") || strings.Contains(sum, "at GOGC 400") != (c.want == 400) {
+			t.Errorf("summary %q: want the collector modelled, at GOGC 400 only when set", sum)
+		}
+	}
+}
