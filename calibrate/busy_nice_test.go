@@ -1,6 +1,10 @@
 package calibrate
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+)
 
 // TestStormBusyNiceIntervention holds what lowering the busy loop's
 // priority did to the busy machine's storms (make measure
@@ -20,10 +24,10 @@ import "testing"
 //     nice 19 (20 ms or more: 5 % and 1 %), and 31 % an RTT p99 over
 //     10 ms, against 13 % (the quiet host: 4 %).
 //
-// So what the busy machine adds is waiting for a core, which the model's
-// per-thread fluid share (host.background_threads) spreads evenly instead;
-// its server CPU is right within 5 % at 400-1,200/s (README, "The busy loop
-// as a thread") while its busy onsets are not.
+// So the busy storms come through the scheduler's shares (the cores the
+// loop takes from runnable member threads), not through the hardware it
+// shares. Shares are capacity and waiting at once; the procs1 campaign below
+// separates them.
 func TestStormBusyNiceIntervention(t *testing.T) {
 	var nice0, nice19 HiccupSet
 	loadMeasurement(t, hiccupBusyFile, &nice0)
@@ -68,5 +72,50 @@ func TestStormBusyNiceIntervention(t *testing.T) {
 	if !(w0 >= 1.5*w19 && s0 >= 2*s19) {
 		t.Errorf("seconds with a member goroutine waiting 10 ms or more: %.2f at nice 0, %.2f at nice 19 (measured 0.17, 0.09); "+
 			"with an RTT p99 over 10 ms: %.2f and %.2f (measured 0.31, 0.13)", w0, w19, s0, s19)
+	}
+}
+
+// TestStormBusyProcs1Intervention separates the busy machine's capacity
+// from its waiting: with the members at GOMAXPROCS 1 (make measure
+// WHAT=storm-hiccups-busy-procs1, 3 runs of 40 s at 800/s, 2026-12-02) the
+// process has one thread, which never takes turns with the busy loop for a
+// core, but has one core (its CPU peaks at 0.95-0.98 cores). Two of the
+// three runs still storm big (646 and 588 new connections in the worst
+// second; the third 9): the lost capacity alone suffices. The grounded
+// model with the members on one core and no busy thread (StormModel.Cores
+// 1, 12 seeds) storms big in 1 of 12 (430; 7 of 12 storm): at the same
+// capacity it storms less, so the busy onset gap is not only the fluid
+// share's evenness. The known gap this test keeps.
+func TestStormBusyProcs1Intervention(t *testing.T) {
+	var procs1 HiccupSet
+	loadMeasurement(t, hiccupBusyProcs1File, &procs1)
+	realBig := 0
+	for _, r := range procs1.Runs {
+		if r.Storm.Derived.PeakServerCores > 1.05 {
+			t.Errorf("%s: the members' CPU peaked at %.2f cores at GOMAXPROCS 1", r.Storm.Config.Name, r.Storm.Derived.PeakServerCores)
+		}
+		if r.Storm.Derived.PeakNewConns > BigStormNewConnsPerS {
+			realBig++
+		}
+	}
+	if 2*realBig < len(procs1.Runs) {
+		t.Errorf("%d of %d runs stormed big at GOMAXPROCS 1; measured 2 of 3", realBig, len(procs1.Runs))
+	}
+	m := GroundedStormModel
+	m.Cores = 1
+	modelBig := 0
+	for seed := uint64(1); seed <= 12; seed++ {
+		r, err := SimulateStorm(context.Background(), HiccupBusyRenewalsPerS, true, seed, m, 0.14, 5*time.Second, 10*time.Second, int(HiccupWindow/time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Derived.PeakNewConns > BigStormNewConnsPerS {
+			modelBig++
+		}
+	}
+	t.Logf("model, members on one core at %d/s: %d of 12 seeds storm big", HiccupBusyRenewalsPerS, modelBig)
+	if 2*modelBig >= 12 {
+		t.Errorf("known gap closed: the model on one core storms big in %d of 12 seeds, as the real cluster does in %d of %d: update this test and the README",
+			modelBig, realBig, len(procs1.Runs))
 	}
 }

@@ -431,11 +431,13 @@ type HiccupSet struct {
 	Busy bool `json:"busy,omitempty"`
 	// MemberGOGC: the members' GOGC in every run (HiccupCampaign.MemberGOGC;
 	// 0: the default). BusyNice: the busy loop's nice value.
-	MemberGOGC int    `json:"member_gogc,omitempty"`
-	BusyNice   int    `json:"busy_nice,omitempty"`
-	AgentGOGC  int    `json:"agent_gogc,omitempty"`
-	Wall       string `json:"wall"`
-	Done       bool   `json:"complete"`
+	MemberGOGC int `json:"member_gogc,omitempty"`
+	BusyNice   int `json:"busy_nice,omitempty"`
+	AgentGOGC  int `json:"agent_gogc,omitempty"`
+	// MemberProcs: the members' GOMAXPROCS (HiccupCampaign.MemberProcs).
+	MemberProcs int    `json:"member_procs,omitempty"`
+	Wall        string `json:"wall"`
+	Done        bool   `json:"complete"`
 	// Thresholds, as used (see the terms in hiccups.go).
 	HighRTTP99Ms float64     `json:"high_rtt_p99_ms"`
 	SchedTailMs  float64     `json:"sched_tail_ms"`
@@ -681,6 +683,12 @@ type HiccupCampaign struct {
 	// times the round trips, so its own pauses are in them: at 400 it
 	// collects about a quarter as often.
 	AgentGOGC int
+	// MemberProcs: the members' process's GOMAXPROCS for each run (0: as it
+	// is, the machine's 2). At 1 beside the busy loop the process never has
+	// two runnable threads, so none of them takes turns with the loop for
+	// a core, at the price of one core: an intervention that separates the
+	// turns from the capacity.
+	MemberProcs int
 }
 
 // GCOffWarmHeap: the heap a run with the collector off starts on, touched
@@ -706,6 +714,10 @@ func RunHiccupCampaign(ctx context.Context, clk clock.Clock, c HiccupCampaign, p
 	if c.Busy {
 		host, prefix = "with one core busy (the storm set's busy-loop process, GOMAXPROCS=1)", "hiccups-busy"
 	}
+	if c.MemberProcs != 0 {
+		host, prefix = host+fmt.Sprintf(", the members' GOMAXPROCS at %d (runtime.GOMAXPROCS in their process for the run, restored after it)", c.MemberProcs),
+			prefix+fmt.Sprintf("-procs%d", c.MemberProcs)
+	}
 	if c.AgentGOGC != 0 {
 		host, prefix = host+fmt.Sprintf(", the agent's GOGC at %d", c.AgentGOGC), prefix+fmt.Sprintf("-agent-gogc%d", c.AgentGOGC)
 	}
@@ -730,7 +742,7 @@ func RunHiccupCampaign(ctx context.Context, clk clock.Clock, c HiccupCampaign, p
 			"(/sched/latencies:seconds, /sched/pauses/total/gc:seconds, /gc/cycles/total:gc-cycles, /cpu/classes/gc/mark/{assist,dedicated,idle}:cpu-seconds, "+
 			"/gc/heap/goal:bytes, /gc/heap/live:bytes, /memory/classes/heap/objects:bytes); histogram quantiles are bin upper bounds. "+
 			"The agent records each send's lateness against its Ticker grid. GC cycles: first STW pause to the rise of the cycle count, interval midpoints.",
-			c.RenewalsPerS, host, runs, window, HiccupMemberPeriod), Busy: c.Busy, MemberGOGC: c.MemberGOGC, BusyNice: c.BusyNice, AgentGOGC: c.AgentGOGC}
+			c.RenewalsPerS, host, runs, window, HiccupMemberPeriod), Busy: c.Busy, MemberGOGC: c.MemberGOGC, BusyNice: c.BusyNice, AgentGOGC: c.AgentGOGC, MemberProcs: c.MemberProcs}
 	for rep := 1; rep <= runs; rep++ {
 		cfg := StormConfig{RenewalsPerS: c.RenewalsPerS, Window: window, Seed: uint64(rep), Background: c.Busy, BackgroundNice: c.BusyNice, AgentGOGC: c.AgentGOGC,
 			Name: fmt.Sprintf("%s-%d-r%d", prefix, c.RenewalsPerS, rep)}
@@ -738,7 +750,7 @@ func RunHiccupCampaign(ctx context.Context, clk clock.Clock, c HiccupCampaign, p
 		if err != nil {
 			return set, err
 		}
-		r, err := measureHiccupsGC(ctx, clk, cfg, c.MemberGOGC, progress)
+		r, err := measureHiccupsAs(ctx, clk, cfg, c, progress)
 		if err != nil {
 			return set, err
 		}
@@ -764,13 +776,17 @@ func RunHiccupCampaign(ctx context.Context, clk clock.Clock, c HiccupCampaign, p
 	return set, nil
 }
 
-// measureHiccupsGC is MeasureHiccups with this process's (the members')
-// GOGC at gogc for the run (0: as it is; -1: off, on a warm heap).
-func measureHiccupsGC(ctx context.Context, clk clock.Clock, cfg StormConfig, gogc int, progress io.Writer) (HiccupRun, error) {
-	if gogc == 0 {
+// measureHiccupsAs is MeasureHiccups with this process's (the members')
+// GOGC and GOMAXPROCS as the campaign sets them for the run (c.MemberGOGC:
+// 0 as it is, -1 off on a warm heap; c.MemberProcs: 0 as it is).
+func measureHiccupsAs(ctx context.Context, clk clock.Clock, cfg StormConfig, c HiccupCampaign, progress io.Writer) (HiccupRun, error) {
+	if c.MemberProcs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.MemberProcs))
+	}
+	if c.MemberGOGC == 0 {
 		return MeasureHiccups(ctx, clk, cfg, progress)
 	}
-	if gogc < 0 {
+	if c.MemberGOGC < 0 {
 		warm := make([]byte, GCOffWarmHeap)
 		for i := 0; i < len(warm); i += 4096 {
 			warm[i] = 1
@@ -778,7 +794,7 @@ func measureHiccupsGC(ctx context.Context, clk clock.Clock, cfg StormConfig, gog
 		warm = nil
 		runtime.GC()
 	}
-	old := debug.SetGCPercent(gogc)
+	old := debug.SetGCPercent(c.MemberGOGC)
 	defer func() {
 		debug.SetGCPercent(old)
 		runtime.GC()

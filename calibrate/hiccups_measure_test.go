@@ -23,6 +23,7 @@ const (
 	hiccupBusyGOGC400File  = "testdata/storm-hiccups-busy-gogc400-3.7.3.json"
 	hiccupBusyNice19File   = "testdata/storm-hiccups-busy-nice19-3.7.3.json"
 	hiccupAgentGOGC400File = "testdata/storm-hiccups-agent-gogc400-3.7.3.json"
+	hiccupBusyProcs1File   = "testdata/storm-hiccups-busy-procs1-3.7.3.json"
 )
 
 // hiccupCampaigns: the storm-hiccups campaigns, by their make measure
@@ -31,7 +32,8 @@ const (
 // interventions on them (HiccupCampaign.MemberGOGC, AgentGOGC, BusyNice):
 // the members at GOGC 400, at 100 through the same path (the others'
 // control on the day), with the collector off; the agent at GOGC 400; the
-// busy one with the members at GOGC 400, and with its busy loop at nice 19.
+// busy one with the members at GOGC 400, with its busy loop at nice 19,
+// and with the members' GOMAXPROCS at 1.
 var hiccupCampaigns = map[string]struct {
 	c    HiccupCampaign
 	file string
@@ -44,6 +46,7 @@ var hiccupCampaigns = map[string]struct {
 	"storm-hiccups-agent-gogc400": {quietWith(func(c *HiccupCampaign) { c.AgentGOGC = 400 }), hiccupAgentGOGC400File},
 	"storm-hiccups-busy-gogc400":  {busyWith(func(c *HiccupCampaign) { c.MemberGOGC = 400 }), hiccupBusyGOGC400File},
 	"storm-hiccups-busy-nice19":   {busyWith(func(c *HiccupCampaign) { c.BusyNice = 19 }), hiccupBusyNice19File},
+	"storm-hiccups-busy-procs1":   {busyWith(func(c *HiccupCampaign) { c.MemberProcs = 1 }), hiccupBusyProcs1File},
 }
 
 func quietWith(f func(*HiccupCampaign)) HiccupCampaign { c := QuietHiccupCampaign; f(&c); return c }

@@ -47,9 +47,9 @@ func replayHiccups(t *testing.T, what string) {
 	c, file := hiccupCampaigns[what].c, hiccupCampaigns[what].file
 	var set HiccupSet
 	loadMeasurement(t, file, &set)
-	if !set.Done || len(set.Runs) != c.Runs || set.Busy != c.Busy || set.MemberGOGC != c.MemberGOGC || set.BusyNice != c.BusyNice || set.AgentGOGC != c.AgentGOGC {
-		t.Fatalf("incomplete: complete %v, %d runs of %d, busy %v (want %v), GOGC %d (want %d), busy loop nice %d (want %d), agent GOGC %d (want %d)", set.Done, len(set.Runs), c.Runs,
-			set.Busy, c.Busy, set.MemberGOGC, c.MemberGOGC, set.BusyNice, c.BusyNice, set.AgentGOGC, c.AgentGOGC)
+	if !set.Done || len(set.Runs) != c.Runs || set.Busy != c.Busy || set.MemberGOGC != c.MemberGOGC || set.BusyNice != c.BusyNice || set.AgentGOGC != c.AgentGOGC || set.MemberProcs != c.MemberProcs {
+		t.Fatalf("incomplete: complete %v, %d runs of %d, busy %v (want %v), GOGC %d (want %d), busy loop nice %d (want %d), agent GOGC %d (want %d), GOMAXPROCS %d (want %d)", set.Done, len(set.Runs), c.Runs,
+			set.Busy, c.Busy, set.MemberGOGC, c.MemberGOGC, set.BusyNice, c.BusyNice, set.AgentGOGC, c.AgentGOGC, set.MemberProcs, c.MemberProcs)
 	}
 	if c.MemberGOGC < 0 {
 		for _, r := range set.Runs {

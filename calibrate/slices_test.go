@@ -144,9 +144,9 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // time (three threads, two cores), in gaps of a few milliseconds (EEVDF's
 // slices) and never as long as the 10-20 ms the members' goroutines waited
 // on the busy machine (TestStormBusyNiceIntervention): those longer waits
-// are goroutines queued behind work on a P whose thread takes its turns,
-// not one long time off the core. With the loop at nice 19 or none, the
-// threads are off their cores a few percent of the time.
+// are queues of goroutines behind work, not one thread's time off its
+// core. With the loop at nice 19 or none, the threads are off their cores
+// a few percent of the time.
 func TestThreadSlicesReplay(t *testing.T) {
 	var m threadSlicesMeasurement
 	loadMeasurement(t, threadSlicesFile, &m)

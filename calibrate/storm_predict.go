@@ -56,6 +56,10 @@ type StormModel struct {
 	// GOGC (with Grounded): the members' GOGC (cluster.gogc; 0: the
 	// runtime's default), as the storm-hiccups-gogc400 campaign set it.
 	GOGC int
+	// Cores: the members' process's cores (0: the machine's 2); 1 stands for
+	// the members at GOMAXPROCS 1 with the busy loop on the other core (the
+	// storm-hiccups-busy-procs1 campaign): then no busy thread shares theirs.
+	Cores float64
 }
 
 // GroundedStormModel is the storm set's grounded model: its measured costs,
@@ -103,8 +107,11 @@ func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background fl
 		if background > 0 {
 			sp.Host.BackgroundCores = strconv.FormatFloat(background, 'f', 3, 64)
 		}
-		if busy && m.BusyThread {
+		if busy && m.BusyThread && m.Cores == 0 {
 			sp.Host.BackgroundThreads = 1
+		}
+		if m.Cores > 0 {
+			sp.Cluster.Cores = m.Cores
 		}
 		return sp
 	}
