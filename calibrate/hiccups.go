@@ -429,15 +429,10 @@ type HiccupSet struct {
 	Method  string `json:"method"`
 	// Busy: the runs had one core of other work (BusyHiccupCampaign).
 	Busy bool `json:"busy,omitempty"`
-	// MemberGOGC: the members' GOGC in every run (HiccupCampaign.MemberGOGC;
-	// 0: the default). BusyNice: the busy loop's nice value.
-	MemberGOGC int `json:"member_gogc,omitempty"`
-	BusyNice   int `json:"busy_nice,omitempty"`
-	AgentGOGC  int `json:"agent_gogc,omitempty"`
-	// MemberProcs: the members' GOMAXPROCS (HiccupCampaign.MemberProcs).
-	MemberProcs int    `json:"member_procs,omitempty"`
-	Wall        string `json:"wall"`
-	Done        bool   `json:"complete"`
+	// The campaign's interventions, if any (flattened into the JSON).
+	HiccupIntervention
+	Wall string `json:"wall"`
+	Done bool   `json:"complete"`
 	// Thresholds, as used (see the terms in hiccups.go).
 	HighRTTP99Ms float64     `json:"high_rtt_p99_ms"`
 	SchedTailMs  float64     `json:"sched_tail_ms"`
@@ -655,6 +650,13 @@ type HiccupCampaign struct {
 	Window       time.Duration
 	RenewalsPerS int
 	Busy         bool
+	// The interventions on the plain campaign, if any.
+	HiccupIntervention
+}
+
+// HiccupIntervention is what a campaign changes on the machine for each run
+// (all zero: nothing; the plain campaigns). A HiccupSet saves it.
+type HiccupIntervention struct {
 	// MemberGOGC: the members' process's GOGC for each run (restored after
 	// it): 0 the default (100); -1 the collector off; above 0 that
 	// percentage. An intervention: it tells whether the calm seconds'
@@ -671,24 +673,24 @@ type HiccupCampaign struct {
 	// not help (104 of 120, 23.7 ms: testdata/storm-hiccups-gcoff-3.7.3.json).
 	// Why is not known; the off campaign is kept as that evidence, and
 	// GOGC 400 is the usable intervention.
-	MemberGOGC int
+	MemberGOGC int `json:"member_gogc,omitempty"`
 	// BusyNice (with Busy): the busy loop's nice value (StormConfig.
 	// BackgroundNice). At 19 the loop still keeps the second vCPU busy
 	// whenever the members leave it idle, but no longer takes a core from
 	// a runnable member thread: an intervention that separates what the busy
 	// machine does through the scheduler's shares from what it does through
 	// the hardware (caches, the host).
-	BusyNice int
+	BusyNice int `json:"busy_nice,omitempty"`
 	// AgentGOGC: the agent's GOGC for each run (0: the default). The agent
 	// times the round trips, so its own pauses are in them: at 400 it
 	// collects about a quarter as often.
-	AgentGOGC int
+	AgentGOGC int `json:"agent_gogc,omitempty"`
 	// MemberProcs: the members' process's GOMAXPROCS for each run (0: as it
 	// is, the machine's 2). At 1 beside the busy loop the process never has
 	// two runnable threads, so none of them takes turns with the loop for
 	// a core, at the price of one core: an intervention that separates the
 	// turns from the capacity.
-	MemberProcs int
+	MemberProcs int `json:"member_procs,omitempty"`
 }
 
 // GCOffWarmHeap: the heap a run with the collector off starts on, touched
@@ -742,7 +744,7 @@ func RunHiccupCampaign(ctx context.Context, clk clock.Clock, c HiccupCampaign, p
 			"(/sched/latencies:seconds, /sched/pauses/total/gc:seconds, /gc/cycles/total:gc-cycles, /cpu/classes/gc/mark/{assist,dedicated,idle}:cpu-seconds, "+
 			"/gc/heap/goal:bytes, /gc/heap/live:bytes, /memory/classes/heap/objects:bytes); histogram quantiles are bin upper bounds. "+
 			"The agent records each send's lateness against its Ticker grid. GC cycles: first STW pause to the rise of the cycle count, interval midpoints.",
-			c.RenewalsPerS, host, runs, window, HiccupMemberPeriod), Busy: c.Busy, MemberGOGC: c.MemberGOGC, BusyNice: c.BusyNice, AgentGOGC: c.AgentGOGC, MemberProcs: c.MemberProcs}
+			c.RenewalsPerS, host, runs, window, HiccupMemberPeriod), Busy: c.Busy, HiccupIntervention: c.HiccupIntervention}
 	for rep := 1; rep <= runs; rep++ {
 		cfg := StormConfig{RenewalsPerS: c.RenewalsPerS, Window: window, Seed: uint64(rep), Background: c.Busy, BackgroundNice: c.BusyNice, AgentGOGC: c.AgentGOGC,
 			Name: fmt.Sprintf("%s-%d-r%d", prefix, c.RenewalsPerS, rep)}

@@ -28,8 +28,8 @@ func TestStormHiccupsBusyReplay(t *testing.T) { replayHiccups(t, "storm-hiccups-
 
 // TestStormHiccupsInterventionsReplay replays the interventions on the two
 // campaigns above, one subtest each (hiccupCampaigns: the members at GOGC
-// 400, 100 and off, the agent at 400, the busy one at 400 and with its loop
-// at nice 19). Besides what every replay checks, a campaign with the
+// 400, 100 and off, the agent at 400; the busy one with the members at 400,
+// with its loop at nice 19, and with the members at GOMAXPROCS 1). Besides what every replay checks, a campaign with the
 // collector off may have no member GC cycle in any window (the
 // intervention held).
 func TestStormHiccupsInterventionsReplay(t *testing.T) {
@@ -47,9 +47,9 @@ func replayHiccups(t *testing.T, what string) {
 	c, file := hiccupCampaigns[what].c, hiccupCampaigns[what].file
 	var set HiccupSet
 	loadMeasurement(t, file, &set)
-	if !set.Done || len(set.Runs) != c.Runs || set.Busy != c.Busy || set.MemberGOGC != c.MemberGOGC || set.BusyNice != c.BusyNice || set.AgentGOGC != c.AgentGOGC || set.MemberProcs != c.MemberProcs {
-		t.Fatalf("incomplete: complete %v, %d runs of %d, busy %v (want %v), GOGC %d (want %d), busy loop nice %d (want %d), agent GOGC %d (want %d), GOMAXPROCS %d (want %d)", set.Done, len(set.Runs), c.Runs,
-			set.Busy, c.Busy, set.MemberGOGC, c.MemberGOGC, set.BusyNice, c.BusyNice, set.AgentGOGC, c.AgentGOGC, set.MemberProcs, c.MemberProcs)
+	if !set.Done || len(set.Runs) != c.Runs || set.Busy != c.Busy || set.HiccupIntervention != c.HiccupIntervention {
+		t.Fatalf("incomplete: complete %v, %d runs of %d, busy %v (want %v), interventions %+v (want %+v)", set.Done, len(set.Runs), c.Runs,
+			set.Busy, c.Busy, set.HiccupIntervention, c.HiccupIntervention)
 	}
 	if c.MemberGOGC < 0 {
 		for _, r := range set.Runs {
