@@ -52,7 +52,7 @@ func (c Cluster) CPU(m int) model.CPUConfig {
 			gc.ScanRate = cmp.Or(p.ScanRate, gc.ScanRate)
 			gc.AllocPerHandshake = p.AllocPerHandshake
 			gc.BaseHeap = cmp.Or(p.BaseHeap, gc.BaseHeap)
-			gc.MarkCores = min(p.MarkCores, c.Cores)
+			gc.MarkCores = min(MarkCoresOn(p.MarkCores, c.GCMeasuredCores, c.Cores), c.Cores)
 			if p.MarkSpread > 0 {
 				gc.MarkSpread, gc.Rand = p.MarkSpread, sim.NewRand(c.Seed, "gc-mark")
 				if !c.SharedCPU {
@@ -382,4 +382,23 @@ func (c Cluster) Processes() []Process {
 		ps = append(ps, Process{Start: r.At + sim.Time(c.Restart.Down), Exit: -1, Member: ps[r.Client].Member})
 	}
 	return ps
+}
+
+// MarkCoresOn carries a collector's measured mark cores (its GC CPU over
+// its mark's wall time, measured on measuredOn cores; 0: not known) to a
+// process with cores: the same share of them. Every part of a cycle's CPU
+// scales with GOMAXPROCS in the runtime (Go 1.26): its background workers
+// take a quarter of the Ps (runtime/mgcpacer.go:403-417, dedicated and
+// fractional workers), its idle workers up to the Ps left
+// (mgcpacer.go:450), one worker goroutine a P (runtime/mgc.go:1693); the
+// assists are the allocating goroutines' own, which run on those Ps. The
+// storm-hiccups-busy-procs1 campaign checks it: at GOMAXPROCS 1 its cycles
+// take 0.58 cores (median), where storm-2core's 1.3 of 2 gives 0.65
+// (calibrate.TestMarkCoresPerProc). Without the rule a process on fewer
+// cores than measured would mark on all of them, stalling every request.
+func MarkCoresOn(markCores, measuredOn, cores float64) float64 {
+	if measuredOn <= 0 {
+		return markCores
+	}
+	return markCores * cores / measuredOn
 }

@@ -42,9 +42,11 @@ cluster: {members: 3, cores: ` + cores + `, shared_cpu: true, gc: ` + map[bool]s
 		g.AllocPerRequest != spec.DefaultGC.AllocPerRequest || g.Procs != 2 {
 		t.Errorf("GC with storm-2core: %+v", g)
 	}
-	// More mark cores than the process has: all of them.
-	if g := load(true, "1").CPU(-1).GC; g == nil || g.MarkCores != 1 {
-		t.Errorf("GC on 1 core: %+v, want mark cores 1", g)
+	// On other cores, the measured share of them (1.3 of the file's 2).
+	for cores, want := range map[string]float64{"1": 0.65, "4": 2.6} {
+		if g := load(true, cores).CPU(-1).GC; g == nil || g.MarkCores != want {
+			t.Errorf("GC on %s cores: %+v, want mark cores %g", cores, g, want)
+		}
 	}
 	if cpu := load(false, "2").CPU(-1); cpu.GC != nil {
 		t.Errorf("gc off: the parameter file turned it on: %+v", cpu.GC)

@@ -82,6 +82,7 @@ func (s Spec) Resolve() (Resolved, error) {
 		Once:    s.Clients.Kind == ClientKeepAliveOnce, Period: s.Clients.Period.D(),
 		LeasesPerClient:   max(s.Clients.LeasesPerClient, 1),
 		GCParams:          params.GC,
+		GCMeasuredCores:   params.Machine.Cores,
 		BackgroundThreads: s.Host.BackgroundThreads,
 	}
 	if cl.BackgroundThreads > 0 {

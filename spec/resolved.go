@@ -136,6 +136,10 @@ type Cluster struct {
 	GOGC              int // ClusterSpec.GOGC; 0: the runtime's default
 	// GCParams: the parameter file's collector (Params.GC), over DefaultGC.
 	GCParams ParamsGC
+	// GCMeasuredCores: the cores the parameter file's collector ran on
+	// (Params.Machine.Cores; 0: not known), to carry its mark's share of
+	// them to Cores.
+	GCMeasuredCores float64
 	// ServiceSpread: each job's cost varies (ClusterSpec.ServiceSpread).
 	ServiceSpread bool
 	// ProcessorSharing: the CPUs share their cores among the requests in
