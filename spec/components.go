@@ -393,7 +393,7 @@ func (c Cluster) Processes() []Process {
 // (mgcpacer.go:450), one worker goroutine a P (runtime/mgc.go:1693); the
 // assists are the allocating goroutines' own, which run on those Ps. The
 // storm-hiccups-busy-procs1 campaign checks it: at GOMAXPROCS 1 its cycles
-// take 0.58 cores (median), where storm-2core's 1.3 of 2 gives 0.65
+// take 0.62 cores (HiccupSet.FitGC's median), where storm-2core's 1.3 of 2 gives 0.65
 // (calibrate.TestMarkCoresPerProc). Without the rule a process on fewer
 // cores than measured would mark on all of them, stalling every request.
 func MarkCoresOn(markCores, measuredOn, cores float64) float64 {

@@ -69,8 +69,9 @@ type ParamsGC struct {
 	// process's GC CPU per cycle shows it (its heap, not a synthetic one).
 	ScanRate float64 `yaml:"scan_rate,omitempty"`
 	// MarkCores: the cores a cycle takes from requests while it marks (its
-	// GC CPU over its mark's wall time); more than the process's cores means
-	// all of them. 0: the
+	// GC CPU over its mark's wall time), on the machine's cores; a process
+	// on other cores takes the same share of them (MarkCoresOn), and never
+	// more than all of them. 0: the
 	// runtime's background share, a quarter of the cores.
 	MarkCores float64 `yaml:"mark_cores,omitempty"`
 	// MarkSpread: the sigma of the lognormal (mean 1) that scales each
