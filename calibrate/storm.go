@@ -368,6 +368,9 @@ type stormExtras struct {
 	// window's sample times (Unix ns; interval i is (bounds[i-1], bounds[i]],
 	// StormRun.Seconds[i-1]).
 	window func(res *StormResult, started time.Time, bounds []int64)
+	// sampled, if set, sees each of the window's samples as it is taken:
+	// its time and the new peer connections into the leader since the last.
+	sampled func(at time.Time, newConns int)
 }
 
 func measureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progress io.Writer, ex stormExtras) (r StormRun, err error) {
@@ -498,7 +501,17 @@ func measureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progres
 	}
 	say("%s: measuring for %s (leader m%d)", cfg.Name, cfg.Window, cl.Leader())
 	wctx, cancel := clk.WithTimeout(ctx, cfg.Window+time.Second/2)
-	samples, err := sampler.Run(wctx, clk, time.Second, read)
+	readWindow := read
+	if ex.sampled != nil {
+		readWindow = func(at time.Time) (stormProbe, error) {
+			p, err := read(at)
+			if err == nil {
+				ex.sampled(at, p.newConns)
+			}
+			return p, err
+		}
+	}
+	samples, err := sampler.Run(wctx, clk, time.Second, readWindow)
 	cancel()
 	if err == nil {
 		err = ctx.Err()
