@@ -419,14 +419,27 @@ type HiccupRun struct {
 	Summary      HiccupSummary  `json:"summary"`
 }
 
-// HiccupSet is the measurement as saved (testdata/storm-hiccups-3.7.3.json).
-type HiccupSet struct {
+// MeasuredOn heads a saved measurement of the real cluster: what ran, where,
+// when and how.
+type MeasuredOn struct {
 	Etcd    string `json:"etcd"`
 	Go      string `json:"go"`
-	Date    string `json:"date"`
+	Date    string `json:"date"` // UTC, of the start
 	Machine string `json:"machine"`
 	Cores   int    `json:"cores"`
 	Method  string `json:"method"`
+}
+
+// measuredOn is this process's MeasuredOn for a measurement started at
+// start (the etcd it links: 3.7.3).
+func measuredOn(start time.Time, method string) MeasuredOn {
+	return MeasuredOn{Etcd: "3.7.3", Go: runtime.Version(), Date: start.UTC().Format("2006-01-02"), Machine: thisMachine().CPU,
+		Cores: runtime.NumCPU(), Method: method}
+}
+
+// HiccupSet is the measurement as saved (testdata/storm-hiccups-3.7.3.json).
+type HiccupSet struct {
+	MeasuredOn
 	// Busy: the runs had one core of other work (BusyHiccupCampaign).
 	Busy bool `json:"busy,omitempty"`
 	// The campaign's interventions, if any (flattened into the JSON).
@@ -735,16 +748,16 @@ func RunHiccupCampaign(ctx context.Context, clk clock.Clock, c HiccupCampaign, p
 			prefix+fmt.Sprintf("-gogc%d", c.MemberGOGC)
 	}
 	start := clk.Now()
-	set := HiccupSet{Etcd: "3.7.3", Go: runtime.Version(), Date: start.UTC().Format("2006-01-02"), Machine: thisMachine().CPU,
-		Cores: runtime.NumCPU(), HighRTTP99Ms: HighRTTP99Ms, SchedTailMs: SchedTailMs, BunchFactor: BunchFactor, AgentLateMs: AgentLateMs,
-		Method: fmt.Sprintf("The storm set's run (storm.go MeasureStorm: 3 members in this process, peer mTLS RSA; leases on the followers, "+
-			"one raw LeaseKeepAlive stream each from an agent process, a send per lease every 500 ms from a Ticker, open loop; 5 s ramp, window from 15 s) "+
-			"at %d renewals/s %s (each run first waits up to 30 s for other processes' CPU under 0.25 cores), %d runs with a %s window. "+
-			"Beside it: this process's runtime/metrics (the 3 members plus the measurement's own samplers) every %s, the agent's every 100 ms "+
-			"(/sched/latencies:seconds, /sched/pauses/total/gc:seconds, /gc/cycles/total:gc-cycles, /cpu/classes/gc/mark/{assist,dedicated,idle}:cpu-seconds, "+
-			"/gc/heap/goal:bytes, /gc/heap/live:bytes, /memory/classes/heap/objects:bytes); histogram quantiles are bin upper bounds. "+
-			"The agent records each send's lateness against its Ticker grid. GC cycles: first STW pause to the rise of the cycle count, interval midpoints.",
-			c.RenewalsPerS, host, runs, window, HiccupMemberPeriod), Busy: c.Busy, HiccupIntervention: c.HiccupIntervention}
+	method := fmt.Sprintf("The storm set's run (storm.go MeasureStorm: 3 members in this process, peer mTLS RSA; leases on the followers, "+
+		"one raw LeaseKeepAlive stream each from an agent process, a send per lease every 500 ms from a Ticker, open loop; 5 s ramp, window from 15 s) "+
+		"at %d renewals/s %s (each run first waits up to 30 s for other processes' CPU under 0.25 cores), %d runs with a %s window. "+
+		"Beside it: this process's runtime/metrics (the 3 members plus the measurement's own samplers) every %s, the agent's every 100 ms "+
+		"(/sched/latencies:seconds, /sched/pauses/total/gc:seconds, /gc/cycles/total:gc-cycles, /cpu/classes/gc/mark/{assist,dedicated,idle}:cpu-seconds, "+
+		"/gc/heap/goal:bytes, /gc/heap/live:bytes, /memory/classes/heap/objects:bytes); histogram quantiles are bin upper bounds. "+
+		"The agent records each send's lateness against its Ticker grid. GC cycles: first STW pause to the rise of the cycle count, interval midpoints.",
+		c.RenewalsPerS, host, runs, window, HiccupMemberPeriod)
+	set := HiccupSet{MeasuredOn: measuredOn(start, method), HighRTTP99Ms: HighRTTP99Ms, SchedTailMs: SchedTailMs, BunchFactor: BunchFactor, AgentLateMs: AgentLateMs,
+		Busy: c.Busy, HiccupIntervention: c.HiccupIntervention}
 	for rep := 1; rep <= runs; rep++ {
 		cfg := StormConfig{RenewalsPerS: c.RenewalsPerS, Window: window, Seed: uint64(rep), Background: c.Busy, BackgroundNice: c.BusyNice, AgentGOGC: c.AgentGOGC,
 			Name: fmt.Sprintf("%s-%d-r%d", prefix, c.RenewalsPerS, rep)}

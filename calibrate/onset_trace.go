@@ -115,14 +115,9 @@ type OnsetTraceRun struct {
 
 // OnsetTraceSet is the measurement as saved.
 type OnsetTraceSet struct {
-	Etcd         string `json:"etcd"`
-	Go           string `json:"go"`
-	Date         string `json:"date"`
-	Machine      string `json:"machine"`
-	Cores        int    `json:"cores"`
-	Method       string `json:"method"`
-	RenewalsPerS int    `json:"renewals_per_s"`
-	Busy         bool   `json:"busy"`
+	MeasuredOn
+	RenewalsPerS int  `json:"renewals_per_s"`
+	Busy         bool `json:"busy"`
 	HiccupIntervention
 	Wall string          `json:"wall"`
 	Done bool            `json:"complete"`
@@ -143,13 +138,12 @@ func MeasureOnsetTraces(ctx context.Context, clk clock.Clock, c HiccupCampaign, 
 		return OnsetTraceSet{}, fmt.Errorf("onset trace: the campaign's GOGC interventions are not supported (member %d, agent %d); allowed: MemberProcs, BusyNice", c.MemberGOGC, c.AgentGOGC)
 	}
 	start := clk.Now()
-	set := OnsetTraceSet{Etcd: "3.7.3", Go: runtime.Version(), Date: start.UTC().Format("2006-01-02"), Machine: thisMachine().CPU, Cores: runtime.NumCPU(),
-		RenewalsPerS: c.RenewalsPerS, Busy: c.Busy, HiccupIntervention: c.HiccupIntervention,
-		Method: fmt.Sprintf("The storm set's run (storm.go MeasureStorm) at %d renewals/s (busy loop: %v; members' GOMAXPROCS %d, 0 as it is), %d runs of %s, "+
-			"with a runtime/trace flight recorder on the members' process; at the sample after the first that counts more than %d new peer connections "+
-			"(then at most %d onsets a run, 10 s apart) the recorder's window is read with golang.org/x/exp/trace into %d ms steps from %s before "+
-			"that second's start to %s after it. The recorder adds some CPU to the members' process (not measured).",
-			c.RenewalsPerS, c.Busy, c.MemberProcs, c.Runs, c.Window, StormNewConnsPerS, onsetTraceMaxOnsets, OnsetStepMs, OnsetTraceBefore, OnsetTraceAfter)}
+	method := fmt.Sprintf("The storm set's run (storm.go MeasureStorm) at %d renewals/s (busy loop: %v; members' GOMAXPROCS %d, 0 as it is), %d runs of %s, "+
+		"with a runtime/trace flight recorder on the members' process; at the sample after the first that counts more than %d new peer connections "+
+		"(then at most %d onsets a run, 10 s apart) the recorder's window is read with golang.org/x/exp/trace into %d ms steps from %s before "+
+		"that second's start to %s after it. The recorder adds some CPU to the members' process (not measured).",
+		c.RenewalsPerS, c.Busy, c.MemberProcs, c.Runs, c.Window, StormNewConnsPerS, onsetTraceMaxOnsets, OnsetStepMs, OnsetTraceBefore, OnsetTraceAfter)
+	set := OnsetTraceSet{MeasuredOn: measuredOn(start, method), RenewalsPerS: c.RenewalsPerS, Busy: c.Busy, HiccupIntervention: c.HiccupIntervention}
 	for rep := 1; rep <= c.Runs; rep++ {
 		cfg := StormConfig{RenewalsPerS: c.RenewalsPerS, Window: c.Window, Seed: uint64(rep), Background: c.Busy, BackgroundNice: c.BusyNice,
 			Name: fmt.Sprintf("onset-trace-%d-r%d", c.RenewalsPerS, rep)}
