@@ -12,14 +12,20 @@ import (
 // onsetTraceCampaigns: the onset-trace measurements, by their make measure
 // WHAT: the busy machine's storm run at 800/s with the members' process at
 // GOMAXPROCS 1 (its storms start on one whole core: storm-hiccups-busy-
-// procs1) and as it is (storm-hiccups-busy), 3 runs of 40 s each.
+// procs1) and as it is (storm-hiccups-busy), and the quiet host's at
+// 1,500/s, 3 runs of 40 s each.
 var onsetTraceCampaigns = map[string]struct {
 	c    HiccupCampaign
 	file string
 }{
 	"storm-onset-trace-busy-procs1": {busyWith(func(c *HiccupCampaign) { c.MemberProcs = 1 }), "testdata/storm-onset-trace-busy-procs1-3.7.3.json"},
 	"storm-onset-trace-busy":        {BusyHiccupCampaign, "testdata/storm-onset-trace-busy-3.7.3.json"},
+	"storm-onset-trace-quiet":       {quietWith(func(c *HiccupCampaign) { c.RenewalsPerS = OnsetTraceQuietRenewalsPerS }), "testdata/storm-onset-trace-quiet-3.7.3.json"},
 }
+
+// OnsetTraceQuietRenewalsPerS: the quiet host's onset-trace level, where
+// the storm set's big storms start (1,500/s: 3 of 3 runs).
+const OnsetTraceQuietRenewalsPerS = 1500
 
 // TestMeasureOnsetTrace traces the members' process around storm onsets
 // (onset_trace.go; make measure WHAT=storm-onset-trace-busy-procs1, ~5
