@@ -213,9 +213,10 @@ func ReplayStorm(ctx context.Context, set StormSet, model StormModel) ([]StormPo
 			p := pts[j.pi]
 			// Grounded: the agent's and the busy loop's measured CPU (medians)
 			// stand for the other processes on the machine; with BusyThread
-			// the loop is a thread (StormModel.Spec), the agent's CPU cores.
+			// the loop is a thread (StormModel.Spec), the agent's CPU cores;
+			// with BusyOneCore the loop has the core the members do not.
 			bg := p.Measured.ClientCores + p.Measured.Background
-			if model.BusyThread && p.Busy {
+			if (model.BusyThread || model.BusyOneCore) && p.Busy {
 				bg = p.Measured.ClientCores
 			}
 			m, err := SimulateStorm(ctx, p.Level, p.Busy, j.seed, model, bg, cfg.Ramp, cfg.Warmup-cfg.Ramp, int(cfg.Window/time.Second))
@@ -249,7 +250,10 @@ func WriteStormTable(w io.Writer, set StormSet, pts []StormPoint, model StormMod
 	if model.Grounded {
 		how = "the grounded model: measured costs and other CPU, loopback, GC, spread, the follower reading its answer"
 	}
-	if model.BusyThread {
+	switch {
+	case model.BusyOneCore:
+		how += ", at the busy levels the members on one core and the busy loop on the other"
+	case model.BusyThread:
 		how += ", the busy loop a thread sharing the cores per thread"
 	}
 	if model.RaftWait != "" {

@@ -60,6 +60,14 @@ type StormModel struct {
 	// the members at GOMAXPROCS 1 with the busy loop on the other core (the
 	// storm-hiccups-busy-procs1 campaign): then no busy thread shares theirs.
 	Cores float64
+	// BusyOneCore (with Grounded): at the busy levels the members' process
+	// has one core and the busy loop the other, as if the members ran at
+	// GOMAXPROCS 1 (no busy thread shares the members' core; the agent's
+	// measured CPU stays host.background_cores). The reading behind it: the
+	// real members at GOMAXPROCS 1 beside the loop storm as they do at 2
+	// (TestStormBusyProcs1Intervention), so on the busy machine their second
+	// P buys them little. README, "The busy machine as one core".
+	BusyOneCore bool
 }
 
 // GroundedStormModel is the storm set's grounded model: its measured costs,
@@ -80,7 +88,8 @@ func (m StormModel) seeds() int {
 
 // Spec is the scenario for one storm level (StormSpec); background: with
 // Grounded, the other processes' cores measured at that level (with
-// BusyThread at a busy level, the agent's alone: the loop is a thread).
+// BusyThread or BusyOneCore at a busy level, the agent's alone: the loop
+// is a thread, or has its own core).
 func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background float64) spec.Spec {
 	params := m.Params
 	sp := spec.Spec{
@@ -107,7 +116,10 @@ func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background fl
 		if background > 0 {
 			sp.Host.BackgroundCores = strconv.FormatFloat(background, 'f', 3, 64)
 		}
-		if busy && m.BusyThread && m.Cores == 0 {
+		switch {
+		case busy && m.BusyOneCore:
+			sp.Cluster.Cores = 1
+		case busy && m.BusyThread && m.Cores == 0:
 			sp.Host.BackgroundThreads = 1
 		}
 		if m.Cores > 0 {

@@ -229,13 +229,15 @@ func TestStormReplayGrounded(t *testing.T) {
 		// Busy: the busy loop as one thread beside the members' two
 		// (host.background_threads: 1, CFS shares: 4/3 of a core with a
 		// backlog, 1 for a lone request) at the measured speed 0.81
-		// (testdata/host-speed.json) keeps the big-storm onset at 1,200/s
-		// (3 of 6 seeds; 800/s: none), where the loop as 1.1 cores taken
-		// away had it too; the first storms move from 400/s to 800/s (400/s:
-		// 2 of 6), as the members get more of the machine than 0.9 core.
+		// (testdata/host-speed.json), the collector marking on its share
+		// of each P's thread (TestBusyMarkCores): big storms from 800/s (4
+		// of 6 seeds; 6 of 12), as the real; while the marks took the
+		// process's whole share they started at 1,200/s (800/s: none of
+		// 6). The first storms start at 800/s (400/s: 2 of 6), against the
+		// real 400/s.
 		// Quiet: with the probers ticking together (every 4 s, twelve
 		// handshakes at once) 3 of 6 seeds storm at 1,000/s, as the real.
-		{"big-storm onset", "quiet", BigStormOnsetOf, 1500, 1500}, {"big-storm onset", "busy", BigStormOnsetOf, 800, 1200},
+		{"big-storm onset", "quiet", BigStormOnsetOf, 1500, 1500}, {"big-storm onset", "busy", BigStormOnsetOf, 800, 800},
 		{"storm onset (10 new connections)", "quiet", StormOnsetOf, 1000, 1000}, {"storm onset (10 new connections)", "busy", StormOnsetOf, 400, 800},
 	} {
 		if r, m := c.onset(pts, c.cond, false), c.onset(pts, c.cond, true); r != c.real || m != c.want {
@@ -251,7 +253,7 @@ func within(a, b, f float64) bool { return a > 0 && b > 0 && a <= f*b && b <= f*
 
 // stormGroundedAgrees: what the grounded model gets right today.
 var stormGroundedAgrees = []stormClaim{
-	{"server CPU within 25 % of the real at 7 of the 8 levels and within 45 % at all (within 5 % at busy 400-1,200/s; under where the real storms are bigger: 22-24 % at quiet 1,000-2,000/s; over at the top levels, 15 % quiet and 40 % busy (the one level off), where every seed storms big)", func(pts []StormPoint) bool {
+	{"server CPU within 25 % of the real at 7 of the 8 levels and within 45 % at all (within 10 % at busy 400-1,200/s; under where the real storms are bigger: 22-24 % at quiet 1,000-2,000/s; over at the top levels, 15 % quiet and 40 % busy (the one level off), where every seed storms big)", func(pts []StormPoint) bool {
 		close := 0
 		for _, p := range pts {
 			if math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores {
@@ -260,7 +262,7 @@ var stormGroundedAgrees = []stormClaim{
 		}
 		return close >= 7 && every(pts, func(p StormPoint) bool {
 			return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.45*p.Measured.ServerCores &&
-				(!p.Busy || p.Level > 1200 || math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.05*p.Measured.ServerCores)
+				(!p.Busy || p.Level > 1200 || math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.1*p.Measured.ServerCores)
 		})
 	}},
 	{"RTT p50 within a factor 2 at every level", func(pts []StormPoint) bool {
@@ -271,16 +273,10 @@ var stormGroundedAgrees = []stormClaim{
 			return 2*p.Model.Big <= p.Model.Runs || within(p.Model.PeakConns, p.Measured.PeakConns, 2.5)
 		})
 	}},
-	{"calm RTT p99 on the busy machine at 400/s (where no run storms big) within a factor 2 of the real 7.5 ms (3.8 ms; 2.0 ms while the model spread the prober's handshakes evenly over its 4 s: the slow second in four, TestStormProberSignature)",
-		func(pts []StormPoint) bool {
-			return every(pts, func(p StormPoint) bool {
-				return !p.Busy || p.Measured.Big > 0 || within(p.Model.RTTP99Ms, p.Measured.RTTP99Ms, 2)
-			})
-		}},
-	{"the storms recur: at every level where both sides recur (5 of 8), within a factor 2 of the real gap (quiet 1,000/s 12 s against 20, busy 1,200 and 1,600/s 22 s against 14; 29 s at busy 1,200/s while the prober's handshakes were spread evenly)", func(pts []StormPoint) bool {
+	{"the storms recur on the quiet machine: at every quiet level where both sides recur (3 of 4), within a factor 2 of the real gap (1,000/s 12 s against 20)", func(pts []StormPoint) bool {
 		both := 0
 		for _, p := range pts {
-			if p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 {
+			if p.Busy || p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 {
 				continue
 			}
 			both++
@@ -288,17 +284,26 @@ var stormGroundedAgrees = []stormClaim{
 				return false
 			}
 		}
-		return both >= 5
+		return both >= 3
 	}},
 }
 
 // stormGroundedApart: where the grounded model and the real cluster still
 // disagree.
 var stormGroundedApart = []stormClaim{
-	{"(a) busy onsets: the first storms (more than 10 new connections in a second) start at 800/s against 400 (2 of 6 seeds at 400); big ones at 1,200/s against 800 (at 800/s no seed of 6 storms big: 14 new connections in the median worst second against 540), with the busy loop a thread at the measured speed as with it 1.1 cores taken away; the real busy storms come through the scheduler's shares (at nice 19 the loop takes none: TestStormBusyNiceIntervention), and on one whole core as well, where the model on one core now storms as they do (TestStormBusyProcs1Intervention): on the 1.33 cores the loop leaves, the model's marks take all of them",
+	{"(a) busy first storms: more than 10 new connections in a second from 800/s against 400 (2 of 6 seeds at 400); the big ones agree (800/s). The real busy storms come through the scheduler's shares (at nice 19 the loop takes none: TestStormBusyNiceIntervention), and on one whole core as well (TestStormBusyProcs1Intervention); read as the members' one core the busy onsets agree (TestStormReplayBusyOneCore)",
 		func(pts []StormPoint) bool {
-			return StormOnsetOf(pts, "busy", true) > StormOnsetOf(pts, "busy", false) &&
-				BigStormOnsetOf(pts, "busy", true) > BigStormOnsetOf(pts, "busy", false)
+			return StormOnsetOf(pts, "busy", true) > StormOnsetOf(pts, "busy", false)
+		}},
+	{"(a2) calm RTT p99 on the busy machine at 400/s: under a third of the real 7.5 ms (1.7 ms; 3.8 ms while a mark took the process's whole share and stalled every request)",
+		func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool { return !p.Busy || p.Level != 400 || 3*p.Model.RTTP99Ms < p.Measured.RTTP99Ms })
+		}},
+	{"(a3) the busy storms recur half as often as the real ones: 28-36 s apart at 800-1,600/s against 14-16 (22 s at 1,200 and 1,600/s while a mark took the whole share)",
+		func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool {
+				return !p.Busy || p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 || p.Model.RecurrenceS >= 1.7*p.Measured.RecurrenceS
+			})
 		}},
 	{"(b) calm RTT p99 on the quiet machine at 1,000/s: under a third of the real 6.8 ms (1.9 ms with the probers' 4 s bursts, TestStormProberSignature; not the marks as such, TestStormHiccupsMarksAlone: 4 hiccup seconds of 114, 10-26 ms, each with a member GC cycle and a scheduler delay; most cycles delay nothing); the real p99 stays with a fifth of the members' or the agent's GC cycles, the model's is its collector's (TestStormGOGCIntervention)",
 		func(pts []StormPoint) bool {
@@ -314,4 +319,89 @@ var stormGroundedApart = []stormClaim{
 		func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool { return p.Model.StreamErrors == 0 })
 		}},
+}
+
+// TestStormReplayBusyOneCore replays the storm set's busy levels through
+// the grounded model read another way (StormModel.BusyOneCore): the
+// members' process on one core, the busy loop on the other, as if the
+// members ran at GOMAXPROCS 1. TestStormBusyProcs1Intervention measured
+// that they storm so (2 of 3 runs big at 800/s, against 3 of 3 at
+// GOMAXPROCS 2 in the storm set): on the busy machine their second P buys
+// them little. Read so, the busy onsets and the busy levels' server CPU
+// come out as measured; the calm p99 and the top level's recurrence do
+// not, and the real members do get more than one core while they storm.
+func TestStormReplayBusyOneCore(t *testing.T) {
+	var set StormSet
+	loadMeasurement(t, stormFile, &set)
+	var busy []StormCondition
+	for _, c := range set.Conditions {
+		if c.Background {
+			busy = append(busy, c)
+		}
+	}
+	if len(busy) != 1 {
+		t.Fatalf("%s: %d busy conditions, want 1", stormFile, len(busy))
+	}
+	set.Conditions = busy
+	model := GroundedStormModel
+	model.BusyOneCore = true
+	pts, err := ReplayStorm(context.Background(), set, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteStormTable(&b, set, pts, model); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", b.String())
+	for _, c := range []struct {
+		what       string
+		onset      func([]StormPoint, string, bool) int
+		real, want int
+	}{
+		{"storm onset (10 new connections)", StormOnsetOf, 400, 400},
+		{"big-storm onset", BigStormOnsetOf, 800, 800},
+	} {
+		if r, m := c.onset(pts, "busy", false), c.onset(pts, "busy", true); r != c.real || m != c.want {
+			t.Errorf("busy %s: real %s, the members on one core %s; was %d/s and %d/s: update the test and the README", c.what, onsetText(r), onsetText(m), c.real, c.want)
+		}
+	}
+	checkStormClaims(t, pts, []stormClaim{
+		{"server CPU within 25 % of the real at every busy level (0.14 / 0.30 / 0.44 / 0.55 cores against 0.17 / 0.31 / 0.47 / 0.48)", func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool {
+				return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores
+			})
+		}},
+	}, "the members on one core no longer agree: %s")
+	checkStormClaims(t, pts, []stormClaim{
+		{"calm RTT p99 at 400/s under half the real 7.5 ms (2.6 ms: no thread takes turns with the members for their core)", func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool { return p.Level != 400 || 2*p.Model.RTTP99Ms < p.Measured.RTTP99Ms })
+		}},
+		{"at 1,600/s the storms recur more than twice as far apart as the real ones (35 s against 14)", func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool {
+				return p.Level != 1600 || p.Model.RecurrenceS > 2*p.Measured.RecurrenceS
+			})
+		}},
+	}, "known gap of the members on one core no longer holds: %s: remove it (and the README's line)")
+
+	// Why this is a reading and not the grounded model: in the seconds of
+	// their big storms the real members take more than a core (the loop
+	// leaves them up to 4/3), which one core cannot give.
+	for _, l := range busy[0].Levels {
+		var cores []float64
+		for _, r := range l.Runs {
+			for _, s := range r.Seconds {
+				if s.NewPeerConns > BigStormNewConnsPerS {
+					cores = append(cores, s.ServerCores)
+				}
+			}
+		}
+		if len(cores) == 0 {
+			continue
+		}
+		slices.Sort(cores)
+		if m := median(cores); m <= 1 {
+			t.Errorf("busy %d/s: the real members' CPU in big-storm seconds has median %.2f cores; was above one core (1.09-1.25 over 800-1,600/s): the one-core reading may stand as the grounded model", l.RenewalsPerS, m)
+		}
+	}
 }

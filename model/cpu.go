@@ -75,7 +75,15 @@ import (
 //     process ran alone) is done at Speed x the cores given; it takes
 //     1/Speed of CPU time, which Utilisation counts. GC marking is not
 //     slowed (the measurement's gc-mark workload ran at 0.985 of its quiet
-//     speed), but marks on no more than the process's share.
+//     speed), but marks on its share of each P's thread: GCConfig.MarkCores
+//     over Procs of Share(Procs) (the mark workers and assists run on Ps,
+//     one worker per P, runtime/mgc.go:1693, mgcpacer.go:403-417, 450; a
+//     P's thread gets its CFS share of a core). With MarkCores 1.3 of 2
+//     Procs and one other thread on 1.86 cores that is 0.81 cores, where
+//     the whole share would be 1.24: the storm-hiccups campaigns' marks
+//     take 1.95x as long a MB of heap on the busy machine as on the quiet
+//     one, the model's 1.6x (calibrate.TestBusyMarkCores; 1.06x with the
+//     whole share).
 //
 // With Threads the backlog drains at Speed x (Share(Procs) - Idle - GC(t)),
 // GC(t) the cores a mark takes (at most Share(Procs) - Idle).
@@ -415,7 +423,12 @@ func (c *CPU) Allocate(now sim.Time, bytes int64) {
 	}
 	avail := c.cores - c.idle - c.backgroundAt(now)
 	if c.threads > 0 {
-		avail = c.shareOf(c.procs, c.cores-c.backgroundAt(now)) - c.idle
+		share := c.shareOf(c.procs, c.cores-c.backgroundAt(now))
+		avail = share - c.idle
+		// The mark's share of each P, of what each P's thread gets.
+		if mc := c.gc.cfg.MarkCores; mc > 0 {
+			avail = min(avail, mc*share/c.procs)
+		}
 	}
 	if cy, ok := c.gc.AllocOn(now, bytes, c.gc.cfg.BaseHeap+c.bytes+c.outside, avail); ok {
 		markFrom := cy.Start + sim.Time(cy.STW)

@@ -213,6 +213,25 @@ func (s *Sim) GCMarks(m int) []model.Span {
 	return nil
 }
 
+// GCMarkCores is the cores member m's process's GC cycles marked on, on
+// average over the run: their marking work (core time) over their marks'
+// wall time, pauses excluded; 0 without cluster.gc or a cycle.
+func (s *Sim) GCMarkCores(m int) float64 {
+	gc := s.members[m].CPU().GC()
+	if gc == nil || gc.Cycles() == 0 {
+		return 0
+	}
+	var wall sim.Time
+	for _, sp := range gc.Marks() {
+		wall += sp.To - sp.From
+	}
+	wall -= sim.Time(gc.Pauses())
+	if wall <= 0 {
+		return 0
+	}
+	return float64(gc.Work()) / float64(wall)
+}
+
 // Read reads client i's lease now as a checker client would and records the
 // operation for the History: recorder.OpGet (its key), OpTimeToLive, or
 // OpRevoke (the client revokes it). found: the key or the lease was there.

@@ -53,7 +53,9 @@ leasesim's (the same scenario, seeds 1-3, --params; with --grounded, the
 model as the storm set grounds it: its measured costs, storm-2core unless
 --params is given, the measured agent and busy-loop CPU as other processes'
 cores, loopback round trips, GC, service-time spread and the follower
-reading its answer before pooling the connection, seeds 1-6; --raft-wait puts
+reading its answer before pooling the connection, seeds 1-6; --busy-one-core
+gives the members one core at the busy levels, the busy loop the other, in
+place of the loop as a thread sharing both; --raft-wait puts
 raft in the loop, so that storms can move the leadership). With --from FILE it
 replays a saved campaign (-w json output, or calibrate/testdata/storm-3.7.3.json)
 without measuring. Each run first waits up to 30 s for the host's other CPU
@@ -62,6 +64,7 @@ to fall under 0.25 cores; the other CPU is recorded per second.`
 const calibrateExample = `  leasesim calibrate                                   # the CI-sized set: 30 clients, TTL 5s
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json   # the saved storm measurement beside leasesim
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded   # ... beside the grounded model
+  leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded --busy-one-core   # ... the busy machine as the members' one core
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded --raft-wait backlog   # ... with raft in the loop
   leasesim calibrate --set storm --from calibrate/testdata/storm-3.7.3.json --grounded --seeds 20   # ... the onsets over 20 seeds
   leasesim calibrate --set storm -w json > storm.json  # re-measure it (~40 min; keep the machine otherwise idle)
@@ -99,6 +102,7 @@ func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
 	quiet := fs.BoolP("quiet", "q", false, "no progress display on stderr")
 	grounded := fs.Bool("grounded", false, "with --set storm: simulate the grounded storm model (see above), not the plain scenario")
 	raftWait := fs.String("raft-wait", "", "with --set storm: raft in the loop (cluster.raft) with this raft_wait: preempt, backlog or measured (default: no raft, the leader fixed)")
+	busyOneCore := fs.Bool("busy-one-core", false, "with --set storm --grounded: at the busy levels the members' process has one core and the busy loop the other (as the members at GOMAXPROCS 1), instead of the loop as a thread sharing both")
 	simSeeds := fs.Int("seeds", 0, "with --set storm: simulate seeds 1..N per level (default 3; 6 with --grounded); onsets are read from the share of seeds that storm, so more seeds steady a knife edge")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		format, err := wo.resolve(fs)
@@ -106,21 +110,21 @@ func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
 			return err
 		}
 		asJSON := format == "json"
-		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet, *grounded, *raftWait, *simSeeds)
+		return cmdCalibrate(cmd.Context(), fs, stdout, stderr, set, clients, ttl, consumer, placement, spread, warmup, window, idle, tls, seed, params, fit, &asJSON, keep, from, quiet, *grounded, *raftWait, *simSeeds, *busyOneCore)
 	}
 	return cmd
 }
 
 func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writer, set *string, clients *int, ttl *time.Duration, consumer, placement *string,
-	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool, grounded bool, raftWait string, simSeeds int) error {
+	spread, warmup, window, idle *time.Duration, tls *string, seed *uint64, params, fit *string, asJSON, keep *bool, from *string, quiet *bool, grounded bool, raftWait string, simSeeds int, busyOneCore bool) error {
 	explicit := map[string]bool{}
 	fs.Visit(func(f *pflag.Flag) { explicit[f.Name] = true })
 	if *set == calibrate.StormSetName {
 		for name := range explicit {
 			switch name {
-			case "set", "from", "params", "json", "write-out", "quiet", "grounded", "raft-wait", "seeds":
+			case "set", "from", "params", "json", "write-out", "quiet", "grounded", "raft-wait", "seeds", "busy-one-core":
 			default:
-				return usagef("calibrate: --%s cannot be combined with --set storm (the campaign fixes its runs; --from, --params, --grounded, --raft-wait, --seeds and -w json apply)", name)
+				return usagef("calibrate: --%s cannot be combined with --set storm (the campaign fixes its runs; --from, --params, --grounded, --busy-one-core, --raft-wait, --seeds and -w json apply)", name)
 			}
 		}
 		switch raftWait {
@@ -136,6 +140,10 @@ func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writ
 			}
 		}
 		model.RaftWait = raftWait
+		if busyOneCore && !grounded {
+			return usagef("calibrate: --busy-one-core applies to the grounded model only (add --grounded)")
+		}
+		model.BusyOneCore = busyOneCore
 		if explicit["seeds"] {
 			if simSeeds < 1 || simSeeds > sweep.MaxSeeds {
 				return usagef("calibrate: --seeds %d is not allowed; allowed: 1 to %d", simSeeds, sweep.MaxSeeds)
@@ -144,8 +152,8 @@ func cmdCalibrate(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.Writ
 		}
 		return cmdCalibrateStorm(ctx, stdout, stderr, *from, model, *asJSON, *quiet)
 	}
-	if grounded || raftWait != "" || explicit["seeds"] {
-		return usagef("calibrate: --grounded, --raft-wait and --seeds apply to --set storm only")
+	if grounded || raftWait != "" || explicit["seeds"] || busyOneCore {
+		return usagef("calibrate: --grounded, --busy-one-core, --raft-wait and --seeds apply to --set storm only")
 	}
 	var runs []calibrate.Config
 	var ms []calibrate.Measurement
