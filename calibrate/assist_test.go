@@ -16,7 +16,7 @@ import (
 // cycles over 6 ms hold 130 of them. A model whose marks only take cores
 // (model.GC: the same share of them every cycle) spreads a cycle's harm
 // evenly over its requests, and slows few sends in any cycle
-// (TestStormHiccupsMarksAlone: 5 of 3,094); assists, which charge marking
+// (TestStormHiccupsMarksAlone: 9 of 2,881); assists, which charge marking
 // to the requests themselves (runtime/mgcmark.go gcAssistAlloc, parking a
 // goroutine that cannot pay in gcParkAssist), are not in it yet.
 func TestStormHiccupsSlowMarksAreAssisted(t *testing.T) {

@@ -3,8 +3,10 @@ package calibrate
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/leasesim/leasesim/calibrate/procstat"
 	"github.com/leasesim/leasesim/netsim"
+	"github.com/leasesim/leasesim/spec"
 )
 
 // proberPhaseFile holds TestMeasureProberPhase's result.
@@ -232,4 +235,57 @@ func TestProberPhaseReplay(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestProberBurstParams derives from the prober-phase measurement the two
+// figures the grounded storm model takes from it, and holds the model's
+// copies to them:
+//   - spec.ProberStartSkews ("skewed" prober phases): per cluster start,
+//     the median width of its bursts of six opens (the first burst of a
+//     start, twelve opens, is the streams' first dials as well);
+//   - storm-2core's costs.prober_connection: the median CPU of a burst of
+//     six over six, and its idle_cores: the default file's less what the
+//     prober's connections cost beyond their accept and handshakes (the
+//     fitted idle CPU held it while the model charged those alone).
+func TestProberBurstParams(t *testing.T) {
+	var m ProberPhase
+	loadMeasurement(t, proberPhaseFile, &m)
+	pairs := uint64(m.Members * (m.Members - 1))
+	var skews []time.Duration
+	var burstCPU []float64
+	for _, run := range m.Runs {
+		var widths []float64
+		for _, b := range run.Bursts {
+			if b.Opens == pairs {
+				widths = append(widths, b.WidthMs)
+				burstCPU = append(burstCPU, b.CPUMs)
+			}
+		}
+		slices.Sort(widths)
+		skews = append(skews, time.Duration(math.Round(median(widths)*1e3))*time.Microsecond)
+	}
+	if !slices.Equal(skews, spec.ProberStartSkews) {
+		t.Errorf("start skews measured %v, spec.ProberStartSkews %v", skews, spec.ProberStartSkews)
+	}
+	slices.Sort(burstCPU)
+	perProbe := time.Duration(median(burstCPU) / float64(pairs) * float64(time.Millisecond))
+	p, err := spec.LoadParams("storm-2core")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Costs.ProberConnection.D(); got.Round(time.Microsecond) != perProbe.Round(time.Microsecond) {
+		t.Errorf("a prober connection costs %v (median of %d bursts over %d), storm-2core says %v", perProbe, len(burstCPU), pairs, got)
+	}
+	def, err := spec.LoadParams("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	costs := spec.DefaultCosts("rsa")
+	charged := costs.TCPAccept + p.Costs.TLSServerFull.D() + p.Costs.TLSClientFull.D()
+	rest := (perProbe - charged).Seconds() * float64(pairs) / netsim.ProberInterval.Seconds() / float64(m.Members)
+	want := *def.Costs.IdleCores - rest
+	if got := *p.Costs.IdleCores; math.Abs(got-want) > 1e-5 {
+		t.Errorf("storm-2core idle_cores %g; the default file's %g less the prober's rest %.6f is %.6f", got, *def.Costs.IdleCores, rest, want)
+	}
+	t.Logf("start skews %v; a prober connection %v (the model charged %v of it before); idle_cores %.6f", skews, perProbe, charged, want)
 }

@@ -71,8 +71,8 @@ type StormModel struct {
 }
 
 // GroundedStormModel is the storm set's grounded model: its measured costs,
-// 6 seeds a level (the onset is a knife edge; half the seeds decide it).
-var GroundedStormModel = StormModel{Params: "storm-2core", Grounded: true, BusyThread: true, Seeds: 6}
+// 12 seeds a level (the onset is a knife edge; half the seeds decide it).
+var GroundedStormModel = StormModel{Params: "storm-2core", Grounded: true, BusyThread: true, Seeds: 12}
 
 // StormGroundedAnswerShare: the part of the follower's work that reads the
 // answer in the grounded model. Not measured; the onset barely moves
@@ -113,6 +113,9 @@ func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background fl
 		sp.Cluster.PeerRTT = new(spec.Duration(loopbackPeerRTT))
 		sp.Cluster.GC, sp.Cluster.ServiceSpread, sp.Cluster.GOGC = true, true, m.GOGC
 		sp.Cluster.FollowerAnswerShare = StormGroundedAnswerShare
+		// The members start as calibrate starts them, one after another
+		// within a measured skew: each prober burst as wide as a real one.
+		sp.Cluster.ProberPhase = spec.ProberSkewed
 		if background > 0 {
 			sp.Host.BackgroundCores = strconv.FormatFloat(background, 'f', 3, 64)
 		}

@@ -206,9 +206,9 @@ func checkStormRun(t *testing.T, c StormCondition, l StormLevel, r StormRun) {
 // TestStormReplayGrounded replays the storm set through the grounded storm
 // model (GroundedStormModel: the storm set's own measured costs and other
 // CPU as inputs, loopback round trips, GC, spread, the follower reading its
-// answer, the busy loop as a thread sharing the cores per thread at the
-// measured all-busy speed), seeds 1-6, and holds what agrees and what does
-// not.
+// answer, the probers' measured bursts, the busy loop as a thread sharing
+// the cores per thread at the measured all-busy speed), seeds 1-12, and
+// holds what agrees and what does not.
 func TestStormReplayGrounded(t *testing.T) {
 	var set StormSet
 	loadMeasurement(t, stormFile, &set)
@@ -226,19 +226,14 @@ func TestStormReplayGrounded(t *testing.T) {
 		onset      func([]StormPoint, string, bool) int
 		real, want int
 	}{
-		// Busy: the busy loop as one thread beside the members' two
-		// (host.background_threads: 1, CFS shares: 4/3 of a core with a
-		// backlog, 1 for a lone request) at the measured speed 0.81
-		// (testdata/host-speed.json), the collector marking on its share
-		// of each P's thread (TestBusyMarkCores): big storms from 800/s (4
-		// of 6 seeds; 6 of 12), as the real; while the marks took the
-		// process's whole share they started at 1,200/s (800/s: none of
-		// 6). The first storms start at 800/s (400/s: 2 of 6), against the
-		// real 400/s.
-		// Quiet: with the probers ticking together (every 4 s, twelve
-		// handshakes at once) 3 of 6 seeds storm at 1,000/s, as the real.
+		// Every onset agrees (12 seeds: 9, 11, 8 and 9 at the onset
+		// level). What brought the busy ones: the collector marking on
+		// its share of each P's thread (TestBusyMarkCores; the big storms
+		// had started at 1,200/s) and the probers' bursts as measured,
+		// each connection's CPU and the members' start skew
+		// (TestProberBurstParams; the first storms had started at 800/s).
 		{"big-storm onset", "quiet", BigStormOnsetOf, 1500, 1500}, {"big-storm onset", "busy", BigStormOnsetOf, 800, 800},
-		{"storm onset (10 new connections)", "quiet", StormOnsetOf, 1000, 1000}, {"storm onset (10 new connections)", "busy", StormOnsetOf, 400, 800},
+		{"storm onset (10 new connections)", "quiet", StormOnsetOf, 1000, 1000}, {"storm onset (10 new connections)", "busy", StormOnsetOf, 400, 400},
 	} {
 		if r, m := c.onset(pts, c.cond, false), c.onset(pts, c.cond, true); r != c.real || m != c.want {
 			t.Errorf("%s, %s: real %s, grounded model %s; was %d/s and %d/s: update the test and the README", c.what, c.cond, onsetText(r), onsetText(m), c.real, c.want)
@@ -253,7 +248,7 @@ func within(a, b, f float64) bool { return a > 0 && b > 0 && a <= f*b && b <= f*
 
 // stormGroundedAgrees: what the grounded model gets right today.
 var stormGroundedAgrees = []stormClaim{
-	{"server CPU within 25 % of the real at 7 of the 8 levels and within 45 % at all (within 10 % at busy 400-1,200/s; under where the real storms are bigger: 22-24 % at quiet 1,000-2,000/s; over at the top levels, 15 % quiet and 40 % busy (the one level off), where every seed storms big)", func(pts []StormPoint) bool {
+	{"server CPU within 25 % of the real at 7 of the 8 levels (under by 22-24 % at quiet 1,000-2,000/s, where the real storms are bigger; over by 13-17 % at quiet 3,000/s and busy 800-1,200/s) and within 55 % at all", func(pts []StormPoint) bool {
 		close := 0
 		for _, p := range pts {
 			if math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores {
@@ -261,54 +256,44 @@ var stormGroundedAgrees = []stormClaim{
 			}
 		}
 		return close >= 7 && every(pts, func(p StormPoint) bool {
-			return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.45*p.Measured.ServerCores &&
-				(!p.Busy || p.Level > 1200 || math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.1*p.Measured.ServerCores)
+			return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.55*p.Measured.ServerCores
 		})
 	}},
 	{"RTT p50 within a factor 2 at every level", func(pts []StormPoint) bool {
 		return every(pts, func(p StormPoint) bool { return within(p.Model.RTTP50Ms, p.Measured.RTTP50Ms, 2) })
 	}},
-	{"where most seeds storm big, the worst second's new connections within a factor 2.5 of the real (the model's storms are smaller: 558-942 against 1,125-1,517)", func(pts []StormPoint) bool {
+	{"where most seeds storm big, the worst second's new connections within a factor 2.5 of the real (the model's storms are smaller: 486-1,278 against 540-1,517)", func(pts []StormPoint) bool {
 		return every(pts, func(p StormPoint) bool {
 			return 2*p.Model.Big <= p.Model.Runs || within(p.Model.PeakConns, p.Measured.PeakConns, 2.5)
 		})
 	}},
-	{"the storms recur on the quiet machine: at every quiet level where both sides recur (3 of 4), within a factor 2 of the real gap (1,000/s 12 s against 20)", func(pts []StormPoint) bool {
-		both := 0
+	{"the storms recur, every level on both sides, within a factor 2 of the real gap at 7 of the 8 (not at busy 1,600/s: 32 s against 14)", func(pts []StormPoint) bool {
+		close := 0
 		for _, p := range pts {
-			if p.Busy || p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 {
-				continue
-			}
-			both++
-			if !within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 2) {
+			if p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 {
 				return false
 			}
+			if within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 2) {
+				close++
+			}
 		}
-		return both >= 3
+		return close >= 7
 	}},
 }
 
 // stormGroundedApart: where the grounded model and the real cluster still
 // disagree.
 var stormGroundedApart = []stormClaim{
-	{"(a) busy first storms: more than 10 new connections in a second from 800/s against 400 (2 of 6 seeds at 400); the big ones agree (800/s). The real busy storms come through the scheduler's shares (at nice 19 the loop takes none: TestStormBusyNiceIntervention), and on one whole core as well (TestStormBusyProcs1Intervention); read as the members' one core the busy onsets agree (TestStormReplayBusyOneCore)",
-		func(pts []StormPoint) bool {
-			return StormOnsetOf(pts, "busy", true) > StormOnsetOf(pts, "busy", false)
-		}},
-	{"(a2) calm RTT p99 on the busy machine at 400/s: under a third of the real 7.5 ms (1.7 ms; 3.8 ms while a mark took the process's whole share and stalled every request)",
-		func(pts []StormPoint) bool {
-			return every(pts, func(p StormPoint) bool { return !p.Busy || p.Level != 400 || 3*p.Model.RTTP99Ms < p.Measured.RTTP99Ms })
-		}},
-	{"(a3) the busy storms recur half as often as the real ones: 28-36 s apart at 800-1,600/s against 14-16 (22 s at 1,200 and 1,600/s while a mark took the whole share)",
+	{"(a) busy 1,600/s: the server CPU 50 % over the real (0.72 cores against 0.48: the real CPU per renewal falls with the rate, the model's does not, and it is 1/0.81 of the quiet cost while the loop runs) and the storms 2.3x as far apart (32 s against 14)",
 		func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool {
-				return !p.Busy || p.Model.RecurrenceS == 0 || p.Measured.RecurrenceS == 0 || p.Model.RecurrenceS >= 1.7*p.Measured.RecurrenceS
+				return !p.Busy || p.Level != 1600 || (p.Model.ServerCores > 1.25*p.Measured.ServerCores && p.Model.RecurrenceS > 2*p.Measured.RecurrenceS)
 			})
 		}},
-	{"(b) calm RTT p99 on the quiet machine at 1,000/s: under a third of the real 6.8 ms (1.9 ms with the probers' 4 s bursts, TestStormProberSignature; not the marks as such, TestStormHiccupsMarksAlone: 4 hiccup seconds of 114, 10-26 ms, each with a member GC cycle and a scheduler delay; most cycles delay nothing); the real p99 stays with a fifth of the members' or the agent's GC cycles, the model's is its collector's (TestStormGOGCIntervention)",
+	{"(b) calm RTT p99 where nothing storms big: under half the real on both machines (quiet 1,000/s 2.4 ms against 6.8, busy 400/s 2.7 against 7.5). The slow second in four agrees now (TestStormProberSignature); the others are 1.0-1.5 ms against the real 1.7-2.6. On the quiet machine not the marks as such (TestStormHiccupsMarksAlone: 4 hiccup seconds of 114, 10-26 ms, each with a member GC cycle and a scheduler delay; most cycles delay nothing); the real p99 stays with a fifth of the members' or the agent's GC cycles, the model's is its collector's (TestStormGOGCIntervention)",
 		func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool {
-				return p.Busy || p.Measured.Big > 0 || 3*p.Model.RTTP99Ms < p.Measured.RTTP99Ms
+				return p.Measured.Big > 0 || 2*p.Model.RTTP99Ms < p.Measured.RTTP99Ms
 			})
 		}},
 	{"(c) leadership: real members lose the leader in storms (up to 8 a run); the grounded model runs without cluster.raft",
@@ -327,9 +312,10 @@ var stormGroundedApart = []stormClaim{
 // members ran at GOMAXPROCS 1. TestStormBusyProcs1Intervention measured
 // that they storm so (2 of 3 runs big at 800/s, against 3 of 3 at
 // GOMAXPROCS 2 in the storm set): on the busy machine their second P buys
-// them little. Read so, the busy onsets and the busy levels' server CPU
-// come out as measured; the calm p99 and the top level's recurrence do
-// not, and the real members do get more than one core while they storm.
+// them little. Read so, the busy onsets, the busy levels' server CPU and
+// the calm p99 at 400/s come out as measured; the top level's storms recur
+// about twice as far apart as the real ones, and the real members do get
+// more than one core while they storm.
 func TestStormReplayBusyOneCore(t *testing.T) {
 	var set StormSet
 	loadMeasurement(t, stormFile, &set)
@@ -367,19 +353,24 @@ func TestStormReplayBusyOneCore(t *testing.T) {
 		}
 	}
 	checkStormClaims(t, pts, []stormClaim{
-		{"server CPU within 25 % of the real at every busy level (0.14 / 0.30 / 0.44 / 0.55 cores against 0.17 / 0.31 / 0.47 / 0.48)", func(pts []StormPoint) bool {
+		{"server CPU within 25 % of the real at every busy level (0.14 / 0.30 / 0.42 / 0.56 cores against 0.17 / 0.31 / 0.47 / 0.48)", func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool {
 				return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores
 			})
 		}},
+		{"calm RTT p99 at 400/s within a factor 2 of the real 7.5 ms (7.4 ms)", func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool { return p.Level != 400 || within(p.Model.RTTP99Ms, p.Measured.RTTP99Ms, 2) })
+		}},
+		{"the storms recur within a factor 2 of the real gap at 400-1,200/s (22, 24 and 26 s against 36, 16 and 14)", func(pts []StormPoint) bool {
+			return every(pts, func(p StormPoint) bool {
+				return p.Level == 1600 || within(p.Model.RecurrenceS, p.Measured.RecurrenceS, 2)
+			})
+		}},
 	}, "the members on one core no longer agree: %s")
 	checkStormClaims(t, pts, []stormClaim{
-		{"calm RTT p99 at 400/s under half the real 7.5 ms (2.6 ms: no thread takes turns with the members for their core)", func(pts []StormPoint) bool {
-			return every(pts, func(p StormPoint) bool { return p.Level != 400 || 2*p.Model.RTTP99Ms < p.Measured.RTTP99Ms })
-		}},
-		{"at 1,600/s the storms recur more than twice as far apart as the real ones (35 s against 14)", func(pts []StormPoint) bool {
+		{"at 1,600/s the storms recur at least 1.8x as far apart as the real ones (29 s against 14)", func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool {
-				return p.Level != 1600 || p.Model.RecurrenceS > 2*p.Measured.RecurrenceS
+				return p.Level != 1600 || p.Model.RecurrenceS >= 1.8*p.Measured.RecurrenceS
 			})
 		}},
 	}, "known gap of the members on one core no longer holds: %s: remove it (and the README's line)")

@@ -47,6 +47,11 @@ type Costs struct {
 	// (net/http: readLoop, then the caller's read to EOF, tryPutIdleConn).
 	// 0: the answer is read as it arrives.
 	FollowerAnswer time.Duration
+	// ProberConnection: the CPU one prober connection costs both ends in
+	// all; what it costs beyond the accept and both handshakes (the probe's
+	// HTTP request and answer, the connection's set-up and reset) is
+	// charged half on each end. 0: the accept and handshakes alone.
+	ProberConnection time.Duration
 }
 
 // Network is the peer side of a cluster as a state machine: for every
@@ -723,9 +728,14 @@ func (n *Network) idleExpire(now sim.Time, from, to int, out []Output) []Output 
 // data sends RST.)
 func (n *Network) probe(now sim.Time, a, b int8, out []Output) []Output {
 	c := n.cfg.Costs
+	server, client := c.TCPAccept+c.TLSServerFull, c.TLSClientFull
+	if extra := c.ProberConnection - server - client; extra > 0 {
+		server += extra / 2
+		client += extra - extra/2
+	}
 	out = append(out,
-		Output{N: 1, Kind: OutCPU, Member: b, At: now, Work: c.TCPAccept + c.TLSServerFull, Handshake: n.cfg.TLS}, Output{N: 1, Kind: OutCPURelease, Member: b},
-		Output{N: 1, Kind: OutCPU, Member: a, At: now, Work: c.TLSClientFull, Handshake: n.cfg.TLS}, Output{N: 1, Kind: OutCPURelease, Member: a},
+		Output{N: 1, Kind: OutCPU, Member: b, At: now, Work: server, Handshake: n.cfg.TLS}, Output{N: 1, Kind: OutCPURelease, Member: b},
+		Output{N: 1, Kind: OutCPU, Member: a, At: now, Work: client, Handshake: n.cfg.TLS}, Output{N: 1, Kind: OutCPURelease, Member: a},
 		Output{Kind: OutFact, Fact: FactProbe})
 	return n.deliver(out, now+sim.Time(ProberInterval), Input{Kind: InProbe, From: a, To: b})
 }

@@ -160,15 +160,25 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 
 // proberPhases: when each member's prober first ticks. Members started
 // together (spec.ProberTogether) all started at time 0, so their first probes
-// come one ProberInterval later; otherwise a member started at an unrelated
-// time, and its phase is a uniform draw over (0, ProberInterval] from stream
+// come one ProberInterval later; members started together in one process
+// (spec.ProberSkewed) start one after another over a start skew drawn from
+// stream "prober-phase" among spec.ProberStartSkews, spread evenly over it
+// in member order; otherwise a member started at an unrelated time, and its
+// phase is a uniform draw over (0, ProberInterval] from stream
 // "prober-phase".
 func proberPhases(c spec.Cluster) []sim.Time {
 	phases := make([]sim.Time, c.Members)
 	r := sim.NewRand(c.Seed, "prober-phase")
+	var skew sim.Time
+	if c.ProberSkewed {
+		skew = sim.Time(spec.ProberStartSkews[r.IntN(len(spec.ProberStartSkews))])
+	}
 	for i := range phases {
 		phases[i] = sim.Time(netsim.ProberInterval)
-		if !c.ProberTogether {
+		switch {
+		case c.ProberSkewed && c.Members > 1:
+			phases[i] += skew * sim.Time(i) / sim.Time(c.Members-1)
+		case !c.ProberTogether && !c.ProberSkewed:
 			phases[i] -= sim.Time(r.Int64N(int64(netsim.ProberInterval)))
 		}
 	}

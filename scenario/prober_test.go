@@ -59,3 +59,40 @@ func TestProberPhases(t *testing.T) {
 		t.Errorf("etcd 3.2.23 probes over its kept-alive pipeline connection, yet %v prober connections: %v", total, old)
 	}
 }
+
+// Members started together in one process (spec.ProberSkewed) probe one
+// after another: the three members' bursts of two at 4 s, 4 s + S/2 and
+// 4 s + S, S a measured start skew (spec.ProberStartSkews), the seed's.
+func TestProberSkewed(t *testing.T) {
+	skews := map[time.Duration]bool{}
+	for seed := uint64(1); seed <= 12; seed++ {
+		s := spec.Spec{Name: "prober", Seed: seed, Duration: spec.Duration(5 * time.Second), Bucket: spec.Duration(time.Millisecond), Server: spec.ServerCluster,
+			Clients: spec.ClientsSpec{Count: 3, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+			Cluster: spec.ClusterSpec{Members: 3, Cores: 2, ProberPhase: spec.ProberSkewed}}
+		o, err := scenario.Run(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var at []time.Duration
+		for i, x := range o.Metric(recorder.ProberConnections) {
+			for range int(x / 1000) { // a rate per second over 1 ms buckets
+				at = append(at, time.Duration(i)*time.Millisecond)
+			}
+		}
+		if len(at) != 6 || at[0] != 4*time.Second || at[0] != at[1] || at[2] != at[3] || at[4] != at[5] {
+			t.Fatalf("seed %d: probes at %v, want three members' bursts of two, the first at 4s", seed, at)
+		}
+		skew := at[4] - at[0]
+		found := false
+		for _, s := range spec.ProberStartSkews {
+			found = found || skew == s.Truncate(time.Millisecond)
+		}
+		if mid := at[2] - at[0]; !found || mid < skew/2-time.Millisecond || mid > skew/2+time.Millisecond {
+			t.Errorf("seed %d: members at +0, +%v, +%v; want +0, +S/2, +S with S one of %v", seed, mid, skew, spec.ProberStartSkews)
+		}
+		skews[skew] = true
+	}
+	if len(skews) < 3 {
+		t.Errorf("12 seeds drew %d start skews of %d", len(skews), len(spec.ProberStartSkews))
+	}
+}

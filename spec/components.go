@@ -149,7 +149,8 @@ func (c Cluster) Network() netsim.NetworkConfig {
 		DialTimeout: model.PeerDialTimeout(c.ElectionTimeout), Cohort: c.Cohort,
 		Costs: netsim.Costs{TLSServerFull: c.Costs.TLSServerFull, TLSClientFull: c.Costs.TLSClientFull,
 			TLSServerResumed: c.Costs.TLSServerResumed, TLSClientResumed: c.Costs.TLSClientResumed,
-			TCPAccept: c.Costs.TCPAccept, PeerConnBytes: c.Costs.PeerConnBytes, FollowerAnswer: c.followerAnswer()},
+			TCPAccept: c.Costs.TCPAccept, PeerConnBytes: c.Costs.PeerConnBytes, FollowerAnswer: c.followerAnswer(),
+			ProberConnection: c.Costs.ProberConnection},
 	}
 }
 

@@ -34,6 +34,12 @@ type Costs struct {
 	// TCPAccept: leader CPU to accept a connection and start its server
 	// goroutine. Estimate (a few µs of syscalls and a goroutine).
 	TCPAccept time.Duration
+	// ProberConnection: the members' CPU for one of rafthttp's prober
+	// connections, both ends (netsim.Costs.ProberConnection); 0, the
+	// default: its accept and handshakes alone. A parameter file measured
+	// with the prober sets it (storm-2core: calibrate's
+	// prober-phase measurement, TestProberBurstParams).
+	ProberConnection time.Duration
 	// QueuedRequestBytes: memory held by one request waiting in a gRPC stream's
 	// receive buffer (recvBuffer.put in the report's heap profile: a recvMsg and
 	// its data). Estimate.
@@ -97,6 +103,15 @@ func DefaultCosts(tls string) Costs {
 		IdleCores:          0.0087,
 	}
 }
+
+// ProberStartSkews are the start skews of leasesim calibrate's members
+// (ClusterSpec.ProberPhase "skewed"): how far apart in time the three
+// members of one cluster start their probers, so how wide each 4 s burst
+// of probe connections is. Measured by calibrate.TestMeasureProberPhase on
+// this project's 2-vCPU machine (calibrate/testdata/prober-phase-3.7.3.json,
+// five cluster starts: per start, the median width of its bursts of six
+// opens), replayed by calibrate.TestProberBurstParams.
+var ProberStartSkews = []time.Duration{41342 * time.Microsecond, 25665 * time.Microsecond, 36750 * time.Microsecond, 65030 * time.Microsecond, 5642 * time.Microsecond}
 
 // DefaultConnectDelay: time from KeepAlive to its stream's first scan; see
 // clientmodel.Config.ConnectDelay. Order of a gRPC stream open on an

@@ -88,6 +88,7 @@ const (
 	// ClusterSpec.ProberPhase values.
 	ProberRandom   = "random"
 	ProberTogether = "together"
+	ProberSkewed   = "skewed"
 	// DefaultTLS: RSA-2048 mutual TLS between peers, as in the incident.
 	DefaultTLS = "rsa"
 	// DefaultMaxIdleConnsPerHost: etcd's peer transport keeps up to 1024 idle
@@ -1166,8 +1167,8 @@ func (v *validator) cluster(k ClusterSpec) {
 	if k.TLSClose != "reset" && k.TLSClose != "time-wait" {
 		v.add("cluster.tls_close", "%q is not allowed; allowed: reset, time-wait", k.TLSClose)
 	}
-	if k.ProberPhase != "" && k.ProberPhase != ProberRandom && k.ProberPhase != ProberTogether {
-		v.add("cluster.prober_phase", "%q is not allowed; allowed: random (the default), together", k.ProberPhase)
+	if k.ProberPhase != "" && k.ProberPhase != ProberRandom && k.ProberPhase != ProberTogether && k.ProberPhase != ProberSkewed {
+		v.add("cluster.prober_phase", "%q is not allowed; allowed: random (the default), together, skewed", k.ProberPhase)
 	}
 	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
 		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, Thousands(specMaxIdleConns))
@@ -1228,6 +1229,7 @@ func (v *validator) costs(c CostsSpec) bool {
 		{"costs.tls_server_resumed", c.TLSServerResumed},
 		{"costs.tls_client_resumed", c.TLSClientResumed},
 		{"costs.tcp_accept", c.TCPAccept},
+		{"costs.prober_connection", c.ProberConnection},
 	} {
 		if d.d < 0 || d.d > specMaxCost {
 			v.add(d.path, "%v is out of range; allowed 0 (the default) to %v of CPU per operation", d.d, specMaxCost)
@@ -1522,6 +1524,8 @@ func (s Spec) Summary() string {
 			b.WriteString("; raft probing is off")
 		} else if k.ProberPhase == ProberTogether {
 			b.WriteString("; the members' probers tick together")
+		} else if k.ProberPhase == ProberSkewed {
+			b.WriteString("; the members' probers tick within a measured start skew of each other")
 		}
 		if k.EtcdVersion != "" {
 			fmt.Fprintf(&b, "; the members run etcd %s", k.EtcdVersion)

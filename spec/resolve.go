@@ -72,8 +72,8 @@ func (s Spec) Resolve() (Resolved, error) {
 		Members:            k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: (k.Prober == nil || *k.Prober) && k.TLS != "off" && etcd.ProbesOverNewConnections(),
-		ProberTogether: k.ProberPhase == ProberTogether,
-		SharedCPU:      k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, GOGC: k.GOGC, ServiceSpread: k.ServiceSpread, ProcessorSharing: k.ProcessorSharing, FollowerAnswerShare: k.FollowerAnswerShare,
+		ProberTogether: k.ProberPhase == ProberTogether, ProberSkewed: k.ProberPhase == ProberSkewed,
+		SharedCPU: k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, GOGC: k.GOGC, ServiceSpread: k.ServiceSpread, ProcessorSharing: k.ProcessorSharing, FollowerAnswerShare: k.FollowerAnswerShare,
 		TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
 		Costs:            costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
 		Restart: Restart{At: s.Clients.Restart.At.D(), Over: s.Clients.Restart.Over.D(), Down: s.Clients.Restart.Down.D(),
@@ -131,6 +131,7 @@ func (c CostsSpec) Apply(costs Costs) Costs {
 	over(&costs.TLSServerResumed, c.TLSServerResumed)
 	over(&costs.TLSClientResumed, c.TLSClientResumed)
 	over(&costs.TCPAccept, c.TCPAccept)
+	over(&costs.ProberConnection, c.ProberConnection)
 	if c.QueuedRequestBytes != 0 {
 		costs.QueuedRequestBytes = c.QueuedRequestBytes
 	}

@@ -209,9 +209,12 @@ type ClusterSpec struct {
 	// ProberPhase: when each member's rafthttp prober ticks (every 4 s, all
 	// of a member's peers at once; see netsim.Network.StartProber): "random"
 	// (also written ""; members started at unrelated times, each member's
-	// phase a seeded draw from stream "prober-phase") or "together" (members
-	// started at one instant, as an in-process test cluster or leasesim
-	// calibrate's: every probe of the cluster in one burst every 4 s).
+	// phase a seeded draw from stream "prober-phase"), "together" (members
+	// started at one instant: every probe of the cluster in one burst every
+	// 4 s) or "skewed" (members started together as leasesim calibrate
+	// starts them, in one process: the members' phases spread evenly over a
+	// start skew drawn from stream "prober-phase" among the ones measured,
+	// ProberStartSkews, so each burst is as wide as a real one).
 	ProberPhase string `yaml:"prober_phase,omitempty"`
 	// SharedCPU: every member runs on one machine's cores (Cores in all), as
 	// in an in-process or single-host test cluster (leasesim calibrate's);
@@ -311,6 +314,7 @@ type CostsSpec struct {
 	TLSServerResumed   Duration `yaml:"tls_server_resumed,omitempty"`
 	TLSClientResumed   Duration `yaml:"tls_client_resumed,omitempty"`
 	TCPAccept          Duration `yaml:"tcp_accept,omitempty"`
+	ProberConnection   Duration `yaml:"prober_connection,omitempty"` // Costs.ProberConnection
 	QueuedRequestBytes int      `yaml:"queued_request_bytes,omitempty"`
 	// TLSFactor scales the measured TLS handshake costs of every key type (e.g.
 	// for an older Go whose crypto was slower); 0 means 1. Explicit tls_* costs

@@ -53,10 +53,11 @@ leasesim's (the same scenario, seeds 1-3, --params; with --grounded, the
 model as the storm set grounds it: its measured costs, storm-2core unless
 --params is given, the measured agent and busy-loop CPU as other processes'
 cores, loopback round trips, GC, service-time spread and the follower
-reading its answer before pooling the connection, seeds 1-6; --busy-one-core
-gives the members one core at the busy levels, the busy loop the other, in
-place of the loop as a thread sharing both; --raft-wait puts
-raft in the loop, so that storms can move the leadership). With --from FILE it
+reading its answer before pooling the connection, the probers' measured
+bursts, seeds 1-12; --busy-one-core gives the members one core at the busy
+levels and the busy loop the other, in place of the loop as a thread sharing
+both; --raft-wait puts raft in the loop, so that storms can move the
+leadership). With --from FILE it
 replays a saved campaign (-w json output, or calibrate/testdata/storm-3.7.3.json)
 without measuring. Each run first waits up to 30 s for the host's other CPU
 to fall under 0.25 cores; the other CPU is recorded per second.`
@@ -103,7 +104,7 @@ func newCalibrateCmd(stdout, stderr io.Writer) *cobra.Command {
 	grounded := fs.Bool("grounded", false, "with --set storm: simulate the grounded storm model (see above), not the plain scenario")
 	raftWait := fs.String("raft-wait", "", "with --set storm: raft in the loop (cluster.raft) with this raft_wait: preempt, backlog or measured (default: no raft, the leader fixed)")
 	busyOneCore := fs.Bool("busy-one-core", false, "with --set storm --grounded: at the busy levels the members' process has one core and the busy loop the other (as the members at GOMAXPROCS 1), instead of the loop as a thread sharing both")
-	simSeeds := fs.Int("seeds", 0, "with --set storm: simulate seeds 1..N per level (default 3; 6 with --grounded); onsets are read from the share of seeds that storm, so more seeds steady a knife edge")
+	simSeeds := fs.Int("seeds", 0, "with --set storm: simulate seeds 1..N per level (default 3; 12 with --grounded); onsets are read from the share of seeds that storm, so more seeds steady a knife edge")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		format, err := wo.resolve(fs)
 		if err != nil {
