@@ -72,8 +72,14 @@ import (
 //     slower than on a quiet machine (cores sharing caches or a physical
 //     core with the other vCPU: calibrate/testdata/host-speed.json measures
 //     it). The jobs' work (costs measured on a machine where the member's
-//     process ran alone) is done at Speed x the cores given; it takes
-//     1/Speed of CPU time, which Utilisation counts. GC marking is not
+//     process ran alone) is done at Speed x the cores given, but counts in
+//     Utilisation as its quiet CPU time: what the threads lose to the busy
+//     machine is time, not CPU the process is charged (the storm set's
+//     members spend no more CPU per renewal busy than quiet, 0.79x at
+//     comparable rates: calibrate.TestStormBusyCPUPerRenewal; the
+//     renewal-like workload that measured Speed saw 1.23x, on one thread
+//     and noisily). So a process with a backlog reports Speed x its share
+//     of the cores. GC marking is not
 //     slowed (the measurement's gc-mark workload ran at 0.985 of its quiet
 //     speed), but marks on its share of each P's thread: GCConfig.MarkCores
 //     over Procs of Share(Procs) (the mark workers and assists run on Ps,
@@ -500,13 +506,8 @@ func (c *CPU) jobLimit(t sim.Time, n float64) float64 {
 }
 
 // cpuTime is the CPU time work (core-nanoseconds at a quiet machine's
-// speed) takes: work / Speed with Threads.
-func (c *CPU) cpuTime(work float64) float64 {
-	if c.threads == 0 {
-		return work
-	}
-	return work / c.speed
-}
+// speed) is counted as: the work itself, at any Speed (see CPU).
+func (c *CPU) cpuTime(work float64) float64 { return work }
 
 // drain returns when work (core-nanoseconds) started at start is done, served
 // at the capacity left for requests but on at most limit cores. With sign != 0

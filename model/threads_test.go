@@ -13,7 +13,8 @@ import (
 // (GOMAXPROCS 2) beside one always-runnable thread, the member's process
 // gets 4/3 of a core with a backlog (2 threads of 3) and a whole core for a
 // lone request (1 thread beside 1); host.background_cores 1 takes a whole
-// core either way. Work takes 1/Speed of CPU time, which Utilisation counts.
+// core either way. Work at Speed takes 1/Speed as long, and counts in
+// Utilisation as its quiet CPU time.
 func TestCPUThreadsShareAndSpeed(t *testing.T) {
 	for _, c := range []struct {
 		name       string
@@ -28,7 +29,7 @@ func TestCPUThreadsShareAndSpeed(t *testing.T) {
 		{"1 background core (fluid)", 0, 0, 1, 1 * ms, 5 * ms, 0.0025},
 		{"nothing else", 0, 0, 0, 1 * ms, 3 * ms, 0.0025},
 		{"1 thread at full speed", 1, 1, 0, 1 * ms, 4 * ms, 0.0025},
-		{"1 thread, speed 0.8", 1, 0.8, 0, 1250 * sim.Time(time.Microsecond), 5 * ms, 0.003125},
+		{"1 thread, speed 0.8", 1, 0.8, 0, 1250 * sim.Time(time.Microsecond), 5 * ms, 0.0025},
 		{"2 threads: 1 core with a backlog, 2/3 alone", 2, 1, 0, 1500 * sim.Time(time.Microsecond), 5500 * sim.Time(time.Microsecond), 0.0025},
 		{"1 thread beside 0.5 fluid core: 1.5 cores shared 2 to 1", 1, 1, 0.5, 1333334 * sim.Time(time.Nanosecond), 5333334 * sim.Time(time.Nanosecond), 0.0025},
 	} {

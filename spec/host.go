@@ -41,7 +41,8 @@ type HostSpec struct {
 	// AllBusySpeed: a thread's speed while every core of the machine is
 	// busy, relative to a quiet machine (more than 0, at most 1), applied
 	// while background_threads run: cores that share caches or a physical
-	// core run slower together. Left out: the parameter file's
+	// core run slower together. The time lost is not counted as the
+	// process's CPU (model.CPU). Left out: the parameter file's
 	// host.all_busy_speed, else 1. Only with background_threads.
 	AllBusySpeed float64 `yaml:"all_busy_speed,omitempty"`
 }
