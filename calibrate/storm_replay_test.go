@@ -212,15 +212,7 @@ func checkStormRun(t *testing.T, c StormCondition, l StormLevel, r StormRun) {
 func TestStormReplayGrounded(t *testing.T) {
 	var set StormSet
 	loadMeasurement(t, stormFile, &set)
-	pts, err := ReplayStorm(context.Background(), set, GroundedStormModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if err := WriteStormTable(&b, set, pts, GroundedStormModel); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("\n%s", b.String())
+	pts := replayAndLog(t, set, GroundedStormModel)
 	for _, c := range []struct {
 		what, cond string
 		onset      func([]StormPoint, string, bool) int
@@ -241,6 +233,21 @@ func TestStormReplayGrounded(t *testing.T) {
 	}
 	checkStormClaims(t, pts, stormGroundedAgrees, "the grounded model no longer agrees: %s")
 	checkStormClaims(t, pts, stormGroundedApart, "known gap of the grounded model no longer holds: %s: remove it (and the README's line)")
+}
+
+// replayAndLog replays set through model and logs the table beside it.
+func replayAndLog(t *testing.T, set StormSet, model StormModel) []StormPoint {
+	t.Helper()
+	pts, err := ReplayStorm(context.Background(), set, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteStormTable(&b, set, pts, model); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", b.String())
+	return pts
 }
 
 // within reports whether a is within a factor f of b (both > 0).
@@ -325,15 +332,7 @@ func TestStormReplayBusyOneCore(t *testing.T) {
 	set.Conditions = busy
 	model := GroundedStormModel
 	model.BusyOneCore = true
-	pts, err := ReplayStorm(context.Background(), set, model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if err := WriteStormTable(&b, set, pts, model); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("\n%s", b.String())
+	pts := replayAndLog(t, set, model)
 	for _, c := range []struct {
 		what       string
 		onset      func([]StormPoint, string, bool) int
