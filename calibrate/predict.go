@@ -143,8 +143,9 @@ func PredictSpec(ctx context.Context, m Measurement, sc spec.Spec) (Prediction, 
 	// With no clients the cluster still runs its stream prober: a new mTLS
 	// connection per ordered member pair every ProberInterval.
 	pairs := float64(m.Config.Members * (m.Config.Members - 1))
+	probeServer, probeClient := r.Cluster.Network().Costs.ProbeWork()
 	p.IdleServerCores = costs.IdleCores*float64(m.Config.Members) +
-		pairs/netsim.ProberInterval.Seconds()*max(costs.ProberConnection, costs.TCPAccept+costs.TLSServerFull+costs.TLSClientFull).Seconds()
+		pairs/netsim.ProberInterval.Seconds()*(probeServer+probeClient).Seconds()
 	// One shared CPU: every member's series is the machine's. What the load
 	// adds is the simulated CPU less the model's idle cluster, plus the
 	// wake-ups the simulator does not charge (wakeCores).

@@ -505,10 +505,6 @@ func (c *CPU) jobLimit(t sim.Time, n float64) float64 {
 	return c.speed * c.shareOf(min(n, c.procs), c.cores-c.backgroundAt(t))
 }
 
-// cpuTime is the CPU time work (core-nanoseconds at a quiet machine's
-// speed) is counted as: the work itself, at any Speed (see CPU).
-func (c *CPU) cpuTime(work float64) float64 { return work }
-
 // drain returns when work (core-nanoseconds) started at start is done, served
 // at the capacity left for requests but on at most limit cores. With sign != 0
 // it credits sign x the work to the buckets it runs in.
@@ -521,13 +517,13 @@ func (c *CPU) drain(start sim.Time, work, limit, sign float64) sim.Time {
 			if until == never || rate*float64(until-t) >= work {
 				end := t + sim.Time(math.Ceil(work/rate))
 				if sign != 0 {
-					c.credit(t, end, sign*c.cpuTime(work))
+					c.credit(t, end, sign*work)
 				}
 				return end
 			}
 			part := rate * float64(until-t)
 			if sign != 0 {
-				c.credit(t, until, sign*c.cpuTime(part))
+				c.credit(t, until, sign*part)
 			}
 			work -= part
 		} else if until == never {

@@ -54,6 +54,18 @@ type Costs struct {
 	ProberConnection time.Duration
 }
 
+// ProbeWork is what one prober connection costs its server and its client
+// end: the accept and handshakes, and what ProberConnection puts beyond
+// them, half on each end.
+func (c Costs) ProbeWork() (server, client time.Duration) {
+	server, client = c.TCPAccept+c.TLSServerFull, c.TLSClientFull
+	if extra := c.ProberConnection - server - client; extra > 0 {
+		server += extra / 2
+		client += extra - extra/2
+	}
+	return server, client
+}
+
 // Network is the peer side of a cluster as a state machine: for every
 // ordered member pair (a follower's transport towards a peer's listener) the
 // HTTP/1.1 idle pool or the HTTP/2 connection, dials through TCP and TLS with
@@ -727,12 +739,7 @@ func (n *Network) idleExpire(now sim.Time, from, to int, out []Output) []Output 
 // health JSON without reading the body to its end, and a close with unread
 // data sends RST.)
 func (n *Network) probe(now sim.Time, a, b int8, out []Output) []Output {
-	c := n.cfg.Costs
-	server, client := c.TCPAccept+c.TLSServerFull, c.TLSClientFull
-	if extra := c.ProberConnection - server - client; extra > 0 {
-		server += extra / 2
-		client += extra - extra/2
-	}
+	server, client := n.cfg.Costs.ProbeWork()
 	out = append(out,
 		Output{N: 1, Kind: OutCPU, Member: b, At: now, Work: server, Handshake: n.cfg.TLS}, Output{N: 1, Kind: OutCPURelease, Member: b},
 		Output{N: 1, Kind: OutCPU, Member: a, At: now, Work: client, Handshake: n.cfg.TLS}, Output{N: 1, Kind: OutCPURelease, Member: a},

@@ -170,15 +170,16 @@ func proberPhases(c spec.Cluster) []sim.Time {
 	phases := make([]sim.Time, c.Members)
 	r := sim.NewRand(c.Seed, "prober-phase")
 	var skew sim.Time
-	if c.ProberSkewed {
+	if c.ProberPhase == spec.ProberSkewed {
 		skew = sim.Time(spec.ProberStartSkews[r.IntN(len(spec.ProberStartSkews))])
 	}
 	for i := range phases {
 		phases[i] = sim.Time(netsim.ProberInterval)
-		switch {
-		case c.ProberSkewed && c.Members > 1:
-			phases[i] += skew * sim.Time(i) / sim.Time(c.Members-1)
-		case !c.ProberTogether && !c.ProberSkewed:
+		switch c.ProberPhase {
+		case spec.ProberSkewed:
+			phases[i] += skew * sim.Time(i) / sim.Time(max(c.Members-1, 1))
+		case spec.ProberTogether:
+		default: // spec.ProberRandom
 			phases[i] -= sim.Time(r.Int64N(int64(netsim.ProberInterval)))
 		}
 	}

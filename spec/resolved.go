@@ -119,13 +119,12 @@ type Cluster struct {
 	RaftWait model.RaftWait
 	// Prober: rafthttp's prober dials a connection per probe (it is on, the
 	// peers use TLS, and the release has the stream prober:
-	// model.EtcdVersion.ProbesOverNewConnections); ProberTogether: every
-	// member's prober ticks at the same instants; ProberSkewed: within a
-	// measured start skew (ClusterSpec.ProberPhase).
-	Prober         bool
-	ProberTogether bool
-	ProberSkewed   bool
-	SharedCPU      bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
+	// model.EtcdVersion.ProbesOverNewConnections); ProberPhase: when each
+	// member's prober ticks, ProberRandom, ProberTogether or ProberSkewed
+	// (ClusterSpec.ProberPhase, "" read as ProberRandom).
+	Prober      bool
+	ProberPhase string
+	SharedCPU   bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
 	// Background: other processes' CPU on the members' machine(s)
 	// (HostSpec.BackgroundCores); GC: Go's collector modelled (ClusterSpec.GC).
 	Background Background
