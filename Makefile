@@ -26,7 +26,7 @@ help:
 	@echo "                  per-metric errors, verdicts and speed-up in bin/fast-corpus.md and bin/fast-corpus.json"
 	@echo "make calibrate    ~20 min: real etcd 3.7.3 cluster, 50/500 clients x TTL 5/30/60s x leader/followers/spread;"
 	@echo "                  refits spec/params/default.yaml and prints measured vs leasesim (bin/calibration.txt)"
-	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|storm-hiccups-gcoff|storm-hiccups-gogc400|storm-hiccups-gogc100|storm-hiccups-busy-gogc400|storm-hiccups-busy-nice19|storm-hiccups-agent-gogc400|storm-hiccups-busy-procs1|storm-onset-trace-busy-procs1|storm-onset-trace-busy|storm-onset-trace-quiet|host-speed|thread-slices"
+	@echo "make measure WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|storm-hiccups-gcoff|storm-hiccups-gogc400|storm-hiccups-gogc100|storm-hiccups-busy-gogc400|storm-hiccups-busy-nice19|storm-hiccups-agent-gogc400|storm-hiccups-busy-procs1|storm-onset-trace-busy-procs1|storm-onset-trace-busy|storm-onset-trace-quiet|host-speed|thread-slices|prober-phase|prober-rtt"
 	@echo "                  re-measure one real-system figure the model replays (saved under calibrate/testdata; 1-12 min;"
 	@echo "                  storm: the issue's storm experiment on a real cluster, quiet and with one busy core, ~40 min;"
 	@echo "                  storm-hiccups: the members' GC and scheduler latency and the agent's send timing at 1,000/s, ~5 min;"
@@ -128,7 +128,10 @@ calibrate: build
 # storm-onset-trace-busy (the members' Go execution trace around the busy
 # machine's storm onsets, 5 ms steps: what the Ps ran and who waited; 3
 # runs, ~5 min; LEASESIM_ONSET_TRACE_KEEP=DIR keeps the raw traces),
-# storm-onset-trace-quiet (the same on the quiet host at 1,500/s).
+# storm-onset-trace-quiet (the same on the quiet host at 1,500/s),
+# prober-rtt (the storm set's calm levels again, every send's round trip
+# profiled against rafthttp's prober bursts read from /proc/net/snmp every
+# millisecond: 6 runs, ~10 min, holding the same lock).
 # On etcd v3.4.13's code (the module calibrate/etcd34: etcd 3.4 needs gRPC
 # 1.26): event-lease-readbuf (a read txn's copy of the backend's read buffer
 # before and after a lease of 1,000-100,000 keys is revoked, ~4 min),
@@ -138,7 +141,7 @@ calibrate: build
 WHAT ?=
 ETCD34 := calibrate/etcd34
 measure:
-	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|storm-hiccups-gcoff|storm-hiccups-gogc400|storm-hiccups-gogc100|storm-hiccups-busy-gogc400|storm-hiccups-busy-nice19|storm-hiccups-agent-gogc400|storm-hiccups-busy-procs1|storm-onset-trace-busy-procs1|storm-onset-trace-busy|storm-onset-trace-quiet|host-speed|thread-slices|prober-phase"; exit 2; }
+	@test -n "$(WHAT)" || { echo "make measure: set WHAT=promote|demote|event-lease|event-lease-readbuf|event-lease-cpu|idle-close|idle-close-cluster|gc|spread|heartbeat|sched|readindex|storm|storm-hiccups|storm-hiccups-busy|storm-hiccups-gcoff|storm-hiccups-gogc400|storm-hiccups-gogc100|storm-hiccups-busy-gogc400|storm-hiccups-busy-nice19|storm-hiccups-agent-gogc400|storm-hiccups-busy-procs1|storm-onset-trace-busy-procs1|storm-onset-trace-busy|storm-onset-trace-quiet|host-speed|thread-slices|prober-phase|prober-rtt"; exit 2; }
 	@case "$(WHAT)" in \
 	  event-lease-readbuf|event-lease-cpu) cd $(ETCD34) && LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 60m -run 'TestMeasure' -v . ;; \
 	  storm-hiccups|storm-hiccups-busy|storm-hiccups-gcoff|storm-hiccups-gogc400|storm-hiccups-gogc100|storm-hiccups-busy-gogc400|storm-hiccups-busy-nice19|storm-hiccups-agent-gogc400|storm-hiccups-busy-procs1|storm-hiccups-smoke|storm-hiccups-rederive) LEASESIM_MEASURE=$(WHAT) $(GO) test -count=1 -timeout 15m -run 'TestMeasureStormHiccups' -v ./calibrate ;; \

@@ -39,6 +39,14 @@
 // which of them the calm seconds' RTT hiccups coincide with. hiccups.go
 // defines the terms.
 //
+// The prober-RTT measurement (proberrtt.go, proberrtt_measure_test.go;
+// `make measure WHAT=prober-rtt`) runs the storm set's calm levels again
+// and profiles every send's round trip against the prober bursts and the
+// run's own samples (ProfileProberRTT, which SimulateStorm applies to the
+// model alike), beside gRPC health checks that time the platform without
+// the lease path; platform_test.go reads the checks' stalls into
+// spec.PlatformStallTables. proberrtt.go defines the terms.
+//
 // The host-speed measurement (hostspeed_test.go; `make measure
 // WHAT=host-speed`) times fixed single-threaded workloads in process CPU
 // time alone and beside the storm set's busy loop: how much slower a thread

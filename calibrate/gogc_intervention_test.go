@@ -113,9 +113,11 @@ func TestStormGOGCIntervention(t *testing.T) {
 	}
 
 	// The grounded model, the same change, the same 40 s windows, 12 seeds
-	// at 1,000/s quiet (the agent's measured 0.28 cores): its p99 falls with
-	// the cycles (1.8-4.9 ms at 100, 1.2-1.9 at 400), as the real one does
-	// not; its storms, like the real ones, mostly stay.
+	// at 1,000/s quiet (the agent's measured 0.28 cores): with the
+	// platform's stalls (spec/stalls.go) its p99, like the real one, no
+	// longer follows its cycles (3.0-7.4 ms at 100, 1.9-4.6 at 400; without
+	// the stalls it fell from 1.8-4.9 to 1.2-1.9 ms), and its storms, like
+	// the real ones, mostly stay.
 	model := func(level int, busy bool, agent float64, gogc int) (p99s []float64, stormed int) {
 		m := GroundedStormModel
 		m.GOGC = gogc
@@ -136,12 +138,11 @@ func TestStormGOGCIntervention(t *testing.T) {
 	m100, s100 := model(HiccupRenewalsPerS, false, 0.28, 0)
 	m400, s400 := model(HiccupRenewalsPerS, false, 0.28, 400)
 	t.Logf("model: RTT p99 %.1f ms, %d of 12 stormed at GOGC 100; %.1f ms, %d of 12 at 400", m100, s100, m400, s400)
-	if !(median(m400)*1.25 <= median(m100)) {
-		t.Errorf("known gap closed: the model's calm p99 no longer follows its GC cycles (median %.2f ms at GOGC 400, %.2f at 100); "+
-			"the real one does not either: update this test and the README", median(m400), median(m100))
+	if !within(median(m400), median(m100), 1.25) {
+		t.Errorf("the model's calm p99 follows its GC cycles again (median %.2f ms at GOGC 400, %.2f at 100); the real one does not", median(m400), median(m100))
 	}
-	if slices.Max(m400) >= slices.Min(c) {
-		t.Errorf("known gap closed: the model's p99 at GOGC 400 (%.1f ms) reaches the real runs' (%.1f ms): update this test and the README", m400, c)
+	if !within(median(m400), median(c), 2) {
+		t.Errorf("the model's calm p99 at GOGC 400 (median of %.1f ms) is not within 2x of the real runs' (%.1f ms)", m400, c)
 	}
 	if 3*s400 < 12 {
 		t.Errorf("the model's storms went with the cycles: %d of 12 seeds storm at GOGC 400 (%d at 100); the real cluster's do not", s400, s100)

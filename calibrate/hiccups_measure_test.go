@@ -5,9 +5,7 @@ import (
 	"errors"
 	"maps"
 	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -102,21 +100,7 @@ func TestMeasureStormHiccups(t *testing.T) {
 	// 3 runs of ~15 s warm-up + 40 s window + cluster start and stop, and up
 	// to 30 s each waiting for a quiet host.
 	est := time.Duration(HiccupRuns) * 110 * time.Second
-	if err := takeStormLock(est, what); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(stormLock) })
-	// An interrupt (Ctrl-C, go test's timeout kill aside) must not leave the
-	// lock behind to stall the other engineer's work.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	go func() {
-		if _, ok := <-sig; ok {
-			os.Remove(stormLock)
-			os.Exit(1)
-		}
-	}()
+	holdStormLock(t, est, what)
 	c, file := campaign.c, campaign.file
 	set, err := RunHiccupCampaign(ctx, clk, c, testWriter{t}, func(set HiccupSet) error {
 		saveMeasurement(t, file, set)

@@ -182,7 +182,7 @@ func measureOnsetTraceRun(ctx context.Context, clk clock.Clock, cfg StormConfig,
 	var pending time.Time // a storm sample whose snapshot is due at the next sample
 	var snapErr error
 	first := true
-	sampled := func(at time.Time, newConns int) {
+	sampled := func(at time.Time, newConns int, _ time.Duration) {
 		if first { // its count is since the warm-up, not a second's
 			first = false
 			return

@@ -43,11 +43,15 @@ func proberFold(secs []StormSecond) (phases [4]float64, spike float64) {
 // per-second RTT p99 folded on 4 s has one phase 2.4-7.8x the others (5-12
 // ms against 1-3): all six stream probes of calibrate's cluster, twelve
 // full RSA handshakes in the members' one process, land within 3-73 ms
-// every 4 s (testdata/prober-phase-3.7.3.json). The grounded model, its members'
-// probers ticking together (spec.ProberTogether), must show the same spike
-// in every seed, of the real size within a factor 2. With the probes
-// spread evenly over the 4 s, as the model had them before, no phase stands
-// out (the spike ratio is about 1 and this test fails).
+// every 4 s (testdata/prober-phase-3.7.3.json). The grounded model, its
+// members' probers ticking within the measured start skew, must show the
+// same spike: over its seeds a median spike of at least 2 and within a
+// factor 2 of the real runs', no seed without one (under 1.5), and the slow
+// phase of the real size within a factor 2. (The platform's stalls, in
+// every phase, make a seed's spike vary as the real runs' do: 2.0-6.7x
+// quiet.) With the probes spread evenly over the 4 s, as the model had
+// them before, no phase stands out (the spike ratio is about 1 and this
+// test fails).
 func TestStormProberSignature(t *testing.T) {
 	var set StormSet
 	loadMeasurement(t, stormFile, &set)
@@ -81,7 +85,7 @@ func TestStormProberSignature(t *testing.T) {
 		// The agent's CPU (the median run's) is the other processes' load, as
 		// ReplayStorm gives it; the busy loop is GroundedStormModel's thread.
 		bg := median(clientCores)
-		var modelTops []float64
+		var modelTops, modelSpikes []float64
 		for seed := uint64(1); seed <= 6; seed++ {
 			m, err := SimulateStorm(context.Background(), lv.level, busy, seed, GroundedStormModel, bg, 5*time.Second, 10*time.Second, 60)
 			if err != nil {
@@ -89,10 +93,13 @@ func TestStormProberSignature(t *testing.T) {
 			}
 			ph, spike := proberFold(m.Seconds)
 			t.Logf("%s %d/s seed %d: phases %.1f ms, spike %.1fx (real %.1fx)", lv.cond, lv.level, seed, ph, spike, realSpikes)
-			if spike < 2 {
-				t.Errorf("%s %d/s seed %d: phases %.1f ms, spike %.1fx; the real runs' %.1fx", lv.cond, lv.level, seed, ph, spike, realSpikes)
+			if spike < 1.5 {
+				t.Errorf("%s %d/s seed %d: phases %.1f ms, spike %.1fx: no slow second in four; the real runs' %.1fx", lv.cond, lv.level, seed, ph, spike, realSpikes)
 			}
-			modelTops = append(modelTops, slices.Max(ph[:]))
+			modelTops, modelSpikes = append(modelTops, slices.Max(ph[:])), append(modelSpikes, spike)
+		}
+		if m, r := median(modelSpikes), median(realSpikes); m < 2 || !within(m, r, 2) {
+			t.Errorf("%s %d/s: the median spike %.1fx over 6 seeds against the real runs' %.1fx: not at least 2 and within a factor 2", lv.cond, lv.level, m, r)
 		}
 		if r, m := median(realTops), median(modelTops); !within(m, r, 2) {
 			t.Errorf("%s %d/s: the slow phase's p99 %.1f ms (median of 6 seeds) against the real %.1f ms: not within a factor 2", lv.cond, lv.level, m, r)

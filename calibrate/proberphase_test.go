@@ -66,7 +66,7 @@ type ProberBurst struct {
 const (
 	proberRuns    = 5
 	proberSampled = 21 * time.Second
-	proberGap     = 500 * time.Millisecond
+	proberGap     = ProberBurstGap
 	proberWindow  = 100 * time.Millisecond
 )
 

@@ -364,13 +364,17 @@ type stormExtras struct {
 	// agentHiccups: the agent also records send lateness and its runtime
 	// (StormLoad.Hiccups).
 	agentHiccups bool
+	// platformPerS: the agent also times health checks (StormLoad.PlatformPerS).
+	platformPerS int
 	// window, if set, gets the agent's result, the load's start and the
 	// window's sample times (Unix ns; interval i is (bounds[i-1], bounds[i]],
 	// StormRun.Seconds[i-1]).
 	window func(res *StormResult, started time.Time, bounds []int64)
 	// sampled, if set, sees each of the window's samples as it is taken:
-	// its time and the new peer connections into the leader since the last.
-	sampled func(at time.Time, newConns int)
+	// its time, the new peer connections into the leader since the last and
+	// how long the sample took to read (the sampler runs in the members'
+	// process: its reads are work there).
+	sampled func(at time.Time, newConns int, took time.Duration)
 }
 
 func measureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progress io.Writer, ex stormExtras) (r StormRun, err error) {
@@ -477,7 +481,7 @@ func measureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progres
 		say("%s: background load: a busy loop in process %d (nice %d)", cfg.Name, spinPid, cfg.BackgroundNice)
 	}
 	acfg := AgentConfig{TTL: cfg.TTL, Seed: cfg.Seed, LogFile: filepath.Join(dir, "clients.log"), GOGC: cfg.AgentGOGC,
-		Storm: &StormLoad{Scan: cfg.Scan, StreamsPerConn: cfg.StreamsPerConn, Ramp: cfg.Ramp, Hiccups: ex.agentHiccups}}
+		Storm: &StormLoad{Scan: cfg.Scan, StreamsPerConn: cfg.StreamsPerConn, Ramp: cfg.Ramp, Hiccups: ex.agentHiccups, PlatformPerS: ex.platformPerS}}
 	for i := range r.Leases {
 		acfg.Endpoints = append(acfg.Endpoints, cl.Members[placeClient("followers", i, 3, r.Leader)].ClientURL)
 	}
@@ -506,7 +510,7 @@ func measureStorm(ctx context.Context, clk clock.Clock, cfg StormConfig, progres
 		readWindow = func(at time.Time) (stormProbe, error) {
 			p, err := read(at)
 			if err == nil {
-				ex.sampled(at, p.newConns)
+				ex.sampled(at, p.newConns, clk.Since(at))
 			}
 			return p, err
 		}

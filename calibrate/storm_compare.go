@@ -250,6 +250,9 @@ func WriteStormTable(w io.Writer, set StormSet, pts []StormPoint, model StormMod
 	if model.Grounded {
 		how = "the grounded model: measured costs and other CPU, loopback, GC, spread, the follower reading its answer"
 	}
+	if model.Grounded && model.PlatformStalls {
+		how += ", the platform's stalls"
+	}
 	switch {
 	case model.BusyOneCore:
 		how += ", at the busy levels the members on one core and the busy loop on the other"

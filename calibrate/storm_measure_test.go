@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,6 +75,27 @@ func takeStormLock(d time.Duration, what string) error {
 	_, err = fmt.Fprintf(f, "leasesim storm measurement (make measure WHAT=%s), pid %d, expected to end by %s\n",
 		what, os.Getpid(), time.Now().Add(d).UTC().Format(time.RFC3339))
 	return err
+}
+
+// holdStormLock takes the measurement lock for the test (takeStormLock)
+// and gives it back when the test ends or is interrupted: an interrupt
+// (Ctrl-C, go test's timeout kill aside) must not leave the lock behind to
+// stall the other engineer's work.
+func holdStormLock(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	if err := takeStormLock(d, what); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(stormLock) })
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	t.Cleanup(func() { signal.Stop(sig); close(sig) })
+	go func() {
+		if _, ok := <-sig; ok {
+			os.Remove(stormLock)
+			os.Exit(1)
+		}
+	}()
 }
 
 // testWriter sends progress lines to t.Log.

@@ -68,11 +68,16 @@ type StormModel struct {
 	// (TestStormBusyProcs1Intervention), so on the busy machine their second
 	// P buys them little. README, "The busy machine as one core".
 	BusyOneCore bool
+	// PlatformStalls (with Grounded): the answers' way back to the agent
+	// stalls as the storm set's health checks measured it on the quiet or
+	// the busy host (cluster.platform_stalls: spec/stalls.go), the tail the
+	// calm sends share with them far from any prober burst.
+	PlatformStalls bool
 }
 
 // GroundedStormModel is the storm set's grounded model: its measured costs,
 // 12 seeds a level (the onset is a knife edge; half the seeds decide it).
-var GroundedStormModel = StormModel{Params: "storm-2core", Grounded: true, BusyThread: true, Seeds: 12}
+var GroundedStormModel = StormModel{Params: "storm-2core", Grounded: true, BusyThread: true, PlatformStalls: true, Seeds: 12}
 
 // StormGroundedAnswerShare: the part of the follower's work that reads the
 // answer in the grounded model. Not measured; the onset barely moves
@@ -116,6 +121,12 @@ func (m StormModel) Spec(renewalsPerS int, busy bool, seed uint64, background fl
 		// The members start as calibrate starts them, one after another
 		// within a measured skew: each prober burst as wide as a real one.
 		sp.Cluster.ProberPhase = spec.ProberSkewed
+		if m.PlatformStalls {
+			sp.Cluster.PlatformStalls = spec.PlatformStallsQuiet
+			if busy {
+				sp.Cluster.PlatformStalls = spec.PlatformStallsBusy
+			}
+		}
 		if background > 0 {
 			sp.Host.BackgroundCores = strconv.FormatFloat(background, 'f', 3, 64)
 		}
@@ -160,6 +171,9 @@ type StormModelRun struct {
 	// storm-hiccups measurement counts them (HiccupSecond): only with
 	// cluster.gc.
 	CalmFlights, QuietFlights FlightCounts `json:"-"`
+	// Prober: the window's calm sends profiled against the prober bursts
+	// (ProfileProberRTT), as TestMeasureProberRTT profiles a real run.
+	Prober ProberRTTProfile `json:"-"`
 }
 
 // SimulateStorm runs StormSpec and reads a window of windowS seconds the way
@@ -268,9 +282,41 @@ func SimulateStorm(ctx context.Context, renewalsPerS int, busy bool, seed uint64
 			}
 		}
 	}
+	var sendAt, sendRTT []int64
+	for i := from; i < from+windowS; i++ {
+		sendAt, sendRTT = append(sendAt, perSendAt[i]...), append(sendRTT, perSend[i]...)
+	}
+	newConns := func(t int64) int {
+		if i := int(t/int64(time.Second)) - from; i >= 0 && i < len(out.Seconds) {
+			return out.Seconds[i].NewPeerConns
+		}
+		return -1
+	}
+	winFrom, winTo := time.Duration(from)*time.Second, time.Duration(from+windowS)*time.Second
+	out.Prober = ProfileProberRTT(sendAt, sendRTT, proberBursts(sim, r.Cluster.Members, winFrom, winTo), newConns, nil)
 	out.Derived = DeriveStorm(out.Seconds)
 	out.LeasesExpired = int(o.Summary.LeasesExpired)
 	return out, nil
+}
+
+// proberBursts are the starts of the simulated cluster's prober bursts
+// (ns) whose span meets [from, to): its members' ticks grouped as the
+// measurement groups opens, less than ProberBurstGap apart.
+func proberBursts(sim *scenario.Sim, members int, from, to time.Duration) []int64 {
+	var ticks []int64
+	for m := range members {
+		for _, t := range sim.ProberTicks(m, to+ProberRTTLead) {
+			ticks = append(ticks, int64(t))
+		}
+	}
+	slices.Sort(ticks)
+	var starts []int64
+	for i, t := range ticks {
+		if (i == 0 || t-ticks[i-1] >= int64(ProberBurstGap)) && t+int64(ProberRTTSpan) > int64(from) {
+			starts = append(starts, t)
+		}
+	}
+	return starts
 }
 
 // flightsDuringMarks counts sends (at, rtt) by their flights as

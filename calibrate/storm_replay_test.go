@@ -206,8 +206,9 @@ func checkStormRun(t *testing.T, c StormCondition, l StormLevel, r StormRun) {
 // TestStormReplayGrounded replays the storm set through the grounded storm
 // model (GroundedStormModel: the storm set's own measured costs and other
 // CPU as inputs, loopback round trips, GC, spread, the follower reading its
-// answer, the probers' measured bursts, the busy loop as a thread sharing
-// the cores per thread at the measured all-busy speed), seeds 1-12, and
+// answer, the probers' measured bursts, the platform's measured stalls, the
+// busy loop as a thread sharing the cores per thread at the measured
+// all-busy speed), seeds 1-12, and
 // holds what agrees and what does not.
 func TestStormReplayGrounded(t *testing.T) {
 	var set StormSet
@@ -263,6 +264,11 @@ var stormGroundedAgrees = []stormClaim{
 	{"RTT p50 within a factor 2 at every level", func(pts []StormPoint) bool {
 		return every(pts, func(p StormPoint) bool { return within(p.Model.RTTP50Ms, p.Measured.RTTP50Ms, 2) })
 	}},
+	{"calm RTT p99 within a factor 2 where most real runs do not storm big (quiet 1,000/s: 3.6 ms against 6.8; busy 400/s: 6.6 against 7.5): the prober's slow second in four and the platform's stalls (spec/stalls.go, TestPlatformStallTables); without the stalls 2.4 and 2.7 ms", func(pts []StormPoint) bool {
+		return every(pts, func(p StormPoint) bool {
+			return 2*p.Measured.Big >= p.Measured.Runs || within(p.Model.RTTP99Ms, p.Measured.RTTP99Ms, 2)
+		})
+	}},
 	{"where most seeds storm big, the worst second's new connections within a factor 2.5 of the real (the model's storms are smaller: 486-1,278 against 540-1,517)", func(pts []StormPoint) bool {
 		return every(pts, func(p StormPoint) bool {
 			return 2*p.Model.Big <= p.Model.Runs || within(p.Model.PeakConns, p.Measured.PeakConns, 2.5)
@@ -291,17 +297,11 @@ var stormGroundedApart = []stormClaim{
 				return !p.Busy || p.Level != 1600 || p.Model.RecurrenceS > 2*p.Measured.RecurrenceS
 			})
 		}},
-	{"(b) calm RTT p99 where nothing storms big: under half the real on both machines (quiet 1,000/s 2.4 ms against 6.8, busy 400/s 2.7 against 7.5). The slow second in four agrees now (TestStormProberSignature); the others are 1.0-1.5 ms against the real 1.7-2.6. On the quiet machine not the marks as such (TestStormHiccupsMarksAlone: 4 hiccup seconds of 114, 10-26 ms, each with a member GC cycle and a scheduler delay; most cycles delay nothing); the real p99 stays with a fifth of the members' or the agent's GC cycles, the model's is its collector's (TestStormGOGCIntervention)",
-		func(pts []StormPoint) bool {
-			return every(pts, func(p StormPoint) bool {
-				return p.Measured.Big > 0 || 2*p.Model.RTTP99Ms < p.Measured.RTTP99Ms
-			})
-		}},
-	{"(c) leadership: real members lose the leader in storms (up to 8 a run); the grounded model runs without cluster.raft",
+	{"(b) leadership: real members lose the leader in storms (up to 8 a run); the grounded model runs without cluster.raft",
 		func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool { return p.Model.SeenLeaderless == 0 && p.Model.LeaderChanges == 0 })
 		}},
-	{"(d) stream errors: real 181-1,483 in the worst runs at 3,000/s quiet and 1,600/s busy; the model none",
+	{"(c) stream errors: real 181-1,483 in the worst runs at 3,000/s quiet and 1,600/s busy; the model none",
 		func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool { return p.Model.StreamErrors == 0 })
 		}},
@@ -351,7 +351,7 @@ func TestStormReplayBusyOneCore(t *testing.T) {
 				return math.Abs(p.Model.ServerCores-p.Measured.ServerCores) <= 0.25*p.Measured.ServerCores
 			})
 		}},
-		{"calm RTT p99 at 400/s within a factor 2 of the real 7.5 ms (7.4 ms)", func(pts []StormPoint) bool {
+		{"calm RTT p99 at 400/s within a factor 2 of the real 7.5 ms (9.9 ms with the platform's stalls, 7.4 without)", func(pts []StormPoint) bool {
 			return every(pts, func(p StormPoint) bool { return p.Level != 400 || within(p.Model.RTTP99Ms, p.Measured.RTTP99Ms, 2) })
 		}},
 		{"the storms recur within a factor 2 of the real gap at 400-1,200/s (22, 24 and 26 s against 36, 16 and 14)", func(pts []StormPoint) bool {

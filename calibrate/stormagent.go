@@ -12,6 +12,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // The storm load is the agent's second mode (AgentConfig.Storm): open-loop
@@ -53,6 +54,14 @@ type StormLoad struct {
 	// the agent's own runtime every 100 ms (StormResult.LateNs, Runtime; the
 	// storm-hiccups measurement, hiccups.go).
 	Hiccups bool `json:"hiccups,omitempty"`
+	// PlatformPerS: also send gRPC health checks (grpc.health.v1 Check,
+	// which etcd answers from its health server without touching the lease
+	// path: server/v3 etcdserver/api/v3rpc/grpc.go:86-88) over each of the
+	// leases' client connections this often, one at a time a connection,
+	// and time them (StormResult.Platform*): the round trip of
+	// the two processes, their schedulers and collectors and the loopback
+	// under the storm's load, without the forward.
+	PlatformPerS int `json:"platform_per_s,omitempty"`
 }
 
 // StormResult is what the storm agent saw, in wall-clock Unix ns.
@@ -80,8 +89,12 @@ type StormResult struct {
 	// runtime every 100 ms (rtmetrics.go).
 	LateNs  []int64   `json:"late_ns,omitempty"`
 	Runtime []RTDelta `json:"runtime,omitempty"`
-	Leases  int       `json:"leases"`
-	Stopped int64     `json:"stopped"`
+	// With StormLoad.PlatformPerS only: every health check, when it was
+	// sent and its round trip (-1 if it failed).
+	PlatformAt  []int64 `json:"platform_at,omitempty"`
+	PlatformRTT []int64 `json:"platform_rtt_ns,omitempty"`
+	Leases      int     `json:"leases"`
+	Stopped     int64   `json:"stopped"`
 }
 
 // stormLog collects the storm agent's events.
@@ -211,6 +224,43 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 		return 1
 	}
 	var wg sync.WaitGroup
+	var platMu sync.Mutex
+	var platAt, platRTT []int64
+	if st.PlatformPerS > 0 {
+		seen := map[*clientv3.Client]bool{}
+		for _, l := range leases {
+			if seen[l.cli] {
+				continue
+			}
+			seen[l.cli] = true
+			hc := healthpb.NewHealthClient(l.cli.ActiveConnection())
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tick := clk.Ticker(time.Second / time.Duration(st.PlatformPerS))
+				defer tick.Stop()
+				for {
+					select {
+					case <-tick.C:
+					case <-ctx.Done():
+						return
+					}
+					at := clk.Now()
+					_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+					d := clk.Since(at).Nanoseconds()
+					if err != nil {
+						if ctx.Err() != nil {
+							return
+						}
+						d = -1
+					}
+					platMu.Lock()
+					platAt, platRTT = append(platAt, at.UnixNano()), append(platRTT, d)
+					platMu.Unlock()
+				}
+			}()
+		}
+	}
 	for _, l := range leases {
 		// Each agent process scans on its own phase: independent processes
 		// started at different times.
@@ -346,6 +396,7 @@ func runStormAgent(clk clock.Clock, cfg AgentConfig, lg *zap.Logger, enc *json.E
 	if st.Hiccups {
 		res.LateNs = log.late
 	}
+	res.PlatformAt, res.PlatformRTT = platAt, platRTT
 	log.mu.Unlock()
 	if rts != nil {
 		res.Runtime = rts.stop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
@@ -61,6 +62,10 @@ type Sim struct {
 	events  *model.EventWriters // with clients.kind event-writer: their writes and revokes, each runLoop pass
 	once    []onceclient.Client // with clients.kind keepalive-once: client i's KeepAliveOnce loop
 	multi   *multiLease         // with clients.leases_per_client > 1: the processes (multilease.go)
+
+	proberPhases []sim.Time // with cfg.Prober: each member's first probe (proberPhases)
+	// With cfg.PlatformStalls: the stalls, in time order, apart (answerAt).
+	stalls []stall
 
 	eventRevoked []model.Revoked // the last pass's event lease revocations (reused)
 	// With cluster.processor_sharing: the network's messages waiting for
@@ -150,8 +155,10 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	}
 	s.k.Schedule(sim.Time(c.Bucket)-1, event{to: toSample})
 	s.startRaft()
+	s.stalls = platformStalls(c.PlatformStalls, c.Seed, c.Duration)
 	if c.Prober {
-		for _, o := range s.net.StartProber(proberPhases(c), nil) {
+		s.proberPhases = proberPhases(c)
+		for _, o := range s.net.StartProber(s.proberPhases, nil) {
 			s.k.Schedule(o.At, netEvent(o.Msg))
 		}
 	}
@@ -213,6 +220,20 @@ func (s *Sim) Partition(member int, d time.Duration) {
 
 // Leader is the current leader, or -1 during an election.
 func (s *Sim) Leader() int { return s.leader }
+
+// ProberTicks are the times member m's prober ticks (probes every peer)
+// before until: from its phase, every netsim.ProberInterval; nil without
+// cluster.prober.
+func (s *Sim) ProberTicks(m int, until time.Duration) []time.Duration {
+	if s.proberPhases == nil {
+		return nil
+	}
+	var ticks []time.Duration
+	for t := time.Duration(s.proberPhases[m]); t < until; t += netsim.ProberInterval {
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
 
 // GCMarks are the spans of every GC cycle of member m's process (with
 // cluster.shared_cpu, the one process every member runs in), or nil
@@ -307,6 +328,44 @@ func (s *Sim) Finish() (recorder.Outcome, error) {
 
 // clientOneWay is the client link's one-way delay.
 func (s *Sim) clientOneWay() sim.Time { return sim.Time(s.cfg.ClientRTT / 2) }
+
+// answerAt is when member output sent at now reaches its client: one way
+// later, or one way after the end of the platform stall now falls in
+// (cluster.platform_stalls). Later output never arrives sooner, so a
+// stream's answers keep their order.
+func (s *Sim) answerAt(now sim.Time) sim.Time {
+	i := sort.Search(len(s.stalls), func(i int) bool { return s.stalls[i].to > now })
+	if i < len(s.stalls) && s.stalls[i].from <= now {
+		now = s.stalls[i].to
+	}
+	return now + s.clientOneWay()
+}
+
+// stall is one platform stall, [from, to).
+type stall struct{ from, to sim.Time }
+
+// platformStalls draws the run's stalls from stream "platform-stalls":
+// Poisson starts at p.PerS a second, lengths p.LengthAt a uniform draw;
+// stalls that meet are one.
+func platformStalls(p *spec.PlatformStalls, seed uint64, until time.Duration) []stall {
+	if p == nil || p.PerS <= 0 {
+		return nil
+	}
+	r := sim.NewRand(seed, "platform-stalls")
+	var out []stall
+	for t := sim.Time(0); ; {
+		t += sim.Time(r.ExpFloat64() / p.PerS * float64(time.Second))
+		if t >= sim.Time(until) {
+			return out
+		}
+		end := t + sim.Time(p.LengthAt(r.Float64()))
+		if n := len(out); n > 0 && t <= out[n-1].to {
+			out[n-1].to = max(out[n-1].to, end)
+			continue
+		}
+		out = append(out, stall{t, end})
+	}
+}
 
 // record records one fact about client c's lease.
 // record records one fact about client c's lease: one for each client of
@@ -454,13 +513,13 @@ func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
 			s.processAnswer(now, o)
 			return
 		}
-		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}))
+		s.k.Schedule(s.answerAt(now), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}))
 	case model.OutStreamError:
 		if s.multi != nil {
 			s.processAnswer(now, o)
 			return
 		}
-		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen}))
+		s.k.Schedule(s.answerAt(now), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen}))
 	case model.OutWake:
 		s.k.Schedule(o.At, memberEvent(int32(m), o.WakeInput()))
 	case model.OutForward:

@@ -24,7 +24,7 @@ var Overrides = []Override{
 	{"duration", "duration"}, {"seed", "seed"}, {"bucket", "bucket"}, {"server", "server"},
 	{"max-events", "limits.max_events"}, {"members", "cluster.members"}, {"cores", "cluster.cores"},
 	{"leader", "cluster.leader"}, {"transport", "cluster.transport"}, {"tls", "cluster.tls"},
-	{"tls-resumption", "cluster.tls_resumption"}, {"prober-phase", "cluster.prober_phase"}, {"leader-queue-limit", "cluster.leader_queue_limit"},
+	{"tls-resumption", "cluster.tls_resumption"}, {"prober-phase", "cluster.prober_phase"}, {"platform-stalls", "cluster.platform_stalls"}, {"leader-queue-limit", "cluster.leader_queue_limit"},
 	{"max-idle-conns", "cluster.max_idle_conns_per_host"}, {"peer-rtt", "cluster.peer_rtt"},
 	{"params", "params"},
 	{"restart-at", "clients.restart.at"}, {"restart-graceful", "clients.restart.graceful"}, {"restart-over", "clients.restart.over"},
@@ -203,6 +203,8 @@ func ApplyFlag(s *Spec, name, v string) error {
 		return boolean(&s.Cluster.TLSResumption)
 	case "prober-phase":
 		s.Cluster.ProberPhase = v
+	case "platform-stalls":
+		s.Cluster.PlatformStalls = v
 	case "leader-queue-limit":
 		return integer(&s.Cluster.LeaderQueueLimit)
 	case "max-idle-conns":

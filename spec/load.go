@@ -1170,6 +1170,9 @@ func (v *validator) cluster(k ClusterSpec) {
 	if k.ProberPhase != "" && k.ProberPhase != ProberRandom && k.ProberPhase != ProberTogether && k.ProberPhase != ProberSkewed {
 		v.add("cluster.prober_phase", "%q is not allowed; allowed: random (the default), together, skewed", k.ProberPhase)
 	}
+	if _, ok := PlatformStallTables[k.PlatformStalls]; !ok && k.PlatformStalls != "" && k.PlatformStalls != PlatformStallsNone {
+		v.add("cluster.platform_stalls", "%q is not allowed; allowed: none (the default), %s, %s", k.PlatformStalls, PlatformStallsQuiet, PlatformStallsBusy)
+	}
 	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
 		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, Thousands(specMaxIdleConns))
 	}
@@ -1526,6 +1529,9 @@ func (s Spec) Summary() string {
 			b.WriteString("; the members' probers tick together")
 		} else if k.ProberPhase == ProberSkewed {
 			b.WriteString("; the members' probers tick within a measured start skew of each other")
+		}
+		if _, ok := PlatformStallTables[k.PlatformStalls]; ok {
+			fmt.Fprintf(&b, "; the answers back to the clients stall as measured (%s)", k.PlatformStalls)
 		}
 		if k.EtcdVersion != "" {
 			fmt.Fprintf(&b, "; the members run etcd %s", k.EtcdVersion)

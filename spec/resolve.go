@@ -72,8 +72,8 @@ func (s Spec) Resolve() (Resolved, error) {
 		Members:            k.Members, Cores: k.Cores, Leader: k.Leader, PeerRTT: deref(k.PeerRTT).D(), PeerJitter: k.PeerJitter.D(),
 		HTTP2: k.Transport == "http2", TLS: k.TLS, TLSResumption: k.TLSResumption, MaxIdle: k.MaxIdleConnsPerHost,
 		LeaderQueue: k.LeaderQueueLimit, ElectionTimeout: k.ElectionTimeout.D(), Prober: (k.Prober == nil || *k.Prober) && k.TLS != "off" && etcd.ProbesOverNewConnections(),
-		ProberPhase: cmp.Or(k.ProberPhase, ProberRandom),
-		SharedCPU:   k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, GOGC: k.GOGC, ServiceSpread: k.ServiceSpread, ProcessorSharing: k.ProcessorSharing, FollowerAnswerShare: k.FollowerAnswerShare,
+		ProberPhase: cmp.Or(k.ProberPhase, ProberRandom), PlatformStalls: platformStalls(k.PlatformStalls),
+		SharedCPU: k.SharedCPU, Raft: k.Raft, RaftWait: raftWait, Background: bg, GC: k.GC, GOGC: k.GOGC, ServiceSpread: k.ServiceSpread, ProcessorSharing: k.ProcessorSharing, FollowerAnswerShare: k.FollowerAnswerShare,
 		TLSCloseTimeWait: k.TLS == "off" || k.TLSClose == "time-wait",
 		Costs:            costs, MaxEvents: deref(s.Limits.MaxEvents), RenewNum: num, RenewDen: den,
 		Restart: Restart{At: s.Clients.Restart.At.D(), Over: s.Clients.Restart.Over.D(), Down: s.Clients.Restart.Down.D(),
@@ -178,4 +178,12 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// platformStalls is the measured stall process named (nil: none).
+func platformStalls(name string) *PlatformStalls {
+	if p, ok := PlatformStallTables[name]; ok {
+		return &p
+	}
+	return nil
 }

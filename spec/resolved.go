@@ -124,7 +124,10 @@ type Cluster struct {
 	// (ClusterSpec.ProberPhase, "" read as ProberRandom).
 	Prober      bool
 	ProberPhase string
-	SharedCPU   bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
+	// PlatformStalls: the measured stall process ClusterSpec.PlatformStalls
+	// names; nil: none.
+	PlatformStalls *PlatformStalls
+	SharedCPU      bool // all members on one machine's Cores (ClusterSpec.SharedCPU)
 	// Background: other processes' CPU on the members' machine(s)
 	// (HostSpec.BackgroundCores); GC: Go's collector modelled (ClusterSpec.GC).
 	Background Background
