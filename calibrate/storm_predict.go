@@ -68,10 +68,10 @@ type StormModel struct {
 	// (TestStormBusyProcs1Intervention), so on the busy machine their second
 	// P buys them little. README, "The busy machine as one core".
 	BusyOneCore bool
-	// PlatformStalls (with Grounded): the answers' way back to the agent
-	// stalls as the storm set's health checks measured it on the quiet or
-	// the busy host (cluster.platform_stalls: spec/stalls.go), the tail the
-	// calm sends share with them far from any prober burst.
+	// PlatformStalls (with Grounded): the members' process stalls as the
+	// storm set's health checks measured the platform on the quiet or the
+	// busy host (cluster.platform_stalls: spec/stalls.go), the tail the calm
+	// sends share with them far from any prober burst.
 	PlatformStalls bool
 }
 

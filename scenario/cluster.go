@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"time"
 
 	"github.com/leasesim/leasesim/clientmodel"
@@ -64,7 +63,7 @@ type Sim struct {
 	multi   *multiLease         // with clients.leases_per_client > 1: the processes (multilease.go)
 
 	proberPhases []sim.Time // with cfg.Prober: each member's first probe (proberPhases)
-	// With cfg.PlatformStalls: the stalls, in time order, apart (answerAt).
+	// With cfg.PlatformStalls: the stalls, in time order, apart.
 	stalls []stall
 
 	eventRevoked []model.Revoked // the last pass's event lease revocations (reused)
@@ -156,6 +155,9 @@ func StartCluster(c spec.Cluster, opts Options, trace io.Writer) (*Sim, error) {
 	s.k.Schedule(sim.Time(c.Bucket)-1, event{to: toSample})
 	s.startRaft()
 	s.stalls = platformStalls(c.PlatformStalls, c.Seed, c.Duration)
+	for i, st := range s.stalls {
+		s.k.Schedule(st.from, event{to: toPlatformStall, index: int32(i)})
+	}
 	if c.Prober {
 		s.proberPhases = proberPhases(c)
 		for _, o := range s.net.StartProber(s.proberPhases, nil) {
@@ -329,16 +331,17 @@ func (s *Sim) Finish() (recorder.Outcome, error) {
 // clientOneWay is the client link's one-way delay.
 func (s *Sim) clientOneWay() sim.Time { return sim.Time(s.cfg.ClientRTT / 2) }
 
-// answerAt is when member output sent at now reaches its client: one way
-// later, or one way after the end of the platform stall now falls in
-// (cluster.platform_stalls). Later output never arrives sooner, so a
-// stream's answers keep their order.
-func (s *Sim) answerAt(now sim.Time) sim.Time {
-	i := sort.Search(len(s.stalls), func(i int) bool { return s.stalls[i].to > now })
-	if i < len(s.stalls) && s.stalls[i].from <= now {
-		now = s.stalls[i].to
+// platformStall stops the members' one process for stall i
+// (cluster.platform_stalls): its CPU, so every member's work waits behind
+// it, and with cluster.raft every member's raft goroutine.
+func (s *Sim) platformStall(now sim.Time, i int) {
+	st := s.stalls[i]
+	s.members[0].CPU().Stall(now, time.Duration(st.to-st.from))
+	if s.cfg.Raft {
+		for m := range s.members {
+			s.stepRaft(now, model.RaftInput{Kind: model.InRaftStall, Member: int8(m), Until: st.to})
+		}
 	}
-	return now + s.clientOneWay()
 }
 
 // stall is one platform stall, [from, to).
@@ -416,6 +419,8 @@ func (s *Sim) handle(now sim.Time, e *event) {
 		s.k.Schedule(now+sim.Time(model.RevokeInterval), event{to: toRevoke})
 	case toFault:
 		s.fault(now, int(e.index))
+	case toPlatformStall:
+		s.platformStall(now, int(e.index))
 	case toElected: // a scripted election's end; the raft follows its winner
 		s.stepRaft(now, model.RaftInput{Kind: model.InRaftForce, Member: int8(e.index)})
 		s.elected(now, int(e.index))
@@ -513,13 +518,13 @@ func (s *Sim) memberOutput(now sim.Time, m int, o *model.Output) {
 			s.processAnswer(now, o)
 			return
 		}
-		s.k.Schedule(s.answerAt(now), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}))
+		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InResponse, Gen: o.Gen, TTL: o.TTL}))
 	case model.OutStreamError:
 		if s.multi != nil {
 			s.processAnswer(now, o)
 			return
 		}
-		s.k.Schedule(s.answerAt(now), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen}))
+		s.k.Schedule(now+s.clientOneWay(), clientEvent(o.Client, clientmodel.Input{Kind: clientmodel.InStreamError, Gen: o.Gen}))
 	case model.OutWake:
 		s.k.Schedule(o.At, memberEvent(int32(m), o.WakeInput()))
 	case model.OutForward:

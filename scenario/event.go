@@ -11,17 +11,18 @@ import (
 type target uint8
 
 const (
-	toClient       target = iota // index: the client (a clientmodel.Input)
-	toMember                     // index: the member (a model.Input)
-	toNetwork                    // the netsim.Network (a netsim.Input)
-	toRevoke                     // the leader lessor's runLoop pass
-	toFault                      // index: the scenario's fault
-	toElected                    // index: the election's winner
-	toSample                     // the end of a metrics bucket
-	toRaft                       // the cluster's raft (a model.RaftInput; cluster.raft)
-	toExit                       // index: the client whose process exits (clients.restart)
-	toClientRevoke               // index: the client whose LeaseRevoke is committed (a graceful exit)
-	toProcess                    // index: the client process (a clientmodel.Input; clients.leases_per_client > 1)
+	toClient        target = iota // index: the client (a clientmodel.Input)
+	toMember                      // index: the member (a model.Input)
+	toNetwork                     // the netsim.Network (a netsim.Input)
+	toRevoke                      // the leader lessor's runLoop pass
+	toFault                       // index: the scenario's fault
+	toElected                     // index: the election's winner
+	toSample                      // the end of a metrics bucket
+	toRaft                        // the cluster's raft (a model.RaftInput; cluster.raft)
+	toExit                        // index: the client whose process exits (clients.restart)
+	toClientRevoke                // index: the client whose LeaseRevoke is committed (a graceful exit)
+	toProcess                     // index: the client process (a clientmodel.Input; clients.leases_per_client > 1)
+	toPlatformStall               // index: the platform stall that starts (cluster.platform_stalls)
 )
 
 // event is one kernel event: a message for one component, in the kernel's

@@ -10,8 +10,9 @@ import (
 
 // TestPlatformStalls: the stall process is the measured one (its rate over
 // a long run, its lengths within the table's range), its stalls are in time
-// order and apart, the same seed draws the same stalls, and an answer in a
-// stall reaches its client one way after the stall's end, in order.
+// order and apart, the same seed draws the same stalls, and a stall stops
+// the members' process: at its start their CPU has at least the stall's
+// length of work ahead of anything new.
 func TestPlatformStalls(t *testing.T) {
 	p := spec.PlatformStallTables[spec.PlatformStallsQuiet]
 	const run = 2000 * time.Second
@@ -34,21 +35,29 @@ func TestPlatformStalls(t *testing.T) {
 	if lo, hi := p.Lengths[0], p.Lengths[len(p.Lengths)-1]; mean < lo || mean > hi {
 		t.Errorf("mean stall %v outside the table's %v-%v", mean, lo, hi)
 	}
-	s := &Sim{cfg: spec.Cluster{ClientRTT: 2 * time.Millisecond}, stalls: stalls}
-	in := stalls[3]
-	if got, want := s.answerAt(in.from), in.to+sim.Time(time.Millisecond); got != want {
-		t.Errorf("an answer at a stall's start arrives at %v; want its end plus one way, %v", got, want)
-	}
-	if got, want := s.answerAt(in.to), in.to+sim.Time(time.Millisecond); got != want {
-		t.Errorf("an answer at a stall's end arrives at %v; want %v", got, want)
-	}
-	if got, want := s.answerAt(in.from-1), in.from-1+sim.Time(time.Millisecond); got != want {
-		t.Errorf("an answer before a stall arrives at %v; want %v", got, want)
-	}
-	if s.answerAt(in.to-1) > s.answerAt(in.to) {
-		t.Error("an answer later in a stall arrives after one sent at its end")
-	}
 	if none := platformStalls(nil, 7, run); none != nil {
 		t.Errorf("no stall process drew %d stalls", len(none))
+	}
+
+	sp := spec.Spec{Name: "stalls", Seed: 3, Duration: spec.Duration(20 * time.Second), Server: spec.ServerCluster,
+		Clients: spec.ClientsSpec{Count: 10, TTL: spec.Duration(10 * time.Second), Version: "v3.7.3", Consumer: "drain"},
+		Cluster: spec.ClusterSpec{Members: 3, Cores: 2, SharedCPU: true, PlatformStalls: spec.PlatformStallsQuiet}}
+	r, err := sp.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := StartCluster(*r.Cluster, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.stalls) == 0 {
+		t.Fatal("no stalls in 20 s")
+	}
+	first := s.stalls[0]
+	if err := s.Advance(time.Duration(first.from) + time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.members[0].CPU().Backlog(s.k.Now()), time.Duration(first.to-s.k.Now()); got < want {
+		t.Errorf("%v into a %v stall the members' CPU has %v of work ahead; want at least %v", time.Microsecond, time.Duration(first.to-first.from), got, want)
 	}
 }

@@ -1172,6 +1172,8 @@ func (v *validator) cluster(k ClusterSpec) {
 	}
 	if _, ok := PlatformStallTables[k.PlatformStalls]; !ok && k.PlatformStalls != "" && k.PlatformStalls != PlatformStallsNone {
 		v.add("cluster.platform_stalls", "%q is not allowed; allowed: none (the default), %s, %s", k.PlatformStalls, PlatformStallsQuiet, PlatformStallsBusy)
+	} else if ok && !k.SharedCPU {
+		v.add("cluster.platform_stalls", "%s needs cluster.shared_cpu: true; allowed without it: none (the stalls were measured on a cluster in one process, and stop it)", k.PlatformStalls)
 	}
 	if k.MaxIdleConnsPerHost < 0 || k.MaxIdleConnsPerHost > specMaxIdleConns {
 		v.add("cluster.max_idle_conns_per_host", "%d is out of range; allowed 1 to %s", k.MaxIdleConnsPerHost, Thousands(specMaxIdleConns))
@@ -1531,7 +1533,7 @@ func (s Spec) Summary() string {
 			b.WriteString("; the members' probers tick within a measured start skew of each other")
 		}
 		if _, ok := PlatformStallTables[k.PlatformStalls]; ok {
-			fmt.Fprintf(&b, "; the answers back to the clients stall as measured (%s)", k.PlatformStalls)
+			fmt.Fprintf(&b, "; the members' process stalls as measured (%s)", k.PlatformStalls)
 		}
 		if k.EtcdVersion != "" {
 			fmt.Fprintf(&b, "; the members run etcd %s", k.EtcdVersion)

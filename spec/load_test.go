@@ -242,6 +242,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"gogc without gc", repl("  cores: 8", "  cores: 8\n  gogc: 400"), []string{"cluster.gogc: 400 needs cluster.gc: true"}},
 		{"bad prober_phase", repl("  cores: 8", "  cores: 8\n  prober_phase: staggered"), []string{`cluster.prober_phase: "staggered" is not allowed; allowed: random (the default), together`}},
 		{"bad platform_stalls", repl("  cores: 8", "  cores: 8\n  platform_stalls: loopback"), []string{`cluster.platform_stalls: "loopback" is not allowed; allowed: none (the default), loopback-quiet, loopback-busy`}},
+		{"platform_stalls without a shared cpu", repl("  cores: 8", "  cores: 8\n  platform_stalls: loopback-quiet"), []string{`cluster.platform_stalls: loopback-quiet needs cluster.shared_cpu: true; allowed without it: none`}},
 		{"spread below a millisecond", repl("  consumer: never", "  consumer: never\n  start_spread: 500us"), []string{"clients.start_spread: 500us is below the start resolution; allowed 0 or 1ms up to the duration"}},
 		{"spread beyond the run", repl("  consumer: never", "  consumer: never\n  start_spread: 11m"), []string{"clients.start_spread: 11m is longer than the duration (10m)"}},
 		{"bad version", repl("v3.2.23", "v3.0.17"), []string{`clients.version: client version "v3.0.17" is not modelled`}},

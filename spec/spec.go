@@ -216,11 +216,10 @@ type ClusterSpec struct {
 	// start skew drawn from stream "prober-phase" among the ones measured,
 	// ProberStartSkews, so each burst is as wide as a real one).
 	ProberPhase string `yaml:"prober_phase,omitempty"`
-	// PlatformStalls: stalls of the round trip between the clients and the
-	// members (spec/stalls.go), on each answer's way back: "none" (also
-	// written "", the default) or a measured stall process,
-	// "loopback-quiet" (the storm set's quiet host) or "loopback-busy" (with
-	// one core busy). Single-lease clients.
+	// PlatformStalls: stalls of the members' one process (spec/stalls.go;
+	// with SharedCPU): "none" (also written "", the default) or a measured
+	// stall process, "loopback-quiet" (the storm set's quiet host) or
+	// "loopback-busy" (with one core busy).
 	PlatformStalls string `yaml:"platform_stalls,omitempty"`
 	// SharedCPU: every member runs on one machine's cores (Cores in all), as
 	// in an in-process or single-host test cluster (leasesim calibrate's);

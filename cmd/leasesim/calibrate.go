@@ -54,7 +54,7 @@ model as the storm set grounds it: its measured costs, storm-2core unless
 --params is given, the measured agent and busy-loop CPU as other processes'
 cores, loopback round trips, GC, service-time spread and the follower
 reading its answer before pooling the connection, the probers' measured
-bursts, the answers' way back stalling as the storm set's health checks
+bursts, the members' process stalling as the storm set's health checks
 measured it (cluster.platform_stalls), seeds 1-12; --busy-one-core gives the members one core at the busy
 levels and the busy loop the other, in place of the loop as a thread sharing
 both; --raft-wait puts raft in the loop, so that storms can move the

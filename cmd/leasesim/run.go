@@ -164,7 +164,7 @@ var runFlagSpecs = []flagSpec{
 	{"transport", "string", "http1", "cluster: peer transport for forwarded renewals: http1 | http2"},
 	{"tls", "string", "rsa", "cluster: peer TLS: rsa | ecdsa | off"},
 	{"tls-resumption", "bool", "false", "cluster: resume TLS sessions (etcd does not)"},
-	{"platform-stalls", "string", "none", "cluster: the answers' way back to the clients stalls as measured on leasesim calibrate's storm set with gRPC health checks (spec/stalls.go): none | loopback-quiet (4.85 stalls a second) | loopback-busy (one core busy: 10.55 a second)"},
+	{"platform-stalls", "string", "none", "cluster (with shared_cpu): the members' process stalls as measured on leasesim calibrate's storm set with gRPC health checks (spec/stalls.go): none | loopback-quiet (4.85 stalls a second) | loopback-busy (one core busy: 10.55 a second)"},
 	{"prober-phase", "string", "random", "cluster: when each member's rafthttp prober ticks (every 4 s, all its peers at once; etcd 3.3.10+ dials each probe): random (members started at unrelated times; a seeded phase each) | together (members started at one instant) | skewed (started together in one process, as leasesim calibrate starts them: within a measured start skew)"},
 	{"leader-queue-limit", "int", "0", "cluster: bound the leader's queue to this many requests and shed the rest (0 = unbounded, as etcd)"},
 	{"max-idle-conns", "int", "1024", "cluster: idle peer connections kept per member pair (etcd: 1024)"},
