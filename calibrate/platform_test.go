@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leasesim/leasesim/netsim"
 	"github.com/leasesim/leasesim/spec"
 )
 
@@ -48,19 +49,14 @@ func platformEpisodes(run ProberRTTRun) (lengthsMs, weights []float64, calmS flo
 		}
 		return -1
 	}
-	period := 4000.0
-	nearProber := func(atMs float64) bool {
-		d := atMs - run.GridMs
-		off := d - period*float64(int(d/period))
-		if off < 0 {
-			off += period
-		}
-		lead, span := float64(ProberRTTLead)/1e6, float64(ProberRTTSpan)/1e6
-		return off < span || off >= period-lead
-	}
+	// The prober grid in ns from the load's start.
+	ns := func(ms float64) int64 { return int64(math.Round(ms * 1e6)) }
+	grid := ProberGrid(ns(run.GridMs), ns(1e3*(secs[0].T-secs[0].DurS)), ns(1e3*secs[len(secs)-1].T))
+	nearProber := func(atMs float64) bool { return NearBurst(grid, ns(atMs)) }
+	nearShare := float64(ProberRTTLead+ProberRTTSpan) / float64(netsim.ProberInterval)
 	for i, s := range secs {
 		if calm[i] {
-			calmS += s.DurS * (1 - (float64(ProberRTTLead+ProberRTTSpan)/1e6)/period)
+			calmS += s.DurS * (1 - nearShare)
 		}
 	}
 	base := run.Platform.Away.P50Ms

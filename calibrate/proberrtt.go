@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/leasesim/leasesim/netsim"
 	"github.com/leasesim/leasesim/recorder"
 )
 
@@ -98,11 +99,8 @@ func ProfileProberRTT(sendAt, rtt []int64, bursts []int64, newConns func(int64) 
 			continue
 		}
 		all = append(all, rtt[i])
-		// The burst whose span holds t: the latest starting at or before
-		// t + lead.
-		k, _ := slices.BinarySearch(bursts, t+int64(ProberRTTLead)+1)
-		k--
-		if k < 0 || t-bursts[k] >= int64(ProberRTTSpan) {
+		k := burstAt(bursts, t)
+		if k < 0 {
 			away = append(away, rtt[i])
 			if newConns(t) == 0 {
 				awayQuiet = append(awayQuiet, rtt[i])
@@ -143,9 +141,29 @@ func ProfileProberRTT(sendAt, rtt []int64, bursts []int64, newConns func(int64) 
 
 // NearBurst reports whether t is near one of bursts (ascending): within
 // ProberRTTLead before a start to ProberRTTSpan after it.
-func NearBurst(bursts []int64, t int64) bool {
+func NearBurst(bursts []int64, t int64) bool { return burstAt(bursts, t) >= 0 }
+
+// burstAt is the index of the burst whose span holds t (the latest starting
+// at or before t + ProberRTTLead), or -1.
+func burstAt(bursts []int64, t int64) int {
 	k, _ := slices.BinarySearch(bursts, t+int64(ProberRTTLead)+1)
-	return k > 0 && t-bursts[k-1] < int64(ProberRTTSpan)
+	if k == 0 || t-bursts[k-1] >= int64(ProberRTTSpan) {
+		return -1
+	}
+	return k - 1
+}
+
+// ProberGrid is the prober's bursts from phase on, every
+// netsim.ProberInterval (a Go ticker keeps its grid), whose span meets
+// [from, to]; phase is at or before from.
+func ProberGrid(phase, from, to int64) []int64 {
+	var starts []int64
+	for at := phase; at-int64(ProberRTTLead) <= to; at += int64(netsim.ProberInterval) {
+		if at+int64(ProberRTTSpan) > from {
+			starts = append(starts, at)
+		}
+	}
+	return starts
 }
 
 func rttBin(fromMs float64, xs []int64) ProberRTTBin {

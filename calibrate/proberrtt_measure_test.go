@@ -13,6 +13,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/leasesim/leasesim/calibrate/procstat"
+	"github.com/leasesim/leasesim/netsim"
 )
 
 // proberRTTFile holds TestMeasureProberRTT's result.
@@ -221,7 +222,7 @@ func measureProberRTTRun(ctx context.Context, clk clock.Clock, cfg StormConfig, 
 	}
 	// The grid's phase: the median offset of the bursts seen from the last
 	// of them, each moved by whole periods.
-	period := int64(4 * time.Second)
+	period := int64(netsim.ProberInterval)
 	last := grid[len(grid)-1]
 	var offs []int64
 	for _, g := range grid {
@@ -233,12 +234,7 @@ func measureProberRTTRun(ctx context.Context, clk clock.Clock, cfg StormConfig, 
 	}
 	sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
 	phase := last + offs[len(offs)/2]
-	var starts []int64
-	for at := phase; at < bounds[len(bounds)-1]; at += period {
-		if at+int64(ProberRTTSpan) > bounds[0] {
-			starts = append(starts, at)
-		}
-	}
+	starts := ProberGrid(phase, bounds[0], bounds[len(bounds)-1])
 	run.GridMs = float64(phase-started.UnixNano()) / 1e6
 	newConns := func(at int64) int {
 		i := sort.Search(len(bounds), func(i int) bool { return bounds[i] >= at })
